@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine (python3 with pip is all they need):
+#   make run    the nightly job on the offline demo data, then the status table
+#   make test   every gate: format, lint, types, tests
+UV_VERSION := 0.13.9
+TOOLS      := .tools
+UV         := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+RUN        := $(UV) run --frozen
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+
+.PHONY: install run test check format lint types pytest bench clean-data
+
+$(TOOLS)/bin/uv:
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen --quiet
+
+run: install
+	$(RUN) callbook nightly
+	$(RUN) callbook status
+
+test: check
+
+check: install format lint types pytest
+
+format:
+	$(RUN) ruff format --check pipeline warehouse flows tests bench
+
+lint:
+	$(RUN) ruff check pipeline warehouse flows tests bench
+
+types:
+	$(RUN) mypy
+
+pytest:
+	$(RUN) pytest -n 2 --dist loadfile -q
+
+bench: install
+	$(RUN) python bench/bench_indicators.py
+	$(RUN) python bench/bench_calls.py
+
+clean-data:
+	rm -rf data

@@ -1,0 +1,1 @@
+"""callbook flows."""

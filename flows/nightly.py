@@ -1,0 +1,145 @@
+"""The nightly flow: per root fetch -> land -> validate -> load, then analysis and snapshots.
+
+Thin by design: every step is a pipeline or warehouse call wrapped in a task (flows/tasks.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+
+from flows import tasks
+from flows.settings import load_settings
+from flows.sources import make_source
+from pipeline.market.calendar import last_completed_session, previous_trade_date
+from pipeline.sources.base import Source
+from warehouse.store import Warehouse
+
+#: Sessions re-fetched before the last stored one, to pick up vendor revisions.
+REVISION_OVERLAP_SESSIONS = 5
+#: Stored sessions handed to validation as context (previous close, ATR across batch boundaries).
+CONTEXT_SESSIONS = 60
+
+
+def default_as_of() -> date:
+    return last_completed_session(tasks.utcnow())
+
+
+def incremental_start(last_stored: date | None, *, overlap: int = REVISION_OVERLAP_SESSIONS) -> date | None:
+    """Where the next fetch starts: a few sessions before the last stored one (None: everything)."""
+    if last_stored is None:
+        return None
+    start = last_stored
+    for _ in range(overlap):
+        start = previous_trade_date(start)
+    return start
+
+
+def ingest_root(
+    warehouse: Warehouse,
+    source: Source,
+    data_dir: Path,
+    root: str,
+    *,
+    start: date | None,
+    end: date,
+    run_id: str | None,
+) -> tasks.RootSummary:
+    """fetch -> land -> validate -> load for one root. A failed fetch is recorded, not raised."""
+    try:
+        batch = tasks.fetch_bars(source, root, start, end)
+    except Exception as exc:  # a failed root must not stop the others
+        return tasks.fetch_failed(warehouse, root, source.name, exc, run_id)
+    lake_path = tasks.land_batch(data_dir, batch)
+    context = warehouse.current_bars(
+        root, start=(start or end) - timedelta(days=CONTEXT_SESSIONS * 2), end=start
+    ) if start is not None else None
+    validation = tasks.validate_batch(batch, context)
+    return tasks.load_batch(warehouse, batch, lake_path, validation, run_id)
+
+
+def summary_markdown(summaries: Sequence[tasks.RootSummary], *, as_of: date, source: str) -> str:
+    label = " (DEMO DATA - synthetic, not market prices)" if source == "demo" else ""
+    lines = [
+        f"# callbook nightly — {as_of}{label}",
+        "",
+        "| root | window | received | landed | new | revised | unchanged | quarantined | deferred | status |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in summaries:
+        landed = "duplicate" if s.duplicate else ("yes" if s.landed else "no")
+        status = s.status if not s.message else f"{s.status}: {s.message}"
+        lines.append(
+            f"| {s.root} | {s.window} | {s.received:,} | {landed} | {s.inserted:,} | {s.revised:,} "
+            f"| {s.unchanged:,} | {s.quarantined:,} | {s.deferred:,} | {status} |"
+        )
+    return "\n".join(lines)
+
+
+@flow(name="callbook-nightly", log_prints=True)
+def nightly(
+    roots: list[str] | None = None,
+    source: str | None = None,
+    as_of: date | None = None,
+    data_dir: str | None = None,
+    source_options: Mapping[str, Any] | None = None,
+) -> list[tasks.RootSummary]:
+    """Ingest the day's bars for every root, validate them, load them, and analyse them.
+
+    ``as_of`` defaults to the last completed CME session (a trade date is final at 17:00 ET).
+    """
+    settings = load_settings(data_dir=data_dir, roots=roots, source=source)
+    as_of = as_of or default_as_of()
+    logger = get_run_logger()
+    logger.info(
+        "callbook nightly: as of %s, source %s, roots %s, data dir %s",
+        as_of, settings.source, ",".join(settings.roots), settings.data_dir,
+    )
+    src = make_source(settings.source, **dict(source_options or {}))
+    run_id = str(flow_run.get_id() or "")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    with Warehouse.open(settings.warehouse_path) as warehouse:
+        for root in settings.roots:
+            start = incremental_start(warehouse.last_session(root))
+            summaries.append(
+                ingest_root(warehouse, src, settings.data_dir, root, start=start, end=as_of, run_id=run_id)
+            )
+    create_markdown_artifact(
+        key="callbook-nightly-summary",
+        markdown=summary_markdown(summaries, as_of=as_of, source=settings.source),
+        description=f"callbook nightly ingest summary for {as_of}",
+    )
+    return summaries
+
+
+@flow(name="callbook-ingest")
+def ingest(
+    root: str,
+    source: str,
+    start: date | None = None,
+    end: date | None = None,
+    data_dir: str | None = None,
+    source_options: Mapping[str, Any] | None = None,
+) -> tasks.RootSummary:
+    """Ingest one root from one source over a date range (no analysis)."""
+    settings = load_settings(data_dir=data_dir, roots=[root], source=source)
+    end = end or default_as_of()
+    src = make_source(settings.source, **dict(source_options or {}))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with Warehouse.open(settings.warehouse_path) as warehouse:
+        summary = ingest_root(
+            warehouse, src, settings.data_dir, settings.roots[0],
+            start=start, end=end, run_id=str(flow_run.get_id() or ""),
+        )
+    create_markdown_artifact(
+        key="callbook-ingest-summary",
+        markdown=summary_markdown([summary], as_of=end, source=settings.source),
+    )
+    return summary

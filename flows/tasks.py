@@ -1,0 +1,162 @@
+"""Prefect tasks: each wraps one pipeline or warehouse call. Retries live on the fetch only."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.logging import get_run_logger
+from prefect.states import State
+from prefect.tasks import Task, exponential_backoff
+
+from pipeline.quality.result import ValidationResult
+from pipeline.schema import Batch
+from pipeline.sources.base import Source, TransientSourceError
+from warehouse.store import Warehouse
+
+FETCH_RETRIES = 4
+FETCH_BACKOFF_SECONDS = 2.0
+
+
+def utcnow() -> datetime:
+    """The wall clock (tests replace it). Pipeline code never reads the clock; flows pass it in."""
+    return datetime.now(UTC)
+
+
+def _is_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    exc = state.data if isinstance(state.data, BaseException) else None
+    return isinstance(exc, TransientSourceError)
+
+
+def _reset_source(source: Source) -> None:
+    # yfinance caches failed responses in-process: a retry must not see the cached failure.
+    reset = getattr(source, "reset", None)
+    if callable(reset):
+        reset()
+    elif source.name == "yahoo":
+        from pipeline.sources.yahoo import reset_yfinance_state
+
+        reset_yfinance_state()
+
+
+@task(
+    name="fetch",
+    retries=FETCH_RETRIES,
+    retry_delay_seconds=exponential_backoff(backoff_factor=FETCH_BACKOFF_SECONDS),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_is_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    task_run_name="fetch-{root}",
+)
+def fetch_bars(source: Source, root: str, start: date | None, end: date) -> Batch:
+    """One fetch attempt; transient failures (rate limit, 5xx, transport) are retried with backoff."""
+    _reset_source(source)
+    logger = get_run_logger()
+    window = f"{start or 'the beginning'}..{end}"
+    logger.info("%s: fetching from %s, %s", root, source.name, window)
+    batch = source.fetch(root, start=start, end=end, fetched_at=utcnow())
+    logger.info("%s: received %s rows (sha256 %s)", root, f"{batch.raw.num_rows:,}", batch.sha256[:12])
+    return batch
+
+
+@task(name="land", cache_policy=NO_CACHE, persist_result=False, task_run_name="land-{batch.root}")
+def land_batch(data_dir: Path, batch: Batch) -> str:
+    """Write the raw batch as received to the lake (write-once Parquet); returns its path."""
+    from warehouse.lake import land_batch as land
+
+    landed = land(data_dir, batch)
+    get_run_logger().info(
+        "%s: %s %s", batch.root, "landed" if landed.is_new else "already landed", landed.path
+    )
+    return str(landed.path)
+
+
+@task(name="validate", cache_policy=NO_CACHE, persist_result=False, task_run_name="validate-{batch.root}")
+def validate_batch(batch: Batch, context: pl.DataFrame) -> ValidationResult:
+    from pipeline.quality.suite import validate_batch as validate
+
+    result = validate(batch, context=context)
+    logger = get_run_logger()
+    if result.status == "rejected":
+        logger.error("%s: batch rejected: %s", batch.root, result.rejection)
+    else:
+        counts = result.findings.group_by("rule", "severity").len().sort("rule")
+        for rule, severity, n in counts.iter_rows():
+            log = logger.warning if severity == "error" else logger.info
+            log("%s: %s %s row(s) by rule %s", batch.root, n, severity, rule)
+    return result
+
+
+@dataclass(frozen=True)
+class RootSummary:
+    root: str
+    source: str
+    window: str
+    received: int = 0
+    landed: bool = False
+    duplicate: bool = False
+    inserted: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    warnings: int = 0
+    deferred: int = 0
+    status: str = "ok"
+    message: str = ""
+
+
+@task(name="load", cache_policy=NO_CACHE, persist_result=False, task_run_name="load-{batch.root}")
+def load_batch(
+    warehouse: Warehouse,
+    batch: Batch,
+    lake_path: str,
+    validation: ValidationResult,
+    run_id: str | None,
+) -> RootSummary:
+    """Record the batch, its validation, quarantine and bars in one transaction."""
+    outcome = warehouse.ingest_batch(
+        batch, lake_path=lake_path, validation=validation, run_id=run_id, recorded_at=utcnow()
+    )
+    summary = RootSummary(
+        root=batch.root,
+        source=batch.source,
+        window=f"{batch.window_start or 'start'}..{batch.window_end}",
+        received=batch.raw.num_rows,
+        landed=True,
+        duplicate=outcome.duplicate,
+        inserted=outcome.inserted,
+        revised=outcome.revised,
+        unchanged=outcome.unchanged,
+        quarantined=outcome.quarantined,
+        warnings=outcome.warnings,
+        deferred=outcome.deferred,
+        status="rejected" if validation.status == "rejected" else "ok",
+        message=validation.rejection or "",
+    )
+    get_run_logger().info(
+        "%s: %s new, %s revised, %s unchanged, %s quarantined%s",
+        batch.root,
+        f"{summary.inserted:,}",
+        summary.revised,
+        f"{summary.unchanged:,}",
+        summary.quarantined,
+        " (identical batch seen before)" if summary.duplicate else "",
+    )
+    return summary
+
+
+def fetch_failed(
+    warehouse: Warehouse, root: str, source: str, exc: BaseException, run_id: str | None
+) -> RootSummary:
+    message = f"{type(exc).__name__}: {exc}"
+    warehouse.record_fetch_failure(root, source, utcnow(), run_id, message)
+    logging.getLogger("callbook").error("%s: fetch failed: %s", root, message)
+    return RootSummary(root=root, source=source, window="", status="failed", message=message)

@@ -1,0 +1,91 @@
+"""The canonical shapes every stage agrees on.
+
+A *bar* is one settlement-day summary of one futures contract. Prices are in index points
+(RTY: $50 per point), ``session_date`` is the CME trade date (a trade date D runs from 18:00 ET
+on D-1 to 17:00 ET on D), and volume is in contracts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+ROOTS: tuple[str, ...] = ("RTY", "ES", "NQ", "YM")
+
+#: The canonical bar frame: one row per (contract, session_date).
+BAR_SCHEMA: dict[str, pl.DataType] = {
+    "root": pl.String(),
+    "contract": pl.String(),  # e.g. "RTYH26"; for a vendor continuous series "RTY=F"
+    "session_date": pl.Date(),  # CME trade date
+    "open": pl.Float64(),  # index points
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),  # settlement (or the vendor's last) in index points
+    "volume": pl.Int64(),  # contracts; null when the vendor has none
+    "open_interest": pl.Int64(),  # contracts; nullable
+}
+BAR_COLUMNS: tuple[str, ...] = tuple(BAR_SCHEMA)
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+
+
+def empty_bars() -> pl.DataFrame:
+    return pl.DataFrame(schema=BAR_SCHEMA)
+
+
+def conform_bars(frame: pl.DataFrame) -> pl.DataFrame:
+    """Select and cast ``frame`` to BAR_SCHEMA (missing open_interest becomes null).
+
+    Raises ``SchemaError`` naming the missing columns, so a bad batch is rejected with a clear message.
+    """
+    missing = [c for c in BAR_COLUMNS if c not in frame.columns and c != "open_interest"]
+    if missing:
+        raise SchemaError(f"missing required columns: {', '.join(missing)}")
+    if "open_interest" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("open_interest"))
+    return frame.select(pl.col(c).cast(t, strict=False) for c, t in BAR_SCHEMA.items())
+
+
+class SchemaError(ValueError):
+    """A batch whose shape is wrong: it is rejected whole."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One fetch from one source for one root, exactly as received plus its canonical form.
+
+    ``raw`` is the vendor's table untouched (vendor column names and types) and is what lands in the
+    lake; ``bars`` is the canonical frame (BAR_SCHEMA) derived from it. ``fetched_at`` is a UTC
+    timestamp supplied by the caller (pipeline code never reads the clock).
+    """
+
+    source: str
+    root: str
+    raw: pa.Table
+    bars: pl.DataFrame
+    fetched_at: datetime
+    window_start: date | None
+    window_end: date
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return table_sha256(self.raw)
+
+
+def table_sha256(table: pa.Table) -> str:
+    """Content hash of an Arrow table (schema + values, via the IPC stream format).
+
+    Stable across runs for identical content; schema-level metadata is dropped first so that
+    incidental metadata (e.g. pandas index info) never changes the hash.
+    """
+    table = table.replace_schema_metadata(None)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return hashlib.sha256(sink.getvalue()).hexdigest()

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.schema import BAR_SCHEMA, SchemaError, table_sha256
+from pipeline.sources.base import SourceError
+from pipeline.sources.file import FileSource, resolve_columns
+
+FETCHED_AT = datetime(2026, 2, 24, 23, 0, tzinfo=UTC)
+
+YAHOO_CSV = """Date,Close,High,Low,Open,Volume
+2026-02-18,6890.5,6901.0,6850.25,6860.0,1200000
+2026-02-19,6877.0,6899.5,6847.75,6891.75,1286455
+2026-02-20,6923.25,6930.0,6847.25,6874.25,1286455
+2026-02-23,6858.0,6935.5,6832.75,6918.0,1399664
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "bars.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_yahoo_layout_needs_no_options(tmp_path: Path) -> None:
+    batch = FileSource(write(tmp_path, YAHOO_CSV)).fetch(
+        "ES", start=None, end=date(2026, 2, 23), fetched_at=FETCHED_AT
+    )
+    assert batch.bars.schema == pl.Schema(BAR_SCHEMA)
+    assert batch.bars["contract"].unique().to_list() == ["ES=F"]
+    assert batch.bars.row(1, named=True) == {
+        "root": "ES",
+        "contract": "ES=F",
+        "session_date": date(2026, 2, 19),
+        "open": 6891.75,
+        "high": 6899.5,
+        "low": 6847.75,
+        "close": 6877.0,
+        "volume": 1286455,
+        "open_interest": None,
+    }
+    # the raw batch keeps the file's text exactly
+    assert batch.raw.column("Close").to_pylist()[0] == "6890.5"
+    assert batch.raw.schema.names == ["Date", "Close", "High", "Low", "Open", "Volume"]
+    assert batch.source == "file" and batch.metadata["file_name"] == "bars.csv"
+
+
+def test_window_filters_raw_and_bars_alike(tmp_path: Path) -> None:
+    batch = FileSource(write(tmp_path, YAHOO_CSV)).fetch(
+        "ES", start=date(2026, 2, 19), end=date(2026, 2, 20), fetched_at=FETCHED_AT
+    )
+    assert batch.bars["session_date"].to_list() == [date(2026, 2, 19), date(2026, 2, 20)]
+    assert batch.raw.column("Date").to_pylist() == ["2026-02-19", "2026-02-20"]
+
+
+def test_same_file_same_hash_and_edit_changes_it(tmp_path: Path) -> None:
+    path = write(tmp_path, YAHOO_CSV)
+    a = FileSource(path).fetch("ES", start=None, end=date(2026, 3, 1), fetched_at=FETCHED_AT)
+    b = FileSource(path).fetch("ES", start=None, end=date(2026, 3, 1), fetched_at=FETCHED_AT)
+    assert a.sha256 == b.sha256 == table_sha256(a.raw)
+    path.write_text(YAHOO_CSV.replace("6877.0", "6877.25"))
+    c = FileSource(path).fetch("ES", start=None, end=date(2026, 3, 1), fetched_at=FETCHED_AT)
+    assert c.sha256 != a.sha256
+
+
+def test_column_mapping_and_contract_column(tmp_path: Path) -> None:
+    text = (
+        "trade_day,ticker,O,H,L,Settle,Vol,OI\n"
+        "2026-02-19,RTYH26,2650.1,2661.0,2640.2,2655.3,150000,450000\n"
+        "2026-02-19,RTYM26,2665.0,2676.0,2655.0,2670.4,9000,120000\n"
+    )
+    src = FileSource(
+        write(tmp_path, text),
+        columns={"session_date": "trade_day", "open": "O", "high": "H", "low": "L",
+                 "close": "Settle", "volume": "Vol", "open_interest": "OI"},
+    )
+    bars = src.fetch("RTY", start=None, end=date(2026, 2, 20), fetched_at=FETCHED_AT).bars
+    assert bars["contract"].to_list() == ["RTYH26", "RTYM26"]
+    assert bars["close"].to_list() == [2655.3, 2670.4]
+    assert bars["open_interest"].to_list() == [450000, 120000]
+
+
+def test_parquet_input(tmp_path: Path) -> None:
+    table = pa.table({
+        "date": pa.array([date(2026, 2, 19), date(2026, 2, 20)], pa.date32()),
+        "open": [1.0, 2.0], "high": [3.0, 4.0], "low": [0.5, 1.5], "close": [2.0, 3.0],
+        "volume": pa.array([10, 20], pa.int64()),
+    })
+    path = tmp_path / "bars.parquet"
+    pq.write_table(table, path)
+    batch = FileSource(path).fetch("NQ", start=None, end=date(2026, 2, 20), fetched_at=FETCHED_AT)
+    assert batch.bars["session_date"].to_list() == [date(2026, 2, 19), date(2026, 2, 20)]
+    assert batch.bars["contract"].to_list() == ["NQ=F", "NQ=F"]
+    assert batch.raw.equals(table)
+
+
+def test_unparseable_cells_become_null_rows_not_drops(tmp_path: Path) -> None:
+    text = YAHOO_CSV.replace("6877.0,", "n/a,")
+    batch = FileSource(write(tmp_path, text)).fetch("ES", start=None, end=date(2026, 3, 1), fetched_at=FETCHED_AT)
+    assert batch.bars.height == batch.raw.num_rows == 4
+    assert batch.bars["close"].to_list()[1] is None
+
+
+def test_missing_column_names_the_column(tmp_path: Path) -> None:
+    text = "Date,Close,High,Open,Volume\n2026-02-19,1,2,1,5\n"
+    with pytest.raises(SchemaError, match="missing required columns: low"):
+        FileSource(write(tmp_path, text)).fetch("ES", start=None, end=date(2026, 3, 1), fetched_at=FETCHED_AT)
+
+
+def test_bad_mapping_names_the_column() -> None:
+    with pytest.raises(SchemaError, match="close='Settle': no such column"):
+        resolve_columns(["Date", "Open", "High", "Low", "Close"], {"close": "Settle"})
+
+
+def test_missing_file_and_bad_suffix(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file"):
+        FileSource(tmp_path / "nope.csv").fetch("ES", start=None, end=date(2026, 3, 1), fetched_at=FETCHED_AT)
+    with pytest.raises(SourceError, match="unsupported file type '.xlsx'"):
+        FileSource(write(tmp_path, "x", "bars.xlsx")).fetch(
+            "ES", start=None, end=date(2026, 3, 1), fetched_at=FETCHED_AT
+        )
+
+
+def test_real_es_file_reads_every_row(shared_data: Path) -> None:
+    path = shared_data / "ES_F_yahoo_continuous_daily_2000-09-18_2026-02-23.csv"
+    batch = FileSource(path).fetch("ES", start=None, end=date(2026, 11, 1), fetched_at=FETCHED_AT)
+    assert batch.raw.num_rows == batch.bars.height == 6423
+    assert batch.bars["session_date"].null_count() == 0
+    assert batch.bars["session_date"].min() == date(2000, 9, 18)
