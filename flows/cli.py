@@ -26,7 +26,9 @@ def _date(value: str) -> date:
 def _mapping(value: str) -> tuple[str, str]:
     canonical, sep, column = value.partition("=")
     if not sep or not canonical or not column:
-        raise argparse.ArgumentTypeError(f"expected CANONICAL=COLUMN (e.g. close=Settle), got {value!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected CANONICAL=COLUMN (e.g. close=Settle), got {value!r}"
+        )
     return canonical.strip(), column.strip()
 
 
@@ -43,27 +45,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("nightly", help="run the nightly flow: ingest, validate, load, analyse")
-    p.add_argument("--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or RTY,ES,NQ,YM)")
-    p.add_argument("--source", choices=("demo", "yahoo"), help="bar source (default: $CALLBOOK_SOURCE or demo)")
-    p.add_argument("--as-of", type=_date, help="CME trade date (default: the last completed session)")
+    p.add_argument(
+        "--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or RTY,ES,NQ,YM)"
+    )
+    p.add_argument(
+        "--source", choices=("demo", "yahoo"), help="bar source (default: $CALLBOOK_SOURCE or demo)"
+    )
+    p.add_argument(
+        "--as-of", type=_date, help="CME trade date (default: the last completed session)"
+    )
 
     p = sub.add_parser("ingest", help="ingest one root from one source over a date range")
     p.add_argument("--root", required=True)
     p.add_argument("--source", required=True, choices=("demo", "yahoo", "file"))
     p.add_argument("--path", help="file to read (source file): CSV or Parquet")
     p.add_argument(
-        "--map", type=_mapping, action="append", default=[], metavar="CANONICAL=COLUMN",
+        "--map",
+        type=_mapping,
+        action="append",
+        default=[],
+        metavar="CANONICAL=COLUMN",
         help="column mapping for the file source, e.g. --map close=Settle (repeatable)",
     )
     p.add_argument("--start", type=_date, help="first session (default: everything the source has)")
     p.add_argument("--end", type=_date, help="last session (default: the last completed session)")
 
-    sub.add_parser("status", help="per root: first and last session, rows, quarantined rows, last run")
+    sub.add_parser(
+        "status", help="per root: first and last session, rows, quarantined rows, last run"
+    )
 
     p = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
     p.add_argument("query", help="SQL text, or @FILE to read it from a file")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--limit", type=int, default=200, help="rows to print in table format (default 200)")
+    p.add_argument(
+        "--limit", type=int, default=200, help="rows to print in table format (default 200)"
+    )
 
     p = sub.add_parser("quarantine", help="show quarantined rows with the rule they broke")
     p.add_argument("--root")
@@ -83,7 +99,9 @@ def _open_read_only(args: argparse.Namespace) -> Any:
     return Warehouse.open(_settings(args).warehouse_path, read_only=True)
 
 
-def _print_frame(frame: Any, *, title: str | None = None, fmt: str = "table", limit: int = 200) -> None:
+def _print_frame(
+    frame: Any, *, title: str | None = None, fmt: str = "table", limit: int = 200
+) -> None:
     if fmt == "csv":
         sys.stdout.write(frame.write_csv())
         return
@@ -97,7 +115,16 @@ def _print_frame(frame: Any, *, title: str | None = None, fmt: str = "table", li
     for name in frame.columns:
         table.add_column(name, overflow="fold")
     for row in frame.head(limit).iter_rows():
-        table.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row))
+        table.add_row(
+            *(
+                ""
+                if v is None
+                else f"{v:,}"
+                if isinstance(v, int) and not isinstance(v, bool)
+                else str(v)
+                for v in row
+            )
+        )
     console = Console()
     console.print(table)
     if frame.height > limit:
@@ -115,7 +142,9 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from flows.nightly import nightly, summary_markdown
 
     summaries = nightly(
-        roots=list(settings.roots), source=settings.source, as_of=args.as_of,
+        roots=list(settings.roots),
+        source=settings.source,
+        as_of=args.as_of,
         data_dir=str(settings.data_dir),
     )
     from rich.console import Console
@@ -137,9 +166,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from flows.nightly import ingest
 
     summary = ingest(
-        root=settings.roots[0], source=settings.source, start=args.start, end=args.end,
+        root=settings.roots[0],
+        source=settings.source,
+        start=args.start,
+        end=args.end,
         data_dir=str(settings.data_dir),
-        source_options={"path": args.path, "columns": dict(args.map)} if args.source == "file" else {},
+        source_options={"path": args.path, "columns": dict(args.map)}
+        if args.source == "file"
+        else {},
     )
     print(
         f"{summary.root}: received {summary.received:,}, new {summary.inserted:,}, revised "
@@ -170,8 +204,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
     with _open_read_only(args) as wh:
-        _print_frame(wh.quarantine_rows(args.root.upper() if args.root else None, limit=args.limit),
-                     title="quarantined rows")
+        _print_frame(
+            wh.quarantine_rows(args.root.upper() if args.root else None, limit=args.limit),
+            title="quarantined rows",
+        )
     return EXIT_OK
 
 

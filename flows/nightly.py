@@ -13,13 +13,13 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
+from warehouse.store import Warehouse
 
 from flows import tasks
 from flows.settings import load_settings
 from flows.sources import make_source
 from pipeline.market.calendar import last_completed_session, previous_trade_date
 from pipeline.sources.base import Source
-from warehouse.store import Warehouse
 
 #: Sessions re-fetched before the last stored one, to pick up vendor revisions.
 REVISION_OVERLAP_SESSIONS = 5
@@ -31,7 +31,9 @@ def default_as_of() -> date:
     return last_completed_session(tasks.utcnow())
 
 
-def incremental_start(last_stored: date | None, *, overlap: int = REVISION_OVERLAP_SESSIONS) -> date | None:
+def incremental_start(
+    last_stored: date | None, *, overlap: int = REVISION_OVERLAP_SESSIONS
+) -> date | None:
     """Where the next fetch starts: a few sessions before the last stored one (None: everything)."""
     if last_stored is None:
         return None
@@ -57,9 +59,13 @@ def ingest_root(
     except Exception as exc:  # a failed root must not stop the others
         return tasks.fetch_failed(warehouse, root, source.name, exc, run_id)
     lake_path = tasks.land_batch(data_dir, batch)
-    context = warehouse.current_bars(
-        root, start=(start or end) - timedelta(days=CONTEXT_SESSIONS * 2), end=start
-    ) if start is not None else None
+    context = (
+        warehouse.current_bars(
+            root, start=(start or end) - timedelta(days=CONTEXT_SESSIONS * 2), end=start
+        )
+        if start is not None
+        else None
+    )
     validation = tasks.validate_batch(batch, context)
     return tasks.load_batch(warehouse, batch, lake_path, validation, run_id)
 
@@ -99,7 +105,10 @@ def nightly(
     logger = get_run_logger()
     logger.info(
         "callbook nightly: as of %s, source %s, roots %s, data dir %s",
-        as_of, settings.source, ",".join(settings.roots), settings.data_dir,
+        as_of,
+        settings.source,
+        ",".join(settings.roots),
+        settings.data_dir,
     )
     src = make_source(settings.source, **dict(source_options or {}))
     run_id = str(flow_run.get_id() or "")
@@ -109,7 +118,9 @@ def nightly(
         for root in settings.roots:
             start = incremental_start(warehouse.last_session(root))
             summaries.append(
-                ingest_root(warehouse, src, settings.data_dir, root, start=start, end=as_of, run_id=run_id)
+                ingest_root(
+                    warehouse, src, settings.data_dir, root, start=start, end=as_of, run_id=run_id
+                )
             )
     create_markdown_artifact(
         key="callbook-nightly-summary",
@@ -135,8 +146,13 @@ def ingest(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with Warehouse.open(settings.warehouse_path) as warehouse:
         summary = ingest_root(
-            warehouse, src, settings.data_dir, settings.roots[0],
-            start=start, end=end, run_id=str(flow_run.get_id() or ""),
+            warehouse,
+            src,
+            settings.data_dir,
+            settings.roots[0],
+            start=start,
+            end=end,
+            run_id=str(flow_run.get_id() or ""),
         )
     create_markdown_artifact(
         key="callbook-ingest-summary",

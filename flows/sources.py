@@ -24,7 +24,9 @@ def make_source(
         return DemoSource()
     if name == "file":
         if path is None:
-            raise ValueError("the file source needs a path (callbook ingest --source file --path FILE)")
+            raise ValueError(
+                "the file source needs a path (callbook ingest --source file --path FILE)"
+            )
         from pipeline.sources.file import FileSource
 
         return FileSource(path, columns=columns)

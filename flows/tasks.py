@@ -15,11 +15,11 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.logging import get_run_logger
 from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
+from warehouse.store import Warehouse
 
 from pipeline.quality.result import ValidationResult
 from pipeline.schema import Batch
 from pipeline.sources.base import Source, TransientSourceError
-from warehouse.store import Warehouse
 
 FETCH_RETRIES = 4
 FETCH_BACKOFF_SECONDS = 2.0
@@ -63,7 +63,9 @@ def fetch_bars(source: Source, root: str, start: date | None, end: date) -> Batc
     window = f"{start or 'the beginning'}..{end}"
     logger.info("%s: fetching from %s, %s", root, source.name, window)
     batch = source.fetch(root, start=start, end=end, fetched_at=utcnow())
-    logger.info("%s: received %s rows (sha256 %s)", root, f"{batch.raw.num_rows:,}", batch.sha256[:12])
+    logger.info(
+        "%s: received %s rows (sha256 %s)", root, f"{batch.raw.num_rows:,}", batch.sha256[:12]
+    )
     return batch
 
 
@@ -79,7 +81,12 @@ def land_batch(data_dir: Path, batch: Batch) -> str:
     return str(landed.path)
 
 
-@task(name="validate", cache_policy=NO_CACHE, persist_result=False, task_run_name="validate-{batch.root}")
+@task(
+    name="validate",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    task_run_name="validate-{batch.root}",
+)
 def validate_batch(batch: Batch, context: pl.DataFrame) -> ValidationResult:
     from pipeline.quality.suite import validate_batch as validate
 

@@ -33,14 +33,22 @@ class AnalysisParams:
     well_above_200_atr: float = 3.0  # "well above the 200-day": (close - SMA200) >= this many ATR
 
     # Swings
-    fractal_k: int = 2  # a pivot needs k lower highs / higher lows on each side; confirmed k sessions later
-    higher_lows_min: int = 3  # "higher lows since D": the last >= this many confirmed swing lows rising
+    fractal_k: int = (
+        2  # a pivot needs k lower highs / higher lows on each side; confirmed k sessions later
+    )
+    higher_lows_min: int = (
+        3  # "higher lows since D": the last >= this many confirmed swing lows rising
+    )
 
     # Market perspective
     consolidation_window: int = 15  # sessions over which range width is measured
-    consolidation_max_range_atr: float = 4.0  # range (max high - min low) <= this many ATR = consolidating
+    consolidation_max_range_atr: float = (
+        4.0  # range (max high - min low) <= this many ATR = consolidating
+    )
     extreme_window: int = 252  # sessions for the 52-week high/low
-    near_extreme_atr: float = 3.0  # within this many ATR of the 252-session high/low = "near highs/lows"
+    near_extreme_atr: float = (
+        3.0  # within this many ATR of the 252-session high/low = "near highs/lows"
+    )
 
     # Pullback character
     shallow_retracement: float = 0.382

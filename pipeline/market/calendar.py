@@ -63,7 +63,9 @@ def _early_closes() -> frozenset[date]:
 
 def _check(d: date) -> None:
     if not CALENDAR_START <= d <= CALENDAR_END:
-        raise CalendarRangeError(f"{d} is outside the CME calendar ({CALENDAR_START}..{CALENDAR_END})")
+        raise CalendarRangeError(
+            f"{d} is outside the CME calendar ({CALENDAR_START}..{CALENDAR_END})"
+        )
 
 
 def is_trade_date(d: date) -> bool:

@@ -27,6 +27,4 @@ class Source(Protocol):
 
     name: str
 
-    def fetch(
-        self, root: str, *, start: date | None, end: date, fetched_at: datetime
-    ) -> Batch: ...
+    def fetch(self, root: str, *, start: date | None, end: date, fetched_at: datetime) -> Batch: ...

@@ -43,7 +43,9 @@ def read_raw(path: Path) -> pa.Table:
     if suffix == ".parquet":
         return pq.read_table(path)
     if suffix in {".csv", ".txt"}:
-        names = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+        names = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(block_size=1 << 16)
+        ).schema.names
         return pacsv.read_csv(
             path,
             convert_options=pacsv.ConvertOptions(
@@ -131,7 +133,9 @@ class FileSource:
         # quarantines them by rule) so nothing the file holds is silently dropped.
         in_window = pl.col("session_date").is_null() | (pl.col("session_date") <= end)
         if start is not None:
-            in_window = in_window & (pl.col("session_date").is_null() | (pl.col("session_date") >= start))
+            in_window = in_window & (
+                pl.col("session_date").is_null() | (pl.col("session_date") >= start)
+            )
         keep = bars.select(in_window.alias("keep"))["keep"].to_arrow()
         return self._batch(root, raw.filter(keep), bars.filter(in_window), start, end, fetched_at)
 

@@ -12,10 +12,19 @@ from pipeline.market.calendar import ET
 
 def test_known_holidays_and_weekends_are_not_trade_dates() -> None:
     for d in [
-        date(2025, 12, 25), date(2026, 1, 1), date(2026, 1, 19), date(2026, 2, 16),
-        date(2026, 4, 3), date(2026, 5, 25), date(2026, 6, 19), date(2026, 7, 3),
-        date(2026, 9, 7), date(2026, 11, 26), date(2018, 12, 5),
-        date(2026, 2, 7), date(2026, 2, 8),
+        date(2025, 12, 25),
+        date(2026, 1, 1),
+        date(2026, 1, 19),
+        date(2026, 2, 16),
+        date(2026, 4, 3),
+        date(2026, 5, 25),
+        date(2026, 6, 19),
+        date(2026, 7, 3),
+        date(2026, 9, 7),
+        date(2026, 11, 26),
+        date(2018, 12, 5),
+        date(2026, 2, 7),
+        date(2026, 2, 8),
     ]:
         assert not cal.is_trade_date(d), d
 
@@ -24,7 +33,9 @@ def test_extra_trade_date_2025_01_09_is_kept() -> None:
     # pandas_market_calendars drops it; CME settled an abbreviated session (Yahoo ES=F has a bar).
     assert cal.is_trade_date(date(2025, 1, 9))
     assert cal.trade_dates(date(2025, 1, 8), date(2025, 1, 10)) == [
-        date(2025, 1, 8), date(2025, 1, 9), date(2025, 1, 10)
+        date(2025, 1, 8),
+        date(2025, 1, 9),
+        date(2025, 1, 10),
     ]
 
 
@@ -61,8 +72,10 @@ def test_outside_calendar_is_a_clear_error() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2035, 12, 31)),
-       st.integers(min_value=-300, max_value=300))
+@given(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2035, 12, 31)),
+    st.integers(min_value=-300, max_value=300),
+)
 def test_add_sessions_matches_a_walk_over_days(d: date, n: int) -> None:
     while not cal.is_trade_date(d):
         d += timedelta(days=1)

@@ -18,7 +18,10 @@ def test_expiries_are_third_fridays_or_the_trade_date_before() -> None:
 
 def test_roll_dates_match_the_published_2026_schedule() -> None:
     assert [Contract(2026, m, "RTY").roll_date for m in (3, 6, 9, 12)] == [
-        date(2026, 3, 12), date(2026, 6, 11), date(2026, 9, 10), date(2026, 12, 10)
+        date(2026, 3, 12),
+        date(2026, 6, 11),
+        date(2026, 9, 10),
+        date(2026, 12, 10),
     ]
 
 

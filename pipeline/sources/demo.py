@@ -1,0 +1,555 @@
+"""Offline demo source: deterministic synthetic daily bars for RTY, ES, NQ and YM.
+
+DEMO DATA - synthetic, not market prices. The bars exist so that the whole pipeline (landing,
+validation, continuous series, calls, outcomes) can run without a network; every batch says so in
+its metadata.
+
+How a path is made (all of it seeded, nothing read from the clock):
+
+* One *market* process per seed on the CME trade-date calendar: a Markov chain of regimes (trending
+  up, ranging, trending down; each lasting months) that sets a drift and a volatility level, a
+  log-volatility AR(1) with leverage (falls raise volatility), a few crisis-like volatility episodes
+  (autumn 2008, March 2020 and smaller ones), and fat-tailed (Student t, 5 degrees of freedom)
+  daily shocks.
+* One *index* path per (seed, root): the root's shock loads on the market shock (which makes the
+  roots correlated) plus its own shock, scaled by the root's volatility. A log-space bridge through
+  ``ANCHOR_LEVELS`` makes the path pass near plausible historical levels; after the last anchor the
+  path drifts up with mean reversion toward a growth trend. No close-to-close move exceeds
+  ``MAX_DAILY_LOG_MOVE`` (the excess is carried into the next session).
+* Quarterly *contracts*: each trades from ``SESSIONS_BEFORE_FRONT`` sessions before it becomes the
+  front (the previous contract's roll date) through its expiry, priced as index level plus a basis
+  ``level * carry * days_to_expiry / 365`` with an era-dependent carry (about rate minus dividend
+  yield), so the next contract trades at a premium that converges to zero at expiry. Volume and open
+  interest migrate from the front to the next contract around the roll date.
+
+The whole path is generated once per (seed, root) for the fixed calendar horizon
+``GENERATION_START`` .. ``HORIZON_END`` and cached; a fetch only slices it, so the bars of a date
+never depend on the requested window, ``end`` or ``fetched_at``: incremental fetches agree with a
+full fetch. Early-close sessions (``calendar.is_early_close``) have about half the usual volatility
+and range and well under half the usual volume.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from pipeline.market.calendar import is_early_close, last_completed_session, trade_dates
+from pipeline.market.contracts import ROOT_SPECS, Contract, front_contract
+from pipeline.schema import ROOTS, Batch, conform_bars
+from pipeline.sources.base import SourceError
+
+GENERATOR = "callbook-demo-v1"
+DEMO_LABEL = "DEMO DATA - synthetic, not market prices"
+DEFAULT_SEED = 20050103
+#: The first session the demo has bars for, and the last one it generates.
+GENERATION_START = date(2005, 1, 3)
+HORIZON_END = date(2035, 12, 31)
+#: The path is simulated on a slightly wider calendar so that contracts overlapping the horizon's
+#: edges have a well-defined volume split and basis; bars outside the horizon are never returned.
+_DOMAIN_START = date(2004, 10, 1)
+_DOMAIN_END = date(2036, 3, 31)
+
+#: A contract starts trading this many sessions before it becomes the front.
+SESSIONS_BEFORE_FRONT = 15
+#: Cap on any close-to-close log move of the index (about 9.4 %).
+MAX_DAILY_LOG_MOVE = 0.09
+
+
+@dataclass(frozen=True)
+class DemoRootParams:
+    """How one root's synthetic index behaves.
+
+    ``daily_vol`` is the root's typical daily log-return standard deviation (a fraction, 0.014 =
+    1.4 %) before crisis episodes; ``market_loading`` is the correlation of its daily shock with the
+    common market shock (two roots correlate at about the product of their loadings);
+    ``carry_offset`` is added to the era carry (per year, e.g. a lower dividend yield raises it);
+    ``volume`` and ``open_interest`` are typical totals across all listed contracts, in contracts.
+    """
+
+    daily_vol: float
+    market_loading: float
+    carry_offset: float
+    volume: int
+    open_interest: int
+
+
+ROOT_PARAMS: dict[str, DemoRootParams] = {
+    "RTY": DemoRootParams(0.0140, 0.83, 0.003, 230_000, 480_000),
+    "ES": DemoRootParams(0.0108, 0.97, 0.000, 1_800_000, 2_200_000),
+    "NQ": DemoRootParams(0.0137, 0.89, 0.008, 600_000, 260_000),
+    "YM": DemoRootParams(0.0099, 0.92, -0.004, 180_000, 95_000),
+}
+
+#: Index levels the path passes through (session date: RTY, ES, NQ, YM), rounded from the public
+#: history of the cash indices; a few are deliberately softened (e.g. RTY in April 2025).
+ANCHOR_LEVELS: tuple[tuple[date, tuple[float, float, float, float]], ...] = (
+    (date(2005, 1, 3), (620, 1200, 1600, 10700)),
+    (date(2006, 5, 5), (780, 1330, 1800, 11580)),
+    (date(2006, 7, 18), (670, 1240, 1480, 10800)),
+    (date(2007, 7, 13), (850, 1555, 2040, 13900)),
+    (date(2008, 9, 12), (720, 1255, 1770, 11400)),
+    (date(2008, 11, 20), (390, 750, 1040, 7550)),
+    (date(2009, 3, 9), (345, 680, 1050, 6550)),
+    (date(2010, 4, 23), (740, 1215, 2030, 11200)),
+    (date(2010, 7, 2), (590, 1020, 1760, 9700)),
+    (date(2011, 4, 29), (865, 1360, 2400, 12800)),
+    (date(2011, 10, 3), (610, 1090, 2060, 10650)),
+    (date(2013, 5, 21), (1000, 1665, 3000, 15400)),
+    (date(2014, 12, 31), (1205, 2055, 4235, 17800)),
+    (date(2016, 2, 11), (955, 1825, 3960, 15650)),
+    (date(2017, 12, 29), (1535, 2675, 6400, 24700)),
+    (date(2018, 8, 31), (1740, 2900, 7660, 25950)),
+    (date(2018, 12, 24), (1270, 2345, 5890, 21800)),
+    (date(2020, 2, 19), (1690, 3390, 9730, 29350)),
+    (date(2020, 3, 23), (1000, 2220, 6980, 18600)),
+    (date(2021, 3, 15), (2350, 3965, 13080, 32950)),
+    (date(2022, 1, 3), (2270, 4790, 16500, 36550)),
+    (date(2022, 6, 16), (1650, 3670, 11120, 29950)),
+    (date(2022, 10, 12), (1690, 3580, 10700, 29200)),
+    (date(2023, 7, 31), (2000, 4590, 15750, 35550)),
+    (date(2023, 10, 27), (1640, 4140, 14260, 32400)),
+    (date(2024, 1, 2), (2060, 4790, 16720, 37700)),
+    (date(2024, 7, 16), (2260, 5715, 20600, 40950)),
+    (date(2024, 11, 25), (2420, 6005, 20880, 44750)),
+    (date(2025, 4, 8), (1950, 5020, 17250, 37650)),
+    (date(2025, 7, 15), (2200, 6250, 22900, 44000)),
+    (date(2025, 10, 15), (2450, 6715, 24920, 46250)),
+    (date(2026, 2, 17), (2500, 6800, 24900, 48500)),
+)
+#: Daily pull of the path toward its anchor line (half-life about 80 sessions), which keeps the
+#: wander between anchors to about +-10 %.
+WANDER_REVERSION = 1 / 60
+#: After the last anchor the path follows a trend with this log growth per year.
+POST_ANCHOR_GROWTH = 0.06
+
+#: Annual carry (about short rate minus dividend yield) by era, linearly interpolated between knots.
+CARRY_KNOTS: tuple[tuple[date, float], ...] = (
+    (date(2004, 10, 1), 0.030),
+    (date(2006, 6, 1), 0.035),
+    (date(2007, 8, 1), 0.035),
+    (date(2008, 6, 1), 0.005),
+    (date(2009, 1, 1), -0.005),
+    (date(2015, 12, 1), -0.005),
+    (date(2016, 12, 1), 0.005),
+    (date(2017, 6, 1), 0.015),
+    (date(2019, 6, 1), 0.018),
+    (date(2020, 3, 1), 0.000),
+    (date(2021, 12, 1), 0.000),
+    (date(2022, 12, 1), 0.025),
+    (date(2023, 6, 1), 0.030),
+    (date(2025, 6, 1), 0.028),
+    (date(2026, 6, 1), 0.025),
+    (date(2036, 3, 31), 0.020),
+)
+
+#: Volatility episodes: (peak session, peak multiplier, rise in sessions, decay in sessions).
+VOL_EPISODES: tuple[tuple[date, float, int, int], ...] = (
+    (date(2008, 10, 27), 3.0, 25, 90),
+    (date(2010, 5, 6), 1.8, 3, 30),
+    (date(2011, 8, 8), 2.0, 8, 40),
+    (date(2015, 8, 24), 1.9, 3, 25),
+    (date(2018, 2, 5), 1.7, 3, 20),
+    (date(2020, 3, 16), 3.4, 12, 45),
+    (date(2022, 5, 16), 1.4, 60, 120),
+    (date(2025, 4, 7), 2.2, 4, 20),
+)
+
+#: Market regimes: daily log drift (for a 1 % daily-vol index; roots scale it by their own
+#: volatility), volatility multiplier, mean length in sessions, and next-regime probabilities.
+_UP, _RANGE, _DOWN = 0, 1, 2
+_REGIME_DRIFT = np.array([0.0007, 0.0, -0.0010])
+_REGIME_VOL = np.array([0.85, 1.0, 1.35])
+_REGIME_MEAN_LENGTH = (140.0, 90.0, 60.0)
+_REGIME_NEXT = ((0.0, 0.6, 0.4), (0.55, 0.0, 0.45), (0.5, 0.5, 0.0))
+
+_SHOCK_DF = 5  # Student-t degrees of freedom of daily shocks
+_SHOCK_CLIP = 5.5  # in standard deviations
+_LOG_VOL_PERSISTENCE = 0.985
+_LOG_VOL_NOISE = 0.04
+_LOG_VOL_LEVERAGE = 0.045
+_EARLY_CLOSE_VOL = 0.5  # early-close sessions move about half as much
+_EARLY_CLOSE_VOLUME = 0.6  # ... and trade less on top of the lower volatility
+_GAP_SCALE = 0.12  # open vs previous close, in units of the session's volatility
+_RANGE_EXTENSION = 0.22  # mean high/low excursion beyond the open-close body, in volatilities
+_VOLUME_VOL_ELASTICITY = 0.8
+_VOLUME_NOISE = 0.2
+_ROLL_VOLUME_BUMP = 0.3  # spread trading lifts total volume in the days around a roll
+_VOLUME_ROLL_CENTER = -0.5  # volume crosses from front to next half a session before the roll date
+_VOLUME_ROLL_WIDTH = 1.2
+_OI_ROLL_CENTER = 1.0  # open interest crosses a session after the roll date
+_OI_ROLL_WIDTH = 2.5
+_MIN_VOLUME_SHARE = 0.004
+_MIN_OI_SHARE = 0.002
+
+_ROOT_STREAM: dict[str, int] = {"RTY": 1, "ES": 2, "NQ": 3, "YM": 4}
+_MARKET_STREAM = 0
+_CONTRACT_STREAM_OFFSET = 100
+
+_RAW_SCHEMA = pa.schema(
+    [
+        ("root", pa.string()),
+        ("contract", pa.string()),
+        ("session_date", pa.date32()),
+        ("open", pa.float64()),
+        ("high", pa.float64()),
+        ("low", pa.float64()),
+        ("close", pa.float64()),
+        ("volume", pa.int64()),
+        ("open_interest", pa.int64()),
+    ]
+)
+
+
+class DemoSource:
+    """Synthetic, seeded daily bars per quarterly contract (``RTYH26``...) for RTY, ES, NQ and YM.
+
+    ``start`` is the first session the source has (bars before it are not returned; the bars it
+    does return are the same as with the default start). Bars exist from ``GENERATION_START`` to
+    ``HORIZON_END``.
+    """
+
+    name = "demo"
+
+    def __init__(self, *, seed: int = DEFAULT_SEED, start: date = GENERATION_START) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"demo seed must be a non-negative integer, got {seed!r}")
+        if not GENERATION_START <= start <= HORIZON_END:
+            raise ValueError(
+                f"demo start {start} is outside the generated horizon "
+                f"{GENERATION_START}..{HORIZON_END}"
+            )
+        self.seed = seed
+        self.start = start
+
+    def fetch(self, root: str, *, start: date | None, end: date, fetched_at: datetime) -> Batch:
+        """Every demo bar of ``root`` with ``start <= session_date <= end`` whose session had ended
+        at ``fetched_at`` (tz-aware), sorted by (session_date, contract)."""
+        if root not in ROOT_PARAMS:
+            raise SourceError(f"demo source has no root {root!r}; it knows {', '.join(ROOTS)}")
+        if fetched_at.tzinfo is None:
+            raise ValueError(f"fetched_at must be timezone-aware (UTC), got {fetched_at!r}")
+        first = self.start if start is None else max(start, self.start)
+        last = min(end, last_completed_session(fetched_at))
+        full = demo_bars(root, seed=self.seed)
+        bars = full.filter(pl.col("session_date").is_between(first, last))
+        raw = bars.to_arrow().cast(_RAW_SCHEMA)
+        return Batch(
+            source=self.name,
+            root=root,
+            raw=raw,
+            bars=conform_bars(bars),
+            fetched_at=fetched_at,
+            window_start=start,
+            window_end=end,
+            metadata={"demo": True, "label": DEMO_LABEL, "seed": self.seed, "generator": GENERATOR},
+        )
+
+
+def demo_bars(root: str, *, seed: int = DEFAULT_SEED) -> pl.DataFrame:
+    """All demo bars of ``root`` from GENERATION_START to HORIZON_END (BAR_SCHEMA, sorted by
+    session_date then contract). Generated on first use per (seed, root), then cached.
+
+    >>> bars = demo_bars("RTY")
+    >>> bars.row(0)[:3], bars["session_date"].max()
+    (('RTY', 'RTYH05', datetime.date(2005, 1, 3)), datetime.date(2035, 12, 31))
+    """
+    if root not in ROOT_PARAMS:
+        raise SourceError(f"demo source has no root {root!r}; it knows {', '.join(ROOTS)}")
+    return _contract_bars(seed, root)
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    dates: tuple[date, ...]
+    days: np.ndarray  # int64 days since 1970-01-01, aligned with dates
+    early_close: np.ndarray  # bool
+
+
+@dataclass(frozen=True)
+class _Market:
+    shock: np.ndarray  # unit-variance fat-tailed daily shock
+    vol: np.ndarray  # volatility multiplier, root-mean-square 1 over the domain
+    drift: np.ndarray  # regime drift for a 1 % daily-vol index
+    regime: np.ndarray  # _UP, _RANGE or _DOWN
+
+
+@dataclass(frozen=True)
+class _IndexBars:
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray  # total contracts across the listed contracts
+    open_interest: np.ndarray
+
+
+@lru_cache(maxsize=1)
+def _calendar() -> _Calendar:
+    dates = tuple(trade_dates(_DOMAIN_START, _DOMAIN_END))
+    days = np.array(dates, dtype="datetime64[D]").astype(np.int64)
+    early = np.array([is_early_close(d) for d in dates], dtype=bool)
+    return _Calendar(dates, days, early)
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, stream]))
+
+
+def _fat_tailed_shocks(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Student-t shocks scaled to unit variance, clipped at _SHOCK_CLIP standard deviations."""
+    shocks = rng.standard_t(_SHOCK_DF, n) / math.sqrt(_SHOCK_DF / (_SHOCK_DF - 2))
+    return np.clip(shocks, -_SHOCK_CLIP, _SHOCK_CLIP)
+
+
+def _day_index(cal: _Calendar, d: date) -> int:
+    """Index of the first domain session on or after ``d``."""
+    return int(np.searchsorted(cal.days, np.datetime64(d, "D").astype(np.int64)))
+
+
+def _regimes(rng: np.random.Generator, n: int) -> np.ndarray:
+    out = np.empty(n, dtype=np.int8)
+    state, i = _RANGE, 0
+    while i < n:
+        # Gamma(3) lengths: months long, rarely very short.
+        length = max(10, round(rng.gamma(3.0, _REGIME_MEAN_LENGTH[state] / 3.0)))
+        out[i : i + length] = state
+        i += length
+        state = int(rng.choice(3, p=_REGIME_NEXT[state]))
+    return out
+
+
+def _episode_multiplier(cal: _Calendar) -> np.ndarray:
+    t = np.arange(len(cal.dates), dtype=float)
+    mult = np.ones_like(t)
+    for peak_day, peak, rise, decay in VOL_EPISODES:
+        p = _day_index(cal, peak_day)
+        shape = np.where(t < p, np.exp(-(((t - p) / rise) ** 2)), np.exp(-(t - p) / decay))
+        mult += (peak - 1.0) * shape
+    return mult
+
+
+@lru_cache(maxsize=8)
+def _market(seed: int) -> _Market:
+    cal = _calendar()
+    n = len(cal.dates)
+    rng = _rng(seed, _MARKET_STREAM)
+    shock = _fat_tailed_shocks(rng, n)
+    noise = rng.standard_normal(n)
+    regime = _regimes(rng, n)
+    # Log-volatility AR(1) with leverage: inherently sequential, ~8k steps on Python floats.
+    log_vol = [0.0] * n
+    shocks, noises = shock.tolist(), noise.tolist()
+    for i in range(1, n):
+        log_vol[i] = (
+            _LOG_VOL_PERSISTENCE * log_vol[i - 1]
+            + _LOG_VOL_NOISE * noises[i]
+            - _LOG_VOL_LEVERAGE * shocks[i - 1]
+        )
+    vol = np.exp(np.array(log_vol)) * _REGIME_VOL[regime] * _episode_multiplier(cal)
+    vol /= math.sqrt(float(np.mean(vol**2)))
+    vol = np.where(cal.early_close, vol * _EARLY_CLOSE_VOL, vol)
+    return _Market(shock=shock, vol=vol, drift=_REGIME_DRIFT[regime] * 100, regime=regime)
+
+
+def _mean_reverting_walk(raw_returns: np.ndarray) -> np.ndarray:
+    """Cumulated ``raw_returns`` with a weak pull toward zero (an AR(1) in log space), so that the
+    path wanders like a random walk over weeks but not without bound over years."""
+    keep = 1 - WANDER_REVERSION
+    walk = [0.0] * len(raw_returns)
+    level = 0.0
+    for i, r in enumerate(raw_returns.tolist()):
+        level = keep * level + r
+        walk[i] = level
+    return np.array(walk)
+
+
+def _bridge_to_anchors(
+    walk: np.ndarray, anchor_index: np.ndarray, anchor_log: np.ndarray
+) -> np.ndarray:
+    """Log levels that follow ``walk`` but pass exactly through the anchors.
+
+    Up to the last anchor the gap between the walk and the anchors is closed linearly between
+    anchors (a log-space bridge: local dynamics kept, a constant drift added per segment). After
+    it, the path is a trend growing at POST_ANCHOR_GROWTH plus the walk's own deviation started
+    afresh at the last anchor (it decays at WANDER_REVERSION like the walk does).
+    """
+    t = np.arange(len(walk))
+    levels = walk + np.interp(t, anchor_index, anchor_log - walk[anchor_index])
+    last = int(anchor_index[-1])
+    after = t[last + 1 :] - last
+    levels[last + 1 :] = (
+        anchor_log[-1]
+        + POST_ANCHOR_GROWTH / 252 * after
+        + walk[last + 1 :]
+        - walk[last] * (1 - WANDER_REVERSION) ** after
+    )
+    return levels
+
+
+def _cap_daily_moves(log_levels: np.ndarray, cap: float) -> np.ndarray:
+    """Clip every daily log move to ``[-cap, cap]``, carrying the excess into the next session."""
+    moves = np.diff(log_levels)
+    for _ in range(100):
+        over = np.flatnonzero(np.abs(moves) > cap)
+        if over.size == 0:
+            break
+        excess = moves[over] - np.clip(moves[over], -cap, cap)
+        moves[over] -= excess
+        carry_to = over + 1
+        inside = carry_to < moves.size
+        np.add.at(moves, carry_to[inside], excess[inside])
+    return log_levels[0] + np.concatenate([[0.0], np.cumsum(moves)])
+
+
+@lru_cache(maxsize=32)
+def _index_bars(seed: int, root: str) -> _IndexBars:
+    cal = _calendar()
+    market = _market(seed)
+    params = ROOT_PARAMS[root]
+    n = len(cal.dates)
+    rng = _rng(seed, _ROOT_STREAM[root])
+    own = _fat_tailed_shocks(rng, n)
+    loading = params.market_loading
+    sigma = params.daily_vol * market.vol
+    shock = loading * market.shock + math.sqrt(1 - loading**2) * own
+    raw = market.drift * params.daily_vol + sigma * shock
+    raw[0] = 0.0
+
+    column = ROOTS.index(root)
+    anchor_index = np.array([_day_index(cal, d) for d, _ in ANCHOR_LEVELS])
+    anchor_log = np.log([levels[column] for _, levels in ANCHOR_LEVELS])
+    log_close = _cap_daily_moves(
+        _bridge_to_anchors(_mean_reverting_walk(raw), anchor_index, anchor_log), MAX_DAILY_LOG_MOVE
+    )
+    close = np.exp(log_close)
+
+    gap = _GAP_SCALE * sigma * rng.standard_normal(n)
+    previous_close = np.concatenate([[close[0]], close[:-1]])
+    open_ = previous_close * np.exp(gap)
+    high = np.maximum(open_, close) * np.exp(_RANGE_EXTENSION * sigma * rng.exponential(size=n))
+    low = np.minimum(open_, close) * np.exp(-_RANGE_EXTENSION * sigma * rng.exponential(size=n))
+
+    roll_days = _roll_session_indices(cal, root)
+    nearest_roll = roll_days[
+        np.clip(np.searchsorted(roll_days, np.arange(n)), 0, roll_days.size - 1)
+    ]
+    roll_bump = 1 + _ROLL_VOLUME_BUMP * np.exp(-(((np.arange(n) - nearest_roll + 2) / 2.0) ** 2))
+    volume = (
+        params.volume
+        * market.vol**_VOLUME_VOL_ELASTICITY
+        * np.exp(_VOLUME_NOISE * rng.standard_normal(n) - _VOLUME_NOISE**2 / 2)
+        * np.where(cal.early_close, _EARLY_CLOSE_VOLUME, 1.0)
+        * roll_bump
+    )
+    oi_noise = np.cumsum(rng.standard_normal(n)) * 0.01
+    oi_level = oi_noise - np.convolve(oi_noise, np.ones(250) / 250, mode="same")
+    open_interest = params.open_interest * np.exp(np.clip(oi_level, -0.3, 0.3))
+    return _IndexBars(open_, high, low, close, volume, open_interest)
+
+
+def _domain_contracts(root: str) -> list[Contract]:
+    """Every contract with a bar in the domain, by expiry."""
+    contract = front_contract(root, _DOMAIN_START)
+    out = []
+    while contract.previous().roll_date <= _DOMAIN_END:
+        out.append(contract)
+        contract = contract.next()
+    return out
+
+
+def _roll_session_indices(cal: _Calendar, root: str) -> np.ndarray:
+    rolls = [c.roll_date for c in _domain_contracts(root)]
+    return np.array([_day_index(cal, d) for d in rolls])
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@lru_cache(maxsize=32)
+def _contract_bars(seed: int, root: str) -> pl.DataFrame:
+    cal = _calendar()
+    index = _index_bars(seed, root)
+    params = ROOT_PARAMS[root]
+    spec = ROOT_SPECS[root]
+
+    codes: list[str] = []
+    rows_per_contract: list[np.ndarray] = []
+    becomes_front: list[int] = []
+    stops_being_front: list[int] = []
+    expiry_day: list[int] = []
+    for contract in _domain_contracts(root):
+        front_from = _day_index(cal, contract.previous().roll_date)
+        front_until = _day_index(cal, contract.roll_date)
+        expiry = _day_index(cal, contract.expiry)
+        rows = np.arange(
+            max(front_from - SESSIONS_BEFORE_FRONT, 0), min(expiry + 1, len(cal.dates))
+        )
+        codes.append(contract.code)
+        rows_per_contract.append(rows)
+        becomes_front.append(front_from)
+        stops_being_front.append(front_until)
+        expiry_day.append(int(np.datetime64(contract.expiry, "D").astype(np.int64)))
+
+    counts = np.array([r.size for r in rows_per_contract])
+    rows = np.concatenate(rows_per_contract)
+    which = np.repeat(np.arange(len(codes)), counts)
+    sessions_in = rows - np.array(becomes_front)[which]
+    sessions_out = rows - np.array(stops_being_front)[which]
+
+    carry = np.interp(
+        cal.days,
+        [np.datetime64(d, "D").astype(np.int64) for d, _ in CARRY_KNOTS],
+        [c for _, c in CARRY_KNOTS],
+    )
+    days_to_expiry = np.array(expiry_day)[which] - cal.days[rows]
+    basis_factor = 1 + (carry[rows] + params.carry_offset) * days_to_expiry / 365
+
+    decimals = max(0, -math.floor(math.log10(spec.tick) + 1e-9))
+
+    def to_tick(values: np.ndarray) -> np.ndarray:
+        return np.round(np.round(values / spec.tick) * spec.tick, decimals)
+
+    def share(
+        sessions_in: np.ndarray, sessions_out: np.ndarray, center: float, width: float
+    ) -> np.ndarray:
+        return _logistic((sessions_in - center) / width) * (
+            1 - _logistic((sessions_out - center) / width)
+        )
+
+    rng = _rng(seed, _CONTRACT_STREAM_OFFSET + _ROOT_STREAM[root])
+    volume_share = np.maximum(
+        share(sessions_in, sessions_out, _VOLUME_ROLL_CENTER, _VOLUME_ROLL_WIDTH), _MIN_VOLUME_SHARE
+    )
+    volume = index.volume[rows] * volume_share * np.exp(0.15 * rng.standard_normal(rows.size))
+    oi_share = np.maximum(
+        share(sessions_in, sessions_out, _OI_ROLL_CENTER, _OI_ROLL_WIDTH), _MIN_OI_SHARE
+    )
+    open_interest = index.open_interest[rows] * oi_share
+
+    session_date = cal.days[rows].astype("datetime64[D]")
+    frame = pl.DataFrame(
+        {
+            "root": np.full(rows.size, root),
+            "contract": np.array(codes)[which],
+            "session_date": session_date,
+            "open": to_tick(index.open[rows] * basis_factor),
+            "high": to_tick(index.high[rows] * basis_factor),
+            "low": to_tick(index.low[rows] * basis_factor),
+            "close": to_tick(index.close[rows] * basis_factor),
+            "volume": np.round(volume).astype(np.int64),
+            "open_interest": np.round(open_interest).astype(np.int64),
+        }
+    )
+    return conform_bars(
+        frame.filter(pl.col("session_date").is_between(GENERATION_START, HORIZON_END)).sort(
+            "session_date", "contract"
+        )
+    )
