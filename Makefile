@@ -7,6 +7,7 @@ UV         := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN        := $(UV) run --frozen
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 .PHONY: install run test check format lint types pytest bench clean-data
 

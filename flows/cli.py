@@ -132,6 +132,9 @@ def _print_frame(
 
 
 def _quiet_prefect() -> None:
+    # Without PREFECT_API_URL a flow run starts a temporary local API server; on a busy 2-core
+    # machine that takes longer than Prefect's default 20 s wait.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -139,23 +142,72 @@ def _quiet_prefect() -> None:
 def cmd_nightly(args: argparse.Namespace) -> int:
     _quiet_prefect()
     settings = _settings(args, roots=args.roots, source=args.source)
+    from rich.console import Console
+    from rich.markdown import Markdown
+
     from flows.nightly import nightly, summary_markdown
 
-    summaries = nightly(
+    result = nightly(
         roots=list(settings.roots),
         source=settings.source,
         as_of=args.as_of,
         data_dir=str(settings.data_dir),
     )
+    console = Console()
+    console.print(
+        Markdown(
+            summary_markdown(
+                result.ingest, as_of=result.as_of, source=result.source, reports=result.reports
+            )
+        )
+    )
+    featured = next((r for r in result.reports if r.root == "RTY"), None) or next(
+        iter(result.reports), None
+    )
+    if featured is not None:
+        console.rule(f"{featured.root} {featured.as_of} — {featured.note_path}")
+        console.print(Markdown(featured.note))
+        console.print(f"chart: {featured.chart_path}")
+    for s in result.failed:
+        print(f"callbook: {s.root} {s.status}: {s.message}", file=sys.stderr)
+    return EXIT_FAILED if result.failed else EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markdown import Markdown
 
-    as_of = args.as_of or date.today()
-    Console().print(Markdown(summary_markdown(summaries, as_of=as_of, source=settings.source)))
-    failed = [s for s in summaries if s.status != "ok"]
-    for s in failed:
-        print(f"callbook: {s.root} {s.status}: {s.message}", file=sys.stderr)
-    return EXIT_FAILED if failed else EXIT_OK
+    from pipeline.analysis.assemble import snapshot_from_row
+    from pipeline.report.note import render_note
+    from warehouse.reports import report_paths
+
+    root = args.root.upper()
+    with _open_read_only(args) as wh:
+        rows = wh.snapshot_rows(
+            root, author=args.author, as_of=args.as_of, version=args.version, latest_only=True
+        )
+        if rows.height == 0:
+            when = f" on {args.as_of}" if args.as_of else ""
+            raise CliError(f"no {args.author} snapshot for {root}{when} (run `callbook nightly`)")
+        row = rows.row(0, named=True)
+        previous = wh.query(
+            "select * from latest_snapshots where root = $root and author = $author"
+            " and as_of < $as_of order by as_of desc limit 1",
+            {"root": root, "author": args.author, "as_of": row["as_of"]},
+        )
+    snapshot = snapshot_from_row(row)
+    paths = report_paths(_settings(args).data_dir, root, row["as_of"], row["version"])
+    note = render_note(
+        snapshot,
+        chart_file=str(paths.chart) if paths.chart.exists() else None,
+        demo=row["source"] == "demo",
+        previous=snapshot_from_row(previous.row(0, named=True)) if previous.height else None,
+    )
+    if args.format == "markdown":
+        sys.stdout.write(note + "\n")
+    else:
+        Console().print(Markdown(note))
+    return EXIT_OK
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -188,7 +240,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     with _open_read_only(args) as wh:
-        _print_frame(wh.status(), title=f"callbook status — {wh.path}")
+        _print_frame(wh.status(), title=f"callbook status — bars in {wh.path}")
+        _print_frame(wh.query("select * from snapshot_status"), title="snapshots")
     return EXIT_OK
 
 
@@ -214,6 +267,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 COMMANDS = {
     "nightly": cmd_nightly,
     "ingest": cmd_ingest,
+    "show": cmd_show,
     "status": cmd_status,
     "sql": cmd_sql,
     "quarantine": cmd_quarantine,

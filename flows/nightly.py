@@ -6,25 +6,28 @@ Thin by design: every step is a pipeline or warehouse call wrapped in a task (fl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
-from warehouse.store import Warehouse
 
-from flows import tasks
+from flows import analysis, tasks
 from flows.settings import load_settings
 from flows.sources import make_source
 from pipeline.market.calendar import last_completed_session, previous_trade_date
 from pipeline.sources.base import Source
+from warehouse.store import SnapshotWrite, Warehouse
 
 #: Sessions re-fetched before the last stored one, to pick up vendor revisions.
 REVISION_OVERLAP_SESSIONS = 5
-#: Stored sessions handed to validation as context (previous close, ATR across batch boundaries).
-CONTEXT_SESSIONS = 60
+#: Stored bars handed to validation as context (previous close, ATR across the batch boundary):
+#: about 60 sessions.
+CONTEXT_CALENDAR_DAYS = 90
 
 
 def default_as_of() -> date:
@@ -57,20 +60,41 @@ def ingest_root(
     try:
         batch = tasks.fetch_bars(source, root, start, end)
     except Exception as exc:  # a failed root must not stop the others
+        get_run_logger().error("%s: fetch failed for good: %s", root, exc)
         return tasks.fetch_failed(warehouse, root, source.name, exc, run_id)
-    lake_path = tasks.land_batch(data_dir, batch)
-    context = (
-        warehouse.current_bars(
-            root, start=(start or end) - timedelta(days=CONTEXT_SESSIONS * 2), end=start
+    landing = tasks.land_batch(warehouse, data_dir, batch, run_id)
+    context = None
+    if start is not None:
+        context = warehouse.current_bars(
+            root,
+            source=source.name,
+            start=start - timedelta(days=CONTEXT_CALENDAR_DAYS),
+            end=previous_trade_date(start),
         )
-        if start is not None
-        else None
-    )
     validation = tasks.validate_batch(batch, context)
-    return tasks.load_batch(warehouse, batch, lake_path, validation, run_id)
+    return tasks.load_batch(warehouse, batch, landing, validation, run_id)
 
 
-def summary_markdown(summaries: Sequence[tasks.RootSummary], *, as_of: date, source: str) -> str:
+@dataclass(frozen=True)
+class NightlyResult:
+    as_of: date
+    source: str
+    ingest: list[tasks.RootSummary]
+    snapshots: SnapshotWrite
+    reports: list[analysis.Report] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[tasks.RootSummary]:
+        return [s for s in self.ingest if s.status != "ok"]
+
+
+def summary_markdown(
+    summaries: Sequence[tasks.RootSummary],
+    *,
+    as_of: date,
+    source: str,
+    reports: Sequence[analysis.Report] = (),
+) -> str:
     label = " (DEMO DATA - synthetic, not market prices)" if source == "demo" else ""
     lines = [
         f"# callbook nightly — {as_of}{label}",
@@ -85,6 +109,9 @@ def summary_markdown(summaries: Sequence[tasks.RootSummary], *, as_of: date, sou
             f"| {s.root} | {s.window} | {s.received:,} | {landed} | {s.inserted:,} | {s.revised:,} "
             f"| {s.unchanged:,} | {s.quarantined:,} | {s.deferred:,} | {status} |"
         )
+    if reports:
+        lines += ["", "## Calls", ""]
+        lines += [f"- {r.summary} — `{r.note_path}`" for r in reports]
     return "\n".join(lines)
 
 
@@ -95,17 +122,22 @@ def nightly(
     as_of: date | None = None,
     data_dir: str | None = None,
     source_options: Mapping[str, Any] | None = None,
-) -> list[tasks.RootSummary]:
-    """Ingest the day's bars for every root, validate them, load them, and analyse them.
+) -> NightlyResult:
+    """Ingest the day's bars for every root, validate and load them, then make the day's calls.
 
     ``as_of`` defaults to the last completed CME session (a trade date is final at 17:00 ET).
+    Per root: fetch -> land -> validate -> load; then continuous series -> calls -> snapshot ->
+    note and chart. A root whose fetch fails is reported and skipped; the others go on.
     """
     settings = load_settings(data_dir=data_dir, roots=roots, source=source)
-    as_of = as_of or default_as_of()
+    last_completed = default_as_of()
+    as_of = as_of or last_completed
+    kind = "live" if as_of == last_completed else "backfill"
     logger = get_run_logger()
     logger.info(
-        "callbook nightly: as of %s, source %s, roots %s, data dir %s",
+        "callbook nightly: as of %s (%s), source %s, roots %s, data dir %s",
         as_of,
+        kind,
         settings.source,
         ",".join(settings.roots),
         settings.data_dir,
@@ -116,18 +148,37 @@ def nightly(
     summaries = []
     with Warehouse.open(settings.warehouse_path) as warehouse:
         for root in settings.roots:
-            start = incremental_start(warehouse.last_session(root))
+            start = incremental_start(warehouse.last_session(root, source=src.name))
             summaries.append(
                 ingest_root(
                     warehouse, src, settings.data_dir, root, start=start, end=as_of, run_id=run_id
                 )
             )
+        series = analysis.build_series(warehouse, settings.roots, source=src.name, as_of=as_of)
+        analysed = [
+            analysis.analyse_root(series, root, source=src.name, as_of=as_of)
+            for root in settings.roots
+            if root in series
+        ]
+        rows = [a.snapshots for a in analysed if a.snapshots.height]
+        written = analysis.store_snapshots(
+            warehouse, pl.concat(rows) if rows else pl.DataFrame(), kind=kind, run_id=run_id
+        )
+        reports = [
+            report
+            for a in analysed
+            if (
+                report := analysis.publish_report(
+                    warehouse, settings.data_dir, a.root, a, demo=src.name == "demo"
+                )
+            )
+        ]
     create_markdown_artifact(
         key="callbook-nightly-summary",
-        markdown=summary_markdown(summaries, as_of=as_of, source=settings.source),
-        description=f"callbook nightly ingest summary for {as_of}",
+        markdown=summary_markdown(summaries, as_of=as_of, source=settings.source, reports=reports),
+        description=f"callbook nightly summary for {as_of}",
     )
-    return summaries
+    return NightlyResult(as_of, settings.source, summaries, written, reports)
 
 
 @flow(name="callbook-ingest")

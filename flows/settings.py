@@ -10,7 +10,9 @@ Precedence: explicit argument > environment variable > default.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from pipeline.schema import ROOTS
@@ -65,3 +67,26 @@ def load_settings(
         roots=parse_roots(roots if roots is not None else os.environ.get("CALLBOOK_ROOTS")),
         source=source,
     )
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """callbook's version plus the git commit it runs from, when there is one ("0.1.0+ee3b48a")."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        base = version("callbook")
+    except PackageNotFoundError:
+        base = "0+unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return base
+    return f"{base}+{commit}" if commit else base

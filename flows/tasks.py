@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,14 +14,15 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.logging import get_run_logger
 from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
-from warehouse.store import Warehouse
 
 from pipeline.quality.result import ValidationResult
 from pipeline.schema import Batch
 from pipeline.sources.base import Source, TransientSourceError
+from warehouse.store import Warehouse
 
 FETCH_RETRIES = 4
 FETCH_BACKOFF_SECONDS = 2.0
+FETCH_JITTER = 0.5
 
 
 def utcnow() -> datetime:
@@ -31,16 +31,18 @@ def utcnow() -> datetime:
 
 
 def _is_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
-    exc = state.data if isinstance(state.data, BaseException) else None
-    return isinstance(exc, TransientSourceError)
+    try:
+        state.result()
+    except TransientSourceError:
+        return True
+    except Exception:
+        return False
+    return False
 
 
 def _reset_source(source: Source) -> None:
-    # yfinance caches failed responses in-process: a retry must not see the cached failure.
-    reset = getattr(source, "reset", None)
-    if callable(reset):
-        reset()
-    elif source.name == "yahoo":
+    # yfinance caches responses in-process, failures included: a retry must not see them.
+    if source.name == "yahoo":
         from pipeline.sources.yahoo import reset_yfinance_state
 
         reset_yfinance_state()
@@ -50,7 +52,7 @@ def _reset_source(source: Source) -> None:
     name="fetch",
     retries=FETCH_RETRIES,
     retry_delay_seconds=exponential_backoff(backoff_factor=FETCH_BACKOFF_SECONDS),
-    retry_jitter_factor=0.5,
+    retry_jitter_factor=FETCH_JITTER,
     retry_condition_fn=_is_transient,
     cache_policy=NO_CACHE,
     persist_result=False,
@@ -60,8 +62,7 @@ def fetch_bars(source: Source, root: str, start: date | None, end: date) -> Batc
     """One fetch attempt; transient failures (rate limit, 5xx, transport) are retried with backoff."""
     _reset_source(source)
     logger = get_run_logger()
-    window = f"{start or 'the beginning'}..{end}"
-    logger.info("%s: fetching from %s, %s", root, source.name, window)
+    logger.info("%s: fetching from %s, %s..%s", root, source.name, start or "the beginning", end)
     batch = source.fetch(root, start=start, end=end, fetched_at=utcnow())
     logger.info(
         "%s: received %s rows (sha256 %s)", root, f"{batch.raw.num_rows:,}", batch.sha256[:12]
@@ -69,16 +70,28 @@ def fetch_bars(source: Source, root: str, start: date | None, end: date) -> Batc
     return batch
 
 
+@dataclass(frozen=True)
+class Landing:
+    lake_path: str  # relative to the data directory
+    duplicate: bool  # the same raw batch had been received before
+
+
 @task(name="land", cache_policy=NO_CACHE, persist_result=False, task_run_name="land-{batch.root}")
-def land_batch(data_dir: Path, batch: Batch) -> str:
-    """Write the raw batch as received to the lake (write-once Parquet); returns its path."""
+def land_batch(warehouse: Warehouse, data_dir: Path, batch: Batch, run_id: str | None) -> Landing:
+    """Write the raw batch as received to the lake (write-once) and record it before validation."""
     from warehouse.lake import land_batch as land
 
     landed = land(data_dir, batch)
-    get_run_logger().info(
-        "%s: %s %s", batch.root, "landed" if landed.is_new else "already landed", landed.path
+    duplicate = warehouse.record_batch(
+        batch, lake_path=str(landed.path), run_id=run_id, recorded_at=utcnow()
     )
-    return str(landed.path)
+    get_run_logger().info(
+        "%s: %s %s",
+        batch.root,
+        "identical batch received before:" if duplicate else "landed",
+        landed.path,
+    )
+    return Landing(str(landed.path), duplicate)
 
 
 @task(
@@ -87,7 +100,7 @@ def land_batch(data_dir: Path, batch: Batch) -> str:
     persist_result=False,
     task_run_name="validate-{batch.root}",
 )
-def validate_batch(batch: Batch, context: pl.DataFrame) -> ValidationResult:
+def validate_batch(batch: Batch, context: pl.DataFrame | None) -> ValidationResult:
     from pipeline.quality.suite import validate_batch as validate
 
     result = validate(batch, context=context)
@@ -98,12 +111,17 @@ def validate_batch(batch: Batch, context: pl.DataFrame) -> ValidationResult:
         counts = result.findings.group_by("rule", "severity").len().sort("rule")
         for rule, severity, n in counts.iter_rows():
             log = logger.warning if severity == "error" else logger.info
-            log("%s: %s %s row(s) by rule %s", batch.root, n, severity, rule)
+            log("%s: %s row(s) %s by rule %s", batch.root, n, _VERB[severity], rule)
     return result
+
+
+_VERB = {"error": "quarantined", "warning": "flagged", "deferred": "deferred (session not final)"}
 
 
 @dataclass(frozen=True)
 class RootSummary:
+    """What happened to one root in one run (a row of the run's summary table)."""
+
     root: str
     source: str
     window: str
@@ -116,7 +134,7 @@ class RootSummary:
     quarantined: int = 0
     warnings: int = 0
     deferred: int = 0
-    status: str = "ok"
+    status: str = "ok"  # ok | rejected | failed
     message: str = ""
 
 
@@ -124,13 +142,13 @@ class RootSummary:
 def load_batch(
     warehouse: Warehouse,
     batch: Batch,
-    lake_path: str,
+    landing: Landing,
     validation: ValidationResult,
     run_id: str | None,
 ) -> RootSummary:
-    """Record the batch, its validation, quarantine and bars in one transaction."""
-    outcome = warehouse.ingest_batch(
-        batch, lake_path=lake_path, validation=validation, run_id=run_id, recorded_at=utcnow()
+    """Store the validation run, the quarantined rows and the clean bars in one transaction."""
+    outcome = warehouse.load_batch(
+        batch, validation, run_id=run_id, recorded_at=utcnow(), duplicate=landing.duplicate
     )
     summary = RootSummary(
         root=batch.root,
@@ -149,13 +167,13 @@ def load_batch(
         message=validation.rejection or "",
     )
     get_run_logger().info(
-        "%s: %s new, %s revised, %s unchanged, %s quarantined%s",
+        "%s: %s new, %s revised, %s unchanged, %s quarantined, %s deferred",
         batch.root,
         f"{summary.inserted:,}",
         summary.revised,
         f"{summary.unchanged:,}",
         summary.quarantined,
-        " (identical batch seen before)" if summary.duplicate else "",
+        summary.deferred,
     )
     return summary
 
@@ -163,7 +181,7 @@ def load_batch(
 def fetch_failed(
     warehouse: Warehouse, root: str, source: str, exc: BaseException, run_id: str | None
 ) -> RootSummary:
+    """Record a fetch that failed for good (after retries) and summarise it; nothing else is written."""
     message = f"{type(exc).__name__}: {exc}"
     warehouse.record_fetch_failure(root, source, utcnow(), run_id, message)
-    logging.getLogger("callbook").error("%s: fetch failed: %s", root, message)
     return RootSummary(root=root, source=source, window="", status="failed", message=message)

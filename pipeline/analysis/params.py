@@ -51,25 +51,43 @@ class AnalysisParams:
     )
 
     # Pullback character
-    shallow_retracement: float = 0.382
-    deep_retracement: float = 0.618
+    shallow_retracement: float = 0.382  # retracement <= this fraction of the impulse = shallow
+    deep_retracement: float = 0.618  # > this = deep
+    impulse_lookback: int = (
+        60  # sessions searched for the impulse's start before the recent extreme
+    )
 
     # Zones
     zone_lookback: int = 250  # sessions of confirmed swings that feed zone candidates
     zone_cluster_atr: float = 0.5  # candidates within this many ATR merge into one zone
     zone_min_width_atr: float = 0.25  # a zone is at least this wide (ATR)
     line_near_sma50_atr: float = 0.5  # line in the sand: best support zone within this of SMA50
+    line_max_distance_atr: float = 5.0  # ... else the best support zone within this below price
     bias_high_window: int = 20  # bias-defining level holds the high of this many sessions
+    extension_step_atr: float = 2.0  # a projected zone sits this far beyond the last real one
+    zone_touch_weight: float = 1.0  # score per confirmed swing in a zone
+    zone_recency_weight: float = (
+        1.0  # ... plus this times its recency (1 today, 0 at zone_lookback)
+    )
+    zone_ma_weight: float = 1.0  # score per moving average (SMA50, SMA200) in a zone
 
     # Acceptance and scenarios
     acceptance_sessions: int = 2  # N consecutive settlements beyond a level
     acceptance_atr: float = 0.1  # ... by more than this many ATR
     horizon_sessions: int = 20  # H: scenarios resolve within this many sessions
     shrinkage_strength: float = 20.0  # a in p_k = (n_k + a*pi_k) / (n + a)
+    climatology_prior_weight: float = (
+        3.0  # pseudo-counts (split evenly) before any outcome is known
+    )
+    analog_distance_edges_atr: tuple[float, ...] = (1.0, 2.5)  # barrier-distance buckets (ATR)
+    analog_vol_window: int = 252  # ATR%/its rolling median over this many sessions: vol regime
+    probability_decimals: int = 4
+    neutral_band_atr: float = 1.0  # a Neutral call is right if |close(D+H) - close(D)| < this ATR
 
     # Relative strength
     rs_mean_window: int = 200
     rs_return_windows: tuple[int, ...] = (5, 20, 63)
+    rs_verdict_window: int = 20  # leading/lagging judged on this return spread and the ratio trend
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

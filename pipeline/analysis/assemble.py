@@ -1,0 +1,330 @@
+"""Snapshots as frames: from the call table to the rows the warehouse stores, with content hashes.
+
+One *wide* row per call holds everything a reader calls "the call" (``CONTENT_COLUMNS``, all
+values rounded for publication); its content hash is the sha256 of that row as canonical JSON.
+The long ``snapshot_levels`` and ``snapshot_scenarios`` rows are derived from the wide row, so the
+hash covers them too. Provenance (version, kind, flow run, code version, creation time) is added by
+the warehouse and is not hashed. The nightly call and the backfill both go through
+:func:`snapshot_rows`, which is why they hash alike.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Sequence
+from datetime import date
+
+import polars as pl
+
+from pipeline.analysis.calls import LEVEL_PREFIXES
+from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
+from pipeline.analysis.snapshot import (
+    MODEL_AUTHOR,
+    Level,
+    RelativeStrength,
+    Scenario,
+    Snapshot,
+    Structure,
+)
+from pipeline.market.calendar import trade_dates
+
+PEERS: tuple[str, ...] = ("ES", "NQ")
+RS_FIELDS: tuple[str, ...] = ("ratio_vs_mean", "spread_5", "spread_20", "spread_63", "verdict")
+LEVEL_FIELDS: tuple[str, ...] = ("low", "high", "score", "touches", "sources", "projected")
+
+#: The hashed content of a snapshot, in this order.
+CONTENT_COLUMNS: tuple[str, ...] = (
+    "root", "as_of", "author", "methodology_version", "params_hash", "input_fingerprint", "source",
+    "contract", "close", "roll_offset", "roll_factor", "primary_trend", "perspective", "orientation",
+    "sma20", "sma50", "sma200", "ema21", "atr14", "rsi14", "adx14", "sma200_change",
+    "sma50_change", "dist_sma200_atr", "dist_sma200_pct", "dist_sma50_atr", "well_above_sma200",
+    "range_atr", "consolidating", "high_252", "low_252", "dist_high_252_atr", "dist_low_252_atr",
+    "higher_lows_since", "higher_lows_count", "lower_highs_since", "lower_highs_count",
+    "pullback_retracement", "pullback_depth", "pullback_speed",
+    *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_FIELDS),
+    "upper_barrier", "lower_barrier", "risk_rule", "risk_level",
+    "p_bear", "p_sideways", "p_bull", "n_bear", "n_sideways", "n_bull", "n_analogs",
+    "clim_bear", "clim_sideways", "clim_bull", "state_key", "horizon_sessions", "horizon_end",
+    *(f"rs_{peer.lower()}_{field}" for peer in PEERS for field in RS_FIELDS),
+    "notes",
+)  # fmt: skip
+
+RISK_RULES: dict[str, str] = {
+    "accept_below_sma50": "Sustained acceptance back below the 50-day moving average",
+    "accept_above_sma50": "Sustained acceptance back above the 50-day moving average",
+    "accept_below_line": "Sustained acceptance below the line in the sand",
+    "accept_above_line": "Sustained acceptance above the line in the sand",
+}
+
+
+def horizon_ends(as_of: Sequence[date], horizon: int) -> list[date]:
+    """The CME trade date ``horizon`` sessions after each as-of trade date."""
+    if not as_of:
+        return []
+    calendar = trade_dates(min(as_of), max(as_of).replace(year=max(as_of).year + 1))
+    return [calendar[bisect.bisect_left(calendar, d) + horizon] for d in as_of]
+
+
+def snapshot_rows(
+    table: pl.DataFrame,
+    *,
+    root: str,
+    source: str,
+    tick: float,
+    fingerprints: pl.Series,
+    params: AnalysisParams | None = None,
+    sessions: Sequence[date] | None = None,
+) -> pl.DataFrame:
+    """Wide snapshot rows (CONTENT_COLUMNS + content_hash) for every call in ``table``.
+
+    ``table`` is :func:`pipeline.analysis.calls.call_table`'s output and ``fingerprints`` its
+    per-row input fingerprints. ``sessions`` restricts the output to those as-of dates.
+    """
+    params = params or AnalysisParams()
+    decimals = _decimals(tick)
+    frame = table.with_columns(fingerprints.alias("input_fingerprint")).filter(pl.col("has_call"))
+    if sessions is not None:
+        frame = frame.filter(pl.col("session_date").is_in(list(sessions)))
+
+    def front(column: str, places: int) -> pl.Expr:
+        return ((pl.col(column) - pl.col("offset")) / pl.col("factor")).round(places).alias(column)
+
+    def points(column: str) -> pl.Expr:
+        return (pl.col(column) / pl.col("factor")).round(4).alias(column)
+
+    trend, orientation = pl.col("primary_trend"), pl.col("orientation")
+    risk_rule = (
+        pl.when(trend == "Bullish")
+        .then(pl.lit("accept_below_sma50"))
+        .when(trend == "Bearish")
+        .then(pl.lit("accept_above_sma50"))
+        .when(orientation == "up")
+        .then(pl.lit("accept_below_line"))
+        .otherwise(pl.lit("accept_above_line"))
+    )
+    sma50_front = ((pl.col("sma50") - pl.col("offset")) / pl.col("factor") / tick).round(0) * tick
+    risk_level = (
+        pl.when(trend != "Neutral")
+        .then(sma50_front.round(decimals))
+        .when(orientation == "up")
+        .then(pl.col("line_low"))
+        .otherwise(pl.col("line_high"))
+    )
+    rs_columns = []
+    for peer in PEERS:
+        for field in RS_FIELDS:
+            name = f"rs_{peer}_{field}"
+            value = pl.col(name) if name in frame.columns else pl.lit(None)
+            if field != "verdict":
+                value = value.cast(pl.Float64).round(4)
+            else:
+                value = value.cast(pl.String)
+            rs_columns.append(value.alias(f"rs_{peer.lower()}_{field}"))
+
+    out = frame.select(
+        pl.lit(root).alias("root"),
+        pl.col("session_date").alias("as_of"),
+        pl.lit(MODEL_AUTHOR).alias("author"),
+        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
+        pl.lit(params_hash(params)).alias("params_hash"),
+        "input_fingerprint",
+        pl.lit(source).alias("source"),
+        "contract",
+        pl.col("raw_close").alias("close"),
+        pl.col("offset").round(6).alias("roll_offset"),
+        pl.col("factor").round(9).alias("roll_factor"),
+        "primary_trend",
+        "perspective",
+        "orientation",
+        *(front(c, decimals + 2) for c in ("sma20", "sma50", "sma200", "ema21")),
+        *(points(c) for c in ("atr14", "sma200_change", "sma50_change")),
+        pl.col("rsi14").round(2),
+        pl.col("adx14").round(2),
+        *(pl.col(c).round(4) for c in ("dist_sma200_atr", "dist_sma200_pct", "dist_sma50_atr")),
+        "well_above_sma200",
+        pl.col("range_atr").round(4),
+        "consolidating",
+        *(front(c, decimals) for c in ("high_252", "low_252")),
+        pl.col("dist_high_252_atr").round(4),
+        pl.col("dist_low_252_atr").round(4),
+        "higher_lows_since",
+        "higher_lows_count",
+        "lower_highs_since",
+        "lower_highs_count",
+        "pullback_retracement",
+        "pullback_depth",
+        "pullback_speed",
+        *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_FIELDS),
+        "upper_barrier",
+        "lower_barrier",
+        risk_rule.alias("risk_rule"),
+        risk_level.alias("risk_level"),
+        "p_bear",
+        "p_sideways",
+        "p_bull",
+        "n_bear",
+        "n_sideways",
+        "n_bull",
+        "n_analogs",
+        "clim_bear",
+        "clim_sideways",
+        "clim_bull",
+        "state_key",
+        pl.lit(params.horizon_sessions).alias("horizon_sessions"),
+        pl.lit(None, dtype=pl.Date).alias("horizon_end"),
+        *rs_columns,
+        pl.lit("").alias("notes"),
+    )
+    out = out.with_columns(
+        pl.Series(
+            "horizon_end", horizon_ends(out["as_of"].to_list(), params.horizon_sessions), pl.Date
+        )
+    )
+    return with_content_hash(out)
+
+
+def with_content_hash(rows: pl.DataFrame) -> pl.DataFrame:
+    """Add ``content_hash``: sha256 of each row's CONTENT_COLUMNS as JSON (in that order)."""
+    missing = [c for c in CONTENT_COLUMNS if c not in rows.columns]
+    if missing:
+        raise ValueError(f"snapshot rows lack column(s) {', '.join(missing)}")
+    text = rows.select(pl.struct(list(CONTENT_COLUMNS)).struct.json_encode())[:, 0].to_list()
+    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in text]
+    return rows.select(*CONTENT_COLUMNS).with_columns(pl.Series("content_hash", hashes, pl.String))
+
+
+def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """Long form: one row per (snapshot, named level), keyed like the snapshot rows."""
+    key = [c for c in ("root", "as_of", "author", "version") if c in snapshots.columns]
+    parts = []
+    for kind, prefix in LEVEL_PREFIXES.items():
+        up_role = "support" if kind in ("line_in_the_sand", "deeper") else "resistance"
+        down_role = "resistance" if up_role == "support" else "support"
+        parts.append(
+            snapshots.select(
+                *key,
+                pl.lit(kind).alias("level_kind"),
+                pl.when(pl.col("orientation") == "up")
+                .then(pl.lit(up_role))
+                .otherwise(pl.lit(down_role))
+                .alias("role"),
+                *(pl.col(f"{prefix}_{field}").alias(field) for field in LEVEL_FIELDS),
+            )
+        )
+    return pl.concat(parts).sort(*key, "level_kind")
+
+
+def scenario_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """Long form: one row per (snapshot, scenario) with ordinal, probability and triggers."""
+    key = [c for c in ("root", "as_of", "author", "version") if c in snapshots.columns]
+    up = pl.col("orientation") == "up"
+    targets = {
+        "bear": (pl.when(up).then(pl.col("deep_low")).otherwise(pl.col("ext_low")),
+                 pl.when(up).then(pl.col("deep_high")).otherwise(pl.col("ext_high"))),
+        "bull": (pl.when(up).then(pl.col("ext_low")).otherwise(pl.col("deep_low")),
+                 pl.when(up).then(pl.col("ext_high")).otherwise(pl.col("deep_high"))),
+    }  # fmt: skip
+    triggers = {
+        "bear": ("accept_below_lower", pl.col("lower_barrier")),
+        "sideways": ("neither_barrier_accepted", pl.lit(None, dtype=pl.Float64)),
+        "bull": ("accept_above_upper", pl.col("upper_barrier")),
+    }
+    parts = []
+    for ordinal, name in enumerate(("bear", "sideways", "bull")):
+        rule, level = triggers[name]
+        low, high = targets.get(name, (pl.lit(None, dtype=pl.Float64),) * 2)
+        parts.append(
+            snapshots.select(
+                *key,
+                pl.lit(name).alias("scenario"),
+                pl.lit(ordinal, dtype=pl.Int8).alias("ordinal"),
+                pl.col(f"p_{name}").alias("probability"),
+                pl.col(f"n_{name}").alias("analogs"),
+                pl.col("n_analogs").alias("analogs_total"),
+                pl.col(f"clim_{name}").alias("climatology"),
+                pl.lit(rule).alias("trigger_rule"),
+                level.alias("trigger_level"),
+                low.alias("target_low"),
+                high.alias("target_high"),
+            )
+        )
+    return pl.concat(parts).sort(*key, "ordinal")
+
+
+def snapshot_from_row(row: dict) -> Snapshot:
+    """The read model of one stored wide row (notes, charts, ``callbook show``)."""
+    up = row["orientation"] == "up"
+    levels = tuple(
+        Level(
+            kind=kind,
+            role=("support" if (kind in ("line_in_the_sand", "deeper")) == up else "resistance"),
+            low=row[f"{prefix}_low"],
+            high=row[f"{prefix}_high"],
+            score=row[f"{prefix}_score"] or 0.0,
+            touches=row[f"{prefix}_touches"] or 0,
+            sources=tuple(s for s in (row[f"{prefix}_sources"] or "").split(",") if s),
+            projected=bool(row[f"{prefix}_projected"]),
+        )
+        for kind, prefix in LEVEL_PREFIXES.items()
+        if row.get(f"{prefix}_low") is not None
+    )
+    scenarios = tuple(
+        Scenario(
+            name=s["scenario"],
+            probability=s["probability"],
+            analogs=s["analogs"] or 0,
+            climatology=s["climatology"] or 0.0,
+            trigger=s["trigger_rule"],
+            trigger_level=s["trigger_level"],
+            target_low=s["target_low"],
+            target_high=s["target_high"],
+        )
+        for s in scenario_rows(pl.DataFrame([row], infer_schema_length=None)).to_dicts()
+    )
+    structure = None
+    if row.get("sma200") is not None:
+        structure = Structure(
+            **{name: row[name] for name in Structure.__dataclass_fields__ if name != "close"},
+            close=row["close"],
+        )
+    relative = tuple(
+        RelativeStrength(peer, *(row.get(f"rs_{peer.lower()}_{f}") for f in RS_FIELDS))
+        for peer in PEERS
+        if row.get(f"rs_{peer.lower()}_verdict") is not None
+    )
+    return Snapshot(
+        root=row["root"],
+        as_of=row["as_of"],
+        author=row["author"],
+        methodology_version=row["methodology_version"],
+        params_hash=row["params_hash"],
+        input_fingerprint=row["input_fingerprint"],
+        source=row["source"],
+        contract=row["contract"],
+        raw_close=row["close"],
+        offset=row["roll_offset"] or 0.0,
+        primary_trend=row["primary_trend"],
+        perspective=row["perspective"],
+        orientation=row["orientation"],
+        structure=structure,
+        levels=levels,
+        risk_rule=row["risk_rule"],
+        risk_level=row["risk_level"],
+        risk_text=RISK_RULES.get(row["risk_rule"], row["risk_rule"]),
+        scenarios=scenarios,
+        horizon_sessions=row["horizon_sessions"],
+        horizon_end=row["horizon_end"],
+        upper_barrier=row["upper_barrier"],
+        lower_barrier=row["lower_barrier"],
+        relative_strength=relative,
+        analogs_total=row["n_analogs"] or 0,
+        state_key=row["state_key"] or "",
+        notes=row.get("notes") or "",
+        extra={k: row[k] for k in ("version", "kind", "content_hash", "created_at") if k in row},
+    )
+
+
+def _decimals(tick: float) -> int:
+    text = f"{tick:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0

@@ -1,0 +1,86 @@
+"""One entry point for the analysis: continuous series in, call table and snapshot rows out.
+
+The nightly run asks for the snapshot of one session, the backfill for every session of a range;
+both run the same single vectorised pass over the history (:func:`call_table`) and only differ in
+which rows they keep. Relative strength uses the peers' series (ES and NQ) when given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from pipeline.analysis.assemble import PEERS, snapshot_rows
+from pipeline.analysis.calls import call_table
+from pipeline.analysis.fingerprint import input_fingerprints
+from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
+from pipeline.market.contracts import ROOT_SPECS
+
+
+@dataclass(frozen=True)
+class Analysis:
+    root: str
+    table: pl.DataFrame  # call_table output, one row per session of the series
+    snapshots: pl.DataFrame  # wide snapshot rows for the requested sessions that have a call
+
+
+def peers_of(root: str, available: Sequence[str]) -> list[str]:
+    """The peers a root is compared with: ES and NQ, never itself, only those available."""
+    return [peer for peer in PEERS if peer != root and peer in available]
+
+
+def analyse(
+    series_by_root: Mapping[str, pl.DataFrame],
+    root: str,
+    *,
+    source: str,
+    sessions: Sequence[date] | None = None,
+    params: AnalysisParams | None = None,
+) -> Analysis:
+    """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call).
+
+    ``series_by_root`` holds continuous series (internal frame), each cut at the as-of date the
+    caller wants: nothing after it is read.
+    """
+    params = params or AnalysisParams()
+    series = series_by_root[root]
+    peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root))}
+    tick = ROOT_SPECS[root].tick if root in ROOT_SPECS else 0.01
+    table = call_table(series, tick=tick, params=params, peers=peers)
+    fingerprints = input_fingerprints(
+        series,
+        peers=peers,
+        methodology_version=METHODOLOGY_VERSION,
+        params_hash=params_hash(params),
+    )
+    rows = snapshot_rows(
+        table,
+        root=root,
+        source=source,
+        tick=tick,
+        fingerprints=fingerprints,
+        params=params,
+        sessions=sessions,
+    )
+    return Analysis(root, table, rows)
+
+
+def chart_frame(table: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Prices and moving averages up to ``as_of`` in the price frame of the as-of front contract.
+
+    This is the frame the snapshot's levels are published in, so the chart can overlay them.
+    """
+    upto = table.filter(pl.col("session_date") <= as_of)
+    if upto.height == 0:
+        raise ValueError(f"no session on or before {as_of} in the series")
+    offset, factor = upto.select(pl.col("offset").last(), pl.col("factor").last()).row(0)
+    return upto.select(
+        "session_date",
+        *(
+            ((pl.col(c) - offset) / factor).alias(c)
+            for c in ("open", "high", "low", "close", "sma50", "sma200")
+        ),
+    )

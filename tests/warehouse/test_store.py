@@ -1,0 +1,255 @@
+"""The warehouse: migrations, bitemporal bars, atomic loads, idempotency, locking."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from pipeline.quality.result import FINDING_SCHEMA, ValidationResult, empty_findings
+from pipeline.schema import BAR_SCHEMA, Batch
+from warehouse import store
+from warehouse.store import Warehouse, WarehouseError, WarehouseLockedError
+
+T0 = datetime(2026, 2, 5, 1, 0, tzinfo=UTC)
+T1 = T0 + timedelta(days=1)
+T2 = T0 + timedelta(days=2)
+
+
+def bars(closes: dict[date, float], contract: str = "RTYH26") -> pl.DataFrame:
+    days = sorted(closes)
+    return pl.DataFrame(
+        {
+            "root": ["RTY"] * len(days),
+            "contract": [contract] * len(days),
+            "session_date": days,
+            "open": [closes[d] - 1 for d in days],
+            "high": [closes[d] + 5 for d in days],
+            "low": [closes[d] - 5 for d in days],
+            "close": [closes[d] for d in days],
+            "volume": [1000 + i for i in range(len(days))],
+            "open_interest": [None] * len(days),
+        },
+        schema=BAR_SCHEMA,
+    )
+
+
+def batch_of(frame: pl.DataFrame, fetched_at: datetime = T0, source: str = "demo") -> Batch:
+    return Batch(source, "RTY", frame.to_arrow(), frame, fetched_at, None, date(2026, 2, 4), {})
+
+
+def passed(batch: Batch, findings: pl.DataFrame | None = None) -> ValidationResult:
+    findings = empty_findings() if findings is None else findings
+    bad = set(findings.filter(pl.col("severity") != "warning")["row_index"].to_list())
+    clean = batch.bars.with_row_index("i").filter(~pl.col("i").is_in(list(bad))).drop("i")
+    return ValidationResult(
+        status="partial" if bad else "passed",
+        clean=clean,
+        findings=findings,
+        suite_name="test",
+        suite_version="1",
+    )
+
+
+def load(wh: Warehouse, batch: Batch, at: datetime, findings: pl.DataFrame | None = None):
+    duplicate = wh.record_batch(batch, lake_path="lake/x.parquet", run_id="run", recorded_at=at)
+    return wh.load_batch(batch, passed(batch, findings), run_id="run", recorded_at=at, duplicate=duplicate)
+
+
+FEB = {date(2026, 2, 2): 2541.0, date(2026, 2, 3): 2589.3, date(2026, 2, 4): 2618.4}
+
+
+@pytest.fixture
+def wh() -> Warehouse:
+    warehouse = Warehouse.in_memory()
+    yield warehouse
+    warehouse.close()
+
+
+def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with Warehouse.open(path) as first:
+        versions = first.query("select version, name from schema_migrations order by version")
+    assert versions["version"].to_list() == [v for v, _, _ in store.migrations()]
+    with Warehouse.open(path) as again:
+        assert again.table_counts()["schema_migrations"] == versions.height
+
+
+def test_new_then_identical_batch_changes_nothing(wh: Warehouse) -> None:
+    batch = batch_of(bars(FEB))
+    first = load(wh, batch, T0)
+    assert (first.inserted, first.revised, first.unchanged, first.duplicate) == (3, 0, 0, False)
+    hash_before = wh.content_hash("bars")
+    again = load(wh, batch, T1)
+    assert (again.inserted, again.revised, again.unchanged, again.duplicate) == (0, 0, 3, True)
+    assert wh.content_hash("bars") == hash_before
+    assert wh.table_counts()["ingest_batches"] == 1
+    assert wh.query("select outcome from fetch_log order by fetch_id")["outcome"].to_list() == [
+        "landed",
+        "duplicate",
+    ]
+
+
+def test_revision_supersedes_and_keeps_the_old_version(wh: Warehouse) -> None:
+    load(wh, batch_of(bars(FEB)), T0)
+    revised = dict(FEB)
+    revised[date(2026, 2, 4)] = 2620.0
+    outcome = load(wh, batch_of(bars(revised)), T1)
+    assert (outcome.inserted, outcome.revised, outcome.unchanged) == (0, 1, 2)
+
+    history = wh.query(
+        "select close, recorded_at, superseded_at from bars "
+        "where session_date = '2026-02-04' order by recorded_at"
+    )
+    assert history["close"].to_list() == [2618.4, 2620.0]
+    assert history["superseded_at"].to_list() == [T1, None]
+    current = wh.current_bars("RTY", source="demo")
+    assert current.filter(pl.col("session_date") == date(2026, 2, 4))["close"].item() == 2620.0
+    assert current.height == 3
+
+    # "As known at" any past moment is a query, not a copy.
+    def close_known_at(at: datetime) -> list[float]:
+        return wh.query(
+            "select close from bars_as_of($at) where session_date = '2026-02-04'", {"at": at}
+        )["close"].to_list()
+
+    assert close_known_at(T0 - timedelta(seconds=1)) == []
+    assert close_known_at(T0) == [2618.4]
+    assert close_known_at(T1 - timedelta(seconds=1)) == [2618.4]
+    assert close_known_at(T2) == [2620.0]
+    revisions = wh.query("select old_close, new_close from bar_revisions")
+    assert revisions.rows() == [(2618.4, 2620.0)]
+
+
+def test_null_volume_equal_to_null_is_not_a_revision(wh: Warehouse) -> None:
+    frame = bars(FEB).with_columns(pl.lit(None, dtype=pl.Int64).alias("volume"))
+    load(wh, batch_of(frame), T0)
+    assert load(wh, batch_of(frame, fetched_at=T1), T1).unchanged == 3
+
+
+def test_sources_keep_separate_histories(wh: Warehouse) -> None:
+    load(wh, batch_of(bars(FEB), source="demo"), T0)
+    other = {d: c + 10 for d, c in FEB.items()}
+    outcome = load(wh, batch_of(bars(other), source="file"), T1)
+    assert (outcome.inserted, outcome.revised) == (3, 0)
+    assert wh.last_session("RTY", source="file") == date(2026, 2, 4)
+    assert wh.current_bars("RTY", source="demo")["close"].to_list() == list(FEB.values())
+
+
+def test_quarantined_rows_are_kept_with_rule_and_raw_row_and_not_loaded(wh: Warehouse) -> None:
+    batch = batch_of(bars(FEB))
+    findings = pl.DataFrame(
+        {
+            "row_index": [1, 2],
+            "rule": ["ohlc.high_bound", "volume.zero"],
+            "severity": ["error", "warning"],
+            "detail": ["high 2594.3 < max(open, close)", "volume is 0"],
+            "contract": ["RTYH26", "RTYH26"],
+            "session_date": [date(2026, 2, 3), date(2026, 2, 4)],
+            "raw_row": ['{"close": 2589.3}', '{"close": 2618.4}'],
+        },
+        schema=FINDING_SCHEMA,
+    )
+    outcome = load(wh, batch, T0, findings)
+    assert (outcome.inserted, outcome.quarantined, outcome.warnings) == (2, 1, 1)
+    q = wh.quarantine_rows("RTY")
+    assert q.select("session_date", "rule").rows() == [(date(2026, 2, 3), "ohlc.high_bound")]
+    assert q["raw_row"].item() == '{"close": 2589.3}'
+    assert wh.query("select rule, severity from row_findings").rows() == [("volume.zero", "warning")]
+    assert date(2026, 2, 3) not in wh.current_bars("RTY", source="demo")["session_date"].to_list()
+    # Validating the same batch again adds no finding.
+    load(wh, batch, T1, findings)
+    assert wh.table_counts()["quarantine"] == 1
+    assert wh.table_counts()["row_findings"] == 1
+    assert wh.table_counts()["validation_runs"] == 2
+
+
+def test_a_failure_in_the_middle_of_a_load_leaves_the_warehouse_as_it_was(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(wh, batch_of(bars(FEB)), T0)
+    before = {t: wh.content_hash(t) for t in store.TABLES if t != "fetch_log"}
+    revised = {**FEB, date(2026, 2, 4): 2500.0, date(2026, 2, 5): 2510.0}
+    batch = batch_of(bars(revised), fetched_at=T1)
+    wh.record_batch(batch, lake_path="x", run_id=None, recorded_at=T1)
+    before["ingest_batches"] = wh.content_hash("ingest_batches")
+
+    real = store.statement
+
+    def failing(name: str) -> str:
+        # The old version is already superseded when the insert of the new one fails.
+        if name == "insert_bars":
+            return "insert into bars select * from no_such_table"
+        return real(name)
+
+    monkeypatch.setattr(store, "statement", failing)
+    with pytest.raises(Exception, match="no_such_table"):
+        wh.load_batch(batch, passed(batch), run_id=None, recorded_at=T1)
+    monkeypatch.setattr(store, "statement", real)
+    assert {t: wh.content_hash(t) for t in before} == before
+    assert wh.current_bars("RTY", source="demo")["close"].to_list() == list(FEB.values())
+
+
+def test_reader_needs_an_existing_warehouse(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="no warehouse at .*callbook nightly"):
+        Warehouse.open(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_content_hash_refuses_unknown_tables(wh: Warehouse) -> None:
+    with pytest.raises(ValueError, match="unknown table 'bars; drop table bars'"):
+        wh.content_hash("bars; drop table bars")
+
+
+def test_second_writer_waits_then_fails_naming_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    Warehouse.open(path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sys, time, duckdb
+                con = duckdb.connect({str(path)!r})
+                print("locked", flush=True)
+                sys.stdin.readline()
+                """
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        started = datetime.now(UTC)
+        with pytest.raises(WarehouseLockedError, match=rf"locked by another callbook process \(PID {holder.pid}"):
+            Warehouse.open(path, lock_timeout=1.0)
+        assert datetime.now(UTC) - started >= timedelta(seconds=1)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=10)
+    with Warehouse.open(path, read_only=True) as reader:
+        assert reader.table_counts()["bars"] == 0
+
+
+def test_many_readers_share_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with Warehouse.open(path) as writer:
+        load(writer, batch_of(bars(FEB)), T0)
+    with Warehouse.open(path, read_only=True) as a, Warehouse.open(path, read_only=True) as b:
+        assert a.table_counts()["bars"] == b.table_counts()["bars"] == 3
+        with pytest.raises(Exception, match="read-only"):
+            a.query("delete from bars")
+
+
+def test_register_roundtrip_keeps_arrow_types(wh: Warehouse) -> None:
+    assert isinstance(batch_of(bars(FEB)).raw, pa.Table)

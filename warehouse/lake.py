@@ -1,0 +1,97 @@
+"""The raw landing zone: every fetched batch exactly as received, as write-once Parquet.
+
+Layout under the data directory (hive-partitioned, so DuckDB and polars read it with
+``hive_partitioning``)::
+
+    lake/raw/source=<source>/root=<root>/fetch_date=<YYYY-MM-DD, UTC>/<sha256>.parquet
+
+A file is named by the sha256 of its content (:func:`pipeline.schema.table_sha256`), written to a
+temporary file and then linked into place, so a crash never leaves a half-written file under a real
+name and an existing file is never overwritten. Landing a batch whose hash is already in the lake
+(under any fetch date) writes nothing and returns the existing path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipeline.schema import Batch
+
+RAW_DIR = Path("lake") / "raw"
+
+
+@dataclass(frozen=True)
+class Landed:
+    path: Path  # relative to the data directory
+    is_new: bool
+
+
+def batch_dir(batch: Batch) -> Path:
+    """``lake/raw/source=…/root=…/fetch_date=…`` for this batch (relative to the data dir)."""
+    return (
+        RAW_DIR
+        / f"source={batch.source}"
+        / f"root={batch.root}"
+        / f"fetch_date={batch.fetched_at.date().isoformat()}"
+    )
+
+
+def find_landed(data_dir: Path, source: str, root: str, sha256: str) -> Path | None:
+    """The relative path of an already landed batch with this hash, if any."""
+    base = data_dir / RAW_DIR / f"source={source}" / f"root={root}"
+    for found in sorted(base.glob(f"fetch_date=*/{sha256}.parquet")):
+        return found.relative_to(data_dir)
+    return None
+
+
+def land_batch(data_dir: Path, batch: Batch) -> Landed:
+    """Write ``batch.raw`` under the data dir unless a file with its hash exists already."""
+    sha = batch.sha256
+    existing = find_landed(data_dir, batch.source, batch.root, sha)
+    if existing is not None:
+        return Landed(existing, is_new=False)
+    relative = batch_dir(batch) / f"{sha}.parquet"
+    target = data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    table = batch.raw.replace_schema_metadata(
+        {
+            **(batch.raw.schema.metadata or {}),
+            b"callbook.batch": json.dumps(
+                {
+                    "sha256": sha,
+                    "source": batch.source,
+                    "root": batch.root,
+                    "fetched_at": batch.fetched_at.isoformat(),
+                    "window_start": batch.window_start.isoformat() if batch.window_start else None,
+                    "window_end": batch.window_end.isoformat(),
+                    "metadata": batch.metadata,
+                },
+                default=str,
+            ).encode(),
+        }
+    )
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".landing-", suffix=".parquet")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        try:
+            # link() refuses to replace an existing file: write-once even under a race.
+            os.link(tmp, target)
+        except FileExistsError:
+            return Landed(relative, is_new=False)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Landed(relative, is_new=True)
+
+
+def read_landed(data_dir: Path, relative: str | Path) -> pq.ParquetFile:
+    return pq.ParquetFile(data_dir / relative)

@@ -1,0 +1,56 @@
+"""Report files under ``<data dir>/reports``: daily notes (Markdown) and charts (PNG).
+
+Layout: ``reports/<ROOT>/<as_of>/note-v<N>.md`` and ``chart-v<N>.png`` (the snapshot version), plus
+``reports/<ROOT>/latest.md`` pointing at the newest note. Files are written to a temporary name and
+renamed into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+REPORTS_DIR = Path("reports")
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    note: Path  # absolute
+    chart: Path
+    latest: Path
+
+
+def report_paths(data_dir: Path, root: str, as_of: date, version: int) -> ReportPaths:
+    folder = data_dir / REPORTS_DIR / root / as_of.isoformat()
+    return ReportPaths(
+        note=folder / f"note-v{version}.md",
+        chart=folder / f"chart-v{version}.png",
+        latest=data_dir / REPORTS_DIR / root / "latest.md",
+    )
+
+
+def write_atomic(path: Path, content: bytes | str) -> None:
+    """Write ``content`` to ``path`` via a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode() if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(paths: ReportPaths, *, note: str, chart: bytes) -> None:
+    """The chart first, then the note that links it, then the latest pointer."""
+    write_atomic(paths.chart, chart)
+    write_atomic(paths.note, note)
+    relative = os.path.relpath(paths.chart, paths.latest.parent)
+    write_atomic(paths.latest, note.replace(f"]({paths.chart.name})", f"]({relative})"))

@@ -1,0 +1,99 @@
+-- 002: analysis snapshots. One immutable row per call version; never updated, never deleted.
+-- Prices are index points of the FRONT contract on as_of (`contract`), comparable with that
+-- day's settlement `close`; `roll_offset` maps them onto the internal difference-adjusted series.
+-- Distances "_atr" are in multiples of ATR(14) of as_of; "_pct" are fractions (0.05 = 5 %).
+-- Dates are CME trade dates; timestamps are UTC.
+
+create table snapshots (
+    snapshot_id          varchar primary key,   -- root/as_of/author/vN
+    root                 varchar not null,
+    as_of                date not null,         -- the session the call was made after
+    author               varchar not null,      -- 'callbook' (the model) or an analyst's name
+    version              integer not null,      -- 1, 2, ... per (root, as_of, author)
+    supersedes_version   integer,               -- the version this one replaces (null for v1)
+    kind                 varchar not null,      -- live | backfill | analyst
+    content_hash         varchar not null,      -- sha256 of the call's content (see pipeline/analysis/assemble.py)
+    methodology_version  varchar not null,
+    params_hash          varchar not null,
+    input_fingerprint    varchar not null,      -- bars used (+ peers), methodology, parameters
+    source               varchar not null,      -- demo (synthetic!) | yahoo | file | analyst
+    flow_run_id          varchar,               -- Prefect flow run that wrote it
+    code_version         varchar,               -- callbook version (+ git commit)
+    created_at           timestamptz not null,
+    contract             varchar,               -- front contract on as_of, e.g. RTYH26
+    close                double,                -- its settlement on as_of
+    roll_offset          double,                -- cumulative difference adjustment of the internal series on as_of
+    roll_factor          double,                -- cumulative ratio adjustment (1 unless method ratio)
+    primary_trend        varchar not null,      -- Bullish | Bearish | Neutral
+    perspective          varchar,               -- closed vocabulary, e.g. 'consolidation near highs'
+    orientation          varchar not null,      -- up: line in the sand is support below price; down: mirrored
+    sma20 double, sma50 double, sma200 double, ema21 double,   -- moving averages, index points
+    atr14                double,                -- Wilder ATR(14), index points
+    rsi14                double,                -- Wilder RSI(14), 0..100
+    adx14                double,                -- ADX(14), 0..100
+    sma200_change        double,                -- SMA200 minus SMA200 21 sessions earlier, points
+    sma50_change         double,
+    dist_sma200_atr      double,
+    dist_sma200_pct      double,
+    dist_sma50_atr       double,
+    well_above_sma200    boolean,               -- close at least 3 ATR above the SMA200
+    range_atr            double,                -- 15-session high-low range in ATR
+    consolidating        boolean,               -- range_atr <= 4
+    high_252 double, low_252 double,            -- 252-session extremes, index points
+    dist_high_252_atr double, dist_low_252_atr double,
+    higher_lows_since    date,                  -- start of the run of >= 3 rising confirmed swing lows
+    higher_lows_count    integer,
+    lower_highs_since    date,
+    lower_highs_count    integer,
+    pullback_retracement double,                -- fraction of the last impulse given back
+    pullback_depth       varchar,               -- shallow | moderate | deep
+    pullback_speed       varchar,               -- corrective | impulsive
+    line_low double, line_high double, line_score double, line_touches integer, line_sources varchar, line_projected boolean,
+    bias_low double, bias_high double, bias_score double, bias_touches integer, bias_sources varchar, bias_projected boolean,
+    ext_low double,  ext_high double,  ext_score double,  ext_touches integer,  ext_sources varchar,  ext_projected boolean,
+    deep_low double, deep_high double, deep_score double, deep_touches integer, deep_sources varchar, deep_projected boolean,
+    upper_barrier        double,                -- bull scenario: acceptance above this
+    lower_barrier        double,                -- bear scenario: acceptance below this
+    risk_rule            varchar,               -- accept_below_sma50 | accept_above_sma50 | accept_below_line | accept_above_line
+    risk_level           double,                -- the rule's level on as_of
+    p_bear double, p_sideways double, p_bull double,          -- scenario probabilities (sum 1)
+    n_bear integer, n_sideways integer, n_bull integer, n_analogs integer,  -- analogs they rest on
+    clim_bear double, clim_sideways double, clim_bull double, -- expanding climatology they were shrunk toward
+    state_key            varchar,               -- the analog state
+    horizon_sessions     integer,               -- H
+    horizon_end          date,                  -- the session H sessions after as_of
+    rs_es_ratio_vs_mean double, rs_es_spread_5 double, rs_es_spread_20 double, rs_es_spread_63 double, rs_es_verdict varchar,
+    rs_nq_ratio_vs_mean double, rs_nq_spread_5 double, rs_nq_spread_20 double, rs_nq_spread_63 double, rs_nq_verdict varchar,
+    notes                varchar,
+    unique (root, as_of, author, version)
+);
+
+create table snapshot_levels (
+    snapshot_id  varchar not null,
+    root varchar not null, as_of date not null, author varchar not null, version integer not null,
+    level_kind   varchar not null,   -- line_in_the_sand | bias_defining | extension | deeper
+    role         varchar not null,   -- support | resistance
+    low          double,             -- zone bounds, index points of the as-of front contract
+    high         double,
+    score        double,
+    touches      integer,
+    sources      varchar,            -- swing_high,swing_low,sma50,sma200,recent_high,recent_low
+    projected    boolean,            -- no tested zone there: projected 2 ATR beyond the last one
+    primary key (snapshot_id, level_kind)
+);
+
+create table snapshot_scenarios (
+    snapshot_id   varchar not null,
+    root varchar not null, as_of date not null, author varchar not null, version integer not null,
+    scenario      varchar not null,  -- bear | sideways | bull
+    ordinal       tinyint not null,  -- 0 < 1 < 2
+    probability   double,
+    analogs       integer,           -- analog sessions with this outcome
+    analogs_total integer,
+    climatology   double,
+    trigger_rule  varchar,           -- accept_below_lower | neither_barrier_accepted | accept_above_upper
+    trigger_level double,
+    target_low    double,
+    target_high   double,
+    primary key (snapshot_id, scenario)
+);

@@ -1,0 +1,154 @@
+-- latest_snapshots: the current version of every call (one row per root, as_of, author).
+create or replace view latest_snapshots as
+with versions as (
+    select * from snapshots
+),
+
+final as (
+    select *
+    from versions
+    qualify row_number() over (partition by root, as_of, author order by version desc) = 1
+)
+
+select * from final;
+
+-- latest_calls: the most recent call per root and author (what `callbook show` prints).
+create or replace view latest_calls as
+with current_versions as (
+    select * from latest_snapshots
+),
+
+final as (
+    select
+        root, author, as_of, version, kind, source, contract, close, primary_trend, perspective,
+        line_low, line_high, bias_low, bias_high, ext_low, ext_high, deep_low, deep_high,
+        risk_rule, risk_level, p_bear, p_sideways, p_bull, n_analogs, horizon_end, content_hash,
+        created_at
+    from current_versions
+    qualify row_number() over (partition by root, author order by as_of desc) = 1
+)
+
+select * from final;
+
+-- call_history: every current call in date order, with the previous session's call beside it.
+create or replace view call_history as
+with current_versions as (
+    select * from latest_snapshots
+),
+
+final as (
+    select
+        root, author, as_of, version, kind, source, close, primary_trend, perspective,
+        line_low, line_high, bias_low, bias_high, p_bear, p_sideways, p_bull, n_analogs,
+        lag(as_of) over w as previous_as_of,
+        lag(primary_trend) over w as previous_trend,
+        lag(perspective) over w as previous_perspective
+    from current_versions
+    window w as (partition by root, author order by as_of)
+)
+
+select * from final;
+
+-- call_changes: day-over-day, what changed in the call and why (one row per change).
+create or replace view call_changes as
+with history as (
+    select
+        root, author, as_of, primary_trend, perspective, orientation, close, atr14, sma50, sma200,
+        sma200_change, dist_high_252_atr, range_atr, line_low, line_high, bias_low, bias_high,
+        p_bear, p_sideways, p_bull,
+        lag(as_of) over w as prev_as_of,
+        lag(primary_trend) over w as prev_trend,
+        lag(perspective) over w as prev_perspective,
+        lag(line_low) over w as prev_line_low,
+        lag(line_high) over w as prev_line_high,
+        lag(bias_low) over w as prev_bias_low,
+        lag(bias_high) over w as prev_bias_high,
+        lag(p_bull) over w as prev_p_bull,
+        lag(p_bear) over w as prev_p_bear
+    from latest_snapshots
+    window w as (partition by root, author order by as_of)
+),
+
+changes as (
+    select root, author, as_of, prev_as_of, 'primary_trend' as what,
+        prev_trend as before, primary_trend as after,
+        case primary_trend
+            when 'Bullish' then 'close above a rising SMA200 with SMA50 above SMA200'
+            when 'Bearish' then 'close below a falling SMA200 with SMA50 below SMA200'
+            else 'trend conditions no longer all hold (close ' || round(close, 2)
+                || ', SMA50 ' || round(sma50, 2) || ', SMA200 ' || round(sma200, 2)
+                || ', SMA200 change ' || round(sma200_change, 2) || ')'
+        end as why
+    from history where prev_trend is distinct from primary_trend and prev_as_of is not null
+    union all
+    select root, author, as_of, prev_as_of, 'perspective', prev_perspective, perspective,
+        '15-session range ' || round(range_atr, 1) || ' ATR, ' || round(dist_high_252_atr, 1)
+            || ' ATR below the 252-session high, trend ' || primary_trend
+    from history where prev_perspective is distinct from perspective and prev_as_of is not null
+    union all
+    select root, author, as_of, prev_as_of, 'line_in_the_sand',
+        prev_line_low || '–' || prev_line_high, line_low || '–' || line_high,
+        'zones re-clustered around SMA50 ' || round(sma50, 2) || ' with ATR ' || round(atr14, 2)
+    from history
+    where (prev_line_low is distinct from line_low or prev_line_high is distinct from line_high)
+      and prev_as_of is not null
+    union all
+    select root, author, as_of, prev_as_of, 'bias_defining',
+        prev_bias_low || '–' || prev_bias_high, bias_low || '–' || bias_high,
+        'the recent high or its zone moved'
+    from history
+    where (prev_bias_low is distinct from bias_low or prev_bias_high is distinct from bias_high)
+      and prev_as_of is not null
+    union all
+    select root, author, as_of, prev_as_of, 'probabilities',
+        'bull ' || round(prev_p_bull * 100) || '% / bear ' || round(prev_p_bear * 100) || '%',
+        'bull ' || round(p_bull * 100) || '% / bear ' || round(p_bear * 100) || '%',
+        'the analog state or its base rates changed'
+    from history
+    where abs(p_bull - prev_p_bull) >= 0.05 or abs(p_bear - prev_p_bear) >= 0.05
+),
+
+final as (
+    select * from changes
+)
+
+select * from final order by root, author, as_of, what;
+
+-- snapshot_versions: how the call for one day changed across versions (revisions, methodology).
+create or replace view snapshot_versions as
+with versions as (
+    select * from snapshots
+),
+
+final as (
+    select
+        root, as_of, author, version, supersedes_version, kind, methodology_version, params_hash,
+        input_fingerprint, content_hash, created_at, flow_run_id, code_version,
+        primary_trend, perspective, line_low, line_high, bias_low, bias_high,
+        p_bear, p_sideways, p_bull
+    from versions
+)
+
+select * from final order by root, as_of, author, version
+;
+
+-- snapshot_status: per root, author and kind, how many calls are stored and how recent they are.
+create or replace view snapshot_status as
+with versions as (
+    select * from snapshots
+),
+
+final as (
+    select
+        root, author, kind,
+        count(*) as snapshots,
+        count(distinct as_of) as sessions,
+        min(as_of) as first_as_of,
+        max(as_of) as last_as_of,
+        max(version) as max_version,
+        max(created_at) as last_written_at
+    from versions
+    group by root, author, kind
+)
+
+select * from final order by root, author, kind
