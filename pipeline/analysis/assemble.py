@@ -44,7 +44,7 @@ CONTENT_COLUMNS: tuple[str, ...] = (
     "pullback_retracement", "pullback_depth", "pullback_speed",
     *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_FIELDS),
     "upper_barrier", "lower_barrier", "risk_rule", "risk_level",
-    "p_bear", "p_sideways", "p_bull", "n_bear", "n_sideways", "n_bull", "n_analogs",
+    "p_bear", "p_sideways", "p_bull", "n_bear", "n_sideways", "n_bull", "n_analogs", "n_geometry",
     "clim_bear", "clim_sideways", "clim_bull", "state_key", "horizon_sessions", "horizon_end",
     *(f"rs_{peer.lower()}_{field}" for peer in PEERS for field in RS_FIELDS),
     "notes",
@@ -116,11 +116,8 @@ def snapshot_rows(
         for field in RS_FIELDS:
             name = f"rs_{peer}_{field}"
             value = pl.col(name) if name in frame.columns else pl.lit(None)
-            if field != "verdict":
-                value = value.cast(pl.Float64).round(4)
-            else:
-                value = value.cast(pl.String)
-            rs_columns.append(value.alias(f"rs_{peer.lower()}_{field}"))
+            typed = value.cast(pl.String) if field == "verdict" else value.cast(pl.Float64).round(4)
+            rs_columns.append(typed.alias(f"rs_{peer.lower()}_{field}"))
 
     out = frame.select(
         pl.lit(root).alias("root"),
@@ -167,6 +164,7 @@ def snapshot_rows(
         "n_sideways",
         "n_bull",
         "n_analogs",
+        "n_geometry",
         "clim_bear",
         "clim_sideways",
         "clim_bull",

@@ -425,15 +425,19 @@ def _with_probabilities(table: pl.DataFrame, p: AnalysisParams) -> pl.DataFrame:
         pl.when(vol_high).then(pl.lit("high")).otherwise(pl.lit("low")),
         pl.col("consolidating").cast(pl.Int8),
     )
+    geometry = pl.format("up{}|down{}", up_bucket, down_bucket)
     table = table.with_columns(
         pl.when(has_call).then(key).otherwise(None).alias("state_key"),
+        pl.when(has_call).then(geometry).otherwise(None).alias("geometry_key"),
         pl.col("outcome").fill_null(UNRESOLVED),
     )
-    probs = base_rate_probabilities(table.select("state_key", "outcome"), params=p)
+    probs = base_rate_probabilities(
+        table.select("state_key", "geometry_key", "outcome"), params=p
+    )
     decimals = p.probability_decimals
     # Rounded so that the published three add up to 1: sideways takes the rounding remainder.
     extra = (
-        probs.drop("state_key", "outcome")
+        probs.drop("state_key", "geometry_key", "outcome")
         .with_columns(pl.col("p_bear", "p_bull", "clim_bear", "clim_bull").round(decimals))
         .with_columns(
             (1 - pl.col("p_bear") - pl.col("p_bull")).round(decimals).alias("p_sideways"),

@@ -10,7 +10,9 @@ barrier by the roll spread and adjusting the prices by it are the same thing.
 Probabilities: for a call on session d, the analogs are past calls in the same state whose horizon
 had fully ended by d (t + horizon <= d). Counting only fully elapsed horizons keeps early
 resolutions (bull or bear) from being over-represented among the recent analogs. The counts are
-shrunk toward the climatology of all elapsed calls: p_k = (n_k + a * pi_k) / (n + a).
+shrunk toward the climatology of all elapsed calls, through the barrier geometry:
+p_k = (n_k + a' * g_k) / (n + a') with g_k = (m_k + a * pi_k) / (m + a) (see
+:func:`base_rate_probabilities`).
 """
 
 from __future__ import annotations
@@ -103,14 +105,54 @@ def distance_bucket(distance_atr: pl.Expr, edges: tuple[float, ...]) -> pl.Expr:
     return pl.when(distance_atr.is_null()).then(None).otherwise(bucket)
 
 
+def _known_counts(
+    indexed: pl.DataFrame, resolved: pl.DataFrame, key: str | None, prefix: str
+) -> pl.DataFrame:
+    """As-of join onto every session the outcome counts of the analogs known by then.
+
+    ``resolved`` has ``known_from`` (session index from which an analog's outcome is known),
+    one-hot ``is_<scenario>`` columns and, unless ``key`` is None, the key column.
+    """
+    names = ("bear", "sideways", "bull")
+    over = [key] if key else []
+    cumulative = resolved.sort("known_from").select(
+        *over,
+        "known_from",
+        *(
+            (pl.col(f"is_{n}").cum_sum().over(key) if key else pl.col(f"is_{n}").cum_sum()).alias(
+                f"{prefix}_{n}"
+            )
+            for n in names
+        ),
+    )
+    # Several analogs can become known on the same session: keep the last cumulative row.
+    cumulative = cumulative.group_by(*over, "known_from", maintain_order=True).last()
+    return indexed.join_asof(
+        cumulative,
+        left_on="session_index",
+        right_on="known_from",
+        by=key,
+        strategy="backward",
+        # Sorted by known_from as a whole, hence within every key too.
+        check_sortedness=key is None,
+    ).drop("known_from")
+
+
 def base_rate_probabilities(table: pl.DataFrame, *, params: AnalysisParams) -> pl.DataFrame:
     """Point-in-time scenario probabilities for every row of ``table``.
 
-    ``table`` (one row per session, in order) needs: ``state_key`` (String; null = no call that
-    day), ``outcome`` (Int64: BEAR/SIDEWAYS/BULL or UNRESOLVED). Returns ``table`` with
-    ``p_bear, p_sideways, p_bull``, the analog counts ``n_bear, n_sideways, n_bull, n_analogs``
-    and the climatology ``clim_bear, clim_sideways, clim_bull``; probabilities are null where
-    the state key is null.
+    ``table`` (one row per session, in order) needs ``state_key`` and ``geometry_key`` (String;
+    null = no call that day; the geometry key is the barrier-distance part of the state) and
+    ``outcome`` (Int64: BEAR/SIDEWAYS/BULL or UNRESOLVED). Shrinkage is hierarchical:
+
+    * climatology pi_k: all analogs known by then, plus ``climatology_prior_weight`` pseudo-counts;
+    * geometry rate g_k = (m_k + a * pi_k) / (m + a) over analogs with the same barrier distances;
+    * p_k = (n_k + a' * g_k) / (n + a') over analogs in the same full state
+      (a = ``shrinkage_strength``, a' = ``state_shrinkage_strength``).
+
+    So a sparse state falls back on its barrier geometry, and a sparse geometry on climatology.
+    Returns ``table`` with ``p_*``, the state analog counts ``n_*`` and ``n_analogs``, the
+    geometry analog count ``n_geometry`` and the climatology ``clim_*``.
     """
     horizon = params.horizon_sessions
     a = params.shrinkage_strength
@@ -123,58 +165,46 @@ def base_rate_probabilities(table: pl.DataFrame, *, params: AnalysisParams) -> p
         pl.col("state_key").is_not_null() & (pl.col("outcome") != UNRESOLVED)
     ).select(
         "state_key",
+        "geometry_key",
         (pl.col("session_index") + horizon).alias("known_from"),
         *(
             (pl.col("outcome") == k).cast(pl.Int64).alias(f"is_{name}")
             for k, name in enumerate(names)
         ),
     )
-    by_state = resolved.sort("known_from").select(
-        "state_key",
-        "known_from",
-        *(pl.col(f"is_{name}").cum_sum().over("state_key").alias(f"n_{name}") for name in names),
-    )
-    overall = resolved.sort("known_from").select(
-        "known_from", *(pl.col(f"is_{name}").cum_sum().alias(f"all_{name}") for name in names)
-    )
-    # Several analogs can become known on the same session: keep the last cumulative row.
-    by_state = by_state.group_by("state_key", "known_from", maintain_order=True).last()
-    overall = overall.group_by("known_from", maintain_order=True).last()
-
     out = indexed.sort("session_index")
-    out = out.join_asof(
-        overall, left_on="session_index", right_on="known_from", strategy="backward"
-    ).drop("known_from")
-    out = out.join_asof(
-        by_state.sort("known_from"),
-        left_on="session_index",
-        right_on="known_from",
-        by="state_key",
-        strategy="backward",
-        # Sorted by known_from within every state (the frame is sorted by it as a whole).
-        check_sortedness=False,
-    ).drop("known_from")
-    counts = [pl.col(f"n_{name}").fill_null(0) for name in names]
-    totals = [pl.col(f"all_{name}").fill_null(0) for name in names]
-    n_all = pl.sum_horizontal(totals)
-    n_state = pl.sum_horizontal(counts)
+    out = _known_counts(out, resolved.drop("state_key", "geometry_key"), None, "all")
+    out = _known_counts(out, resolved.drop("state_key"), "geometry_key", "geo")
+    out = _known_counts(out, resolved.drop("geometry_key"), "state_key", "n")
+
+    def counts(prefix: str) -> list[pl.Expr]:
+        return [pl.col(f"{prefix}_{name}").fill_null(0) for name in names]
+
+    totals, geometry_counts, state_counts = counts("all"), counts("geo"), counts("n")
+    n_all, n_geometry = pl.sum_horizontal(totals), pl.sum_horizontal(geometry_counts)
+    n_state = pl.sum_horizontal(state_counts)
     climatology = [(t + prior / 3) / (n_all + prior) for t in totals]
+    geometry = [
+        (m + a * pi) / (n_geometry + a) for m, pi in zip(geometry_counts, climatology, strict=True)
+    ]
+    a_state = params.state_shrinkage_strength
     probabilities = [
-        (c + a * pi) / (n_state + a) for c, pi in zip(counts, climatology, strict=True)
+        (c + a_state * g) / (n_state + a_state) for c, g in zip(state_counts, geometry, strict=True)
     ]
     has_call = pl.col("state_key").is_not_null()
+
+    def on_calls(exprs: list[pl.Expr], prefix: str) -> list[pl.Expr]:
+        return [
+            pl.when(has_call).then(e).alias(f"{prefix}_{name}")
+            for e, name in zip(exprs, names, strict=True)
+        ]
+
     return out.with_columns(
-        *(
-            pl.when(has_call).then(c).alias(f"n_{name}")
-            for c, name in zip(counts, names, strict=True)
-        ),
+        *on_calls(state_counts, "n"),
         pl.when(has_call).then(n_state).alias("n_analogs"),
-        *(
-            pl.when(has_call).then(pi).alias(f"clim_{name}")
-            for pi, name in zip(climatology, names, strict=True)
-        ),
-        *(
-            pl.when(has_call).then(p).alias(f"p_{name}")
-            for p, name in zip(probabilities, names, strict=True)
-        ),
-    ).drop("session_index", *(f"all_{name}" for name in names))
+        pl.when(has_call).then(n_geometry).alias("n_geometry"),
+        *on_calls(climatology, "clim"),
+        *on_calls(probabilities, "p"),
+    ).drop(
+        "session_index", *(f"all_{name}" for name in names), *(f"geo_{name}" for name in names)
+    )

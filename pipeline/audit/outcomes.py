@@ -47,8 +47,10 @@ OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "mfe_atr": pl.Float64(),  # maximum favourable excursion in ATR of as_of
     "mae_atr": pl.Float64(),  # maximum adverse excursion in ATR of as_of
     "line_held": pl.Boolean(),
+    "line_break_step": pl.Int64(),  # sessions after as_of when the line broke; null if it held
     "bias_accepted": pl.Boolean(),
     "risk_triggered": pl.Boolean(),
+    "risk_trigger_step": pl.Int64(),  # sessions after as_of when the risk rule fired; null if not
     "trend_correct": pl.Boolean(),
     "rps": pl.Float64(),  # ranked probability score (lower is better)
     "brier": pl.Float64(),
@@ -130,7 +132,8 @@ def resolve_outcomes(
     bias_edge = np.where(up, internal("bias_high"), internal("bias_low"))
     below_line = closes < (line_edge - threshold)[:, None]
     above_line = closes > (line_edge + threshold)[:, None]
-    line_broken = accepted(np.where(up[:, None], below_line, above_line)) <= horizon
+    line_break = accepted(np.where(up[:, None], below_line, above_line))
+    line_broken = line_break <= horizon
     beyond_bias = np.where(
         up[:, None],
         closes > (bias_edge + threshold)[:, None],
@@ -156,7 +159,8 @@ def resolve_outcomes(
         ],
         default=False,
     )
-    risk_triggered = accepted(risk_beyond) <= horizon
+    risk_step = accepted(risk_beyond)
+    risk_triggered = risk_step <= horizon
 
     trend = located["primary_trend"].to_numpy()
     direction = np.where(trend == "Bullish", 1.0, np.where(trend == "Bearish", -1.0, 0.0))
@@ -196,8 +200,10 @@ def resolve_outcomes(
             "mfe_atr": np.round(mfe, 4),
             "mae_atr": np.round(mae, 4),
             "line_held": ~line_broken,
+            "line_break_step": pl.Series(np.where(line_broken, line_break, -1)).replace(-1, None),
             "bias_accepted": bias_accepted,
             "risk_triggered": risk_triggered,
+            "risk_trigger_step": pl.Series(np.where(risk_triggered, risk_step, -1)).replace(-1, None),
             "trend_correct": trend_correct,
         }
     ).filter(pl.Series(keep))

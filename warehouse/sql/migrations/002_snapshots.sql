@@ -57,7 +57,8 @@ create table snapshots (
     risk_rule            varchar,               -- accept_below_sma50 | accept_above_sma50 | accept_below_line | accept_above_line
     risk_level           double,                -- the rule's level on as_of
     p_bear double, p_sideways double, p_bull double,          -- scenario probabilities (sum 1)
-    n_bear integer, n_sideways integer, n_bull integer, n_analogs integer,  -- analogs they rest on
+    n_bear integer, n_sideways integer, n_bull integer, n_analogs integer,  -- analogs (same state) they rest on
+    n_geometry           integer,               -- analogs with the same barrier geometry (the first shrinkage level)
     clim_bear double, clim_sideways double, clim_bull double, -- expanding climatology they were shrunk toward
     state_key            varchar,               -- the analog state
     horizon_sessions     integer,               -- H

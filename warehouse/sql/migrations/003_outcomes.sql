@@ -12,8 +12,10 @@ create table outcomes (
     mfe_atr           double,                -- maximum favourable excursion (the call's direction)
     mae_atr           double,                -- maximum adverse excursion
     line_held         boolean,               -- no acceptance beyond the line in the sand
+    line_break_step   integer,               -- sessions after as_of when it broke (null: held)
     bias_accepted     boolean,               -- acceptance beyond the bias-defining level
     risk_triggered    boolean,               -- the risk-to-the-thesis rule fired
+    risk_trigger_step integer,               -- sessions after as_of when it fired (null: never)
     trend_correct     boolean,               -- Bullish: higher at horizon end; Bearish: lower; Neutral: within 1 ATR
     rps               double,                -- ranked probability score, 0..1
     brier             double,                -- multi-category Brier score, 0..2

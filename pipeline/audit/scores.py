@@ -1,0 +1,589 @@
+"""Scores for ordered three-scenario forecasts, climatology, skill, reliability and uncertainty.
+
+Every call carries probabilities ``p = (p_bear, p_sideways, p_bull)`` over the ordered scenarios
+bear (0) < sideways (1) < bull (2), summing to 1, and once its horizon has passed a realised
+outcome index in {0, 1, 2}. The core functions take numpy arrays: ``probs`` of shape ``(n, 3)``
+and ``outcome`` of shape ``(n,)``; :func:`probabilities_from_frame` and :func:`with_scores` are
+thin polars wrappers.
+
+All three scores are *losses*: lower is better, 0 is a certain and correct forecast.
+
+=====================  ===========  =====================================================
+score                  range        meaning
+=====================  ===========  =====================================================
+ranked probability     [0, 1]       squared distance between forecast and outcome CDFs,
+                                    so mass on the neighbouring scenario costs less than
+                                    mass on the opposite one (primary score)
+multi-category Brier   [0, 2]       squared distance between forecast and one-hot outcome
+log score              [0, 4.61]    -ln p(outcome), p floored at 0.01 (nats)
+=====================  ===========  =====================================================
+
+Skill is measured against an expanding-window climatology built only from outcomes already
+known when each call was made (never the full sample). Calls use a 20-session horizon, so
+consecutive calls overlap and the effective sample is about ``n / H``: uncertainty comes from a
+circular block bootstrap with blocks of at least ``H`` consecutive calls.
+
+Null handling: a NaN probability, a probability outside [0, 1], a row not summing to 1 or an
+outcome outside {0, 1, 2} (e.g. -1 = unresolved) raises ``ValueError`` naming the first row at
+fault. Score only resolved calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from statistics import NormalDist
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from pipeline.analysis.snapshot import SCENARIOS
+
+#: Number of ordered scenarios (bear, sideways, bull).
+N_SCENARIOS = len(SCENARIOS)
+#: The probability columns of a calls frame, in scenario order.
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{name}" for name in SCENARIOS)
+#: How far a row of probabilities may sum from 1 (they are stored rounded).
+PROBABILITY_SUM_TOLERANCE = 1e-6
+#: Probabilities below this are raised to it in the log score, so one confident miss costs
+#: at most -ln(0.01) = 4.6 nats instead of infinity.
+LOG_SCORE_FLOOR = 0.01
+#: Climatology before any outcome is known: uniform over the scenarios...
+UNIFORM_PRIOR: tuple[float, ...] = (1 / 3, 1 / 3, 1 / 3)
+#: ...worth this many pseudo-calls (as AnalysisParams.climatology_prior_weight).
+CLIMATOLOGY_PRIOR_WEIGHT = 3.0
+DEFAULT_BOOTSTRAP_REPLICATES = 2000
+DEFAULT_INTERVAL_LEVEL = 0.9
+DEFAULT_RELIABILITY_BINS = 10
+#: Confidence level of the Wilson interval on an observed frequency.
+WILSON_LEVEL = 0.95
+# Bootstrap block draws generated per chunk: bounds memory (a few arrays of 8 MB) for any n_boot.
+_BOOTSTRAP_DRAWS_PER_CHUNK = 1_000_000
+
+_SCENARIO_INDEX: dict[str, int] = {name: k for k, name in enumerate(SCENARIOS)}
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario names and input validation
+# --------------------------------------------------------------------------------------------
+
+
+def outcome_index(names: Iterable[str]) -> np.ndarray:
+    """Scenario names ("bear", "sideways", "bull") to outcome indices 0, 1, 2.
+
+    >>> outcome_index(["bull", "bear", "sideways"]).tolist()
+    [2, 0, 1]
+    >>> [SCENARIOS[k] for k in outcome_index(["sideways"])]
+    ['sideways']
+    """
+    indices = []
+    for row, name in enumerate(names):
+        if name not in _SCENARIO_INDEX:
+            raise ValueError(f"outcome row {row} is {name!r}: expected one of {SCENARIOS}")
+        indices.append(_SCENARIO_INDEX[name])
+    return np.asarray(indices, dtype=np.int64)
+
+
+def _first_row(mask: npt.ArrayLike) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _as_probabilities(probs: np.ndarray | pl.DataFrame) -> np.ndarray:
+    values = np.asarray(probs, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != N_SCENARIOS:
+        raise ValueError(
+            f"probabilities must have shape (n, {N_SCENARIOS}) in order {SCENARIOS}, "
+            f"got {values.shape}"
+        )
+    missing = np.isnan(values).any(axis=1)
+    if missing.any():
+        row = _first_row(missing)
+        raise ValueError(f"probabilities row {row} is null/NaN: {values[row].tolist()}")
+    out_of_range = ((values < 0) | (values > 1)).any(axis=1)
+    if out_of_range.any():
+        row = _first_row(out_of_range)
+        raise ValueError(f"probabilities row {row} leaves [0, 1]: {values[row].tolist()}")
+    off_sum = np.abs(values.sum(axis=1) - 1) > PROBABILITY_SUM_TOLERANCE
+    if off_sum.any():
+        row = _first_row(off_sum)
+        raise ValueError(
+            f"probabilities row {row} sums to {float(values[row].sum())!r}, not 1 "
+            f"(tolerance {PROBABILITY_SUM_TOLERANCE}): {values[row].tolist()}"
+        )
+    return values
+
+
+def _as_outcomes(outcome: np.ndarray | pl.Series, n: int) -> np.ndarray:
+    values = np.asarray(outcome)
+    if values.shape != (n,):
+        raise ValueError(
+            f"outcome must have shape ({n},) to match the probabilities, got {values.shape}"
+        )
+    if not np.issubdtype(values.dtype, np.integer):
+        if np.issubdtype(values.dtype, np.floating) and np.isnan(values).any():
+            raise ValueError(
+                f"outcome row {_first_row(np.isnan(values))} is null: score only resolved calls"
+            )
+        raise TypeError(f"outcome must hold integer scenario indices, got dtype {values.dtype}")
+    invalid = (values < 0) | (values >= N_SCENARIOS)
+    if invalid.any():
+        row = _first_row(invalid)
+        raise ValueError(
+            f"outcome row {row} is {int(values[row])}: expected 0 (bear), 1 (sideways) or "
+            "2 (bull); an unresolved call (-1) cannot be scored"
+        )
+    return values.astype(np.int64)
+
+
+def _validated(
+    probs: np.ndarray | pl.DataFrame, outcome: np.ndarray | pl.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    values = _as_probabilities(probs)
+    return values, _as_outcomes(outcome, len(values))
+
+
+# --------------------------------------------------------------------------------------------
+# Scores (per call; lower is better)
+# --------------------------------------------------------------------------------------------
+
+
+def ranked_probability_score(
+    probs: np.ndarray | pl.DataFrame, outcome: np.ndarray | pl.Series
+) -> np.ndarray:
+    """Ranked probability score per call, normalised to [0, 1]; lower is better.
+
+    ``RPS = sum_{k < K-1} (CDF_p(k) - CDF_o(k))^2 / (K - 1)`` with ``CDF_o`` the step at the
+    outcome. 0 only for certainty on the realised scenario; 1 for certainty on one extreme when
+    the other extreme happens. Because the scenarios are ordered, a bull call that ends sideways
+    scores better than one that ends bear.
+
+    >>> p = np.array([[0.2, 0.4, 0.4]] * 3)
+    >>> ranked_probability_score(p, np.array([0, 1, 2])).round(6).tolist()
+    [0.4, 0.1, 0.2]
+    """
+    values, outcomes = _validated(probs, outcome)
+    forecast_cdf = np.cumsum(values, axis=1)[:, :-1]
+    outcome_cdf = outcomes[:, None] <= np.arange(N_SCENARIOS - 1)[None, :]
+    return np.sum((forecast_cdf - outcome_cdf) ** 2, axis=1) / (N_SCENARIOS - 1)
+
+
+def brier_score(probs: np.ndarray | pl.DataFrame, outcome: np.ndarray | pl.Series) -> np.ndarray:
+    """Multi-category Brier score per call, ``sum_k (p_k - o_k)^2`` in [0, 2]; lower is better.
+
+    Ignores the order of the scenarios (any miss costs the same).
+
+    >>> p = np.array([[0.2, 0.4, 0.4]] * 3)
+    >>> brier_score(p, np.array([0, 1, 2])).round(6).tolist()
+    [0.96, 0.56, 0.56]
+    """
+    values, outcomes = _validated(probs, outcome)
+    one_hot = outcomes[:, None] == np.arange(N_SCENARIOS)[None, :]
+    return np.sum((values - one_hot) ** 2, axis=1)
+
+
+def log_score(
+    probs: np.ndarray | pl.DataFrame,
+    outcome: np.ndarray | pl.Series,
+    *,
+    floor: float = LOG_SCORE_FLOOR,
+) -> np.ndarray:
+    """Log score per call: ``-ln(max(p_outcome, floor))`` in nats; lower is better.
+
+    Sign convention: the negative log-likelihood, so like the other scores 0 is a certain and
+    correct forecast; the worst value is ``-ln(floor)`` (4.605 with the default 0.01).
+
+    >>> p = np.array([[0.2, 0.4, 0.4], [0.0, 0.5, 0.5]])
+    >>> log_score(p, np.array([0, 0])).round(4).tolist()  # -ln 0.2, -ln 0.01 (floored)
+    [1.6094, 4.6052]
+    """
+    if not 0 < floor <= 1:
+        raise ValueError(f"log score floor must be in (0, 1], got {floor}")
+    values, outcomes = _validated(probs, outcome)
+    realised = values[np.arange(len(values)), outcomes]
+    return -np.log(np.maximum(realised, floor))
+
+
+# --------------------------------------------------------------------------------------------
+# Reference forecast: expanding-window climatology
+# --------------------------------------------------------------------------------------------
+
+
+def _as_session_indices(values: np.ndarray | pl.Series, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer session indices, got dtype {array.dtype}")
+    return array.astype(np.int64)
+
+
+def expanding_climatology(
+    as_of_order: np.ndarray | pl.Series,
+    resolved_order: np.ndarray | pl.Series,
+    outcome: np.ndarray | pl.Series,
+    *,
+    prior: Sequence[float] = UNIFORM_PRIOR,
+    prior_weight: float = CLIMATOLOGY_PRIOR_WEIGHT,
+) -> np.ndarray:
+    """Point-in-time climatological probabilities for every call, shape ``(n, 3)``.
+
+    Orders are integer session indices (e.g. positions in the CME trade-date calendar). Call
+    ``j`` is made on session ``as_of_order[j]`` and its outcome becomes known on session
+    ``resolved_order[j]`` (strictly later). For call ``i`` made on ``t_i``, call ``j`` counts iff
+    ``resolved_order[j] <= t_i``: an outcome settled at the close of ``t_i`` is known when the
+    call is made after that close. With counts ``n_k`` of such outcomes (``m`` in all)::
+
+        clim_ik = (n_k + prior_weight * prior_k) / (m + prior_weight)
+
+    so the first calls get ``prior`` and no call ever sees the full sample. Pass
+    ``resolved_order = as_of_order + H`` to count only fully elapsed horizons (as
+    ``pipeline.analysis.scenarios`` does). Pass every resolved call (in any order, ties allowed):
+    calls still open cannot feed any climatology. Pooling across roots is the caller's choice.
+    O(n log n).
+
+    >>> expanding_climatology(
+    ...     np.array([0, 1, 2, 3]), np.array([2, 3, 4, 5]), np.array([2, 2, 0, 1])
+    ... ).round(6).tolist()  # calls 2 and 3 see the bull outcomes of calls 0 (and 1)
+    [[0.333333, 0.333333, 0.333333], [0.333333, 0.333333, 0.333333], [0.25, 0.25, 0.5], [0.2, 0.2, 0.6]]
+    """
+    as_of = _as_session_indices(as_of_order, "as_of_order")
+    resolved = _as_session_indices(resolved_order, "resolved_order")
+    if resolved.shape != as_of.shape:
+        raise ValueError(
+            f"resolved_order has {len(resolved)} calls but as_of_order has {len(as_of)}"
+        )
+    outcomes = _as_outcomes(outcome, len(as_of))
+    too_early = resolved <= as_of
+    if too_early.any():
+        row = _first_row(too_early)
+        raise ValueError(
+            f"call {row} is resolved on session {int(resolved[row])}, not after it was made "
+            f"(session {int(as_of[row])})"
+        )
+    prior_probs = np.asarray(prior, dtype=np.float64)
+    if (
+        prior_probs.shape != (N_SCENARIOS,)
+        or not np.isfinite(prior_probs).all()
+        or (prior_probs < 0).any()
+        or abs(prior_probs.sum() - 1) > PROBABILITY_SUM_TOLERANCE
+    ):
+        raise ValueError(f"prior must be {N_SCENARIOS} probabilities summing to 1, got {prior}")
+    if not (math.isfinite(prior_weight) and prior_weight > 0):
+        raise ValueError(
+            f"prior_weight must be a positive number of pseudo-calls, got {prior_weight}"
+        )
+
+    by_resolution = np.argsort(resolved, kind="stable")
+    one_hot = outcomes[by_resolution, None] == np.arange(N_SCENARIOS)[None, :]
+    # known_counts[m] = outcome counts among the first m calls to resolve.
+    known_counts = np.vstack([np.zeros((1, N_SCENARIOS)), np.cumsum(one_hot, axis=0)])
+    n_known = np.searchsorted(resolved[by_resolution], as_of, side="right")
+    return (known_counts[n_known] + prior_weight * prior_probs) / (n_known[:, None] + prior_weight)
+
+
+# --------------------------------------------------------------------------------------------
+# Skill and its uncertainty
+# --------------------------------------------------------------------------------------------
+
+
+class SkillInterval(NamedTuple):
+    """A skill score with the bounds of its bootstrap percentile interval."""
+
+    skill: float
+    low: float
+    high: float
+
+
+def _paired_scores(
+    model_scores: np.ndarray | pl.Series, reference_scores: np.ndarray | pl.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    model = np.asarray(model_scores, dtype=np.float64)
+    reference = np.asarray(reference_scores, dtype=np.float64)
+    if model.ndim != 1 or model.shape != reference.shape:
+        raise ValueError(
+            f"model and reference scores must be 1-D and paired, got shapes {model.shape} "
+            f"and {reference.shape}"
+        )
+    if len(model) == 0:
+        raise ValueError("skill needs at least one scored call")
+    for name, values in (("model", model), ("reference", reference)):
+        not_finite = ~np.isfinite(values)
+        if not_finite.any():
+            row = _first_row(not_finite)
+            raise ValueError(f"{name} score row {row} is not finite: {float(values[row])}")
+    return model, reference
+
+
+def skill_score(
+    model_scores: np.ndarray | pl.Series, reference_scores: np.ndarray | pl.Series
+) -> float:
+    """``1 - mean(model) / mean(reference)`` for paired loss scores (higher is better).
+
+    1 = perfect, 0 = no better than the reference, negative = worse than the reference.
+    Raises if the reference's mean score is not positive (nothing left to improve on).
+
+    >>> skill_score(np.array([0.1, 0.3]), np.array([0.4, 0.4]))
+    0.5
+    """
+    model, reference = _paired_scores(model_scores, reference_scores)
+    reference_mean = reference.mean()
+    if reference_mean <= 0:
+        raise ValueError(f"reference mean score is {float(reference_mean)}: skill is undefined")
+    return float(1 - model.mean() / reference_mean)
+
+
+def _circular_cumsum(values: np.ndarray, block: int) -> np.ndarray:
+    """Cumulative sums (leading 0) of ``values`` followed by its first ``block - 1`` values, so
+    the sum of the circular block starting at ``s`` is ``out[s + length] - out[s]``."""
+    wrapped = np.concatenate([values, values[: block - 1]])
+    return np.concatenate([[0.0], np.cumsum(wrapped)])
+
+
+def block_bootstrap_skill(
+    model_scores: np.ndarray | pl.Series,
+    reference_scores: np.ndarray | pl.Series,
+    *,
+    block: int,
+    n_boot: int = DEFAULT_BOOTSTRAP_REPLICATES,
+    seed: int = 0,
+    level: float = DEFAULT_INTERVAL_LEVEL,
+) -> SkillInterval:
+    """Skill with a circular block bootstrap percentile interval.
+
+    The scores must be in time order of the calls. Each replicate joins ``ceil(n / block)``
+    blocks of consecutive calls (wrapping around the end), cut to ``n`` calls, each block
+    starting at a uniformly drawn call; model and reference scores of a call stay paired. The
+    skill is recomputed per replicate and the interval is its ``(1 - level) / 2`` and
+    ``(1 + level) / 2`` quantiles. Overlapping horizons make neighbouring calls dependent:
+    choosing ``block >= H`` (the horizon in sessions) is the caller's duty. Deterministic for a
+    given ``seed``; each replicate costs O(n / block) thanks to cumulative sums.
+
+    >>> reference = np.linspace(0.2, 0.6, 50)
+    >>> result = block_bootstrap_skill(0.5 * reference, reference, block=20, n_boot=200)
+    >>> [round(x, 6) for x in result]
+    [0.5, 0.5, 0.5]
+    """
+    model, reference = _paired_scores(model_scores, reference_scores)
+    n = len(model)
+    if not 1 <= block <= n:
+        raise ValueError(f"block must be between 1 and the number of calls ({n}), got {block}")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    skill = skill_score(model, reference)
+
+    model_cumsum = _circular_cumsum(model, block)
+    reference_cumsum = _circular_cumsum(reference, block)
+    full_blocks, remainder = divmod(n, block)
+    lengths = np.full(full_blocks + (remainder > 0), block)
+    if remainder:
+        lengths[-1] = remainder
+    rng = np.random.default_rng(seed)
+    replicate_skill = np.empty(n_boot)
+    replicates_per_chunk = max(1, _BOOTSTRAP_DRAWS_PER_CHUNK // len(lengths))
+    for first in range(0, n_boot, replicates_per_chunk):
+        count = min(replicates_per_chunk, n_boot - first)
+        starts = rng.integers(0, n, size=(count, len(lengths)))
+        ends = starts + lengths
+        model_total = (model_cumsum[ends] - model_cumsum[starts]).sum(axis=1)
+        reference_total = (reference_cumsum[ends] - reference_cumsum[starts]).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            replicate_skill[first : first + count] = 1 - model_total / reference_total
+    if not np.isfinite(replicate_skill).all():
+        raise ValueError(
+            "a bootstrap replicate drew only zero reference scores: skill is undefined there"
+        )
+    low, high = np.quantile(replicate_skill, [(1 - level) / 2, (1 + level) / 2])
+    return SkillInterval(skill, float(low), float(high))
+
+
+# --------------------------------------------------------------------------------------------
+# Reliability
+# --------------------------------------------------------------------------------------------
+
+
+def wilson_interval(
+    hits: np.ndarray, count: np.ndarray, *, level: float = WILSON_LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a frequency ``hits / count`` (elementwise; count >= 1).
+
+    Unlike the normal approximation it stays inside [0, 1] and is sensible for 0 or all hits.
+
+    >>> low, high = wilson_interval(np.array([0, 1]), np.array([1, 2]))
+    >>> low.round(4).tolist(), high.round(4).tolist()
+    ([0.0, 0.0945], [0.7935, 0.9055])
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    hits = np.asarray(hits, dtype=np.float64)
+    count = np.asarray(count, dtype=np.float64)
+    if (count < 1).any() or (hits < 0).any() or (hits > count).any():
+        raise ValueError("wilson_interval needs 0 <= hits <= count and count >= 1")
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    frequency = hits / count
+    denominator = 1 + z**2 / count
+    centre = (frequency + z**2 / (2 * count)) / denominator
+    half_width = (
+        z / denominator * np.sqrt(frequency * (1 - frequency) / count + z**2 / (4 * count**2))
+    )
+    return np.clip(centre - half_width, 0, 1), np.clip(centre + half_width, 0, 1)
+
+
+RELIABILITY_SCHEMA: dict[str, pl.DataType] = {
+    "bucket": pl.Int64(),
+    "bucket_low": pl.Float64(),
+    "bucket_high": pl.Float64(),
+    "count": pl.Int64(),
+    "hits": pl.Int64(),
+    "mean_forecast": pl.Float64(),
+    "observed_frequency": pl.Float64(),
+    "frequency_low": pl.Float64(),
+    "frequency_high": pl.Float64(),
+}
+
+
+def reliability_table(
+    prob: np.ndarray | pl.Series,
+    hit: np.ndarray | pl.Series,
+    *,
+    bins: int = DEFAULT_RELIABILITY_BINS,
+    level: float = WILSON_LEVEL,
+) -> pl.DataFrame:
+    """Reliability table for one scenario: forecast probability vs observed frequency.
+
+    ``prob`` is the forecast probability of the scenario per call, ``hit`` whether it happened
+    (bool or 0/1). Calls fall into ``bins`` equal-width buckets ``[k/bins, (k+1)/bins)`` (1.0 in
+    the last). One row per non-empty bucket (empty ones are omitted), columns as in
+    ``RELIABILITY_SCHEMA``: the bucket's ``count`` and ``hits``, ``mean_forecast``,
+    ``observed_frequency`` = hits / count, and its Wilson interval at ``level``
+    (``frequency_low``, ``frequency_high``). Calibrated forecasts have ``mean_forecast`` inside
+    the interval. NaN probabilities or hits raise.
+
+    >>> table = reliability_table(np.array([0.05, 0.08, 0.95]), np.array([0, 1, 1]))
+    >>> table.select("bucket", "count", "mean_forecast", "observed_frequency").rows()
+    [(0, 2, 0.065, 0.5), (9, 1, 0.95, 1.0)]
+    """
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    forecast = np.asarray(prob, dtype=np.float64)
+    if forecast.ndim != 1:
+        raise ValueError(f"prob must be one-dimensional, got shape {forecast.shape}")
+    outcome = np.asarray(hit, dtype=np.float64)
+    if outcome.shape != forecast.shape:
+        raise ValueError(f"hit has shape {outcome.shape} but prob has {forecast.shape}")
+    bad_forecast = ~((forecast >= 0) & (forecast <= 1))  # NaN fails both comparisons
+    if bad_forecast.any():
+        row = _first_row(bad_forecast)
+        raise ValueError(
+            f"prob row {row} is {float(forecast[row])}: expected a probability in [0, 1]"
+        )
+    bad_hit = ~np.isin(outcome, (0.0, 1.0))
+    if bad_hit.any():
+        row = _first_row(bad_hit)
+        raise ValueError(f"hit row {row} is {float(outcome[row])}: expected 0/1 or a bool")
+
+    bucket = np.minimum((forecast * bins).astype(np.int64), bins - 1)
+    count = np.bincount(bucket, minlength=bins)
+    hits = np.bincount(bucket, weights=outcome, minlength=bins)
+    forecast_sum = np.bincount(bucket, weights=forecast, minlength=bins)
+    occupied = np.flatnonzero(count)
+    count, hits, forecast_sum = count[occupied], hits[occupied], forecast_sum[occupied]
+    frequency_low, frequency_high = wilson_interval(hits, count, level=level)
+    return pl.DataFrame(
+        {
+            "bucket": occupied,
+            "bucket_low": occupied / bins,
+            "bucket_high": (occupied + 1) / bins,
+            "count": count,
+            "hits": hits.astype(np.int64),
+            "mean_forecast": forecast_sum / count,
+            "observed_frequency": hits / count,
+            "frequency_low": frequency_low,
+            "frequency_high": frequency_high,
+        },
+        schema=RELIABILITY_SCHEMA,
+    )
+
+
+def reliability_tables(
+    probs: np.ndarray | pl.DataFrame,
+    outcome: np.ndarray | pl.Series,
+    *,
+    bins: int = DEFAULT_RELIABILITY_BINS,
+    level: float = WILSON_LEVEL,
+) -> pl.DataFrame:
+    """:func:`reliability_table` for each scenario, stacked with a leading ``scenario`` column.
+
+    >>> probs = np.array([[0.2, 0.3, 0.5], [0.1, 0.3, 0.6]])
+    >>> reliability_tables(probs, np.array([2, 1])).select("scenario", "bucket", "hits").rows()
+    [('bear', 1, 0), ('bear', 2, 0), ('sideways', 3, 1), ('bull', 5, 1), ('bull', 6, 0)]
+    """
+    values, outcomes = _validated(probs, outcome)
+    return pl.concat(
+        [
+            reliability_table(values[:, k], outcomes == k, bins=bins, level=level).select(
+                pl.lit(name).alias("scenario"), pl.all()
+            )
+            for k, name in enumerate(SCENARIOS)
+        ]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Polars wrappers
+# --------------------------------------------------------------------------------------------
+
+
+def probabilities_from_frame(
+    frame: pl.DataFrame, *, columns: Sequence[str] = PROBABILITY_COLUMNS
+) -> np.ndarray:
+    """The ``(n, 3)`` probability array of a calls frame, validated (nulls raise).
+
+    >>> frame = pl.DataFrame({"p_bear": [0.2], "p_sideways": [0.4], "p_bull": [0.4]})
+    >>> probabilities_from_frame(frame).tolist()
+    [[0.2, 0.4, 0.4]]
+    """
+    if len(columns) != N_SCENARIOS:
+        raise ValueError(
+            f"need {N_SCENARIOS} probability columns in order {SCENARIOS}, got {columns}"
+        )
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise ValueError(f"calls frame lacks probability columns {missing}")
+    return _as_probabilities(frame.select(columns).cast(pl.Float64).to_numpy())
+
+
+def with_scores(
+    frame: pl.DataFrame,
+    *,
+    probability_columns: Sequence[str] = PROBABILITY_COLUMNS,
+    outcome_column: str = "outcome",
+    log_floor: float = LOG_SCORE_FLOOR,
+) -> pl.DataFrame:
+    """``frame`` (resolved calls) with Float64 columns ``rps``, ``brier`` and ``log_score``.
+
+    The outcome column holds scenario indices (integers) or names ("bear", ...).
+
+    >>> frame = pl.DataFrame(
+    ...     {"p_bear": [0.2], "p_sideways": [0.4], "p_bull": [0.4], "outcome": ["bull"]}
+    ... )
+    >>> with_scores(frame).select(pl.col("rps", "brier").round(6)).rows()
+    [(0.2, 0.56)]
+    """
+    probs = probabilities_from_frame(frame, columns=probability_columns)
+    outcome_series = frame.get_column(outcome_column)
+    if outcome_series.null_count():
+        row = _first_row(outcome_series.is_null().to_numpy())
+        raise ValueError(f"{outcome_column} row {row} is null: score only resolved calls")
+    if outcome_series.dtype == pl.String:
+        outcome = outcome_index(outcome_series.to_list())
+    else:
+        outcome = outcome_series.to_numpy()
+    return frame.with_columns(
+        pl.Series("rps", ranked_probability_score(probs, outcome), dtype=pl.Float64),
+        pl.Series("brier", brier_score(probs, outcome), dtype=pl.Float64),
+        pl.Series("log_score", log_score(probs, outcome, floor=log_floor), dtype=pl.Float64),
+    )

@@ -1,0 +1,157 @@
+"""Number and date formatting for notes and charts: prices on the tick grid, zones, percentages.
+
+Everything here formats a value it is given; nothing recomputes a call. Prices are rounded to the
+nearest multiple of the root's tick (half away from zero, in decimal arithmetic so 2512.35 is not
+shown as 2512.3 because of binary floating point) and shown with thousands separators and as many
+decimals as the tick has. Dates are formatted without the locale (month names are fixed English).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from pipeline.market.contracts import ROOT_SPECS, RootSpec
+
+#: The separator between the two edges of a zone (an en dash, as in a printed note).
+ZONE_DASH = "–"
+MONTH_ABBREVIATIONS: tuple[str, ...] = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+PERCENT_TOTAL = 100
+#: Probabilities that sum to 1 within this are shown as whole percents that sum to exactly 100.
+PROBABILITY_SUM_TOLERANCE = 0.005
+
+
+def root_spec(root: str) -> RootSpec:
+    """The contract specification of ``root``, or a ValueError naming the roots that have one.
+
+    >>> root_spec("ES").tick
+    0.25
+    """
+    try:
+        return ROOT_SPECS[root]
+    except KeyError:
+        known = ", ".join(sorted(ROOT_SPECS))
+        raise ValueError(f"unknown root {root!r}: no contract spec (known: {known})") from None
+
+
+def tick_decimals(tick: float) -> int:
+    """Decimals needed to show every multiple of ``tick`` exactly.
+
+    >>> tick_decimals(0.1), tick_decimals(0.25), tick_decimals(1.0)
+    (1, 2, 0)
+    """
+    exponent = Decimal(repr(tick)).normalize().as_tuple().exponent
+    return max(0, -int(exponent))
+
+
+def format_price(value: float, *, tick: float) -> str:
+    """``value`` (index points) on the nearest tick, with thousands separators.
+
+    >>> format_price(2512.34, tick=0.1), format_price(2512.35, tick=0.1)
+    ('2,512.3', '2,512.4')
+    >>> format_price(6812.3, tick=0.25), format_price(44010.4, tick=1.0)
+    ('6,812.25', '44,010')
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"cannot format a non-finite price: {value!r}")
+    step = Decimal(repr(tick))
+    on_grid = (Decimal(repr(value)) / step).to_integral_value(rounding=ROUND_HALF_UP) * step
+    decimals = tick_decimals(tick)
+    text = f"{on_grid:,.{decimals}f}"
+    return "0" + text[2:] if text.startswith("-0") and float(on_grid) == 0 else text
+
+
+def format_zone(low: float, high: float, *, tick: float) -> str:
+    """A zone as ``low–high`` (en dash), both edges on the tick grid.
+
+    >>> format_zone(2500.0, 2520.0, tick=0.1)
+    '2,500.0–2,520.0'
+    """
+    return f"{format_price(low, tick=tick)}{ZONE_DASH}{format_price(high, tick=tick)}"
+
+
+def format_percent(fraction: float | None, *, decimals: int = 1, signed: bool = False) -> str:
+    """A fraction as a percentage; ``None`` (not available, e.g. in warm-up) as ``n/a``.
+
+    >>> format_percent(0.0634), format_percent(-0.0123, signed=True), format_percent(None)
+    ('6.3%', '-1.2%', 'n/a')
+    >>> format_percent(0.021, signed=True, decimals=2)
+    '+2.10%'
+    """
+    if fraction is None or not math.isfinite(fraction):
+        return "n/a"
+    return f"{format_number(fraction * PERCENT_TOTAL, decimals=decimals, signed=signed)}%"
+
+
+def format_number(value: float | None, *, decimals: int = 1, signed: bool = False) -> str:
+    """A plain number (ATR multiples, RSI, ADX); ``None`` as ``n/a``.
+
+    >>> format_number(4.234), format_number(-0.25, signed=True), format_number(61.0, decimals=0)
+    ('4.2', '-0.2', '61')
+    >>> format_number(-0.004, signed=True), format_number(-0.04)
+    ('+0.0', '0.0')
+    """
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if round(value, decimals) == 0:
+        value = 0.0  # never "-0.0": a value that rounds to zero has no sign worth showing
+    sign = "+" if signed else ""
+    return f"{value:{sign}.{decimals}f}"
+
+
+def whole_percents(probabilities: Sequence[float]) -> list[int]:
+    """Probabilities as whole percents that still sum to 100 (largest-remainder rounding).
+
+    Each result is the floor or the ceiling of ``100 * p``; the ceilings go to the largest
+    remainders (ties to the earlier entry). Probabilities that do not sum to 1 (an analyst's call
+    that leaves some mass out) are rounded one by one instead.
+
+    >>> whole_percents([0.2, 0.4, 0.4])
+    [20, 40, 40]
+    >>> whole_percents([0.3333, 0.3333, 0.3334])
+    [33, 33, 34]
+    >>> whole_percents([0.2, 0.3])
+    [20, 30]
+    """
+    scaled = [Decimal(repr(p)) * PERCENT_TOTAL for p in probabilities]
+    if abs(sum(probabilities) - 1.0) > PROBABILITY_SUM_TOLERANCE:
+        return [int(s.to_integral_value(rounding=ROUND_HALF_UP)) for s in scaled]
+    floors = [int(s // 1) for s in scaled]
+    missing = PERCENT_TOTAL - sum(floors)
+    by_remainder = sorted(range(len(scaled)), key=lambda i: (-(scaled[i] - floors[i]), i))
+    for i in by_remainder[: max(0, missing)]:
+        floors[i] += 1
+    return floors
+
+
+def format_date_long(day: date) -> str:
+    """``4 Feb 2026``: the day as a printed note writes it (independent of the locale).
+
+    >>> format_date_long(date(2026, 2, 4))
+    '4 Feb 2026'
+    """
+    return f"{day.day} {MONTH_ABBREVIATIONS[day.month - 1]} {day.year}"
+
+
+def format_date_short(day: date) -> str:
+    """``4 Feb``: a chart's axis label.
+
+    >>> format_date_short(date(2026, 2, 4))
+    '4 Feb'
+    """
+    return f"{day.day} {MONTH_ABBREVIATIONS[day.month - 1]}"

@@ -1,0 +1,1 @@
+"""Local stand-ins for external services, so tests run the real client code offline."""
