@@ -23,10 +23,8 @@ from pipeline.analysis.engine import Analysis, analyse, chart_frame
 from pipeline.market.continuous import continuous_series
 from warehouse.store import SnapshotWrite, Warehouse
 
-_NO_CACHE = {"cache_policy": NO_CACHE, "persist_result": False}
 
-
-@task(name="build-series", **_NO_CACHE)
+@task(name="build-series", cache_policy=NO_CACHE, persist_result=False)
 def build_series(
     warehouse: Warehouse, roots: Sequence[str], *, source: str, as_of: date
 ) -> dict[str, pl.DataFrame]:
@@ -50,7 +48,7 @@ def build_series(
     return series
 
 
-@task(name="analyse", task_run_name="analyse-{root}", **_NO_CACHE)
+@task(name="analyse", task_run_name="analyse-{root}", cache_policy=NO_CACHE, persist_result=False)
 def analyse_root(
     series_by_root: dict[str, pl.DataFrame], root: str, *, source: str, as_of: date
 ) -> Analysis:
@@ -73,7 +71,7 @@ def analyse_root(
     return result
 
 
-@task(name="store-snapshots", **_NO_CACHE)
+@task(name="store-snapshots", cache_policy=NO_CACHE, persist_result=False)
 def store_snapshots(
     warehouse: Warehouse, rows: pl.DataFrame, *, kind: str, run_id: str | None
 ) -> SnapshotWrite:
@@ -100,7 +98,7 @@ class Report:
     note: str
 
 
-@task(name="publish", task_run_name="publish-{root}", **_NO_CACHE)
+@task(name="publish", task_run_name="publish-{root}", cache_policy=NO_CACHE, persist_result=False)
 def publish_report(
     warehouse: Warehouse, data_dir: Path, root: str, analysis: Analysis, *, demo: bool
 ) -> Report | None:

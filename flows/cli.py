@@ -80,10 +80,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--limit", type=int, default=200, help="rows to print in table format (default 200)"
     )
+    p.add_argument(
+        "--param",
+        type=_mapping,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="bind $NAME in the query to VALUE (repeatable), e.g. --param root=RTY",
+    )
 
     p = sub.add_parser("quarantine", help="show quarantined rows with the rule they broke")
     p.add_argument("--root")
     p.add_argument("--limit", type=int, default=50)
+
+    p = sub.add_parser("show", help="print a stored call as the daily note")
+    p.add_argument("root")
+    p.add_argument("--as-of", type=_date, help="the call's as-of session (default: the latest)")
+    p.add_argument("--version", type=int, help="a specific version (default: the latest)")
+    p.add_argument("--author", default="callbook", help="callbook (the model) or an analyst")
+    p.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
+
+    p = sub.add_parser(
+        "backfill", help="point-in-time snapshots for every session of a range, then outcomes"
+    )
+    p.add_argument("--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or all four)")
+    p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose bars to use")
+    p.add_argument("--start", type=_date, help="first as-of session (default: the first call)")
+    p.add_argument("--end", type=_date, help="last as-of session (default: the last completed)")
+
+    p = sub.add_parser("resolve", help="append the outcomes of calls whose horizon has passed")
+    p.add_argument("--roots", help="comma-separated roots")
+    p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose bars to use")
+
+    p = sub.add_parser("audit", help="scoreboard and calibration of past calls")
+    p.add_argument("root", nargs="?", help="one root (default: all)")
+    p.add_argument("--author", help="only this author (callbook = the model)")
+    p.add_argument("--kind", choices=("live", "backfill", "analyst"), help="only this kind")
+    p.add_argument("--boot", type=int, default=2000, help="bootstrap replicates (default 2000)")
+
+    p = sub.add_parser("calls", help="analyst calls")
+    actions = p.add_subparsers(dest="calls_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="record a hand-written call (TOML or YAML) as a snapshot")
+    add.add_argument("file", help="the call file (.toml or .yaml)")
+    add.add_argument(
+        "--source", choices=("demo", "yahoo", "file"), help="whose bars it is resolved on"
+    )
     return parser
 
 
@@ -250,8 +291,219 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if query.startswith("@"):
         with open(query[1:], encoding="utf-8") as fh:
             query = fh.read()
+    params = dict(args.param) or None
     with _open_read_only(args) as wh:
-        _print_frame(wh.query(query), fmt=args.format, limit=args.limit)
+        _print_frame(wh.query(query, params), fmt=args.format, limit=args.limit)
+    return EXIT_OK
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    _quiet_prefect()
+    settings = _settings(args, roots=args.roots, source=args.source)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from flows.history import backfill, progress_hook
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    ) as bar:
+        bars: dict[str, Any] = {}
+
+        def show(root: str, done: int, total: int) -> None:
+            if root not in bars:
+                bars[root] = bar.add_task(f"{root} snapshots", total=total)
+            bar.update(bars[root], completed=done)
+
+        with progress_hook(show):
+            result = backfill(
+                roots=list(settings.roots),
+                source=settings.source,
+                start=args.start,
+                end=args.end,
+                data_dir=str(settings.data_dir),
+            )
+    for r in result.roots:
+        print(
+            f"{r.root}: {r.sessions:,} calls computed, {r.written:,} written, "
+            f"{r.unchanged:,} already stored, {r.outcomes:,} outcomes appended"
+        )
+    return EXIT_OK
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    _quiet_prefect()
+    settings = _settings(args, roots=args.roots, source=args.source)
+    from flows.history import resolve
+
+    written = resolve(
+        roots=list(settings.roots), source=settings.source, data_dir=str(settings.data_dir)
+    )
+    for root, n in written.items():
+        print(f"{root}: {n:,} outcomes appended")
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from pipeline.audit.calibration import calibration_table, scoreboard
+    from pipeline.report.chart import render_reliability_chart
+    from warehouse.reports import write_atomic
+
+    root = args.root.upper() if args.root else None
+    with _open_read_only(args) as wh:
+        scored = wh.query(
+            "select * from scored_calls where ($root is null or root = $root)"
+            " and ($author is null or author = $author) and ($kind is null or kind = $kind)"
+            " order by root, author, kind, methodology_version, as_of",
+            {"root": root, "author": args.author, "kind": args.kind},
+        )
+    if scored.height == 0:
+        raise CliError(
+            "no resolved calls to audit yet: run `callbook backfill` (history) or wait until the "
+            "horizon of the nightly calls has passed (`callbook resolve`)"
+        )
+    board = scoreboard(scored, n_boot=args.boot)
+    calibration = calibration_table(scored)
+    console = Console()
+    console.print(
+        "[bold]Scoreboard[/bold] — ranked probability score (RPS, lower is better) against two "
+        "point-in-time references: the expanding climatology of the same group, and base rates "
+        "by barrier geometry alone. Skill = 1 − RPS / reference RPS, with a 90 % block-bootstrap "
+        "interval (blocks of one horizon: overlapping calls are not independent)."
+    )
+    _print_frame(_scoreboard_view(board), title=None)
+    console.print(
+        "[bold]Calibration[/bold] — for each forecast bucket, how often the scenario happened "
+        "(Wilson 95 % interval)."
+    )
+    _print_frame(_calibration_view(calibration), title=None, limit=400)
+    out_dir = _settings(args).data_dir / "reports" / "audit"
+    for keys, group in calibration.group_by(["root", "author", "kind"], maintain_order=True):
+        name = "-".join(str(k) for k in keys)
+        path = out_dir / f"reliability-{name}.png"
+        write_atomic(
+            path,
+            render_reliability_chart(group, title=f"Reliability: {' / '.join(map(str, keys))}"),
+        )
+        console.print(f"reliability chart: {path}")
+    return EXIT_OK
+
+
+def _interval(value: float, low: float, high: float) -> str:
+    return f"{value:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def _scoreboard_view(board: Any) -> Any:
+    """The scoreboard with one readable cell per figure (fits a terminal)."""
+    import polars as pl
+
+    return pl.DataFrame(
+        {
+            "group": [
+                f"{r['root']} {r['author']} {r['kind']} {r['methodology_version']}"
+                for r in board.iter_rows(named=True)
+            ],
+            "calls (eff.)": [
+                f"{r['calls']:,} ({r['effective_calls']:,.0f})" for r in board.iter_rows(named=True)
+            ],
+            "as of": [
+                f"{r['first_as_of']}..{r['last_as_of']}" for r in board.iter_rows(named=True)
+            ],
+            "RPS / ref": [
+                f"{r['mean_rps']:.3f} / {r['mean_clim_rps']:.3f}"
+                for r in board.iter_rows(named=True)
+            ],
+            "skill vs climatology": [
+                _interval(r["skill_vs_climatology"], r["skill_low"], r["skill_high"])
+                for r in board.iter_rows(named=True)
+            ],
+            "skill vs geometry": [
+                _interval(r["skill_vs_geometry"], r["geometry_low"], r["geometry_high"])
+                for r in board.iter_rows(named=True)
+            ],
+            "Brier / log": [
+                f"{r['mean_brier']:.3f} / {r['mean_log_score']:.3f}"
+                for r in board.iter_rows(named=True)
+            ],
+        }
+    )
+
+
+def _calibration_view(calibration: Any) -> Any:
+    import polars as pl
+
+    return calibration.select(
+        pl.format("{} {} {}", "root", "author", "kind").alias("group"),
+        "scenario",
+        pl.format("{}–{}", pl.col("bucket_low").round(1), pl.col("bucket_high").round(1)).alias(
+            "forecast"
+        ),
+        pl.col("count").alias("calls"),
+        pl.col("mean_forecast").round(3).alias("mean p"),
+        pl.format(
+            "{} [{}, {}]",
+            pl.col("observed_frequency").round(3),
+            pl.col("frequency_low").round(3),
+            pl.col("frequency_high").round(3),
+        ).alias("observed [95 %]"),
+    )
+
+
+def cmd_calls(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from flows import tasks
+    from flows.settings import code_version
+    from pipeline.analysis.assemble import snapshot_from_row
+    from pipeline.audit.analyst import analyst_snapshot_rows, market_facts, parse_analyst_call
+    from pipeline.audit.outcomes import resolve_outcomes
+    from pipeline.market.continuous import continuous_series
+    from pipeline.report.note import render_summary_line
+    from warehouse.store import Warehouse
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    fmt = path.suffix.lower().lstrip(".")
+    call = parse_analyst_call(path.read_text(encoding="utf-8"), fmt=fmt)
+    settings = _settings(args, source=args.source)
+    with Warehouse.open(settings.warehouse_path) as wh:
+        bars = wh.current_bars(call.root, source=settings.source)
+        if bars.height == 0:
+            raise CliError(
+                f"no {settings.source} bars for {call.root}: run `callbook nightly` first"
+            )
+        series = continuous_series(bars)
+        rows = analyst_snapshot_rows(call, market_facts(series, call.as_of))
+        written = wh.write_snapshots(
+            rows,
+            kind="analyst",
+            flow_run_id=None,
+            code_version=code_version(),
+            created_at=tasks.utcnow(),
+        )
+        stored = wh.snapshot_rows(call.root, author=call.author, as_of=call.as_of)
+        outcomes = resolve_outcomes(stored, series)
+        through = series["session_date"].max()
+        assert isinstance(through, date)
+        resolved = wh.append_outcomes(outcomes, series_through=through, recorded_at=tasks.utcnow())
+    snapshot = snapshot_from_row(stored.row(0, named=True))
+    state = "recorded" if written.written else "already recorded (identical content)"
+    print(f"{render_summary_line(snapshot)} — {state}")
+    if outcomes.height:
+        o = outcomes.row(0, named=True)
+        print(
+            f"resolved{' now' if resolved else ''}: {o['outcome']} on {o['resolved_session']} "
+            f"(RPS {o['rps']:.3f}, Brier {o['brier']:.3f}, log {o['log_score']:.3f}; line held: "
+            f"{o['line_held']}, trend right: {o['trend_correct']})"
+        )
+    else:
+        print(f"its horizon ends {snapshot.horizon_end}: it will be resolved after that session")
     return EXIT_OK
 
 
@@ -268,6 +520,10 @@ COMMANDS = {
     "nightly": cmd_nightly,
     "ingest": cmd_ingest,
     "show": cmd_show,
+    "backfill": cmd_backfill,
+    "resolve": cmd_resolve,
+    "audit": cmd_audit,
+    "calls": cmd_calls,
     "status": cmd_status,
     "sql": cmd_sql,
     "quarantine": cmd_quarantine,

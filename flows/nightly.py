@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from flows import analysis, tasks
+from flows import analysis, history, tasks
 from flows.settings import load_settings
 from flows.sources import make_source
 from pipeline.market.calendar import last_completed_session, previous_trade_date
@@ -82,6 +82,7 @@ class NightlyResult:
     ingest: list[tasks.RootSummary]
     snapshots: SnapshotWrite
     reports: list[analysis.Report] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)  # outcomes appended per root
 
     @property
     def failed(self) -> list[tasks.RootSummary]:
@@ -164,6 +165,11 @@ def nightly(
         written = analysis.store_snapshots(
             warehouse, pl.concat(rows) if rows else pl.DataFrame(), kind=kind, run_id=run_id
         )
+        outcomes = {
+            root: history.resolve_root(warehouse, root, series[root])
+            for root in settings.roots
+            if root in series
+        }
         reports = [
             report
             for a in analysed
@@ -178,7 +184,7 @@ def nightly(
         markdown=summary_markdown(summaries, as_of=as_of, source=settings.source, reports=reports),
         description=f"callbook nightly summary for {as_of}",
     )
-    return NightlyResult(as_of, settings.source, summaries, written, reports)
+    return NightlyResult(as_of, settings.source, summaries, written, reports, outcomes)
 
 
 @flow(name="callbook-ingest")

@@ -19,7 +19,7 @@ import pyarrow as pa
 ROOTS: tuple[str, ...] = ("RTY", "ES", "NQ", "YM")
 
 #: The canonical bar frame: one row per (contract, session_date).
-BAR_SCHEMA: dict[str, pl.DataType] = {
+BAR_SCHEMA: dict[str, Any] = {
     "root": pl.String(),
     "contract": pl.String(),  # e.g. "RTYH26"; for a vendor continuous series "RTY=F"
     "session_date": pl.Date(),  # CME trade date

@@ -237,7 +237,7 @@ class Warehouse:
         frame = self.query(
             statement("current_bars"), {"source": source, "root": root, "start": start, "end": end}
         )
-        return frame.cast(BAR_SCHEMA) if frame.height else pl.DataFrame(schema=BAR_SCHEMA)
+        return frame.cast(pl.Schema(BAR_SCHEMA)) if frame.height else pl.DataFrame(schema=BAR_SCHEMA)
 
     def last_session(self, root: str, *, source: str) -> date | None:
         row = self._first(

@@ -431,9 +431,7 @@ def _with_probabilities(table: pl.DataFrame, p: AnalysisParams) -> pl.DataFrame:
         pl.when(has_call).then(geometry).otherwise(None).alias("geometry_key"),
         pl.col("outcome").fill_null(UNRESOLVED),
     )
-    probs = base_rate_probabilities(
-        table.select("state_key", "geometry_key", "outcome"), params=p
-    )
+    probs = base_rate_probabilities(table.select("state_key", "geometry_key", "outcome"), params=p)
     decimals = p.probability_decimals
     # Rounded so that the published three add up to 1: sideways takes the rounding remainder.
     extra = (

@@ -86,7 +86,8 @@ def cluster_zones(
     ordered = sorted(candidates)
     zones: list[Zone] = []
     low = previous = ordered[0][0]
-    score, touches, sources = 0.0, 0, set()
+    score, touches = 0.0, 0
+    sources: set[str] = set()
 
     def close_zone() -> None:
         zone_low, zone_high = low, previous

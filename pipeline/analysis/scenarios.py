@@ -205,6 +205,4 @@ def base_rate_probabilities(table: pl.DataFrame, *, params: AnalysisParams) -> p
         pl.when(has_call).then(n_geometry).alias("n_geometry"),
         *on_calls(climatology, "clim"),
         *on_calls(probabilities, "p"),
-    ).drop(
-        "session_index", *(f"all_{name}" for name in names), *(f"geo_{name}" for name in names)
-    )
+    ).drop("session_index", *(f"all_{name}" for name in names), *(f"geo_{name}" for name in names))

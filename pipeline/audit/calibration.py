@@ -81,7 +81,9 @@ def reference_forecasts(frame: pl.DataFrame, *, params: AnalysisParams) -> pl.Da
     climatology = expanding_climatology(
         as_of, resolved, outcome, prior_weight=params.climatology_prior_weight
     )
-    counts = expanding_counts(as_of, resolved, outcome, geometry_key(frame, params=params).to_numpy())
+    counts = expanding_counts(
+        as_of, resolved, outcome, geometry_key(frame, params=params).to_numpy()
+    )
     a = params.shrinkage_strength
     geometry = (counts + a * climatology) / (counts.sum(axis=1, keepdims=True) + a)
     names = ("bear", "sideways", "bull")
@@ -110,10 +112,20 @@ def scoreboard(
         group = reference_forecasts(group, params=params)
         rps = group["rps"].to_numpy()
         clim = block_bootstrap_skill(
-            rps, group["clim_rps"].to_numpy(), block=min(block, len(rps)), n_boot=n_boot, seed=seed, level=level
+            rps,
+            group["clim_rps"].to_numpy(),
+            block=min(block, len(rps)),
+            n_boot=n_boot,
+            seed=seed,
+            level=level,
         )
         geo = block_bootstrap_skill(
-            rps, group["geo_rps"].to_numpy(), block=min(block, len(rps)), n_boot=n_boot, seed=seed, level=level
+            rps,
+            group["geo_rps"].to_numpy(),
+            block=min(block, len(rps)),
+            n_boot=n_boot,
+            seed=seed,
+            level=level,
         )
         first = group.row(0, named=True)
         rows.append(
@@ -147,7 +159,9 @@ def calibration_table(scored: pl.DataFrame, *, bins: int = 10) -> pl.DataFrame:
             group["outcome_ordinal"].cast(pl.Int64).to_numpy(),
             bins=bins,
         )
-        parts.append(table.with_columns(pl.lit(k).alias(name) for name, k in zip(GROUP, keys, strict=True)))
+        parts.append(
+            table.with_columns(pl.lit(k).alias(name) for name, k in zip(GROUP, keys, strict=True))
+        )
     if not parts:
         return pl.DataFrame()
     table = pl.concat(parts)

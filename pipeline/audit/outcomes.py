@@ -15,6 +15,8 @@ trend was right over the horizon; and the ranked probability, Brier and log scor
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -36,7 +38,7 @@ CALL_COLUMNS: tuple[str, ...] = (
     "risk_rule", "risk_level", "p_bear", "p_sideways", "p_bull", "horizon_sessions",
 )  # fmt: skip
 
-OUTCOME_SCHEMA: dict[str, pl.DataType] = {
+OUTCOME_SCHEMA: dict[str, Any] = {
     "snapshot_id": pl.String(),
     "resolved_session": pl.Date(),  # the session the outcome was settled on
     "horizon_end": pl.Date(),  # the last session of the horizon
@@ -203,7 +205,9 @@ def resolve_outcomes(
             "line_break_step": pl.Series(np.where(line_broken, line_break, -1)).replace(-1, None),
             "bias_accepted": bias_accepted,
             "risk_triggered": risk_triggered,
-            "risk_trigger_step": pl.Series(np.where(risk_triggered, risk_step, -1)).replace(-1, None),
+            "risk_trigger_step": pl.Series(np.where(risk_triggered, risk_step, -1)).replace(
+                -1, None
+            ),
             "trend_correct": trend_correct,
         }
     ).filter(pl.Series(keep))
@@ -216,5 +220,5 @@ def resolve_outcomes(
             pl.Series("log_score", np.round(log_score(kept, realised), 6)),
         )
         .select(list(OUTCOME_SCHEMA))
-        .cast(OUTCOME_SCHEMA)
+        .cast(pl.Schema(OUTCOME_SCHEMA))
     )

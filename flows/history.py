@@ -1,0 +1,216 @@
+"""History flows: point-in-time backfill of snapshots, and outcome resolution.
+
+``backfill`` makes the snapshot of every session in a range, for a set of roots, in ONE vectorised
+pass per root (the call table is causal, so row D of the full table is exactly what the nightly
+run computes from bars cut at D), writes them in chunks (each its own transaction: an interrupted
+backfill keeps what it wrote, and a re-run skips identical snapshots), then resolves outcomes.
+
+``resolve`` appends the outcome of every stored snapshot whose horizon has passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from uuid import UUID
+
+import polars as pl
+from prefect import flow, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
+
+from flows import analysis, tasks
+from flows.settings import code_version, load_settings
+from pipeline.analysis.engine import analyse
+from pipeline.audit.outcomes import resolve_outcomes
+from warehouse.store import SnapshotWrite, Warehouse
+
+BACKFILL_CHUNK = 1000  # snapshots per transaction
+
+#: Called with (root, done, total) as the backfill writes; the CLI shows a progress bar with it.
+ProgressHook = Callable[[str, int, int], None]
+_progress_hooks: list[ProgressHook] = []
+
+
+@contextmanager
+def progress_hook(hook: ProgressHook) -> Iterator[None]:
+    """Report backfill progress to ``hook`` while the block runs (not a flow parameter: Prefect
+    stores parameters as JSON)."""
+    _progress_hooks.append(hook)
+    try:
+        yield
+    finally:
+        _progress_hooks.remove(hook)
+
+
+@dataclass(frozen=True)
+class RootBackfill:
+    root: str
+    sessions: int  # calls computed in the range
+    written: int
+    unchanged: int
+    outcomes: int
+
+
+@dataclass
+class BackfillResult:
+    roots: list[RootBackfill] = field(default_factory=list)
+
+    @property
+    def written(self) -> int:
+        return sum(r.written for r in self.roots)
+
+    @property
+    def computed(self) -> int:
+        return sum(r.sessions for r in self.roots)
+
+
+@task(
+    name="resolve-outcomes",
+    task_run_name="resolve-{root}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def resolve_root(warehouse: Warehouse, root: str, series: pl.DataFrame) -> int:
+    """Resolve every stored snapshot of ``root`` whose horizon ended within ``series``."""
+    through = series["session_date"].max()
+    assert isinstance(through, date)
+    pending = warehouse.unresolved_snapshots(root, through=through)
+    if pending.height == 0:
+        return 0
+    outcomes = pl.concat(
+        [
+            resolve_outcomes(group, series)
+            for _, group in pending.group_by("horizon_sessions", maintain_order=True)
+        ]
+    )
+    written = warehouse.append_outcomes(
+        outcomes, series_through=through, recorded_at=tasks.utcnow()
+    )
+    get_run_logger().info(
+        "%s: %s outcome(s) appended (%s snapshot(s) were due, series through %s)",
+        root,
+        f"{written:,}",
+        f"{pending.height:,}",
+        through,
+    )
+    return written
+
+
+@task(
+    name="backfill-root",
+    task_run_name="backfill-{root}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def backfill_root(
+    warehouse: Warehouse,
+    series_by_root: dict[str, pl.DataFrame],
+    root: str,
+    *,
+    source: str,
+    start: date | None,
+    end: date,
+    run_id: str | None,
+) -> tuple[int, SnapshotWrite]:
+    """Compute every call of ``root`` in [start, end] in one pass and write them in chunks."""
+    logger = get_run_logger()
+    result = analyse(series_by_root, root, source=source)
+    rows = result.snapshots.filter(pl.col("as_of") <= end)
+    if start is not None:
+        rows = rows.filter(pl.col("as_of") >= start)
+    total = rows.height
+    artifact = create_progress_artifact(
+        progress=0.0, description=f"callbook backfill {root}: {total:,} snapshots"
+    )
+    assert isinstance(artifact, UUID)  # the synchronous call returns the id
+    written = unchanged = superseding = 0
+    for offset in range(0, total, BACKFILL_CHUNK):
+        chunk = rows.slice(offset, BACKFILL_CHUNK)
+        outcome = warehouse.write_snapshots(
+            chunk,
+            kind="backfill",
+            flow_run_id=run_id,
+            code_version=code_version(),
+            created_at=tasks.utcnow(),
+        )
+        written += outcome.written
+        unchanged += outcome.unchanged
+        superseding += outcome.superseding
+        done = offset + chunk.height
+        update_progress_artifact(artifact_id=artifact, progress=100.0 * done / total)
+        for hook in _progress_hooks:
+            hook(root, done, total)
+    logger.info(
+        "%s: %s snapshots computed, %s written (%s new versions), %s already stored",
+        root,
+        f"{total:,}",
+        f"{written:,}",
+        f"{superseding:,}",
+        f"{unchanged:,}",
+    )
+    return total, SnapshotWrite(written, unchanged, superseding)
+
+
+@flow(name="callbook-backfill")
+def backfill(
+    roots: list[str] | None = None,
+    source: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    data_dir: str | None = None,
+) -> BackfillResult:
+    """Point-in-time snapshots (kind ``backfill``) for every session in [start, end], then outcomes.
+
+    ``end`` defaults to the last completed CME session; ``start`` to the first session with a call.
+    """
+    from flows.nightly import default_as_of
+
+    settings = load_settings(data_dir=data_dir, roots=roots, source=source)
+    end = end or default_as_of()
+    run_id = str(flow_run.get_id() or "")
+    result = BackfillResult()
+    with Warehouse.open(settings.warehouse_path) as warehouse:
+        series = analysis.build_series(warehouse, settings.roots, source=settings.source, as_of=end)
+        for root in settings.roots:
+            if root not in series:
+                continue
+            total, written = backfill_root(
+                warehouse,
+                series,
+                root,
+                source=settings.source,
+                start=start,
+                end=end,
+                run_id=run_id,
+            )
+            resolved = resolve_root(warehouse, root, series[root])
+            result.roots.append(
+                RootBackfill(root, total, written.written, written.unchanged, resolved)
+            )
+    return result
+
+
+@flow(name="callbook-resolve")
+def resolve(
+    roots: list[str] | None = None,
+    source: str | None = None,
+    data_dir: str | None = None,
+) -> dict[str, int]:
+    """Append the outcome of every snapshot whose horizon has passed in the stored bars."""
+    from flows.nightly import default_as_of
+
+    settings = load_settings(data_dir=data_dir, roots=roots, source=source)
+    with Warehouse.open(settings.warehouse_path) as warehouse:
+        series = analysis.build_series(
+            warehouse, settings.roots, source=settings.source, as_of=default_as_of()
+        )
+        return {
+            root: resolve_root(warehouse, root, series[root])
+            for root in settings.roots
+            if root in series
+        }

@@ -1,0 +1,344 @@
+"""Analyst calls: a hand-written call (TOML or YAML) recorded as a snapshot of kind ``analyst``.
+
+It is resolved and scored by exactly the rules of the model's calls, so a desk can compare its
+calls with the model's and with climatology. The file states the call; the market facts the rules
+need and the analyst did not write down (the as-of settlement, ATR(14) for the acceptance margin,
+the SMA50 for the risk rule) come from the continuous series on the as-of day.
+
+Example (the seed note of 4 Feb 2026 ships as ``pipeline/audit/examples/rty-2026-02-04-seed.toml``)::
+
+    root = "RTY"
+    as_of = 2026-02-04
+    author = "seed-note"
+    primary_trend = "Bullish"
+    perspective = "consolidation near highs"
+    [levels]
+    line_in_the_sand = [2500, 2520]
+    bias_defining = [2650, 2700]
+    [risk]
+    rule = "accept_below_sma50"
+    [scenarios.bull]
+    probability = 0.40
+    trigger = "holds above 2,520 and pushes through 2,700"
+    ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from pipeline.analysis import indicators as ind
+from pipeline.analysis.assemble import (
+    CONTENT_COLUMNS,
+    RISK_RULES,
+    horizon_ends,
+    with_content_hash,
+)
+from pipeline.analysis.calls import LEVEL_PREFIXES
+from pipeline.analysis.params import AnalysisParams
+from pipeline.analysis.snapshot import MODEL_AUTHOR, PERSPECTIVES, SCENARIOS
+from pipeline.market.calendar import CalendarRangeError, is_trade_date
+from pipeline.market.contracts import ROOT_SPECS
+
+ANALYST_METHODOLOGY = "analyst"
+TRENDS = ("Bullish", "Bearish", "Neutral")
+PROBABILITY_TOLERANCE = 0.001  # the three probabilities must sum to 1 within this
+
+
+class AnalystCallError(ValueError):
+    """A call file that breaks a rule; the message names the field."""
+
+
+@dataclass(frozen=True)
+class AnalystCall:
+    root: str
+    as_of: date
+    author: str
+    primary_trend: str
+    perspective: str | None
+    levels: dict[str, tuple[float, float]]  # kind -> (low, high), index points
+    risk_rule: str
+    scenarios: dict[str, tuple[float, str]]  # name -> (probability, trigger text)
+    horizon_sessions: int
+    notes: str
+    fingerprint: str  # sha256 of the file as given
+
+    @property
+    def orientation(self) -> str:
+        line, bias = self.levels["line_in_the_sand"], self.levels["bias_defining"]
+        return "up" if line[1] <= bias[0] else "down"
+
+
+def parse_analyst_call(
+    text: str, *, fmt: str = "toml", params: AnalysisParams | None = None
+) -> AnalystCall:
+    """Parse and check an analyst call file's text. Raises AnalystCallError naming the field."""
+    params = params or AnalysisParams()
+    try:
+        if fmt == "toml":
+            data = tomllib.loads(text)
+        elif fmt in ("yaml", "yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            raise AnalystCallError(f"unknown call file format {fmt!r} (use .toml or .yaml)")
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        if isinstance(exc, AnalystCallError):
+            raise
+        raise AnalystCallError(f"not valid {fmt.upper()}: {exc}") from exc
+    except Exception as exc:  # yaml.YAMLError without importing yaml at module level
+        raise AnalystCallError(f"not valid {fmt.upper()}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise AnalystCallError("the file must hold a table of fields (root, as_of, ...)")
+
+    root = _text(data, "root").upper()
+    if root not in ROOT_SPECS:
+        raise AnalystCallError(
+            f"field 'root': unknown root {root!r}; known: {', '.join(ROOT_SPECS)}"
+        )
+    as_of = _date(data, "as_of")
+    author = _text(data, "author")
+    if author == MODEL_AUTHOR:
+        raise AnalystCallError(f"field 'author': {MODEL_AUTHOR!r} is reserved for the model")
+    trend = _text(data, "primary_trend").capitalize()
+    if trend not in TRENDS:
+        raise AnalystCallError(
+            f"field 'primary_trend': {trend!r} is not one of {', '.join(TRENDS)}"
+        )
+    perspective = data.get("perspective")
+    if perspective is not None and perspective not in PERSPECTIVES:
+        raise AnalystCallError(
+            f"field 'perspective': {perspective!r} is not one of: {'; '.join(PERSPECTIVES)}"
+        )
+
+    raw_levels = _table(data, "levels")
+    levels = {}
+    for kind in LEVEL_PREFIXES:
+        if kind in raw_levels:
+            levels[kind] = _zone(raw_levels[kind], f"levels.{kind}")
+        elif kind in ("line_in_the_sand", "bias_defining"):
+            raise AnalystCallError(f"field 'levels.{kind}' is required")
+    unknown = sorted(set(raw_levels) - set(LEVEL_PREFIXES))
+    if unknown:
+        raise AnalystCallError(
+            f"field 'levels.{unknown[0]}': unknown level (known: {', '.join(LEVEL_PREFIXES)})"
+        )
+    line, bias = levels["line_in_the_sand"], levels["bias_defining"]
+    if not (line[1] <= bias[0] or bias[1] <= line[0]):
+        raise AnalystCallError(
+            "fields 'levels.line_in_the_sand' and 'levels.bias_defining' overlap: the line in the "
+            "sand must lie entirely below (bullish) or above (bearish) the bias-defining level"
+        )
+
+    risk = _table(data, "risk")
+    risk_rule = _text(risk, "rule", prefix="risk.")
+    if risk_rule not in RISK_RULES:
+        raise AnalystCallError(
+            f"field 'risk.rule': {risk_rule!r} is not one of {', '.join(RISK_RULES)}"
+        )
+
+    raw_scenarios = _table(data, "scenarios")
+    scenarios: dict[str, tuple[float, str]] = {}
+    for name in SCENARIOS:
+        entry = raw_scenarios.get(name)
+        if not isinstance(entry, dict):
+            raise AnalystCallError(
+                f"field 'scenarios.{name}' is required (a table with probability, trigger)"
+            )
+        probability = entry.get("probability")
+        if (
+            not isinstance(probability, int | float)
+            or isinstance(probability, bool)
+            or not (0.0 <= float(probability) <= 1.0)
+        ):
+            raise AnalystCallError(
+                f"field 'scenarios.{name}.probability': must be a number between 0 and 1, got {probability!r}"
+            )
+        scenarios[name] = (float(probability), str(entry.get("trigger", "")))
+    total = sum(p for p, _ in scenarios.values())
+    if not math.isclose(total, 1.0, abs_tol=PROBABILITY_TOLERANCE):
+        raise AnalystCallError(
+            f"fields 'scenarios.*.probability' must sum to 1, they sum to {total:g}"
+        )
+    horizon = data.get("horizon_sessions", params.horizon_sessions)
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
+        raise AnalystCallError(
+            f"field 'horizon_sessions': must be a positive integer, got {horizon!r}"
+        )
+    return AnalystCall(
+        root=root,
+        as_of=as_of,
+        author=author,
+        primary_trend=trend,
+        perspective=perspective,
+        levels=levels,
+        risk_rule=risk_rule,
+        scenarios=scenarios,
+        horizon_sessions=horizon,
+        notes=str(data.get("notes", "")).strip(),
+        fingerprint=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def market_facts(
+    series: pl.DataFrame, as_of: date, *, params: AnalysisParams | None = None
+) -> dict[str, Any]:
+    """What the rules need from the market on ``as_of``: contract, settlement, ATR(14) and SMA50
+    in the as-of front contract's points, and the series' adjustment on that day."""
+    params = params or AnalysisParams()
+    table = series.with_columns(
+        ind.wilder_atr("high", "low", "close", window=params.atr_window).alias("atr14"),
+        ind.sma("close", params.sma_mid).alias("sma50"),
+    ).filter(pl.col("session_date") == as_of)
+    if table.height == 0:
+        raise AnalystCallError(
+            f"field 'as_of': no bar on {as_of} in the stored series (ingest that session first)"
+        )
+    row = table.row(0, named=True)
+    if row["atr14"] is None:
+        raise AnalystCallError(f"field 'as_of': {as_of} is too early in the series for ATR(14)")
+    factor, offset = row["factor"], row["offset"]
+    return {
+        "contract": row["contract"],
+        "close": row["raw_close"],
+        "atr14": round(row["atr14"] / factor, 4),
+        "sma50": None if row["sma50"] is None else round((row["sma50"] - offset) / factor, 4),
+        "roll_offset": round(offset, 6),
+        "roll_factor": round(factor, 9),
+    }
+
+
+def analyst_snapshot_rows(call: AnalystCall, market: dict[str, Any]) -> pl.DataFrame:
+    """The wide snapshot row (CONTENT_COLUMNS + content_hash) of an analyst call."""
+    up = call.orientation == "up"
+    line, bias = call.levels["line_in_the_sand"], call.levels["bias_defining"]
+    if call.risk_rule in ("accept_below_sma50", "accept_above_sma50"):
+        risk_level = market["sma50"]
+    else:
+        risk_level = line[0] if call.risk_rule == "accept_below_line" else line[1]
+    row: dict[str, Any] = {column: None for column in CONTENT_COLUMNS}
+    row.update(
+        root=call.root,
+        as_of=call.as_of,
+        author=call.author,
+        methodology_version=ANALYST_METHODOLOGY,
+        params_hash="",
+        input_fingerprint=call.fingerprint,
+        source="analyst",
+        contract=market["contract"],
+        close=market["close"],
+        roll_offset=market["roll_offset"],
+        roll_factor=market["roll_factor"],
+        primary_trend=call.primary_trend,
+        perspective=call.perspective,
+        orientation=call.orientation,
+        sma50=market["sma50"],
+        atr14=market["atr14"],
+        upper_barrier=bias[1] if up else line[1],
+        lower_barrier=line[0] if up else bias[0],
+        risk_rule=call.risk_rule,
+        risk_level=risk_level,
+        horizon_sessions=call.horizon_sessions,
+        horizon_end=horizon_ends([call.as_of], call.horizon_sessions)[0],
+        notes=_notes(call),
+        **{f"p_{name}": call.scenarios[name][0] for name in SCENARIOS},
+    )
+    for kind, prefix in LEVEL_PREFIXES.items():
+        if kind in call.levels:
+            row[f"{prefix}_low"], row[f"{prefix}_high"] = call.levels[kind]
+            row[f"{prefix}_projected"] = False
+    frame = pl.DataFrame([row], schema=_row_schema(), strict=False)
+    return with_content_hash(frame)
+
+
+def _notes(call: AnalystCall) -> str:
+    triggers = "; ".join(f"{name}: {text}" for name, (_, text) in call.scenarios.items() if text)
+    return "\n".join(
+        part for part in (call.notes, f"Triggers — {triggers}" if triggers else "") if part
+    )
+
+
+def _row_schema() -> dict[str, pl.DataType]:
+    from pipeline.analysis.assemble import LEVEL_FIELDS, PEERS, RS_FIELDS
+
+    schema: dict[str, pl.DataType] = dict.fromkeys(CONTENT_COLUMNS, pl.Float64())
+    for name in (
+        "root", "author", "methodology_version", "params_hash", "input_fingerprint", "source",
+        "contract", "primary_trend", "perspective", "orientation", "pullback_depth",
+        "pullback_speed", "risk_rule", "state_key", "notes",
+    ):  # fmt: skip
+        schema[name] = pl.String()
+    for name in ("as_of", "higher_lows_since", "lower_highs_since", "horizon_end"):
+        schema[name] = pl.Date()
+    for name in ("well_above_sma200", "consolidating"):
+        schema[name] = pl.Boolean()
+    for name in (
+        "higher_lows_count", "lower_highs_count", "n_bear", "n_sideways", "n_bull", "n_analogs",
+        "n_geometry", "horizon_sessions",
+    ):  # fmt: skip
+        schema[name] = pl.Int64()
+    for prefix in LEVEL_PREFIXES.values():
+        for field in LEVEL_FIELDS:
+            schema[f"{prefix}_{field}"] = {
+                "touches": pl.Int64(),
+                "sources": pl.String(),
+                "projected": pl.Boolean(),
+            }.get(field, pl.Float64())
+    for peer in PEERS:
+        schema[f"rs_{peer.lower()}_verdict"] = pl.String()
+    assert set(RS_FIELDS)
+    return schema
+
+
+def _text(data: dict[str, Any], name: str, *, prefix: str = "") -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise AnalystCallError(f"field '{prefix}{name}' is required (a non-empty text)")
+    return value.strip()
+
+
+def _date(data: dict[str, Any], name: str) -> date:
+    value = data.get(name)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = date.fromisoformat(value)
+    if not isinstance(value, date):
+        raise AnalystCallError(f"field '{name}': expected a date YYYY-MM-DD, got {value!r}")
+    try:
+        trade_date = is_trade_date(value)
+    except CalendarRangeError as exc:
+        raise AnalystCallError(f"field '{name}': {exc}") from exc
+    if not trade_date:
+        raise AnalystCallError(f"field '{name}': {value} is not a CME trade date")
+    return value
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name)
+    if not isinstance(value, dict):
+        raise AnalystCallError(f"field '{name}' is required (a table)")
+    return value
+
+
+def _zone(value: Any, name: str) -> tuple[float, float]:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise AnalystCallError(
+            f"field '{name}': expected [low, high] in index points, got {value!r}"
+        )
+    low, high = float(value[0]), float(value[1])
+    if not (0 < low <= high):
+        raise AnalystCallError(f"field '{name}': need 0 < low <= high, got [{low:g}, {high:g}]")
+    return low, high
