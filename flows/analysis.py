@@ -21,6 +21,7 @@ from flows.settings import code_version
 from pipeline.analysis.assemble import PEERS, snapshot_from_row
 from pipeline.analysis.engine import Analysis, analyse, chart_frame
 from pipeline.market.continuous import continuous_series
+from pipeline.market.contracts import ROOT_SPECS
 from warehouse.store import SnapshotWrite, Warehouse
 
 
@@ -37,7 +38,7 @@ def build_series(
             if root in roots:
                 logger.warning("%s: no %s bars on or before %s: no analysis", root, source, as_of)
             continue
-        series[root] = continuous_series(bars)
+        series[root] = continuous_series(bars, known_rolls=_observed_rolls(warehouse, root, source))
         logger.info(
             "%s: continuous series of %s sessions (%s rolls) to %s",
             root,
@@ -46,6 +47,16 @@ def build_series(
             series[root]["session_date"].max(),
         )
     return series
+
+
+def _observed_rolls(warehouse: Warehouse, root: str, source: str) -> list[date]:
+    """Roll sessions of Yahoo's ``=F`` feed seen as shortName changes between nightly fetches."""
+    if source != "yahoo" or root not in ROOT_SPECS:
+        return []
+    from pipeline.sources.yahoo import observed_roll_sessions
+
+    symbol = ROOT_SPECS[root].yahoo_continuous
+    return observed_roll_sessions(warehouse.contract_month_observations(root, symbol=symbol))
 
 
 @task(name="analyse", task_run_name="analyse-{root}", cache_policy=NO_CACHE, persist_result=False)

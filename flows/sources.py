@@ -15,7 +15,7 @@ def make_source(
     path: str | Path | None = None,
     columns: Mapping[str, str] | None = None,
     yahoo_session: Any | None = None,
-    yahoo_mode: str = "continuous",
+    yahoo_mode: str = "all",
     cache_dir: Path | None = None,
 ) -> Source:
     if name == "demo":

@@ -183,5 +183,7 @@ def fetch_failed(
 ) -> RootSummary:
     """Record a fetch that failed for good (after retries) and summarise it; nothing else is written."""
     message = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, TransientSourceError):
+        message = f"gave up after {FETCH_RETRIES + 1} attempts: {message}"
     warehouse.record_fetch_failure(root, source, utcnow(), run_id, message)
     return RootSummary(root=root, source=source, window="", status="failed", message=message)

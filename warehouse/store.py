@@ -237,7 +237,9 @@ class Warehouse:
         frame = self.query(
             statement("current_bars"), {"source": source, "root": root, "start": start, "end": end}
         )
-        return frame.cast(pl.Schema(BAR_SCHEMA)) if frame.height else pl.DataFrame(schema=BAR_SCHEMA)
+        return (
+            frame.cast(pl.Schema(BAR_SCHEMA)) if frame.height else pl.DataFrame(schema=BAR_SCHEMA)
+        )
 
     def last_session(self, root: str, *, source: str) -> date | None:
         row = self._first(
@@ -455,6 +457,18 @@ class Warehouse:
             " and ($version is null or version = $version) order by as_of desc, root, author",
             {"root": root, "author": author, "as_of": as_of, "version": version},
         )
+
+    def contract_month_observations(
+        self, root: str, *, symbol: str
+    ) -> list[tuple[date, str | None]]:
+        """(window end, contract month) of every Yahoo batch of ``root``, in fetch order: the
+        month Yahoo's shortName gave for the ``=F`` ``symbol`` (see pipeline.sources.yahoo)."""
+        return [
+            (row[0], row[1])
+            for row in self._rows(
+                statement("contract_month_observations"), {"root": root, "symbol": symbol}
+            )
+        ]
 
     def unresolved_snapshots(self, root: str, *, through: date) -> pl.DataFrame:
         """Snapshots of ``root`` without an outcome whose horizon ended on or before ``through``."""

@@ -56,6 +56,9 @@ import polars as pl
 from pipeline.market.contracts import Contract, contracts_between, front_contract, parse_contract
 
 Method = Literal["difference", "ratio", "none"]
+#: A known roll session replaces a detected splice this many rows or fewer away (the detected
+#: splice is always within a session of the expiry).
+KNOWN_ROLL_ROWS = 3
 RollRule = Literal["calendar", "volume"]
 
 #: Vendor continuous front-month symbols end with this (Yahoo ``ES=F``).
@@ -94,13 +97,17 @@ def continuous_series(
     method: Method = "difference",
     roll: RollRule = "calendar",
     roll_sessions: Sequence[date] | None = None,
+    known_rolls: Sequence[date] = (),
 ) -> pl.DataFrame:
     """One row per session from the front contract of one root, raw and adjusted (SERIES_SCHEMA).
 
     ``bars``: BAR_SCHEMA rows of one root, any order. If some rows carry a front-month symbol
     (``ES=F``) only those rows are used and the rolls are detected at expiries or given by
     ``roll_sessions`` (each maps to the feed's first row on or after it; dates on or before the
-    first row or after the last are ignored); otherwise every contract code must parse with
+    first row or after the last are ignored). ``known_rolls`` are roll sessions observed some other
+    way (Yahoo's contract-name change between two nightly fetches): each replaces the detected
+    splice at its expiry (within KNOWN_ROLL_ROWS rows), the other expiries are still detected.
+    Otherwise every contract code must parse with
     ``parse_contract`` and ``roll`` picks the rule (``"volume"`` needs per-contract bars).
 
     ``method``: ``"difference"`` adds ``offset`` (index points) to raw prices, ``"ratio"``
@@ -152,7 +159,9 @@ def continuous_series(
                 f"{root}: roll={roll!r} needs per-contract bars; a front-month feed rolls at "
                 "expiries or at the given roll_sessions"
             )
-        fronts = _feed_fronts(feed, root, method=method, roll_sessions=roll_sessions)
+        fronts = _feed_fronts(
+            feed, root, method=method, roll_sessions=roll_sessions, known_rolls=known_rolls
+        )
     else:
         if roll_sessions is not None:
             raise ContinuousSeriesError(
@@ -356,7 +365,12 @@ def _first_expiring_on_or_after(root: str, day: date) -> Contract:
 
 
 def _feed_fronts(
-    feed: pl.DataFrame, root: str, *, method: Method, roll_sessions: Sequence[date] | None
+    feed: pl.DataFrame,
+    root: str,
+    *,
+    method: Method,
+    roll_sessions: Sequence[date] | None,
+    known_rolls: Sequence[date] = (),
 ) -> pl.DataFrame:
     """The feed's rows with the implied contract, ``is_roll``, ``roll_spread`` and ``roll_ratio``.
 
@@ -381,6 +395,10 @@ def _feed_fronts(
     gaps: list[float | None] = feed["opening_gap"].to_list()
     if roll_sessions is None:
         roll_rows = _detected_roll_rows(days, gaps, root)
+        for known in (bisect.bisect_left(days, d) for d in known_rolls):
+            if 0 < known < len(days):
+                roll_rows = [r for r in roll_rows if abs(r - known) > KNOWN_ROLL_ROWS]
+                roll_rows = sorted({*roll_rows, known})
     else:
         roll_rows = sorted({i for i in (bisect.bisect_left(days, d) for d in roll_sessions)})
         roll_rows = [i for i in roll_rows if 0 < i < len(days)]

@@ -178,6 +178,9 @@ _EARLY_CLOSE_VOL = 0.5  # early-close sessions move about half as much
 _EARLY_CLOSE_VOLUME = 0.6  # ... and trade less on top of the lower volatility
 _GAP_SCALE = 0.12  # open vs previous close, in units of the session's volatility
 _RANGE_EXTENSION = 0.22  # mean high/low excursion beyond the open-close body, in volatilities
+#: Narrowest full-session range, in volatilities: real ES/NQ sessions never range less than about
+#: 0.2 ATR (~0.3 volatilities); without a floor the synthetic bars would look like partial bars.
+_MIN_RANGE = 0.45
 _VOLUME_VOL_ELASTICITY = 0.8
 _VOLUME_NOISE = 0.2
 _ROLL_VOLUME_BUMP = 0.3  # spread trading lifts total volume in the days around a roll
@@ -435,6 +438,8 @@ def _index_bars(seed: int, root: str) -> _IndexBars:
     open_ = previous_close * np.exp(gap)
     high = np.maximum(open_, close) * np.exp(_RANGE_EXTENSION * sigma * rng.exponential(size=n))
     low = np.minimum(open_, close) * np.exp(-_RANGE_EXTENSION * sigma * rng.exponential(size=n))
+    widen = np.maximum(_MIN_RANGE * sigma * close - (high - low), 0.0) / 2
+    high, low = high + widen, low - widen
 
     roll_days = _roll_session_indices(cal, root)
     nearest_roll = roll_days[

@@ -32,8 +32,9 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, get_args
@@ -41,7 +42,13 @@ from typing import Any, Literal, get_args
 import polars as pl
 import pyarrow as pa
 
-from pipeline.market.calendar import CALENDAR_START, ET, session_end, trade_dates
+from pipeline.market.calendar import (
+    CALENDAR_START,
+    ET,
+    next_trade_date,
+    session_end,
+    trade_dates,
+)
 from pipeline.market.contracts import ROOT_SPECS, front_contract
 from pipeline.schema import Batch, conform_bars
 from pipeline.sources.base import SourceError, TransientSourceError
@@ -148,6 +155,25 @@ def contract_month_from_short_name(short_name: str) -> tuple[int, int] | None:
         return None
     year = int(match["year"])
     return (year if year >= 100 else 2000 + year), _MONTHS.index(match["month"].lower()) + 1
+
+
+def observed_roll_sessions(observations: Sequence[tuple[date, str | None]]) -> list[date]:
+    """Roll sessions of a ``=F`` feed seen in the contract month of consecutive nightly fetches.
+
+    ``observations``: (last session asked for, contract month "YYYY-MM" named by shortName) per
+    fetch, in fetch order. When the month changes between fetches of consecutive sessions s1 and
+    s2, Yahoo rolled on s2; a change across a longer gap is ambiguous and left to the expiry
+    calendar and the opening gap (:func:`pipeline.market.continuous.continuous_series`).
+
+    >>> observed_roll_sessions([(date(2026, 3, 18), "2026-03"), (date(2026, 3, 19), "2026-03"),
+    ...     (date(2026, 3, 20), "2026-06"), (date(2026, 6, 1), "2026-06"), (date(2026, 6, 30), "2026-09")])
+    [datetime.date(2026, 3, 20)]
+    """
+    rolls = []
+    for (s1, m1), (s2, m2) in pairwise(observations):
+        if m1 and m2 and m1 != m2 and s1 < s2 and next_trade_date(s1) == s2:
+            rolls.append(s2)
+    return rolls
 
 
 def window_label(start: date | None, end: date) -> str:

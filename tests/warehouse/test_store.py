@@ -168,6 +168,15 @@ def test_quarantined_rows_are_kept_with_rule_and_raw_row_and_not_loaded(wh: Ware
     assert wh.table_counts()["quarantine"] == 1
     assert wh.table_counts()["row_findings"] == 1
     assert wh.table_counts()["validation_runs"] == 2
+    # Neither does the same bad bar arriving again in a later, overlapping batch.
+    overlapping = batch_of(bars({**FEB, date(2026, 2, 5): 2630.0}), fetched_at=T2)
+    assert overlapping.sha256 != batch.sha256
+    load(wh, overlapping, T2, findings)
+    assert wh.table_counts()["quarantine"] == 1
+    # A different raw value for the same bar and rule is a new finding.
+    changed = findings.with_columns(pl.lit('{"close": 2589.4}').alias("raw_row"))
+    load(wh, overlapping, T2, changed)
+    assert wh.table_counts()["quarantine"] == 2
 
 
 def test_a_failure_in_the_middle_of_a_load_leaves_the_warehouse_as_it_was(

@@ -545,6 +545,26 @@ def test_feed_uses_given_roll_sessions() -> None:
     assert jump["open"][0] - previous["close"][0] == ROLL_SPREAD + 0.5
 
 
+def test_feed_known_roll_replaces_the_detected_splice_only_at_its_expiry() -> None:
+    # Two expiries (Mar and Jun 2026): the March splice is known (Yahoo's contract name changed
+    # between the fetches of 19 and 20 March), the June one is still detected from the gap.
+    days = trade_dates(d(3, 16), d(6, 26))
+    rows, close = [], 6000.0
+    for day in days:
+        open_ = close + 0.5 + (ROLL_SPREAD if day in (d(3, 23), d(6, 22)) else 0.0)
+        close = open_ + 1.5
+        rows.append(("ES", "ES=F", day, open_, open_ + 3.0, open_ - 1.0, close, 1000, None))
+    bars = pl.DataFrame(rows, schema=BAR_SCHEMA, orient="row")
+    detected = continuous_series(bars)
+    assert detected.filter("is_roll")["session_date"].to_list() == [d(3, 23), d(6, 22)]
+    known = continuous_series(bars, known_rolls=[d(3, 20)])
+    assert known.filter("is_roll")["session_date"].to_list() == [d(3, 20), d(6, 22)]
+    assert known.filter("is_roll")["roll_gap"].to_list() == [0.5, ROLL_SPREAD + 0.5]
+    # A known roll far from any expiry adds a roll without removing a detected one.
+    odd = continuous_series(bars, known_rolls=[d(5, 1)])
+    assert odd.filter("is_roll")["session_date"].to_list() == [d(3, 23), d(5, 1), d(6, 22)]
+
+
 def test_feed_expiry_row_is_provisional_until_the_next_session() -> None:
     expiry = Contract(2026, 3, "ES").expiry
     for planted_on in (d(3, 20), d(3, 23)):

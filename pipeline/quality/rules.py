@@ -1,0 +1,828 @@
+"""The bar quality rules: names, severities, parameters and the polars columns each rule needs.
+
+Validation has two halves. This module *computes*: from a batch's canonical bars (and the stored
+bars before it) it derives one frame with, per batch row, the inputs every rule checks, a failure
+mask per rule and a human sentence per failure. :mod:`pipeline.quality.suite` *checks and
+records*: a Great Expectations suite runs over those columns and its unexpected row indices become
+the findings. Nothing here imports Great Expectations or reads the clock (``fetched_at`` and
+``window_end`` are parameters).
+
+Scope and precedence, decided once so every rule agrees:
+
+* Batch-level rules (``batch.not_empty``, ``schema.required_columns``, ``schema.column_types``)
+  reject the whole batch; no row rule runs.
+* ``session.final`` applies only to rows whose date passed the date rules (parsed, a trade date,
+  not in the future). Such a row whose session had not closed when fetched is *deferred*: its
+  values are provisional, so the value rules are not evaluated on it (a half-day bar would always
+  look "partial"); it is neither loaded nor quarantined and is fetched again.
+* The stateless value rules (prices, OHLC bounds, volume sign, duplicate keys, zero volume) run on
+  every row that is not deferred, including rows with a bad date, so a row's findings are complete.
+* The sequential rules (``price.jump``, ``range.partial``, ``volume.repeated``) walk, per contract
+  and in session order, only the rows that passed every stateless rule, after the stored
+  ``context`` bars. The walk keeps the previous close, previous volume and a Wilder ATR of the
+  rows that *loaded* so far: a quarantined bar never enters that state. So a 100x spike is
+  quarantined, the ATR is not poisoned by it, and the bar after it is compared with the last good
+  close (it is not flagged as a "jump back"). The price of this choice: a genuine level shift
+  larger than ``k`` ATR would quarantine every later bar until a person looks, which is why ``k``
+  sits well above the largest real daily move (see ``QualityParams``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+import polars as pl
+
+from pipeline.market.calendar import (
+    ET,
+    SESSION_END_ET,
+    CalendarRangeError,
+    is_early_close,
+    is_trade_date,
+    session_end,
+    sessions_between,
+)
+from pipeline.market.contracts import QUARTER_CODES, Contract
+from pipeline.schema import BAR_COLUMNS, BAR_SCHEMA, PRICE_COLUMNS
+
+SUITE_NAME = "callbook.bars"
+#: Bump when a rule, its scope or a default parameter changes: results record the version.
+SUITE_VERSION = "1.0.0"
+
+#: A vendor continuous symbol ("ES=F") ends with this; its bars jump at every quarterly roll.
+CONTINUOUS_SUFFIX = "=F"
+
+
+@dataclass(frozen=True)
+class QualityParams:
+    """Every number the row rules use, with its unit.
+
+    ``jump_atr_multiple`` (k = 8): on the real ES=F file (2000-09 .. 2026-02, Wilder ATR(14) of
+    the prior sessions, roll sessions excepted) the largest close-to-close move is 5.43 ATR
+    (2007-02-27), then 5.31 (2018-02-05) and 4.41 (2018-10-10); the 2008 and 2020 crash days stay
+    under 3.1 ATR (2020-02-24: 3.01, 2008-09-29: 2.51) because ATR rises with volatility. NQ=F
+    peaks at 3.99 (2016-06-24). k = 8 leaves a 1.5x margin over the worst real day while a
+    decimal-shift or 100x bar (tens to thousands of ATR) is caught.
+
+    ``jump_fallback_fraction`` (25 %): used before ``atr_window`` true ranges exist. The largest
+    daily close move on ES=F is 14.1 %, on NQ=F 16.7 %.
+
+    ``partial_range_atr`` (p = 0.15): the ES=F partial bar of 2025-08-11 spans 0.105 ATR (range
+    7.25 vs ATR 69.2) and the NQ=F one 0.109 ATR; the narrowest genuine full sessions are
+    2008-12-26 (0.217 ATR) and the expiry Friday 2024-09-20 (0.223; NQ=F 2010-06-18: 0.192).
+    0.15 sits between the two groups. Early-close sessions are not checked (their ranges go down
+    to 0.18 ATR legitimately).
+    """
+
+    atr_window: int = 14  # sessions in the Wilder ATR (seeded with the mean of the first 14 TRs)
+    jump_atr_multiple: float = 8.0  # k: |close - previous close| above k x ATR is a jump
+    jump_fallback_fraction: float = 0.25  # fraction of the previous close, while no ATR exists
+    partial_range_atr: float = 0.15  # p: high - low below p x ATR is a partial bar
+    roll_window_sessions: int = 1  # "=F" roll exception: sessions either side of an expiry
+
+
+RuleSeverity = Literal["batch", "error", "deferred", "warning"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rule. ``severity`` "batch" rejects the whole batch; the others are per row."""
+
+    name: str
+    severity: RuleSeverity
+    description: str
+
+
+BATCH_NOT_EMPTY = "batch.not_empty"
+SCHEMA_REQUIRED_COLUMNS = "schema.required_columns"
+SCHEMA_COLUMN_TYPES = "schema.column_types"
+PRICE_NOT_NULL = "price.not_null"
+PRICE_POSITIVE = "price.positive"
+OHLC_LOW_BOUND = "ohlc.low_bound"
+OHLC_HIGH_BOUND = "ohlc.high_bound"
+VOLUME_NON_NEGATIVE = "volume.non_negative"
+SESSION_PARSED = "session.parsed"
+SESSION_TRADE_DATE = "session.trade_date"
+SESSION_NOT_FUTURE = "session.not_future"
+KEY_UNIQUE = "key.unique"
+PRICE_JUMP = "price.jump"
+RANGE_PARTIAL = "range.partial"
+SESSION_FINAL = "session.final"
+VOLUME_ZERO = "volume.zero"
+VOLUME_REPEATED = "volume.repeated"
+ROWS_OUT_OF_ORDER = "rows.out_of_order"
+
+RULES: tuple[Rule, ...] = (
+    Rule(BATCH_NOT_EMPTY, "batch", "the batch has at least one row"),
+    Rule(SCHEMA_REQUIRED_COLUMNS, "batch", "every BAR_SCHEMA column but open_interest is present"),
+    Rule(SCHEMA_COLUMN_TYPES, "batch", "each price column has at least one numeric cell"),
+    Rule(SESSION_PARSED, "error", "session_date is present and parses as a date"),
+    Rule(SESSION_TRADE_DATE, "error", "session_date is a CME trade date"),
+    Rule(SESSION_NOT_FUTURE, "error", "session_date is not after window_end or the fetch date"),
+    Rule(PRICE_NOT_NULL, "error", "open, high, low and close are numbers (not null, not NaN)"),
+    Rule(PRICE_POSITIVE, "error", "every price is > 0"),
+    Rule(OHLC_LOW_BOUND, "error", "low <= min(open, close) and low <= high"),
+    Rule(OHLC_HIGH_BOUND, "error", "high >= max(open, close)"),
+    Rule(VOLUME_NON_NEGATIVE, "error", "volume >= 0"),
+    Rule(KEY_UNIQUE, "error", "one row per (contract, session_date)"),
+    Rule(
+        PRICE_JUMP,
+        "error",
+        "|close - previous close| <= k ATR (before an ATR exists: a fraction of it)",
+    ),
+    Rule(RANGE_PARTIAL, "error", "high - low >= p ATR on a full-length session"),
+    Rule(SESSION_FINAL, "deferred", "the session had closed (17:00 ET) when the batch was fetched"),
+    Rule(VOLUME_ZERO, "warning", "volume is not 0"),
+    Rule(VOLUME_REPEATED, "warning", "volume differs from the previous session's volume"),
+    Rule(ROWS_OUT_OF_ORDER, "warning", "each contract's rows come in session order"),
+)
+RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}
+BATCH_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.severity == "batch")
+ROW_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.severity != "batch")
+
+#: The columns a batch must have (the same list conform_bars enforces).
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in BAR_COLUMNS if c != "open_interest")
+KEY_COLUMNS: tuple[str, ...] = ("contract", "session_date")
+
+#: Column-name prefixes in the frame ``derive_checks`` returns.
+FAILS = "fails:"  # bool: True where the rule reports the row
+DETAIL = "detail:"  # str: the finding's sentence (null where the rule does not fail)
+
+
+def fails(rule: str) -> str:
+    return FAILS + rule
+
+
+def detail(rule: str) -> str:
+    return DETAIL + rule
+
+
+# --------------------------------------------------------------------------------------------
+# Batch-level helpers
+
+
+def missing_required_columns(frame: pl.DataFrame) -> list[str]:
+    """Required canonical columns absent from ``frame``.
+
+    >>> missing_required_columns(pl.DataFrame({"root": ["ES"], "close": [1.0]}))
+    ['contract', 'session_date', 'open', 'high', 'low', 'volume']
+    """
+    return [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+
+
+def cast_price_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with each price column it has cast to Float64 (cells that do not parse: null)."""
+    return frame.with_columns(
+        pl.col(c).cast(pl.Float64, strict=False) for c in PRICE_COLUMNS if c in frame.columns
+    )
+
+
+def unparseable_price_columns(frame: pl.DataFrame) -> list[str]:
+    """Price columns of a non-empty ``frame`` in which no cell is a number (null or NaN).
+
+    >>> unparseable_price_columns(pl.DataFrame({"open": ["1.5", "x"], "close": ["n/a", None]}))
+    ['close']
+    """
+    if frame.height == 0:
+        return []
+    cast = cast_price_columns(frame)
+    return [
+        c
+        for c in PRICE_COLUMNS
+        if c in cast.columns and cast[c].fill_nan(None).null_count() == cast.height
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Calendar lookups (Python calendar functions evaluated once per distinct date)
+
+
+def _by_date(
+    dates: pl.Series, fn: Callable[[date], Any], dtype: pl.DataType, name: str
+) -> pl.DataFrame:
+    """``session_date -> fn(session_date)`` for each distinct non-null date, for a join."""
+    distinct = dates.drop_nulls().unique().to_list()
+    return pl.DataFrame(
+        {"session_date": distinct, name: [fn(d) for d in distinct]},
+        schema={"session_date": pl.Date(), name: dtype},
+    )
+
+
+def _trade_date_status(d: date) -> str:
+    """Classify ``d``: "trade date", "weekend", "holiday" or "outside the CME calendar"."""
+    try:
+        if is_trade_date(d):
+            return "trade date"
+    except CalendarRangeError:
+        return "outside the CME calendar"
+    return "weekend" if d.weekday() >= 5 else "holiday"
+
+
+def near_quarterly_expiry(d: date, *, sessions: int) -> bool:
+    """True if trade date ``d`` is within ``sessions`` sessions of a quarterly expiry.
+
+    Vendor continuous series ("ES=F") switch contract around the expiry (the last session on the
+    old contract is the Thursday before, the expiry Friday is mixed), so their close jumps by the
+    calendar spread there.
+
+    >>> [near_quarterly_expiry(date(2026, 3, d), sessions=1) for d in (18, 19, 20, 23, 24)]
+    [False, True, True, True, False]
+    """
+    if d.month not in QUARTER_CODES:
+        return False
+    expiry = Contract(d.year, d.month, "ES").expiry  # expiries are the same for every root
+    first, last = min(d, expiry), max(d, expiry)
+    return sessions_between(first, last) <= sessions
+
+
+# --------------------------------------------------------------------------------------------
+# Stateless rules
+
+
+def _fmt(expr: pl.Expr) -> pl.Expr:
+    """A number as text, shortest round-trip form (6400.5, 3856)."""
+    return expr.cast(pl.String)
+
+
+def _fmt2(expr: pl.Expr) -> pl.Expr:
+    """A derived amount (ATR, a move, a range) as text with two decimals."""
+    return expr.round(2).cast(pl.String)
+
+
+def _fmt3(expr: pl.Expr) -> pl.Expr:
+    """A ratio to a threshold (ATR multiples) with three decimals, so 0.148 < 0.15 reads true."""
+    return expr.round(3).cast(pl.String)
+
+
+def session_checks(bars: pl.DataFrame, *, window_end: date, fetched_at: datetime) -> pl.DataFrame:
+    """Date rules and the deferral flag, one row per bar (aligned with ``bars``).
+
+    Adds ``is_trade_date`` and ``not_future`` (null when the date is null), ``session_final``
+    (null unless the date passed the three date rules), ``deferred`` (never null), the failure
+    masks and details of ``session.parsed/trade_date/not_future/final``.
+    ``fetched_at`` must be timezone-aware; "the fetch date" is its calendar date in New York.
+
+    >>> days = pl.DataFrame({"session_date": [date(2026, 2, 19), date(2026, 2, 20), date(2026, 2, 21)]})
+    >>> out = session_checks(days, window_end=date(2026, 2, 20),
+    ...                      fetched_at=datetime(2026, 2, 20, 15, 0, tzinfo=ET))
+    >>> out.select("is_trade_date", "session_final", "deferred").rows()  # Thu, Fri 15:00 ET, Sat
+    [(True, True, False), (True, False, True), (False, None, False)]
+    """
+    if fetched_at.tzinfo is None:
+        raise ValueError(f"fetched_at must be timezone-aware, got {fetched_at!r}")
+    fetched_et = fetched_at.astimezone(ET)
+    fetch_date = fetched_et.date()
+    latest_allowed = min(window_end, fetch_date)
+    status = _by_date(bars["session_date"], _trade_date_status, pl.String(), "_status")
+    final = _by_date(
+        bars["session_date"], lambda d: fetched_at >= session_end(d), pl.Boolean(), "_final"
+    )
+    d = pl.col("session_date")
+    date_ok = pl.col("is_trade_date") & pl.col("not_future")
+    end_text = f" {SESSION_END_ET:%H:%M} ET"
+    return (
+        bars.select("session_date")
+        .join(status, on="session_date", how="left", maintain_order="left")
+        .join(final, on="session_date", how="left", maintain_order="left")
+        .with_columns(
+            is_trade_date=pl.col("_status") == "trade date",
+            not_future=d <= latest_allowed,
+        )
+        .with_columns(session_final=pl.when(date_ok).then(pl.col("_final")))
+        .with_columns(deferred=pl.col("session_final").not_().fill_null(False))
+        .with_columns(
+            pl.col("session_date").is_null().alias(fails(SESSION_PARSED)),
+            (~pl.col("is_trade_date")).fill_null(False).alias(fails(SESSION_TRADE_DATE)),
+            (~pl.col("not_future")).fill_null(False).alias(fails(SESSION_NOT_FUTURE)),
+            pl.col("deferred").alias(fails(SESSION_FINAL)),
+        )
+        .with_columns(
+            pl.when(pl.col(fails(SESSION_PARSED)))
+            .then(pl.lit("session_date is missing or not a YYYY-MM-DD date"))
+            .alias(detail(SESSION_PARSED)),
+            pl.when(pl.col(fails(SESSION_TRADE_DATE)))
+            .then(
+                pl.format(
+                    "{} ({}) is not a CME trade date ({})",
+                    d,
+                    d.dt.strftime("%A"),
+                    pl.col("_status"),
+                )
+            )
+            .alias(detail(SESSION_TRADE_DATE)),
+            pl.when(pl.col(fails(SESSION_NOT_FUTURE)))
+            .then(
+                pl.when(d > window_end)
+                .then(pl.format("session {} is after the window end {}", d, pl.lit(window_end)))
+                .otherwise(
+                    pl.format("session {} is after the fetch date {} (ET)", d, pl.lit(fetch_date))
+                )
+            )
+            .alias(detail(SESSION_NOT_FUTURE)),
+            pl.when(pl.col(fails(SESSION_FINAL)))
+            .then(
+                pl.format(
+                    "session {} ends {}{}; the batch was fetched {} ET",
+                    d,
+                    d,
+                    pl.lit(end_text),
+                    pl.lit(f"{fetched_et:%Y-%m-%d %H:%M}"),
+                )
+            )
+            .alias(detail(SESSION_FINAL)),
+        )
+        .drop("session_date", "_status", "_final")
+    )
+
+
+def value_checks(bars: pl.DataFrame) -> pl.DataFrame:
+    """Price and volume rules that need one row only, aligned with ``bars``.
+
+    Adds the derived inputs ``lowest_price`` (min of the four prices, nulls and NaN ignored),
+    ``body_low`` = min(open, close) and ``body_high`` = max(open, close) (null if either is
+    missing), and the masks/details of ``price.not_null``, ``price.positive``,
+    ``ohlc.low_bound``, ``ohlc.high_bound``, ``volume.non_negative``, ``volume.zero``.
+    Null prices fail only ``price.not_null``; comparisons with a null are not failures.
+
+    >>> bars = pl.DataFrame({"open": [10.0, 10.0], "high": [11.0, 9.5], "low": [9.0, 9.0],
+    ...                      "close": [10.5, 9.8], "volume": [5, 0]})
+    >>> value_checks(bars).select("body_high", "fails:ohlc.high_bound", "fails:volume.zero").rows()
+    [(10.5, False, False), (10.0, True, True)]
+    """
+    o, h, lo, c, v = (pl.col(x) for x in ("open", "high", "low", "close", "volume"))
+    missing = [pl.col(x).is_null() | pl.col(x).is_nan() for x in PRICE_COLUMNS]
+    missing_names = pl.concat_list(
+        pl.when(m).then(pl.lit(x)) for m, x in zip(missing, PRICE_COLUMNS, strict=True)
+    ).list.drop_nulls()
+    non_positive_names = pl.concat_list(
+        pl.when(pl.col(x) <= 0).then(pl.format("{} {}", pl.lit(x), _fmt(pl.col(x))))
+        for x in PRICE_COLUMNS
+    ).list.drop_nulls()
+    frame = bars.select(
+        *(pl.col(x).fill_nan(None) for x in PRICE_COLUMNS),
+        v,
+        missing_names.alias("_missing"),
+        non_positive_names.alias("_non_positive"),
+    )
+    low_above_body = pl.col("low") > pl.col("body_low")
+    low_above_high = pl.col("low") > h
+    return frame.with_columns(
+        lowest_price=pl.min_horizontal(*(pl.col(x) for x in PRICE_COLUMNS)),
+        body_low=pl.when(o.is_not_null() & c.is_not_null()).then(pl.min_horizontal(o, c)),
+        body_high=pl.when(o.is_not_null() & c.is_not_null()).then(pl.max_horizontal(o, c)),
+    ).select(
+        "lowest_price",
+        "body_low",
+        "body_high",
+        (pl.col("_missing").list.len() > 0).alias(fails(PRICE_NOT_NULL)),
+        pl.when(pl.col("_missing").list.len() > 0)
+        .then(
+            pl.format("{} not a number (missing, text or NaN)", pl.col("_missing").list.join(", "))
+        )
+        .alias(detail(PRICE_NOT_NULL)),
+        (pl.col("_non_positive").list.len() > 0).alias(fails(PRICE_POSITIVE)),
+        pl.when(pl.col("_non_positive").list.len() > 0)
+        .then(pl.format("{} <= 0", pl.col("_non_positive").list.join(", ")))
+        .alias(detail(PRICE_POSITIVE)),
+        (low_above_body | low_above_high).fill_null(False).alias(fails(OHLC_LOW_BOUND)),
+        pl.when(low_above_body)
+        .then(pl.format("low {} > min(open {}, close {})", _fmt(lo), _fmt(o), _fmt(c)))
+        .when(low_above_high)
+        .then(pl.format("low {} > high {}", _fmt(lo), _fmt(h)))
+        .alias(detail(OHLC_LOW_BOUND)),
+        (h < pl.col("body_high")).fill_null(False).alias(fails(OHLC_HIGH_BOUND)),
+        pl.when(h < pl.col("body_high"))
+        .then(pl.format("high {} < max(open {}, close {})", _fmt(h), _fmt(o), _fmt(c)))
+        .alias(detail(OHLC_HIGH_BOUND)),
+        (v < 0).fill_null(False).alias(fails(VOLUME_NON_NEGATIVE)),
+        pl.when(v < 0).then(pl.format("volume {} < 0", _fmt(v))).alias(detail(VOLUME_NON_NEGATIVE)),
+        (v == 0).fill_null(False).alias(fails(VOLUME_ZERO)),
+        pl.when(v == 0).then(pl.lit("volume 0")).alias(detail(VOLUME_ZERO)),
+    )
+
+
+def key_checks(bars: pl.DataFrame, *, in_scope: pl.Series) -> pl.DataFrame:
+    """Duplicate (contract, session_date) keys among the rows where ``in_scope`` is True.
+
+    Exact duplicates (every column equal): the first copy stays, each later copy gets
+    ``duplicate_of`` = the first copy's row index. Conflicting duplicates (the copies differ): all
+    copies fail, none is trusted. ``key_scope`` marks the rows whose keys must be unique (in scope,
+    dated, not a later exact copy). Rows with a null date are left to ``session.parsed``.
+
+    >>> bars = pl.DataFrame({"contract": ["ESH26"] * 4, "session_date": [date(2026, 1, d) for d in (5, 5, 6, 6)],
+    ...                      "close": [1.0, 1.0, 2.0, 3.0]})
+    >>> key_checks(bars, in_scope=pl.Series([True] * 4)).select("duplicate_of", "fails:key.unique").rows()
+    [(None, False), (0, True), (None, True), (None, True)]
+    """
+    values = [c for c in bars.columns if c not in KEY_COLUMNS]
+    indexed = bars.with_row_index("row_index").with_columns(in_scope.alias("_in_scope"))
+    keyed = indexed.filter(pl.col("_in_scope") & pl.col("session_date").is_not_null())
+    groups = keyed.group_by(KEY_COLUMNS).agg(
+        pl.col("row_index").min().alias("_first"),
+        pl.len().alias("_copies"),
+        pl.struct(values).n_unique().alias("_versions") if values else pl.lit(1).alias("_versions"),
+        pl.col("row_index").sort().cast(pl.String).str.join(", ").alias("_rows"),
+    )
+    joined = keyed.join(groups, on=list(KEY_COLUMNS), how="left", nulls_equal=True).select(
+        "row_index",
+        pl.when(
+            (pl.col("_copies") > 1)
+            & (pl.col("_versions") == 1)
+            & (pl.col("row_index") != pl.col("_first"))
+        )
+        .then(pl.col("_first").cast(pl.Int64))
+        .alias("duplicate_of"),
+        ((pl.col("_copies") > 1) & (pl.col("_versions") > 1)).alias("_conflict"),
+        pl.format(
+            "conflicting duplicates of ({}, {}): rows {}",
+            pl.col("contract"),
+            pl.col("session_date"),
+            pl.col("_rows"),
+        ).alias("_conflict_text"),
+    )
+    out = indexed.select("row_index", "_in_scope", "session_date").join(
+        joined, on="row_index", how="left", maintain_order="left"
+    )
+    failing = pl.col("duplicate_of").is_not_null() | pl.col("_conflict").fill_null(False)
+    return out.select(
+        "duplicate_of",
+        (
+            pl.col("_in_scope")
+            & pl.col("session_date").is_not_null()
+            & pl.col("duplicate_of").is_null()
+        ).alias("key_scope"),
+        failing.alias(fails(KEY_UNIQUE)),
+        pl.when(pl.col("duplicate_of").is_not_null())
+        .then(pl.format("duplicate of row {}", pl.col("duplicate_of")))
+        .when(pl.col("_conflict"))
+        .then(pl.col("_conflict_text"))
+        .alias(detail(KEY_UNIQUE)),
+    )
+
+
+def order_checks(bars: pl.DataFrame) -> pl.DataFrame:
+    """``in_order``: False on the first row whose session is earlier than the row before it of
+    the same contract (in batch order), True on the other dated rows, null on undated rows.
+
+    Order is checked within each contract: a multi-contract feed sorted by session then contract
+    (the demo source) is in order; a contract's sessions going backwards is what a broken vendor
+    download looks like.
+
+    >>> bars = pl.DataFrame({"contract": ["A"] * 4, "session_date": [date(2026, 1, d) for d in (5, 7, 6, 8)]})
+    >>> order_checks(bars)["in_order"].to_list()
+    [True, True, False, True]
+    """
+    indexed = bars.select(KEY_COLUMNS).with_row_index("row_index")
+    dated = indexed.filter(pl.col("session_date").is_not_null()).with_columns(
+        _previous=pl.col("session_date").shift(1).over("contract", order_by="row_index")
+    )
+    backwards = (pl.col("session_date") < pl.col("_previous")).fill_null(False)
+    dated = dated.with_columns(
+        _first_backwards=backwards & (backwards.cast(pl.Int64).cum_sum() == 1)
+    )
+    out = indexed.join(
+        dated.select("row_index", "_previous", "_first_backwards"),
+        on="row_index",
+        how="left",
+        maintain_order="left",
+    )
+    return out.select(
+        (~pl.col("_first_backwards")).alias("in_order"),
+        pl.col("_first_backwards").fill_null(False).alias(fails(ROWS_OUT_OF_ORDER)),
+        pl.when(pl.col("_first_backwards"))
+        .then(
+            pl.format(
+                "{} session {} comes after session {} in the batch",
+                pl.col("contract"),
+                pl.col("session_date"),
+                pl.col("_previous"),
+            )
+        )
+        .alias(detail(ROWS_OUT_OF_ORDER)),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Sequential rules
+
+
+#: What the walk reports per batch row it visits (null where a value does not exist).
+WALK_SCHEMA: dict[str, pl.DataType] = {
+    "row_index": pl.Int64(),
+    "prev_close": pl.Float64(),  # last loaded close of the contract (index points)
+    "prev_session": pl.Date(),
+    "atr": pl.Float64(),  # Wilder ATR of the loaded bars before this one (index points)
+    "jump_atr": pl.Float64(),  # |close - prev_close| / atr
+    "jump_fraction": pl.Float64(),  # |close - prev_close| / prev_close, only while atr is null
+    "range_atr": pl.Float64(),  # (high - low) / atr, not on early closes
+    "prev_volume": pl.Int64(),
+    "volume_changed": pl.Boolean(),  # False = same volume as prev_volume (> 0)
+}
+
+
+def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFrame:
+    """The sequential rules over ``timeline``: one contract's bars after another, in session order.
+
+    ``timeline`` has ``row_index`` (null for stored context bars, which are trusted and only feed
+    the state), ``contract``, ``session_date``, the four prices, ``volume``, ``roll_exempt`` (no
+    jump check; the true range is the bar's own high - low, not bridged to the previous close)
+    and ``early_close`` (no partial-range check). Prices are non-null: only rows that passed
+    every stateless rule are walked.
+
+    State per contract: previous loaded close and volume, and a Wilder ATR over true ranges
+    max(high - low, |high - prev close|, |low - prev close|): no value until ``atr_window`` true
+    ranges exist (the first bar has none), then their mean, then ATR = (ATR * (n - 1) + TR) / n.
+    A batch row that fails ``price.jump`` or ``range.partial`` does not update the state.
+    This is a loop, not an expression: each row's verdict decides what the next row is compared
+    with, which no vectorised scan can express. Returns ``WALK_SCHEMA`` rows for the batch rows.
+
+    >>> tl = pl.DataFrame({"row_index": [0, 1, 2], "contract": "A",
+    ...     "session_date": [date(2026, 1, d) for d in (5, 6, 7)],
+    ...     "open": [100.0, 101.0, 150.0], "high": [102.0, 103.0, 151.0], "low": [99.0, 100.0, 149.0],
+    ...     "close": [101.0, 102.0, 150.0], "volume": [10, 10, 12],
+    ...     "roll_exempt": False, "early_close": False})
+    >>> walk_sessions(tl, params=QualityParams(atr_window=1)).select("atr", "jump_atr", "volume_changed").rows()
+    [(None, None, None), (None, None, False), (3.0, 16.0, True)]
+    """
+    n = params.atr_window
+    out: dict[str, list[Any]] = {name: [] for name in WALK_SCHEMA}
+    contract: object = object()
+    prev_close: float | None = None
+    prev_session: date | None = None
+    prev_volume: int | None = None
+    atr: float | None = None
+    seed_sum = 0.0
+    seed_count = 0
+    ordered = timeline.sort("contract", "session_date", "row_index", nulls_last=True)
+    for row in ordered.iter_rows(named=True):
+        if row["contract"] != contract:
+            contract = row["contract"]
+            prev_close, prev_session, prev_volume, atr = None, None, None, None
+            seed_sum, seed_count = 0.0, 0
+        high, low, close, volume = row["high"], row["low"], row["close"], row["volume"]
+        loads = True
+        if row["row_index"] is not None:
+            jump_atr = jump_fraction = range_atr = None
+            if prev_close is not None and not row["roll_exempt"]:
+                move = abs(close - prev_close)
+                if atr is not None and atr > 0:
+                    jump_atr = move / atr
+                    loads = jump_atr <= params.jump_atr_multiple
+                else:
+                    jump_fraction = move / prev_close
+                    loads = jump_fraction <= params.jump_fallback_fraction
+            if atr is not None and atr > 0 and not row["early_close"]:
+                range_atr = (high - low) / atr
+                loads = loads and range_atr >= params.partial_range_atr
+            changed = None
+            if prev_volume is not None and volume is not None and volume > 0:
+                changed = volume != prev_volume
+            for name, value in (
+                ("row_index", row["row_index"]),
+                ("prev_close", prev_close),
+                ("prev_session", prev_session),
+                ("atr", atr),
+                ("jump_atr", jump_atr),
+                ("jump_fraction", jump_fraction),
+                ("range_atr", range_atr),
+                ("prev_volume", prev_volume),
+                ("volume_changed", changed),
+            ):
+                out[name].append(value)
+        if not loads:
+            continue
+        if prev_close is not None:
+            true_range = high - low
+            if not row["roll_exempt"]:
+                true_range = max(true_range, abs(high - prev_close), abs(low - prev_close))
+            if atr is None:
+                seed_sum += true_range
+                seed_count += 1
+                if seed_count == n:
+                    atr = seed_sum / n
+            else:
+                atr = (atr * (n - 1) + true_range) / n
+        prev_close, prev_session, prev_volume = close, row["session_date"], volume
+    return pl.DataFrame(out, schema=WALK_SCHEMA)
+
+
+def _timeline(
+    bars: pl.DataFrame,
+    walkable: pl.Series,
+    context: pl.DataFrame | None,
+    *,
+    params: QualityParams,
+) -> pl.DataFrame:
+    """Walkable batch rows plus the context bars of the same contracts not replaced by them."""
+    columns = ["contract", "session_date", *PRICE_COLUMNS, "volume"]
+    batch_rows = (
+        bars.with_row_index("row_index")
+        .with_columns(pl.col("row_index").cast(pl.Int64))
+        .filter(walkable)
+        .select("row_index", *columns)
+    )
+    parts = [batch_rows]
+    if context is not None and context.height > 0:
+        stored = (
+            context.select(pl.col(c).cast(BAR_SCHEMA[c]) for c in columns)
+            .join(batch_rows.select(KEY_COLUMNS), on=list(KEY_COLUMNS), how="anti")
+            .filter(pl.col("contract").is_in(batch_rows["contract"].unique().to_list()))
+            .select(pl.lit(None, dtype=pl.Int64).alias("row_index"), *columns)
+        )
+        parts.append(stored)
+    timeline = pl.concat(parts)
+    continuous = pl.col("contract").str.ends_with(CONTINUOUS_SUFFIX)
+    near_expiry = _by_date(
+        timeline["session_date"],
+        lambda d: near_quarterly_expiry(d, sessions=params.roll_window_sessions),
+        pl.Boolean(),
+        "_near_expiry",
+    )
+    early = _by_date(timeline["session_date"], is_early_close, pl.Boolean(), "early_close")
+    return (
+        timeline.join(near_expiry, on="session_date", how="left")
+        .join(early, on="session_date", how="left")
+        .with_columns(roll_exempt=continuous & pl.col("_near_expiry"))
+        .drop("_near_expiry")
+    )
+
+
+def sequential_checks(
+    bars: pl.DataFrame,
+    walkable: pl.Series,
+    context: pl.DataFrame | None,
+    *,
+    params: QualityParams,
+) -> pl.DataFrame:
+    """``price.jump``, ``range.partial`` and ``volume.repeated``, aligned with ``bars``.
+
+    Only rows where ``walkable`` is True are evaluated (the others get nulls and no failure).
+    ``context`` is stored bars (BAR_SCHEMA) of the same root: they seed the previous close, the
+    ATR and the previous volume across the batch boundary; a batch row replaces the stored bar
+    of the same (contract, session_date).
+    """
+    walked = walk_sessions(_timeline(bars, walkable, context, params=params), params=params)
+    k, fraction, p = (
+        params.jump_atr_multiple,
+        params.jump_fallback_fraction,
+        params.partial_range_atr,
+    )
+    jumps = (pl.col("jump_atr") > k).fill_null(False) | (
+        pl.col("jump_fraction") > fraction
+    ).fill_null(False)
+    move = (pl.col("close") - pl.col("prev_close")).abs()
+    aligned = (
+        bars.select("close", "high", "low", "volume")
+        .with_row_index("row_index")
+        .with_columns(pl.col("row_index").cast(pl.Int64))
+        .join(walked, on="row_index", how="left", maintain_order="left")
+    )
+    return aligned.select(
+        "jump_atr",
+        "jump_fraction",
+        "range_atr",
+        "volume_changed",
+        jumps.alias(fails(PRICE_JUMP)),
+        pl.when(pl.col("jump_atr") > k)
+        .then(
+            pl.format(
+                "close {} moved {} from the previous close {} ({}) = {} ATR > {} ATR (ATR {})",
+                _fmt(pl.col("close")),
+                _fmt2(move),
+                _fmt(pl.col("prev_close")),
+                pl.col("prev_session"),
+                _fmt3(pl.col("jump_atr")),
+                pl.lit(k),
+                _fmt2(pl.col("atr")),
+            )
+        )
+        .when(pl.col("jump_fraction") > fraction)
+        .then(
+            pl.format(
+                "close {} moved {} % from the previous close {} ({}) > {} % (no ATR yet)",
+                _fmt(pl.col("close")),
+                _fmt3(pl.col("jump_fraction") * 100),
+                _fmt(pl.col("prev_close")),
+                pl.col("prev_session"),
+                pl.lit(fraction * 100),
+            )
+        )
+        .alias(detail(PRICE_JUMP)),
+        (pl.col("range_atr") < p).fill_null(False).alias(fails(RANGE_PARTIAL)),
+        pl.when(pl.col("range_atr") < p)
+        .then(
+            pl.format(
+                "range {} (high {} - low {}) = {} ATR < {} ATR (ATR {})",
+                _fmt2(pl.col("high") - pl.col("low")),
+                _fmt(pl.col("high")),
+                _fmt(pl.col("low")),
+                _fmt3(pl.col("range_atr")),
+                pl.lit(p),
+                _fmt2(pl.col("atr")),
+            )
+        )
+        .alias(detail(RANGE_PARTIAL)),
+        pl.col("volume_changed").not_().fill_null(False).alias(fails(VOLUME_REPEATED)),
+        pl.when(pl.col("volume_changed").not_())
+        .then(
+            pl.format(
+                "volume {} equals the volume of the previous session {}",
+                pl.col("volume"),
+                pl.col("prev_session"),
+            )
+        )
+        .alias(detail(VOLUME_REPEATED)),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Everything together
+
+#: Error rules decided from one row (plus its duplicates): a row failing one is not walked.
+STATELESS_ERRORS: tuple[str, ...] = tuple(
+    r.name for r in ROW_RULES if r.severity == "error" and r.name not in (PRICE_JUMP, RANGE_PARTIAL)
+)
+#: Rules that do not apply to a deferred row (its values are provisional).
+VALUE_RULES: tuple[str, ...] = (
+    PRICE_NOT_NULL,
+    PRICE_POSITIVE,
+    OHLC_LOW_BOUND,
+    OHLC_HIGH_BOUND,
+    VOLUME_NON_NEGATIVE,
+    KEY_UNIQUE,
+    PRICE_JUMP,
+    RANGE_PARTIAL,
+    VOLUME_ZERO,
+    VOLUME_REPEATED,
+)
+
+
+def derive_checks(
+    bars: pl.DataFrame,
+    *,
+    window_end: date,
+    fetched_at: datetime,
+    context: pl.DataFrame | None = None,
+    params: QualityParams = QualityParams(),
+) -> pl.DataFrame:
+    """Every row rule's inputs, failure mask and detail, one row per bar (aligned with ``bars``).
+
+    ``bars`` is a conformed canonical frame (BAR_SCHEMA). The result has ``row_index``, the key
+    and value columns, the derived inputs the suite checks (``lowest_price``, ``body_low``,
+    ``body_high``, ``is_trade_date``, ``not_future``, ``session_final``, ``deferred``,
+    ``duplicate_of``, ``key_scope``, ``jump_atr``, ``jump_fraction``, ``range_atr``,
+    ``volume_changed``, ``in_order``), and per row rule ``fails:<rule>`` and ``detail:<rule>``.
+    Masks follow the scope rules of the module docstring (a deferred row fails only
+    ``session.final``).
+
+    >>> from pipeline.schema import conform_bars
+    >>> bars = conform_bars(pl.DataFrame({"root": "ES", "contract": "ESH26",
+    ...     "session_date": [date(2026, 2, 18), date(2026, 2, 19)],
+    ...     "open": [6800.0, 6810.0], "high": [6820.0, 6805.0], "low": [6790.0, 6795.0],
+    ...     "close": [6810.0, 6800.0], "volume": [1000, 0]}))
+    >>> checks = derive_checks(bars, window_end=date(2026, 2, 19),
+    ...                        fetched_at=datetime(2026, 2, 20, tzinfo=ET))
+    >>> checks.select("fails:ohlc.high_bound", "fails:volume.zero", "jump_fraction").rows()
+    [(False, False, None), (True, True, None)]
+    >>> checks["detail:ohlc.high_bound"][1]
+    'high 6805.0 < max(open 6810.0, close 6800.0)'
+    """
+    sessions = session_checks(bars, window_end=window_end, fetched_at=fetched_at)
+    deferred = sessions["deferred"]
+    values = value_checks(bars)
+    keys = key_checks(bars, in_scope=~deferred)
+    order = order_checks(bars)
+    stateless = pl.concat([sessions, values, keys], how="horizontal")
+    stateless_ok = ~pl.any_horizontal(
+        *(pl.col(fails(r)) & ~pl.col("deferred") for r in STATELESS_ERRORS)
+    )
+    walkable = stateless.select((stateless_ok & ~pl.col("deferred")).alias("w"))["w"]
+    sequential = sequential_checks(bars, walkable, context, params=params)
+    frame = pl.concat(
+        [
+            bars.with_row_index("row_index").with_columns(pl.col("row_index").cast(pl.Int64)),
+            stateless,
+            sequential,
+            order,
+        ],
+        how="horizontal",
+    )
+    # A deferred row is checked by session.final only: mask the value rules and their inputs.
+    masked_inputs = ("lowest_price", "body_low", "body_high", "duplicate_of")
+    return frame.with_columns(
+        *(pl.col(c).fill_nan(None) for c in PRICE_COLUMNS),
+        *(pl.col(fails(r)) & ~pl.col("deferred") for r in VALUE_RULES),
+        *(
+            pl.when(~pl.col("deferred")).then(pl.col(detail(r))).alias(detail(r))
+            for r in VALUE_RULES
+        ),
+        *(pl.when(~pl.col("deferred")).then(pl.col(c)).alias(c) for c in masked_inputs),
+    )
+
+
+def rule_failures(checks: pl.DataFrame, rules: Iterable[str]) -> dict[str, list[int]]:
+    """Row indices each rule reports, from a ``derive_checks`` frame."""
+    return {r: checks.filter(pl.col(fails(r)))["row_index"].to_list() for r in rules}

@@ -1,0 +1,223 @@
+"""The nightly flow against a local fake of Yahoo's HTTP API, through real yfinance and curl_cffi."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from flows import tasks
+from flows.nightly import nightly
+from pipeline.market.continuous import continuous_series
+from pipeline.sources.demo import demo_bars
+from tests.fakes.yahoo import FakeYahoo, isolate_yfinance
+from warehouse.store import Warehouse
+
+AS_OF = date(2026, 11, 20)
+HISTORY_START = date(2025, 6, 2)  # ~370 sessions: past the 250-session warm-up
+
+
+def front_month_feed(root: str) -> pl.DataFrame:
+    """A Yahoo-like ``=F`` series: the demo's front contract prices, spliced, not adjusted."""
+    series = continuous_series(demo_bars(root))
+    return series.filter(
+        pl.col("session_date").is_between(HISTORY_START, date(2026, 12, 18))
+    ).select(
+        "session_date",
+        pl.col("raw_open").alias("open"),
+        pl.col("raw_high").alias("high"),
+        pl.col("raw_low").alias("low"),
+        pl.col("raw_close").alias("close"),
+        "volume",
+    )
+
+
+def contract_bars(code: str, root: str) -> pl.DataFrame:
+    return demo_bars(root).filter(
+        (pl.col("contract") == code) & (pl.col("session_date") >= HISTORY_START)
+    )
+
+
+@pytest.fixture
+def fake_yahoo(tmp_path: Path) -> Iterator[FakeYahoo]:
+    isolate_yfinance(tmp_path / "yfinance-cache")
+    with FakeYahoo() as fake:
+        for root, name in (("RTY", "E-mini Russell 2000 Dec 26"), ("ES", "E-Mini S&P 500 Dec 26")):
+            feed = front_month_feed(root)
+            fake.set_bars(
+                f"{root}=F", feed.filter(pl.col("session_date") <= AS_OF), short_name=name
+            )
+            for code in (f"{root}Z26", f"{root}H27"):
+                bars = contract_bars(code, root).filter(pl.col("session_date") <= AS_OF)
+                fake.set_bars(f"{code}.CME", bars)
+        yield fake
+
+
+@pytest.fixture
+def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        tasks,
+        "fetch_bars",
+        tasks.fetch_bars.with_options(retry_delay_seconds=0, retry_jitter_factor=None),
+    )
+
+
+def clock(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
+    monkeypatch.setattr(tasks, "utcnow", lambda: at)
+
+
+def run(fake: FakeYahoo, data_dir: Path, roots: list[str], **kwargs: Any):
+    return nightly(
+        roots=roots,
+        source="yahoo",
+        data_dir=str(data_dir),
+        source_options={"yahoo_session": fake.session(), "cache_dir": data_dir / "yfinance"},
+        **kwargs,
+    )
+
+
+def test_nightly_on_yahoo_makes_calls_and_a_second_run_changes_nothing(
+    prefect_harness: None,
+    fake_yahoo: FakeYahoo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_retry_wait: None,
+) -> None:
+    clock(monkeypatch, datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+    first = run(fake_yahoo, tmp_path, ["RTY", "ES"])
+    assert first.as_of == AS_OF
+    assert [s.status for s in first.ingest] == ["ok", "ok"]
+    assert first.snapshots.written == 2
+    path = tmp_path / "warehouse.duckdb"
+    with Warehouse.open(path, read_only=True) as wh:
+        contracts = wh.query(
+            "select contract, count(*) as n from bars_current where root = 'RTY' group by 1 order by 1"
+        )
+        call = wh.snapshot_rows("RTY").row(0, named=True)
+        meta = wh.query(
+            "select metadata->'$.symbols.\"RTY=F\".history_metadata.shortName' as name"
+            " from ingest_batches where root = 'RTY'"
+        )
+        hashes = {t: wh.content_hash(t) for t in ("bars", "snapshots")}
+    feed = front_month_feed("RTY").filter(pl.col("session_date") <= AS_OF)
+    assert dict(contracts.rows())["RTY=F"] == feed.height
+    assert {"RTYZ26", "RTYH27"} <= set(contracts["contract"])
+    assert (call["as_of"], call["source"], call["contract"]) == (AS_OF, "yahoo", "RTYZ26")
+    assert call["close"] == feed.filter(pl.col("session_date") == AS_OF)["close"].item()
+    assert meta["name"].to_list() == ['"E-mini Russell 2000 Dec 26"']
+
+    again = run(fake_yahoo, tmp_path, ["RTY", "ES"])
+    assert all(s.inserted == 0 and s.revised == 0 for s in again.ingest)
+    assert again.snapshots.written == 0
+    with Warehouse.open(path, read_only=True) as wh:
+        assert {t: wh.content_hash(t) for t in hashes} == hashes
+
+
+def test_unfinished_session_is_deferred_then_loaded_the_next_night(
+    prefect_harness: None,
+    fake_yahoo: FakeYahoo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_retry_wait: None,
+) -> None:
+    # Yahoo's live row for Monday 2026-11-23, fetched at 15:00 ET before the session ended.
+    feed = front_month_feed("RTY")
+    fake_yahoo.set_bars("RTY=F", feed)
+    clock(monkeypatch, datetime(2026, 11, 23, 20, 0, tzinfo=UTC))
+    first = run(fake_yahoo, tmp_path, ["RTY"], as_of=date(2026, 11, 23))
+    assert first.ingest[0].deferred >= 1
+    with Warehouse.open(tmp_path / "warehouse.duckdb", read_only=True) as wh:
+        assert wh.last_session("RTY", source="yahoo") == AS_OF
+        deferred = wh.query(
+            "select rule, session_date from row_findings where severity = 'deferred'"
+        )
+        assert ("session.final", date(2026, 11, 23)) in deferred.rows()
+        assert wh.snapshot_rows("RTY")["as_of"].to_list() == [AS_OF]  # the last final session
+
+    clock(monkeypatch, datetime(2026, 11, 23, 23, 30, tzinfo=UTC))  # 18:30 ET: final now
+    second = run(fake_yahoo, tmp_path, ["RTY"], as_of=date(2026, 11, 23))
+    assert second.ingest[0].inserted >= 1
+    with Warehouse.open(tmp_path / "warehouse.duckdb", read_only=True) as wh:
+        assert wh.last_session("RTY", source="yahoo") == date(2026, 11, 23)
+
+
+def test_rate_limit_is_retried_and_a_dead_root_does_not_stop_the_others(
+    prefect_harness: None,
+    fake_yahoo: FakeYahoo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_retry_wait: None,
+) -> None:
+    clock(monkeypatch, datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+    fake_yahoo.fail_next("RTY=F", 429, times=2)  # yfinance itself re-sends a failed request once
+    fake_yahoo.fail_always("ES=F", 503)
+    result = run(fake_yahoo, tmp_path, ["RTY", "ES"])
+    rty, es = result.ingest
+    assert rty.status == "ok" and rty.inserted > 300
+    assert es.status == "failed"
+    assert es.message.startswith(f"gave up after {tasks.FETCH_RETRIES + 1} attempts")
+    assert "ES=F" in es.message
+    with Warehouse.open(tmp_path / "warehouse.duckdb", read_only=True) as wh:
+        roots = wh.query("select distinct root from bars").rows()
+        failures = wh.query("select root, outcome from fetch_log where outcome = 'failed'").rows()
+        assert wh.snapshot_rows("RTY").height == 1
+        assert wh.snapshot_rows("ES").height == 0
+    assert roots == [("RTY",)]
+    assert failures == [("ES", "failed")]
+    # One fetch attempt per try (the task retried FETCH_RETRIES times); each attempt's request may
+    # be re-sent by yfinance itself.
+    assert len(fake_yahoo.chart_requests("ES=F")) >= tasks.FETCH_RETRIES + 1
+
+
+def test_unknown_symbol_fails_clearly_without_retries(
+    prefect_harness: None,
+    fake_yahoo: FakeYahoo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_retry_wait: None,
+) -> None:
+    clock(monkeypatch, datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+    fake_yahoo.remove_symbol("ES=F")
+    result = run(fake_yahoo, tmp_path, ["ES"])
+    (es,) = result.ingest
+    assert es.status == "failed"
+    assert "unknown symbol ES=F" in es.message
+    assert len(fake_yahoo.chart_requests("ES=F")) <= 2  # not retried by the task
+
+
+def test_contract_name_change_between_two_nights_marks_the_roll(
+    prefect_harness: None,
+    fake_yahoo: FakeYahoo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_retry_wait: None,
+) -> None:
+    feed = front_month_feed("RTY")
+    # Front and next once the December roll date has passed; the demo's June contract does not
+    # trade yet, so serve March's prices plus a basis for it.
+    march = contract_bars("RTYH27", "RTY")
+    fake_yahoo.set_bars("RTYH27.CME", march)
+    fake_yahoo.set_bars(
+        "RTYM27.CME", march.with_columns(pl.col("open", "high", "low", "close") + 15.0)
+    )
+    nights = (
+        (date(2026, 12, 17), "E-mini Russell 2000 Dec 26"),
+        (date(2026, 12, 18), "E-mini Russell 2000 Mar 27"),
+    )
+    for night, short_name in nights:
+        fake_yahoo.set_bars(
+            "RTY=F", feed.filter(pl.col("session_date") <= night), short_name=short_name
+        )
+        clock(monkeypatch, datetime(night.year, night.month, night.day, 23, 30, tzinfo=UTC))
+        result = run(fake_yahoo, tmp_path, ["RTY"])
+        assert result.as_of == night and result.ingest[0].status == "ok"
+    with Warehouse.open(tmp_path / "warehouse.duckdb", read_only=True) as wh:
+        observations = wh.contract_month_observations("RTY", symbol="RTY=F")
+        calls = wh.query("select as_of, contract from snapshots order by as_of").rows()
+    assert observations[-2:] == [(date(2026, 12, 17), "2026-12"), (date(2026, 12, 18), "2027-03")]
+    # The feed is read as the expiring December contract up to the observed roll.
+    assert calls == [(date(2026, 12, 17), "RTYZ26"), (date(2026, 12, 18), "RTYH27")]
