@@ -55,8 +55,22 @@ class Zone(NamedTuple):
         return max(self.low - price, price - self.high, 0.0)
 
 
-SWING_SOURCES = frozenset({"swing_high", "swing_low"})
-MA_SOURCES = frozenset({"sma50", "sma200"})
+#: Candidate sources as bits, so a zone's member sources are one integer while clustering.
+SOURCE_BITS: dict[str, int] = {
+    "swing_high": 1,
+    "swing_low": 2,
+    "sma50": 4,
+    "sma200": 8,
+    "recent_high": 16,
+    "recent_low": 32,
+}
+_SWING_BITS = SOURCE_BITS["swing_high"] | SOURCE_BITS["swing_low"]
+_MA_BITS = SOURCE_BITS["sma50"] | SOURCE_BITS["sma200"]
+#: The sorted source names of every bit mask.
+_SOURCES_OF_MASK: tuple[tuple[str, ...], ...] = tuple(
+    tuple(sorted(name for name, bit in SOURCE_BITS.items() if mask & bit))
+    for mask in range(2 ** len(SOURCE_BITS))
+)
 
 
 def cluster_zones(
@@ -66,50 +80,53 @@ def cluster_zones(
 
     A swing's recency is ``1 - (as_of_index - pivot_index) / zone_lookback``: 1 for a pivot on the
     as-of session, 0 for one ``zone_lookback`` sessions old. Returns zones sorted by price
-    (disjoint before widening).
+    (disjoint before widening). This runs once per session of the history (bench/bench_calls.py).
 
     >>> p = AnalysisParams()  # cluster within 0.5 ATR, zones >= 0.25 ATR wide, lookback 250
     >>> cands = [Candidate(100.0, "swing_low", 1000), Candidate(104.0, "sma50"),
     ...          Candidate(101.0, "swing_low", 875), Candidate(120.0, "swing_high", 750)]
     >>> zones = cluster_zones(cands, atr=4.0, as_of_index=1000, params=p)
-    >>> [(z.low, z.high, z.score, z.touches) for z in zones]
-    [(100.0, 101.0, 3.5, 2), (103.5, 104.5, 1.0, 0), (119.5, 120.5, 1.0, 1)]
+    >>> [(z.low, z.high, z.score, z.touches, z.sources) for z in zones]
+    [(100.0, 101.0, 3.5, 2, ('swing_low',)), (103.5, 104.5, 1.0, 0, ('sma50',)), (119.5, 120.5, 1.0, 1, ('swing_high',))]
     """
     if not candidates or not atr > 0:
         return []
     gap = params.zone_cluster_atr * atr
-    min_width = params.zone_min_width_atr * atr
+    half_width = params.zone_min_width_atr * atr / 2
     touch_weight = params.zone_touch_weight
     recency_per_session = params.zone_recency_weight / params.zone_lookback
-    recency_base = params.zone_recency_weight - recency_per_session * as_of_index
+    # weight * (1 - (as_of_index - pivot_index) / lookback) = swing_base + per_session * pivot_index
+    swing_base = touch_weight + params.zone_recency_weight - recency_per_session * as_of_index
     ma_weight = params.zone_ma_weight
+    bits = SOURCE_BITS
     ordered = sorted(candidates)
     zones: list[Zone] = []
     low = previous = ordered[0][0]
-    score, touches = 0.0, 0
-    sources: set[str] = set()
-
-    def close_zone() -> None:
-        zone_low, zone_high = low, previous
-        if zone_high - zone_low < min_width:
-            centre = (zone_low + zone_high) / 2
-            zone_low, zone_high = centre - min_width / 2, centre + min_width / 2
-        zones.append(Zone(zone_low, zone_high, score, touches, tuple(sorted(sources))))
-
+    score, touches, mask = 0.0, 0, 0
     for price, source, pivot_index in ordered:
         if price - previous > gap:
-            close_zone()
-            low, score, touches, sources = price, 0.0, 0, set()
-        if source in SWING_SOURCES:
-            # weight * (1 - (as_of_index - pivot_index) / lookback), one multiply per swing
-            score += touch_weight + recency_base + recency_per_session * pivot_index
+            zones.append(_zone(low, previous, score, touches, mask, half_width))
+            low, score, touches, mask = price, 0.0, 0, 0
+        bit = bits[source]
+        if bit & _SWING_BITS:
+            score += swing_base + recency_per_session * pivot_index
             touches += 1
-        elif source in MA_SOURCES:
+        elif bit & _MA_BITS:
             score += ma_weight
-        sources.add(source)
+        mask |= bit
         previous = price
-    close_zone()
+    zones.append(_zone(low, previous, score, touches, mask, half_width))
     return zones
+
+
+def _zone(
+    low: float, high: float, score: float, touches: int, mask: int, half_width: float
+) -> Zone:
+    """A zone over [low, high], widened about its centre to at least twice ``half_width``."""
+    if high - low < 2 * half_width:
+        centre = (low + high) / 2
+        low, high = centre - half_width, centre + half_width
+    return Zone(low, high, score, touches, _SOURCES_OF_MASK[mask])
 
 
 @dataclass(frozen=True)

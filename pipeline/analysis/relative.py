@@ -20,9 +20,12 @@ from pipeline.analysis.params import AnalysisParams
 def daily_return() -> pl.Expr:
     """The front contract's own daily return from an adjusted series (fraction; first row null).
 
+    Row 3 is a roll: the raw close jumps 92 -> 110 (a new contract), the adjusted close moves 8,
+    the new contract's own move from 102, so the return is 8 / 102:
+
     >>> frame = pl.DataFrame({"close": [100.0, 102.0, 110.0], "raw_close": [90.0, 92.0, 110.0]})
     >>> frame.select(daily_return().round(6))["daily_return"].to_list()
-    [None, 0.022222, 0.0]
+    [None, 0.022222, 0.078431]
     """
     change = pl.col("close") - pl.col("close").shift(1)
     return (change / (pl.col("raw_close") - change)).alias("daily_return")

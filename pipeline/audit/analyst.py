@@ -30,7 +30,7 @@ import hashlib
 import math
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
@@ -51,6 +51,12 @@ from pipeline.market.contracts import ROOT_SPECS
 ANALYST_METHODOLOGY = "analyst"
 TRENDS = ("Bullish", "Bearish", "Neutral")
 PROBABILITY_TOLERANCE = 0.001  # the three probabilities must sum to 1 within this
+KNOWN_FIELDS = frozenset(
+    {
+        "root", "as_of", "author", "primary_trend", "perspective", "horizon_sessions", "notes",
+        "levels", "risk", "scenarios",
+    }
+)  # fmt: skip
 
 
 class AnalystCallError(ValueError):
@@ -99,6 +105,12 @@ def parse_analyst_call(
         raise AnalystCallError(f"not valid {fmt.upper()}: {exc}") from exc
     if not isinstance(data, dict):
         raise AnalystCallError("the file must hold a table of fields (root, as_of, ...)")
+    unknown_fields = sorted(set(data) - KNOWN_FIELDS)
+    if unknown_fields:
+        # A typo such as `horizon_session` must not silently fall back to a default.
+        raise AnalystCallError(
+            f"field '{unknown_fields[0]}': unknown field (known: {', '.join(sorted(KNOWN_FIELDS))})"
+        )
 
     root = _text(data, "root").upper()
     if root not in ROOT_SPECS:
@@ -311,7 +323,8 @@ def _date(data: dict[str, Any], name: str) -> date:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = date.fromisoformat(value)
-    if not isinstance(value, date):
+    # A TOML/YAML date-time parses to a datetime: a date subclass the calendar cannot compare.
+    if not isinstance(value, date) or isinstance(value, datetime):
         raise AnalystCallError(f"field '{name}': expected a date YYYY-MM-DD, got {value!r}")
     try:
         trade_date = is_trade_date(value)

@@ -106,11 +106,16 @@ def scoreboard(
     """One row per group: calls, effective calls (n / horizon), mean scores, and RPS skill
     against climatology and against barrier geometry with block-bootstrap intervals."""
     params = params or AnalysisParams()
-    block = params.horizon_sessions
     rows = []
     for _, group in scored.group_by(GROUP, maintain_order=True):
         group = reference_forecasts(group, params=params)
         rps = group["rps"].to_numpy()
+        # Blocks of one horizon: the group's own (an analyst may call over another horizon).
+        block = (
+            int(group["horizon_sessions"].max())  # type: ignore[arg-type]
+            if "horizon_sessions" in group.columns
+            else params.horizon_sessions
+        )
         clim = block_bootstrap_skill(
             rps,
             group["clim_rps"].to_numpy(),

@@ -126,7 +126,7 @@ def resolve_outcomes(
     upper, lower = internal("upper_barrier"), internal("lower_barrier")
     first_up = accepted(closes > (upper + threshold)[:, None])
     first_down = accepted(closes < (lower - threshold)[:, None])
-    resolvable = np.isfinite(upper) & np.isfinite(lower) & np.isfinite(atr)
+    resolvable = np.isfinite(upper) & np.isfinite(lower) & np.isfinite(atr) & (atr > 0)
     outcome, steps = scenario_outcome(first_up, first_down, resolvable, horizon=horizon)
 
     up = (located["orientation"] == "up").to_numpy()

@@ -14,7 +14,7 @@ final as (
         s.snapshot_id, s.root, s.as_of, s.author, s.kind, s.methodology_version, s.version,
         s.source, s.primary_trend, s.perspective, s.orientation, s.close, s.atr14,
         s.line_low, s.line_high, s.bias_low, s.bias_high, s.upper_barrier, s.lower_barrier,
-        s.risk_rule, s.risk_level, s.p_bear, s.p_sideways, s.p_bull, s.n_analogs,
+        s.risk_rule, s.risk_level, s.p_bear, s.p_sideways, s.p_bull, s.n_analogs, s.horizon_sessions,
         o.resolved_session, o.horizon_end, o.outcome, o.outcome_ordinal, o.steps,
         o.close_at_horizon, o.mfe_atr, o.mae_atr, o.line_held, o.line_break_step,
         o.bias_accepted, o.risk_triggered, o.risk_trigger_step, o.trend_correct, o.rps, o.brier, o.log_score
