@@ -27,16 +27,16 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_summary, peak_rss_mib, update_section  # noqa: E402
+from machine import machine_summary, peak_rss_mib, update_section
 
-from flows.history import BACKFILL_CHUNK  # noqa: E402
-from pipeline.analysis.engine import analyse  # noqa: E402
-from pipeline.audit.calibration import calibration_table, scoreboard  # noqa: E402
-from pipeline.audit.outcomes import resolve_outcomes  # noqa: E402
-from pipeline.market.continuous import continuous_series  # noqa: E402
-from pipeline.quality.result import ValidationResult, empty_findings  # noqa: E402
-from pipeline.sources.demo import DemoSource  # noqa: E402
-from warehouse.store import Warehouse  # noqa: E402
+from flows.history import BACKFILL_CHUNK
+from pipeline.analysis.engine import analyse
+from pipeline.audit.calibration import calibration_table, scoreboard
+from pipeline.audit.outcomes import resolve_outcomes
+from pipeline.market.continuous import continuous_series
+from pipeline.quality.result import ValidationResult, empty_findings
+from pipeline.sources.demo import DemoSource
+from warehouse.store import Warehouse
 
 ROOTS = ("RTY", "ES", "NQ", "YM")
 AS_OF = date(2026, 11, 20)

@@ -19,14 +19,14 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_summary, update_section  # noqa: E402
+from machine import machine_summary, update_section
 
-from pipeline.analysis.calls import call_table  # noqa: E402
-from pipeline.analysis.engine import analyse  # noqa: E402
-from pipeline.analysis.levels import Candidate, Zone, cluster_zones  # noqa: E402
-from pipeline.analysis.params import AnalysisParams  # noqa: E402
-from pipeline.market.continuous import continuous_series  # noqa: E402
-from pipeline.sources.demo import demo_bars  # noqa: E402
+from pipeline.analysis.calls import call_table
+from pipeline.analysis.engine import analyse
+from pipeline.analysis.levels import Candidate, Zone, cluster_zones
+from pipeline.analysis.params import AnalysisParams
+from pipeline.market.continuous import continuous_series
+from pipeline.sources.demo import demo_bars
 
 AS_OF = date(2026, 11, 20)
 REPEATS = 7

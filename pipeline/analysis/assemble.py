@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -62,7 +62,8 @@ def horizon_ends(as_of: Sequence[date], horizon: int) -> list[date]:
     """The CME trade date ``horizon`` sessions after each as-of trade date."""
     if not as_of:
         return []
-    calendar = trade_dates(min(as_of), max(as_of).replace(year=max(as_of).year + 1))
+    # A year of calendar days (not date.replace(year=...), which fails on 29 February).
+    calendar = trade_dates(min(as_of), max(as_of) + timedelta(days=366))
     return [calendar[bisect.bisect_left(calendar, d) + horizon] for d in as_of]
 
 

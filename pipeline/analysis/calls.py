@@ -272,7 +272,8 @@ def _with_structure_and_levels(
         out["pullback_speed"].append(speed)
 
     table = pl.concat([table, pl.DataFrame(out, schema=_LOOP_COLUMNS)], how="horizontal")
-    decimals = max(0, -math.floor(math.log10(tick) + 1e-9))
+    # From the tick's decimal digits: log10 would give 0.25 (ES, NQ) one decimal, off the tick.
+    decimals = len(f"{tick:.10f}".rstrip("0").partition(".")[2])
     price_columns = [
         f"{prefix}_{edge}" for prefix in LEVEL_PREFIXES.values() for edge in ("low", "high")
     ]

@@ -39,7 +39,9 @@ def make_batch(close: float = 2618.4, fetched_at: datetime = FETCHED_AT) -> Batc
             }
         )
     )
-    return Batch("file", "RTY", raw, bars, fetched_at, None, date(2026, 2, 4), {"file_name": "x.csv"})
+    return Batch(
+        "file", "RTY", raw, bars, fetched_at, None, date(2026, 2, 4), {"file_name": "x.csv"}
+    )
 
 
 def test_landed_file_round_trips_the_raw_batch_and_its_hash(tmp_path: Path) -> None:

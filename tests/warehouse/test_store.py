@@ -59,7 +59,9 @@ def passed(batch: Batch, findings: pl.DataFrame | None = None) -> ValidationResu
 
 def load(wh: Warehouse, batch: Batch, at: datetime, findings: pl.DataFrame | None = None):
     duplicate = wh.record_batch(batch, lake_path="lake/x.parquet", run_id="run", recorded_at=at)
-    return wh.load_batch(batch, passed(batch, findings), run_id="run", recorded_at=at, duplicate=duplicate)
+    return wh.load_batch(
+        batch, passed(batch, findings), run_id="run", recorded_at=at, duplicate=duplicate
+    )
 
 
 FEB = {date(2026, 2, 2): 2541.0, date(2026, 2, 3): 2589.3, date(2026, 2, 4): 2618.4}
@@ -161,7 +163,9 @@ def test_quarantined_rows_are_kept_with_rule_and_raw_row_and_not_loaded(wh: Ware
     q = wh.quarantine_rows("RTY")
     assert q.select("session_date", "rule").rows() == [(date(2026, 2, 3), "ohlc.high_bound")]
     assert q["raw_row"].item() == '{"close": 2589.3}'
-    assert wh.query("select rule, severity from row_findings").rows() == [("volume.zero", "warning")]
+    assert wh.query("select rule, severity from row_findings").rows() == [
+        ("volume.zero", "warning")
+    ]
     assert date(2026, 2, 3) not in wh.current_bars("RTY", source="demo")["session_date"].to_list()
     # Validating the same batch again adds no finding.
     load(wh, batch, T1, findings)
@@ -206,7 +210,7 @@ def test_a_failure_in_the_middle_of_a_load_leaves_the_warehouse_as_it_was(
 
 
 def test_reader_needs_an_existing_warehouse(tmp_path: Path) -> None:
-    with pytest.raises(WarehouseError, match="no warehouse at .*callbook nightly"):
+    with pytest.raises(WarehouseError, match=r"no warehouse at .*callbook nightly"):
         Warehouse.open(tmp_path / "missing.duckdb", read_only=True)
 
 
@@ -238,7 +242,9 @@ def test_second_writer_waits_then_fails_naming_the_holder(tmp_path: Path) -> Non
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         started = datetime.now(UTC)
-        with pytest.raises(WarehouseLockedError, match=rf"locked by another callbook process \(PID {holder.pid}"):
+        with pytest.raises(
+            WarehouseLockedError, match=rf"locked by another callbook process \(PID {holder.pid}"
+        ):
             Warehouse.open(path, lock_timeout=1.0)
         assert datetime.now(UTC) - started >= timedelta(seconds=1)
     finally:
