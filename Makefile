@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine (python3 with pip is all they need):
-#   make run    the nightly job on the offline demo data, then the status table
+#   make run    the nightly job on the offline demo data (ends with the run summary and RTY's note)
 #   make test   every gate: format, lint, types, tests
 UV_VERSION := 0.13.9
 TOOLS      := .tools
@@ -20,7 +20,6 @@ install: $(UV)
 
 run: install
 	$(RUN) callbook nightly
-	$(RUN) callbook status
 
 test: check
 
@@ -41,6 +40,7 @@ pytest:
 bench: install
 	$(RUN) python bench/bench_indicators.py
 	$(RUN) python bench/bench_calls.py
+	$(RUN) python bench/bench_backfill.py
 
 clean-data:
 	rm -rf data

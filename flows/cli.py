@@ -388,7 +388,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         path = out_dir / f"reliability-{name}.png"
         write_atomic(
             path,
-            render_reliability_chart(group, title=f"Reliability: {' / '.join(map(str, keys))}"),
+            render_reliability_chart(
+                group.rename({"frequency_low": "low", "frequency_high": "high"}),
+                title=f"Reliability: {' / '.join(map(str, keys))}",
+            ),
         )
         console.print(f"reliability chart: {path}")
     return EXIT_OK

@@ -268,3 +268,61 @@ def test_many_readers_share_the_file(tmp_path: Path) -> None:
 
 def test_register_roundtrip_keeps_arrow_types(wh: Warehouse) -> None:
     assert isinstance(batch_of(bars(FEB)).raw, pa.Table)
+
+
+def seed_call_rows(p_bull: float = 0.4) -> pl.DataFrame:
+    from pipeline.audit.analyst import analyst_snapshot_rows, parse_analyst_call
+
+    text = (
+        Path(__file__).resolve().parents[2] / "pipeline/audit/examples/rty-2026-02-04-seed.toml"
+    ).read_text()
+    text = text.replace(
+        'probability = 0.40\ntrigger = "RTY holds', f'probability = {p_bull}\ntrigger = "RTY holds'
+    )
+    text = text.replace(
+        "[scenarios.sideways]\nprobability = 0.40",
+        f"[scenarios.sideways]\nprobability = {0.8 - p_bull:.2f}",
+    )
+    market = {
+        "contract": "RTYH26",
+        "close": 2617.4,
+        "atr14": 35.9,
+        "sma50": 2634.7,
+        "roll_offset": 0.0,
+        "roll_factor": 1.0,
+    }
+    return analyst_snapshot_rows(parse_analyst_call(text), market)
+
+
+def test_snapshots_are_versioned_never_updated(wh: Warehouse) -> None:
+    write = {"kind": "analyst", "flow_run_id": None, "code_version": "test"}
+    first = wh.write_snapshots(seed_call_rows(), created_at=T0, **write)
+    assert (first.written, first.unchanged, first.superseding) == (1, 0, 0)
+    same = wh.write_snapshots(seed_call_rows(), created_at=T1, **write)
+    assert (same.written, same.unchanged) == (0, 1)
+    changed = wh.write_snapshots(seed_call_rows(p_bull=0.5), created_at=T1, **write)
+    assert (changed.written, changed.superseding) == (1, 1)
+    # Back to the first content: compared with the LATEST version, so it is version 3.
+    back = wh.write_snapshots(seed_call_rows(), created_at=T2, **write)
+    assert back.written == 1
+    versions = wh.query(
+        "select version, supersedes_version, p_bull, snapshot_id, created_at from snapshots order by version"
+    )
+    assert versions.select("version", "supersedes_version", "p_bull").rows() == [
+        (1, None, 0.4),
+        (2, 1, 0.5),
+        (3, 2, 0.4),
+    ]
+    assert versions["snapshot_id"].to_list() == [
+        f"RTY/2026-02-04/seed-note/v{v}" for v in (1, 2, 3)
+    ]
+    assert versions["created_at"].to_list() == [T0, T1, T2]
+    assert (
+        wh.table_counts()["snapshot_levels"] == 12 and wh.table_counts()["snapshot_scenarios"] == 9
+    )
+    latest = wh.snapshot_rows("RTY", author="seed-note")
+    assert latest.select("version", "p_bull").rows() == [(3, 0.4)]
+    scenarios = wh.query(
+        "select scenario, ordinal, probability from snapshot_scenarios where version = 2 order by ordinal"
+    )
+    assert scenarios.rows() == [("bear", 0, 0.2), ("sideways", 1, 0.3), ("bull", 2, 0.5)]

@@ -1,0 +1,147 @@
+"""The ``callbook`` command line end to end: real flows, a real warehouse file, real output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from flows import tasks
+from flows.cli import EXIT_FAILED, EXIT_OK, main
+from warehouse.store import Warehouse
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+SEED_CALL = Path(__file__).resolve().parents[2] / "pipeline/audit/examples/rty-2026-02-04-seed.toml"
+
+
+@pytest.fixture(scope="module")
+def data_dir(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse made by `callbook nightly` and `callbook backfill` for RTY and ES."""
+    original = tasks.utcnow
+    tasks.utcnow = lambda: NOW  # type: ignore[assignment]
+    try:
+        path = tmp_path_factory.mktemp("cli") / "data"
+        args = ["--data-dir", str(path)]
+        assert main([*args, "nightly", "--roots", "RTY,ES"]) == EXIT_OK
+        assert main([*args, "backfill", "--roots", "RTY,ES", "--start", "2025-06-02"]) == EXIT_OK
+    finally:
+        tasks.utcnow = original  # type: ignore[assignment]
+    return path
+
+
+def run(data_dir: Path, *argv: str) -> int:
+    return main(["--data-dir", str(data_dir), *argv])
+
+
+def test_nightly_prints_the_summary_and_the_rty_note(data_dir: Path, capsys) -> None:
+    original = tasks.utcnow
+    tasks.utcnow = lambda: NOW  # type: ignore[assignment]
+    try:
+        assert run(data_dir, "nightly", "--roots", "RTY,ES") == EXIT_OK
+    finally:
+        tasks.utcnow = original  # type: ignore[assignment]
+    out = capsys.readouterr().out
+    assert "callbook nightly — 2026-11-20 (DEMO DATA" in out
+    assert "E-mini Russell 2000 (RTY)" in out
+    assert out.rstrip().endswith("chart-v1.png")
+    assert "Summary" in out and "Looking Forward" in out
+
+
+def test_status_sql_show_and_quarantine(data_dir: Path, capsys) -> None:
+    assert run(data_dir, "status") == EXIT_OK
+    status = capsys.readouterr().out
+    assert "RTY" in status and "ES" in status and "snapshots" in status
+
+    query = "select root, count(distinct session_date) as n from bars_current group by root order by root"
+    assert run(data_dir, "sql", query, "--format", "csv") == EXIT_OK
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0] == "root,n"
+    assert [r.split(",")[0] for r in rows[1:]] == ["ES", "RTY"]
+    assert all(int(r.split(",")[1]) >= 5000 for r in rows[1:])
+
+    assert run(data_dir, "sql", "select $x::int + 1 as y", "--param", "x=41", "--format", "csv") == 0
+    assert capsys.readouterr().out.split() == ["y", "42"]
+
+    assert run(data_dir, "show", "RTY", "--format", "markdown") == EXIT_OK
+    note = capsys.readouterr().out
+    assert note.startswith("# ") and "DEMO DATA" in note and "2026-11-20" in note
+
+    assert run(data_dir, "show", "ES", "--as-of", "2025-06-02", "--format", "markdown") == 0
+    assert "E-mini S&P 500 (ES)" in capsys.readouterr().out
+
+    assert run(data_dir, "quarantine") == EXIT_OK
+    capsys.readouterr()
+
+
+def test_audit_prints_scoreboard_and_calibration_and_writes_a_chart(data_dir: Path, capsys) -> None:
+    assert run(data_dir, "audit", "RTY", "--boot", "200") == EXIT_OK
+    out = capsys.readouterr().out
+    assert "Scoreboard" in out and "Calibration" in out
+    assert "skill vs" in out
+    charts = list((data_dir / "reports" / "audit").glob("reliability-RTY-*.png"))
+    assert charts and charts[0].read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_analyst_call_is_recorded_resolved_and_scored(data_dir: Path, capsys) -> None:
+    assert run(data_dir, "calls", "add", str(SEED_CALL)) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "RTY 2026-02-04" in out and "seed-note" in out and "recorded" in out
+    assert "resolved now:" in out
+    assert run(data_dir, "calls", "add", str(SEED_CALL)) == EXIT_OK
+    assert "already recorded" in capsys.readouterr().out
+    with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
+        stored = wh.query(
+            "select s.kind, s.p_bull, o.rps, o.brier from snapshots s join outcomes o using "
+            "(snapshot_id) where s.author = 'seed-note'"
+        )
+    kind, p_bull, rps, brier = stored.row(0)
+    assert (kind, p_bull) == ("analyst", 0.4)
+    assert (rps, brier) in {(0.4, 0.96), (0.1, 0.56), (0.2, 0.56)}  # bear / sideways / bull
+
+
+def test_errors_are_one_line_with_a_failure_status(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "nowhere"
+    assert main(["--data-dir", str(missing), "status"]) == EXIT_FAILED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("callbook: error: WarehouseError: no warehouse at")
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SEED_CALL.read_text().replace("probability = 0.20", "probability = 1.20"))
+    assert main(["--data-dir", str(missing), "calls", "add", str(bad)]) == EXIT_FAILED
+    assert "'scenarios.bear.probability'" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as usage:
+        main(["nightly", "--as-of", "2026-13-01"])
+    assert usage.value.code == 2
+    assert "not a date (YYYY-MM-DD): '2026-13-01'" in capsys.readouterr().err
+
+
+def test_help_loads_no_heavy_library() -> None:
+    code = (
+        "import sys; from flows.cli import build_parser; build_parser().format_help(); "
+        "heavy = [m for m in ('prefect', 'great_expectations', 'yfinance', 'polars', 'duckdb') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_backfill_resume_writes_nothing_new(data_dir: Path, capsys) -> None:
+    with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
+        before = wh.table_counts()
+    original = tasks.utcnow
+    tasks.utcnow = lambda: NOW  # type: ignore[assignment]
+    try:
+        assert run(data_dir, "backfill", "--roots", "RTY", "--start", "2025-06-02") == EXIT_OK
+    finally:
+        tasks.utcnow = original  # type: ignore[assignment]
+    out = capsys.readouterr().out
+    assert "RTY:" in out and " 0 written" in out
+    with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
+        after = wh.table_counts()
+    assert after["snapshots"] == before["snapshots"]
+    assert after["outcomes"] == before["outcomes"]
