@@ -10,10 +10,9 @@ the warehouse and is not hashed. The nightly call and the backfill both go throu
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
@@ -27,7 +26,7 @@ from pipeline.analysis.snapshot import (
     Snapshot,
     Structure,
 )
-from pipeline.market.calendar import trade_dates
+from pipeline.market.calendar import add_sessions
 
 PEERS: tuple[str, ...] = ("ES", "NQ")
 RS_FIELDS: tuple[str, ...] = ("ratio_vs_mean", "spread_5", "spread_20", "spread_63", "verdict")
@@ -60,11 +59,7 @@ RISK_RULES: dict[str, str] = {
 
 def horizon_ends(as_of: Sequence[date], horizon: int) -> list[date]:
     """The CME trade date ``horizon`` sessions after each as-of trade date."""
-    if not as_of:
-        return []
-    # A year of calendar days (not date.replace(year=...), which fails on 29 February).
-    calendar = trade_dates(min(as_of), max(as_of) + timedelta(days=366))
-    return [calendar[bisect.bisect_left(calendar, d) + horizon] for d in as_of]
+    return [add_sessions(d, horizon) for d in as_of]
 
 
 def snapshot_rows(

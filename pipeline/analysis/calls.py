@@ -78,6 +78,13 @@ def call_table(
         raise AnalysisInputError(f"series lacks column(s) {', '.join(missing)}")
     if series.height and not series["session_date"].is_sorted():
         raise AnalysisInputError("series must be sorted by session_date")
+    gaps = series.filter(pl.any_horizontal(pl.col("high", "low", "close").is_null()))
+    if gaps.height:
+        # Validation never loads such bars; a series built from other data may carry them.
+        raise AnalysisInputError(
+            f"series has no high/low/close on {gaps['session_date'][0]} "
+            f"({gaps.height} session(s)): every session needs a complete bar"
+        )
     table = _with_indicators(series, params)
     table = _with_trend_and_perspective(table, params)
     table = _with_structure_and_levels(table, params, tick=tick)

@@ -95,7 +95,8 @@ def cluster_zones(
     half_width = params.zone_min_width_atr * atr / 2
     touch_weight = params.zone_touch_weight
     recency_per_session = params.zone_recency_weight / params.zone_lookback
-    # weight * (1 - (as_of_index - pivot_index) / lookback) = swing_base + per_session * pivot_index
+    # touch + recency * (1 - (as_of_index - pivot_index) / lookback)
+    #   = swing_base + per_session * pivot_index
     swing_base = touch_weight + params.zone_recency_weight - recency_per_session * as_of_index
     ma_weight = params.zone_ma_weight
     bits = SOURCE_BITS

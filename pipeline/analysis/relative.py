@@ -17,18 +17,27 @@ from pipeline.analysis.indicators import sma
 from pipeline.analysis.params import AnalysisParams
 
 
-def daily_return() -> pl.Expr:
+def daily_return(suffix: str = "") -> pl.Expr:
     """The front contract's own daily return from an adjusted series (fraction; first row null).
 
+    Columns ``close``, ``raw_close`` and ``factor`` (with ``suffix`` appended to each name).
+    Difference-adjusted (factor 1): the adjusted point change over the previous price of the same
+    contract. Ratio-adjusted (factor != 1): adjusted prices keep returns, so close over close.
     Row 3 is a roll: the raw close jumps 92 -> 110 (a new contract), the adjusted close moves 8,
     the new contract's own move from 102, so the return is 8 / 102:
 
-    >>> frame = pl.DataFrame({"close": [100.0, 102.0, 110.0], "raw_close": [90.0, 92.0, 110.0]})
+    >>> frame = pl.DataFrame({"close": [100.0, 102.0, 110.0], "raw_close": [90.0, 92.0, 110.0],
+    ...                       "factor": [1.0, 1.0, 1.0]})
     >>> frame.select(daily_return().round(6))["daily_return"].to_list()
     [None, 0.022222, 0.078431]
     """
-    change = pl.col("close") - pl.col("close").shift(1)
-    return (change / (pl.col("raw_close") - change)).alias("daily_return")
+    close, raw, factor = (pl.col(f"{c}{suffix}") for c in ("close", "raw_close", "factor"))
+    change = close - close.shift(1)
+    difference_return = change / (raw - change)
+    ratio_return = close / close.shift(1) - 1
+    return (
+        pl.when(factor != 1.0).then(ratio_return).otherwise(difference_return).alias("daily_return")
+    )
 
 
 def relative_strength(
@@ -36,11 +45,17 @@ def relative_strength(
 ) -> pl.DataFrame:
     """Per session of ``series``: ratio_vs_mean, spread_<w> for each return window, verdict.
 
-    Both frames need session_date, close and raw_close. Sessions the peer lacks get nulls.
+    Both frames need session_date, close, raw_close and factor. Returns are taken over the
+    sessions both have, so a session one of them lacks makes the next return span both days for
+    both roots. Sessions the peer lacks get nulls.
     """
-    own = series.select("session_date", daily_return().alias("r"))
-    other = peer.select("session_date", daily_return().alias("r_peer"))
-    common = own.join(other, on="session_date", how="inner").sort("session_date")
+    columns = ("session_date", "close", "raw_close", "factor")
+    common = (
+        series.select(columns)
+        .join(peer.select(columns), on="session_date", how="inner", suffix="_peer")
+        .sort("session_date")
+        .with_columns(daily_return().alias("r"), daily_return("_peer").alias("r_peer"))
+    )
     growth = (1 + pl.col("r").fill_null(0)) / (1 + pl.col("r_peer").fill_null(0))
     rs_line = growth.cum_prod()
     windows = params.rs_return_windows

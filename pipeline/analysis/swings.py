@@ -24,8 +24,8 @@ SWING_SCHEMA: dict[str, pl.DataType] = {
 def swing_points(series: pl.DataFrame, *, k: int) -> pl.DataFrame:
     """Fractal swing highs and lows of ``series`` (columns session_date, high, low; sorted).
 
-    Pivots in the last ``k`` rows cannot be confirmed yet and are not returned. Rows with a null
-    high or low are never pivots and block pivots within ``k`` of them.
+    Pivots in the last ``k`` rows cannot be confirmed yet and are not returned. A null high is never
+    a swing high and blocks swing highs within ``k`` of it (lows likewise, column by column).
 
     >>> import datetime as dt
     >>> days = [dt.date(2026, 1, d) for d in (5, 6, 7, 8, 9, 12, 13, 14)]

@@ -517,7 +517,7 @@ def _contract_bars(seed: int, root: str) -> pl.DataFrame:
     days_to_expiry = np.array(expiry_day)[which] - cal.days[rows]
     basis_factor = 1 + (carry[rows] + params.carry_offset) * days_to_expiry / 365
 
-    decimals = max(0, -math.floor(math.log10(spec.tick) + 1e-9))
+    decimals = len(f"{spec.tick:.10f}".rstrip("0").partition(".")[2])  # 0.25 -> 2, 1.0 -> 0
 
     def to_tick(values: np.ndarray) -> np.ndarray:
         return np.round(np.round(values / spec.tick) * spec.tick, decimals)

@@ -1,0 +1,186 @@
+"""The analysis entry point: peers and relative strength, the chart frame, and no look-ahead.
+
+No look-ahead is the product's key promise: the call published for session D, computed from the
+bars up to D, must be exactly the call a backfill computes for D from a longer history. It is
+checked on the demo history of RTY (peers ES and NQ) and ES (peer NQ) for seeded random days D
+and random k = 1..60 sessions later, every snapshot column and the content hash.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from pipeline.analysis.assemble import CONTENT_COLUMNS, RS_FIELDS
+from pipeline.analysis.engine import analyse, chart_frame, peers_of
+from pipeline.analysis.params import AnalysisParams
+from pipeline.market.calendar import add_sessions, trade_dates
+from pipeline.market.continuous import continuous_series
+from pipeline.sources.demo import demo_bars
+from tests.pipeline.analysis.builders import contract_bars, noisy_path, series_frame, sessions
+
+PARAMS = AnalysisParams()
+GROWTH = {"RTY": 1.01, "ES": 1.0, "NQ": 1.005}  # per session
+ROWS = 300
+
+
+@pytest.fixture(scope="module")
+def compounding_series() -> dict[str, pl.DataFrame]:
+    return {
+        root: series_frame(100.0 * growth ** np.arange(ROWS), wick=0.5)
+        for root, growth in GROWTH.items()
+    }
+
+
+def test_peers_of() -> None:
+    assert peers_of("RTY", ["RTY", "ES", "NQ", "YM"]) == ["ES", "NQ"]
+    assert peers_of("ES", ["RTY", "ES", "NQ"]) == ["NQ"]
+    assert peers_of("NQ", ["NQ", "ES"]) == ["ES"]
+    assert peers_of("RTY", ["RTY"]) == []
+
+
+def rs_columns(peer: str) -> list[str]:
+    return [f"rs_{peer}_{field}" for field in RS_FIELDS]
+
+
+def test_rty_is_compared_with_es_and_nq_and_es_only_with_nq(compounding_series) -> None:
+    rty = analyse(compounding_series, "RTY", source="demo").snapshots.row(-1, named=True)
+    es = analyse(compounding_series, "ES", source="demo").snapshots.row(-1, named=True)
+    # Spreads: compounded root return minus compounded peer return over 5 sessions.
+    assert rty["rs_es_spread_5"] == round(1.01**5 - 1, 4)
+    assert rty["rs_nq_spread_5"] == round(1.01**5 - 1.005**5, 4)
+    assert (rty["rs_es_verdict"], rty["rs_nq_verdict"]) == ("leading", "leading")
+    assert es["rs_nq_spread_20"] == round(1 - 1.005**20, 4)
+    assert es["rs_nq_verdict"] == "lagging"
+    assert all(rty[c] is not None for c in rs_columns("es") + rs_columns("nq"))
+    assert all(es[c] is None for c in rs_columns("es"))
+    assert all(es[c] is not None for c in rs_columns("nq"))
+    alone = analyse({"RTY": compounding_series["RTY"]}, "RTY", source="demo").snapshots
+    nulls = alone.select(rs_columns("es") + rs_columns("nq")).null_count().row(0)
+    assert nulls == (alone.height,) * 2 * len(RS_FIELDS)
+
+
+def test_sessions_picks_rows_and_the_table_is_the_call_table(compounding_series) -> None:
+    days = compounding_series["RTY"]["session_date"]
+    wanted = [days[260], days[ROWS - 1]]
+    result = analyse(compounding_series, "RTY", source="demo", sessions=wanted)
+    assert result.root == "RTY"
+    assert result.snapshots["as_of"].to_list() == wanted
+    assert result.table.height == ROWS
+    assert "rs_ES_verdict" in result.table.columns and "rs_NQ_verdict" in result.table.columns
+
+
+def test_chart_frame_is_in_the_as_of_front_contracts_points() -> None:
+    days = sessions(320, start=date(2025, 1, 2))
+    path = np.round(noisy_path([(320, 1.0)], start_level=2000.0, noise=4.0, seed=21))
+    bars, premium_steps = contract_bars(days, path, root="RTY", premium=40.0)
+    table = analyse({"RTY": continuous_series(bars)}, "RTY", source="demo").table
+    as_of = days[-1]
+    frame = chart_frame(table, as_of)
+    last = table.row(-1, named=True)
+    steps = premium_steps[last["contract"]]
+    assert frame.height == table.height
+    # Every price, old contracts included, reads in the last front contract's points.
+    np.testing.assert_allclose(frame["close"].to_numpy(), path + 40.0 * steps)
+    assert frame["close"][-1] == last["raw_close"]
+    earlier = chart_frame(table, days[100])
+    assert earlier.height == 101
+    np.testing.assert_allclose(
+        earlier["close"].to_numpy(), path[:101] + 40.0 * premium_steps[table["contract"][100]]
+    )
+    with pytest.raises(ValueError, match="no session on or before 2024-12-31"):
+        chart_frame(table, date(2024, 12, 31))
+
+
+# ---- No look-ahead on the demo history ---------------------------------------------------
+
+HISTORY_END = date(2027, 12, 31)  # the demo goes on to 2035; this is history enough
+FIRST_CALLS = date(2006, 1, 10)  # 250 sessions after the first demo session (2005-01-03)
+LAST_D = date(2027, 9, 1)  # D + K_MAX sessions stays inside the history
+SEED = 20260204
+K_MAX = 60
+#: Days chosen on purpose, and how many random ones to add per root.
+SPECIAL_DAYS = {
+    "RTY": [
+        date(2020, 3, 11),  # the session before the March 2020 roll (12 March), in the crash
+        date(2024, 2, 29),  # a leap day (horizon_end once failed on it)
+        date(2008, 10, 10),  # a crisis week
+    ],
+    "ES": [date(2016, 3, 10)],  # the ES roll session of March 2016
+}
+RANDOM_DAYS = {"RTY": 17, "ES": 9}  # 20 + 10 = 30 days in all
+ROOT_PEERS = {"RTY": ("ES", "NQ"), "ES": ("NQ",)}
+
+
+@pytest.fixture(scope="module")
+def demo_history() -> dict[str, pl.DataFrame]:
+    return {
+        root: demo_bars(root).filter(pl.col("session_date") <= HISTORY_END)
+        for root in ("RTY", "ES", "NQ")
+    }
+
+
+def cut(history: dict[str, pl.DataFrame], root: str, last_day: date) -> dict[str, pl.DataFrame]:
+    """Continuous series of the root and its peers from the bars known on ``last_day``."""
+    return {
+        name: continuous_series(history[name].filter(pl.col("session_date") <= last_day))
+        for name in (root, *ROOT_PEERS[root])
+    }
+
+
+def look_ahead_cases() -> list[tuple[str, date, int]]:
+    rng = random.Random(SEED)
+    days = trade_dates(FIRST_CALLS, LAST_D)
+    cases = []
+    for root in ("RTY", "ES"):
+        chosen = SPECIAL_DAYS[root] + rng.sample(days, RANDOM_DAYS[root])
+        cases += [(root, day, rng.randint(1, K_MAX)) for day in chosen]
+    return cases
+
+
+CASES = look_ahead_cases()
+
+
+def test_the_cases_cover_the_history() -> None:
+    assert len(CASES) >= 30
+    years = {day.year for _, day, _ in CASES}
+    assert len(years) >= 12
+    assert {k for _, _, k in CASES} != {1}
+
+
+@pytest.fixture(scope="module")
+def full_analyses(demo_history) -> dict[str, pl.DataFrame]:
+    """Snapshot rows of the whole history (every day of it, with a call) per root."""
+    return {
+        root: analyse(cut(demo_history, root, HISTORY_END), root, source="demo").snapshots
+        for root in ROOT_PEERS
+    }
+
+
+TABLE_COLUMNS_WITH_THE_FUTURE = ("outcome", "outcome_steps")  # realised later, by design
+
+
+@pytest.mark.parametrize(("root", "day", "k"), CASES, ids=[f"{r}-{d}-k{k}" for r, d, k in CASES])
+def test_no_look_ahead(demo_history, full_analyses, root: str, day: date, k: int) -> None:
+    later = add_sessions(day, k)
+    now = analyse(cut(demo_history, root, day), root, source="demo", sessions=[day])
+    then = analyse(cut(demo_history, root, later), root, source="demo", sessions=[day])
+    assert now.table["session_date"][-1] == day  # the bars really end on D
+    assert then.table["session_date"][-1] == later
+    assert now.snapshots.height == 1, f"no call on {day}"
+    assert_frame_equal(now.snapshots, then.snapshots, check_exact=True)
+    full_row = full_analyses[root].filter(pl.col("as_of") == day)
+    assert_frame_equal(now.snapshots, full_row, check_exact=True)
+    # The whole call-table row too (minus the realised outcome, which needs the future).
+    columns = [c for c in now.table.columns if c not in TABLE_COLUMNS_WITH_THE_FUTURE]
+    assert_frame_equal(
+        now.table.tail(1).select(columns),
+        then.table.filter(pl.col("session_date") == day).select(columns),
+        check_exact=True,
+    )
+    assert list(now.snapshots.columns) == [*CONTENT_COLUMNS, "content_hash"]
