@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ import polars as pl
 import talib
 
 from pipeline.analysis import indicators as ind
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine
 
 DEFAULT_ROWS = 1_000_000
 DEFAULT_REPEATS = 7
@@ -151,22 +155,6 @@ def measure_all(bars: pl.DataFrame, repeats: int, *, label: str) -> Timing:
 
 def as_arrays(bars: pl.DataFrame) -> Arrays:
     return (bars["high"].to_numpy(), bars["low"].to_numpy(), bars["close"].to_numpy())
-
-
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next(
-        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line),
-        platform.processor() or "unknown CPU",
-    )
-    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
-    total_kib = next(
-        (int(line.split()[1]) for line in meminfo.splitlines() if "MemTotal" in line), 0
-    )
-    return (
-        f"{model}, {os.cpu_count()} logical cores (polars thread pool {pl.thread_pool_size()}), "
-        f"{total_kib / 1024**2:.1f} GiB RAM, {platform.system()} {platform.release()}"
-    )
 
 
 def table(timings: list[Timing]) -> str:

@@ -208,7 +208,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     if featured is not None:
         console.rule(f"{featured.root} {featured.as_of} — {featured.note_path}")
         console.print(Markdown(featured.note))
-        console.print(f"chart: {featured.chart_path}")
+        print(f"chart: {featured.chart_path}")  # unwrapped: a path to copy
     for s in result.failed:
         print(f"callbook: {s.root} {s.status}: {s.message}", file=sys.stderr)
     return EXIT_FAILED if result.failed else EXIT_OK
@@ -461,10 +461,10 @@ def cmd_calls(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from flows import tasks
+    from flows.history import append_outcomes_of
     from flows.settings import code_version
     from pipeline.analysis.assemble import snapshot_from_row
     from pipeline.audit.analyst import analyst_snapshot_rows, market_facts, parse_analyst_call
-    from pipeline.audit.outcomes import resolve_outcomes
     from pipeline.market.continuous import continuous_series
     from pipeline.report.note import render_summary_line
     from warehouse.store import Warehouse
@@ -491,10 +491,10 @@ def cmd_calls(args: argparse.Namespace) -> int:
             created_at=tasks.utcnow(),
         )
         stored = wh.snapshot_rows(call.root, author=call.author, as_of=call.as_of)
-        outcomes = resolve_outcomes(stored, series)
-        through = series["session_date"].max()
-        assert isinstance(through, date)
-        resolved = wh.append_outcomes(outcomes, series_through=through, recorded_at=tasks.utcnow())
+        resolved = append_outcomes_of(wh, stored, series)
+        outcomes = wh.query(
+            "select * from outcomes where snapshot_id = $id", {"id": stored["snapshot_id"][0]}
+        )
     snapshot = snapshot_from_row(stored.row(0, named=True))
     state = "recorded" if written.written else "already recorded (identical content)"
     print(f"{render_summary_line(snapshot)} — {state}")

@@ -69,6 +69,22 @@ class BackfillResult:
         return sum(r.sessions for r in self.roots)
 
 
+def append_outcomes_of(warehouse: Warehouse, pending: pl.DataFrame, series: pl.DataFrame) -> int:
+    """Resolve ``pending`` snapshots of one root on its ``series`` and append the outcomes whose
+    horizon has passed (one transaction). Returns how many were appended."""
+    through = series["session_date"].max()
+    assert isinstance(through, date)
+    if pending.height == 0:
+        return 0
+    outcomes = pl.concat(
+        [
+            resolve_outcomes(group, series)
+            for _, group in pending.group_by("horizon_sessions", maintain_order=True)
+        ]
+    )
+    return warehouse.append_outcomes(outcomes, series_through=through, recorded_at=tasks.utcnow())
+
+
 @task(
     name="resolve-outcomes",
     task_run_name="resolve-{root}",
@@ -80,24 +96,15 @@ def resolve_root(warehouse: Warehouse, root: str, series: pl.DataFrame) -> int:
     through = series["session_date"].max()
     assert isinstance(through, date)
     pending = warehouse.unresolved_snapshots(root, through=through)
-    if pending.height == 0:
-        return 0
-    outcomes = pl.concat(
-        [
-            resolve_outcomes(group, series)
-            for _, group in pending.group_by("horizon_sessions", maintain_order=True)
-        ]
-    )
-    written = warehouse.append_outcomes(
-        outcomes, series_through=through, recorded_at=tasks.utcnow()
-    )
-    get_run_logger().info(
-        "%s: %s outcome(s) appended (%s snapshot(s) were due, series through %s)",
-        root,
-        f"{written:,}",
-        f"{pending.height:,}",
-        through,
-    )
+    written = append_outcomes_of(warehouse, pending, series)
+    if pending.height:
+        get_run_logger().info(
+            "%s: %s outcome(s) appended (%s snapshot(s) were due, series through %s)",
+            root,
+            f"{written:,}",
+            f"{pending.height:,}",
+            through,
+        )
     return written
 
 

@@ -116,21 +116,16 @@ def scoreboard(
             if "horizon_sessions" in group.columns
             else params.horizon_sessions
         )
-        clim = block_bootstrap_skill(
-            rps,
-            group["clim_rps"].to_numpy(),
-            block=min(block, len(rps)),
-            n_boot=n_boot,
-            seed=seed,
-            level=level,
-        )
-        geo = block_bootstrap_skill(
-            rps,
-            group["geo_rps"].to_numpy(),
-            block=min(block, len(rps)),
-            n_boot=n_boot,
-            seed=seed,
-            level=level,
+        clim, geo = (
+            block_bootstrap_skill(
+                rps,
+                group[reference].to_numpy(),
+                block=min(block, len(rps)),
+                n_boot=n_boot,
+                seed=seed,
+                level=level,
+            )
+            for reference in ("clim_rps", "geo_rps")
         )
         first = group.row(0, named=True)
         rows.append(
