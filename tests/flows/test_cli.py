@@ -62,7 +62,9 @@ def test_status_sql_show_and_quarantine(data_dir: Path, capsys) -> None:
     assert [r.split(",")[0] for r in rows[1:]] == ["ES", "RTY"]
     assert all(int(r.split(",")[1]) >= 5000 for r in rows[1:])
 
-    assert run(data_dir, "sql", "select $x::int + 1 as y", "--param", "x=41", "--format", "csv") == 0
+    assert (
+        run(data_dir, "sql", "select $x::int + 1 as y", "--param", "x=41", "--format", "csv") == 0
+    )
     assert capsys.readouterr().out.split() == ["y", "42"]
 
     assert run(data_dir, "show", "RTY", "--format", "markdown") == EXIT_OK
@@ -126,7 +128,9 @@ def test_help_loads_no_heavy_library() -> None:
         "heavy = [m for m in ('prefect', 'great_expectations', 'yfinance', 'polars', 'duckdb') "
         "if m in sys.modules]; print(heavy)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 
