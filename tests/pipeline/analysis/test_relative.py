@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -124,7 +125,5 @@ def test_ratio_adjusted_series_returns_are_close_over_close() -> None:
     returns = series.select(daily_return())["daily_return"].to_list()
     closes = series["close"].to_list()
     assert returns[0] is None
-    assert returns[1:] == pytest.approx(
-        [b / a - 1 for a, b in zip(closes, closes[1:], strict=False)], rel=1e-12
-    )
+    assert returns[1:] == pytest.approx([b / a - 1 for a, b in pairwise(closes)], rel=1e-12)
     assert returns[2] == pytest.approx(1 / 111, rel=1e-12)  # RTYM26's own move 111 -> 112
