@@ -41,6 +41,7 @@ bench: install
 	$(RUN) python bench/bench_indicators.py
 	$(RUN) python bench/bench_calls.py
 	$(RUN) python bench/bench_backfill.py
+	$(RUN) python bench/bench_probability_model.py
 
 clean-data:
 	rm -rf data

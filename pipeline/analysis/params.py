@@ -77,8 +77,8 @@ class AnalysisParams:
     horizon_sessions: int = 20  # H: scenarios resolve within this many sessions
     shrinkage_strength: float = 20.0  # a in g_k = (m_k + a*pi_k) / (m + a): geometry -> climatology
     # a' in p_k = (n_k + a'*g_k) / (n + a'): full state -> geometry. With 20 the sparse full-state
-    # cells scored worse than geometry alone on all four demo roots (RPS skill -0.1 % to -2 %);
-    # 60 scored -0.5 % to +1.1 % (bench/RESULTS.md, "Probability model").
+    # cells scored worse than geometry alone on all four demo roots (RPS skill -0.3 % to -2.0 %);
+    # 60 scored -0.3 % to +0.5 % (bench/RESULTS.md, "Probability model").
     state_shrinkage_strength: float = 60.0
     climatology_prior_weight: float = (
         3.0  # pseudo-counts (split evenly) before any outcome is known
