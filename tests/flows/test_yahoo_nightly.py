@@ -116,6 +116,28 @@ def test_nightly_on_yahoo_makes_calls_and_a_second_run_changes_nothing(
     with Warehouse.open(path, read_only=True) as wh:
         assert {t: wh.content_hash(t) for t in hashes} == hashes
 
+    # Yahoo revises the settlement of 2026-11-18 (inside the re-fetched overlap): a new version
+    # of that bar, the old one kept, and a new version of the day's call that used it.
+    revised_day = date(2026, 11, 18)
+    changed = feed.with_columns(
+        pl.when(pl.col("session_date") == revised_day)
+        .then(pl.col("close") + 0.5)
+        .otherwise(pl.col("close"))
+        .alias("close")
+    ).with_columns(pl.max_horizontal("high", "close").alias("high"))
+    fake_yahoo.set_bars("RTY=F", changed)
+    third = run(fake_yahoo, tmp_path, ["RTY"])
+    assert (third.ingest[0].revised, third.ingest[0].inserted) == (1, 0)
+    assert (third.snapshots.written, third.snapshots.superseding) == (1, 1)
+    with Warehouse.open(path, read_only=True) as wh:
+        history = wh.query(
+            "select close, superseded_at is null as current from bars where contract = 'RTY=F'"
+            " and session_date = $day order by recorded_at",
+            {"day": revised_day},
+        ).rows()
+    old_close = feed.filter(pl.col("session_date") == revised_day)["close"].item()
+    assert history == [(old_close, False), (old_close + 0.5, True)]
+
 
 def test_unfinished_session_is_deferred_then_loaded_the_next_night(
     prefect_harness: None,

@@ -1,0 +1,71 @@
+"""The backfill flow is point-in-time: each stored snapshot equals the one made from truncated bars."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows import tasks
+from flows.history import backfill
+from flows.nightly import nightly
+from pipeline.analysis.assemble import CONTENT_COLUMNS
+from pipeline.analysis.engine import analyse
+from pipeline.market.continuous import continuous_series
+from warehouse.store import Warehouse
+
+AS_OF = date(2026, 11, 20)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+ROOTS = ["RTY", "ES", "NQ"]
+DATES = 50
+
+
+@pytest.fixture(scope="module")
+def backfilled(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    original = tasks.utcnow
+    tasks.utcnow = lambda: NOW  # type: ignore[assignment]
+    try:
+        data_dir = tmp_path_factory.mktemp("history") / "data"
+        nightly(roots=ROOTS, source="demo", as_of=AS_OF, data_dir=str(data_dir))
+        result = backfill(roots=["RTY"], source="demo", end=AS_OF, data_dir=str(data_dir))
+    finally:
+        tasks.utcnow = original  # type: ignore[assignment]
+    assert result.computed > 5000
+    return data_dir
+
+
+def test_backfilled_snapshots_equal_the_calls_made_from_bars_cut_at_their_date(
+    backfilled: Path,
+) -> None:
+    with Warehouse.open(backfilled / "warehouse.duckdb", read_only=True) as wh:
+        stored = wh.snapshot_rows("RTY")
+        bars = {root: wh.current_bars(root, source="demo") for root in ROOTS}
+    assert set(stored["kind"]) == {"backfill", "live"}  # the nightly's own call is kept as is
+    days = random.Random(20260204).sample(sorted(stored["as_of"].to_list()), DATES)
+    for day in days:
+        cut = {
+            root: continuous_series(frame.filter(pl.col("session_date") <= day))
+            for root, frame in bars.items()
+        }
+        fresh = analyse(cut, "RTY", source="demo", sessions=[day]).snapshots
+        row = stored.filter(pl.col("as_of") == day)
+        assert fresh.height == row.height == 1, day
+        assert fresh.select(CONTENT_COLUMNS).rows() == row.select(CONTENT_COLUMNS).rows(), day
+        assert fresh["content_hash"].item() == row["content_hash"].item(), day
+
+
+def test_outcomes_exist_exactly_for_calls_whose_horizon_has_passed(backfilled: Path) -> None:
+    with Warehouse.open(backfilled / "warehouse.duckdb", read_only=True) as wh:
+        counts = wh.query(
+            "select s.horizon_end <= $through as due, count(o.snapshot_id) as resolved, count(*) as n"
+            " from snapshots s left join outcomes o using (snapshot_id) where s.root = 'RTY'"
+            " group by 1 order by 1",
+            {"through": AS_OF},
+        ).rows()
+    (not_due, resolved_not_due, _), (due, resolved_due, n_due) = counts
+    assert (not_due, due) == (False, True)
+    assert resolved_not_due == 0
+    assert resolved_due == n_due > 5000
