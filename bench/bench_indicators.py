@@ -32,7 +32,7 @@ import talib
 from pipeline.analysis import indicators as ind
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine
+from machine import RESULTS, machine, update_section
 
 DEFAULT_ROWS = 1_000_000
 DEFAULT_REPEATS = 7
@@ -41,10 +41,8 @@ DEFAULT_REPEATS = 7
 REAL_SIZE_ROWS = 6_500
 REAL_SIZE_REPEATS = 30
 SEED = 20260204
-RESULTS = Path(__file__).with_name("RESULTS.md")
-SECTION = "## Indicators"
-BEGIN_MARK = "<!-- bench_indicators:begin (generated, do not edit) -->"
-END_MARK = "<!-- bench_indicators:end -->"
+
+SECTION_TITLE = "Indicators"
 # Correctness gate before timing: the test suite holds the kernels to 1e-9 on 10k rows.
 CHECK_RELATIVE_TOLERANCE = 1e-9
 
@@ -177,7 +175,6 @@ def generated_block(timings: list[Timing], rows: int, repeats: int, load_at_star
     )
     return "\n".join(
         [
-            BEGIN_MARK,
             f"Latest run: {dt.date.today().isoformat()}, {rows:,} rows, best of {repeats} "
             "repeats (after one warm-up call).",
             "",
@@ -186,24 +183,8 @@ def generated_block(timings: list[Timing], rows: int, repeats: int, load_at_star
             f"- Versions: {versions}",
             "",
             table(timings),
-            END_MARK,
         ]
     )
-
-
-def write_results(block: str, path: Path = RESULTS) -> None:
-    """Replace the generated block of the Indicators section, creating what is missing."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if BEGIN_MARK in text and END_MARK in text:
-        head, rest = text.split(BEGIN_MARK, 1)
-        tail = rest.split(END_MARK, 1)[1]
-        text = head + block + tail
-    elif SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        text = head + SECTION + "\n\n" + block + "\n" + rest
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    path.write_text(text)
 
 
 def main() -> None:
@@ -224,7 +205,7 @@ def main() -> None:
     block = generated_block(timings, args.rows, args.repeats, load_at_start)
     print(block)
     if not args.no_write:
-        write_results(block, args.results)
+        update_section(SECTION_TITLE, block, args.results)
         print(f"\nwrote {args.results}")
 
 
