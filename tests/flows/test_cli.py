@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flows import tasks
 from flows.cli import EXIT_FAILED, EXIT_OK, main
+from tests.fakes.clock import frozen_clock
 from warehouse.store import Warehouse
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -20,15 +20,11 @@ SEED_CALL = Path(__file__).resolve().parents[2] / "pipeline/audit/examples/rty-2
 @pytest.fixture(scope="module")
 def data_dir(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse made by `callbook nightly` and `callbook backfill` for RTY and ES."""
-    original = tasks.utcnow
-    tasks.utcnow = lambda: NOW  # type: ignore[assignment]
-    try:
+    with frozen_clock(NOW):
         path = tmp_path_factory.mktemp("cli") / "data"
         args = ["--data-dir", str(path)]
         assert main([*args, "nightly", "--roots", "RTY,ES"]) == EXIT_OK
         assert main([*args, "backfill", "--roots", "RTY,ES", "--start", "2025-06-02"]) == EXIT_OK
-    finally:
-        tasks.utcnow = original  # type: ignore[assignment]
     return path
 
 
@@ -37,12 +33,8 @@ def run(data_dir: Path, *argv: str) -> int:
 
 
 def test_nightly_prints_the_summary_and_the_rty_note(data_dir: Path, capsys) -> None:
-    original = tasks.utcnow
-    tasks.utcnow = lambda: NOW  # type: ignore[assignment]
-    try:
+    with frozen_clock(NOW):
         assert run(data_dir, "nightly", "--roots", "RTY,ES") == EXIT_OK
-    finally:
-        tasks.utcnow = original  # type: ignore[assignment]
     out = capsys.readouterr().out
     assert "callbook nightly — 2026-11-20 (DEMO DATA" in out
     assert "E-mini Russell 2000 (RTY)" in out
@@ -137,12 +129,8 @@ def test_help_loads_no_heavy_library() -> None:
 def test_backfill_resume_writes_nothing_new(data_dir: Path, capsys) -> None:
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
         before = wh.table_counts()
-    original = tasks.utcnow
-    tasks.utcnow = lambda: NOW  # type: ignore[assignment]
-    try:
+    with frozen_clock(NOW):
         assert run(data_dir, "backfill", "--roots", "RTY", "--start", "2025-06-02") == EXIT_OK
-    finally:
-        tasks.utcnow = original  # type: ignore[assignment]
     out = capsys.readouterr().out
     assert "RTY:" in out and " 0 written" in out
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:

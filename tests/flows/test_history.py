@@ -9,12 +9,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import tasks
 from flows.history import backfill
 from flows.nightly import nightly
 from pipeline.analysis.assemble import CONTENT_COLUMNS
 from pipeline.analysis.engine import analyse
 from pipeline.market.continuous import continuous_series
+from tests.fakes.clock import frozen_clock
 from warehouse.store import Warehouse
 
 AS_OF = date(2026, 11, 20)
@@ -25,14 +25,10 @@ DATES = 50
 
 @pytest.fixture(scope="module")
 def backfilled(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    original = tasks.utcnow
-    tasks.utcnow = lambda: NOW  # type: ignore[assignment]
-    try:
+    with frozen_clock(NOW):
         data_dir = tmp_path_factory.mktemp("history") / "data"
         nightly(roots=ROOTS, source="demo", as_of=AS_OF, data_dir=str(data_dir))
         result = backfill(roots=["RTY"], source="demo", end=AS_OF, data_dir=str(data_dir))
-    finally:
-        tasks.utcnow = original  # type: ignore[assignment]
     assert result.computed > 5000
     return data_dir
 

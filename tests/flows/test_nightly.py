@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from flows.history import backfill
 from flows.nightly import NightlyResult, incremental_start, nightly, summary_markdown
 from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.sources.demo import DemoSource
+from tests.fakes.clock import frozen_clock as clock_at
 from warehouse.store import Warehouse
 
 AS_OF = date(2026, 11, 20)
@@ -22,11 +24,9 @@ ROOTS = ["RTY", "ES"]
 
 
 @pytest.fixture(scope="module")
-def frozen_clock() -> object:
-    original = tasks.utcnow
-    tasks.utcnow = lambda: NOW  # type: ignore[assignment]
-    yield
-    tasks.utcnow = original  # type: ignore[assignment]
+def frozen_clock() -> Iterator[None]:
+    with clock_at(NOW):
+        yield
 
 
 @pytest.fixture(scope="module")
