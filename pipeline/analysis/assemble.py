@@ -78,17 +78,8 @@ def snapshot_rows(
     per-row input fingerprints. ``sessions`` restricts the output to those as-of dates.
     """
     params = params or AnalysisParams()
+    frame = _calls_frame(table, fingerprints, sessions)
     decimals = _decimals(tick)
-    frame = table.with_columns(fingerprints.alias("input_fingerprint")).filter(pl.col("has_call"))
-    if sessions is not None:
-        frame = frame.filter(pl.col("session_date").is_in(list(sessions)))
-
-    def front(column: str, places: int) -> pl.Expr:
-        return ((pl.col(column) - pl.col("offset")) / pl.col("factor")).round(places).alias(column)
-
-    def points(column: str) -> pl.Expr:
-        return (pl.col(column) / pl.col("factor")).round(4).alias(column)
-
     trend, orientation = pl.col("primary_trend"), pl.col("orientation")
     risk_rule = (
         pl.when(trend == "Bullish")
@@ -107,6 +98,55 @@ def snapshot_rows(
         .then(pl.col("line_low"))
         .otherwise(pl.col("line_high"))
     )
+    out = frame.select(
+        *common_columns(
+            frame,
+            root=root,
+            source=source,
+            tick=tick,
+            methodology_version=METHODOLOGY_VERSION,
+            params_hash=params_hash(params),
+            risk_rule=risk_rule,
+            risk_level=risk_level,
+            horizon_sessions=params.horizon_sessions,
+        )
+    )
+    return with_content_hash(with_horizon_end(out, params.horizon_sessions))
+
+
+def _calls_frame(
+    table: pl.DataFrame, fingerprints: pl.Series, sessions: Sequence[date] | None
+) -> pl.DataFrame:
+    """The rows of ``table`` with a call (on ``sessions`` if given) and their fingerprints."""
+    frame = table.with_columns(fingerprints.alias("input_fingerprint")).filter(pl.col("has_call"))
+    if sessions is not None:
+        frame = frame.filter(pl.col("session_date").is_in(list(sessions)))
+    return frame
+
+
+def common_columns(
+    frame: pl.DataFrame,
+    *,
+    root: str,
+    source: str,
+    tick: float,
+    methodology_version: str,
+    params_hash: str,
+    risk_rule: pl.Expr,
+    risk_level: pl.Expr,
+    horizon_sessions: int,
+) -> list[pl.Expr]:
+    """The expressions of CONTENT_COLUMNS (in order) over a call table's rows: published prices
+    in the front contract's points, rounded as published. Shared by every methodology whose call
+    table keeps v1's column names; ``horizon_end`` is filled by :func:`with_horizon_end`."""
+    decimals = _decimals(tick)
+
+    def front(column: str, places: int) -> pl.Expr:
+        return ((pl.col(column) - pl.col("offset")) / pl.col("factor")).round(places).alias(column)
+
+    def points(column: str) -> pl.Expr:
+        return (pl.col(column) / pl.col("factor")).round(4).alias(column)
+
     rs_columns = []
     for peer in PEERS:
         for field in RS_FIELDS:
@@ -115,77 +155,93 @@ def snapshot_rows(
             typed = value.cast(pl.String) if field == "verdict" else value.cast(pl.Float64).round(4)
             rs_columns.append(typed.alias(f"rs_{peer.lower()}_{field}"))
 
-    out = frame.select(
+    return [
         pl.lit(root).alias("root"),
         pl.col("session_date").alias("as_of"),
         pl.lit(MODEL_AUTHOR).alias("author"),
-        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
-        pl.lit(params_hash(params)).alias("params_hash"),
-        "input_fingerprint",
+        pl.lit(methodology_version).alias("methodology_version"),
+        pl.lit(params_hash).alias("params_hash"),
+        pl.col("input_fingerprint"),
         pl.lit(source).alias("source"),
-        "contract",
+        pl.col("contract"),
         pl.col("raw_close").alias("close"),
         pl.col("offset").round(6).alias("roll_offset"),
         pl.col("factor").round(9).alias("roll_factor"),
-        "primary_trend",
-        "perspective",
-        "orientation",
+        pl.col("primary_trend"),
+        pl.col("perspective"),
+        pl.col("orientation"),
         *(front(c, decimals + 2) for c in ("sma20", "sma50", "sma200", "ema21")),
         *(points(c) for c in ("atr14", "sma200_change", "sma50_change")),
         pl.col("rsi14").round(2),
         pl.col("adx14").round(2),
         *(pl.col(c).round(4) for c in ("dist_sma200_atr", "dist_sma200_pct", "dist_sma50_atr")),
-        "well_above_sma200",
+        pl.col("well_above_sma200"),
         pl.col("range_atr").round(4),
-        "consolidating",
+        pl.col("consolidating"),
         *(front(c, decimals) for c in ("high_252", "low_252")),
         pl.col("dist_high_252_atr").round(4),
         pl.col("dist_low_252_atr").round(4),
-        "higher_lows_since",
-        "higher_lows_count",
-        "lower_highs_since",
-        "lower_highs_count",
-        "pullback_retracement",
-        "pullback_depth",
-        "pullback_speed",
-        *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_FIELDS),
-        "upper_barrier",
-        "lower_barrier",
+        *(
+            pl.col(c)
+            for c in (
+                "higher_lows_since",
+                "higher_lows_count",
+                "lower_highs_since",
+                "lower_highs_count",
+                "pullback_retracement",
+                "pullback_depth",
+                "pullback_speed",
+            )
+        ),
+        *(
+            pl.col(f"{prefix}_{field}")
+            for prefix in LEVEL_PREFIXES.values()
+            for field in LEVEL_FIELDS
+        ),
+        pl.col("upper_barrier"),
+        pl.col("lower_barrier"),
         risk_rule.alias("risk_rule"),
         risk_level.alias("risk_level"),
-        "p_bear",
-        "p_sideways",
-        "p_bull",
-        "n_bear",
-        "n_sideways",
-        "n_bull",
-        "n_analogs",
-        "n_geometry",
-        "clim_bear",
-        "clim_sideways",
-        "clim_bull",
-        "state_key",
-        pl.lit(params.horizon_sessions).alias("horizon_sessions"),
+        *(
+            pl.col(c)
+            for c in (
+                "p_bear",
+                "p_sideways",
+                "p_bull",
+                "n_bear",
+                "n_sideways",
+                "n_bull",
+                "n_analogs",
+                "n_geometry",
+                "clim_bear",
+                "clim_sideways",
+                "clim_bull",
+                "state_key",
+            )
+        ),
+        pl.lit(horizon_sessions).alias("horizon_sessions"),
         pl.lit(None, dtype=pl.Date).alias("horizon_end"),
         *rs_columns,
         pl.lit("").alias("notes"),
-    )
-    out = out.with_columns(
-        pl.Series(
-            "horizon_end", horizon_ends(out["as_of"].to_list(), params.horizon_sessions), pl.Date
-        )
-    )
-    return with_content_hash(out)
+    ]
 
 
-def with_content_hash(rows: pl.DataFrame) -> pl.DataFrame:
-    """Add ``content_hash``: sha256 of each row's CONTENT_COLUMNS as JSON (in that order)."""
-    missing = [c for c in CONTENT_COLUMNS if c not in rows.columns]
+def with_horizon_end(rows: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    """Fill ``horizon_end``: the CME trade date ``horizon`` sessions after each as-of."""
+    return rows.with_columns(
+        pl.Series("horizon_end", horizon_ends(rows["as_of"].to_list(), horizon), pl.Date)
+    )
+
+
+def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUMNS) -> pl.DataFrame:
+    """Add ``content_hash``: sha256 of each row's ``columns`` as JSON (in that order); keep only
+    those columns. v1 hashes CONTENT_COLUMNS; another methodology passes its own list."""
+    missing = [c for c in columns if c not in rows.columns]
     if missing:
         raise ValueError(f"snapshot rows lack column(s) {', '.join(missing)}")
-    text = rows.select(pl.struct(list(CONTENT_COLUMNS)).struct.json_encode())[:, 0].to_list()
+    text = rows.select(pl.struct(list(columns)).struct.json_encode())[:, 0].to_list()
     hashes = [hashlib.sha256(t.encode()).hexdigest() for t in text]
-    return rows.select(*CONTENT_COLUMNS).with_columns(pl.Series("content_hash", hashes, pl.String))
+    return rows.select(*columns).with_columns(pl.Series("content_hash", hashes, pl.String))
 
 
 def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
