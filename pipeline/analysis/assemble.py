@@ -71,6 +71,7 @@ def snapshot_rows(
     fingerprints: pl.Series,
     params: AnalysisParams | None = None,
     sessions: Sequence[date] | None = None,
+    methodology_version: str = METHODOLOGY_VERSION,
 ) -> pl.DataFrame:
     """Wide snapshot rows (CONTENT_COLUMNS + content_hash) for every call in ``table``.
 
@@ -104,7 +105,7 @@ def snapshot_rows(
             root=root,
             source=source,
             tick=tick,
-            methodology_version=METHODOLOGY_VERSION,
+            methodology_version=methodology_version,
             params_hash=params_hash(params),
             risk_rule=risk_rule,
             risk_level=risk_level,
@@ -234,8 +235,11 @@ def with_horizon_end(rows: pl.DataFrame, horizon: int) -> pl.DataFrame:
 
 
 def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUMNS) -> pl.DataFrame:
-    """Add ``content_hash``: sha256 of each row's ``columns`` as JSON (in that order); keep only
-    those columns. v1 hashes CONTENT_COLUMNS; another methodology passes its own list."""
+    """Add ``content_hash``: sha256 of each row's ``columns`` as JSON (in that order).
+
+    ``columns`` are the content columns of the rows' methodology (v1: CONTENT_COLUMNS); the
+    result holds exactly those columns and the hash.
+    """
     missing = [c for c in columns if c not in rows.columns]
     if missing:
         raise ValueError(f"snapshot rows lack column(s) {', '.join(missing)}")
@@ -244,9 +248,13 @@ def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUM
     return rows.select(*columns).with_columns(pl.Series("content_hash", hashes, pl.String))
 
 
+#: The columns the long rows carry over from their wide row (those present).
+_LONG_KEY: tuple[str, ...] = ("snapshot_id", "root", "as_of", "author", "version")
+
+
 def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
     """Long form: one row per (snapshot, named level), keyed like the snapshot rows."""
-    key = [c for c in ("root", "as_of", "author", "version") if c in snapshots.columns]
+    key = [c for c in _LONG_KEY if c in snapshots.columns]
     parts = []
     for kind, prefix in LEVEL_PREFIXES.items():
         up_role = "support" if kind in ("line_in_the_sand", "deeper") else "resistance"
@@ -267,7 +275,7 @@ def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
 
 def scenario_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
     """Long form: one row per (snapshot, scenario) with ordinal, probability and triggers."""
-    key = [c for c in ("root", "as_of", "author", "version") if c in snapshots.columns]
+    key = [c for c in _LONG_KEY if c in snapshots.columns]
     up = pl.col("orientation") == "up"
     targets = {
         "bear": (pl.when(up).then(pl.col("deep_low")).otherwise(pl.col("ext_low")),

@@ -73,6 +73,7 @@ def snapshot_rows(
     fingerprints: pl.Series,
     params: V2Params | None = None,
     sessions: Sequence[date] | None = None,
+    methodology_version: str = METHODOLOGY_VERSION,
 ) -> pl.DataFrame:
     """Wide v2 snapshot rows (V2_CONTENT_COLUMNS + content_hash) for every call in ``table``
     (:func:`pipeline.analysis.v2.calls.call_table`'s output), on ``sessions`` if given."""
@@ -150,7 +151,7 @@ def snapshot_rows(
             root=root,
             source=source,
             tick=tick,
-            methodology_version=METHODOLOGY_VERSION,
+            methodology_version=methodology_version,
             params_hash=params_hash(p),
             risk_rule=risk_rule,
             risk_level=risk_level,
