@@ -31,6 +31,13 @@ from pipeline.market.calendar import add_sessions
 PEERS: tuple[str, ...] = ("ES", "NQ")
 RS_FIELDS: tuple[str, ...] = ("ratio_vs_mean", "spread_5", "spread_20", "spread_63", "verdict")
 LEVEL_FIELDS: tuple[str, ...] = ("low", "high", "score", "touches", "sources", "projected")
+#: Level fields a methodology may add (v2), wide-row suffix -> snapshot_levels column (005).
+LEVEL_DETAIL_FIELDS: dict[str, str] = {
+    "reason": "reason",
+    "members": "members",
+    "change": "change_reason",
+    "since": "since",
+}
 
 #: The hashed content of a snapshot, in this order.
 CONTENT_COLUMNS: tuple[str, ...] = (
@@ -248,6 +255,12 @@ def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUM
     return rows.select(*columns).with_columns(pl.Series("content_hash", hashes, pl.String))
 
 
+#: Stored columns that say how a snapshot was made, not what it says.
+_PROVENANCE: frozenset[str] = frozenset(
+    ("snapshot_id", "version", "supersedes_version", "kind", "content_hash", "created_at",
+     "flow_run_id", "code_version", "published")
+)  # fmt: skip
+
 #: The columns the long rows carry over from their wide row (those present).
 _LONG_KEY: tuple[str, ...] = ("snapshot_id", "root", "as_of", "author", "version")
 
@@ -268,9 +281,14 @@ def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
                 .otherwise(pl.lit(down_role))
                 .alias("role"),
                 *(pl.col(f"{prefix}_{field}").alias(field) for field in LEVEL_FIELDS),
+                *(
+                    pl.col(f"{prefix}_{field}").alias(name)
+                    for field, name in LEVEL_DETAIL_FIELDS.items()
+                    if f"{prefix}_{field}" in snapshots.columns
+                ),
             )
         )
-    return pl.concat(parts).sort(*key, "level_kind")
+    return pl.concat(parts, how="diagonal").sort(*key, "level_kind")
 
 
 def scenario_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
@@ -323,6 +341,9 @@ def snapshot_from_row(row: dict) -> Snapshot:
             touches=row[f"{prefix}_touches"] or 0,
             sources=tuple(s for s in (row[f"{prefix}_sources"] or "").split(",") if s),
             projected=bool(row[f"{prefix}_projected"]),
+            reason=row.get(f"{prefix}_reason") or "",
+            change=row.get(f"{prefix}_change"),
+            since=row.get(f"{prefix}_since"),
         )
         for kind, prefix in LEVEL_PREFIXES.items()
         if row.get(f"{prefix}_low") is not None
@@ -380,6 +401,7 @@ def snapshot_from_row(row: dict) -> Snapshot:
         state_key=row["state_key"] or "",
         notes=row.get("notes") or "",
         extra={k: row[k] for k in ("version", "kind", "content_hash", "created_at") if k in row},
+        details={k: v for k, v in row.items() if k not in _PROVENANCE},
     )
 
 

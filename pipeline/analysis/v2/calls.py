@@ -46,8 +46,7 @@ from pipeline.analysis.v2.zones import (
     Anchor,
     Zone,
 )
-
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from pipeline.report.format import format_date_long, format_date_short
 
 
 def call_table(
@@ -386,6 +385,11 @@ class _Describer:
             elif anchor.source in (RECENT_HIGH, RECENT_LOW):
                 groups.setdefault(anchor.source, set()).add(anchor.index)
                 sources.add(anchor.source)
+        # A recent high that is also a confirmed swing high is named once, as the swing.
+        for extreme, swing in ((RECENT_HIGH, SWING_HIGH), (RECENT_LOW, SWING_LOW)):
+            if extreme in groups:
+                named = groups.get(swing, set()) | groups.get(f"{swing}:flipped", set())
+                groups[extreme] -= named
         for key, (one, many) in _PHRASES.items():
             indices = sorted(groups.get(key, ()))
             if not indices:
@@ -393,7 +397,7 @@ class _Describer:
             shown = indices[-_DATES_SHOWN:]
             named = ", ".join(_short_date(self.dates[j], year) for j in shown)
             if len(indices) > len(shown):
-                named = f"{len(indices) - len(shown)} earlier and {named}"
+                named = f"{named} and {len(indices) - len(shown)} earlier"
             parts.append((one if len(indices) == 1 else many).format(named))
             kind, _, flipped = key.partition(":")
             suffix = ":flipped" if flipped else ""
@@ -444,8 +448,8 @@ def _append_level(
 
 
 def _short_date(d: date, year: int) -> str:
-    text = f"{d.day} {MONTHS[d.month - 1]}"
-    return text if d.year == year else f"{text} {d.year}"
+    """``12 Dec`` within the as-of year, ``12 Dec 2025`` before it."""
+    return format_date_short(d) if d.year == year else format_date_long(d)
 
 
 def _latest_extreme_index(values: list[float], window: int, *, highest: bool) -> list[int]:
