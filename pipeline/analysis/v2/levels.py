@@ -366,8 +366,12 @@ class LevelTracker:
     def _pick_line(self, zones: list[Zone], v: _View) -> Zone:
         candidates = below(zones, v.c - v.gap, min_width=v.min_width)
         in_band = [z for z in candidates if self._in_band((v.c - z.high) / v.atr)]
-        if in_band:
-            return max(in_band, key=lambda z: (self._line_key(z, v), z.high))
+        # A line picked hard under the close is tested by the next dip: nearer than
+        # line_min_pick_atr only when nothing lies between that and level_far_atr.
+        comfortable = [z for z in in_band if (v.c - z.high) / v.atr >= self.p.line_min_pick_atr]
+        if comfortable or in_band:
+            best = max(comfortable or in_band, key=lambda z: (self._line_key(z, v), z.high))
+            return self._buffered(best, v)
         if candidates:  # nothing 0.25-4 ATR below: the nearest structure, however near or far
             return max(candidates, key=lambda z: z.high)
         width = self.p.projected_width_atr * v.atr
@@ -380,6 +384,15 @@ class LevelTracker:
             basis=basis,
             basis_index=at,
         )
+
+    def _buffered(self, zone: Zone, v: _View) -> Zone:
+        """The line's zone reaching ``line_buffer_atr`` ATR below its lowest member (a close a
+        little under the swing lows is a test of the line, not its loss), never wider than
+        ``zone_max_width_atr`` ATR."""
+        cap = self.p.zone_max_width_atr * v.atr
+        low = max(zone.low - self.p.line_buffer_atr * v.atr, zone.high - cap)
+        return Zone(low, zone.high, zone.score, zone.members, zone.projected, zone.basis,
+                    zone.basis_index) if low < zone.low else zone  # fmt: skip
 
     def _pick_bias(self, zones: list[Zone], v: _View) -> Zone:
         candidates = above(zones, v.c + v.bias_gap, min_width=v.min_width)

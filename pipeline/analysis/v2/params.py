@@ -91,14 +91,19 @@ class V2Params:
     # tests them; too far: a trend leaves them behind) - measured on ES, NQ, YM, bench_quality.
     line_preferred_atr: float = 1.5
     line_distance_discount: float = 3.0
+    line_min_pick_atr: float = 0.75  # a line is picked nearer than this only if nothing else fits
+    line_buffer_atr: float = 0.0  # the line's zone reaches this far below its lowest member
     touch_weight: float = 1.0  # score per confirmed swing in a zone
     recency_weight: float = 1.0  # ... plus this times its recency (1 today, 0 at zone_lookback)
     sma50_weight: float = 1.5  # the SMA50 in a zone (the seed's line sits on the rising 50-day)
     sma200_weight: float = 1.0  # the SMA200 in a zone
     breakout_weight: float = 1.0  # per swing whose polarity flipped (old resistance now support)
     recent_extreme_weight: float = 1.0  # the recent high (low) in a zone: the bias anchor
-    replace_margin: float = 0.5  # new structure replaces a kept level if it outscores it by this
-    trail_after_atr: float = 3.0  # ... and only once the kept level is this far from the close
+    # New structure replaces a kept level if it outscores it by this many points, and only once
+    # the kept level is this far from the close (trailing earlier cut the runs of the line
+    # short: median 7 sessions at 3 ATR and 0.5 points, 8 here; bench/bench_quality.py).
+    replace_margin: float = 2.0
+    trail_after_atr: float = 3.75
     projected_step_atr: float = 1.0  # a projected level sits this far beyond the last extreme
     projected_width_atr: float = 0.5  # ... this wide
     extension_step_atr: float = 1.5  # a projected extension / deeper level: this beyond the last
