@@ -282,7 +282,13 @@ def statement_table(
         ind.wilder_atr("high", "low", "close", window=atr_window).alias("atr14"),
     )
     joined = bars.join(facts, on="session_date", how="left")
-    return joined.with_columns(pl.col("orientation").is_not_null().alias("has_call"))
+    # Price facts are stored in the front contract's points; the checks read the series' frame.
+    internal = [
+        (pl.col(c) * pl.col("factor") + pl.col("offset")).alias(c)
+        for c in ("breakout_level", "breakdown_level")
+        if c in joined.columns
+    ]
+    return joined.with_columns(*internal, pl.col("orientation").is_not_null().alias("has_call"))
 
 
 def quality_table(
@@ -359,3 +365,28 @@ QUALITY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("crash_sessions", "crash sessions", ","),
     ("crash_as_range", "crash as range", ","),
 )
+
+
+def transposed_quality(
+    table: pl.DataFrame, columns: Sequence[tuple[str, str, str]] = QUALITY_COLUMNS
+) -> list[tuple[str, pl.DataFrame]]:
+    """Per root, the quality figures as rows and the methodologies as columns (fits a terminal)."""
+    out = []
+    for (root,), part in table.group_by(["root"], maintain_order=True):
+        methodologies = part["methodology"].to_list()
+        rows = []
+        for name, heading, spec in columns:
+            if name in ("root", "methodology") or name not in part.columns:
+                continue
+            values = part[name].to_list()
+            cells = [
+                "n/a"
+                if v is None or (isinstance(v, float) and not np.isfinite(v))
+                else format(v, spec)
+                if spec
+                else str(v)
+                for v in values
+            ]
+            rows.append([heading, *cells])
+        out.append((str(root), pl.DataFrame(rows, schema=["figure", *methodologies], orient="row")))
+    return out

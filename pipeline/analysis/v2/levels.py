@@ -372,18 +372,11 @@ class LevelTracker:
         if comfortable or in_band:
             best = max(comfortable or in_band, key=lambda z: (self._line_key(z, v), z.high))
             return self._buffered(best, v)
-        if candidates:  # nothing 0.25-4 ATR below: the nearest structure, however near or far
-            return max(candidates, key=lambda z: z.high)
+        # Nothing 0.25-4 ATR below (a runaway move left the structure far behind, or it all
+        # lies hard under the close): a line projected line_preferred_atr below the close.
         width = self.p.projected_width_atr * v.atr
-        start, basis, at = (
-            (v.c, "close", v.i) if v.c <= v.bottom else (v.bottom, RECENT_LOW, v.bottom_at)
-        )
-        return projected(
-            start - self.p.projected_step_atr * v.atr - width / 2,
-            width=width,
-            basis=basis,
-            basis_index=at,
-        )
+        top = v.c - self.p.line_preferred_atr * v.atr
+        return projected(top - width / 2, width=width, basis="close", basis_index=v.i)
 
     def _buffered(self, zone: Zone, v: _View) -> Zone:
         """The line's zone reaching ``line_buffer_atr`` ATR below its lowest member (a close a

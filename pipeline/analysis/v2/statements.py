@@ -283,7 +283,7 @@ def fall_from_high(b: _Bars, i: int, fall_pct: float, high_day: date) -> str | N
     return None
 
 
-def breakout_held(b: _Bars, i: int, day: date, level: float, up: bool) -> str | None:
+def breakout_held(b: _Bars, i: int, day: date, level: float, up: bool, tick: float) -> str | None:
     """ "Broke out to new highs on D above L and holds": the close of D is above every high of
     the ``breakout_window`` sessions before it (L being the highest, set at least
     ``breakout_base_sessions`` before D), D is at most ``breakout_memory_sessions`` back and every
@@ -295,7 +295,11 @@ def breakout_held(b: _Bars, i: int, day: date, level: float, up: bool) -> str | 
     prior = b.high[j - w : j] if up else b.low[j - w : j]
     extreme = prior.max() if up else prior.min()
     where = j - w + int(np.flatnonzero(prior == extreme)[-1])
-    if abs(extreme - level) > 1e-9 or j - where < b.p.breakout_base_sessions:
+    # A stored level is rounded to the tick in the front contract's frame.
+    if (
+        abs(extreme - level) > tick * b.factor[i] / 2 + 1e-9
+        or j - where < b.p.breakout_base_sessions
+    ):
         return f"the cleared extreme is {extreme} ({b.dates[where]}), said {level}"
     closes = b.close[j : i + 1]
     if not ((closes > level).all() if up else (closes < level).all()):
@@ -364,6 +368,7 @@ def false_statements(
                 cols["breakout_date"][i],
                 cols["breakout_level"][i],
                 True,
+                tick,
             )
         if (
             cols["breakdown_date"][i] is not None
@@ -376,6 +381,7 @@ def false_statements(
                 cols["breakdown_date"][i],
                 cols["breakdown_level"][i],
                 False,
+                tick,
             )
     return pl.DataFrame(found, schema=FALSE_SCHEMA, orient="row")
 
