@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from pipeline.analysis.v2.params import V2Params
 from pipeline.analysis.v2.zones import (
     RECENT_HIGH,
-    RECENT_LOW,
     Anchor,
     Zone,
     above,
