@@ -42,6 +42,9 @@ class V2Params:
     # ... while the SMA200 rose by at most this fraction of itself over trend_slope_lookback
     # sessions (flat or flattening; a healthy bull market's 200-day rises ~1.5 % a month) ...
     flattening_sma200_pct: float = 0.01
+    # ... or, however steep the SMA200 still rises, the close this far below it (a crash out of
+    # a strong bull market: 25 % below a 200-day that still rises 2 % a month is a bear market).
+    deep_breakdown_pct: float = 0.20
     # ... below a falling SMA50, with the last confirmed swing high below the one before.
     # Recovery rule: the mirror (close this far above a flat-or-rising SMA200, rising SMA50,
     # higher confirmed swing lows).
@@ -59,6 +62,9 @@ class V2Params:
     breakout_memory_sessions: int = 10  # "breakout" for this many sessions while price holds it
     consolidation_window: int = 15  # sessions over which range width is measured
     consolidation_max_range_atr: float = 4.0  # range (max high - min low) <= this = consolidating
+    # ... and the close moved at most this many ATR over the window (a steady grind inside a
+    # narrow range is trending, not consolidating)
+    consolidation_max_drift_atr: float = 1.5
     extreme_window: int = 252  # sessions for the 52-week high/low
     near_extreme_atr: float = 3.0  # within this many ATR of the 252-session high/low = "near"
 

@@ -11,11 +11,13 @@ Primary trend (first rule that holds):
 * ``Bearish`` (``breakdown``): a crash turns the trend before the averages cross. The close at
   least ``breakdown_below_sma200_pct`` below the SMA200, the SMA200 rising by at most
   ``flattening_sma200_pct`` of itself over the slope lookback (flat or flattening), the SMA50
-  falling, the close below it, and the last confirmed swing high below the one before (lower
-  highs). On 2020-03-16 ES closed ~20 % below a still barely rising 200-day: v1 said Neutral for
-  weeks; a chartist says Bearish;
+  falling, the close below it, and either the last confirmed swing high below the one before
+  (lower highs) or the close below the last confirmed swing low (structure broken: a straight
+  crash leaves no swing high to be lower). On 2020-03-16 ES closed ~20 % below a still barely rising 200-day: v1 said Neutral for
+  weeks; a chartist says Bearish. At least ``deep_breakdown_pct`` below the SMA200 the slope
+  does not matter (a crash out of a steep bull market);
 * ``Bullish`` (``recovery``): the mirror (close that far above a flat-or-rising SMA200, rising
-  SMA50 below the close, higher swing lows);
+  SMA50 below the close, higher swing lows or the close above the last swing high);
 * else ``Neutral``.
 
 Market perspective (first rule that holds; ``PERSPECTIVES``):
@@ -30,8 +32,9 @@ Market perspective (first rule that holds; ``PERSPECTIVES``):
 4. ``breakout to new highs`` / ``breakdown to new lows``: a current breakout
    (:func:`.structure.breakouts`);
 5. ``consolidation near highs`` / ``consolidation near lows``: the last ``consolidation_window``
-   sessions span at most ``consolidation_max_range_atr`` ATR and the close is within
-   ``near_extreme_atr`` ATR of the 252-session high (low);
+   sessions span at most ``consolidation_max_range_atr`` ATR, the close moved at most
+   ``consolidation_max_drift_atr`` ATR across them, and it is within ``near_extreme_atr`` ATR of
+   the 252-session high (low);
 6. ``trending higher`` (Bullish, close at or above the SMA20), ``pullback within uptrend``
    (Bullish, below it), ``trending lower``, ``rebound within downtrend`` (Bearish mirrors);
 7. ``range``: none of the above (Neutral, no large fall, no breakout, no tight range at an extreme).
@@ -94,17 +97,23 @@ def with_trend(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
     stack_bear = (side == -1) & (sma50 < sma200) & (pl.col("sma200_change") < 0)
     breakdown = (
         (dist_pct <= -p.breakdown_below_sma200_pct)
-        & (slope_pct <= p.flattening_sma200_pct)
+        & ((slope_pct <= p.flattening_sma200_pct) | (dist_pct <= -p.deep_breakdown_pct))
         & (pl.col("sma50_change") < 0)
         & (close < sma50)
-        & (pl.col("last_swing_high") < pl.col("prev_swing_high"))
+        & (
+            (pl.col("last_swing_high") < pl.col("prev_swing_high"))
+            | (close < pl.col("last_swing_low"))
+        )
     ).fill_null(False)
     recovery = (
         (dist_pct >= p.breakdown_below_sma200_pct)
-        & (slope_pct >= -p.flattening_sma200_pct)
+        & ((slope_pct >= -p.flattening_sma200_pct) | (dist_pct >= p.deep_breakdown_pct))
         & (pl.col("sma50_change") > 0)
         & (close > sma50)
-        & (pl.col("last_swing_low") > pl.col("prev_swing_low"))
+        & (
+            (pl.col("last_swing_low") > pl.col("prev_swing_low"))
+            | (close > pl.col("last_swing_high"))
+        )
     ).fill_null(False)
     stack_bull, stack_bear = stack_bull.fill_null(False), stack_bear.fill_null(False)
     return table.with_columns(
@@ -138,7 +147,10 @@ def with_perspective(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
         ((pl.col("high_252") - close) / atr).alias("dist_high_252_atr"),
         ((close - pl.col("low_252")) / atr).alias("dist_low_252_atr"),
     )
-    consolidating = pl.col("range_atr") <= p.consolidation_max_range_atr
+    drift = (close - close.shift(p.consolidation_window - 1)).abs() / atr
+    consolidating = (pl.col("range_atr") <= p.consolidation_max_range_atr) & (
+        drift <= p.consolidation_max_drift_atr
+    )
     crash = (fall >= p.crash_fall_pct) & (recovered <= near_low)
     selloff_now = (fall >= p.selloff_fall_pct) & (recovered <= near_low)
     rebound_from_fall = (fall >= p.selloff_fall_pct) & (recovered > near_low)
