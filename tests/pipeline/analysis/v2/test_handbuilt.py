@@ -106,7 +106,7 @@ def test_a_breakout_to_new_highs_keeps_the_old_range_top_as_the_line() -> None:
 
 
 def test_a_grinding_uptrend_has_its_line_next_to_the_rising_50_day() -> None:
-    table, call = last_call(GRIND)
+    _, call = last_call(GRIND)
     assert (call["primary_trend"], call["trend_rule"]) == ("Bullish", "sma_stack")
     assert call["perspective"] == "trending higher"
     assert call["sma50_change"] > 0 and call["sma50"] < call["close"]
