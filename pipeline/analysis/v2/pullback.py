@@ -30,7 +30,8 @@ def pullback(
     Definition (up; down mirrors every comparison): the *extreme* is the highest high of the
     last ``bias_high_window`` sessions (the latest of equal highs); none while it is today's. The
     *impulse* is the rise to it from the lowest low between it and the last earlier session whose
-    high reached it, at most ``impulse_lookback`` sessions back (the latest of equal lows). The
+    high was higher, at most ``impulse_lookback`` sessions back (the latest of equal lows; an
+    earlier equal high is the same top, not the start of the move). The
     *pullback* is the lowest low after the extreme. Retracement = (extreme - pullback low) /
     (extreme - impulse low); depth: shallow if <= ``shallow_retracement``, deep if >
     ``deep_retracement``, erased if > 1, else moderate. Speed: impulsive if the pullback lost more
@@ -53,7 +54,7 @@ def pullback(
         return None
     start_idx, start_value = e_idx, sign * against[e_idx]
     for j in range(e_idx - 1, max(-1, e_idx - params.impulse_lookback - 1), -1):
-        if sign * toward[j] >= extreme:
+        if sign * toward[j] > extreme:
             break
         if sign * against[j] < start_value:
             start_idx, start_value = j, sign * against[j]

@@ -168,13 +168,11 @@ def last_pullback(
     """ "The last pullback was shallow (r% of the prior impulse) and corrective": recomputed from
     highs and lows by its definition (:func:`.pullback.pullback`): the extreme is the highest high
     (up) of the last ``bias_high_window`` sessions, the impulse rose to it from the lowest low
-    since the last higher-or-equal high at most ``impulse_lookback`` sessions before it, the
+    since the last higher high at most ``impulse_lookback`` sessions before it, the
     pullback is the lowest low since the extreme; r = given back / impulse, never above 100 % for
     a "pullback" (beyond that the impulse is *erased*, which is said instead); depth by the
     shallow / deep thresholds; speed by points per session of each leg."""
     toward, against = (b.high, b.low) if up else (-b.low, -b.high)
-    if not up:
-        toward, against = -b.low, -b.high
     first = max(0, i - b.p.bias_high_window + 1)
     window = toward[first : i + 1]
     e = first + int(np.flatnonzero(window == window.max())[-1])
@@ -182,7 +180,7 @@ def last_pullback(
         return "a pullback was said while price is at the extreme" if depth or erased else None
     stop = e
     for j in range(e - 1, max(-1, e - b.p.impulse_lookback - 1), -1):
-        if toward[j] >= toward[e]:
+        if toward[j] > toward[e]:
             break
         stop = j
     segment = against[stop : e + 1]
