@@ -106,7 +106,7 @@ _LOADERS: dict[str, Callable[[], Methodology]] = {
 }
 
 #: What a data directory computes unless configured otherwise; the first is published.
-DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v1",)
+DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v2", "v1")
 
 
 def registered() -> tuple[str, ...]:

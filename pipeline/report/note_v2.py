@@ -330,6 +330,8 @@ def structure_facts(s: Snapshot, prices: _Prices, *, short: bool) -> list[str]:
     pullback = _pullback_fact(s)
     if pullback:
         facts.append(pullback)
+    if st.high_252 is None or st.low_252 is None:  # the first sessions after the warm-up
+        return facts
     facts.append(
         f"The 252-session high is {prices.price(st.high_252)} "
         f"({format_number(st.dist_high_252_atr)} ATR above the close) and the low "
@@ -502,7 +504,17 @@ def evidence(s: Snapshot, scenario: Scenario) -> str:
     n, total = scenario.analogs, s.analogs_total
     geometry = d.get(f"geo_{scenario.name}")
     a = _PARAMS.state_shrinkage_strength
-    share = f"{n} of {total} ({format_percent(n / total, decimals=0)})" if total else "0 of 0"
+    if total == 0:
+        rate = (
+            ""
+            if geometry is None
+            else f"; the {format_percent(geometry)} rate of sessions with the same barrier distances stands"
+        )
+        return (
+            f"Evidence: no past session in the same state has a known {s.horizon_sessions}-session "
+            f"outcome yet{rate}"
+        )
+    share = f"{n} of {total} ({format_percent(n / total, decimals=0)})"
     text = (
         f"Evidence: of the {total} past sessions in the same state whose "
         f"{s.horizon_sessions}-session outcome was known, {share} ended this way"
@@ -510,10 +522,10 @@ def evidence(s: Snapshot, scenario: Scenario) -> str:
     if geometry is not None:
         p = (n + a * geometry) / (total + a)
         text += (
-            f"; shrunk toward the {format_percent(geometry)} rate of sessions with the same "
+            f"; shrunk toward the {format_percent(geometry, decimals=2)} rate of sessions with the same "
             f"barrier distances ({_n_geometry(s)} sessions, themselves "
             f"shrunk toward the {format_percent(scenario.climatology)} rate of all sessions) "
-            f"with a weight of {a:g} sessions: ({n} + {a:g} x {format_percent(geometry)}) / "
+            f"with a weight of {a:g} sessions: ({n} + {a:g} x {format_percent(geometry, decimals=2)}) / "
             f"({total} + {a:g}) = {format_percent(p)}"
         )
     return text

@@ -71,6 +71,8 @@ def clock(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
 
 
 def run(fake: FakeYahoo, data_dir: Path, roots: list[str], **kwargs: Any):
+    # The Yahoo path's mechanics, on one methodology (the default computes v2 and v1).
+    kwargs.setdefault("methodologies", ["v1"])
     return nightly(
         roots=roots,
         source="yahoo",

@@ -23,7 +23,8 @@ as its change reason (``CHANGE_REASONS``):
 * ``trimmed``: the close came inside the zone (or within ``zone_gap_atr`` ATR of it) without
   acceptance: the zone is cut back to the gap, keeping its far edge (the trigger);
 * ``price_inside``: the same, but too little of the zone is left: a new level is picked;
-* ``out_of_range``: price moved more than ``level_far_atr`` ATR away from it;
+* ``out_of_range``: price moved more than ``level_keep_atr`` ATR away from it (for the extension
+  and deeper levels: more than that beyond the bias / line);
 * ``new_structure``: a swing confirmed today makes another zone, clear of this one, score at
   least ``replace_margin`` points more;
 * ``reordered``: (extension, deeper) the line or bias moved so that it no longer lies beyond;
@@ -248,9 +249,9 @@ class LevelTracker:
         cap = self.p.zone_max_width_atr * atr
         if zone.high - zone.low > cap:
             zone = (
-                trimmed(zone, zone.low, zone.low + cap)
+                trimmed(zone, zone.low, zone.low + cap, self.p.zone_max_scored_swings)
                 if support
-                else trimmed(zone, zone.high - cap, zone.high)
+                else trimmed(zone, zone.high - cap, zone.high, self.p.zone_max_scored_swings)
             )
             reason = reason or "narrowed"
         return zone, reason, since
@@ -272,7 +273,9 @@ class LevelTracker:
             return None, "accepted_through"
         if zone.high > v.c - v.gap:
             if v.c - v.gap - zone.low >= v.trim_min:
-                return trimmed(zone, zone.low, v.c - v.gap), "trimmed"
+                return trimmed(
+                    zone, zone.low, v.c - v.gap, self.p.zone_max_scored_swings
+                ), "trimmed"
             return None, "price_inside"
         if v.c - zone.high > self.p.level_keep_atr * v.atr:
             best = self._pick_line(zones(), v)
@@ -280,7 +283,11 @@ class LevelTracker:
                 return None, "out_of_range"
         if new and v.c - zone.high > self.p.trail_after_atr * v.atr:
             best = self._pick_line(zones(), v)
-            if self._better(best, rescored(zone, anchors()), lambda z: self._line_key(z, v)):
+            if self._better(
+                best,
+                rescored(zone, anchors(), self.p.zone_max_scored_swings),
+                lambda z: self._line_key(z, v),
+            ):
                 return None, "new_structure"
         return zone, None
 
@@ -299,7 +306,9 @@ class LevelTracker:
             return None, "accepted_through"
         if zone.low < v.c + v.bias_gap:
             if zone.high - (v.c + v.bias_gap) >= v.trim_min:
-                return trimmed(zone, v.c + v.bias_gap, zone.high), "trimmed"
+                return trimmed(
+                    zone, v.c + v.bias_gap, zone.high, self.p.zone_max_scored_swings
+                ), "trimmed"
             return None, "price_inside"
         if zone.low - v.c > self.p.level_keep_atr * v.atr:
             best = self._pick_bias(zones(), v)
@@ -307,7 +316,11 @@ class LevelTracker:
                 return None, "out_of_range"
         if new and zone.low - v.c > self.p.trail_after_atr * v.atr:
             best = self._pick_bias(zones(), v)
-            if self._better(best, rescored(zone, anchors()), lambda z: self._bias_key(z, v)):
+            if self._better(
+                best,
+                rescored(zone, anchors(), self.p.zone_max_scored_swings),
+                lambda z: self._bias_key(z, v),
+            ):
                 return None, "new_structure"
         return zone, None
 
@@ -327,10 +340,15 @@ class LevelTracker:
         zone = kept[0]
         if (zone.high > edge - v.gap) if support else (zone.low < edge + v.gap):
             return None, "reordered"
+        beyond = (edge - zone.high) if support else (zone.low - edge)
+        if beyond > self.p.level_keep_atr * v.atr:
+            return None, "out_of_range"
         if new:
             best = self._pick_beyond(zones(), edge, v, support=support)
             if self._better(
-                best, rescored(zone, anchors()), lambda z: self._beyond_key(z, edge, v, support)
+                best,
+                rescored(zone, anchors(), self.p.zone_max_scored_swings),
+                lambda z: self._beyond_key(z, edge, v, support),
             ):
                 return None, "new_structure"
         return zone, None
@@ -363,7 +381,9 @@ class LevelTracker:
         return self.p.level_near_atr <= distance_atr <= self.p.level_far_atr
 
     def _pick_line(self, zones: list[Zone], v: _View) -> Zone:
-        candidates = below(zones, v.c - v.gap, min_width=v.min_width)
+        candidates = below(
+            zones, v.c - v.gap, min_width=v.min_width, max_swings=self.p.zone_max_scored_swings
+        )
         in_band = [z for z in candidates if self._in_band((v.c - z.high) / v.atr)]
         # A line picked hard under the close is tested by the next dip: nearer than
         # line_min_pick_atr only when nothing lies between that and level_far_atr.
@@ -387,7 +407,9 @@ class LevelTracker:
                     zone.basis_index) if low < zone.low else zone  # fmt: skip
 
     def _pick_bias(self, zones: list[Zone], v: _View) -> Zone:
-        candidates = above(zones, v.c + v.bias_gap, min_width=v.min_width)
+        candidates = above(
+            zones, v.c + v.bias_gap, min_width=v.min_width, max_swings=self.p.zone_max_scored_swings
+        )
         in_band = [z for z in candidates if self._in_band((z.low - v.c) / v.atr)]
         holding_recent = [z for z in in_band if any(a.source == RECENT_HIGH for a in z.members)]
         if holding_recent:
@@ -409,13 +431,28 @@ class LevelTracker:
         p = self.p
         width = p.projected_width_atr * v.atr
         if support:
-            candidates = [z for z in below(zones, edge - v.gap, min_width=v.min_width) if z.touches]
+            candidates = [
+                z
+                for z in below(
+                    zones,
+                    edge - v.gap,
+                    min_width=v.min_width,
+                    max_swings=self.p.zone_max_scored_swings,
+                )
+                if z.touches
+            ]
             if candidates:
                 return max(candidates, key=lambda z: (self._beyond_key(z, edge, v, True), z.high))
             return projected(
                 edge - p.extension_step_atr * v.atr - width / 2, width=width, basis="line"
             )
-        candidates = [z for z in above(zones, edge + v.gap, min_width=v.min_width) if z.touches]
+        candidates = [
+            z
+            for z in above(
+                zones, edge + v.gap, min_width=v.min_width, max_swings=self.p.zone_max_scored_swings
+            )
+            if z.touches
+        ]
         if candidates:
             return max(candidates, key=lambda z: (self._beyond_key(z, edge, v, False), -z.low))
         return projected(edge + p.extension_step_atr * v.atr + width / 2, width=width, basis="bias")

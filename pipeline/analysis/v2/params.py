@@ -105,6 +105,7 @@ class V2Params:
     sma200_weight: float = 1.0  # the SMA200 in a zone
     breakout_weight: float = 1.0  # per swing whose polarity flipped (old resistance now support)
     recent_extreme_weight: float = 1.0  # the recent high (low) in a zone: the bias anchor
+    zone_max_scored_swings: int = 3  # only a zone's 3 heaviest (most recent) swings score
     # New structure replaces a kept level if it outscores it by this many points, and only once
     # the kept level is this far from the close (trailing earlier cut the runs of the line
     # short: median 7 sessions at 3 ATR and 0.5 points, 8 here; bench/bench_quality.py).

@@ -39,6 +39,10 @@ MIRRORED_SOURCE = {
 }
 
 
+#: How many swings count toward a zone's score (V2Params.zone_max_scored_swings).
+_SCORED_SWINGS = V2Params().zone_max_scored_swings
+
+
 class Anchor(NamedTuple):
     """A price that may anchor a zone (internal frame, or its mirror for a downward call)."""
 
@@ -67,6 +71,21 @@ class Zone(NamedTuple):
 
     def overlaps(self, other: Zone) -> bool:
         return self.low <= other.high and other.low <= self.high
+
+
+def score_of(members: Sequence[Anchor], max_swings: int) -> float:
+    """A zone's score: its members' weights, of the swings only the ``max_swings`` heaviest
+    (the most recent: weight grows with recency), so that a congestion of a dozen old pivots
+    does not outweigh the structure near price.
+
+    >>> score_of([Anchor(1.0, SWING_LOW, w) for w in (1.0, 2.0, 3.0, 4.0)] + [Anchor(1.0, SMA50, 1.5)], 3)
+    10.5
+    """
+    swings = sorted(
+        (a.weight for a in members if a.source in (SWING_HIGH, SWING_LOW)), reverse=True
+    )
+    others = sum(a.weight for a in members if a.source not in (SWING_HIGH, SWING_LOW))
+    return others + sum(swings[:max_swings])
 
 
 def mirrored(zone: Zone) -> Zone:
@@ -145,11 +164,13 @@ def _widened(groups: list[list[Anchor]], *, atr: float, params: V2Params) -> lis
             floor = (groups[j - 1][-1].price + low) / 2 if j > 0 else -float("inf")
             ceiling = (high + groups[j + 1][0].price) / 2 if j + 1 < len(groups) else float("inf")
             low, high = max(centre - half, floor), min(centre + half, ceiling)
-        zones.append(Zone(low, high, sum(a.weight for a in group), tuple(group)))
+        zones.append(Zone(low, high, score_of(group, params.zone_max_scored_swings), tuple(group)))
     return zones
 
 
-def below(zones: Sequence[Zone], limit: float, *, min_width: float) -> list[Zone]:
+def below(
+    zones: Sequence[Zone], limit: float, *, min_width: float, max_swings: int = _SCORED_SWINGS
+) -> list[Zone]:
     """Zones lying entirely below ``limit``; one reaching above it is cut at ``limit`` if what
     is left is at least ``min_width`` wide (its members above the cut no longer count)."""
     out = []
@@ -157,25 +178,27 @@ def below(zones: Sequence[Zone], limit: float, *, min_width: float) -> list[Zone
         if zone.high <= limit:
             out.append(zone)
         elif limit - zone.low >= min_width:
-            out.append(trimmed(zone, zone.low, limit))
+            out.append(trimmed(zone, zone.low, limit, max_swings))
     return out
 
 
-def above(zones: Sequence[Zone], limit: float, *, min_width: float) -> list[Zone]:
+def above(
+    zones: Sequence[Zone], limit: float, *, min_width: float, max_swings: int = _SCORED_SWINGS
+) -> list[Zone]:
     """Mirror of :func:`below`: zones entirely above ``limit`` (cut at it if wide enough)."""
     out = []
     for zone in zones:
         if zone.low >= limit:
             out.append(zone)
         elif zone.high - limit >= min_width:
-            out.append(trimmed(zone, limit, zone.high))
+            out.append(trimmed(zone, limit, zone.high, max_swings))
     return out
 
 
-def trimmed(zone: Zone, low: float, high: float) -> Zone:
+def trimmed(zone: Zone, low: float, high: float, max_swings: int = _SCORED_SWINGS) -> Zone:
     """The zone cut to [low, high]: members outside it leave, the score follows them."""
     members = tuple(a for a in zone.members if low <= a.price <= high)
-    score = sum(a.weight for a in members)
+    score = score_of(members, max_swings)
     return Zone(low, high, score, members, zone.projected, zone.basis, zone.basis_index)
 
 
@@ -187,9 +210,9 @@ def members_within(anchors: Sequence[Anchor], low: float, high: float) -> tuple[
     return tuple(a for a in anchors if low <= a.price <= high)
 
 
-def rescored(zone: Zone, anchors: Sequence[Anchor]) -> Zone:
+def rescored(zone: Zone, anchors: Sequence[Anchor], max_swings: int = _SCORED_SWINGS) -> Zone:
     """The zone's bounds with today's anchors inside them (weights change with recency)."""
     if zone.projected:
         return zone
     members = members_within(anchors, zone.low, zone.high)
-    return Zone(zone.low, zone.high, sum(a.weight for a in members), members, False)
+    return Zone(zone.low, zone.high, score_of(members, max_swings), members, False)
