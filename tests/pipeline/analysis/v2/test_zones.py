@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +34,8 @@ def test_a_dense_run_of_swings_is_cut_at_its_widest_gap_not_chained() -> None:
     # 100..105 fits, 108..118 (span 10) splits at 115 -> 118 (3.0), and 108..115 (7) at
     # 110 -> 112.5. Groups narrower than the 2.5-point minimum widen about their centre.
     assert spans == [(100.0, 105.0), (107.75, 110.25), (112.5, 115.0), (116.75, 119.25)]
-    assert [z.score for z in zones] == [4.0, 2.0, 2.0, 1.0]
+    # A zone scores its three heaviest swings only: the first holds four.
+    assert [z.score for z in zones] == [3.0, 2.0, 2.0, 1.0]
 
 
 def test_zone_scores_touches_and_moving_averages() -> None:
@@ -77,6 +80,6 @@ def test_zones_are_tight_disjoint_sorted_and_hold_every_anchor(prices, atr) -> N
         assert z.low <= min(members) and max(members) <= z.high
         # Widened to the minimum width at most, never beyond the members' span otherwise.
         assert z.high - z.low <= max(P.zone_span_atr, P.zone_min_width_atr) * atr + 1e-9
-        assert z.score == len(members)
-    for a, b in zip(zones, zones[1:], strict=False):
+        assert z.score == min(len(members), P.zone_max_scored_swings)
+    for a, b in itertools.pairwise(zones):
         assert a.high <= b.low  # sorted and disjoint (touching at most)
