@@ -215,29 +215,30 @@ def _with_levels(
         accepted_below = max(c + acc_atr * atr, pc + acc_atr * prev_atr)
 
         def anchors_of(
-            i: int = i, c: float = c, atr: float = atr, sma50: float = sma50,
+            up: bool, i: int = i, c: float = c, atr: float = atr, sma50: float = sma50,
             sma200: float = sma200, above: float = accepted_above, below: float = accepted_below,
         ) -> list[Anchor]:  # fmt: skip
-            band = p.zone_band_atr * atr
+            """The session's anchors in the call's frame (prices negated for a down call)."""
+            lo, hi = c - p.zone_band_atr * atr, c + p.zone_band_atr * atr
             base = p.touch_weight + p.recency_weight - recency_per_session * i
+            bonus = p.breakout_weight
+            sign = 1.0 if up else -1.0
+            high_source, low_source = (SWING_HIGH, SWING_LOW) if up else (SWING_LOW, SWING_HIGH)
             out_anchors = []
             for pivot_index, price, is_high in visible:
-                if abs(price - c) > band:
+                if not lo <= price <= hi:
                     continue
-                weight = base + recency_per_session * pivot_index
                 flipped = price < above if is_high else price > below
-                if flipped:
-                    weight += p.breakout_weight
-                source = SWING_HIGH if is_high else SWING_LOW
-                out_anchors.append(Anchor(price, source, weight, pivot_index, flipped))
-            out_anchors.append(Anchor(sma50, SMA50, p.sma50_weight))
-            out_anchors.append(Anchor(sma200, SMA200, p.sma200_weight))
-            out_anchors.append(
-                Anchor(recent_high_col[i], RECENT_HIGH, p.recent_extreme_weight, recent_high_at[i])
-            )
-            out_anchors.append(
-                Anchor(recent_low_col[i], RECENT_LOW, p.recent_extreme_weight, recent_low_at[i])
-            )
+                weight = base + recency_per_session * pivot_index + (bonus if flipped else 0.0)
+                source = high_source if is_high else low_source
+                out_anchors.append(Anchor(sign * price, source, weight, pivot_index, flipped))
+            top, bottom = (RECENT_HIGH, RECENT_LOW) if up else (RECENT_LOW, RECENT_HIGH)
+            out_anchors += [
+                Anchor(sign * sma50, SMA50, p.sma50_weight),
+                Anchor(sign * sma200, SMA200, p.sma200_weight),
+                Anchor(sign * recent_high_col[i], top, p.recent_extreme_weight, recent_high_at[i]),
+                Anchor(sign * recent_low_col[i], bottom, p.recent_extreme_weight, recent_low_at[i]),
+            ]
             return out_anchors
 
         session = SessionInput(

@@ -49,7 +49,6 @@ from pipeline.analysis.v2.zones import (
     below,
     cluster,
     mirrored,
-    mirrored_anchor,
     projected,
     rescored,
     trimmed,
@@ -103,10 +102,11 @@ class LevelTracker:
         self.state: dict[str, tuple[Zone, int]] = {}
 
     def step(
-        self, i: int, s: SessionInput, anchors_of: Callable[[], Sequence[Anchor]]
+        self, i: int, s: SessionInput, anchors_of: Callable[[bool], Sequence[Anchor]]
     ) -> dict[str, Level]:
-        """The levels of session ``i``. ``anchors_of()`` gives the session's anchors in the
-        internal frame; it is called only when a zone has to be (re)considered."""
+        """The levels of session ``i``. ``anchors_of(up)`` gives the session's anchors in the
+        call's frame (mirrored for a down call, see :func:`.zones.mirrored_anchor`); it is called
+        only when a zone has to be (re)considered."""
         p = self.p
         up = self._orientation(s)
         flipped = self.up is not None and up != self.up
@@ -151,8 +151,7 @@ class LevelTracker:
 
         def anchors() -> list[Anchor]:
             if "anchors" not in cache:
-                raw = anchors_of()
-                cache["anchors"] = list(raw) if up else [mirrored_anchor(a) for a in raw]
+                cache["anchors"] = list(anchors_of(up))
             return cache["anchors"]
 
         def zones() -> list[Zone]:

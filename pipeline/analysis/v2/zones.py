@@ -81,11 +81,17 @@ def score_of(members: Sequence[Anchor], max_swings: int) -> float:
     >>> score_of([Anchor(1.0, SWING_LOW, w) for w in (1.0, 2.0, 3.0, 4.0)] + [Anchor(1.0, SMA50, 1.5)], 3)
     10.5
     """
-    swings = sorted(
-        (a.weight for a in members if a.source in (SWING_HIGH, SWING_LOW)), reverse=True
-    )
-    others = sum(a.weight for a in members if a.source not in (SWING_HIGH, SWING_LOW))
-    return others + sum(swings[:max_swings])
+    total = 0.0
+    swings = []
+    for anchor in members:
+        if anchor.source == SWING_HIGH or anchor.source == SWING_LOW:
+            swings.append(anchor.weight)
+        else:
+            total += anchor.weight
+    if len(swings) > max_swings:
+        swings.sort(reverse=True)
+        del swings[max_swings:]
+    return total + sum(swings)
 
 
 def mirrored(zone: Zone) -> Zone:
