@@ -98,6 +98,9 @@ class LevelTracker:
     def __init__(self, params: V2Params) -> None:
         self.p = params
         self.up: bool | None = None
+        #: The last line a close went through without acceptance (oriented frame), until price
+        #: settles back above it or the call turns.
+        self.broken: Zone | None = None
         #: role -> (zone in the oriented frame, session index it was picked on)
         self.state: dict[str, tuple[Zone, int]] = {}
 
@@ -129,6 +132,10 @@ class LevelTracker:
                 if old_role in old
             }
         fresh = "orientation" if flipped else "new"
+        if flipped or (
+            self.broken is not None and (s.close if up else -s.close) > self.broken.high
+        ):
+            self.broken = None
         sign = 1.0 if up else -1.0
         atr = s.atr
         view = _View(
@@ -213,15 +220,15 @@ class LevelTracker:
             return False
         if self.up is None:
             return s.sma50_side is None or s.sma50_side >= 0
+        sign = 1.0 if self.up else -1.0
+        c, pc = sign * s.close, sign * s.prev_close
+        threshold = self.p.acceptance_atr * s.atr
+        prev_threshold = self.p.acceptance_atr * s.prev_atr
         kept = self.state.get("line")
-        if kept is not None:
-            sign = 1.0 if self.up else -1.0
-            threshold, prev_threshold = (
-                self.p.acceptance_atr * s.atr,
-                self.p.acceptance_atr * s.prev_atr,
-            )
-            low = kept[0].low
-            if sign * s.close < low - threshold and sign * s.prev_close < low - prev_threshold:
+        # The line a close broke without acceptance was replaced that session (a published line
+        # is never above the close): acceptance through it still turns the call.
+        for zone in (kept[0] if kept is not None else None, self.broken):
+            if zone is not None and c < zone.low - threshold and pc < zone.low - prev_threshold:
                 return not self.up
         return self.up
 
@@ -275,6 +282,8 @@ class LevelTracker:
                 return trimmed(
                     zone, zone.low, v.c - v.gap, self.p.zone_max_scored_swings
                 ), "trimmed"
+            if v.c < zone.low:
+                self.broken = zone
             return None, "price_inside"
         if v.c - zone.high > self.p.level_keep_atr * v.atr:
             best = self._pick_line(zones(), v)

@@ -79,13 +79,15 @@ def test_a_v_rebound_is_a_rebound_after_the_crash() -> None:
     assert call["selloff_recovered"] > 0.8  # won back four fifths of the fall
     assert call["perspective"] == "rebound after crash"
     assert call["primary_trend"] == "Neutral"  # below a 200-day above, above a 50-day below
-    # Still a downward call (its line has not been accepted through): the line in the sand is
-    # resistance above the close made of real structure, the SMA50 is in the bias zone below.
-    assert call["orientation"] == "down"
-    assert call["line_low"] > call["close"] and not call["line_projected"]
-    assert call["bias_high"] < call["close"]
-    assert call["bias_low"] <= call["sma50"] <= call["bias_high"]
-    assert "falling 50-day" in call["bias_reason"]
+    # The rebound accepted through the downward call's line: the call turned up. Its line in
+    # the sand is support below the close on the (still falling) 50-day, its bias the old
+    # support the crash broke, now resistance above.
+    assert call["orientation"] == "up"
+    assert call["line_high"] < call["close"] and not call["line_projected"]
+    assert call["line_low"] <= call["sma50"] <= call["line_high"]
+    assert call["line_reason"].startswith("falling 50-day")
+    assert call["bias_low"] > call["close"] and not call["bias_projected"]
+    assert call["bias_reason"].startswith("broken support (swing low of")
 
 
 def test_a_breakout_to_new_highs_keeps_the_old_range_top_as_the_line() -> None:
