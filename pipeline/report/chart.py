@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -346,6 +346,7 @@ def _draw_level(
     """The level as a band across the chart, or from session ``start`` on (a methodology that
     keeps its levels says since when: the band begins where the level was drawn)."""
     colour = SUPPORT_COLOUR if level.role == "support" else RESISTANCE_COLOUR
+    style: dict[str, Any]
     if level.projected:
         style = {"facecolor": "none", "edgecolor": colour, "hatch": "///", "alpha": 0.55}
     else:

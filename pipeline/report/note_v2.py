@@ -265,22 +265,7 @@ def perspective_clause(s: Snapshot, prices: _Prices) -> str:
             f"{format_date_long(d['fall_high_date'])}"
         )
     if p.startswith("rebound after") and d.get("selloff_low_date") is not None:
-        what = "crash" if p.endswith("crash") else "selloff"
-        recovered = d.get("selloff_recovered")
-        if d.get("fall_pct") is not None and d["fall_pct"] >= _PARAMS.selloff_fall_pct:
-            recovered, low_day = d.get("fall_recovered"), d.get("fall_low_date")
-            depth, high_day = d.get("fall_depth_pct"), d.get("fall_high_date")
-        else:
-            low_day, depth, high_day = (
-                d["selloff_low_date"],
-                d["selloff_pct"],
-                d["selloff_high_date"],
-            )
-        return (
-            f"is rebounding after a {what}: it has won back {format_percent(recovered, decimals=0)} "
-            f"of the {format_percent(depth, decimals=0)} fall from the high of "
-            f"{format_date_long(high_day)} to the low of {format_date_long(low_day)}"
-        )
+        return _rebound_clause(s, d)
     if p == "breakout to new highs" and d.get("breakout_date") is not None:
         return (
             f"broke out to new highs on {format_date_long(d['breakout_date'])}, above the prior "
@@ -292,6 +277,24 @@ def perspective_clause(s: Snapshot, prices: _Prices) -> str:
             f"low of {prices.price(d['breakdown_level'])}, and stays below it"
         )
     return PERSPECTIVE_CLAUSES_V2.get(p, f"its market perspective is {p}")
+
+
+def _rebound_clause(s: Snapshot, d: dict[str, Any]) -> str:
+    """The rebound in words: how much of which fall (high and low dates) it has won back."""
+    what = "crash" if s.perspective.endswith("crash") else "selloff"
+    if d.get("fall_pct") is not None and d["fall_pct"] >= _PARAMS.selloff_fall_pct:
+        recovered, low_day = d.get("fall_recovered"), d.get("fall_low_date")
+        depth, high_day = d.get("fall_depth_pct"), d.get("fall_high_date")
+    else:
+        recovered, low_day = d.get("selloff_recovered"), d.get("selloff_low_date")
+        depth, high_day = d.get("selloff_pct"), d.get("selloff_high_date")
+    span = ""
+    if high_day is not None and low_day is not None:
+        span = f" from the high of {format_date_long(high_day)} to the low of {format_date_long(low_day)}"
+    return (
+        f"is rebounding after a {what}: it has won back {format_percent(recovered, decimals=0)} "
+        f"of the {format_percent(depth, decimals=0)} fall{span}"
+    )
 
 
 def structure_facts(s: Snapshot, prices: _Prices, *, short: bool) -> list[str]:

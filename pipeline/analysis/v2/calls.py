@@ -380,11 +380,11 @@ class _Describer:
             if anchor.source in (SWING_HIGH, SWING_LOW):
                 flipped = next(swing_flags)
                 groups.setdefault(f"{anchor.source}{':flipped' if flipped else ''}", set()).add(
-                    anchor.index
+                    anchor.at
                 )
                 sources.add(anchor.source)
             elif anchor.source in (RECENT_HIGH, RECENT_LOW):
-                groups.setdefault(anchor.source, set()).add(anchor.index)
+                groups.setdefault(anchor.source, set()).add(anchor.at)
                 sources.add(anchor.source)
         # A recent high that is also a confirmed swing high is named once, as the swing.
         for extreme, swing in ((RECENT_HIGH, SWING_HIGH), (RECENT_LOW, SWING_LOW)):
@@ -396,10 +396,10 @@ class _Describer:
             if not indices:
                 continue
             shown = indices[-_DATES_SHOWN:]
-            named = ", ".join(_short_date(self.dates[j], year) for j in shown)
+            listed = ", ".join(_short_date(self.dates[j], year) for j in shown)
             if len(indices) > len(shown):
-                named = f"{named} and {len(indices) - len(shown)} earlier"
-            parts.append((one if len(indices) == 1 else many).format(named))
+                listed = f"{listed} and {len(indices) - len(shown)} earlier"
+            parts.append((one if len(indices) == 1 else many).format(listed))
             kind, _, flipped = key.partition(":")
             suffix = ":flipped" if flipped else ""
             tokens += [f"{kind}:{self.dates[j].isoformat()}{suffix}" for j in indices]

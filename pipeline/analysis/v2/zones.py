@@ -49,7 +49,7 @@ class Anchor(NamedTuple):
     price: float
     source: str  # swing_high | swing_low | sma50 | sma200 | recent_high | recent_low
     weight: float  # score points this anchor adds to its zone
-    index: int = -1  # session index of the swing pivot / the recent extreme's bar; -1 for MAs
+    at: int = -1  # session index of the swing pivot / the recent extreme's bar; -1 for MAs
     flipped: bool = False  # a swing accepted through since: polarity flipped
 
 
@@ -109,7 +109,7 @@ def mirrored(zone: Zone) -> Zone:
 
 def mirrored_anchor(anchor: Anchor) -> Anchor:
     return Anchor(
-        -anchor.price, MIRRORED_SOURCE[anchor.source], anchor.weight, anchor.index, anchor.flipped
+        -anchor.price, MIRRORED_SOURCE[anchor.source], anchor.weight, anchor.at, anchor.flipped
     )
 
 

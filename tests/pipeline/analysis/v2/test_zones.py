@@ -40,8 +40,8 @@ def test_a_dense_run_of_swings_is_cut_at_its_widest_gap_not_chained() -> None:
 
 def test_zone_scores_touches_and_moving_averages() -> None:
     anchors = [
-        Anchor(100.0, SWING_LOW, 1.5, index=10),
-        Anchor(101.0, SWING_HIGH, 2.5, index=20, flipped=True),
+        Anchor(100.0, SWING_LOW, 1.5, at=10),
+        Anchor(101.0, SWING_HIGH, 2.5, at=20, flipped=True),
         Anchor(100.5, SMA50, P.sma50_weight),
     ]
     (zone,) = cluster(anchors, atr=4.0, params=P)
@@ -70,9 +70,9 @@ def test_trimming_below_and_above_keep_members_inside_and_their_score() -> None:
     atr=st.floats(1.0, 40.0),
 )
 def test_zones_are_tight_disjoint_sorted_and_hold_every_anchor(prices, atr) -> None:
-    anchors = [Anchor(p, SWING_LOW, 1.0, index=i) for i, p in enumerate(prices)]
+    anchors = [Anchor(p, SWING_LOW, 1.0, at=i) for i, p in enumerate(prices)]
     zones = cluster(anchors, atr=atr, params=P)
-    held = sorted(a.index for z in zones for a in z.members)
+    held = sorted(a.at for z in zones for a in z.members)
     assert held == list(range(len(prices)))
     for z in zones:
         members = [a.price for a in z.members]
