@@ -122,7 +122,10 @@ class V2Params:
     shrinkage_strength: float = 20.0  # a: geometry -> climatology (pseudo-counts)
     state_shrinkage_strength: float = 60.0  # a': full state -> geometry (pseudo-counts)
     climatology_prior_weight: float = 3.0  # pseudo-counts (split evenly) before any outcome
-    analog_distance_edges_atr: tuple[float, ...] = (1.0, 2.5)  # barrier-distance buckets (ATR)
+    # Barrier-distance buckets (ATR): about the quartiles of v2's own barrier distances on ES, NQ
+    # and YM (1.5, 2.15, 3.0; read from the levels, no outcome). v1's (1.0, 2.5) put most v2
+    # calls in one bucket.
+    analog_distance_edges_atr: tuple[float, ...] = (1.5, 2.25, 3.0)
     analog_vol_window: int = 252  # ATR% over its rolling median of this many sessions: vol regime
     probability_decimals: int = 4
 
