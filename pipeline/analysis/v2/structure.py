@@ -22,7 +22,9 @@ class RangeExtremes:
 
     >>> r = RangeExtremes(np.array([3.0, 1.0, 4.0, 1.0, 5.0]))
     >>> r.max(np.array([0, 1]), np.array([2, 3])).tolist(), r.argmin(np.array([0]), np.array([4])).tolist()
-    ([4.0, 4.0], [1])
+    ([4.0, 4.0], [3])
+
+    Of equal values the latest index wins (the most recent extreme).
     """
 
     def __init__(self, values: np.ndarray) -> None:
