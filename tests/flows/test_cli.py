@@ -38,7 +38,7 @@ def test_nightly_prints_the_summary_and_the_rty_note(data_dir: Path, capsys) -> 
     out = capsys.readouterr().out
     assert "callbook nightly — 2026-11-20 (DEMO DATA" in out
     assert "E-mini Russell 2000 (RTY)" in out
-    assert out.rstrip().endswith("chart-v1.png")
+    assert out.rstrip().endswith("chart-v1-v1.png")
     assert "Summary" in out and "Looking Forward" in out
 
 

@@ -314,7 +314,7 @@ def test_snapshots_are_versioned_never_updated(wh: Warehouse) -> None:
         (3, 2, 0.4),
     ]
     assert versions["snapshot_id"].to_list() == [
-        f"RTY/2026-02-04/seed-note/v{v}" for v in (1, 2, 3)
+        f"RTY/2026-02-04/seed-note/analyst/analyst/v{v}" for v in (1, 2, 3)
     ]
     assert versions["created_at"].to_list() == [T0, T1, T2]
     assert (
@@ -326,6 +326,91 @@ def test_snapshots_are_versioned_never_updated(wh: Warehouse) -> None:
         "select scenario, ordinal, probability from snapshot_scenarios where version = 2 order by ordinal"
     )
     assert scenarios.rows() == [("bear", 0, 0.2), ("sideways", 1, 0.3), ("bull", 2, 0.5)]
+
+
+def _as_methodology(rows: pl.DataFrame, version: str, source: str | None = None) -> pl.DataFrame:
+    from pipeline.analysis.assemble import with_content_hash
+
+    renamed = rows.with_columns(pl.lit(version).alias("methodology_version"))
+    if source is not None:
+        renamed = renamed.with_columns(pl.lit(source).alias("source"))
+    return with_content_hash(renamed.drop("content_hash"))
+
+
+def test_each_methodology_and_source_has_its_own_version_chain(wh: Warehouse) -> None:
+    write = {"kind": "backfill", "flow_run_id": None, "code_version": "test"}
+    wh.write_snapshots(seed_call_rows(), created_at=T0, **write)
+    other = _as_methodology(seed_call_rows(), "v9")
+    elsewhere = _as_methodology(seed_call_rows(), "v9", source="yahoo")
+    result = wh.write_snapshots(pl.concat([other, elsewhere]), created_at=T1, **write)
+    assert (result.written, result.superseding) == (2, 0)
+    stored = wh.query(
+        "select snapshot_id, methodology_version, source, version, supersedes_version"
+        " from snapshots order by snapshot_id"
+    )
+    assert stored.rows() == [
+        ("RTY/2026-02-04/seed-note/analyst/analyst/v1", "analyst", "analyst", 1, None),
+        ("RTY/2026-02-04/seed-note/v9/analyst/v1", "v9", "analyst", 1, None),
+        ("RTY/2026-02-04/seed-note/v9/yahoo/v1", "v9", "yahoo", 1, None),
+    ]
+    # A changed v9 call supersedes only its own chain.
+    changed = _as_methodology(seed_call_rows(p_bull=0.5), "v9")
+    assert wh.write_snapshots(changed, created_at=T2, **write).superseding == 1
+    latest = wh.snapshot_rows("RTY", author="seed-note", methodology="v9", source="analyst")
+    assert latest.select("version", "p_bull").rows() == [(2, 0.5)]
+    assert wh.snapshot_rows("RTY", author="seed-note", methodology="analyst")[
+        "version"
+    ].to_list() == [1]
+    assert wh.query("select count(*) as n from latest_snapshots")["n"].item() == 3
+
+
+def test_migration_004_keeps_stored_snapshots_as_they_were(tmp_path: Path) -> None:
+    """A warehouse written before 004 (key without methodology and source) opens with every row,
+    id, version and content hash unchanged, and new calls get the new ids."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "create table schema_migrations (version integer primary key, name varchar not null,"
+        " applied_at timestamptz not null)"
+    )
+    for version, name, sql in store.migrations():
+        if version <= 3:
+            con.execute(sql)
+            con.execute("insert into schema_migrations values (?, ?, now())", [version, name])
+    old = seed_call_rows().with_columns(
+        pl.lit("RTY/2026-02-04/seed-note/v1").alias("snapshot_id"),
+        pl.lit(1, dtype=pl.Int32).alias("version"),
+        pl.lit(None, dtype=pl.Int32).alias("supersedes_version"),
+        pl.lit("analyst").alias("kind"),
+        pl.lit(T0).alias("created_at"),
+    )
+    con.register("old_rows", old.to_arrow())
+    con.execute("insert into snapshots by name select * from old_rows")
+    before = con.execute("select * from snapshots").fetchall()
+    con.close()
+
+    with Warehouse.open(path) as wh:
+        assert 4 in wh._applied_versions()
+        assert wh.query("select * from snapshots").rows() == before
+        again = wh.write_snapshots(
+            seed_call_rows(), kind="analyst", flow_run_id=None, code_version="t", created_at=T1
+        )
+        assert (again.written, again.unchanged) == (0, 1)
+        changed = wh.write_snapshots(
+            seed_call_rows(p_bull=0.5),
+            kind="analyst",
+            flow_run_id=None,
+            code_version="t",
+            created_at=T1,
+        )
+        assert changed.superseding == 1
+        ids = wh.query("select snapshot_id from snapshots order by version")["snapshot_id"]
+        assert ids.to_list() == [
+            "RTY/2026-02-04/seed-note/v1",
+            "RTY/2026-02-04/seed-note/analyst/analyst/v2",
+        ]
 
 
 def roll_table(gap: float = 25.0) -> pl.DataFrame:
