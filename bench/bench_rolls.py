@@ -5,8 +5,8 @@ Before (the rule replaced by migration 006): the splice at each expiry E sits at
 session after E, and the gap is the raw opening gap ``open - previous close``. After
 (pipeline.market.rolls): the roll is on the session after the expiry session, by calendar, and
 the gap is the jump in the basis against the cash index where the file comes with one (TF1 with
-^RUT, YM with ^DJI), else the opening gap clipped to the carry bound (ES, NQ; YM also run without
-its index, to measure how far the carry-bounded estimate is from the basis).
+^RUT, YM with ^DJI), else an estimate from the feed's carry over the last 8 rolls, within the carry
+bound (ES, NQ; YM also run without its index, to measure how far that estimate is from the basis).
 
 Also measured: where the basis jump sits around each expiry (which session the feed switches
 on), how the March 2020 roll was sized and how the published 50-day moved across it.

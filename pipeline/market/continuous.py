@@ -21,10 +21,10 @@ Two kinds of input, told apart by the ``contract`` column:
   known in advance from the calendar (or the sessions given by ``roll_sessions``). The roll gap
   is measured from rows up to the roll session only: the spread of per-contract closes when the
   bars hold both contracts, else the jump in the basis against the root's cash index when the
-  bars hold it (rows under ``RootSpec.cash_index``, e.g. ``^GSPC``), else the opening gap clipped
-  to the carry bound and flagged as estimated (:mod:`pipeline.market.rolls`). The expiry
-  session's own bar is mixed (usually the expiring contract's final settlement) and is read as
-  the expiring contract.
+  bars hold it (rows under ``RootSpec.cash_index``, e.g. ``^GSPC``), else an estimate from the
+  feed's recent carry that never exceeds the carry bound, flagged as estimated
+  (:mod:`pipeline.market.rolls`). The expiry session's own bar is mixed (usually the expiring
+  contract's final settlement) and is read as the expiring contract.
 
 Rows of the cash index (contract ``^...``) never become rows of the series; they only measure
 the rolls of a feed. ``continuous_series_and_rolls`` also returns each roll's gap, method and
