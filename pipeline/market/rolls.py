@@ -212,11 +212,12 @@ def _measure(
     of the feed's earlier rolls."""
     old, new = rows.contracts[i - 1], rows.contracts[i]
     # The old contract's sessions before its expiry session (whose bar is mixed), latest first.
-    before = [
-        j
-        for j in range(i - 1, -1, -1)
-        if rows.contracts[j] == old and rows.days[j] < old.expiry and rows.closes[j] is not None
-    ]
+    before = []
+    for j in range(i - 1, -1, -1):
+        if rows.contracts[j] != old:
+            break
+        if rows.days[j] < old.expiry and rows.closes[j] is not None:
+            before.append(j)
     previous_close, roll_open = rows.closes[i - 1], rows.opens[i]
     opening_gap = None
     if roll_open is not None and previous_close is not None:
