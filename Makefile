@@ -43,6 +43,7 @@ bench: install
 	$(RUN) python bench/bench_backfill.py
 	$(RUN) python bench/bench_probability_model.py
 	$(RUN) python bench/bench_quality.py  # needs ../shared/data
+	$(RUN) python bench/bench_rolls.py
 
 clean-data:
 	rm -rf data

@@ -21,8 +21,7 @@ from flows.settings import code_version
 from pipeline.analysis.assemble import PEERS, snapshot_from_row
 from pipeline.analysis.engine import Analysis, chart_frame
 from pipeline.analysis.methodology import Methodology, get
-from pipeline.market.continuous import continuous_series
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.continuous import continuous_series_and_rolls
 from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
 
 
@@ -30,7 +29,8 @@ from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
 def build_series(
     warehouse: Warehouse, roots: Sequence[str], *, source: str, as_of: date
 ) -> dict[str, pl.DataFrame]:
-    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers."""
+    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers; their
+    rolls (gap, method, evidence) are stored in the warehouse's ``rolls`` table."""
     logger = get_run_logger()
     series = {}
     for root in dict.fromkeys([*roots, *PEERS]):
@@ -39,25 +39,19 @@ def build_series(
             if root in roots:
                 logger.warning("%s: no %s bars on or before %s: no analysis", root, source, as_of)
             continue
-        series[root] = continuous_series(bars, known_rolls=_observed_rolls(warehouse, root, source))
+        series[root], rolls = continuous_series_and_rolls(bars)
+        stored = warehouse.write_rolls(rolls, source=source, recorded_at=tasks.utcnow())
         logger.info(
-            "%s: continuous series of %s sessions (%s rolls) to %s",
+            "%s: continuous series of %s sessions (%s rolls: %s estimated, %s new, %s revised) to %s",
             root,
             f"{series[root].height:,}",
-            int(series[root]["is_roll"].sum()),
+            rolls.height,
+            int(rolls["estimated"].sum()),
+            stored.new,
+            stored.revised,
             series[root]["session_date"].max(),
         )
     return series
-
-
-def _observed_rolls(warehouse: Warehouse, root: str, source: str) -> list[date]:
-    """Roll sessions of Yahoo's ``=F`` feed seen as shortName changes between nightly fetches."""
-    if source != "yahoo" or root not in ROOT_SPECS:
-        return []
-    from pipeline.sources.yahoo import observed_roll_sessions
-
-    symbol = ROOT_SPECS[root].yahoo_continuous
-    return observed_roll_sessions(warehouse.contract_month_observations(root, symbol=symbol))
 
 
 def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[Methodology]:
