@@ -211,21 +211,18 @@ def crash_labels(table: pl.DataFrame, params: QualityParams) -> dict[str, int]:
     return dict(labelled["perspective"].value_counts().sort("perspective").rows())
 
 
-def roll_gaps(series: pl.DataFrame) -> dict[str, float]:
-    """The rolls of a continuous series: how many, and the largest |gap| as a percentage of the
-    expiring contract's last settlement (the price the gap was taken from). ``roll_gap`` is a
-    spread (difference method) or a ratio (ratio method)."""
-    raw_before = pl.col("raw_close").shift(1)
-    gaps = series.with_columns(
-        pl.when(pl.col("factor") != 1.0)
-        .then(pl.col("roll_gap") - 1)
-        .otherwise(pl.col("roll_gap") / raw_before)
-        .abs()
-        .alias("gap_pct")
-    ).filter(pl.col("is_roll") & pl.col("roll_gap").is_not_null())
+def roll_gaps(rolls: pl.DataFrame) -> dict[str, object]:
+    """The rolls of a continuous series (``pipeline.market.rolls.ROLL_SCHEMA``): how many, how
+    each was sized (observed_spread | basis | carry_bounded), and the largest |gap| as a share
+    of the expiring contract's close it was measured from."""
+    if rolls.height == 0:
+        return {"rolls": 0, "roll_methods": "", "max_roll_gap_pct": float("nan")}
+    share = (rolls["gap"] / rolls["before_close"]).abs()
+    methods = ", ".join(f"{m} {n}" for m, n in rolls["method"].value_counts().sort("method").rows())
     return {
-        "rolls": gaps.height,
-        "max_roll_gap_pct": float(gaps["gap_pct"].max()) if gaps.height else float("nan"),  # type: ignore[arg-type]
+        "rolls": rolls.height,
+        "roll_methods": methods,
+        "max_roll_gap_pct": float(share.max()),  # type: ignore[arg-type]
     }
 
 
@@ -297,11 +294,12 @@ def quality_table(
     ticks: Mapping[str, float],
     params: QualityParams | None = None,
     false_statements: Mapping[tuple[str, str], pl.DataFrame] | None = None,
-    series: Mapping[str, pl.DataFrame] | None = None,
+    rolls: Mapping[str, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """One row per (root, methodology): the level figures, false statements, crash labels and
     roll gaps. ``tables``: call tables by (root, methodology); ``false_statements``: the
-    checker's findings by the same key (absent: not counted)."""
+    checker's findings by the same key (absent: not counted); ``rolls``: each root's roll
+    table (absent: not reported)."""
     params = params or QualityParams()
     rows = []
     for (root, methodology), table in sorted(tables.items()):
@@ -319,8 +317,8 @@ def quality_table(
         row["crash_sessions"] = sum(labels.values())
         row["crash_as_range"] = labels.get("range", 0)
         row["crash_labels"] = ", ".join(f"{k} {v}" for k, v in labels.items())
-        if series is not None and root in series:
-            row.update(roll_gaps(series[root]))
+        if rolls is not None and root in rolls:
+            row.update(roll_gaps(rolls[root]))
         rows.append(row)
     return pl.DataFrame(rows, infer_schema_length=None)
 

@@ -86,16 +86,20 @@ def test_crash_sessions_are_read_from_the_bars() -> None:
     assert crash_sessions(frame, QualityParams()).to_list() == [False] * 31 + [True, True]
 
 
-def test_roll_gaps_as_a_share_of_the_expiring_price() -> None:
-    series = pl.DataFrame(
+def test_roll_gaps_as_a_share_of_the_expiring_close() -> None:
+    rolls = pl.DataFrame(
         {
-            "raw_close": [1000.0, 1010.0, 990.0, 995.0],
-            "factor": [1.0] * 4,
-            "is_roll": [False, False, True, False],
-            "roll_gap": [None, None, -20.2, None],
+            "method": ["basis", "carry_bounded", "basis"],
+            "gap": [-20.2, 5.0, 12.0],
+            "before_close": [1010.0, 1000.0, 1200.0],
         }
     )
-    assert roll_gaps(series) == {"rolls": 1, "max_roll_gap_pct": pytest.approx(0.02)}
+    assert roll_gaps(rolls) == {
+        "rolls": 3,
+        "roll_methods": "basis 2, carry_bounded 1",
+        "max_roll_gap_pct": pytest.approx(0.02),
+    }
+    assert roll_gaps(rolls.head(0))["rolls"] == 0
 
 
 def test_paired_difference_mean_interval_and_symmetry() -> None:
@@ -124,7 +128,7 @@ def test_the_quality_table_of_v1_and_v2_on_one_history() -> None:
         ("ES", "v2"): v2_call_table(series, tick=TICK),
     }
     found = {key: false_statements(t, tick=TICK) for key, t in tables.items()}
-    q = quality_table(tables, ticks={"ES": TICK}, false_statements=found, series={"ES": series})
+    q = quality_table(tables, ticks={"ES": TICK}, false_statements=found)
     v1, v2 = (q.filter(pl.col("methodology") == m).row(0, named=True) for m in ("v1", "v2"))
     assert v1["calls"] == v2["calls"] == 700 - 249
     assert v2["zones_wider"] == v2["close_in_line"] == v2["overlaps"] == 0
