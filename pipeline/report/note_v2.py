@@ -45,16 +45,12 @@ from pipeline.report.note import (
 METHODOLOGY = "v2"
 _PARAMS = V2Params()
 
-TREND_RULE_CLAUSES: dict[str, str] = {
-    "sma_stack": "",
-    "breakdown": (
-        " (the close is more than {pct} below a flattening 200-day, below a falling 50-day, "
-        "with lower highs)"
-    ),
-    "recovery": (
-        " (the close is more than {pct} above a flat-or-rising 200-day, above a rising 50-day, "
-        "with higher lows)"
-    ),
+#: The swing structure a breakdown / recovery read, in words (pipeline/analysis/v2/regime.py).
+STRUCTURE_WORDS: dict[str, str] = {
+    "lower_highs": "making lower highs",
+    "below_swing_low": "below its last swing low",
+    "higher_lows": "making higher lows",
+    "above_swing_high": "above its last swing high",
 }
 PERSPECTIVE_CLAUSES_V2: dict[str, str] = {
     "trending higher": "is trending higher",
@@ -249,10 +245,20 @@ def _takeaway_section(s: Snapshot, prices: _Prices) -> list[str]:
 
 
 def _trend_clause(s: Snapshot) -> str:
+    """The trend, and for the breakdown / recovery rules the facts they read (each true)."""
     clause = TREND_CLAUSES.get(s.primary_trend, f"has a {s.primary_trend.lower()} primary trend")
-    rule = s.details.get("trend_rule")
-    extra = TREND_RULE_CLAUSES.get(rule or "", "")
-    return clause + extra.format(pct=format_percent(_PARAMS.breakdown_below_sma200_pct, decimals=0))
+    st, rule = s.structure, s.details.get("trend_rule")
+    if st is None or rule not in ("breakdown", "recovery"):
+        return clause
+    side = "below" if rule == "breakdown" else "above"
+    sma50 = "a falling" if rule == "breakdown" else "a rising"
+    words = STRUCTURE_WORDS.get(s.details.get("trend_structure") or "", "")
+    return (
+        f"{clause} (the close is {format_percent(abs(st.dist_sma200_pct), decimals=0)} {side} "
+        f"the 200-day, which is {_slope_word(st.sma200_change)}; {side} {sma50} 50-day"
+        + (f"; {words}" if words else "")
+        + ")"
+    )
 
 
 def perspective_clause(s: Snapshot, prices: _Prices) -> str:

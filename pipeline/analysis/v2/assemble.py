@@ -34,6 +34,7 @@ from pipeline.analysis.v2.params import METHODOLOGY_VERSION, V2Params, params_ha
 #: are fractions (0.2 = 20 %), prices are front-contract points, dates CME trade dates.
 EXTRA_COLUMNS: tuple[str, ...] = (
     "trend_rule",  # sma_stack | breakdown | recovery | null (Neutral)
+    "trend_structure",  # lower_highs | below_swing_low | higher_lows | above_swing_high | null
     "perspective_rule",  # number of the perspective rule that fired (pipeline/analysis/v2/regime.py)
     *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_EXTRA_FIELDS),
     "above_sma50_since",  # every close since this session above its SMA50 (>= 10 sessions)
@@ -113,6 +114,7 @@ def snapshot_rows(
 
     extras = [
         pl.col("trend_rule"),
+        pl.col("trend_structure"),
         pl.col("perspective_rule").cast(pl.Int32),
         *(
             pl.col(f"{prefix}_{field}")

@@ -95,25 +95,23 @@ def with_trend(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
     side = pl.col("sma200_side")
     stack_bull = (side == 1) & (sma50 > sma200) & (pl.col("sma200_change") > 0)
     stack_bear = (side == -1) & (sma50 < sma200) & (pl.col("sma200_change") < 0)
+    lower_highs = (pl.col("last_swing_high") < pl.col("prev_swing_high")).fill_null(False)
+    below_swing_low = (close < pl.col("last_swing_low")).fill_null(False)
+    higher_lows = (pl.col("last_swing_low") > pl.col("prev_swing_low")).fill_null(False)
+    above_swing_high = (close > pl.col("last_swing_high")).fill_null(False)
     breakdown = (
         (dist_pct <= -p.breakdown_below_sma200_pct)
         & ((slope_pct <= p.flattening_sma200_pct) | (dist_pct <= -p.deep_breakdown_pct))
         & (pl.col("sma50_change") < 0)
         & (close < sma50)
-        & (
-            (pl.col("last_swing_high") < pl.col("prev_swing_high"))
-            | (close < pl.col("last_swing_low"))
-        )
+        & (lower_highs | below_swing_low)
     ).fill_null(False)
     recovery = (
         (dist_pct >= p.breakdown_below_sma200_pct)
         & ((slope_pct >= -p.flattening_sma200_pct) | (dist_pct >= p.deep_breakdown_pct))
         & (pl.col("sma50_change") > 0)
         & (close > sma50)
-        & (
-            (pl.col("last_swing_low") > pl.col("prev_swing_low"))
-            | (close > pl.col("last_swing_high"))
-        )
+        & (higher_lows | above_swing_high)
     ).fill_null(False)
     stack_bull, stack_bear = stack_bull.fill_null(False), stack_bear.fill_null(False)
     return table.with_columns(
@@ -133,6 +131,17 @@ def with_trend(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
         .alias("trend_rule"),
         dist_pct.alias("dist_sma200_pct"),
         slope_pct.alias("sma200_slope_pct"),
+        # The swing structure a breakdown / recovery read (null for the other rules).
+        pl.when(breakdown & lower_highs)
+        .then(pl.lit("lower_highs"))
+        .when(breakdown)
+        .then(pl.lit("below_swing_low"))
+        .when(recovery & higher_lows)
+        .then(pl.lit("higher_lows"))
+        .when(recovery)
+        .then(pl.lit("above_swing_high"))
+        .otherwise(None)
+        .alias("trend_structure"),
     )
 
 

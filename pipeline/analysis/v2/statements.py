@@ -281,6 +281,47 @@ def fall_from_high(b: _Bars, i: int, fall_pct: float, high_day: date) -> str | N
     return None
 
 
+def trend_structure(b: _Bars, i: int, structure: str) -> str | None:
+    """The swing structure a breakdown (recovery) trend rule read: "lower highs" = the last
+    swing high confirmed by session i is below the one confirmed before it; "under its last swing
+    low" = the close below the last confirmed swing low. Higher lows / above the last swing high
+    mirror."""
+    highs = [pr for _, pr, ci in sorted(b.highs, key=lambda h: h[2]) if ci <= i]
+    lows = [pr for _, pr, ci in sorted(b.lows, key=lambda h: h[2]) if ci <= i]
+    close = b.close[i]
+    holds = {
+        "lower_highs": len(highs) >= 2 and highs[-1] < highs[-2],
+        "higher_lows": len(lows) >= 2 and lows[-1] > lows[-2],
+        "below_swing_low": bool(lows) and close < lows[-1],
+        "above_swing_high": bool(highs) and close > highs[-1],
+    }
+    if structure not in holds:
+        return f"unknown structure {structure}"
+    return None if holds[structure] else f"{structure} does not hold"
+
+
+def rebound_from(
+    b: _Bars, i: int, high_day: date, low_day: date, depth: float, recovered: float
+) -> str | None:
+    """ "Rebounding: it has won back R of the D fall from the high of H to the low of L": no
+    high from H to L is above H's (the fall's top), no low from L to session i is below L's (no
+    new low since), D = L's low below H's high (front frame) and R = (close - L's low) / (H's
+    high - L's low)."""
+    h, lo = b.index_of.get(high_day), b.index_of.get(low_day)
+    if h is None or lo is None or not h <= lo <= i:
+        return f"{high_day} / {low_day} are not a high and a later low by {b.dates[i]}"
+    if b.high[h] < b.high[h : lo + 1].max():
+        return f"a higher high than {high_day} before the low of {low_day}"
+    if b.low[lo] > b.low[lo : i + 1].min():
+        return f"a lower low than {low_day} since"
+    top, bottom, off = b.high[h], b.low[lo], b.offset[i]
+    if abs((1 - (bottom - off) / (top - off)) - depth) > 1e-5:
+        return f"depth said {depth}"
+    if abs((b.close[i] - bottom) / (top - bottom) - recovered) > 1e-5:
+        return f"recovered said {recovered}"
+    return None
+
+
 def breakout_held(b: _Bars, i: int, day: date, level: float, up: bool, tick: float) -> str | None:
     """ "Broke out to new highs on D above L and holds": the close of D is above every high of
     the ``breakout_window`` sessions before it (L being the highest, set at least
@@ -353,6 +394,24 @@ def false_statements(
             if members:
                 check(i, f"{prefix}_members", level_members, cols[f"{prefix}_low"][i],
                       cols[f"{prefix}_high"][i], members, tick)  # fmt: skip
+        if cols["trend_structure"][i] is not None:
+            check(i, "trend_structure", trend_structure, cols["trend_structure"][i])
+        perspective = cols["perspective"][i] or ""
+        if perspective.startswith("rebound after"):
+            # The note names the fall from the recent high when price is still 10 % below it,
+            # else the selloff of the last rebound_window sessions (pipeline/report/note_v2.py).
+            fall = cols["fall_pct"][i] is not None and cols["fall_pct"][i] >= p.selloff_fall_pct
+            names = ("fall_high_date", "fall_low_date", "fall_depth_pct", "fall_recovered")
+            if not fall:
+                names = (
+                    "selloff_high_date",
+                    "selloff_low_date",
+                    "selloff_pct",
+                    "selloff_recovered",
+                )
+            values = [cols[n][i] for n in names]
+            if None not in values:
+                check(i, "rebound", rebound_from, *values)
         if cols["perspective"][i] in ("crash", "selloff") and cols["fall_high_date"][i]:
             check(i, "fall", fall_from_high, cols["fall_pct"][i], cols["fall_high_date"][i])
         if (
@@ -391,5 +450,6 @@ _COLUMNS = (
     "pullback_extreme_date", "impulse_erased", "line_members", "bias_members", "ext_members",
     "deep_members", "line_low", "line_high", "bias_low", "bias_high", "ext_low", "ext_high",
     "deep_low", "deep_high", "fall_pct", "fall_high_date", "breakout_date", "breakout_level",
-    "breakdown_date", "breakdown_level",
+    "breakdown_date", "breakdown_level", "trend_structure", "fall_low_date", "fall_depth_pct",
+    "fall_recovered", "selloff_high_date", "selloff_low_date", "selloff_pct", "selloff_recovered",
 )  # fmt: skip

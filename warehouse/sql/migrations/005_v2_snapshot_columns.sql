@@ -5,6 +5,7 @@
 -- call_changes view can say why a level moved.
 
 alter table snapshots add column trend_rule varchar;  -- which trend rule fired: sma_stack | breakdown | recovery (null: Neutral)
+alter table snapshots add column trend_structure varchar;  -- the swing structure a breakdown / recovery read: lower_highs | below_swing_low | higher_lows | above_swing_high
 alter table snapshots add column perspective_rule integer;  -- number of the perspective rule that fired (pipeline/analysis/v2/regime.py)
 alter table snapshots add column line_reason varchar;  -- why the zone is there, in words
 alter table snapshots add column line_members varchar;  -- what is in it: kind:pivot-date[:flipped] | sma50 | sma200

@@ -17,7 +17,14 @@ from pipeline.analysis.calls import call_table as v1_call_table
 from pipeline.analysis.v2.calls import call_table
 from pipeline.analysis.v2.statements import false_statements
 from tests.pipeline.analysis.builders import on_quarter_grid, series_frame
-from tests.pipeline.analysis.v2.test_handbuilt import BREAKOUT, CRASH, GRIND, UPTREND, WICK
+from tests.pipeline.analysis.v2.test_handbuilt import (
+    BREAKOUT,
+    CRASH,
+    GRIND,
+    REBOUND,
+    UPTREND,
+    WICK,
+)
 
 TICK = 0.25
 
@@ -116,3 +123,20 @@ def test_held_above_the_50_day_since_d(grind) -> None:
     assert since is not None
     later = grind["session_date"][grind["session_date"].to_list().index(since) + 1]
     assert facts(with_value(grind, last, "above_sma50_since", later)) == {"above_sma50"}
+
+
+def test_the_trend_rules_structure_and_a_rebound_are_checked() -> None:
+    crash = table_of(np.concatenate([UPTREND, CRASH]))
+    last = crash.height - 1
+    assert crash["trend_rule"][last] == "breakdown"
+    said = crash["trend_structure"][last]
+    assert said in ("lower_highs", "below_swing_low")
+    wrong = "higher_lows" if said == "lower_highs" else "above_swing_high"
+    assert facts(with_value(crash, last, "trend_structure", wrong)) == {"trend_structure"}
+    rebound = table_of(np.concatenate([UPTREND, CRASH, REBOUND]))
+    last = rebound.height - 1
+    assert rebound["perspective"][last] == "rebound after crash"
+    assert false_statements(rebound, tick=TICK).height == 0
+    name = "fall_recovered" if rebound["fall_pct"][last] >= 0.1 else "selloff_recovered"
+    moved = with_value(rebound, last, name, rebound[name][last] + 0.05)
+    assert facts(moved) == {"rebound"}
