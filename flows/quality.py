@@ -61,7 +61,7 @@ def quality_report(
             tables[key] = statement_table(rows, series[str(root)])
             found[key] = false_statements(tables[key], tick=tick)
     ticks = {r: ROOT_SPECS[r].tick if r in ROOT_SPECS else 0.01 for r, _ in tables}
-    table = quality_table(tables, ticks=ticks, params=params, false_statements=found, series=series)
+    table = quality_table(tables, ticks=ticks, params=params, false_statements=found, rolls=rolls)
     return QualityReport(table, _paired(warehouse, source=source, roots=roots, params=params))
 
 
