@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
@@ -37,14 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="callbook",
         description="An honest, queryable record of daily technical calls on CME equity-index futures.",
     )
-    parser.add_argument(
-        "--data-dir",
-        help="data directory holding warehouse.duckdb, lake/ and reports/ "
-        "(default: $CALLBOOK_DATA_DIR or ./data)",
+    data_dir_help = (
+        "data directory holding warehouse.duckdb, lake/ and reports/ "
+        "(default: $CALLBOOK_DATA_DIR or ./data)"
     )
+    parser.add_argument("--data-dir", help=data_dir_help)
+    # --data-dir is also accepted after the command name (`callbook status --data-dir d`); there,
+    # when absent, it leaves the value given before the command alone.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_parser = functools.partial(sub.add_parser, parents=[common])
 
-    p = sub.add_parser("nightly", help="run the nightly flow: ingest, validate, load, analyse")
+    p = add_parser("nightly", help="run the nightly flow: ingest, validate, load, analyse")
     p.add_argument(
         "--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or RTY,ES,NQ,YM)"
     )
@@ -55,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_date, help="CME trade date (default: the last completed session)"
     )
 
-    p = sub.add_parser("ingest", help="ingest one root from one source over a date range")
+    p = add_parser("ingest", help="ingest one root from one source over a date range")
     p.add_argument("--root", required=True)
     p.add_argument("--source", required=True, choices=("demo", "yahoo", "file"))
     p.add_argument("--path", help="file to read (source file): CSV or Parquet")
@@ -70,11 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_date, help="first session (default: everything the source has)")
     p.add_argument("--end", type=_date, help="last session (default: the last completed session)")
 
-    sub.add_parser(
-        "status", help="per root: first and last session, rows, quarantined rows, last run"
-    )
+    add_parser("status", help="per root: first and last session, rows, quarantined rows, last run")
 
-    p = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
+    p = add_parser("sql", help="run a read-only SQL query against the warehouse")
     p.add_argument("query", help="SQL text, or @FILE to read it from a file")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument(
@@ -89,18 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="bind $NAME in the query to VALUE (repeatable), e.g. --param root=RTY",
     )
 
-    p = sub.add_parser("quarantine", help="show quarantined rows with the rule they broke")
+    p = add_parser("quarantine", help="show quarantined rows with the rule they broke")
     p.add_argument("--root")
     p.add_argument("--limit", type=int, default=50)
 
-    p = sub.add_parser("show", help="print a stored call as the daily note")
+    p = add_parser("show", help="print a stored call as the daily note")
     p.add_argument("root")
     p.add_argument("--as-of", type=_date, help="the call's as-of session (default: the latest)")
     p.add_argument("--version", type=int, help="a specific version (default: the latest)")
     p.add_argument("--author", default="callbook", help="callbook (the model) or an analyst")
     p.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
 
-    p = sub.add_parser(
+    p = add_parser(
         "backfill", help="point-in-time snapshots for every session of a range, then outcomes"
     )
     p.add_argument("--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or all four)")
@@ -108,22 +112,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_date, help="first as-of session (default: the first call)")
     p.add_argument("--end", type=_date, help="last as-of session (default: the last completed)")
 
-    p = sub.add_parser("resolve", help="append the outcomes of calls whose horizon has passed")
+    p = add_parser("resolve", help="append the outcomes of calls whose horizon has passed")
     p.add_argument("--roots", help="comma-separated roots")
     p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose bars to use")
 
-    p = sub.add_parser("audit", help="scoreboard and calibration of past calls")
+    p = add_parser("audit", help="scoreboard and calibration of past calls")
     p.add_argument("root", nargs="?", help="one root (default: all)")
     p.add_argument("--author", help="only this author (callbook = the model)")
     p.add_argument("--kind", choices=("live", "backfill", "analyst"), help="only this kind")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap replicates (default 2000)")
 
-    p = sub.add_parser("calls", help="analyst calls")
+    p = add_parser("calls", help="analyst calls")
     actions = p.add_subparsers(dest="calls_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="record a hand-written call (TOML or YAML) as a snapshot")
+    add = actions.add_parser(
+        "add", parents=[common], help="record a hand-written call (TOML or YAML) as a snapshot"
+    )
     add.add_argument("file", help="the call file (.toml or .yaml)")
     add.add_argument(
         "--source", choices=("demo", "yahoo", "file"), help="whose bars it is resolved on"
+    )
+
+    p = sub.add_parser("automations", help="Prefect automations (alerts on the nightly)")
+    actions = p.add_subparsers(dest="automations_command", required=True, metavar="ACTION")
+    apply = actions.add_parser(
+        "apply",
+        help="create or replace the automations of deployments/automations.yaml on the Prefect "
+        "server of PREFECT_API_URL",
+    )
+    apply.add_argument(
+        "--webhook-url", help="where alerts are posted (default: $CALLBOOK_ALERT_WEBHOOK_URL)"
+    )
+    apply.add_argument(
+        "--deadline",
+        help="time a nightly run has to complete once due or started, e.g. 4h (default: the file's)",
+    )
+    apply.add_argument(
+        "--file", help="the automations file (default: deployments/automations.yaml)"
     )
     return parser
 
@@ -187,13 +211,19 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from rich.markdown import Markdown
 
     from flows.nightly import nightly, summary_markdown
+    from flows.prefect_api import prefect_api
+    from flows.tasks import RootsFailed
 
-    result = nightly(
-        roots=list(settings.roots),
-        source=settings.source,
-        as_of=args.as_of,
-        data_dir=str(settings.data_dir),
-    )
+    with prefect_api():
+        try:
+            result = nightly(
+                roots=list(settings.roots),
+                source=settings.source,
+                as_of=args.as_of,
+                data_dir=str(settings.data_dir),
+            )
+        except RootsFailed as failed:  # the run ended Failed; its result is still the summary
+            result = failed.result
     console = Console()
     console.print(
         Markdown(
@@ -257,17 +287,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.source == "file" and not args.path:
         raise CliError("--source file needs --path FILE")
     from flows.nightly import ingest
+    from flows.prefect_api import prefect_api
+    from flows.tasks import RootsFailed
 
-    summary = ingest(
-        root=settings.roots[0],
-        source=settings.source,
-        start=args.start,
-        end=args.end,
-        data_dir=str(settings.data_dir),
-        source_options={"path": args.path, "columns": dict(args.map)}
-        if args.source == "file"
-        else {},
-    )
+    with prefect_api():
+        try:
+            summary = ingest(
+                root=settings.roots[0],
+                source=settings.source,
+                start=args.start,
+                end=args.end,
+                data_dir=str(settings.data_dir),
+                source_options={"path": args.path, "columns": dict(args.map)}
+                if args.source == "file"
+                else {},
+            )
+        except RootsFailed as failed:
+            summary = failed.result
     print(
         f"{summary.root}: received {summary.received:,}, new {summary.inserted:,}, revised "
         f"{summary.revised:,}, unchanged {summary.unchanged:,}, quarantined {summary.quarantined:,}, "
@@ -303,14 +339,18 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from flows.history import backfill, progress_hook
+    from flows.prefect_api import prefect_api
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=False,
-    ) as bar:
+    with (
+        prefect_api(),
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
+        ) as bar,
+    ):
         bars: dict[str, Any] = {}
 
         def show(root: str, done: int, total: int) -> None:
@@ -335,13 +375,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    _quiet_prefect()
+    # No flow: resolving is one short local transaction per root and needs no Prefect server (the
+    # `callbook-resolve` flow in flows/history.py is there for deployments).
     settings = _settings(args, roots=args.roots, source=args.source)
-    from flows.history import resolve
+    from flows.outcomes import resolve_stored
+    from warehouse.store import Warehouse
 
-    written = resolve(
-        roots=list(settings.roots), source=settings.source, data_dir=str(settings.data_dir)
-    )
+    with Warehouse.open(settings.warehouse_path) as wh:
+        written = resolve_stored(wh, settings.roots, source=settings.source)
     for root, n in written.items():
         print(f"{root}: {n:,} outcomes appended")
     return EXIT_OK
@@ -460,53 +501,49 @@ def _calibration_view(calibration: Any) -> Any:
 def cmd_calls(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from flows import tasks
-    from flows.history import append_outcomes_of
-    from flows.settings import code_version
-    from pipeline.analysis.assemble import snapshot_from_row
-    from pipeline.audit.analyst import analyst_snapshot_rows, market_facts, parse_analyst_call
-    from pipeline.market.continuous import continuous_series
+    from flows.analyst import record_analyst_call
     from pipeline.report.note import render_summary_line
-    from warehouse.store import Warehouse
 
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"no such file: {path}")
-    fmt = path.suffix.lower().lstrip(".")
-    call = parse_analyst_call(path.read_text(encoding="utf-8"), fmt=fmt)
-    settings = _settings(args, source=args.source)
-    with Warehouse.open(settings.warehouse_path) as wh:
-        bars = wh.current_bars(call.root, source=settings.source)
-        if bars.height == 0:
-            raise CliError(
-                f"no {settings.source} bars for {call.root}: run `callbook nightly` first"
-            )
-        series = continuous_series(bars)
-        rows = analyst_snapshot_rows(call, market_facts(series, call.as_of))
-        written = wh.write_snapshots(
-            rows,
-            kind="analyst",
-            flow_run_id=None,
-            code_version=code_version(),
-            created_at=tasks.utcnow(),
-        )
-        stored = wh.snapshot_rows(call.root, author=call.author, as_of=call.as_of)
-        resolved = append_outcomes_of(wh, stored, series)
-        outcomes = wh.query(
-            "select * from outcomes where snapshot_id = $id", {"id": stored["snapshot_id"][0]}
-        )
-    snapshot = snapshot_from_row(stored.row(0, named=True))
-    state = "recorded" if written.written else "already recorded (identical content)"
+    recorded = record_analyst_call(path, _settings(args, source=args.source))
+    snapshot = recorded.snapshot
+    state = "recorded" if recorded.written else "already recorded (identical content)"
     print(f"{render_summary_line(snapshot)} — {state}")
-    if outcomes.height:
-        o = outcomes.row(0, named=True)
+    if (o := recorded.outcome) is not None:
         print(
-            f"resolved{' now' if resolved else ''}: {o['outcome']} on {o['resolved_session']} "
-            f"(RPS {o['rps']:.3f}, Brier {o['brier']:.3f}, log {o['log_score']:.3f}; line held: "
-            f"{o['line_held']}, trend right: {o['trend_correct']})"
+            f"resolved{' now' if recorded.resolved_now else ''}: {o['outcome']} on "
+            f"{o['resolved_session']} (RPS {o['rps']:.3f}, Brier {o['brier']:.3f}, log "
+            f"{o['log_score']:.3f}; line held: {o['line_held']}, trend right: {o['trend_correct']})"
         )
     else:
         print(f"its horizon ends {snapshot.horizon_end}: it will be resolved after that session")
+    return EXIT_OK
+
+
+def cmd_automations(args: argparse.Namespace) -> int:
+    _quiet_prefect()
+    from pathlib import Path
+
+    from flows.automations import AUTOMATIONS_FILE, apply_automations, parse_duration
+    from flows.prefect_api import configured_api_url
+
+    url = configured_api_url()
+    if not url:
+        raise CliError(
+            "automations live on a Prefect server: set PREFECT_API_URL (e.g. "
+            "http://127.0.0.1:4200/api after `prefect server start`)"
+        )
+    applied = apply_automations(
+        webhook_url=args.webhook_url,
+        path=Path(args.file) if args.file else AUTOMATIONS_FILE,
+        deadline=parse_duration(args.deadline) if args.deadline else None,
+    )
+    for a in applied:
+        verb = "replaced" if a.replaced else "created"
+        print(f"{a.name}: {verb} ({a.id}) — {a.trigger}")
+    print(f"on the Prefect API at {url}")
     return EXIT_OK
 
 
@@ -527,6 +564,7 @@ COMMANDS = {
     "resolve": cmd_resolve,
     "audit": cmd_audit,
     "calls": cmd_calls,
+    "automations": cmd_automations,
     "status": cmd_status,
     "sql": cmd_sql,
     "quarantine": cmd_quarantine,

@@ -6,9 +6,10 @@ run computes from bars cut at D), writes them in chunks (each its own transactio
 backfill keeps what it wrote, and a re-run skips identical snapshots), then resolves outcomes.
 
 ``resolve`` appends the outcome of every stored snapshot whose horizon has passed.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here (see flows/nightly.py: served flows are pickled by
+value and their parameter annotations must resolve in the run's process).
+"""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,10 +24,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from flows import analysis, tasks
+from flows import analysis, clock
+from flows.outcomes import resolve_root_outcomes
 from flows.settings import code_version, load_settings
 from pipeline.analysis.engine import analyse
-from pipeline.audit.outcomes import resolve_outcomes
 from warehouse.store import SnapshotWrite, Warehouse
 
 BACKFILL_CHUNK = 1000  # snapshots per transaction
@@ -69,22 +70,6 @@ class BackfillResult:
         return sum(r.sessions for r in self.roots)
 
 
-def append_outcomes_of(warehouse: Warehouse, pending: pl.DataFrame, series: pl.DataFrame) -> int:
-    """Resolve ``pending`` snapshots of one root on its ``series`` and append the outcomes whose
-    horizon has passed (one transaction). Returns how many were appended."""
-    through = series["session_date"].max()
-    assert isinstance(through, date)
-    if pending.height == 0:
-        return 0
-    outcomes = pl.concat(
-        [
-            resolve_outcomes(group, series)
-            for _, group in pending.group_by("horizon_sessions", maintain_order=True)
-        ]
-    )
-    return warehouse.append_outcomes(outcomes, series_through=through, recorded_at=tasks.utcnow())
-
-
 @task(
     name="resolve-outcomes",
     task_run_name="resolve-{root}",
@@ -93,19 +78,7 @@ def append_outcomes_of(warehouse: Warehouse, pending: pl.DataFrame, series: pl.D
 )
 def resolve_root(warehouse: Warehouse, root: str, series: pl.DataFrame) -> int:
     """Resolve every stored snapshot of ``root`` whose horizon ended within ``series``."""
-    through = series["session_date"].max()
-    assert isinstance(through, date)
-    pending = warehouse.unresolved_snapshots(root, through=through)
-    written = append_outcomes_of(warehouse, pending, series)
-    if pending.height:
-        get_run_logger().info(
-            "%s: %s outcome(s) appended (%s snapshot(s) were due, series through %s)",
-            root,
-            f"{written:,}",
-            f"{pending.height:,}",
-            through,
-        )
-    return written
+    return resolve_root_outcomes(warehouse, root, series, log=get_run_logger())
 
 
 @task(
@@ -143,7 +116,7 @@ def backfill_root(
             kind="backfill",
             flow_run_id=run_id,
             code_version=code_version(),
-            created_at=tasks.utcnow(),
+            created_at=clock.utcnow(),
         )
         written += outcome.written
         unchanged += outcome.unchanged
@@ -208,7 +181,8 @@ def resolve(
     source: str | None = None,
     data_dir: str | None = None,
 ) -> dict[str, int]:
-    """Append the outcome of every snapshot whose horizon has passed in the stored bars."""
+    """Append the outcome of every snapshot whose horizon has passed in the stored bars (the
+    flow of a deployment; `callbook resolve` calls ``flows.outcomes.resolve_stored`` directly)."""
     from flows.nightly import default_as_of
 
     settings = load_settings(data_dir=data_dir, roots=roots, source=source)
