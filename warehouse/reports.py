@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from warehouse.files import new_file_mode
+
 REPORTS_DIR = Path("reports")
 
 
@@ -33,11 +35,13 @@ def report_paths(data_dir: Path, root: str, as_of: date, version: int) -> Report
 
 
 def write_atomic(path: Path, content: bytes | str) -> None:
-    """Write ``content`` to ``path`` via a temporary file in the same directory and a rename."""
+    """Write ``content`` to ``path`` via a temporary file in the same directory and a rename.
+    The file gets the mode ``open()`` would give it (readable by the group under umask 022/002)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode() if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
