@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -590,5 +590,24 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def run() -> NoReturn:
+    """The `callbook` executable: ``main`` on the command line, then a fast exit."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown, which takes seconds once Prefect, Great
+    Expectations and pandas are loaded: run the atexit handlers (Prefect drains its log and event
+    queues there), flush the standard streams, and leave. The command has closed its files."""
+    import atexit
+    import contextlib
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

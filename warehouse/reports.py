@@ -52,9 +52,11 @@ def write_atomic(path: Path, content: bytes | str) -> None:
         raise
 
 
-def write_report(paths: ReportPaths, *, note: str, chart: bytes) -> None:
-    """The chart first, then the note that links it, then the latest pointer."""
-    write_atomic(paths.chart, chart)
+def write_report(paths: ReportPaths, *, note: str, chart: bytes | None) -> None:
+    """The chart first (``None``: keep the one written before), then the note that links it, then
+    the latest pointer."""
+    if chart is not None:
+        write_atomic(paths.chart, chart)
     write_atomic(paths.note, note)
     relative = os.path.relpath(paths.chart, paths.latest.parent)
     write_atomic(paths.latest, note.replace(f"]({paths.chart.name})", f"]({relative})"))
