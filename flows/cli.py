@@ -597,11 +597,15 @@ def run() -> NoReturn:
 
 def exit_now(code: int) -> NoReturn:
     """Exit without the interpreter's teardown, which takes seconds once Prefect, Great
-    Expectations and pandas are loaded: run the atexit handlers (Prefect drains its log and event
-    queues there), flush the standard streams, and leave. The command has closed its files."""
+    Expectations and pandas are loaded. First what the interpreter does at exit: the threading
+    exit hooks (Prefect drains its log and event queues there) and the joining of threads, then
+    the atexit handlers; then flush the standard streams and leave. The command has closed its
+    files."""
     import atexit
     import contextlib
+    import threading
 
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say

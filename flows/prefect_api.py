@@ -60,7 +60,20 @@ def prefect_api(announce: Callable[[str], None] = _announce) -> Iterator[str]:
             TemporaryPrefectServer() as server,
             temporary_settings({PREFECT_API_URL: server.api_url}),
         ):
-            yield server.api_url
+            try:
+                yield server.api_url
+            finally:
+                _drain_prefect_queues()  # the run's last logs and events, while it listens
+
+
+def _drain_prefect_queues(timeout: float = 10.0) -> None:
+    """Send what Prefect's background workers still hold (logs, events) to the API now. Prefect
+    does it at interpreter exit, which is too late for a server that stops with the command."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=timeout)
+    EventsWorker.drain_all(timeout=timeout)
 
 
 def _free_port() -> int:

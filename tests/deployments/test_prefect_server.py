@@ -13,6 +13,7 @@ half of bars), into a data directory under the test's tmp directory.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -156,6 +157,8 @@ class Runs:
     missing_file: Path
     served: str  # demo data, by serve.py
     never_picked_up: str  # in a paused work queue: no worker takes it
+    cli: subprocess.Popen[str]  # `callbook nightly` with PREFECT_API_URL set
+    cli_data_dir: Path
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +181,25 @@ def runs(
         return server.api("POST", f"/deployments/{deployment_id}/create_flow_run", json=body)["id"]
 
     nightly_id = deployed.deployment["id"]
+    cli_data_dir = tmp_path_factory.mktemp("cli") / "data"
+    argv = [
+        "--data-dir",
+        str(cli_data_dir),
+        "nightly",
+        "--roots",
+        "RTY",
+        "--as-of",
+        DEMO_AS_OF.isoformat(),
+    ]
+    cli = subprocess.Popen(
+        [str(BIN / "callbook"), *argv],
+        env=server.env(PREFECT_LOGGING_LEVEL="INFO"),
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return Runs(
         # As the README shows, with `prefect deployment run`; the others through the API (faster).
         completes=trigger(server, "callbook-nightly/nightly", DEMO_PARAMETERS),
@@ -188,6 +210,8 @@ def runs(
         missing_file=missing,
         served=create_run(served[1]["id"], DEMO_PARAMETERS),
         never_picked_up=create_run(nightly_id, DEMO_PARAMETERS, work_queue_name="unattended"),
+        cli=cli,
+        cli_data_dir=cli_data_dir,
     )
 
 
@@ -362,3 +386,28 @@ def test_serve_registers_its_own_deployment_and_completes_a_run(
     assert run["state_type"] == "COMPLETED", f"{run['state']}\n{process.tail()}"
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
         assert wh.query("select root, as_of from snapshots").rows() == [("RTY", DEMO_AS_OF)]
+
+
+def test_a_flow_command_uses_the_running_server_and_says_so(
+    server: LocalPrefectServer, runs: Runs
+) -> None:
+    try:
+        out, err = runs.cli.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if runs.cli.poll() is None:
+            runs.cli.kill()
+    assert runs.cli.returncode == 0, err
+    assert err.splitlines()[0] == f"callbook: using Prefect API at {server.api_url}"
+    assert "temporary" not in err
+    match = re.search(r"/runs/flow-run/([0-9a-f-]{36})", err)
+    assert match, err
+    run = server.api("GET", f"/flow_runs/{match[1]}")
+    assert run["state_type"] == "COMPLETED" and run["deployment_id"] is None
+    # The command exits without the interpreter's teardown, yet its last logs reached the server.
+    logs = server.api(
+        "POST",
+        "/logs/filter",
+        json={"logs": {"flow_run_id": {"any_": [match[1]]}}, "sort": "TIMESTAMP_DESC", "limit": 5},
+    )
+    assert "Finished in state Completed()" in [log["message"] for log in logs]
+    assert "callbook nightly" in out and "RTY" in out
