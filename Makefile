@@ -45,6 +45,7 @@ bench: install
 	$(RUN) python bench/bench_backfill.py
 	$(RUN) python bench/bench_probability_model.py
 	$(RUN) python bench/bench_startup.py
+	$(RUN) python bench/bench_rolls.py
 
 clean-data:
 	rm -rf data

@@ -20,21 +20,48 @@ from flows import tasks
 from flows.series import series_by_root
 from flows.settings import code_version
 from pipeline.analysis.assemble import snapshot_from_row
-from pipeline.analysis.engine import Analysis, analyse, chart_frame
-from warehouse.store import SnapshotWrite, Warehouse
+from pipeline.analysis.engine import Analysis, chart_frame
+from pipeline.analysis.methodology import Methodology, get
+from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
 
 
 @task(name="build-series", cache_policy=NO_CACHE, persist_result=False)
 def build_series(
     warehouse: Warehouse, roots: Sequence[str], *, source: str, as_of: date
 ) -> dict[str, pl.DataFrame]:
-    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers."""
-    return series_by_root(warehouse, roots, source=source, as_of=as_of, log=get_run_logger())
+    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers; their
+    rolls (gap, method, evidence) are stored in the warehouse's ``rolls`` table."""
+    return series_by_root(
+        warehouse, roots, source=source, as_of=as_of, record_rolls=True, log=get_run_logger()
+    )
 
 
-@task(name="analyse", task_run_name="analyse-{root}", cache_policy=NO_CACHE, persist_result=False)
+def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[Methodology]:
+    """The configured methodologies (the first published), recorded in ``methodologies``."""
+    methodologies = [get(v) for v in versions]
+    warehouse.record_methodologies(
+        [
+            MethodologyEntry(m.version, m.params_hash, m.params.as_dict(), published=i == 0)
+            for i, m in enumerate(methodologies)
+        ],
+        at=tasks.utcnow(),
+    )
+    return methodologies
+
+
+@task(
+    name="analyse",
+    task_run_name="analyse-{root}-{methodology.version}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def analyse_root(
-    series_by_root: dict[str, pl.DataFrame], root: str, *, source: str, as_of: date
+    series_by_root: dict[str, pl.DataFrame],
+    root: str,
+    *,
+    source: str,
+    as_of: date,
+    methodology: Methodology,
 ) -> Analysis:
     """The call for the last session on or before ``as_of`` (pure pipeline computation)."""
     last = series_by_root[root]["session_date"].max()
@@ -47,7 +74,7 @@ def analyse_root(
             as_of,
             last,
         )
-    result = analyse(series_by_root, root, source=source, sessions=[last])
+    result = methodology.analyse(series_by_root, root, source=source, sessions=[last])
     if result.snapshots.height == 0:
         get_run_logger().warning(
             "%s: no call on %s (fewer than the warm-up sessions of history)", root, last
@@ -93,17 +120,21 @@ def publish_report(
 
     if analysis.snapshots.height == 0:
         return None
-    as_of = analysis.snapshots["as_of"].item()
-    stored = warehouse.snapshot_rows(root, author="callbook", as_of=as_of)
+    key = analysis.snapshots.row(0, named=True)
+    as_of, methodology, source = key["as_of"], key["methodology_version"], key["source"]
+    stored = warehouse.snapshot_rows(
+        root, author="callbook", as_of=as_of, methodology=methodology, source=source
+    )
     snapshot = snapshot_from_row(stored.row(0, named=True))
     previous_rows = warehouse.query(
         "select * from latest_snapshots where root = $root and author = 'callbook'"
+        " and methodology_version = $methodology and source = $source"
         " and as_of < $as_of order by as_of desc limit 1",
-        {"root": root, "as_of": as_of},
+        {"root": root, "as_of": as_of, "methodology": methodology, "source": source},
     )
     previous = snapshot_from_row(previous_rows.row(0, named=True)) if previous_rows.height else None
     version = int(stored["version"].item())
-    paths = report_paths(data_dir, root, as_of, version)
+    paths = report_paths(data_dir, root, as_of, version, methodology=methodology)
     # A stored version's chart does not change (its snapshot's content hash covers the bars it
     # draws): a re-run the same day keeps it and does not load matplotlib.
     chart = (

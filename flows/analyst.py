@@ -11,7 +11,6 @@ from typing import Any
 
 from flows import clock
 from flows.outcomes import append_outcomes_of
-from flows.series import observed_rolls
 from flows.settings import Settings, code_version
 from pipeline.analysis.assemble import snapshot_from_row
 from pipeline.analysis.snapshot import Snapshot
@@ -43,7 +42,7 @@ def record_analyst_call(path: Path, settings: Settings) -> RecordedCall:
             raise NoBarsError(
                 f"no {settings.source} bars for {call.root}: run `callbook nightly` first"
             )
-        series = continuous_series(bars, known_rolls=observed_rolls(wh, call.root, settings.source))
+        series = continuous_series(bars)
         rows = analyst_snapshot_rows(call, market_facts(series, call.as_of))
         written = wh.write_snapshots(
             rows,

@@ -60,11 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--as-of", type=_date, help="CME trade date (default: the last completed session)"
     )
+    _methodologies_option(p)
 
     p = add_parser("ingest", help="ingest one root from one source over a date range")
     p.add_argument("--root", required=True)
     p.add_argument("--source", required=True, choices=("demo", "yahoo", "file"))
     p.add_argument("--path", help="file to read (source file): CSV or Parquet")
+    p.add_argument(
+        "--index-path",
+        help="the root's cash index file (source file, e.g. ^DJI for YM): measures roll gaps",
+    )
     p.add_argument(
         "--map",
         type=_mapping,
@@ -102,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, help="the call's as-of session (default: the latest)")
     p.add_argument("--version", type=int, help="a specific version (default: the latest)")
     p.add_argument("--author", default="callbook", help="callbook (the model) or an analyst")
+    p.add_argument(
+        "--methodology",
+        help="methodology of the model's call (default: the published one, the first of "
+        "$CALLBOOK_METHODOLOGIES)",
+    )
     p.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
 
     p = add_parser(
@@ -111,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose bars to use")
     p.add_argument("--start", type=_date, help="first as-of session (default: the first call)")
     p.add_argument("--end", type=_date, help="last as-of session (default: the last completed)")
+    _methodologies_option(p)
 
     p = add_parser("resolve", help="append the outcomes of calls whose horizon has passed")
     p.add_argument("--roots", help="comma-separated roots")
@@ -150,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--file", help="the automations file (default: deployments/automations.yaml)"
     )
     return parser
+
+
+def _methodologies_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--methodologies",
+        help="comma-separated methodology versions to compute, the first published "
+        "(default: $CALLBOOK_METHODOLOGIES or the built-in default)",
+    )
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
@@ -206,7 +225,9 @@ def _quiet_prefect() -> None:
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     _quiet_prefect()
-    settings = _settings(args, roots=args.roots, source=args.source)
+    settings = _settings(
+        args, roots=args.roots, source=args.source, methodologies=args.methodologies
+    )
     from rich.console import Console
     from rich.markdown import Markdown
 
@@ -221,6 +242,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
                 source=settings.source,
                 as_of=args.as_of,
                 data_dir=str(settings.data_dir),
+                methodologies=list(settings.methodologies),
             )
         except RootsFailed as failed:  # the run ended Failed; its result is still the summary
             result = failed.result
@@ -253,21 +275,46 @@ def cmd_show(args: argparse.Namespace) -> int:
     from warehouse.reports import report_paths
 
     root = args.root.upper()
+    settings = _settings(args)
+    methodology = args.methodology or (
+        settings.published_methodology if args.author == "callbook" else None
+    )
     with _open_read_only(args) as wh:
         rows = wh.snapshot_rows(
-            root, author=args.author, as_of=args.as_of, version=args.version, latest_only=True
+            root,
+            author=args.author,
+            as_of=args.as_of,
+            version=args.version,
+            methodology=methodology,
+            latest_only=True,
         )
         if rows.height == 0:
             when = f" on {args.as_of}" if args.as_of else ""
-            raise CliError(f"no {args.author} snapshot for {root}{when} (run `callbook nightly`)")
+            which = f" {methodology}" if methodology else ""
+            raise CliError(
+                f"no {args.author}{which} snapshot for {root}{when} (run `callbook nightly`)"
+            )
         row = rows.row(0, named=True)
         previous = wh.query(
             "select * from latest_snapshots where root = $root and author = $author"
+            " and methodology_version = $methodology and source = $source"
             " and as_of < $as_of order by as_of desc limit 1",
-            {"root": root, "author": args.author, "as_of": row["as_of"]},
+            {
+                "root": root,
+                "author": args.author,
+                "as_of": row["as_of"],
+                "methodology": row["methodology_version"],
+                "source": row["source"],
+            },
         )
     snapshot = snapshot_from_row(row)
-    paths = report_paths(_settings(args).data_dir, root, row["as_of"], row["version"])
+    paths = report_paths(
+        settings.data_dir,
+        root,
+        row["as_of"],
+        row["version"],
+        methodology=row["methodology_version"],
+    )
     note = render_note(
         snapshot,
         chart_file=str(paths.chart) if paths.chart.exists() else None,
@@ -286,6 +333,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args, roots=args.root, source=args.source)
     if args.source == "file" and not args.path:
         raise CliError("--source file needs --path FILE")
+    if args.index_path and args.source != "file":
+        raise CliError("--index-path is for --source file (yahoo fetches the index itself)")
     from flows.nightly import ingest
     from flows.prefect_api import prefect_api
     from flows.tasks import RootsFailed
@@ -298,7 +347,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 start=args.start,
                 end=args.end,
                 data_dir=str(settings.data_dir),
-                source_options={"path": args.path, "columns": dict(args.map)}
+                source_options={
+                    "path": args.path,
+                    "columns": dict(args.map),
+                    "index_path": args.index_path,
+                }
                 if args.source == "file"
                 else {},
             )
@@ -335,7 +388,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     _quiet_prefect()
-    settings = _settings(args, roots=args.roots, source=args.source)
+    settings = _settings(
+        args, roots=args.roots, source=args.source, methodologies=args.methodologies
+    )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from flows.history import backfill, progress_hook
@@ -365,12 +420,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 start=args.start,
                 end=args.end,
                 data_dir=str(settings.data_dir),
+                methodologies=list(settings.methodologies),
             )
     for r in result.roots:
         print(
-            f"{r.root}: {r.sessions:,} calls computed, {r.written:,} written, "
-            f"{r.unchanged:,} already stored, {r.outcomes:,} outcomes appended"
+            f"{r.root} {r.methodology}: {r.sessions:,} calls computed, {r.written:,} written, "
+            f"{r.unchanged:,} already stored"
         )
+    for root, n in result.outcomes.items():
+        print(f"{root}: {n:,} outcomes appended")
     return EXIT_OK
 
 
@@ -391,7 +449,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from pipeline.audit.calibration import calibration_table, scoreboard
+    from pipeline.audit.calibration import GROUP, calibration_table, scoreboard
     from pipeline.report.chart import render_reliability_chart
     from warehouse.reports import write_atomic
 
@@ -400,7 +458,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         scored = wh.query(
             "select * from scored_calls where ($root is null or root = $root)"
             " and ($author is null or author = $author) and ($kind is null or kind = $kind)"
-            " order by root, author, kind, methodology_version, as_of",
+            " order by root, author, kind, methodology_version, source, as_of",
             {"root": root, "author": args.author, "kind": args.kind},
         )
     if scored.height == 0:
@@ -424,7 +482,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     )
     _print_frame(_calibration_view(calibration), title=None, limit=400)
     out_dir = _settings(args).data_dir / "reports" / "audit"
-    for keys, group in calibration.group_by(["root", "author", "kind"], maintain_order=True):
+    for keys, group in calibration.group_by(list(GROUP), maintain_order=True):
         name = "-".join(str(k) for k in keys)
         path = out_dir / f"reliability-{name}.png"
         write_atomic(
@@ -449,7 +507,7 @@ def _scoreboard_view(board: Any) -> Any:
     return pl.DataFrame(
         {
             "group": [
-                f"{r['root']} {r['author']} {r['kind']} {r['methodology_version']}"
+                f"{r['root']} {r['author']} {r['kind']} {r['methodology_version']} {r['source']}"
                 for r in board.iter_rows(named=True)
             ],
             "calls (eff.)": [
@@ -481,8 +539,10 @@ def _scoreboard_view(board: Any) -> Any:
 def _calibration_view(calibration: Any) -> Any:
     import polars as pl
 
+    from pipeline.audit.calibration import GROUP
+
     return calibration.select(
-        pl.format("{} {} {}", "root", "author", "kind").alias("group"),
+        pl.format("{} {} {} {} {}", *GROUP).alias("group"),
         "scenario",
         pl.format("{}–{}", pl.col("bucket_low").round(1), pl.col("bucket_high").round(1)).alias(
             "forecast"

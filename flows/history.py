@@ -27,7 +27,7 @@ from prefect.runtime import flow_run
 from flows import analysis, clock
 from flows.outcomes import resolve_root_outcomes
 from flows.settings import code_version, load_settings
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import Methodology
 from warehouse.store import SnapshotWrite, Warehouse
 
 BACKFILL_CHUNK = 1000  # snapshots per transaction
@@ -51,15 +51,16 @@ def progress_hook(hook: ProgressHook) -> Iterator[None]:
 @dataclass(frozen=True)
 class RootBackfill:
     root: str
+    methodology: str
     sessions: int  # calls computed in the range
     written: int
     unchanged: int
-    outcomes: int
 
 
 @dataclass
 class BackfillResult:
     roots: list[RootBackfill] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)  # outcomes appended per root
 
     @property
     def written(self) -> int:
@@ -83,7 +84,7 @@ def resolve_root(warehouse: Warehouse, root: str, series: pl.DataFrame) -> int:
 
 @task(
     name="backfill-root",
-    task_run_name="backfill-{root}",
+    task_run_name="backfill-{root}-{methodology.version}",
     cache_policy=NO_CACHE,
     persist_result=False,
 )
@@ -96,16 +97,18 @@ def backfill_root(
     start: date | None,
     end: date,
     run_id: str | None,
+    methodology: Methodology,
 ) -> tuple[int, SnapshotWrite]:
     """Compute every call of ``root`` in [start, end] in one pass and write them in chunks."""
     logger = get_run_logger()
-    result = analyse(series_by_root, root, source=source)
+    result = methodology.analyse(series_by_root, root, source=source)
     rows = result.snapshots.filter(pl.col("as_of") <= end)
     if start is not None:
         rows = rows.filter(pl.col("as_of") >= start)
     total = rows.height
     artifact = create_progress_artifact(
-        progress=0.0, description=f"callbook backfill {root}: {total:,} snapshots"
+        progress=0.0,
+        description=f"callbook backfill {root} {methodology.version}: {total:,} snapshots",
     )
     assert isinstance(artifact, UUID)  # the synchronous call returns the id
     written = unchanged = superseding = 0
@@ -124,10 +127,11 @@ def backfill_root(
         done = offset + chunk.height
         update_progress_artifact(artifact_id=artifact, progress=100.0 * done / total)
         for hook in _progress_hooks:
-            hook(root, done, total)
+            hook(f"{root} {methodology.version}", done, total)
     logger.info(
-        "%s: %s snapshots computed, %s written (%s new versions), %s already stored",
+        "%s %s: %s snapshots computed, %s written (%s new versions), %s already stored",
         root,
+        methodology.version,
         f"{total:,}",
         f"{written:,}",
         f"{superseding:,}",
@@ -143,35 +147,48 @@ def backfill(
     start: date | None = None,
     end: date | None = None,
     data_dir: str | None = None,
+    methodologies: list[str] | None = None,
 ) -> BackfillResult:
-    """Point-in-time snapshots (kind ``backfill``) for every session in [start, end], then outcomes.
+    """Point-in-time snapshots (kind ``backfill``) of every configured methodology for every
+    session in [start, end], then outcomes.
 
     ``end`` defaults to the last completed CME session; ``start`` to the first session with a call.
     """
     from flows.nightly import default_as_of
 
-    settings = load_settings(data_dir=data_dir, roots=roots, source=source)
+    settings = load_settings(
+        data_dir=data_dir, roots=roots, source=source, methodologies=methodologies
+    )
     end = end or default_as_of()
     run_id = str(flow_run.get_id() or "")
     result = BackfillResult()
     with Warehouse.open(settings.warehouse_path) as warehouse:
+        methods = analysis.record_methodologies(warehouse, settings.methodologies)
         series = analysis.build_series(warehouse, settings.roots, source=settings.source, as_of=end)
         for root in settings.roots:
             if root not in series:
                 continue
-            total, written = backfill_root(
-                warehouse,
-                series,
-                root,
-                source=settings.source,
-                start=start,
-                end=end,
-                run_id=run_id,
+            computed = [
+                (
+                    m.version,
+                    backfill_root(
+                        warehouse,
+                        series,
+                        root,
+                        source=settings.source,
+                        start=start,
+                        end=end,
+                        run_id=run_id,
+                        methodology=m,
+                    ),
+                )
+                for m in methods
+            ]
+            result.roots.extend(
+                RootBackfill(root, version, total, written.written, written.unchanged)
+                for version, (total, written) in computed
             )
-            resolved = resolve_root(warehouse, root, series[root])
-            result.roots.append(
-                RootBackfill(root, total, written.written, written.unchanged, resolved)
-            )
+            result.outcomes[root] = resolve_root(warehouse, root, series[root])
     return result
 
 

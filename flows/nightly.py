@@ -125,24 +125,31 @@ def nightly(
     as_of: date | None = None,
     data_dir: str | None = None,
     source_options: Mapping[str, Any] | None = None,
+    methodologies: list[str] | None = None,
 ) -> NightlyResult:
     """Ingest the day's bars for every root, validate and load them, then make the day's calls.
 
     ``as_of`` defaults to the last completed CME session (a trade date is final at 17:00 ET).
-    Per root: fetch -> land -> validate -> load; then continuous series -> calls -> snapshot ->
-    note and chart. A root whose fetch fails is reported and skipped; the others go on.
+    Per root: fetch -> land -> validate -> load; then continuous series -> the calls of every
+    configured methodology -> snapshots -> note and chart of the published one. A root whose
+    fetch fails is reported and skipped; the others go on.
     """
-    settings = load_settings(data_dir=data_dir, roots=roots, source=source)
+    settings = load_settings(
+        data_dir=data_dir, roots=roots, source=source, methodologies=methodologies
+    )
     last_completed = default_as_of()
     as_of = as_of or last_completed
     kind = "live" if as_of == last_completed else "backfill"
     logger = get_run_logger()
     logger.info(
-        "callbook nightly: as of %s (%s), source %s, roots %s, data dir %s",
+        "callbook nightly: as of %s (%s), source %s, roots %s, methodologies %s (%s published), "
+        "data dir %s",
         as_of,
         kind,
         settings.source,
         ",".join(settings.roots),
+        ",".join(settings.methodologies),
+        settings.published_methodology,
         settings.data_dir,
     )
     src = make_source(settings.source, **dict(source_options or {}))
@@ -157,24 +164,36 @@ def nightly(
                     warehouse, src, settings.data_dir, root, start=start, end=as_of, run_id=run_id
                 )
             )
+        methods = analysis.record_methodologies(warehouse, settings.methodologies)
         series = analysis.build_series(warehouse, settings.roots, source=src.name, as_of=as_of)
-        analysed = [
-            analysis.analyse_root(series, root, source=src.name, as_of=as_of)
+        analysed = {
+            (root, m.version): analysis.analyse_root(
+                series, root, source=src.name, as_of=as_of, methodology=m
+            )
+            for m in methods
             for root in settings.roots
             if root in series
-        ]
-        rows = [a.snapshots for a in analysed if a.snapshots.height]
+        }
+        rows = [a.snapshots for a in analysed.values() if a.snapshots.height]
         written = analysis.store_snapshots(
-            warehouse, pl.concat(rows) if rows else pl.DataFrame(), kind=kind, run_id=run_id
+            warehouse,
+            pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame(),
+            kind=kind,
+            run_id=run_id,
         )
         outcomes = {
             root: history.resolve_root(warehouse, root, series[root])
             for root in settings.roots
             if root in series
         }
+        published = [
+            analysed[(root, settings.published_methodology)]
+            for root in settings.roots
+            if (root, settings.published_methodology) in analysed
+        ]
         reports = [
             report
-            for a in analysed
+            for a in published
             if (
                 report := analysis.publish_report(
                     warehouse, settings.data_dir, a.root, a, demo=src.name == "demo"

@@ -12,9 +12,9 @@ from datetime import date
 
 import polars as pl
 
+from flows import clock
 from pipeline.analysis.assemble import PEERS
-from pipeline.market.continuous import continuous_series
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.continuous import continuous_series_and_rolls
 from warehouse.store import Warehouse
 
 Log = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
@@ -27,9 +27,11 @@ def series_by_root(
     *,
     source: str,
     as_of: date,
+    record_rolls: bool = False,
     log: Log = LOG,
 ) -> dict[str, pl.DataFrame]:
-    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers."""
+    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers. With
+    ``record_rolls`` their rolls (gap, method, evidence) are stored in the ``rolls`` table."""
     series = {}
     for root in dict.fromkeys([*roots, *PEERS]):
         bars = warehouse.current_bars(root, source=source, end=as_of)
@@ -37,22 +39,18 @@ def series_by_root(
             if root in roots:
                 log.warning("%s: no %s bars on or before %s: no analysis", root, source, as_of)
             continue
-        series[root] = continuous_series(bars, known_rolls=observed_rolls(warehouse, root, source))
+        series[root], rolls = continuous_series_and_rolls(bars)
+        if not record_rolls:
+            continue
+        stored = warehouse.write_rolls(rolls, source=source, recorded_at=clock.utcnow())
         log.info(
-            "%s: continuous series of %s sessions (%s rolls) to %s",
+            "%s: continuous series of %s sessions (%s rolls: %s estimated, %s new, %s revised) to %s",
             root,
             f"{series[root].height:,}",
-            int(series[root]["is_roll"].sum()),
+            rolls.height,
+            int(rolls["estimated"].sum()),
+            stored.new,
+            stored.revised,
             series[root]["session_date"].max(),
         )
     return series
-
-
-def observed_rolls(warehouse: Warehouse, root: str, source: str) -> list[date]:
-    """Roll sessions of Yahoo's ``=F`` feed seen as shortName changes between nightly fetches."""
-    if source != "yahoo" or root not in ROOT_SPECS:
-        return []
-    from pipeline.sources.yahoo import observed_roll_sessions
-
-    symbol = ROOT_SPECS[root].yahoo_continuous
-    return observed_roll_sessions(warehouse.contract_month_observations(root, symbol=symbol))

@@ -5,6 +5,8 @@ Precedence: explicit argument > environment variable > default.
 - ``CALLBOOK_DATA_DIR`` (default ``./data``): holds ``warehouse.duckdb``, ``lake/`` and ``reports/``.
 - ``CALLBOOK_ROOTS`` (default ``RTY,ES,NQ,YM``).
 - ``CALLBOOK_SOURCE`` (default ``demo``): ``demo`` | ``yahoo`` | ``file``.
+- ``CALLBOOK_METHODOLOGIES`` (default: pipeline.analysis.methodology.DEFAULT_METHODOLOGIES): the
+  methodology versions every run computes for the same sessions; the first is published.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from pipeline.analysis.methodology import parse_methodologies
 from pipeline.schema import ROOTS
 
 SOURCES = ("demo", "yahoo", "file")
@@ -25,6 +28,12 @@ class Settings:
     data_dir: Path
     roots: tuple[str, ...]
     source: str
+    methodologies: tuple[str, ...] = parse_methodologies(None)
+
+    @property
+    def published_methodology(self) -> str:
+        """The methodology shown by default (``callbook show``, notes, ``published_calls``)."""
+        return self.methodologies[0]
 
     @property
     def warehouse_path(self) -> Path:
@@ -58,6 +67,7 @@ def load_settings(
     data_dir: str | Path | None = None,
     roots: str | list[str] | tuple[str, ...] | None = None,
     source: str | None = None,
+    methodologies: str | list[str] | tuple[str, ...] | None = None,
 ) -> Settings:
     source = (source or os.environ.get("CALLBOOK_SOURCE") or "demo").lower()
     if source not in SOURCES:
@@ -66,6 +76,9 @@ def load_settings(
         data_dir=Path(data_dir or os.environ.get("CALLBOOK_DATA_DIR") or "data").expanduser(),
         roots=parse_roots(roots if roots is not None else os.environ.get("CALLBOOK_ROOTS")),
         source=source,
+        methodologies=parse_methodologies(
+            methodologies if methodologies is not None else os.environ.get("CALLBOOK_METHODOLOGIES")
+        ),
     )
 
 

@@ -1,7 +1,8 @@
 """Report files under ``<data dir>/reports``: daily notes (Markdown) and charts (PNG).
 
-Layout: ``reports/<ROOT>/<as_of>/note-v<N>.md`` and ``chart-v<N>.png`` (the snapshot version), plus
-``reports/<ROOT>/latest.md`` pointing at the newest note. Files are written to a temporary name and
+Layout: ``reports/<ROOT>/<as_of>/note-<methodology>-v<N>.md`` and ``chart-<methodology>-v<N>.png``
+(the snapshot's methodology and version), plus ``reports/<ROOT>/latest.md`` pointing at the newest
+note of the published methodology. Files are written to a temporary name and
 renamed into place, so a reader never sees half a file.
 """
 
@@ -25,11 +26,13 @@ class ReportPaths:
     latest: Path
 
 
-def report_paths(data_dir: Path, root: str, as_of: date, version: int) -> ReportPaths:
+def report_paths(
+    data_dir: Path, root: str, as_of: date, version: int, *, methodology: str
+) -> ReportPaths:
     folder = data_dir / REPORTS_DIR / root / as_of.isoformat()
     return ReportPaths(
-        note=folder / f"note-v{version}.md",
-        chart=folder / f"chart-v{version}.png",
+        note=folder / f"note-{methodology}-v{version}.md",
+        chart=folder / f"chart-{methodology}-v{version}.png",
         latest=data_dir / REPORTS_DIR / root / "latest.md",
     )
 

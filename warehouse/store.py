@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -35,6 +35,9 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 _LOCK_POLL_SECONDS = 0.25
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
+#: What identifies one call; each key has its own chain of versions.
+SNAPSHOT_KEY: tuple[str, ...] = ("root", "as_of", "author", "methodology_version", "source")
+
 #: Tables whose content callers may hash or count (identifier allow-list).
 TABLES: tuple[str, ...] = (
     "ingest_batches",
@@ -47,6 +50,8 @@ TABLES: tuple[str, ...] = (
     "snapshot_levels",
     "snapshot_scenarios",
     "outcomes",
+    "methodologies",
+    "rolls",
     "schema_migrations",
 )
 
@@ -88,6 +93,16 @@ class LoadOutcome:
 
 
 @dataclass(frozen=True)
+class MethodologyEntry:
+    """One configured methodology as the ``methodologies`` table records it."""
+
+    version: str
+    params_hash: str
+    params: Mapping[str, Any]
+    published: bool
+
+
+@dataclass(frozen=True)
 class SnapshotWrite:
     """What writing a set of computed snapshots did."""
 
@@ -98,6 +113,15 @@ class SnapshotWrite:
     @property
     def received(self) -> int:
         return self.written + self.unchanged
+
+
+@dataclass(frozen=True)
+class RollWrite:
+    """What storing the rolls of one series did."""
+
+    new: int  # rolls not stored before
+    revised: int  # rolls measured differently than the current version (old version kept)
+    unchanged: int  # identical to the current version: nothing written
 
 
 class Warehouse:
@@ -402,19 +426,19 @@ class Warehouse:
     ) -> SnapshotWrite:
         """Store computed snapshot rows (wide form with ``content_hash``) in ONE transaction.
 
-        A row whose content hash equals the latest stored version of its (root, as_of, author) is
-        skipped; any other row becomes the next version, linked to the one it supersedes. Nothing
-        is updated or deleted.
+        A row whose content hash equals the latest stored version of its key (root, as_of,
+        author, methodology_version, source) is skipped; any other row becomes the next version,
+        linked to the one it supersedes. Nothing is updated or deleted.
         """
         from pipeline.analysis.assemble import level_rows, scenario_rows
 
         if rows.height == 0:
             return SnapshotWrite(0, 0, 0)
-        keys = rows.select("root", "as_of", "author")
+        keys = rows.select(SNAPSHOT_KEY)
         with self.transaction():
             with self._registered("incoming_keys", keys):
                 latest = self.query(statement("latest_snapshot_versions"))
-            joined = rows.join(latest, on=["root", "as_of", "author"], how="left")
+            joined = rows.join(latest, on=list(SNAPSHOT_KEY), how="left", nulls_equal=True)
             new = joined.filter(
                 pl.col("latest_hash").is_null() | (pl.col("latest_hash") != pl.col("content_hash"))
             )
@@ -422,9 +446,15 @@ class Warehouse:
                 (pl.col("latest_version").fill_null(0) + 1).cast(pl.Int32).alias("version"),
                 pl.col("latest_version").cast(pl.Int32).alias("supersedes_version"),
             ).with_columns(
-                pl.format("{}/{}/{}/v{}", "root", "as_of", "author", "version").alias(
-                    "snapshot_id"
-                ),
+                pl.format(
+                    "{}/{}/{}/{}/{}/v{}",
+                    "root",
+                    "as_of",
+                    "author",
+                    "methodology_version",
+                    "source",
+                    "version",
+                ).alias("snapshot_id"),
                 pl.lit(kind).alias("kind"),
                 pl.lit(flow_run_id, dtype=pl.String).alias("flow_run_id"),
                 pl.lit(code_version).alias("code_version"),
@@ -432,13 +462,29 @@ class Warehouse:
             )
             if new.height:
                 self._insert_by_name("snapshots", new.drop("latest_version", "latest_hash"))
-                ids = new.select("snapshot_id", "root", "as_of", "author", "version")
-                levels = ids.join(level_rows(new), on=["root", "as_of", "author", "version"])
-                scenarios = ids.join(scenario_rows(new), on=["root", "as_of", "author", "version"])
-                self._insert_by_name("snapshot_levels", levels)
-                self._insert_by_name("snapshot_scenarios", scenarios)
+                self._insert_by_name("snapshot_levels", level_rows(new))
+                self._insert_by_name("snapshot_scenarios", scenario_rows(new))
         superseding = new.filter(pl.col("supersedes_version").is_not_null()).height
         return SnapshotWrite(new.height, rows.height - new.height, superseding)
+
+    def write_rolls(self, rolls: pl.DataFrame, *, source: str, recorded_at: datetime) -> RollWrite:
+        """Store the rolls of one series (``pipeline.market.rolls.ROLL_SCHEMA`` rows) in ONE
+        transaction: new rolls are added, a roll whose values changed supersedes its current
+        version (kept), identical ones are skipped. Rolls not in ``rolls`` are left alone."""
+        if rolls.height == 0:
+            return RollWrite(0, 0, 0)
+        with self.transaction():
+            with self._registered("incoming_rolls", rolls):
+                self._run(statement("stage_roll_changes"), {"source": source})
+            changes = dict(self._rows("select change, count(*) from roll_changes group by change"))
+            self._run(statement("supersede_rolls"), {"recorded_at": recorded_at})
+            self._run(statement("insert_rolls"), {"recorded_at": recorded_at})
+            self._run("drop table roll_changes")
+        return RollWrite(
+            new=int(changes.get("new", 0)),
+            revised=int(changes.get("revised", 0)),
+            unchanged=int(changes.get("unchanged", 0)),
+        )
 
     def snapshot_rows(
         self,
@@ -447,6 +493,8 @@ class Warehouse:
         author: str | None = None,
         as_of: date | None = None,
         version: int | None = None,
+        methodology: str | None = None,
+        source: str | None = None,
         latest_only: bool = True,
     ) -> pl.DataFrame:
         """Stored wide snapshot rows, newest as_of first (latest version unless ``version``)."""
@@ -454,9 +502,34 @@ class Warehouse:
         return self.query(
             f"select * from {table} where ($root is null or root = $root)"
             " and ($author is null or author = $author) and ($as_of is null or as_of = $as_of)"
-            " and ($version is null or version = $version) order by as_of desc, root, author",
-            {"root": root, "author": author, "as_of": as_of, "version": version},
+            " and ($version is null or version = $version)"
+            " and ($methodology is null or methodology_version = $methodology)"
+            " and ($source is null or source = $source)"
+            " order by as_of desc, root, author, methodology_version, source",
+            {
+                "root": root,
+                "author": author,
+                "as_of": as_of,
+                "version": version,
+                "methodology": methodology,
+                "source": source,
+            },
         )
+
+    def record_methodologies(self, entries: Sequence[MethodologyEntry], *, at: datetime) -> None:
+        """Write the configured methodologies (the first published) in one transaction."""
+        with self.transaction():
+            for entry in entries:
+                self._run(
+                    statement("record_methodology"),
+                    {
+                        "methodology_version": entry.version,
+                        "params_hash": entry.params_hash,
+                        "params": json.dumps(entry.params, default=str, sort_keys=True),
+                        "published": entry.published,
+                        "configured_at": at,
+                    },
+                )
 
     def contract_month_observations(
         self, root: str, *, symbol: str

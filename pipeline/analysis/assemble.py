@@ -71,6 +71,7 @@ def snapshot_rows(
     fingerprints: pl.Series,
     params: AnalysisParams | None = None,
     sessions: Sequence[date] | None = None,
+    methodology_version: str = METHODOLOGY_VERSION,
 ) -> pl.DataFrame:
     """Wide snapshot rows (CONTENT_COLUMNS + content_hash) for every call in ``table``.
 
@@ -119,7 +120,7 @@ def snapshot_rows(
         pl.lit(root).alias("root"),
         pl.col("session_date").alias("as_of"),
         pl.lit(MODEL_AUTHOR).alias("author"),
-        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
+        pl.lit(methodology_version).alias("methodology_version"),
         pl.lit(params_hash(params)).alias("params_hash"),
         "input_fingerprint",
         pl.lit(source).alias("source"),
@@ -178,19 +179,27 @@ def snapshot_rows(
     return with_content_hash(out)
 
 
-def with_content_hash(rows: pl.DataFrame) -> pl.DataFrame:
-    """Add ``content_hash``: sha256 of each row's CONTENT_COLUMNS as JSON (in that order)."""
-    missing = [c for c in CONTENT_COLUMNS if c not in rows.columns]
+def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUMNS) -> pl.DataFrame:
+    """Add ``content_hash``: sha256 of each row's ``columns`` as JSON (in that order).
+
+    ``columns`` are the content columns of the rows' methodology (v1: CONTENT_COLUMNS); the
+    result holds exactly those columns and the hash.
+    """
+    missing = [c for c in columns if c not in rows.columns]
     if missing:
         raise ValueError(f"snapshot rows lack column(s) {', '.join(missing)}")
-    text = rows.select(pl.struct(list(CONTENT_COLUMNS)).struct.json_encode())[:, 0].to_list()
+    text = rows.select(pl.struct(list(columns)).struct.json_encode())[:, 0].to_list()
     hashes = [hashlib.sha256(t.encode()).hexdigest() for t in text]
-    return rows.select(*CONTENT_COLUMNS).with_columns(pl.Series("content_hash", hashes, pl.String))
+    return rows.select(*columns).with_columns(pl.Series("content_hash", hashes, pl.String))
+
+
+#: The columns the long rows carry over from their wide row (those present).
+_LONG_KEY: tuple[str, ...] = ("snapshot_id", "root", "as_of", "author", "version")
 
 
 def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
     """Long form: one row per (snapshot, named level), keyed like the snapshot rows."""
-    key = [c for c in ("root", "as_of", "author", "version") if c in snapshots.columns]
+    key = [c for c in _LONG_KEY if c in snapshots.columns]
     parts = []
     for kind, prefix in LEVEL_PREFIXES.items():
         up_role = "support" if kind in ("line_in_the_sand", "deeper") else "resistance"
@@ -211,7 +220,7 @@ def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
 
 def scenario_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
     """Long form: one row per (snapshot, scenario) with ordinal, probability and triggers."""
-    key = [c for c in ("root", "as_of", "author", "version") if c in snapshots.columns]
+    key = [c for c in _LONG_KEY if c in snapshots.columns]
     up = pl.col("orientation") == "up"
     targets = {
         "bear": (pl.when(up).then(pl.col("deep_low")).otherwise(pl.col("ext_low")),

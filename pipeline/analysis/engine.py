@@ -39,11 +39,13 @@ def analyse(
     source: str,
     sessions: Sequence[date] | None = None,
     params: AnalysisParams | None = None,
+    methodology_version: str = METHODOLOGY_VERSION,
 ) -> Analysis:
     """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call).
 
     ``series_by_root`` holds continuous series (internal frame), each cut at the as-of date the
-    caller wants: nothing after it is read.
+    caller wants: nothing after it is read. ``methodology_version`` names the rules in the
+    snapshots (v1's rules under other parameters are another methodology).
     """
     params = params or AnalysisParams()
     series = series_by_root[root]
@@ -53,7 +55,7 @@ def analyse(
     fingerprints = input_fingerprints(
         series,
         peers=peers,
-        methodology_version=METHODOLOGY_VERSION,
+        methodology_version=methodology_version,
         params_hash=params_hash(params),
     )
     rows = snapshot_rows(
@@ -64,6 +66,7 @@ def analyse(
         fingerprints=fingerprints,
         params=params,
         sessions=sessions,
+        methodology_version=methodology_version,
     )
     return Analysis(root, table, rows)
 

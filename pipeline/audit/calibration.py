@@ -1,8 +1,8 @@
 """The scoreboard: how good were the calls, against what reference, and how sure can we be.
 
 Input: scored calls (the ``scored_calls`` view: one row per call with its probabilities, its
-realised outcome and its scores). Calls are grouped by (root, author, kind, methodology_version):
-live, backfill and analyst calls are never mixed. Within a group, in as-of order:
+realised outcome and its scores). Calls are grouped by (root, author, kind, methodology_version,
+source): live, backfill and analyst calls, methodologies and bar sources are never mixed. Within a group, in as-of order:
 
 * the **climatology** reference is the expanding-window frequency of outcomes among the group's
   calls whose horizon had ended by the call's as-of day (never the full sample);
@@ -30,7 +30,7 @@ from pipeline.audit.scores import (
     reliability_tables,
 )
 
-GROUP: tuple[str, ...] = ("root", "author", "kind", "methodology_version")
+GROUP: tuple[str, ...] = ("root", "author", "kind", "methodology_version", "source")
 SCORED_COLUMNS: tuple[str, ...] = (
     *GROUP, "as_of", "horizon_end", "p_bear", "p_sideways", "p_bull", "outcome_ordinal", "rps",
     "brier", "log_score", "close", "atr14", "upper_barrier", "lower_barrier",

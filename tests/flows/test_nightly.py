@@ -74,7 +74,9 @@ def test_first_run_writes_a_labelled_note_and_chart_per_root(first_run) -> None:
     data_dir, result, _, _ = first_run
     assert [r.root for r in result.reports] == ROOTS
     for report in result.reports:
-        assert report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v1.md"
+        assert (
+            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v1-v1.md"
+        )
         note = report.note_path.read_text()
         assert "DEMO DATA" in note
         assert f"]({report.chart_path.name})" in note

@@ -41,8 +41,8 @@ def test_the_umask_is_read_without_changing_it(umask: int) -> None:
 def test_reports_get_the_mode_open_would_give_them(umask: int, tmp_path: Path) -> None:
     from datetime import date
 
-    paths = report_paths(tmp_path, "RTY", date(2026, 2, 4), 1)
-    write_report(paths, note="# RTY\n\n![chart](chart-v1.png)\n", chart=b"\x89PNG...")
+    paths = report_paths(tmp_path, "RTY", date(2026, 2, 4), 1, methodology="v1")
+    write_report(paths, note="# RTY\n\n![chart](chart-v1-v1.png)\n", chart=b"\x89PNG...")
     plain = tmp_path / "plain.txt"
     plain.write_text("made by open()")
     for path in (paths.note, paths.chart, paths.latest):

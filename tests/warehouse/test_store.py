@@ -314,7 +314,7 @@ def test_snapshots_are_versioned_never_updated(wh: Warehouse) -> None:
         (3, 2, 0.4),
     ]
     assert versions["snapshot_id"].to_list() == [
-        f"RTY/2026-02-04/seed-note/v{v}" for v in (1, 2, 3)
+        f"RTY/2026-02-04/seed-note/analyst/analyst/v{v}" for v in (1, 2, 3)
     ]
     assert versions["created_at"].to_list() == [T0, T1, T2]
     assert (
@@ -326,3 +326,186 @@ def test_snapshots_are_versioned_never_updated(wh: Warehouse) -> None:
         "select scenario, ordinal, probability from snapshot_scenarios where version = 2 order by ordinal"
     )
     assert scenarios.rows() == [("bear", 0, 0.2), ("sideways", 1, 0.3), ("bull", 2, 0.5)]
+
+
+def _as_methodology(rows: pl.DataFrame, version: str, source: str | None = None) -> pl.DataFrame:
+    from pipeline.analysis.assemble import with_content_hash
+
+    renamed = rows.with_columns(pl.lit(version).alias("methodology_version"))
+    if source is not None:
+        renamed = renamed.with_columns(pl.lit(source).alias("source"))
+    return with_content_hash(renamed.drop("content_hash"))
+
+
+def test_each_methodology_and_source_has_its_own_version_chain(wh: Warehouse) -> None:
+    write = {"kind": "backfill", "flow_run_id": None, "code_version": "test"}
+    wh.write_snapshots(seed_call_rows(), created_at=T0, **write)
+    other = _as_methodology(seed_call_rows(), "v9")
+    elsewhere = _as_methodology(seed_call_rows(), "v9", source="yahoo")
+    result = wh.write_snapshots(pl.concat([other, elsewhere]), created_at=T1, **write)
+    assert (result.written, result.superseding) == (2, 0)
+    stored = wh.query(
+        "select snapshot_id, methodology_version, source, version, supersedes_version"
+        " from snapshots order by snapshot_id"
+    )
+    assert stored.rows() == [
+        ("RTY/2026-02-04/seed-note/analyst/analyst/v1", "analyst", "analyst", 1, None),
+        ("RTY/2026-02-04/seed-note/v9/analyst/v1", "v9", "analyst", 1, None),
+        ("RTY/2026-02-04/seed-note/v9/yahoo/v1", "v9", "yahoo", 1, None),
+    ]
+    # A changed v9 call supersedes only its own chain.
+    changed = _as_methodology(seed_call_rows(p_bull=0.5), "v9")
+    assert wh.write_snapshots(changed, created_at=T2, **write).superseding == 1
+    latest = wh.snapshot_rows("RTY", author="seed-note", methodology="v9", source="analyst")
+    assert latest.select("version", "p_bull").rows() == [(2, 0.5)]
+    assert wh.snapshot_rows("RTY", author="seed-note", methodology="analyst")[
+        "version"
+    ].to_list() == [1]
+    assert wh.query("select count(*) as n from latest_snapshots")["n"].item() == 3
+
+
+def test_migration_004_keeps_stored_snapshots_as_they_were(tmp_path: Path) -> None:
+    """A warehouse written before 004 (key without methodology and source) opens with every row,
+    id, version and content hash unchanged, and new calls get the new ids."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "create table schema_migrations (version integer primary key, name varchar not null,"
+        " applied_at timestamptz not null)"
+    )
+    for version, name, sql in store.migrations():
+        if version <= 3:
+            con.execute(sql)
+            con.execute("insert into schema_migrations values (?, ?, now())", [version, name])
+    old = seed_call_rows().with_columns(
+        pl.lit("RTY/2026-02-04/seed-note/v1").alias("snapshot_id"),
+        pl.lit(1, dtype=pl.Int32).alias("version"),
+        pl.lit(None, dtype=pl.Int32).alias("supersedes_version"),
+        pl.lit("analyst").alias("kind"),
+        pl.lit(T0).alias("created_at"),
+    )
+    con.register("old_rows", old.to_arrow())
+    con.execute("insert into snapshots by name select * from old_rows")
+    before = con.execute("select * from snapshots").fetchall()
+    con.close()
+
+    with Warehouse.open(path) as wh:
+        assert 4 in wh._applied_versions()
+        assert wh.query("select * from snapshots").rows() == before
+        again = wh.write_snapshots(
+            seed_call_rows(), kind="analyst", flow_run_id=None, code_version="t", created_at=T1
+        )
+        assert (again.written, again.unchanged) == (0, 1)
+        changed = wh.write_snapshots(
+            seed_call_rows(p_bull=0.5),
+            kind="analyst",
+            flow_run_id=None,
+            code_version="t",
+            created_at=T1,
+        )
+        assert changed.superseding == 1
+        ids = wh.query("select snapshot_id from snapshots order by version")["snapshot_id"]
+        assert ids.to_list() == [
+            "RTY/2026-02-04/seed-note/v1",
+            "RTY/2026-02-04/seed-note/analyst/analyst/v2",
+        ]
+
+
+def roll_table(gap: float = 25.0) -> pl.DataFrame:
+    """Two rolls of an ES=F feed, as pipeline.market.rolls makes them (the first by the basis)."""
+    from pipeline.market.rolls import ROLL_SCHEMA
+
+    common = {
+        "root": "ES",
+        "estimated": False,
+        "clipped": False,
+        "opening_gap": 60.0,
+        "carry_years": 90 / 365,
+    }
+    basis = {
+        **common,
+        "roll_session": date(2026, 3, 23),
+        "old_contract": "ESH26",
+        "new_contract": "ESM26",
+        "old_expiry": date(2026, 3, 20),
+        "method": "basis",
+        "gap": gap,
+        "ratio": (6160.0 / 6130.0) / (6010.0 / 6005.0),
+        "measured_gap": gap,
+        "before_session": date(2026, 3, 19),
+        "before_close": 6010.0,
+        "before_index": 6005.0,
+        "after_session": date(2026, 3, 23),
+        "after_close": 6160.0,
+        "after_index": 6130.0,
+        "basis_before": 5.0,
+        "basis_after": 5.0 + gap,
+        "carry_bound": 6010.0 * 0.07 * 90 / 365,
+    }
+    bounded = {
+        **common,
+        "roll_session": date(2026, 6, 22),
+        "old_contract": "ESM26",
+        "new_contract": "ESU26",
+        "old_expiry": date(2026, 6, 18),
+        "method": "carry_bounded",
+        "estimated": True,
+        "clipped": True,
+        "gap": -100.0,
+        "ratio": 0.98,
+        "measured_gap": -250.0,
+        "before_session": date(2026, 6, 17),
+        "before_close": 6200.0,
+        "after_session": date(2026, 6, 22),
+        "after_close": 5990.0,
+        "opening_gap": -250.0,
+        "carry_bound": 100.0,
+    }
+    return pl.DataFrame([basis, bounded], schema=ROLL_SCHEMA)
+
+
+def test_rolls_round_trip_and_a_remeasured_roll_supersedes_its_version(wh: Warehouse) -> None:
+    first = wh.write_rolls(roll_table(), source="yahoo", recorded_at=T0)
+    assert (first.new, first.revised, first.unchanged) == (2, 0, 0)
+    stored = wh.query(
+        "select * exclude (source, recorded_at, superseded_at) from rolls order by roll_session"
+    )
+    assert stored.equals(roll_table())
+    assert wh.write_rolls(roll_table(), source="yahoo", recorded_at=T1).unchanged == 2
+    hash_before = wh.content_hash("rolls")
+    assert wh.write_rolls(roll_table(), source="yahoo", recorded_at=T2).new == 0
+    assert wh.content_hash("rolls") == hash_before
+    # The same rolls from another source are their own history.
+    assert wh.write_rolls(roll_table(), source="file", recorded_at=T1).new == 2
+    # A revised bar changes the March gap: the old version is closed, the new one current.
+    revised = wh.write_rolls(roll_table(gap=24.5), source="yahoo", recorded_at=T2)
+    assert (revised.new, revised.revised, revised.unchanged) == (0, 1, 1)
+    history = wh.query(
+        "select gap, recorded_at, superseded_at from rolls where source = 'yahoo'"
+        " and roll_session = '2026-03-23' order by recorded_at"
+    ).rows()
+    assert history == [(25.0, T0, T2), (24.5, T2, None)]
+    view = wh.query(
+        "select roll_session, method, gap_pct, opening_gap_pct, carry_bound_pct,"
+        " within_carry_bound from rolls_current where source = 'yahoo' order by roll_session"
+    ).rows()
+    assert view == [
+        (
+            date(2026, 3, 23),
+            "basis",
+            round(100 * 24.5 / 6010, 4),
+            round(100 * 60 / 6010, 4),
+            round(7 * 90 / 365, 4),
+            True,
+        ),
+        (
+            date(2026, 6, 22),
+            "carry_bounded",
+            round(-100 * 100 / 6200, 4),
+            round(-100 * 250 / 6200, 4),
+            round(100 * 100 / 6200, 4),
+            True,
+        ),
+    ]

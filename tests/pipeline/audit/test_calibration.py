@@ -92,6 +92,7 @@ def scored_frame(calls: list[dict[str, Any]]) -> pl.DataFrame:
                 "author": call.get("author", "callbook"),
                 "kind": call.get("kind", "backfill"),
                 "methodology_version": "v1",
+                "source": call.get("source", "demo"),
                 "as_of": SESSIONS[call["as_of"]],
                 "horizon_end": SESSIONS[call["horizon_end"]],
                 "p_bear": p[0],
@@ -221,12 +222,15 @@ def test_scoreboard_by_hand_and_groups_are_never_mixed() -> None:
             {"as_of": 40, "horizon_end": 60, "outcome": 0, "author": "desk", "kind": "analyst"},
         ]
     )
-    board = scoreboard(pl.concat([model, analyst]), n_boot=200)
-    assert board.select("author", "kind", "calls").rows() == [
-        ("callbook", "backfill", 4),
-        ("desk", "analyst", 2),
+    # The same model's calls on another source's bars are a group of their own.
+    elsewhere = scored_frame([{**c, "source": "yahoo", "outcome": 0} for c in HAND_CALLS])
+    board = scoreboard(pl.concat([model, analyst, elsewhere]), n_boot=200)
+    assert board.select("author", "kind", "source", "calls").rows() == [
+        ("callbook", "backfill", "demo", 4),
+        ("desk", "analyst", "demo", 2),
+        ("callbook", "backfill", "yahoo", 4),
     ]
-    model_row, analyst_row = board.rows(named=True)
+    model_row, analyst_row, _ = board.rows(named=True)
 
     outcomes = np.array([c["outcome"] for c in HAND_CALLS])
     rps = ranked_probability_score(np.tile([0.1, 0.3, 0.6], (4, 1)), outcomes)

@@ -1,4 +1,5 @@
--- latest_snapshots: the current version of every call (one row per root, as_of, author).
+-- latest_snapshots: the current version of every call (one row per root, as_of, author,
+-- methodology_version and source).
 create or replace view latest_snapshots as
 with versions as (
     select * from snapshots
@@ -7,25 +8,49 @@ with versions as (
 final as (
     select *
     from versions
-    qualify row_number() over (partition by root, as_of, author order by version desc) = 1
+    qualify row_number() over (
+        partition by root, as_of, author, methodology_version, source order by version desc
+    ) = 1
 )
 
 select * from final;
 
--- latest_calls: the most recent call per root and author (what `callbook show` prints).
+-- latest_calls: the most recent call per root, author, methodology and source; `published` marks
+-- the methodology `callbook show` prints by default (table methodologies).
 create or replace view latest_calls as
 with current_versions as (
     select * from latest_snapshots
 ),
 
+methodologies as (
+    select methodology_version, published from methodologies
+),
+
 final as (
     select
-        root, author, as_of, version, kind, source, contract, close, primary_trend, perspective,
-        line_low, line_high, bias_low, bias_high, ext_low, ext_high, deep_low, deep_high,
-        risk_rule, risk_level, p_bear, p_sideways, p_bull, n_analogs, horizon_end, content_hash,
-        created_at
-    from current_versions
-    qualify row_number() over (partition by root, author order by as_of desc) = 1
+        c.root, c.author, c.methodology_version, coalesce(m.published, false) as published,
+        c.as_of, c.version, c.kind, c.source, c.contract, c.close, c.primary_trend, c.perspective,
+        c.line_low, c.line_high, c.bias_low, c.bias_high, c.ext_low, c.ext_high, c.deep_low,
+        c.deep_high, c.risk_rule, c.risk_level, c.p_bear, c.p_sideways, c.p_bull, c.n_analogs,
+        c.horizon_end, c.content_hash, c.created_at
+    from current_versions as c
+    left join methodologies as m using (methodology_version)
+    qualify row_number() over (
+        partition by c.root, c.author, c.methodology_version, c.source order by c.as_of desc
+    ) = 1
+)
+
+select * from final;
+
+-- published_calls: the latest call per root of the published methodology, and of every analyst.
+create or replace view published_calls as
+with latest as (
+    select * from latest_calls
+),
+
+final as (
+    select * from latest
+    where published or methodology_version = 'analyst'
 )
 
 select * from final;
@@ -38,13 +63,13 @@ with current_versions as (
 
 final as (
     select
-        root, author, as_of, version, kind, source, close, primary_trend, perspective,
-        line_low, line_high, bias_low, bias_high, p_bear, p_sideways, p_bull, n_analogs,
+        root, author, methodology_version, source, as_of, version, kind, close, primary_trend,
+        perspective, line_low, line_high, bias_low, bias_high, p_bear, p_sideways, p_bull, n_analogs,
         lag(as_of) over w as previous_as_of,
         lag(primary_trend) over w as previous_trend,
         lag(perspective) over w as previous_perspective
     from current_versions
-    window w as (partition by root, author order by as_of)
+    window w as (partition by root, author, methodology_version, source order by as_of)
 )
 
 select * from final;
@@ -53,7 +78,8 @@ select * from final;
 create or replace view call_changes as
 with history as (
     select
-        root, author, as_of, primary_trend, perspective, orientation, close, atr14, sma50, sma200,
+        root, author, methodology_version, source, as_of, primary_trend, perspective, orientation,
+        close, atr14, sma50, sma200,
         sma200_change, dist_high_252_atr, range_atr, line_low, line_high, bias_low, bias_high,
         p_bear, p_sideways, p_bull,
         lag(as_of) over w as prev_as_of,
@@ -66,11 +92,11 @@ with history as (
         lag(p_bull) over w as prev_p_bull,
         lag(p_bear) over w as prev_p_bear
     from latest_snapshots
-    window w as (partition by root, author order by as_of)
+    window w as (partition by root, author, methodology_version, source order by as_of)
 ),
 
 changes as (
-    select root, author, as_of, prev_as_of, 'primary_trend' as what,
+    select root, author, methodology_version, source, as_of, prev_as_of, 'primary_trend' as what,
         prev_trend as before, primary_trend as after,
         case primary_trend
             when 'Bullish' then 'close above a rising SMA200 with SMA50 above SMA200'
@@ -81,26 +107,28 @@ changes as (
         end as why
     from history where prev_trend is distinct from primary_trend and prev_as_of is not null
     union all
-    select root, author, as_of, prev_as_of, 'perspective', prev_perspective, perspective,
+    select
+        root, author, methodology_version, source, as_of, prev_as_of, 'perspective',
+        prev_perspective, perspective,
         '15-session range ' || round(range_atr, 1) || ' ATR, ' || round(dist_high_252_atr, 1)
             || ' ATR below the 252-session high, trend ' || primary_trend
     from history where prev_perspective is distinct from perspective and prev_as_of is not null
     union all
-    select root, author, as_of, prev_as_of, 'line_in_the_sand',
+    select root, author, methodology_version, source, as_of, prev_as_of, 'line_in_the_sand',
         prev_line_low || '–' || prev_line_high, line_low || '–' || line_high,
         'zones re-clustered around SMA50 ' || round(sma50, 2) || ' with ATR ' || round(atr14, 2)
     from history
     where (prev_line_low is distinct from line_low or prev_line_high is distinct from line_high)
       and prev_as_of is not null
     union all
-    select root, author, as_of, prev_as_of, 'bias_defining',
+    select root, author, methodology_version, source, as_of, prev_as_of, 'bias_defining',
         prev_bias_low || '–' || prev_bias_high, bias_low || '–' || bias_high,
         'the recent high or its zone moved'
     from history
     where (prev_bias_low is distinct from bias_low or prev_bias_high is distinct from bias_high)
       and prev_as_of is not null
     union all
-    select root, author, as_of, prev_as_of, 'probabilities',
+    select root, author, methodology_version, source, as_of, prev_as_of, 'probabilities',
         'bull ' || round(prev_p_bull * 100) || '% / bear ' || round(prev_p_bear * 100) || '%',
         'bull ' || round(p_bull * 100) || '% / bear ' || round(p_bear * 100) || '%',
         'the analog state or its base rates changed'
@@ -112,7 +140,7 @@ final as (
     select * from changes
 )
 
-select * from final order by root, author, as_of, what;
+select * from final order by root, author, methodology_version, source, as_of, what;
 
 -- snapshot_versions: how the call for one day changed across versions (revisions, methodology).
 create or replace view snapshot_versions as
@@ -122,14 +150,14 @@ with versions as (
 
 final as (
     select
-        root, as_of, author, version, supersedes_version, kind, methodology_version, params_hash,
-        input_fingerprint, content_hash, created_at, flow_run_id, code_version,
+        root, as_of, author, methodology_version, source, version, supersedes_version, kind,
+        params_hash, input_fingerprint, content_hash, created_at, flow_run_id, code_version,
         primary_trend, perspective, line_low, line_high, bias_low, bias_high,
         p_bear, p_sideways, p_bull
     from versions
 )
 
-select * from final order by root, as_of, author, version
+select * from final order by root, as_of, author, methodology_version, source, version
 ;
 
 -- snapshot_status: per root, author and kind, how many calls are stored and how recent they are.
@@ -140,7 +168,7 @@ with versions as (
 
 final as (
     select
-        root, author, kind,
+        root, author, methodology_version, source, kind,
         count(*) as snapshots,
         count(distinct as_of) as sessions,
         min(as_of) as first_as_of,
@@ -148,7 +176,7 @@ final as (
         max(version) as max_version,
         max(created_at) as last_written_at
     from versions
-    group by root, author, kind
+    group by root, author, methodology_version, source, kind
 )
 
-select * from final order by root, author, kind
+select * from final order by root, author, methodology_version, source, kind

@@ -1,11 +1,12 @@
 -- calls_vs_outcomes: every scored call next to what happened. For each (root, as_of, author,
--- kind, methodology_version) only the latest version counts, so revisions never double-count.
+-- kind, methodology_version, source) only the latest version counts, so revisions never
+-- double-count.
 create or replace view calls_vs_outcomes as
 with versions as (
     select *
     from snapshots
     qualify row_number() over (
-        partition by root, as_of, author, kind, methodology_version order by version desc
+        partition by root, as_of, author, kind, methodology_version, source order by version desc
     ) = 1
 ),
 
@@ -25,7 +26,7 @@ final as (
 select * from final;
 
 -- scored_calls: calls_vs_outcomes plus the reference forecast: the expanding-window climatology
--- of the same group (root, author, kind, methodology) from the outcomes whose horizon had ended
+-- of the same group (root, author, kind, methodology, source) from the outcomes whose horizon had ended
 -- by the call's as-of day (never the full sample), with 1 pseudo-count per scenario.
 create or replace view scored_calls as
 with calls as (
@@ -34,14 +35,14 @@ with calls as (
 
 known_by_horizon_end as (
     select
-        root, author, kind, methodology_version, horizon_end,
+        root, author, kind, methodology_version, source, horizon_end,
         sum(count(*) filter (where outcome = 'bear')) over w as n_bear,
         sum(count(*) filter (where outcome = 'sideways')) over w as n_sideways,
         sum(count(*) filter (where outcome = 'bull')) over w as n_bull
     from calls
-    group by root, author, kind, methodology_version, horizon_end
+    group by root, author, kind, methodology_version, source, horizon_end
     window w as (
-        partition by root, author, kind, methodology_version order by horizon_end
+        partition by root, author, kind, methodology_version, source order by horizon_end
         rows between unbounded preceding and current row
     )
 ),
@@ -55,7 +56,7 @@ with_counts as (
     from calls as c
     asof left join known_by_horizon_end as k
       on c.root = k.root and c.author = k.author and c.kind = k.kind
-     and c.methodology_version = k.methodology_version
+     and c.methodology_version = k.methodology_version and c.source = k.source
      and c.as_of >= k.horizon_end
 ),
 
@@ -95,7 +96,7 @@ with scored as (
 
 final as (
     select
-        root, author, kind, methodology_version,
+        root, author, kind, methodology_version, source,
         count(*) as calls,
         min(as_of) as first_as_of,
         max(as_of) as last_as_of,
@@ -111,10 +112,10 @@ final as (
         avg(mfe_atr) as mean_mfe_atr,
         avg(mae_atr) as mean_mae_atr
     from scored
-    group by root, author, kind, methodology_version
+    group by root, author, kind, methodology_version, source
 )
 
-select * from final order by root, author, kind, methodology_version;
+select * from final order by root, author, kind, methodology_version, source;
 
 -- calibration: reliability per scenario and probability bucket (tenths) per group.
 create or replace view calibration as
@@ -123,20 +124,20 @@ with scored as (
 ),
 
 long as (
-    select root, author, kind, methodology_version, 'bear' as scenario, p_bear as forecast,
+    select root, author, kind, methodology_version, source, 'bear' as scenario, p_bear as forecast,
         (outcome = 'bear')::int as hit
     from scored
     union all
-    select root, author, kind, methodology_version, 'sideways', p_sideways, (outcome = 'sideways')::int
+    select root, author, kind, methodology_version, source, 'sideways', p_sideways, (outcome = 'sideways')::int
     from scored
     union all
-    select root, author, kind, methodology_version, 'bull', p_bull, (outcome = 'bull')::int
+    select root, author, kind, methodology_version, source, 'bull', p_bull, (outcome = 'bull')::int
     from scored
 ),
 
 final as (
     select
-        root, author, kind, methodology_version, scenario,
+        root, author, kind, methodology_version, source, scenario,
         least(floor(forecast * 10), 9) / 10 as bucket_low,
         count(*) as calls,
         avg(forecast) as mean_forecast,
@@ -145,4 +146,4 @@ final as (
     group by all
 )
 
-select * from final order by root, author, kind, methodology_version, scenario, bucket_low
+select * from final order by root, author, kind, methodology_version, source, scenario, bucket_low

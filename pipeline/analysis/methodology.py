@@ -1,0 +1,131 @@
+"""Methodologies: named, versioned rule sets that make calls side by side.
+
+A methodology turns continuous series into snapshot rows. Versions live side by side (DESIGN.md,
+"Methodology versions"): an old version stays importable and reproducible, its snapshots keep their
+content hashes, and a new one is computed for the same sessions so the audit can compare them.
+Which ones a data directory computes, and which one is published (shown by default), is
+configuration (``CALLBOOK_METHODOLOGIES``: the first is published).
+
+Each methodology is registered here under its version with a loader, so that naming one costs
+no import of its code (``callbook --help`` stays fast).
+
+>>> get("v1").version, get("v1").params_hash == get("v1").params_hash
+('v1', True)
+>>> parse_methodologies("v1")
+('v1',)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from pipeline.analysis.engine import Analysis
+
+#: The methodology of hand-written analyst calls (pipeline/audit/analyst.py).
+ANALYST_METHODOLOGY = "analyst"
+
+
+@dataclass(frozen=True)
+class Methodology:
+    """One versioned rule set: its parameters, the columns its content hash covers, its analysis."""
+
+    version: str
+    description: str
+    params: Any  # a frozen dataclass with ``as_dict()``; hashed into every snapshot
+    content_columns: tuple[str, ...]  # what its content hash covers, in this order
+    analyse_fn: Callable[..., Analysis]
+
+    @property
+    def params_hash(self) -> str:
+        from pipeline.analysis.params import params_hash
+
+        return params_hash(self.params)
+
+    def analyse(
+        self,
+        series_by_root: Mapping[str, pl.DataFrame],
+        root: str,
+        *,
+        source: str,
+        sessions: Sequence[date] | None = None,
+    ) -> Analysis:
+        """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call)."""
+        return self.analyse_fn(
+            series_by_root,
+            root,
+            source=source,
+            sessions=sessions,
+            params=self.params,
+            methodology_version=self.version,
+        )
+
+
+def _v1() -> Methodology:
+    from pipeline.analysis.assemble import CONTENT_COLUMNS
+    from pipeline.analysis.engine import analyse
+    from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams
+
+    return Methodology(
+        version=METHODOLOGY_VERSION,
+        description="v1: zones clustered from swings and moving averages, base-rate probabilities",
+        params=AnalysisParams(),
+        content_columns=CONTENT_COLUMNS,
+        analyse_fn=analyse,
+    )
+
+
+#: version -> a loader returning its Methodology (its code is imported on first use).
+_LOADERS: dict[str, Callable[[], Methodology]] = {
+    "v1": _v1,
+}
+
+#: What a data directory computes unless configured otherwise; the first is published.
+DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v1",)
+
+
+def registered() -> tuple[str, ...]:
+    """Every methodology version callbook can compute."""
+    return tuple(_LOADERS)
+
+
+@cache
+def get(version: str) -> Methodology:
+    """The registered methodology ``version``; a clear error for an unknown one."""
+    loader = _LOADERS.get(version)
+    if loader is None:
+        raise ValueError(
+            f"unknown methodology {version!r}; callbook knows {', '.join(registered())}"
+        )
+    return loader()
+
+
+def parse_methodologies(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"v2,v1"`` -> ``("v2", "v1")``: registered versions, the first published."""
+    if value is None:
+        return DEFAULT_METHODOLOGIES
+    items = value.split(",") if isinstance(value, str) else list(value)
+    versions = tuple(dict.fromkeys(v.strip() for v in items if v.strip()))
+    if not versions:
+        raise ValueError("no methodology given")
+    unknown = [v for v in versions if v not in _LOADERS]
+    if unknown:
+        raise ValueError(
+            f"unknown methodology {', '.join(unknown)}; callbook knows {', '.join(registered())}"
+        )
+    return versions
+
+
+def content_columns(methodology_version: str) -> tuple[str, ...]:
+    """The columns the content hash of a stored snapshot of this methodology covers."""
+    if methodology_version == ANALYST_METHODOLOGY:
+        from pipeline.analysis.assemble import CONTENT_COLUMNS
+
+        return CONTENT_COLUMNS
+    return get(methodology_version).content_columns

@@ -1,0 +1,66 @@
+"""The methodology registry: versions side by side, v1 unchanged under its registry entry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import polars as pl
+import pytest
+
+from pipeline.analysis import methodology
+from pipeline.analysis.assemble import CONTENT_COLUMNS
+from pipeline.analysis.engine import analyse
+from pipeline.analysis.params import AnalysisParams, params_hash
+from pipeline.market.continuous import continuous_series
+from pipeline.sources.demo import demo_bars
+
+ROOT_SESSIONS = 600
+
+
+def demo_series(root: str, *, sessions: int) -> object:
+    bars = demo_bars(root)
+    first_days = bars["session_date"].unique().sort().head(sessions)
+    return continuous_series(bars.filter(pl.col("session_date").is_in(first_days.implode())))
+
+
+def test_unknown_methodologies_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"unknown methodology v7, v8; callbook knows v1"):
+        methodology.parse_methodologies("v1, v7,v8")
+    with pytest.raises(ValueError, match="no methodology given"):
+        methodology.parse_methodologies(" , ")
+    assert methodology.parse_methodologies(["v1", "v1"]) == ("v1",)
+
+
+def test_v1_through_the_registry_is_v1() -> None:
+    v1 = methodology.get("v1")
+    assert v1.params == AnalysisParams() and v1.params_hash == params_hash(AnalysisParams())
+    assert v1.content_columns == CONTENT_COLUMNS
+    assert methodology.content_columns("analyst") == CONTENT_COLUMNS
+    series = {"RTY": demo_series("RTY", sessions=ROOT_SESSIONS)}
+    direct = analyse(series, "RTY", source="demo")
+    registered = v1.analyse(series, "RTY", source="demo")
+    assert registered.snapshots.height == direct.snapshots.height > 100
+    assert registered.snapshots.equals(direct.snapshots)
+
+
+def test_a_variant_is_its_own_methodology(monkeypatch: pytest.MonkeyPatch) -> None:
+    variant = replace(
+        methodology.get("v1"), version="v1-h10", params=AnalysisParams(horizon_sessions=10)
+    )
+    monkeypatch.setitem(methodology._LOADERS, "v1-h10", lambda: variant)
+    methodology.get.cache_clear()
+    try:
+        assert methodology.parse_methodologies("v1-h10,v1") == ("v1-h10", "v1")
+        series = {"RTY": demo_series("RTY", sessions=ROOT_SESSIONS)}
+        rows = methodology.get("v1-h10").analyse(series, "RTY", source="demo").snapshots
+        v1_rows = methodology.get("v1").analyse(series, "RTY", source="demo").snapshots
+    finally:
+        methodology.get.cache_clear()
+    assert set(rows["methodology_version"]) == {"v1-h10"}
+    assert set(rows["horizon_sessions"]) == {10}
+    assert set(rows["params_hash"]) == {params_hash(AnalysisParams(horizon_sessions=10))}
+    # Other rules or numbers: another fingerprint and another hash for every call.
+    joined = rows.join(v1_rows, on="as_of", suffix="_v1")
+    assert joined.height == rows.height
+    assert (joined["input_fingerprint"] != joined["input_fingerprint_v1"]).all()
+    assert (joined["content_hash"] != joined["content_hash_v1"]).all()
