@@ -13,6 +13,7 @@ half of bars), into a data directory under the test's tmp directory.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -101,7 +102,7 @@ def worker(server: LocalPrefectServer, deployed: Deployed) -> Iterator[Process]:
     try:
         yield process
     finally:
-        process.stop()
+        process.stop(signal.SIGKILL)  # its flow-run processes are in its group
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +148,7 @@ def served(
         deployment = wait_until(registered, timeout=120, what="the nightly-serve deployment")
         yield process, deployment, data_dir
     finally:
-        process.stop()
+        process.stop(signal.SIGKILL)  # its flow-run processes are in its group
 
 
 @dataclass(frozen=True)

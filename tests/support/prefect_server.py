@@ -25,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 #: Generous for a loaded 2-core machine (the server starts in ~15 s when the machine is idle).
 SERVER_STARTUP_TIMEOUT = 180.0
-STOP_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0  # then SIGKILL: a slow teardown at the end of a run makes xdist interrupt it
 API_ATTEMPTS = 8
 
 
