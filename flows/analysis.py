@@ -17,12 +17,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from flows import tasks
+from flows.series import series_by_root
 from flows.settings import code_version
-from pipeline.analysis.assemble import PEERS, snapshot_from_row
+from pipeline.analysis.assemble import snapshot_from_row
 from pipeline.analysis.engine import Analysis, chart_frame
 from pipeline.analysis.methodology import Methodology, get
-from pipeline.market.continuous import continuous_series
-from pipeline.market.contracts import ROOT_SPECS
 from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
 
 
@@ -31,33 +30,7 @@ def build_series(
     warehouse: Warehouse, roots: Sequence[str], *, source: str, as_of: date
 ) -> dict[str, pl.DataFrame]:
     """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers."""
-    logger = get_run_logger()
-    series = {}
-    for root in dict.fromkeys([*roots, *PEERS]):
-        bars = warehouse.current_bars(root, source=source, end=as_of)
-        if bars.height == 0:
-            if root in roots:
-                logger.warning("%s: no %s bars on or before %s: no analysis", root, source, as_of)
-            continue
-        series[root] = continuous_series(bars, known_rolls=_observed_rolls(warehouse, root, source))
-        logger.info(
-            "%s: continuous series of %s sessions (%s rolls) to %s",
-            root,
-            f"{series[root].height:,}",
-            int(series[root]["is_roll"].sum()),
-            series[root]["session_date"].max(),
-        )
-    return series
-
-
-def _observed_rolls(warehouse: Warehouse, root: str, source: str) -> list[date]:
-    """Roll sessions of Yahoo's ``=F`` feed seen as shortName changes between nightly fetches."""
-    if source != "yahoo" or root not in ROOT_SPECS:
-        return []
-    from pipeline.sources.yahoo import observed_roll_sessions
-
-    symbol = ROOT_SPECS[root].yahoo_continuous
-    return observed_roll_sessions(warehouse.contract_month_observations(root, symbol=symbol))
+    return series_by_root(warehouse, roots, source=source, as_of=as_of, log=get_run_logger())
 
 
 def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[Methodology]:
@@ -65,7 +38,16 @@ def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[
     methodologies = [get(v) for v in versions]
     warehouse.record_methodologies(
         [
-            MethodologyEntry(m.version, m.params_hash, m.params.as_dict(), published=i == 0)
+            MethodologyEntry(
+                m.version,
+                m.params_hash,
+                m.params.as_dict(),
+                published=i == 0,
+                tuning_declared=m.tuning is not None,
+                tuned_through=m.tuning.through if m.tuning else None,
+                tuned_sources=m.tuning.sources if m.tuning else (),
+                tuning_note=m.tuning.note if m.tuning else "",
+            )
             for i, m in enumerate(methodologies)
         ],
         at=tasks.utcnow(),
