@@ -380,12 +380,16 @@ def test_migration_004_keeps_stored_snapshots_as_they_were(tmp_path: Path) -> No
         if version <= 3:
             con.execute(sql)
             con.execute("insert into schema_migrations values (?, ?, now())", [version, name])
-    old = seed_call_rows().drop("resolved_on_source").with_columns(
-        pl.lit("RTY/2026-02-04/seed-note/v1").alias("snapshot_id"),
-        pl.lit(1, dtype=pl.Int32).alias("version"),
-        pl.lit(None, dtype=pl.Int32).alias("supersedes_version"),
-        pl.lit("analyst").alias("kind"),
-        pl.lit(T0).alias("created_at"),
+    old = (
+        seed_call_rows()
+        .drop("resolved_on_source")
+        .with_columns(
+            pl.lit("RTY/2026-02-04/seed-note/v1").alias("snapshot_id"),
+            pl.lit(1, dtype=pl.Int32).alias("version"),
+            pl.lit(None, dtype=pl.Int32).alias("supersedes_version"),
+            pl.lit("analyst").alias("kind"),
+            pl.lit(T0).alias("created_at"),
+        )
     )
     con.register("old_rows", old.to_arrow())
     con.execute("insert into snapshots by name select * from old_rows")
