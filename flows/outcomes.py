@@ -117,7 +117,8 @@ def open_call_status(
 
 def status_line(warehouse: Warehouse, snapshot: dict[str, Any]) -> str | None:
     """The status so far of one stored call (a wide snapshot row) while its horizon is not over,
-    in one line; None once it is resolved (or superseded, or its bars are unknown)."""
+    in one line; None before its first session after the call, once it is resolved (or
+    superseded), or when its bars are unknown."""
     status = open_call_status(
         warehouse,
         root=snapshot["root"],
@@ -127,5 +128,7 @@ def status_line(warehouse: Warehouse, snapshot: dict[str, Any]) -> str | None:
     )
     if status.height == 0:
         return None
-    mine = status.filter(pl.col("snapshot_id") == snapshot["snapshot_id"])
+    mine = status.filter(
+        (pl.col("snapshot_id") == snapshot["snapshot_id"]) & (pl.col("sessions_elapsed") > 0)
+    )
     return str(mine["summary"][0]) if mine.height else None
