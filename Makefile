@@ -42,6 +42,7 @@ bench: install
 	$(RUN) python bench/bench_calls.py
 	$(RUN) python bench/bench_backfill.py
 	$(RUN) python bench/bench_probability_model.py
+	$(RUN) python bench/bench_rolls.py
 
 clean-data:
 	rm -rf data

@@ -29,7 +29,8 @@ from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
 def build_series(
     warehouse: Warehouse, roots: Sequence[str], *, source: str, as_of: date
 ) -> dict[str, pl.DataFrame]:
-    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers."""
+    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers; their
+    rolls (gap, method, evidence) are stored in the warehouse's ``rolls`` table."""
     return series_by_root(warehouse, roots, source=source, as_of=as_of, log=get_run_logger())
 
 

@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", required=True, choices=("demo", "yahoo", "file"))
     p.add_argument("--path", help="file to read (source file): CSV or Parquet")
     p.add_argument(
+        "--index-path",
+        help="the root's cash index file (source file, e.g. ^DJI for YM): measures roll gaps",
+    )
+    p.add_argument(
         "--map",
         type=_mapping,
         action="append",
@@ -323,6 +327,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args, roots=args.root, source=args.source)
     if args.source == "file" and not args.path:
         raise CliError("--source file needs --path FILE")
+    if args.index_path and args.source != "file":
+        raise CliError("--index-path is for --source file (yahoo fetches the index itself)")
     from flows.nightly import ingest
 
     summary = ingest(
@@ -331,7 +337,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         start=args.start,
         end=args.end,
         data_dir=str(settings.data_dir),
-        source_options={"path": args.path, "columns": dict(args.map)}
+        source_options={"path": args.path, "columns": dict(args.map), "index_path": args.index_path}
         if args.source == "file"
         else {},
     )

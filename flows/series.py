@@ -1,6 +1,7 @@
 """Continuous series of stored bars, as the analysis, the analyst calls and the outcome resolution
-read them: ONE way to build a root's series (:func:`root_series`), so an analyst call is resolved
-on exactly the series the model's calls of the same bars are.
+read them: ONE way to build a root's series (:func:`root_series_and_rolls`, on
+:func:`pipeline.market.continuous.continuous_series_and_rolls`), so an analyst call is resolved on
+exactly the series the model's calls of the same bars are.
 
 Plain functions (no Prefect): the flows call them through their tasks, and commands that need no
 flow (`callbook calls add`, `show`, `audit`) call them directly.
@@ -14,13 +15,36 @@ from datetime import date, datetime
 
 import polars as pl
 
+from flows import tasks
 from pipeline.analysis.assemble import PEERS
-from pipeline.market.continuous import continuous_series
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.continuous import continuous_series_and_rolls
 from warehouse.store import Warehouse
 
 Log = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 LOG = logging.getLogger("callbook")
+
+
+def root_series_and_rolls(
+    warehouse: Warehouse,
+    root: str,
+    *,
+    source: str,
+    end: date | None = None,
+    known_at: datetime | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """The continuous series (internal frame) of ``root`` from ``source``'s bars up to ``end``,
+    and its rolls: from the bars as stored now, or as known at ``known_at`` (vendor revisions
+    recorded later left out, :meth:`warehouse.store.Warehouse.bars_as_known`). None when there
+    is no bar."""
+    if known_at is None:
+        bars = warehouse.current_bars(root, source=source, end=end)
+    else:
+        if end is None:
+            raise ValueError("bars as known at a moment need the last session (end)")
+        bars = warehouse.bars_as_known(root, source=source, known_at=known_at, end=end)
+    if bars.height == 0:
+        return None
+    return continuous_series_and_rolls(bars)
 
 
 def root_series(
@@ -31,18 +55,9 @@ def root_series(
     end: date | None = None,
     known_at: datetime | None = None,
 ) -> pl.DataFrame | None:
-    """The continuous series (internal frame) of ``root`` from ``source``'s bars up to ``end``:
-    the bars as stored now, or as known at ``known_at`` (vendor revisions recorded later left
-    out, :meth:`warehouse.store.Warehouse.bars_as_known`). None when there is no bar."""
-    if known_at is None:
-        bars = warehouse.current_bars(root, source=source, end=end)
-    else:
-        if end is None:
-            raise ValueError("bars as known at a moment need the last session (end)")
-        bars = warehouse.bars_as_known(root, source=source, known_at=known_at, end=end)
-    if bars.height == 0:
-        return None
-    return continuous_series(bars, known_rolls=observed_rolls(warehouse, root, source))
+    """:func:`root_series_and_rolls` without the rolls."""
+    built = root_series_and_rolls(warehouse, root, source=source, end=end, known_at=known_at)
+    return None if built is None else built[0]
 
 
 def series_by_root(
@@ -54,31 +69,28 @@ def series_by_root(
     known_at: datetime | None = None,
     log: Log = LOG,
 ) -> dict[str, pl.DataFrame]:
-    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers."""
+    """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers. From
+    the current bars their rolls (gap, method, evidence) are stored in the ``rolls`` table; bars
+    as known at an earlier moment (``known_at``) store nothing."""
     series = {}
     for root in dict.fromkeys([*roots, *PEERS]):
-        frame = root_series(warehouse, root, source=source, end=as_of, known_at=known_at)
-        if frame is None:
+        built = root_series_and_rolls(warehouse, root, source=source, end=as_of, known_at=known_at)
+        if built is None:
             if root in roots:
                 log.warning("%s: no %s bars on or before %s: no analysis", root, source, as_of)
             continue
-        series[root] = frame
-        if known_at is None:
-            log.info(
-                "%s: continuous series of %s sessions (%s rolls) to %s",
-                root,
-                f"{frame.height:,}",
-                int(frame["is_roll"].sum()),
-                frame["session_date"].max(),
-            )
+        series[root], rolls = built
+        if known_at is not None:
+            continue
+        stored = warehouse.write_rolls(rolls, source=source, recorded_at=tasks.utcnow())
+        log.info(
+            "%s: continuous series of %s sessions (%s rolls: %s estimated, %s new, %s revised) to %s",
+            root,
+            f"{series[root].height:,}",
+            rolls.height,
+            int(rolls["estimated"].sum()),
+            stored.new,
+            stored.revised,
+            series[root]["session_date"].max(),
+        )
     return series
-
-
-def observed_rolls(warehouse: Warehouse, root: str, source: str) -> list[date]:
-    """Roll sessions of Yahoo's ``=F`` feed seen as shortName changes between nightly fetches."""
-    if source != "yahoo" or root not in ROOT_SPECS:
-        return []
-    from pipeline.sources.yahoo import observed_roll_sessions
-
-    symbol = ROOT_SPECS[root].yahoo_continuous
-    return observed_roll_sessions(warehouse.contract_month_observations(root, symbol=symbol))

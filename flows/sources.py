@@ -14,6 +14,7 @@ def make_source(
     *,
     path: str | Path | None = None,
     columns: Mapping[str, str] | None = None,
+    index_path: str | Path | None = None,
     yahoo_session: Any | None = None,
     yahoo_mode: str = "all",
     cache_dir: Path | None = None,
@@ -29,7 +30,7 @@ def make_source(
             )
         from pipeline.sources.file import FileSource
 
-        return FileSource(path, columns=columns)
+        return FileSource(path, columns=columns, index_path=index_path)
     if name == "yahoo":
         from pipeline.sources.yahoo import YahooSource
 

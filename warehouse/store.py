@@ -52,6 +52,7 @@ TABLES: tuple[str, ...] = (
     "outcomes",
     "call_progress",
     "methodologies",
+    "rolls",
     "schema_migrations",
 )
 
@@ -119,6 +120,15 @@ class SnapshotWrite:
     @property
     def received(self) -> int:
         return self.written + self.unchanged
+
+
+@dataclass(frozen=True)
+class RollWrite:
+    """What storing the rolls of one series did."""
+
+    new: int  # rolls not stored before
+    revised: int  # rolls measured differently than the current version (old version kept)
+    unchanged: int  # identical to the current version: nothing written
 
 
 class Warehouse:
@@ -491,6 +501,25 @@ class Warehouse:
                 self._insert_by_name("snapshot_scenarios", scenario_rows(new))
         superseding = new.filter(pl.col("supersedes_version").is_not_null()).height
         return SnapshotWrite(new.height, rows.height - new.height, superseding)
+
+    def write_rolls(self, rolls: pl.DataFrame, *, source: str, recorded_at: datetime) -> RollWrite:
+        """Store the rolls of one series (``pipeline.market.rolls.ROLL_SCHEMA`` rows) in ONE
+        transaction: new rolls are added, a roll whose values changed supersedes its current
+        version (kept), identical ones are skipped. Rolls not in ``rolls`` are left alone."""
+        if rolls.height == 0:
+            return RollWrite(0, 0, 0)
+        with self.transaction():
+            with self._registered("incoming_rolls", rolls):
+                self._run(statement("stage_roll_changes"), {"source": source})
+            changes = dict(self._rows("select change, count(*) from roll_changes group by change"))
+            self._run(statement("supersede_rolls"), {"recorded_at": recorded_at})
+            self._run(statement("insert_rolls"), {"recorded_at": recorded_at})
+            self._run("drop table roll_changes")
+        return RollWrite(
+            new=int(changes.get("new", 0)),
+            revised=int(changes.get("revised", 0)),
+            unchanged=int(changes.get("unchanged", 0)),
+        )
 
     def snapshot_rows(
         self,

@@ -15,27 +15,25 @@ Two kinds of input, told apart by the ``contract`` column:
   both contracts have a close: the spread ``close_next - close_old`` or the ratio
   ``close_next / close_old``.
 * **A vendor front-month feed** (one symbol ending in ``=F``, e.g. Yahoo ``ES=F``): already spliced
-  from the front contracts, not adjusted. Rolls are the sessions given by ``roll_sessions`` or are
-  detected at each quarterly expiry E: the feed stays on the expiring contract through the Thursday
-  before E, and the splice sits either at (session before E -> E) or at (E -> session after E),
-  whichever boundary has the larger opening gap ``|open_t - close_{t-1}|``. The roll gap is that
-  opening gap (``open_t - close_{t-1}`` or ``open_t / close_{t-1}``). It is an *estimate*, not the
-  spread: it also contains the market's move between the old contract's last price and the new
-  contract's open (the overnight move, and on an expiry Friday whose close is the expiring
-  contract's morning special settlement, the rest of that day's move), which the adjusted series
-  then loses along with the spread. On the real ES=F file (2000-2025) 95 of 101 detected splices
-  sit at (E -> next session), and single estimates can be far off: June 2025 reads -46 points
-  while the next contract traded at a premium.
+  from the front contracts, not adjusted. By the vendors' convention (measured in
+  :mod:`pipeline.market.rolls`) each row is read as the contract expiring on or after its session:
+  the feed stays on a contract through its expiry session and rolls on the next session, a split
+  known in advance from the calendar (or the sessions given by ``roll_sessions``). The roll gap
+  is measured from rows up to the roll session only: the spread of per-contract closes when the
+  bars hold both contracts, else the jump in the basis against the root's cash index when the
+  bars hold it (rows under ``RootSpec.cash_index``, e.g. ``^GSPC``), else an estimate from the
+  feed's recent carry that never exceeds the carry bound, flagged as estimated
+  (:mod:`pipeline.market.rolls`). The expiry session's own bar is mixed (usually the expiring
+  contract's final settlement) and is read as the expiring contract.
+
+Rows of the cash index (contract ``^...``) never become rows of the series; they only measure
+the rolls of a feed. ``continuous_series_and_rolls`` also returns each roll's gap, method and
+evidence (``pipeline.market.rolls.ROLL_SCHEMA``).
 
 The internal frame is *forward-anchored*: the first contract of the series has offset 0 (factor 1)
-and every roll adds to it. Appending later bars therefore never changes an earlier row, so a series
-computed on bars up to D equals the full series cut at D, bit for bit (the product's no-look-ahead
-proof). The one exception is a detected front-month roll: the splice at expiry E is chosen with
-the session after E, so while E is the last row of a feed no roll is placed at E yet (its row reads
-as the expiring contract, where the Yahoo feeds usually still are on E); when the next session
-arrives and the (session before E -> E) boundary turns out to have the larger gap, E's row is
-revised. Passing ``roll_sessions`` (the Yahoo source knows them from the contract-name change)
-avoids this.
+and every roll adds to it. Every roll, and so every row's offset and adjusted prices, depends only
+on bars up to that row, so a series computed on bars up to D equals the full series cut at D, bit
+for bit (the product's no-look-ahead proof), for per-contract bars and feeds alike.
 
 ``anchor_on_last`` re-expresses a series the way analysts read it: Panama-adjusted with adjusted
 equal to raw on the current front contract.
@@ -48,17 +46,21 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Literal, get_args
 
 import polars as pl
 
-from pipeline.market.contracts import Contract, contracts_between, front_contract, parse_contract
+from pipeline.market.contracts import (
+    INDEX_PREFIX,
+    Contract,
+    contracts_between,
+    first_expiring_on_or_after,
+    parse_contract,
+)
+from pipeline.market.rolls import FeedRows, RollParams, contract_rolls, feed_rolls
 
 Method = Literal["difference", "ratio", "none"]
-#: A known roll session replaces a detected splice this many rows or fewer away (the detected
-#: splice is always within a session of the expiry).
-KNOWN_ROLL_ROWS = 3
 RollRule = Literal["calendar", "volume"]
 
 #: Vendor continuous front-month symbols end with this (Yahoo ``ES=F``).
@@ -97,28 +99,28 @@ def continuous_series(
     method: Method = "difference",
     roll: RollRule = "calendar",
     roll_sessions: Sequence[date] | None = None,
-    known_rolls: Sequence[date] = (),
+    params: RollParams = RollParams(),  # noqa: B008 - frozen dataclass, immutable
 ) -> pl.DataFrame:
     """One row per session from the front contract of one root, raw and adjusted (SERIES_SCHEMA).
 
-    ``bars``: BAR_SCHEMA rows of one root, any order. If some rows carry a front-month symbol
-    (``ES=F``) only those rows are used and the rolls are detected at expiries or given by
-    ``roll_sessions`` (each maps to the feed's first row on or after it; dates on or before the
-    first row or after the last are ignored). ``known_rolls`` are roll sessions observed some other
-    way (Yahoo's contract-name change between two nightly fetches): each replaces the detected
-    splice at its expiry (within KNOWN_ROLL_ROWS rows), the other expiries are still detected.
-    Otherwise every contract code must parse with
-    ``parse_contract`` and ``roll`` picks the rule (``"volume"`` needs per-contract bars).
+    ``bars``: BAR_SCHEMA rows of one root, any order. Rows of the root's cash index (contract
+    starting with ``^``) only measure the rolls of a front-month feed. If some rows carry a
+    front-month symbol (``ES=F``) the series is made of those rows: each is read as the contract
+    expiring on or after its session, or the rolls are the ``roll_sessions`` given (each maps to
+    the feed's first row on or after it; dates on or before the first row or after the last are
+    ignored); per-contract rows then only measure roll gaps. Otherwise every contract code must
+    parse with ``parse_contract`` and ``roll`` picks the rule (``"volume"`` needs per-contract
+    bars). Roll gaps: see the module docstring and :mod:`pipeline.market.rolls`.
 
     ``method``: ``"difference"`` adds ``offset`` (index points) to raw prices, ``"ratio"``
     multiplies them by ``factor``, ``"none"`` leaves them raw (rolls are still reported, with the
-    measured spread as ``roll_gap`` when the contracts overlap, else null). Offsets and factors are
+    measured gap as ``roll_gap`` when there is one, else null). Offsets and factors are
     forward-anchored (0 / 1 on the first contract); see ``anchor_on_last``.
 
     Output: sorted by ``session_date``; sessions without a bar of the front are absent. Null raw
     prices stay null. Raises ``ContinuousSeriesError`` for empty input, several roots or feeds,
-    unparsable or duplicated contract rows, and for a roll whose two contracts never both have a
-    close before the roll session (``"difference"``/``"ratio"``).
+    unparsable or duplicated contract rows, and for a roll whose gap cannot be measured
+    (``"difference"``/``"ratio"``).
 
     >>> from datetime import date
     >>> bars = pl.DataFrame(
@@ -141,6 +143,22 @@ def continuous_series(
     >>> s["close"].to_list(), s["offset"].to_list(), s["roll_gap"].to_list()
     ([100.0, 101.0, 102.0, 103.0], [0.0, 0.0, -10.0, -10.0], [None, None, 10.0, None])
     """
+    series, _ = continuous_series_and_rolls(
+        bars, method=method, roll=roll, roll_sessions=roll_sessions, params=params
+    )
+    return series
+
+
+def continuous_series_and_rolls(
+    bars: pl.DataFrame,
+    *,
+    method: Method = "difference",
+    roll: RollRule = "calendar",
+    roll_sessions: Sequence[date] | None = None,
+    params: RollParams = RollParams(),  # noqa: B008 - frozen dataclass, immutable
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``continuous_series`` and its roll table (``ROLL_SCHEMA``: one row per roll with the gap,
+    the method that measured it and the evidence), from the same bars and options."""
     _check_choice("method", method, Method)
     _check_choice("roll", roll, RollRule)
     if bars.is_empty():
@@ -151,6 +169,10 @@ def continuous_series(
     if "open_interest" not in bars.columns:
         bars = bars.with_columns(pl.lit(None, dtype=pl.Int64).alias("open_interest"))
     root = _single_root(bars)
+    is_index = pl.col("contract").str.starts_with(INDEX_PREFIX)
+    index, bars = bars.filter(is_index), bars.filter(~is_index)
+    if bars.is_empty():
+        raise ContinuousSeriesError(f"{root}: no futures bars, only cash index rows")
 
     feed = bars.filter(pl.col("contract").str.ends_with(FRONT_MONTH_SUFFIX))
     if not feed.is_empty():
@@ -159,8 +181,14 @@ def continuous_series(
                 f"{root}: roll={roll!r} needs per-contract bars; a front-month feed rolls at "
                 "expiries or at the given roll_sessions"
             )
-        fronts = _feed_fronts(
-            feed, root, method=method, roll_sessions=roll_sessions, known_rolls=known_rolls
+        fronts, rolls = _feed_fronts(
+            feed,
+            root,
+            method=method,
+            roll_sessions=roll_sessions,
+            index=index,
+            contracts=bars.filter(~pl.col("contract").str.ends_with(FRONT_MONTH_SUFFIX)),
+            params=params,
         )
     else:
         if roll_sessions is not None:
@@ -170,8 +198,11 @@ def continuous_series(
             )
         rows = _checked_contract_rows(bars, root)
         schedule = _calendar_fronts(rows, root) if roll == "calendar" else _volume_fronts(rows)
-        fronts = _with_contract_roll_gaps(_front_rows(rows, schedule), rows, root, method=method)
-    return _adjust(fronts, method=method)
+        fronts, measured = _with_contract_roll_gaps(
+            _front_rows(rows, schedule), rows, root, method=method
+        )
+        rolls = contract_rolls(measured, fronts, root, params=params)
+    return _adjust(fronts, method=method), rolls
 
 
 def anchor_on_last(series: pl.DataFrame) -> pl.DataFrame:
@@ -308,9 +339,11 @@ def _front_rows(rows: pl.DataFrame, schedule: pl.DataFrame) -> pl.DataFrame:
 
 def _with_contract_roll_gaps(
     fronts: pl.DataFrame, rows: pl.DataFrame, root: str, *, method: Method
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Add ``roll_spread`` and ``roll_ratio`` on roll rows, measured on the last session before
-    the roll on which both the old and the new contract have a close."""
+    the roll on which both the old and the new contract have a close; also return those
+    measurements (``roll_session``, ``old``, ``new``, ``session_date``, ``close_old``,
+    ``close_new``)."""
     rolls = fronts.filter("is_roll").select(
         pl.col("session_date").alias("roll_session"),
         pl.col("previous_contract").alias("old"),
@@ -342,7 +375,7 @@ def _with_contract_roll_gaps(
         (pl.col("close_new") - pl.col("close_old")).alias("roll_spread"),
         (pl.col("close_new") / pl.col("close_old")).alias("roll_ratio"),
     )
-    return fronts.join(gaps, on="session_date", how="left").sort("session_date")
+    return fronts.join(gaps, on="session_date", how="left").sort("session_date"), measured
 
 
 def _require_positive(measured: pl.DataFrame, root: str) -> None:
@@ -356,112 +389,106 @@ def _require_positive(measured: pl.DataFrame, root: str) -> None:
         )
 
 
-def _first_expiring_on_or_after(root: str, day: date) -> Contract:
-    """The contract of ``root`` with the earliest expiry on or after ``day``."""
-    contract = front_contract(root, day).previous()
-    while contract.expiry < day:
-        contract = contract.next()
-    return contract
-
-
 def _feed_fronts(
     feed: pl.DataFrame,
     root: str,
     *,
     method: Method,
     roll_sessions: Sequence[date] | None,
-    known_rolls: Sequence[date] = (),
-) -> pl.DataFrame:
-    """The feed's rows with the implied contract, ``is_roll``, ``roll_spread`` and ``roll_ratio``.
+    index: pl.DataFrame,
+    contracts: pl.DataFrame,
+    params: RollParams,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The feed's rows with the contract each is read as, ``is_roll``, ``roll_spread`` and
+    ``roll_ratio``, and the roll table.
 
-    Implied contract: before the first roll, the first contract expiring after the first session
-    (a feed starting on an expiry session is taken as already rolled); from a roll on session R,
-    the next contract after the one expiring on or after the session before R.
+    Contract of a row: the one expiring on or after its session; with ``roll_sessions``, the
+    first row's such contract, then at each given roll R the next contract after the one
+    expiring on or after the session before R.
     """
     symbols = feed["contract"].unique().sort().to_list()
     if len(symbols) != 1:
         raise ContinuousSeriesError(f"{root}: several front-month feeds in one series: {symbols}")
-    duplicated = feed.filter(pl.col("session_date").is_duplicated())
-    if not duplicated.is_empty():
+    for name, rows in (("", feed), (" index", index)):
+        duplicated = rows.filter(pl.struct("contract", "session_date").is_duplicated())
+        if not duplicated.is_empty():
+            code, day = duplicated.sort("session_date").select("contract", "session_date").row(0)
+            raise ContinuousSeriesError(f"{root}: several{name} {code} bars on {day}")
+    if index["contract"].n_unique() > 1:
         raise ContinuousSeriesError(
-            f"{root}: several {symbols[0]} bars on {duplicated['session_date'].sort().to_list()[0]}"
+            f"{root}: several cash indexes in one series: {index['contract'].unique().sort().to_list()}"
         )
-    previous_close = pl.col("close").shift(1)
-    feed = feed.sort("session_date").with_columns(
-        (pl.col("open") - previous_close).alias("opening_gap"),
-        (pl.col("open") / previous_close).alias("opening_ratio"),
-    )
+    feed = feed.sort("session_date")
     days: list[date] = feed["session_date"].to_list()
-    gaps: list[float | None] = feed["opening_gap"].to_list()
-    if roll_sessions is None:
-        roll_rows = _detected_roll_rows(days, gaps, root)
-        for known in (bisect.bisect_left(days, d) for d in known_rolls):
-            if 0 < known < len(days):
-                roll_rows = [r for r in roll_rows if abs(r - known) > KNOWN_ROLL_ROWS]
-                roll_rows = sorted({*roll_rows, known})
-    else:
-        roll_rows = sorted({i for i in (bisect.bisect_left(days, d) for d in roll_sessions)})
-        roll_rows = [i for i in roll_rows if 0 < i < len(days)]
-
-    first = _first_expiring_on_or_after(root, days[0] + timedelta(days=1))
-    segment_codes = [first.code] + [
-        _first_expiring_on_or_after(root, days[i - 1]).next().code for i in roll_rows
-    ]
-    roll_set = set(roll_rows)
-    fronts = feed.with_columns(
-        pl.Series(
-            "contract",
-            [segment_codes[bisect.bisect_right(roll_rows, j)] for j in range(len(days))],
-            dtype=pl.String,
+    labels = _feed_contracts(root, days, roll_sessions)
+    index_close = {
+        d: c
+        for d, c in index.select("session_date", "close").iter_rows()
+        if d is not None and c is not None and c > 0
+    }
+    contract_close = {
+        (code, d): c
+        for code, d, c in contracts.select("contract", "session_date", "close").iter_rows()
+        if c is not None
+    }
+    rolls = feed_rolls(
+        FeedRows(
+            days=days,
+            opens=feed["open"].to_list(),
+            closes=feed["close"].to_list(),
+            contracts=labels,
+            index_close=index_close,
+            contract_close=contract_close,
         ),
-        pl.Series("is_roll", [j in roll_set for j in range(len(days))], dtype=pl.Boolean),
+        root,
+        params=params,
     )
-    unmeasured = fronts.filter(pl.col("is_roll") & pl.col("opening_gap").is_null())
-    if method != "none" and not unmeasured.is_empty():
-        raise ContinuousSeriesError(
-            f"{root}: {symbols[0]} roll on {unmeasured['session_date'][0]} has no open or no "
-            "previous close; the roll gap cannot be measured"
-        )
+    if method != "none":
+        unmeasured = rolls.filter(pl.col("gap").is_null() | pl.col("ratio").is_null())
+        if not unmeasured.is_empty():
+            raise ContinuousSeriesError(
+                f"{root}: {symbols[0]} roll on {unmeasured['roll_session'][0]} has no open or no "
+                "previous close (and no index or contract spread); the roll gap cannot be measured"
+            )
     if method == "ratio":
-        ratio = pl.col("opening_ratio")
-        nonpositive = fronts.filter(pl.col("is_roll") & ((ratio <= 0) | ~ratio.is_finite()))
+        nonpositive = rolls.filter(pl.col("ratio") <= 0)
         if not nonpositive.is_empty():
             raise ContinuousSeriesError(
                 f"{root}: ratio adjustment needs positive prices at the {symbols[0]} roll on "
-                f"{nonpositive['session_date'][0]}"
+                f"{nonpositive['roll_session'][0]}"
             )
-    on_roll = pl.col("is_roll")
-    return fronts.with_columns(
-        pl.when(on_roll).then(pl.col("opening_gap")).alias("roll_spread"),
-        pl.when(on_roll).then(pl.col("opening_ratio")).alias("roll_ratio"),
+    gaps = rolls.select(
+        pl.col("roll_session").alias("session_date"),
+        pl.col("gap").alias("roll_spread"),
+        pl.col("ratio").alias("roll_ratio"),
     )
+    fronts = (
+        feed.with_columns(pl.Series("contract", [c.code for c in labels], dtype=pl.String))
+        .with_columns(
+            (pl.col("contract") != pl.col("contract").shift(1)).fill_null(False).alias("is_roll")
+        )
+        .join(gaps, on="session_date", how="left")
+        .sort("session_date")
+    )
+    return fronts, rolls
 
 
-def _detected_roll_rows(days: list[date], gaps: list[float | None], root: str) -> list[int]:
-    """Row index of the splice at every quarterly expiry E after the first session.
-
-    Candidates are the first row on or after E and, if that row is E itself, the row after it;
-    the larger absolute opening gap wins (ties and missing gaps go to the earlier boundary). While
-    E is the last row the second candidate is unseen, so that expiry has no roll yet (the feed is
-    read as still on the expiring contract, which is where the Yahoo feeds usually are on E).
-    """
-
-    def size(i: int) -> float:
-        gap = gaps[i]
-        return -1.0 if gap is None else abs(gap)
-
-    rows: list[int] = []
-    expiring = _first_expiring_on_or_after(root, days[0] + timedelta(days=1))
-    while expiring.expiry <= days[-1]:
-        i = bisect.bisect_left(days, expiring.expiry)
-        if days[i] == expiring.expiry:
-            if i + 1 == len(days):
-                break
-            if size(i + 1) > size(i):
-                i += 1
-        rows.append(i)
-        expiring = expiring.next()
-    return rows
+def _feed_contracts(
+    root: str, days: list[date], roll_sessions: Sequence[date] | None
+) -> list[Contract]:
+    """The contract each feed row (``days``, ascending) is read as (see ``_feed_fronts``)."""
+    if roll_sessions is None:
+        chain = [first_expiring_on_or_after(root, days[0])]
+        while chain[-1].expiry < days[-1]:
+            chain.append(chain[-1].next())
+        expiries = [c.expiry for c in chain]
+        return [chain[bisect.bisect_left(expiries, d)] for d in days]
+    roll_rows = sorted({bisect.bisect_left(days, d) for d in roll_sessions})
+    roll_rows = [i for i in roll_rows if 0 < i < len(days)]
+    segments = [first_expiring_on_or_after(root, days[0])] + [
+        first_expiring_on_or_after(root, days[i - 1]).next() for i in roll_rows
+    ]
+    return [segments[bisect.bisect_right(roll_rows, j)] for j in range(len(days))]
 
 
 def _adjust(fronts: pl.DataFrame, *, method: Method) -> pl.DataFrame:

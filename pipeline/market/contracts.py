@@ -4,6 +4,10 @@ Equity-index futures list quarterly contracts (H=Mar, M=Jun, U=Sep, Z=Dec) that 
 third Friday of the contract month (moved to the previous trade date if that Friday is not one).
 The default roll is the Thursday 8 calendar days before expiry: from that session on, the next
 contract is the front.
+
+Each root's cash index (``RootSpec.cash_index``, Yahoo's symbol such as ``^GSPC``) is stored as
+bars of the root under that symbol as the contract; front-month feeds measure their roll gaps
+against it (:mod:`pipeline.market.rolls`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from pipeline.market.calendar import is_trade_date, previous_trade_date
 QUARTER_CODES: dict[int, str] = {3: "H", 6: "M", 9: "U", 12: "Z"}
 CODE_MONTHS: dict[str, int] = {v: k for k, v in QUARTER_CODES.items()}
 ROLL_DAYS_BEFORE_EXPIRY = 8
+#: Cash index symbols (Yahoo's ``^GSPC``) start with this; bars stored under such a "contract"
+#: are the root's underlying index, not a futures contract.
+INDEX_PREFIX = "^"
 
 
 @dataclass(frozen=True)
@@ -26,14 +33,25 @@ class RootSpec:
     multiplier: float  # USD per index point
     tick: float  # index points
     yahoo_continuous: str
+    cash_index: str  # the underlying cash index, Yahoo symbol (index points, no volume of use)
 
 
 ROOT_SPECS: dict[str, RootSpec] = {
-    "RTY": RootSpec("RTY", "E-mini Russell 2000", 50.0, 0.10, "RTY=F"),
-    "ES": RootSpec("ES", "E-mini S&P 500", 50.0, 0.25, "ES=F"),
-    "NQ": RootSpec("NQ", "E-mini Nasdaq-100", 20.0, 0.25, "NQ=F"),
-    "YM": RootSpec("YM", "E-mini Dow ($5)", 5.0, 1.0, "YM=F"),
+    "RTY": RootSpec("RTY", "E-mini Russell 2000", 50.0, 0.10, "RTY=F", "^RUT"),
+    "ES": RootSpec("ES", "E-mini S&P 500", 50.0, 0.25, "ES=F", "^GSPC"),
+    "NQ": RootSpec("NQ", "E-mini Nasdaq-100", 20.0, 0.25, "NQ=F", "^NDX"),
+    "YM": RootSpec("YM", "E-mini Dow ($5)", 5.0, 1.0, "YM=F", "^DJI"),
 }
+
+
+def is_index_symbol(code: str) -> bool:
+    """True for a cash index symbol stored as a root's "contract" (``^GSPC``).
+
+    >>> is_index_symbol("^DJI"), is_index_symbol("YM=F"), is_index_symbol("YMH26")
+    (True, False, False)
+    """
+    return code.startswith(INDEX_PREFIX)
+
 
 _CONTRACT_RE = re.compile(r"^(?P<root>[A-Z]{1,3})(?P<code>[HMUZ])(?P<yy>\d{2})$")
 
@@ -113,6 +131,19 @@ def front_contract(root: str, d: date) -> Contract:
     while c.roll_date <= d:
         c = c.next()
     return c
+
+
+def first_expiring_on_or_after(root: str, day: date) -> Contract:
+    """The contract of ``root`` with the earliest expiry on or after ``day``: the contract a vendor
+    front-month feed holds on ``day`` (it stays on a contract through its expiry session).
+
+    >>> [first_expiring_on_or_after("ES", date(2026, 3, d)).code for d in (19, 20, 23)]
+    ['ESH26', 'ESH26', 'ESM26']
+    """
+    contract = front_contract(root, day).previous()
+    while contract.expiry < day:
+        contract = contract.next()
+    return contract
 
 
 def contracts_between(root: str, start: date, end: date) -> list[Contract]:

@@ -268,6 +268,40 @@ def demo_bars(root: str, *, seed: int = DEFAULT_SEED) -> pl.DataFrame:
     return _contract_bars(seed, root)
 
 
+def demo_index_bars(root: str, *, seed: int = DEFAULT_SEED) -> pl.DataFrame:
+    """The cash index behind ``root``'s demo contracts (BAR_SCHEMA, contract the root's
+    ``cash_index`` symbol, prices rounded to 0.01, no volume), GENERATION_START to HORIZON_END.
+
+    Every contract of the demo trades at this index times its basis factor, so a front-month
+    feed spliced from ``demo_bars`` and this index measure the demo's roll gaps by the basis.
+    The demo source itself serves contracts only.
+
+    >>> index = demo_index_bars("ES")
+    >>> index["contract"][0], index.height == demo_bars("ES")["session_date"].n_unique()
+    ('^GSPC', True)
+    """
+    if root not in ROOT_PARAMS:
+        raise SourceError(f"demo source has no root {root!r}; it knows {', '.join(ROOTS)}")
+    cal = _calendar()
+    index = _index_bars(seed, root)
+    frame = pl.DataFrame(
+        {
+            "root": root,
+            "contract": ROOT_SPECS[root].cash_index,
+            "session_date": np.array(cal.dates, dtype="datetime64[D]"),
+            "open": np.round(index.open, 2),
+            "high": np.round(index.high, 2),
+            "low": np.round(index.low, 2),
+            "close": np.round(index.close, 2),
+        }
+    )
+    return conform_bars(
+        frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("volume")).filter(
+            pl.col("session_date").is_between(GENERATION_START, HORIZON_END)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class _Calendar:
     dates: tuple[date, ...]

@@ -4,6 +4,14 @@ The Yahoo export layout (``Date,Close,High,Low,Open,Volume``) works with no opti
 layout takes a column mapping from canonical name to the file's column name. A file without a
 ``contract`` column is a front-month feed: its contract is the root's continuous symbol
 (``ES`` -> ``ES=F``), which tells validation to expect roll gaps at quarterly expiries.
+
+A front-month feed may come with its cash index (``index_path``, e.g. ^DJI next to YM=F): the
+index file's rows join the same batch, under the root's ``RootSpec.cash_index`` symbol as the
+contract (``^DJI``), so they are landed, validated and stored like any bar; the continuous
+series measures the feed's roll gaps against them (:mod:`pipeline.market.rolls`). The batch's
+raw table is then both files, each row tagged with its file name (column ``file``), futures
+rows first; index rows before the futures' first session in the window pair with nothing and
+are not part of the batch.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.contracts import ROOT_SPECS, is_index_symbol
 from pipeline.schema import Batch, SchemaError, conform_bars
 from pipeline.sources.base import SourceError
 
@@ -84,8 +92,13 @@ def resolve_columns(names: list[str], mapping: Mapping[str, str] | None = None) 
     return out
 
 
-def canonical_from_raw(raw: pa.Table, root: str, columns: Mapping[str, str]) -> pl.DataFrame:
-    """Canonical bars aligned 1:1 with ``raw``; unparseable cells become null (validation names them)."""
+def canonical_from_raw(
+    raw: pa.Table, root: str, columns: Mapping[str, str], *, contract: str | None = None
+) -> pl.DataFrame:
+    """Canonical bars aligned 1:1 with ``raw``; unparseable cells become null (validation names them).
+
+    ``contract`` (a cash index symbol) overrides whatever the file says; such a file may lack a
+    volume column."""
     frame = pl.from_arrow(raw)
     assert isinstance(frame, pl.DataFrame)
     date_col = pl.col(columns["session_date"])
@@ -93,14 +106,16 @@ def canonical_from_raw(raw: pa.Table, root: str, columns: Mapping[str, str]) -> 
         session_date = date_col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
     else:
         session_date = date_col.cast(pl.Date, strict=False)
-    contract = (
-        pl.col(columns["contract"]).cast(pl.String)
+    code = (
+        pl.lit(contract)
+        if contract is not None
+        else pl.col(columns["contract"]).cast(pl.String)
         if "contract" in columns
         else pl.lit(ROOT_SPECS[root].yahoo_continuous if root in ROOT_SPECS else f"{root}=F")
     )
     exprs = [
         pl.lit(root).alias("root"),
-        contract.alias("contract"),
+        code.alias("contract"),
         session_date.alias("session_date"),
         *(
             pl.col(columns[c]).cast(pl.Float64, strict=False).alias(c)
@@ -110,17 +125,58 @@ def canonical_from_raw(raw: pa.Table, root: str, columns: Mapping[str, str]) -> 
     for c in ("volume", "open_interest"):
         if c in columns:
             exprs.append(pl.col(columns[c]).cast(pl.Float64, strict=False).round(0).alias(c))
+    if contract is not None and "volume" not in columns:  # an index file needs no volume
+        exprs.append(pl.lit(None, dtype=pl.Int64).alias("volume"))
     return conform_bars(frame.select(exprs))
 
 
+def index_symbol(root: str) -> str:
+    """The cash index symbol an index file of ``root`` is stored under.
+
+    >>> index_symbol("YM")
+    '^DJI'
+    """
+    if root not in ROOT_SPECS:
+        raise SourceError(
+            f"no cash index is known for root {root!r} (known: "
+            f"{', '.join(f'{r} {s.cash_index}' for r, s in ROOT_SPECS.items())})"
+        )
+    return ROOT_SPECS[root].cash_index
+
+
+def _in_window(start: date | None, end: date) -> pl.Expr:
+    """Rows of the window ``start..end``; unparseable dates stay in (validation quarantines them
+    by rule) so nothing the file holds is silently dropped."""
+    day = pl.col("session_date")
+    in_window = day.is_null() | (day <= end)
+    if start is not None:
+        in_window = in_window & (day.is_null() | (day >= start))
+    return in_window
+
+
+def _tagged(raw: pa.Table, name: str) -> pa.Table:
+    return raw.add_column(0, "file", pa.array([name] * raw.num_rows, pa.string()))
+
+
 class FileSource:
-    """Bars from one file for one root. ``columns`` maps canonical names to the file's names."""
+    """Bars from one file for one root, and optionally its cash index from a second file.
+
+    ``columns`` maps canonical names to the futures file's names; the index file is read with the
+    default aliases.
+    """
 
     name = "file"
 
-    def __init__(self, path: str | Path, *, columns: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        columns: Mapping[str, str] | None = None,
+        index_path: str | Path | None = None,
+    ) -> None:
         self.path = Path(path)
         self.columns = dict(columns or {})
+        self.index_path = None if index_path is None else Path(index_path)
 
     def fetch(self, root: str, *, start: date | None, end: date, fetched_at: datetime) -> Batch:
         raw = read_raw(self.path)
@@ -129,15 +185,46 @@ class FileSource:
             return self._batch(root, raw, bars, start, end, fetched_at)
         columns = resolve_columns(raw.schema.names, self.columns)
         bars = canonical_from_raw(raw, root, columns)
-        # Rows outside the window are not part of this batch; unparseable dates stay in (validation
-        # quarantines them by rule) so nothing the file holds is silently dropped.
-        in_window = pl.col("session_date").is_null() | (pl.col("session_date") <= end)
-        if start is not None:
-            in_window = in_window & (
-                pl.col("session_date").is_null() | (pl.col("session_date") >= start)
-            )
+        in_window = _in_window(start, end)
         keep = bars.select(in_window.alias("keep"))["keep"].to_arrow()
-        return self._batch(root, raw.filter(keep), bars.filter(in_window), start, end, fetched_at)
+        raw, bars = raw.filter(keep), bars.filter(in_window)
+        if self.index_path is None:
+            return self._batch(root, raw, bars, start, end, fetched_at)
+        if any(is_index_symbol(c) for c in bars["contract"].drop_nulls().unique()):
+            raise SourceError(
+                f"{self.path}: the futures file holds cash index rows ({index_symbol(root)}); "
+                "pass the index as --index-path only"
+            )
+        symbol = index_symbol(root)
+        index_raw = read_raw(self.index_path)
+        index_bars = canonical_from_raw(
+            index_raw, root, resolve_columns(index_raw.schema.names), contract=symbol
+        )
+        first = bars["session_date"].min()
+        bounds = [d for d in (start, first) if isinstance(d, date)]
+        index_window = _in_window(max(bounds) if bounds else None, end)
+        index_keep = index_bars.select(index_window.alias("keep"))["keep"].to_arrow()
+        try:
+            combined = pa.concat_tables(
+                [
+                    _tagged(raw, self.path.name),
+                    _tagged(index_raw.filter(index_keep), self.index_path.name),
+                ],
+                promote_options="permissive",
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SourceError(
+                f"{self.path.name} and {self.index_path.name}: columns of the same name have "
+                f"incompatible types ({exc})"
+            ) from exc
+        return self._batch(
+            root,
+            combined,
+            pl.concat([bars, index_bars.filter(index_window)]),
+            start,
+            end,
+            fetched_at,
+        )
 
     def _batch(
         self,
@@ -156,5 +243,15 @@ class FileSource:
             fetched_at=fetched_at,
             window_start=start,
             window_end=end,
-            metadata={"path": str(self.path.resolve()), "file_name": self.path.name},
+            metadata=self._metadata(root),
         )
+
+    def _metadata(self, root: str) -> dict[str, str]:
+        metadata = {"path": str(self.path.resolve()), "file_name": self.path.name}
+        if self.index_path is not None:
+            metadata |= {
+                "index_path": str(self.index_path.resolve()),
+                "index_file_name": self.index_path.name,
+                "index_symbol": index_symbol(root),
+            }
+        return metadata

@@ -1,8 +1,10 @@
 """Daily bars from Yahoo Finance, fetched with yfinance (``Ticker.history``, one symbol at a time).
 
 Symbols: a root maps to Yahoo's continuous front-month series (``RTY=F``, unadjusted, spliced at
-Yahoo's own roll) and to per-contract tickers for the front and next contracts at the window's end
-(``RTYH26.CME``, ``RTYM26.CME``). ``mode`` picks "continuous", "contracts" or "all" of them.
+Yahoo's own roll) with its cash index (``^RUT``, ``RootSpec.cash_index``: the roll gaps of the
+feed are measured against it, see :mod:`pipeline.market.rolls`), and to per-contract tickers for
+the front and next contracts at the window's end (``RTYH26.CME``, ``RTYM26.CME``). ``mode`` picks
+"continuous" (the feed and its index), "contracts" or "all" of them.
 
 What a fetch promises:
 
@@ -17,11 +19,14 @@ What a fetch promises:
 * ``raw`` holds yfinance's frames as received (``symbol`` column added, Yahoo's column names);
   ``bars`` is the canonical frame aligned 1:1 with ``raw``.
 * ``metadata["symbols"]`` records, per symbol fetched, Yahoo's ``history_metadata`` (shortName,
-  currency, exchangeTimezoneName, instrumentType, symbol) and the contract month its shortName names:
-  a change of the ``=F`` series' shortName between two fetches marks Yahoo's roll.
+  currency, exchangeTimezoneName, instrumentType, symbol) and the contract month its shortName names
+  (the ``=F`` series' name changes to the next contract once the old one has expired).
 * Errors: rate limiting, HTTP 5xx and transport failures raise :class:`TransientSourceError`
   (retried by the flow); an unknown symbol, or no bars for a window holding trade dates whose
   sessions had ended by ``fetched_at``, raise :class:`SourceError` naming the symbol and the window.
+  The cash index is the exception to the second rule: Yahoo has no index bar on CME-only trade
+  dates, so its permanent failures are recorded (``metadata["symbols"][index]["error"]``) and the
+  futures are kept; its rolls are then measured without it.
 
 yfinance is imported on first fetch only (it costs about two seconds): importing this module stays
 cheap, so the CLI's ``--help`` is fast.
@@ -32,9 +37,8 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from itertools import pairwise
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, get_args
@@ -45,7 +49,6 @@ import pyarrow as pa
 from pipeline.market.calendar import (
     CALENDAR_START,
     ET,
-    next_trade_date,
     session_end,
     trade_dates,
 )
@@ -109,10 +112,11 @@ _SHORT_NAME_MONTH = re.compile(
 def yahoo_symbols(root: str, end: date, *, mode: Mode = "all") -> tuple[str, ...]:
     """Yahoo symbols fetched for ``root`` over a window ending on ``end``.
 
-    The continuous series comes first, then the front and next contracts on ``end`` (calendar roll).
+    The continuous series and its cash index come first, then the front and next contracts on
+    ``end`` (calendar roll).
 
     >>> yahoo_symbols("RTY", date(2026, 2, 4))
-    ('RTY=F', 'RTYH26.CME', 'RTYM26.CME')
+    ('RTY=F', '^RUT', 'RTYH26.CME', 'RTYM26.CME')
     >>> yahoo_symbols("ES", date(2026, 3, 12), mode="contracts")  # 12 March: June is the front
     ('ESM26.CME', 'ESU26.CME')
     """
@@ -122,7 +126,7 @@ def yahoo_symbols(root: str, end: date, *, mode: Mode = "all") -> tuple[str, ...
         raise ValueError(f"unknown yahoo mode {mode!r}; choose {', '.join(MODES)}")
     symbols: list[str] = []
     if mode in ("continuous", "all"):
-        symbols.append(ROOT_SPECS[root].yahoo_continuous)
+        symbols += [ROOT_SPECS[root].yahoo_continuous, ROOT_SPECS[root].cash_index]
     if mode in ("contracts", "all"):
         front = front_contract(root, end)
         symbols += [front.code + CONTRACT_SUFFIX, front.next().code + CONTRACT_SUFFIX]
@@ -142,8 +146,8 @@ def contract_of_symbol(symbol: str) -> str:
 def contract_month_from_short_name(short_name: str) -> tuple[int, int] | None:
     """(year, month) of the contract a Yahoo shortName names, or None if it names none.
 
-    Yahoo's ``=F`` series name their current contract ("E-Mini S&P 500 Sep 26"), so a change of it
-    between two fetches marks Yahoo's roll. Two-digit years map to 2000-2099.
+    Yahoo's ``=F`` series name their current contract ("E-Mini S&P 500 Sep 26"). Two-digit years
+    map to 2000-2099.
 
     >>> contract_month_from_short_name("E-Mini S&P 500 Sep 26")
     (2026, 9)
@@ -155,25 +159,6 @@ def contract_month_from_short_name(short_name: str) -> tuple[int, int] | None:
         return None
     year = int(match["year"])
     return (year if year >= 100 else 2000 + year), _MONTHS.index(match["month"].lower()) + 1
-
-
-def observed_roll_sessions(observations: Sequence[tuple[date, str | None]]) -> list[date]:
-    """Roll sessions of a ``=F`` feed seen in the contract month of consecutive nightly fetches.
-
-    ``observations``: (last session asked for, contract month "YYYY-MM" named by shortName) per
-    fetch, in fetch order. When the month changes between fetches of consecutive sessions s1 and
-    s2, Yahoo rolled on s2; a change across a longer gap is ambiguous and left to the expiry
-    calendar and the opening gap (:func:`pipeline.market.continuous.continuous_series`).
-
-    >>> observed_roll_sessions([(date(2026, 3, 18), "2026-03"), (date(2026, 3, 19), "2026-03"),
-    ...     (date(2026, 3, 20), "2026-06"), (date(2026, 6, 1), "2026-06"), (date(2026, 6, 30), "2026-09")])
-    [datetime.date(2026, 3, 20)]
-    """
-    rolls = []
-    for (s1, m1), (s2, m2) in pairwise(observations):
-        if m1 and m2 and m1 != m2 and s1 < s2 and next_trade_date(s1) == s2:
-            rolls.append(s2)
-    return rolls
 
 
 def window_label(start: date | None, end: date) -> str:
@@ -401,8 +386,15 @@ class YahooSource:
         _forget_cached_responses()
         expected = final_sessions(sessions, fetched_at)
         tables = []
+        index = ROOT_SPECS[root].cash_index
         for symbol in symbols:
-            table, history_metadata = self._history(yf, symbol, start, end, expected)
+            try:
+                table, history_metadata = self._history(yf, symbol, start, end, expected)
+            except SourceError as exc:
+                if symbol != index or isinstance(exc, TransientSourceError):
+                    raise
+                metadata["symbols"][symbol] = {"contract": symbol, "rows": 0, "error": str(exc)}
+                continue
             tables.append(table)
             short_name = history_metadata.get("shortName")
             month = contract_month_from_short_name(short_name) if short_name else None

@@ -4,7 +4,8 @@ What it serves (enough for ``yf.Ticker(symbol, session=...).history(start=..., e
 
 * ``https://fc.yahoo.com/`` -> 404 with ``Set-Cookie: A3=...`` (Yahoo's cookie step),
 * ``/v1/test/getcrumb`` on query1/query2 -> a crumb string,
-* ``/v8/finance/chart/{SYMBOL}`` -> the chart JSON for the daily bars set with :meth:`FakeYahoo.set_bars`,
+* ``/v8/finance/chart/{SYMBOL}`` -> the chart JSON for the daily bars set with :meth:`FakeYahoo.set_bars`
+  (futures, per-contract tickers and cash indexes such as ``^RUT``, listed as ``INDEX``),
   filtered to ``period1 <= timestamp < period2``; ``range=1d`` (yfinance's time-zone probe) -> the last
   bar; a window with no bars -> a result without ``timestamp`` (what Yahoo sends); an unknown symbol
   -> HTTP 404 with Yahoo's ``{"chart": {"result": null, "error": {...}}}`` body,
@@ -376,12 +377,13 @@ class FakeYahoo:
         tz = ZoneInfo(self.exchange_timezone)
         last = series.bars[-1] if series.bars else None
         offset = datetime.fromtimestamp(last.timestamp if last else 0, tz).utcoffset()
+        index = symbol.startswith("^")  # a cash index (^GSPC): Yahoo lists it as an index
         meta: dict[str, Any] = {
             "currency": "USD",
             "symbol": symbol,
-            "exchangeName": "CME",
-            "fullExchangeName": "CME",
-            "instrumentType": "FUTURE",
+            "exchangeName": "SNP" if index else "CME",
+            "fullExchangeName": "SNP" if index else "CME",
+            "instrumentType": "INDEX" if index else "FUTURE",
             "firstTradeDate": series.bars[0].timestamp if series.bars else None,
             "regularMarketTime": last.timestamp if last else None,
             "hasPrePostMarketData": False,

@@ -237,3 +237,76 @@ def test_an_open_analyst_call_shows_its_status_so_far_and_no_score(
     )
     assert view["status_so_far"].item() == status
     assert outcomes["n"].item() == 0
+
+
+def test_a_feed_file_with_its_index_file_rolls_by_the_basis(
+    prefect_harness: None, tmp_path: Path, capsys
+) -> None:
+    """`ingest --index-path`: the futures and index files land, validate and load as one batch;
+    a backfill builds the series and stores its rolls, each measured by the basis."""
+    import polars as pl
+
+    from pipeline.sources.demo import demo_bars, demo_index_bars
+    from tests.fakes.feeds import front_month_feed
+
+    window = pl.col("session_date").is_between(datetime(2025, 3, 3), datetime(2026, 3, 31))
+    index = demo_index_bars("YM").filter(window)
+    feed = front_month_feed(demo_bars("YM"), "YM", index=index).filter(window)
+
+    def yahoo_csv(bars: pl.DataFrame, name: str) -> Path:
+        path = tmp_path / name
+        bars.select(
+            pl.col("session_date").alias("Date"),
+            pl.col("close").alias("Close"),
+            pl.col("high").alias("High"),
+            pl.col("low").alias("Low"),
+            pl.col("open").alias("Open"),
+            pl.col("volume").fill_null(0).alias("Volume"),
+        ).write_csv(path)
+        return path
+
+    futures, dji = yahoo_csv(feed, "YM_F.csv"), yahoo_csv(index, "DJI.csv")
+    data = tmp_path / "data"
+    with frozen_clock(NOW):
+        assert (
+            run(
+                data,
+                "ingest",
+                "--root",
+                "YM",
+                "--source",
+                "file",
+                "--path",
+                str(futures),
+                "--index-path",
+                str(dji),
+                "--end",
+                "2026-03-31",
+            )
+            == EXIT_OK
+        )
+        assert run(data, "backfill", "--roots", "YM", "--source", "file") == EXIT_OK
+    capsys.readouterr()
+    with Warehouse.open(data / "warehouse.duckdb", read_only=True) as wh:
+        stored = dict(wh.query("select contract, count(*) from bars_current group by 1").rows())
+        batches = wh.query("select row_count, metadata->>'$.index_symbol' as i from ingest_batches")
+        rolls = wh.query("select * from rolls_current order by roll_session")
+    assert stored == {"YM=F": feed.height, "^DJI": index.height}
+    assert batches.rows() == [(feed.height + index.height, "^DJI")]
+    # Expiries 2025-03-21 .. 2025-12-19 and 2026-03-20: five rolls, each the jump in the basis.
+    assert rolls["roll_session"].to_list() == [
+        datetime(2025, 3, 24).date(),
+        datetime(2025, 6, 23).date(),
+        datetime(2025, 9, 22).date(),
+        datetime(2025, 12, 22).date(),
+        datetime(2026, 3, 23).date(),
+    ]
+    assert rolls["method"].unique().to_list() == ["basis"]
+    expected = (rolls["after_close"] - rolls["after_index"]) - (
+        rolls["before_close"] - rolls["before_index"]
+    )
+    assert rolls["gap"].to_list() == pytest.approx(expected.to_list(), abs=1e-9)
+    assert rolls["within_carry_bound"].all()
+
+    assert run(data, "ingest", "--root", "YM", "--source", "demo", "--index-path", str(dji)) == 1
+    assert "--index-path is for --source file" in capsys.readouterr().err

@@ -12,8 +12,9 @@ import pytest
 
 from flows import tasks
 from flows.nightly import nightly
-from pipeline.market.continuous import continuous_series
-from pipeline.sources.demo import demo_bars
+from pipeline.market.contracts import ROOT_SPECS
+from pipeline.sources.demo import demo_bars, demo_index_bars
+from tests.fakes import feeds
 from tests.fakes.yahoo import FakeYahoo, isolate_yfinance
 from warehouse.store import Warehouse
 
@@ -22,18 +23,16 @@ HISTORY_START = date(2025, 6, 2)  # ~370 sessions: past the 250-session warm-up
 
 
 def front_month_feed(root: str) -> pl.DataFrame:
-    """A Yahoo-like ``=F`` series: the demo's front contract prices, spliced, not adjusted."""
-    series = continuous_series(demo_bars(root))
-    return series.filter(
-        pl.col("session_date").is_between(HISTORY_START, date(2026, 12, 18))
-    ).select(
-        "session_date",
-        pl.col("raw_open").alias("open"),
-        pl.col("raw_high").alias("high"),
-        pl.col("raw_low").alias("low"),
-        pl.col("raw_close").alias("close"),
-        "volume",
-    )
+    """A Yahoo-like ``=F`` series: the demo's contracts spliced as Yahoo splices them (on a
+    contract through its expiry session, the expiry close its final settlement), not adjusted."""
+    feed = feeds.front_month_feed(demo_bars(root), root, index=index_bars(root))
+    return feed.filter(pl.col("session_date").is_between(HISTORY_START, date(2026, 12, 21)))
+
+
+def index_bars(root: str) -> pl.DataFrame:
+    """The cash index behind the demo's contracts (Yahoo's ``^RUT``, ``^GSPC``)."""
+    index = demo_index_bars(root)
+    return index.filter(pl.col("session_date").is_between(HISTORY_START, date(2026, 12, 21)))
 
 
 def contract_bars(code: str, root: str) -> pl.DataFrame:
@@ -51,6 +50,8 @@ def fake_yahoo(tmp_path: Path) -> Iterator[FakeYahoo]:
             fake.set_bars(
                 f"{root}=F", feed.filter(pl.col("session_date") <= AS_OF), short_name=name
             )
+            index = index_bars(root).filter(pl.col("session_date") <= AS_OF)
+            fake.set_bars(ROOT_SPECS[root].cash_index, index)
             for code in (f"{root}Z26", f"{root}H27"):
                 bars = contract_bars(code, root).filter(pl.col("session_date") <= AS_OF)
                 fake.set_bars(f"{code}.CME", bars)
@@ -211,14 +212,18 @@ def test_unknown_symbol_fails_clearly_without_retries(
     assert len(fake_yahoo.chart_requests("ES=F")) <= 2  # not retried by the task
 
 
-def test_contract_name_change_between_two_nights_marks_the_roll(
+def test_the_roll_is_placed_by_calendar_and_measured_against_the_index(
     prefect_harness: None,
     fake_yahoo: FakeYahoo,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     no_retry_wait: None,
 ) -> None:
-    feed = front_month_feed("RTY")
+    """Three nights around the December 2026 expiry (Friday 18 Dec): the expiry session reads as
+    the expiring contract whatever Yahoo's name already says, the next session as the new one;
+    its roll gap is the jump in RTY=F - ^RUT, stored with its evidence; and the calls made on
+    each night are the calls a later run computes."""
+    feed, index = front_month_feed("RTY"), index_bars("RTY")
     # Front and next once the December roll date has passed; the demo's June contract does not
     # trade yet, so serve March's prices plus a basis for it.
     march = contract_bars("RTYH27", "RTY")
@@ -229,17 +234,51 @@ def test_contract_name_change_between_two_nights_marks_the_roll(
     nights = (
         (date(2026, 12, 17), "E-mini Russell 2000 Dec 26"),
         (date(2026, 12, 18), "E-mini Russell 2000 Mar 27"),
+        (date(2026, 12, 21), "E-mini Russell 2000 Mar 27"),
     )
     for night, short_name in nights:
-        fake_yahoo.set_bars(
-            "RTY=F", feed.filter(pl.col("session_date") <= night), short_name=short_name
-        )
+        upto = pl.col("session_date") <= night
+        fake_yahoo.set_bars("RTY=F", feed.filter(upto), short_name=short_name)
+        fake_yahoo.set_bars("^RUT", index.filter(upto))
         clock(monkeypatch, datetime(night.year, night.month, night.day, 23, 30, tzinfo=UTC))
         result = run(fake_yahoo, tmp_path, ["RTY"])
         assert result.as_of == night and result.ingest[0].status == "ok"
-    with Warehouse.open(tmp_path / "warehouse.duckdb", read_only=True) as wh:
+    path = tmp_path / "warehouse.duckdb"
+    with Warehouse.open(path, read_only=True) as wh:
         observations = wh.contract_month_observations("RTY", symbol="RTY=F")
-        calls = wh.query("select as_of, contract from snapshots order by as_of").rows()
-    assert observations[-2:] == [(date(2026, 12, 17), "2026-12"), (date(2026, 12, 18), "2027-03")]
-    # The feed is read as the expiring December contract up to the observed roll.
-    assert calls == [(date(2026, 12, 17), "RTYZ26"), (date(2026, 12, 18), "RTYH27")]
+        calls = wh.query("select as_of, contract, content_hash from snapshots order by as_of")
+        roll = wh.query(
+            "select * from rolls_current where root = 'RTY' and roll_session = $day",
+            {"day": date(2026, 12, 21)},
+        ).row(0, named=True)
+        rolls = wh.query("select count(*) as n, count(distinct method) as m from rolls").row(0)
+    assert observations[-3:] == [
+        (date(2026, 12, 17), "2026-12"),
+        (date(2026, 12, 18), "2027-03"),
+        (date(2026, 12, 21), "2027-03"),
+    ]
+    assert calls.select("as_of", "contract").rows() == [
+        (date(2026, 12, 17), "RTYZ26"),
+        (date(2026, 12, 18), "RTYZ26"),
+        (date(2026, 12, 21), "RTYH27"),
+    ]
+    # The gap: the basis on the roll session minus the basis on Thursday, read off the served bars.
+    f = dict(zip(feed["session_date"], feed["close"], strict=True))
+    i = dict(zip(index["session_date"], index["close"], strict=True))
+    thursday, monday = date(2026, 12, 17), date(2026, 12, 21)
+    assert (roll["method"], roll["estimated"], roll["clipped"]) == ("basis", False, False)
+    assert (roll["old_contract"], roll["new_contract"]) == ("RTYZ26", "RTYH27")
+    assert (roll["before_session"], roll["after_session"]) == (thursday, monday)
+    assert roll["gap"] == pytest.approx((f[monday] - i[monday]) - (f[thursday] - i[thursday]))
+    assert roll["within_carry_bound"]
+    # Every roll of the history was stored once (the nights re-derive them unchanged), all of
+    # them measured by the basis.
+    assert rolls == (7, 1)
+
+    # A backfill computed later from everything stored makes the same three calls.
+    from flows.history import backfill
+
+    backfill(roots=["RTY"], source="yahoo", start=thursday, end=monday, data_dir=str(tmp_path))
+    with Warehouse.open(path, read_only=True) as wh:
+        versions = wh.query("select as_of, count(*) as n from snapshots group by 1 order by 1")
+    assert versions["n"].to_list() == [1, 1, 1]

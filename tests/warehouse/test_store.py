@@ -418,3 +418,101 @@ def test_migration_004_keeps_stored_snapshots_as_they_were(tmp_path: Path) -> No
             "RTY/2026-02-04/seed-note/v1",
             "RTY/2026-02-04/seed-note/analyst/analyst/v2",
         ]
+
+
+def roll_table(gap: float = 25.0) -> pl.DataFrame:
+    """Two rolls of an ES=F feed, as pipeline.market.rolls makes them (the first by the basis)."""
+    from pipeline.market.rolls import ROLL_SCHEMA
+
+    common = {
+        "root": "ES",
+        "estimated": False,
+        "clipped": False,
+        "opening_gap": 60.0,
+        "carry_years": 90 / 365,
+    }
+    basis = {
+        **common,
+        "roll_session": date(2026, 3, 23),
+        "old_contract": "ESH26",
+        "new_contract": "ESM26",
+        "old_expiry": date(2026, 3, 20),
+        "method": "basis",
+        "gap": gap,
+        "ratio": (6160.0 / 6130.0) / (6010.0 / 6005.0),
+        "measured_gap": gap,
+        "before_session": date(2026, 3, 19),
+        "before_close": 6010.0,
+        "before_index": 6005.0,
+        "after_session": date(2026, 3, 23),
+        "after_close": 6160.0,
+        "after_index": 6130.0,
+        "basis_before": 5.0,
+        "basis_after": 5.0 + gap,
+        "carry_bound": 6010.0 * 0.07 * 90 / 365,
+    }
+    bounded = {
+        **common,
+        "roll_session": date(2026, 6, 22),
+        "old_contract": "ESM26",
+        "new_contract": "ESU26",
+        "old_expiry": date(2026, 6, 18),
+        "method": "carry_bounded",
+        "estimated": True,
+        "clipped": True,
+        "gap": -100.0,
+        "ratio": 0.98,
+        "measured_gap": -250.0,
+        "before_session": date(2026, 6, 17),
+        "before_close": 6200.0,
+        "after_session": date(2026, 6, 22),
+        "after_close": 5990.0,
+        "opening_gap": -250.0,
+        "carry_bound": 100.0,
+    }
+    return pl.DataFrame([basis, bounded], schema=ROLL_SCHEMA)
+
+
+def test_rolls_round_trip_and_a_remeasured_roll_supersedes_its_version(wh: Warehouse) -> None:
+    first = wh.write_rolls(roll_table(), source="yahoo", recorded_at=T0)
+    assert (first.new, first.revised, first.unchanged) == (2, 0, 0)
+    stored = wh.query(
+        "select * exclude (source, recorded_at, superseded_at) from rolls order by roll_session"
+    )
+    assert stored.equals(roll_table())
+    assert wh.write_rolls(roll_table(), source="yahoo", recorded_at=T1).unchanged == 2
+    hash_before = wh.content_hash("rolls")
+    assert wh.write_rolls(roll_table(), source="yahoo", recorded_at=T2).new == 0
+    assert wh.content_hash("rolls") == hash_before
+    # The same rolls from another source are their own history.
+    assert wh.write_rolls(roll_table(), source="file", recorded_at=T1).new == 2
+    # A revised bar changes the March gap: the old version is closed, the new one current.
+    revised = wh.write_rolls(roll_table(gap=24.5), source="yahoo", recorded_at=T2)
+    assert (revised.new, revised.revised, revised.unchanged) == (0, 1, 1)
+    history = wh.query(
+        "select gap, recorded_at, superseded_at from rolls where source = 'yahoo'"
+        " and roll_session = '2026-03-23' order by recorded_at"
+    ).rows()
+    assert history == [(25.0, T0, T2), (24.5, T2, None)]
+    view = wh.query(
+        "select roll_session, method, gap_pct, opening_gap_pct, carry_bound_pct,"
+        " within_carry_bound from rolls_current where source = 'yahoo' order by roll_session"
+    ).rows()
+    assert view == [
+        (
+            date(2026, 3, 23),
+            "basis",
+            round(100 * 24.5 / 6010, 4),
+            round(100 * 60 / 6010, 4),
+            round(7 * 90 / 365, 4),
+            True,
+        ),
+        (
+            date(2026, 6, 22),
+            "carry_bounded",
+            round(-100 * 100 / 6200, 4),
+            round(-100 * 250 / 6200, 4),
+            round(100 * 100 / 6200, 4),
+            True,
+        ),
+    ]

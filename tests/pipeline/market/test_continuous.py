@@ -4,6 +4,7 @@ import bisect
 import itertools
 from collections.abc import Iterable
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -17,15 +18,20 @@ from pipeline.market.continuous import (
     ContinuousSeriesError,
     anchor_on_last,
     continuous_series,
+    continuous_series_and_rolls,
 )
 from pipeline.market.contracts import (
     Contract,
     contracts_between,
+    first_expiring_on_or_after,
     front_contract,
     parse_contract,
 )
+from pipeline.market.rolls import RollParams
 from pipeline.schema import BAR_SCHEMA
-from pipeline.sources.demo import demo_bars
+from pipeline.sources.demo import demo_bars, demo_index_bars
+from tests.fakes.feeds import front_month_feed
+from tests.pipeline.market.real_feeds import real_bars
 
 # Offsets of open/high/low from the close in the hand-built bars, so every price column is checked.
 OPEN_BELOW, HIGH_ABOVE, LOW_BELOW = 1.0, 2.0, 3.0
@@ -487,16 +493,20 @@ def test_calendar_rule_matches_slow_oracle(seed: int, keep: float, method: str) 
 
 # --- front-month feed -----------------------------------------------------------------------------
 
-# ESH26 expires Friday 20 Mar 2026 (trade dates 16..27 Mar). The underlying moves +2 a session.
+# ESH26 expires Friday 20 Mar 2026 (trade dates 16..27 Mar); ESM26 on Thursday 18 June 2026
+# (Juneteenth moves it): 90 days of carry between them.
 FEED_DAYS = trade_dates(d(3, 16), d(3, 27))
+EXPIRY = Contract(2026, 3, "ES").expiry
+ROLL_SESSION = d(3, 23)  # the first session after the expiry session
 ROLL_SPREAD = 60.0
+CARRY_YEARS = 90 / 365
 
 
-def feed_bars(planted_on: date) -> pl.DataFrame:
-    """ES=F bars whose close-to-open moves are 0.5 except a ROLL_SPREAD jump into ``planted_on``."""
+def feed_bars(planted_on: date, *, spread: float = ROLL_SPREAD) -> pl.DataFrame:
+    """ES=F bars whose close-to-open moves are 0.5 except a ``spread`` jump into ``planted_on``."""
     rows, close = [], 6000.0
     for day in FEED_DAYS:
-        open_ = close + 0.5 + (ROLL_SPREAD if day == planted_on else 0.0)
+        open_ = close + 0.5 + (spread if day == planted_on else 0.0)
         close = open_ + 1.5
         rows.append(
             {
@@ -514,22 +524,182 @@ def feed_bars(planted_on: date) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=BAR_SCHEMA)
 
 
+def index_bars(closes: dict[date, float], *, symbol: str = "^GSPC") -> pl.DataFrame:
+    return make_bars([(symbol, day, close) for day, close in closes.items()], root="ES")
+
+
+def with_close(bars: pl.DataFrame, day: date, close: float) -> pl.DataFrame:
+    """``bars`` with the close of ``day`` replaced (high/low widened to contain it)."""
+    on_day = pl.col("session_date") == day
+    return bars.with_columns(
+        pl.when(on_day).then(close).otherwise(pl.col("close")).alias("close")
+    ).with_columns(
+        pl.when(on_day).then(pl.max_horizontal("high", "close")).otherwise("high").alias("high"),
+        pl.when(on_day).then(pl.min_horizontal("low", "close")).otherwise("low").alias("low"),
+    )
+
+
 @pytest.mark.parametrize("planted_on", [d(3, 20), d(3, 23)])
-def test_feed_detects_the_planted_roll_gap_and_adjusts_it_away(planted_on: date) -> None:
-    bars = feed_bars(planted_on)
-    s = continuous_series(bars)
-    assert s.filter("is_roll")["session_date"].to_list() == [planted_on]
-    assert s.filter("is_roll")["roll_gap"].to_list() == [ROLL_SPREAD + 0.5]
-    rolled = [day >= planted_on for day in FEED_DAYS]
-    assert s["contract"].to_list() == ["ESM26" if r else "ESH26" for r in rolled]
-    assert s["offset"].to_list() == [-(ROLL_SPREAD + 0.5) if r else 0.0 for r in rolled]
-    # Adjusted: every session opens 0.5 above the previous close, except the roll session: the
-    # estimated gap takes that session's overnight 0.5 away along with the spread.
-    gaps = (s["open"] - s["close"].shift(1)).to_list()[1:]
-    assert gaps == [0.0 if day == planted_on else 0.5 for day in FEED_DAYS[1:]]
-    ratio = continuous_series(bars, method="ratio")
-    previous = ratio.filter(pl.col("session_date") < planted_on)["raw_close"][-1]
-    assert ratio.filter("is_roll")["roll_gap"][0] == (previous + ROLL_SPREAD + 0.5) / previous
+def test_feed_rolls_on_the_session_after_expiry_whatever_the_gaps(planted_on: date) -> None:
+    series, rolls = continuous_series_and_rolls(feed_bars(planted_on))
+    rolled = [day >= ROLL_SESSION for day in FEED_DAYS]
+    assert series["contract"].to_list() == ["ESM26" if r else "ESH26" for r in rolled]
+    assert series.filter("is_roll")["session_date"].to_list() == [ROLL_SESSION]
+    # Without an index and without earlier rolls, the gap is the carry rate implied by the
+    # opening gap of the roll session (within the bound), flagged as estimated: the spread
+    # planted into the expiry session is not seen.
+    opening_gap = ROLL_SPREAD + 0.5 if planted_on == ROLL_SESSION else 0.5
+    assert series.filter("is_roll")["roll_gap"].to_list() == [pytest.approx(opening_gap)]
+    assert series["offset"].to_list() == [pytest.approx(-opening_gap) if r else 0.0 for r in rolled]
+    row = rolls.row(0, named=True)
+    thursday_close = series.filter(pl.col("session_date") == d(3, 19))["raw_close"].item()
+    assert (row["method"], row["estimated"], row["clipped"]) == ("carry_bounded", True, False)
+    assert row["annual_carry"] == opening_gap / thursday_close / CARRY_YEARS
+    assert row["carry_rolls"] == 1
+    assert (row["old_contract"], row["new_contract"], row["old_expiry"]) == (
+        "ESH26",
+        "ESM26",
+        EXPIRY,
+    )
+    assert (row["before_session"], row["before_close"]) == (d(3, 19), thursday_close)
+    assert row["opening_gap"] == row["measured_gap"] == opening_gap
+    assert row["gap"] == thursday_close * row["annual_carry"] * CARRY_YEARS
+    assert row["carry_years"] == CARRY_YEARS
+    assert row["carry_bound"] == pytest.approx(thursday_close * 0.07 * CARRY_YEARS, rel=1e-12)
+    assert row["basis_before"] is None and row["basis_after"] is None
+
+
+def test_feed_opening_gap_beyond_the_carry_bound_is_clipped_to_it() -> None:
+    bars = feed_bars(ROLL_SESSION, spread=600.0)
+    thursday_close = bars.filter(pl.col("session_date") == d(3, 19))["close"].item()
+    bound = thursday_close * 0.07 * CARRY_YEARS  # 6009.5 x 7 % x 90/365 = 103.7 points
+    series, rolls = continuous_series_and_rolls(bars)
+    row = rolls.row(0, named=True)
+    assert (row["measured_gap"], row["gap"], row["clipped"]) == (600.5, bound, True)
+    assert series.filter("is_roll")["offset"].item() == -bound
+    # The ratio is clipped to the same fraction of price.
+    ratio_series, ratio_rolls = continuous_series_and_rolls(bars, method="ratio")
+    assert ratio_rolls["ratio"].item() == 1 + 0.07 * CARRY_YEARS
+    assert ratio_series.filter("is_roll")["roll_gap"].item() == 1 + 0.07 * CARRY_YEARS
+    # A tighter bound is a parameter.
+    _, tight = continuous_series_and_rolls(bars, params=RollParams(max_annual_carry=0.01))
+    assert tight["gap"].item() == pytest.approx(thursday_close * 0.01 * CARRY_YEARS, rel=1e-12)
+
+
+def test_feed_without_index_sizes_a_roll_by_the_mean_carry_of_the_last_eight_rolls() -> None:
+    """Twelve expiries of an ES=F feed whose roll sessions open with planted gaps: each roll's
+    gap is its price x the mean carry rate of the last 8 rolls (itself included, each implied by
+    its opening gap clipped to 7 % a year) x its years. Oracle: the same sums by hand."""
+    days = trade_dates(date(2023, 3, 1), date(2026, 1, 30))
+    expiries = {Contract(y, m, "ES").expiry for y in (2023, 2024, 2025) for m in (3, 6, 9, 12)}
+    roll_days = {days[days.index(e) + 1] for e in expiries}
+    planted = dict(
+        zip(
+            sorted(roll_days),
+            [30.0, -20.0, 55.0, 400.0, 10.0, -5.0, 25.0, 40.0, -300.0, 15.0, 35.0, 20.0],
+            strict=True,
+        )
+    )
+    rows, close = [], 4000.0
+    for day in days:
+        open_ = close + planted.get(day, 0.0)
+        close = open_ + 1.0
+        rows.append(("ES", "ES=F", day, open_, open_ + 2.0, open_ - 1.0, close, 1000, None))
+    series, rolls = continuous_series_and_rolls(pl.DataFrame(rows, schema=BAR_SCHEMA, orient="row"))
+    assert rolls["roll_session"].to_list() == sorted(roll_days)
+    rates = []
+    closes = dict(zip(series["session_date"], series["raw_close"], strict=True))
+    for row in rolls.iter_rows(named=True):
+        old, new = parse_contract(row["old_contract"]), parse_contract(row["new_contract"])
+        years = (new.expiry - old.expiry).days / 365
+        price = closes[row["before_session"]]
+        rates.append(max(-0.07, min(0.07, planted[row["roll_session"]] / price / years)))
+        window = rates[-8:]
+        assert row["carry_rolls"] == len(window)
+        assert row["annual_carry"] == pytest.approx(sum(window) / len(window), rel=1e-12)
+        assert row["gap"] == pytest.approx(price * sum(window) / len(window) * years, rel=1e-12)
+        assert row["clipped"] == (abs(planted[row["roll_session"]] / price / years) > 0.07)
+        assert abs(row["gap"]) <= row["carry_bound"]
+    # The 400-point opening gap (a crash weekend) moves that roll's estimate by at most 1/8 of
+    # the bound; without the averaging it would be the whole bound.
+    crash = rolls.filter(pl.col("measured_gap") == 400.0).row(0, named=True)
+    assert crash["clipped"] and abs(crash["gap"]) < crash["carry_bound"] / 2
+
+
+def test_feed_gap_is_the_jump_in_the_basis_and_ignores_the_mixed_expiry_bar() -> None:
+    # Thursday: futures 6010, index 6005 (basis 5). Friday, the expiry session: the feed closes
+    # at the expiring contract's settlement (5950, fixed in the morning) while the index rallies to
+    # 6100. Monday: the new contract at 6160 against an index of 6130 (basis 30).
+    bars = with_close(
+        with_close(with_close(feed_bars(ROLL_SESSION), d(3, 19), 6010.0), d(3, 20), 5950.0),
+        d(3, 23),
+        6160.0,
+    )
+    index = index_bars({d(3, 18): 6000.0, d(3, 19): 6005.0, d(3, 20): 6100.0, d(3, 23): 6130.0})
+    series, rolls = continuous_series_and_rolls(pl.concat([bars, index]))
+    row = rolls.row(0, named=True)
+    assert row["method"] == "basis" and not row["estimated"] and not row["clipped"]
+    assert (row["before_session"], row["before_close"], row["before_index"]) == (
+        d(3, 19),
+        6010.0,
+        6005.0,
+    )
+    assert (row["after_session"], row["after_close"], row["after_index"]) == (
+        ROLL_SESSION,
+        6160.0,
+        6130.0,
+    )
+    assert (row["basis_before"], row["basis_after"], row["gap"]) == (5.0, 30.0, 25.0)
+    assert row["ratio"] == (6160.0 / 6130.0) / (6010.0 / 6005.0)
+    # Across the roll the adjusted series moves exactly as the index did, Thursday to Monday.
+    close = dict(zip(series["session_date"], series["close"], strict=True))
+    assert close[ROLL_SESSION] - close[d(3, 19)] == 6130.0 - 6005.0
+    # The index rows are evidence only: the series is the feed's sessions.
+    assert series["session_date"].to_list() == FEED_DAYS
+    assert series["contract"].str.starts_with("^").sum() == 0
+
+
+def test_feed_basis_falls_back_when_the_index_lacks_a_session() -> None:
+    bars = feed_bars(ROLL_SESSION)
+    closes = {day: 6000.0 for day in FEED_DAYS}
+    # No index bar on Thursday (a CME-only holiday, say): the basis is taken on Wednesday.
+    no_thursday = {k: v for k, v in closes.items() if k != d(3, 19)}
+    _, rolls = continuous_series_and_rolls(pl.concat([bars, index_bars(no_thursday)]))
+    assert (rolls["method"].item(), rolls["before_session"].item()) == ("basis", d(3, 18))
+    # No index bar on the roll session: nothing can cancel the market's move there (a later
+    # index bar must not be used), so the gap is carry-bounded.
+    no_roll_day = {k: v for k, v in closes.items() if k != ROLL_SESSION}
+    _, rolls = continuous_series_and_rolls(pl.concat([bars, index_bars(no_roll_day)]))
+    assert rolls["method"].item() == "carry_bounded"
+    assert rolls["gap"].item() == pytest.approx(ROLL_SPREAD + 0.5)
+
+
+def test_feed_gap_from_per_contract_closes_when_both_contracts_have_one() -> None:
+    bars = feed_bars(ROLL_SESSION)
+    contracts = make_bars(
+        [
+            ("ESH26", d(3, 5), 5990.0),
+            ("ESM26", d(3, 5), 6040.0),
+            ("ESH26", d(3, 13), 6001.0),
+            ("ESM26", d(3, 13), 6031.0),
+        ],
+        root="ES",
+    )
+    index = index_bars({day: 6000.0 for day in FEED_DAYS})
+    series, rolls = continuous_series_and_rolls(pl.concat([bars, contracts, index]))
+    row = rolls.row(0, named=True)
+    assert row["method"] == "observed_spread" and not row["estimated"]
+    assert (row["before_session"], row["before_close"], row["after_close"]) == (
+        d(3, 13),
+        6001.0,
+        6031.0,
+    )
+    assert row["gap"] == 30.0 and row["ratio"] == 6031.0 / 6001.0
+    assert series["session_date"].to_list() == FEED_DAYS  # per-contract rows stay evidence
+    # A spread older than max_spread_age_days (15 days before expiry) is not used.
+    stale = contracts.filter(pl.col("session_date") == d(3, 5))
+    _, rolls = continuous_series_and_rolls(pl.concat([bars, stale, index]))
+    assert rolls["method"].item() == "basis"
 
 
 def test_feed_uses_given_roll_sessions() -> None:
@@ -537,7 +707,7 @@ def test_feed_uses_given_roll_sessions() -> None:
     given_roll = d(3, 19)  # where a vendor's contract name changed, whatever the gaps say
     s = continuous_series(bars, roll_sessions=[given_roll, date(2030, 1, 2)])
     assert s.filter("is_roll")["session_date"].to_list() == [given_roll]
-    assert s.filter("is_roll")["roll_gap"].to_list() == [0.5]
+    assert s.filter("is_roll")["roll_gap"].to_list() == [pytest.approx(0.5)]
     assert s["contract"].to_list() == ["ESH26"] * 3 + ["ESM26"] * 7
     # The planted jump is not a roll any more, so it stays in the adjusted series.
     jump = s.filter(pl.col("session_date") == d(3, 23))
@@ -545,95 +715,136 @@ def test_feed_uses_given_roll_sessions() -> None:
     assert jump["open"][0] - previous["close"][0] == ROLL_SPREAD + 0.5
 
 
-def test_feed_known_roll_replaces_the_detected_splice_only_at_its_expiry() -> None:
-    # Two expiries (Mar and Jun 2026): the March splice is known (Yahoo's contract name changed
-    # between the fetches of 19 and 20 March), the June one is still detected from the gap.
-    days = trade_dates(d(3, 16), d(6, 26))
-    rows, close = [], 6000.0
-    for day in days:
-        open_ = close + 0.5 + (ROLL_SPREAD if day in (d(3, 23), d(6, 22)) else 0.0)
-        close = open_ + 1.5
-        rows.append(("ES", "ES=F", day, open_, open_ + 3.0, open_ - 1.0, close, 1000, None))
-    bars = pl.DataFrame(rows, schema=BAR_SCHEMA, orient="row")
-    detected = continuous_series(bars)
-    assert detected.filter("is_roll")["session_date"].to_list() == [d(3, 23), d(6, 22)]
-    known = continuous_series(bars, known_rolls=[d(3, 20)])
-    assert known.filter("is_roll")["session_date"].to_list() == [d(3, 20), d(6, 22)]
-    assert known.filter("is_roll")["roll_gap"].to_list() == [0.5, ROLL_SPREAD + 0.5]
-    # A known roll far from any expiry adds a roll without removing a detected one.
-    odd = continuous_series(bars, known_rolls=[d(5, 1)])
-    assert odd.filter("is_roll")["session_date"].to_list() == [d(3, 23), d(5, 1), d(6, 22)]
-
-
-def test_feed_expiry_row_is_provisional_until_the_next_session() -> None:
-    expiry = Contract(2026, 3, "ES").expiry
-    for planted_on in (d(3, 20), d(3, 23)):
-        bars = feed_bars(planted_on)
-        full = continuous_series(bars)
-        for cut in FEED_DAYS:
-            truncated = continuous_series(bars.filter(pl.col("session_date") <= cut))
-            expected = full.filter(pl.col("session_date") <= cut)
-            if cut == expiry:
-                # Seen alone, the expiry session reads as the expiring contract.
-                assert truncated["contract"][-1] == "ESH26"
-                assert not truncated["is_roll"].any()
-                assert truncated.head(-1).equals(expected.head(-1))
-            else:
-                assert truncated.equals(expected)
-
-
-def test_feed_with_per_contract_rows_uses_only_the_feed() -> None:
+def test_feed_with_per_contract_rows_uses_only_the_feed_rows() -> None:
     mixed = pl.concat([feed_bars(d(3, 23)), make_bars([("ESH26", d(3, 16), 1.0)], root="ES")])
     assert continuous_series(mixed).equals(continuous_series(feed_bars(d(3, 23))))
 
 
+# --- a generated feed: the demo's contracts spliced the way Yahoo splices them -------------------
+
+
+@pytest.fixture(scope="module")
+def demo_market() -> dict[str, pl.DataFrame]:
+    """ES per-contract demo bars, the index behind them and a Yahoo-style feed of both."""
+    contracts, index = demo_bars("ES"), demo_index_bars("ES")
+    return {
+        "contracts": contracts,
+        "index": index,
+        "feed": front_month_feed(contracts, "ES", index=index),
+    }
+
+
+def test_generated_feed_rolls_by_the_basis_move_exactly_as_the_index(
+    demo_market: dict[str, pl.DataFrame],
+) -> None:
+    feed, index = demo_market["feed"], demo_market["index"]
+    window = pl.col("session_date").is_between(date(2007, 1, 1), date(2012, 12, 31))
+    series, rolls = continuous_series_and_rolls(pl.concat([feed, index]).filter(window))
+    assert rolls.height == 24 and rolls["method"].unique().to_list() == ["basis"]
+    assert not rolls["clipped"].any()
+    expiries = [parse_contract(c).expiry for c in rolls["old_contract"]]
+    days = series["session_date"].to_list()
+    # Each roll on the session after its contract's expiry session; measured from the session
+    # before the expiry session (the expiry bar holds the settlement, not a market close).
+    assert rolls["roll_session"].to_list() == [days[days.index(e) + 1] for e in expiries]
+    assert rolls["before_session"].to_list() == [days[days.index(e) - 1] for e in expiries]
+    # Oracle from the frames: the jump of futures - index between those two sessions...
+    f = dict(zip(feed["session_date"], feed["close"], strict=True))
+    i = dict(zip(index["session_date"], index["close"], strict=True))
+    expected = [
+        (f[r] - i[r]) - (f[b] - i[b])
+        for r, b in zip(rolls["roll_session"], rolls["before_session"], strict=True)
+    ]
+    assert rolls["gap"].to_list() == pytest.approx(expected, abs=1e-9)
+    # ... so across every roll the adjusted series moves as the index did.
+    close = dict(zip(series["session_date"], series["close"], strict=True))
+    moves = [
+        close[r] - close[b] - (i[r] - i[b])
+        for r, b in zip(rolls["roll_session"], rolls["before_session"], strict=True)
+    ]
+    assert max(map(abs, moves)) < 1e-9
+    # Without the index the same rolls are carry-bounded opening gaps, never beyond the bound.
+    blind, blind_rolls = continuous_series_and_rolls(feed.filter(window))
+    assert blind_rolls["roll_session"].to_list() == rolls["roll_session"].to_list()
+    assert blind_rolls["method"].unique().to_list() == ["carry_bounded"]
+    assert (blind_rolls["gap"].abs() <= blind_rolls["carry_bound"]).all()
+    assert blind["contract"].to_list() == series["contract"].to_list()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_generated_feed_truncation_never_changes_earlier_rows(
+    demo_market: dict[str, pl.DataFrame], data: st.DataObject
+) -> None:
+    """A feed series (and its roll table) built on bars up to D equals the full one cut at D, bit
+    for bit: with or without an index or per-contract bars, with sessions missing anywhere
+    (roll sessions included) and index bars missing on some sessions."""
+    sessions = demo_market["feed"]["session_date"].to_list()
+    start = data.draw(st.integers(0, len(sessions) - 400))
+    window = pl.col("session_date").is_between(sessions[start], sessions[start + 300])
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    drop = data.draw(st.sampled_from([0.0, 0.02, 0.2]))
+    parts = [demo_market["feed"].filter(window)]
+    if data.draw(st.booleans()):
+        parts.append(demo_market["index"].filter(window))
+    if data.draw(st.booleans()):
+        parts.append(demo_market["contracts"].filter(window))
+    bars = pl.concat(parts)
+    bars = bars.filter(pl.Series(np.random.default_rng(seed).random(bars.height) >= drop))
+    method = data.draw(st.sampled_from(["difference", "ratio"]))
+    full, full_rolls = continuous_series_and_rolls(bars, method=method)  # type: ignore[arg-type]
+    rolls = full_rolls["roll_session"].to_list()
+    near_roll = [day + timedelta(days=k) for day in rolls for k in (-3, -1, 0, 1)]
+    cut = data.draw(
+        st.sampled_from(full["session_date"].to_list())
+        | st.sampled_from(near_roll or [sessions[start]])
+    )
+    upto = pl.col("session_date") <= cut
+    if bars.filter(upto & ~pl.col("contract").str.starts_with("^")).is_empty():
+        return
+    truncated, truncated_rolls = continuous_series_and_rolls(bars.filter(upto), method=method)  # type: ignore[arg-type]
+    assert truncated.equals(full.filter(upto))
+    assert truncated_rolls.equals(full_rolls.filter(pl.col("roll_session") <= cut))
+
+
+# --- the real feeds in ../shared/data ------------------------------------------------------------
+
+
 @pytest.mark.shared_data
-def test_real_es_feed_rolls_once_per_expiry_and_leaves_no_roll_gap(shared_data) -> None:
-    path = shared_data / "ES_F_yahoo_continuous_daily_2000-09-18_2026-02-23.csv"
-    raw = pl.read_csv(path, schema_overrides={"Date": pl.Date})
-    bars = raw.select(
-        pl.lit("ES").alias("root"),
-        pl.lit("ES=F").alias("contract"),
-        pl.col("Date").alias("session_date"),
-        *(pl.col(c.title()).cast(pl.Float64).alias(c) for c in ("open", "high", "low", "close")),
-        pl.col("Volume").cast(pl.Int64).alias("volume"),
-        pl.lit(None, dtype=pl.Int64).alias("open_interest"),
-    )
-    s = continuous_series(bars)
-    first, last = s["session_date"][0], s["session_date"][-1]
+@pytest.mark.parametrize(
+    ("root", "with_index"), [("ES", False), ("YM", True), ("YM", False), ("RTY", True)]
+)
+def test_real_feed_rolls_once_per_expiry_within_the_carry_bound(
+    shared_data: Path, root: str, with_index: bool
+) -> None:
+    bars = real_bars(shared_data, root, with_index=with_index)
+    series, rolls = continuous_series_and_rolls(bars)
+    days = series["session_date"].to_list()
+    first, last = days[0], days[-1]
     expiries = []
-    contract = Contract(first.year, 12, "ES").previous().previous()
-    while contract.expiry <= last:
-        if contract.expiry > first:
-            expiries.append(contract.expiry)
+    contract = first_expiring_on_or_after(root, first)
+    while contract.expiry < last:
+        expiries.append(contract.expiry)
         contract = contract.next()
-    rolls = s.filter("is_roll")["session_date"].to_list()
-    assert len(rolls) == len(expiries) == 101
-    assert all(0 <= (r - e).days <= 4 for r, e in zip(rolls, expiries, strict=True))
-    # Both candidate boundaries of every expiry: the splice is removed, the other one is an
-    # ordinary overnight gap; raw, the splices stand out.
-    days = s["session_date"].to_list()
-    boundaries = set()
+    assert rolls["old_expiry"].to_list() == expiries
+    assert rolls["roll_session"].to_list() == [days[bisect.bisect_right(days, e)] for e in expiries]
+    # No roll gap beyond what carry allows, whatever the method.
+    assert (rolls["gap"].abs() <= rolls["carry_bound"] * (1 + 1e-12)).all()
+    methods = dict(rolls.group_by("method").len().iter_rows())
+    if not with_index:
+        assert methods == {"carry_bounded": len(expiries)}
+    else:
+        # The index is missing on a roll session only where the file lacks that day.
+        assert methods.get("basis", 0) >= len(expiries) - 2
+    # Appending bars never rewrites history: cuts on and after every expiry session.
     for expiry in expiries:
-        i = bisect.bisect_left(days, expiry)
-        boundaries |= {i, i + 1} if days[i] == expiry else {i}
-    opening = (
-        s.with_columns(
-            ((pl.col("open") / pl.col("close").shift(1) - 1).abs()).alias("adjusted"),
-            ((pl.col("raw_open") / pl.col("raw_close").shift(1) - 1).abs()).alias("raw"),
-        )
-        .with_row_index()
-        .filter(pl.col("index").is_in(sorted(boundaries)))
-    )
-    max_adjusted_gap = 0.02  # about the 99.9th percentile of all ES=F opening gaps
-    assert opening["adjusted"].max() < max_adjusted_gap  # type: ignore[operator]
-    assert opening["raw"].max() > 2 * max_adjusted_gap  # type: ignore[operator]
-    on_roll = opening.filter("is_roll")["adjusted"]
-    assert on_roll.max() < 1e-9  # type: ignore[operator]
-    # Appending never rewrites history, except an expiry session seen as the last row.
-    for cut in (date(2008, 10, 10), rolls[40], date(2025, 12, 18), date(2025, 12, 22)):
-        truncated = continuous_series(bars.filter(pl.col("session_date") <= cut))
-        assert truncated.equals(s.filter(pl.col("session_date") <= cut))
+        for cut in (expiry, days[bisect.bisect_right(days, expiry)]):
+            upto = pl.col("session_date") <= cut
+            truncated, truncated_rolls = continuous_series_and_rolls(bars.filter(upto))
+            assert truncated.equals(series.filter(upto)), cut
+            assert truncated_rolls.equals(rolls.filter(pl.col("roll_session") <= cut)), cut
 
 
 # --- errors ---------------------------------------------------------------------------------------

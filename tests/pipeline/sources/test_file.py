@@ -59,6 +59,81 @@ def test_window_filters_raw_and_bars_alike(tmp_path: Path) -> None:
     assert batch.raw.column("Date").to_pylist() == ["2026-02-19", "2026-02-20"]
 
 
+GSPC_CSV = """Date,Open,High,Low,Close,Volume
+2026-02-13,6830.11,6850.02,6801.50,6836.40,4900000000
+2026-02-17,6840.05,6860.72,6820.31,6851.07,5100000000
+2026-02-18,6855.19,6893.66,6845.00,6881.93,5200000000
+2026-02-19,6882.02,6890.47,6840.18,6868.54,5300000000
+2026-02-20,6866.90,6921.31,6839.70,6914.81,5000000000
+"""
+
+
+def test_index_file_joins_the_batch_under_the_index_symbol(tmp_path: Path) -> None:
+    source = FileSource(
+        write(tmp_path, YAHOO_CSV, "ES_F.csv"), index_path=write(tmp_path, GSPC_CSV, "GSPC.csv")
+    )
+    batch = source.fetch("ES", start=None, end=date(2026, 2, 23), fetched_at=FETCHED_AT)
+    # Futures rows first, then the index rows from the futures' first session (2026-02-18) on:
+    # earlier index rows pair with no futures bar. The index has no bar on 23 Feb yet.
+    assert batch.bars["contract"].to_list() == ["ES=F"] * 4 + ["^GSPC"] * 3
+    index = batch.bars.filter(pl.col("contract") == "^GSPC")
+    assert index["session_date"].to_list() == [date(2026, 2, d) for d in (18, 19, 20)]
+    assert index.row(0, named=True) == {
+        "root": "ES",
+        "contract": "^GSPC",
+        "session_date": date(2026, 2, 18),
+        "open": 6855.19,
+        "high": 6893.66,
+        "low": 6845.0,
+        "close": 6881.93,
+        "volume": 5200000000,
+        "open_interest": None,
+    }
+    # The raw batch is both files as read, each row tagged with its file, aligned with bars.
+    assert batch.raw.num_rows == batch.bars.height
+    assert batch.raw.column("file").to_pylist() == ["ES_F.csv"] * 4 + ["GSPC.csv"] * 3
+    assert batch.raw.column("Close").to_pylist()[4] == "6881.93"
+    assert batch.metadata["index_symbol"] == "^GSPC"
+    assert batch.metadata["index_file_name"] == "GSPC.csv"
+    # The window applies to both files.
+    window = source.fetch(
+        "ES", start=date(2026, 2, 19), end=date(2026, 2, 19), fetched_at=FETCHED_AT
+    )
+    assert window.bars.select("contract", "session_date").rows() == [
+        ("ES=F", date(2026, 2, 19)),
+        ("^GSPC", date(2026, 2, 19)),
+    ]
+    # Without an index path nothing changes: same raw table, same hash as before.
+    plain = FileSource(write(tmp_path, YAHOO_CSV, "ES_F.csv")).fetch(
+        "ES", start=None, end=date(2026, 2, 23), fetched_at=FETCHED_AT
+    )
+    assert plain.raw.schema.names == ["Date", "Close", "High", "Low", "Open", "Volume"]
+    assert "index_symbol" not in plain.metadata
+
+
+def test_index_file_errors(tmp_path: Path) -> None:
+    futures, index = write(tmp_path, YAHOO_CSV), write(tmp_path, GSPC_CSV, "index.csv")
+    with pytest.raises(SourceError, match="no cash index is known for root 'ZZ'"):
+        FileSource(futures, index_path=index).fetch(
+            "ZZ", start=None, end=date(2026, 2, 23), fetched_at=FETCHED_AT
+        )
+    with pytest.raises(SourceError, match="no such file"):
+        FileSource(futures, index_path=tmp_path / "absent.csv").fetch(
+            "ES", start=None, end=date(2026, 2, 23), fetched_at=FETCHED_AT
+        )
+    typed = tmp_path / "index.parquet"
+    pq.write_table(
+        pa.table(
+            {"Date": ["2026-02-18"], "Close": [6881.93], "Open": [1.0], "High": [1.0], "Low": [1.0]}
+        ),
+        typed,
+    )
+    with pytest.raises(SourceError, match="incompatible types"):
+        FileSource(futures, index_path=typed).fetch(
+            "ES", start=None, end=date(2026, 2, 23), fetched_at=FETCHED_AT
+        )
+
+
 def test_same_file_same_hash_and_edit_changes_it(tmp_path: Path) -> None:
     path = write(tmp_path, YAHOO_CSV)
     a = FileSource(path).fetch("ES", start=None, end=date(2026, 3, 1), fetched_at=FETCHED_AT)

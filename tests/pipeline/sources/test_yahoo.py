@@ -44,6 +44,14 @@ RTY_F = [
     (date(2026, 2, 5), 2620.2, 2628.6, 2588.0, 2594.3, 201_377),
     (date(2026, 2, 6), 2595.0, 2633.1, 2590.5, 2629.9, 176_015),
 ]
+# The cash index behind RTY (^RUT): the futures trade a few points above it.
+RUT = [
+    (date(2026, 2, 2), 2627.51, 2649.02, 2618.87, 2645.36, 4_210_550_000),
+    (date(2026, 2, 3), 2645.12, 2658.47, 2630.09, 2638.04, 4_388_120_000),
+    (date(2026, 2, 4), 2638.33, 2653.21, 2607.76, 2617.17, 4_902_730_000),
+    (date(2026, 2, 5), 2617.58, 2625.96, 2585.43, 2591.66, 5_011_980_000),
+    (date(2026, 2, 6), 2592.41, 2630.39, 2587.92, 2627.21, 4_475_300_000),
+]
 RTY_M26 = [
     (date(2026, 2, 2), 2648.6, 2670.9, 2639.8, 2666.6, 2_114),
     (date(2026, 2, 3), 2667.0, 2679.5, 2651.7, 2659.2, 2_530),
@@ -65,6 +73,7 @@ def canonical(contract: str, table: list[tuple[Any, ...]]) -> list[tuple[Any, ..
 
 def serve_rty_week(fake: FakeYahoo) -> None:
     fake.set_bars("RTY=F", rows(RTY_F), short_name=RTY_SHORT_NAME)
+    fake.set_bars("^RUT", rows(RUT), short_name="Russell 2000")
     fake.set_bars("RTYH26.CME", rows(RTY_F), short_name="E-mini Russell 2000 Mar 26")
     fake.set_bars("RTYM26.CME", rows(RTY_M26), short_name="E-mini Russell 2000 Jun 26")
 
@@ -94,7 +103,10 @@ def test_fetch_returns_every_symbol_as_received(
     assert batch.fetched_at == FETCHED_AT
     assert batch.bars.schema == pl.Schema(BAR_SCHEMA)
     assert batch.bars.rows() == (
-        canonical("RTY=F", RTY_F) + canonical("RTYH26", RTY_F) + canonical("RTYM26", RTY_M26)
+        canonical("RTY=F", RTY_F)
+        + canonical("^RUT", RUT)
+        + canonical("RTYH26", RTY_F)
+        + canonical("RTYM26", RTY_M26)
     )
 
     # raw: yfinance's frames untouched, one symbol after the other, aligned with bars row by row
@@ -112,15 +124,15 @@ def test_fetch_returns_every_symbol_as_received(
     ]
     assert batch.raw.schema.field("Date").type == pa.timestamp("s", tz="America/New_York")
     assert batch.raw.column("symbol").to_pylist() == (
-        ["RTY=F"] * 5 + ["RTYH26.CME"] * 5 + ["RTYM26.CME"] * 5
+        ["RTY=F"] * 5 + ["^RUT"] * 5 + ["RTYH26.CME"] * 5 + ["RTYM26.CME"] * 5
     )
     midnights = [datetime.combine(row[0], time(0), tzinfo=ET) for row in RTY_F]
-    assert batch.raw.column("Date").to_pylist() == midnights * 3
-    assert batch.raw.column("Close").to_pylist()[10:] == [row[4] for row in RTY_M26]
+    assert batch.raw.column("Date").to_pylist() == midnights * 4
+    assert batch.raw.column("Close").to_pylist()[15:] == [row[4] for row in RTY_M26]
 
     # metadata: what Yahoo said about each symbol, JSON-serialisable
     symbols = batch.metadata["symbols"]
-    assert list(symbols) == ["RTY=F", "RTYH26.CME", "RTYM26.CME"]
+    assert list(symbols) == ["RTY=F", "^RUT", "RTYH26.CME", "RTYM26.CME"]
     assert symbols["RTY=F"] == {
         "contract": "RTY=F",
         "rows": 5,
@@ -133,6 +145,8 @@ def test_fetch_returns_every_symbol_as_received(
         },
         "contract_month": "2026-03",
     }
+    assert symbols["^RUT"]["history_metadata"]["instrumentType"] == "INDEX"
+    assert (symbols["^RUT"]["contract"], symbols["^RUT"]["contract_month"]) == ("^RUT", None)
     assert symbols["RTYM26.CME"]["contract_month"] == "2026-06"
     assert json.loads(json.dumps(batch.metadata)) == batch.metadata
 
@@ -241,6 +255,29 @@ def test_rate_limited_then_success_after_reset(
     assert [r.status for r in fake_yahoo.chart_requests("RTY=F")] == [429, 429, 200, 200]
 
 
+def test_a_missing_index_keeps_the_futures_and_a_rate_limited_one_is_retried(
+    fake_yahoo: FakeYahoo, yahoo_source: MakeSource
+) -> None:
+    fake_yahoo.set_bars("RTY=F", rows(RTY_F), short_name=RTY_SHORT_NAME)
+    source = yahoo_source("continuous")
+    # Yahoo does not know the index (or has no bar in the window, as on a CME-only holiday): the
+    # feed is kept and the failure recorded; the rolls are then measured without the index.
+    batch = source.fetch("RTY", start=MON, end=FRI, fetched_at=FETCHED_AT)
+    assert batch.bars.rows() == canonical("RTY=F", RTY_F)
+    error = batch.metadata["symbols"]["^RUT"]
+    assert (error["contract"], error["rows"]) == ("^RUT", 0)
+    assert error["error"].startswith("yahoo: unknown symbol ^RUT (2026-02-02..2026-02-06)")
+    # A rate-limited index fails the attempt like any symbol: the flow retries it.
+    fake_yahoo.set_bars("^RUT", rows(RUT), short_name="Russell 2000")
+    fake_yahoo.fail_next("^RUT", 429, times=2)
+    reset_yfinance_state()
+    with pytest.raises(TransientSourceError, match=r"rate limited .* \^RUT"):
+        source.fetch("RTY", start=MON, end=FRI, fetched_at=FETCHED_AT)
+    reset_yfinance_state()
+    batch = source.fetch("RTY", start=MON, end=FRI, fetched_at=FETCHED_AT)
+    assert batch.bars.rows() == canonical("RTY=F", RTY_F) + canonical("^RUT", RUT)
+
+
 def test_a_failed_answer_is_never_replayed_from_yfinance_cache(
     fake_yahoo: FakeYahoo, fake_session: Any, yahoo_source: MakeSource
 ) -> None:
@@ -285,6 +322,7 @@ def test_reset_forgets_a_crumb_spoiled_by_rate_limiting(
     fake_yahoo: FakeYahoo, yahoo_source: MakeSource
 ) -> None:
     fake_yahoo.set_bars("RTY=F", rows(RTY_F), short_name=RTY_SHORT_NAME)
+    fake_yahoo.set_bars("^RUT", rows(RUT), short_name="Russell 2000")
     fake_yahoo.fail_crumb_next(429)
     source = yahoo_source("continuous")
 
@@ -527,9 +565,9 @@ def test_contract_month_from_short_name(short_name: str, month: tuple[int, int] 
 @pytest.mark.parametrize(
     ("end", "mode", "symbols"),
     [
-        (date(2026, 3, 11), "all", ("RTY=F", "RTYH26.CME", "RTYM26.CME")),
+        (date(2026, 3, 11), "all", ("RTY=F", "^RUT", "RTYH26.CME", "RTYM26.CME")),
         (date(2026, 3, 12), "contracts", ("RTYM26.CME", "RTYU26.CME")),  # roll date: June leads
-        (date(2026, 12, 10), "continuous", ("RTY=F",)),
+        (date(2026, 12, 10), "continuous", ("RTY=F", "^RUT")),
         (date(2026, 12, 10), "contracts", ("RTYH27.CME", "RTYM27.CME")),  # across the year end
     ],
 )
