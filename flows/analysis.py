@@ -31,9 +31,7 @@ def build_series(
 ) -> dict[str, pl.DataFrame]:
     """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers; their
     rolls (gap, method, evidence) are stored in the warehouse's ``rolls`` table."""
-    return series_by_root(
-        warehouse, roots, source=source, as_of=as_of, record_rolls=True, log=get_run_logger()
-    )
+    return series_by_root(warehouse, roots, source=source, as_of=as_of, log=get_run_logger())
 
 
 def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[Methodology]:
@@ -41,7 +39,16 @@ def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[
     methodologies = [get(v) for v in versions]
     warehouse.record_methodologies(
         [
-            MethodologyEntry(m.version, m.params_hash, m.params.as_dict(), published=i == 0)
+            MethodologyEntry(
+                m.version,
+                m.params_hash,
+                m.params.as_dict(),
+                published=i == 0,
+                tuning_declared=m.tuning is not None,
+                tuned_through=m.tuning.through if m.tuning else None,
+                tuned_sources=m.tuning.sources if m.tuning else (),
+                tuning_note=m.tuning.note if m.tuning else "",
+            )
             for i, m in enumerate(methodologies)
         ],
         at=tasks.utcnow(),

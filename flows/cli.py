@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose bars to use")
     p.add_argument("--start", type=_date, help="first as-of session (default: the first call)")
     p.add_argument("--end", type=_date, help="last as-of session (default: the last completed)")
+    p.add_argument(
+        "--as-known",
+        action="store_true",
+        help="compute each date from the bars as known then: vendor revisions recorded after "
+        "the date are not used (default: the bars as stored now)",
+    )
     _methodologies_option(p)
 
     p = add_parser("resolve", help="append the outcomes of calls whose horizon has passed")
@@ -132,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", help="only this author (callbook = the model)")
     p.add_argument("--kind", choices=("live", "backfill", "analyst"), help="only this kind")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap replicates (default 2000)")
+    p.add_argument(
+        "--include-late",
+        action="store_true",
+        help="also score analyst calls recorded late (after the next session opened), as "
+        "groups of their own",
+    )
+    p.add_argument(
+        "--include-in-sample",
+        action="store_true",
+        help="also score calls made in their methodology's tuning period (its parameters were "
+        "chosen on them), as groups of their own",
+    )
 
     p = add_parser("calls", help="analyst calls")
     actions = p.add_subparsers(dest="calls_command", required=True, metavar="ACTION")
@@ -193,6 +211,7 @@ def _print_frame(
         sys.stdout.write(frame.write_json() + "\n")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
@@ -205,7 +224,7 @@ def _print_frame(
                 if v is None
                 else f"{v:,}"
                 if isinstance(v, int) and not isinstance(v, bool)
-                else str(v)
+                else escape(str(v))  # data, not markup: "[in tuning period]" must print
                 for v in row
             )
         )
@@ -270,6 +289,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markdown import Markdown
 
+    from flows.outcomes import status_line
     from pipeline.analysis.assemble import snapshot_from_row
     from pipeline.report.note import render_note
     from warehouse.reports import report_paths
@@ -307,6 +327,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 "source": row["source"],
             },
         )
+        status = status_line(wh, row)
     snapshot = snapshot_from_row(row)
     paths = report_paths(
         settings.data_dir,
@@ -322,9 +343,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         previous=snapshot_from_row(previous.row(0, named=True)) if previous.height else None,
     )
     if args.format == "markdown":
-        sys.stdout.write(note + "\n")
+        sys.stdout.write(note + "\n" + (f"\n**Status so far:** {status}\n" if status else ""))
     else:
-        Console().print(Markdown(note))
+        console = Console()
+        console.print(Markdown(note))
+        if status:
+            console.print(f"[bold]Status so far:[/bold] {status}")
     return EXIT_OK
 
 
@@ -393,9 +417,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from flows.history import backfill, progress_hook
+    from flows.history import BARS_MODES, backfill, progress_hook
     from flows.prefect_api import prefect_api
 
+    mode = "as_known" if args.as_known else "current"
+    print(
+        f"bars: {mode} — {BARS_MODES[mode]}"
+        + ("" if args.as_known else " (--as-known: " + BARS_MODES["as_known"] + ")")
+    )
     with (
         prefect_api(),
         Progress(
@@ -421,6 +450,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 end=args.end,
                 data_dir=str(settings.data_dir),
                 methodologies=list(settings.methodologies),
+                as_known=args.as_known,
             )
     for r in result.roots:
         print(
@@ -448,55 +478,137 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
-    from pipeline.audit.calibration import GROUP, calibration_table, scoreboard
+    from flows.outcomes import open_call_status
+    from pipeline.audit.calibration import (
+        FLAGS,
+        GROUP,
+        KIND_MEANINGS,
+        calibration_table,
+        describe_group,
+        scoreboard,
+        select_calls,
+    )
     from pipeline.report.chart import render_reliability_chart
     from warehouse.reports import write_atomic
 
     root = args.root.upper() if args.root else None
+    selection_params = {"root": root, "author": args.author, "kind": args.kind}
     with _open_read_only(args) as wh:
         scored = wh.query(
             "select * from scored_calls where ($root is null or root = $root)"
             " and ($author is null or author = $author) and ($kind is null or kind = $kind)"
             " order by root, author, kind, methodology_version, source, as_of",
-            {"root": root, "author": args.author, "kind": args.kind},
+            selection_params,
         )
-    if scored.height == 0:
-        raise CliError(
-            "no resolved calls to audit yet: run `callbook backfill` (history) or wait until the "
-            "horizon of the nightly calls has passed (`callbook resolve`)"
-        )
-    board = scoreboard(scored, n_boot=args.boot)
-    calibration = calibration_table(scored)
+        tuning = wh.query("select * from methodologies order by methodology_version")
+        show_open = (args.author not in (None, "callbook")) or scored.height == 0
+        open_calls = open_call_status(wh, **selection_params) if show_open else None
     console = Console()
+    selection = select_calls(
+        scored, include_late=args.include_late, include_tuning=args.include_in_sample
+    )
+    console.print(escape(_audit_header(scored, tuning, KIND_MEANINGS)))
+    for row in selection.left_out.iter_rows(named=True):
+        option = "--include-late" if row["reason"] == "recorded late" else "--include-in-sample"
+        console.print(
+            escape(
+                f"left out: {describe_group(row)} — {row['calls']:,} call(s) {row['reason']} "
+                f"({row['first_as_of']}..{row['last_as_of']}); {option} scores them apart"
+            )
+        )
+    if open_calls is not None and open_calls.height:
+        console.print("[bold]Open calls[/bold] — status so far (no score until the horizon ends):")
+        for row in open_calls.iter_rows(named=True):
+            late = " [recorded late]" if row["recorded_late"] else ""
+            console.print(
+                escape(
+                    f"  {row['root']} {row['as_of']} {row['author']} "
+                    f"{row['methodology_version']} on {row['resolved_on_source']} bars{late}: "
+                    f"{row['summary']}"
+                ),
+                soft_wrap=True,  # one line per call, whatever the terminal width
+            )
+    if selection.scored.height == 0:
+        if scored.height == 0 and not (open_calls is not None and open_calls.height):
+            raise CliError(
+                "no resolved calls to audit yet: run `callbook backfill` (history) or wait until "
+                "the horizon of the nightly calls has passed (`callbook resolve`)"
+            )
+        if scored.height:
+            console.print(
+                "nothing left to score: every resolved call selected is recorded late or in its "
+                "methodology's tuning period (--include-late / --include-in-sample score them, "
+                "as groups of their own)"
+            )
+        return EXIT_OK
+    board = scoreboard(selection.scored, n_boot=args.boot)
+    calibration = calibration_table(selection.scored)
     console.print(
         "[bold]Scoreboard[/bold] — ranked probability score (RPS, lower is better) against two "
-        "point-in-time references: the expanding climatology of the same group, and base rates "
-        "by barrier geometry alone. Skill = 1 − RPS / reference RPS, with a 90 % block-bootstrap "
-        "interval (blocks of one horizon: overlapping calls are not independent)."
+        "point-in-time references: the climatology known when each call was made (stored with "
+        "it, the model's of the same day for an analyst call, else its group's expanding one: "
+        "column 'clim.'), and base rates by barrier geometry alone. Skill = 1 − RPS / reference "
+        "RPS, with a 90 % interval from a block bootstrap (blocks of three horizons, Student-t "
+        "on the number of blocks: overlapping calls are not independent); none for fewer than "
+        "three horizons of calls."
     )
     _print_frame(_scoreboard_view(board), title=None)
     console.print(
-        "[bold]Calibration[/bold] — for each forecast bucket, how often the scenario happened "
-        "(Wilson 95 % interval)."
+        "[bold]Calibration[/bold] — for each forecast bucket, how often the scenario happened, "
+        "with a 90 % Wilson interval on the effective number of calls: overlapping horizons "
+        "count once per horizon of overlap (correlation by lag estimated from the calls, or "
+        "bounded by the overlap fraction for groups under ten horizons: 'basis')."
     )
     _print_frame(_calibration_view(calibration), title=None, limit=400)
     out_dir = _settings(args).data_dir / "reports" / "audit"
-    for keys, group in calibration.group_by(list(GROUP), maintain_order=True):
-        name = "-".join(str(k) for k in keys)
+    by = [*GROUP, FLAGS]
+    for keys, group in calibration.group_by(by, maintain_order=True):
+        name = "-".join(str(k).replace(", ", "+").replace(" ", "_") for k in keys if k)
         path = out_dir / f"reliability-{name}.png"
         write_atomic(
             path,
             render_reliability_chart(
                 group.rename({"frequency_low": "low", "frequency_high": "high"}),
-                title=f"Reliability: {' / '.join(map(str, keys))}",
+                title=f"Reliability: {' / '.join(str(k) for k in keys if k)}",
             ),
         )
         console.print(f"reliability chart: {path}")
     return EXIT_OK
 
 
-def _interval(value: float, low: float, high: float) -> str:
+def _audit_header(scored: Any, tuning: Any, kinds: dict[str, str]) -> str:
+    """What the audit counts: the kinds of calls, and each methodology's tuning period."""
+    lines = ["What is scored:"]
+    present = set(scored["kind"].to_list()) if scored.height else set()
+    lines += [f"  {kind}: {meaning}" for kind, meaning in kinds.items() if kind in present]
+    versions = sorted(set(scored["methodology_version"].to_list())) if scored.height else []
+    recorded = {r["methodology_version"]: r for r in tuning.iter_rows(named=True)}
+    for version in versions:
+        if version == "analyst":
+            lines.append("  analyst calls: no parameters tuned on data")
+            continue
+        entry = recorded.get(version)
+        if entry is None or not entry.get("tuning_declared"):
+            lines.append(
+                f"  {version}: tuning period not declared: its calls cannot be shown to be out "
+                "of sample (flagged)"
+            )
+        elif entry["tuned_through"] is None:
+            lines.append(f"  {version}: no parameters chosen on data")
+        else:
+            lines.append(
+                f"  {version}: parameters chosen on {entry['tuned_sources']} data through "
+                f"{entry['tuned_through']} ({entry['tuning_note']}); its calls on those bars "
+                "up to that date are in sample: left out unless --include-in-sample"
+            )
+    return "\n".join(lines)
+
+
+def _interval(value: float, low: float | None, high: float | None, refused: str | None) -> str:
+    if refused or low is None or high is None:
+        return f"{value:+.3f} (no interval)"
     return f"{value:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
@@ -504,34 +616,28 @@ def _scoreboard_view(board: Any) -> Any:
     """The scoreboard with one readable cell per figure (fits a terminal)."""
     import polars as pl
 
+    from pipeline.audit.calibration import describe_group
+
+    rows = list(board.iter_rows(named=True))
     return pl.DataFrame(
         {
-            "group": [
-                f"{r['root']} {r['author']} {r['kind']} {r['methodology_version']} {r['source']}"
-                for r in board.iter_rows(named=True)
-            ],
-            "calls (eff.)": [
-                f"{r['calls']:,} ({r['effective_calls']:,.0f})" for r in board.iter_rows(named=True)
-            ],
-            "as of": [
-                f"{r['first_as_of']}..{r['last_as_of']}" for r in board.iter_rows(named=True)
-            ],
-            "RPS / ref": [
-                f"{r['mean_rps']:.3f} / {r['mean_clim_rps']:.3f}"
-                for r in board.iter_rows(named=True)
-            ],
+            "group": [describe_group(r) for r in rows],
+            "calls (eff.)": [f"{r['calls']:,} ({r['effective_calls']:,.1f})" for r in rows],
+            "as of": [f"{r['first_as_of']}..{r['last_as_of']}" for r in rows],
+            "RPS / ref": [f"{r['mean_rps']:.3f} / {r['mean_clim_rps']:.3f}" for r in rows],
+            "clim.": [r["climatology"] for r in rows],
             "skill vs climatology": [
-                _interval(r["skill_vs_climatology"], r["skill_low"], r["skill_high"])
-                for r in board.iter_rows(named=True)
+                _interval(r["skill_vs_climatology"], r["skill_low"], r["skill_high"], r["interval"])
+                for r in rows
             ],
             "skill vs geometry": [
-                _interval(r["skill_vs_geometry"], r["geometry_low"], r["geometry_high"])
-                for r in board.iter_rows(named=True)
+                _interval(
+                    r["skill_vs_geometry"], r["geometry_low"], r["geometry_high"], r["interval"]
+                )
+                for r in rows
             ],
-            "Brier / log": [
-                f"{r['mean_brier']:.3f} / {r['mean_log_score']:.3f}"
-                for r in board.iter_rows(named=True)
-            ],
+            "Brier / log": [f"{r['mean_brier']:.3f} / {r['mean_log_score']:.3f}" for r in rows],
+            "note": [r["interval"] or "" for r in rows],
         }
     )
 
@@ -539,22 +645,30 @@ def _scoreboard_view(board: Any) -> Any:
 def _calibration_view(calibration: Any) -> Any:
     import polars as pl
 
-    from pipeline.audit.calibration import GROUP
+    from pipeline.audit.calibration import FLAGS, GROUP
 
+    label = pl.format("{} {} {} {} {}", *GROUP)
+    if FLAGS in calibration.columns:
+        label = (
+            pl.when(pl.col(FLAGS) != "").then(pl.format("{} [{}]", label, FLAGS)).otherwise(label)
+        )
     return calibration.select(
-        pl.format("{} {} {} {} {}", *GROUP).alias("group"),
+        label.alias("group"),
         "scenario",
         pl.format("{}–{}", pl.col("bucket_low").round(1), pl.col("bucket_high").round(1)).alias(
             "forecast"
         ),
-        pl.col("count").alias("calls"),
+        pl.format("{} ({})", pl.col("count"), pl.col("effective_count").round(1)).alias(
+            "calls (eff.)"
+        ),
         pl.col("mean_forecast").round(3).alias("mean p"),
         pl.format(
             "{} [{}, {}]",
             pl.col("observed_frequency").round(3),
             pl.col("frequency_low").round(3),
             pl.col("frequency_high").round(3),
-        ).alias("observed [95 %]"),
+        ).alias("observed [90 %]"),
+        pl.col("interval_basis").alias("basis"),
     )
 
 
@@ -570,7 +684,13 @@ def cmd_calls(args: argparse.Namespace) -> int:
     recorded = record_analyst_call(path, _settings(args, source=args.source))
     snapshot = recorded.snapshot
     state = "recorded" if recorded.written else "already recorded (identical content)"
-    print(f"{render_summary_line(snapshot)} — {state}")
+    print(f"{render_summary_line(snapshot)} — {state} on {recorded.resolved_on_source} bars")
+    if recorded.recorded_late:
+        print(
+            f"recorded late: stored after the session following {snapshot.as_of} had opened "
+            "(prices after the call existed); kept, but left out of scoreboards unless "
+            "`callbook audit --include-late`"
+        )
     if (o := recorded.outcome) is not None:
         print(
             f"resolved{' now' if recorded.resolved_now else ''}: {o['outcome']} on "
@@ -578,6 +698,8 @@ def cmd_calls(args: argparse.Namespace) -> int:
             f"{o['log_score']:.3f}; line held: {o['line_held']}, trend right: {o['trend_correct']})"
         )
     else:
+        if recorded.progress is not None:
+            print(f"status so far: {recorded.progress['summary']}")
         print(f"its horizon ends {snapshot.horizon_end}: it will be resolved after that session")
     return EXIT_OK
 

@@ -182,7 +182,7 @@ def nightly(
             run_id=run_id,
         )
         outcomes = {
-            root: history.resolve_root(warehouse, root, series[root])
+            root: history.resolve_root(warehouse, root, series[root], source=src.name)
             for root in settings.roots
             if root in series
         }
