@@ -142,7 +142,13 @@ def publish_report(
     previous = snapshot_from_row(previous_rows.row(0, named=True)) if previous_rows.height else None
     version = int(stored["version"].item())
     paths = report_paths(data_dir, root, as_of, version, methodology=methodology)
-    chart = render_chart(chart_frame(analysis.table, as_of), snapshot, demo=demo)
+    # A stored version's chart does not change (its snapshot's content hash covers the bars it
+    # draws): a re-run the same day keeps it and does not load matplotlib.
+    chart = (
+        None
+        if paths.chart.exists()
+        else render_chart(chart_frame(analysis.table, as_of), snapshot, demo=demo)
+    )
     note = render_note(snapshot, chart_file=paths.chart.name, demo=demo, previous=previous)
     write_report(paths, note=note, chart=chart)
     summary = render_summary_line(snapshot)

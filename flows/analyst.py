@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from flows import tasks
+from flows import clock
 from flows.outcomes import append_outcomes_of, progress_of
 from flows.series import root_series
 from flows.settings import Settings, code_version
@@ -73,7 +73,7 @@ def record_analyst_call(path: Path, settings: Settings) -> RecordedCall:
             kind="analyst",
             flow_run_id=None,
             code_version=code_version(),
-            created_at=tasks.utcnow(),
+            created_at=clock.utcnow(),
         )
         stored = wh.snapshot_rows(
             call.root, author=call.author, as_of=call.as_of, methodology=ANALYST_METHODOLOGY
@@ -85,7 +85,7 @@ def record_analyst_call(path: Path, settings: Settings) -> RecordedCall:
         progress = pl.DataFrame()
         if outcomes.height == 0:
             progress = progress_of(mine, series)
-            wh.append_progress(progress, source=source, recorded_at=tasks.utcnow())
+            wh.append_progress(progress, source=source, recorded_at=clock.utcnow())
     row = stored.row(0, named=True)
     return RecordedCall(
         snapshot=snapshot_from_row(row),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -37,14 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="callbook",
         description="An honest, queryable record of daily technical calls on CME equity-index futures.",
     )
-    parser.add_argument(
-        "--data-dir",
-        help="data directory holding warehouse.duckdb, lake/ and reports/ "
-        "(default: $CALLBOOK_DATA_DIR or ./data)",
+    data_dir_help = (
+        "data directory holding warehouse.duckdb, lake/ and reports/ "
+        "(default: $CALLBOOK_DATA_DIR or ./data)"
     )
+    parser.add_argument("--data-dir", help=data_dir_help)
+    # --data-dir is also accepted after the command name (`callbook status --data-dir d`); there,
+    # when absent, it leaves the value given before the command alone.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_parser = functools.partial(sub.add_parser, parents=[common])
 
-    p = sub.add_parser("nightly", help="run the nightly flow: ingest, validate, load, analyse")
+    p = add_parser("nightly", help="run the nightly flow: ingest, validate, load, analyse")
     p.add_argument(
         "--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or RTY,ES,NQ,YM)"
     )
@@ -56,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _methodologies_option(p)
 
-    p = sub.add_parser("ingest", help="ingest one root from one source over a date range")
+    p = add_parser("ingest", help="ingest one root from one source over a date range")
     p.add_argument("--root", required=True)
     p.add_argument("--source", required=True, choices=("demo", "yahoo", "file"))
     p.add_argument("--path", help="file to read (source file): CSV or Parquet")
@@ -75,11 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_date, help="first session (default: everything the source has)")
     p.add_argument("--end", type=_date, help="last session (default: the last completed session)")
 
-    sub.add_parser(
-        "status", help="per root: first and last session, rows, quarantined rows, last run"
-    )
+    add_parser("status", help="per root: first and last session, rows, quarantined rows, last run")
 
-    p = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
+    p = add_parser("sql", help="run a read-only SQL query against the warehouse")
     p.add_argument("query", help="SQL text, or @FILE to read it from a file")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument(
@@ -94,11 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="bind $NAME in the query to VALUE (repeatable), e.g. --param root=RTY",
     )
 
-    p = sub.add_parser("quarantine", help="show quarantined rows with the rule they broke")
+    p = add_parser("quarantine", help="show quarantined rows with the rule they broke")
     p.add_argument("--root")
     p.add_argument("--limit", type=int, default=50)
 
-    p = sub.add_parser("show", help="print a stored call as the daily note")
+    p = add_parser("show", help="print a stored call as the daily note")
     p.add_argument("root")
     p.add_argument("--as-of", type=_date, help="the call's as-of session (default: the latest)")
     p.add_argument("--version", type=int, help="a specific version (default: the latest)")
@@ -110,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
 
-    p = sub.add_parser(
+    p = add_parser(
         "backfill", help="point-in-time snapshots for every session of a range, then outcomes"
     )
     p.add_argument("--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or all four)")
@@ -125,11 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _methodologies_option(p)
 
-    p = sub.add_parser("resolve", help="append the outcomes of calls whose horizon has passed")
+    p = add_parser("resolve", help="append the outcomes of calls whose horizon has passed")
     p.add_argument("--roots", help="comma-separated roots")
     p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose bars to use")
 
-    p = sub.add_parser("audit", help="scoreboard and calibration of past calls")
+    p = add_parser("audit", help="scoreboard and calibration of past calls")
     p.add_argument("root", nargs="?", help="one root (default: all)")
     p.add_argument("--author", help="only this author (callbook = the model)")
     p.add_argument("--kind", choices=("live", "backfill", "analyst"), help="only this kind")
@@ -147,12 +151,32 @@ def build_parser() -> argparse.ArgumentParser:
         "chosen on them), as groups of their own",
     )
 
-    p = sub.add_parser("calls", help="analyst calls")
+    p = add_parser("calls", help="analyst calls")
     actions = p.add_subparsers(dest="calls_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="record a hand-written call (TOML or YAML) as a snapshot")
+    add = actions.add_parser(
+        "add", parents=[common], help="record a hand-written call (TOML or YAML) as a snapshot"
+    )
     add.add_argument("file", help="the call file (.toml or .yaml)")
     add.add_argument(
         "--source", choices=("demo", "yahoo", "file"), help="whose bars it is resolved on"
+    )
+
+    p = sub.add_parser("automations", help="Prefect automations (alerts on the nightly)")
+    actions = p.add_subparsers(dest="automations_command", required=True, metavar="ACTION")
+    apply = actions.add_parser(
+        "apply",
+        help="create or replace the automations of deployments/automations.yaml on the Prefect "
+        "server of PREFECT_API_URL",
+    )
+    apply.add_argument(
+        "--webhook-url", help="where alerts are posted (default: $CALLBOOK_ALERT_WEBHOOK_URL)"
+    )
+    apply.add_argument(
+        "--deadline",
+        help="time a nightly run has to complete once due or started, e.g. 4h (default: the file's)",
+    )
+    apply.add_argument(
+        "--file", help="the automations file (default: deployments/automations.yaml)"
     )
     return parser
 
@@ -227,14 +251,20 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from rich.markdown import Markdown
 
     from flows.nightly import nightly, summary_markdown
+    from flows.prefect_api import prefect_api
+    from flows.tasks import RootsFailed
 
-    result = nightly(
-        roots=list(settings.roots),
-        source=settings.source,
-        as_of=args.as_of,
-        data_dir=str(settings.data_dir),
-        methodologies=list(settings.methodologies),
-    )
+    with prefect_api():
+        try:
+            result = nightly(
+                roots=list(settings.roots),
+                source=settings.source,
+                as_of=args.as_of,
+                data_dir=str(settings.data_dir),
+                methodologies=list(settings.methodologies),
+            )
+        except RootsFailed as failed:  # the run ended Failed; its result is still the summary
+            result = failed.result
     console = Console()
     console.print(
         Markdown(
@@ -330,17 +360,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.index_path and args.source != "file":
         raise CliError("--index-path is for --source file (yahoo fetches the index itself)")
     from flows.nightly import ingest
+    from flows.prefect_api import prefect_api
+    from flows.tasks import RootsFailed
 
-    summary = ingest(
-        root=settings.roots[0],
-        source=settings.source,
-        start=args.start,
-        end=args.end,
-        data_dir=str(settings.data_dir),
-        source_options={"path": args.path, "columns": dict(args.map), "index_path": args.index_path}
-        if args.source == "file"
-        else {},
-    )
+    with prefect_api():
+        try:
+            summary = ingest(
+                root=settings.roots[0],
+                source=settings.source,
+                start=args.start,
+                end=args.end,
+                data_dir=str(settings.data_dir),
+                source_options={
+                    "path": args.path,
+                    "columns": dict(args.map),
+                    "index_path": args.index_path,
+                }
+                if args.source == "file"
+                else {},
+            )
+        except RootsFailed as failed:
+            summary = failed.result
     print(
         f"{summary.root}: received {summary.received:,}, new {summary.inserted:,}, revised "
         f"{summary.revised:,}, unchanged {summary.unchanged:,}, quarantined {summary.quarantined:,}, "
@@ -378,19 +418,23 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from flows.history import BARS_MODES, backfill, progress_hook
+    from flows.prefect_api import prefect_api
 
     mode = "as_known" if args.as_known else "current"
     print(
         f"bars: {mode} — {BARS_MODES[mode]}"
         + ("" if args.as_known else " (--as-known: " + BARS_MODES["as_known"] + ")")
     )
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=False,
-    ) as bar:
+    with (
+        prefect_api(),
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
+        ) as bar,
+    ):
         bars: dict[str, Any] = {}
 
         def show(root: str, done: int, total: int) -> None:
@@ -660,6 +704,31 @@ def cmd_calls(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_automations(args: argparse.Namespace) -> int:
+    _quiet_prefect()
+    from pathlib import Path
+
+    from flows.automations import AUTOMATIONS_FILE, apply_automations, parse_duration
+    from flows.prefect_api import configured_api_url
+
+    url = configured_api_url()
+    if not url:
+        raise CliError(
+            "automations live on a Prefect server: set PREFECT_API_URL (e.g. "
+            "http://127.0.0.1:4200/api after `prefect server start`)"
+        )
+    applied = apply_automations(
+        webhook_url=args.webhook_url,
+        path=Path(args.file) if args.file else AUTOMATIONS_FILE,
+        deadline=parse_duration(args.deadline) if args.deadline else None,
+    )
+    for a in applied:
+        verb = "replaced" if a.replaced else "created"
+        print(f"{a.name}: {verb} ({a.id}) — {a.trigger}")
+    print(f"on the Prefect API at {url}")
+    return EXIT_OK
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     with _open_read_only(args) as wh:
         _print_frame(
@@ -677,6 +746,7 @@ COMMANDS = {
     "resolve": cmd_resolve,
     "audit": cmd_audit,
     "calls": cmd_calls,
+    "automations": cmd_automations,
     "status": cmd_status,
     "sql": cmd_sql,
     "quarantine": cmd_quarantine,
@@ -702,5 +772,28 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def run() -> NoReturn:
+    """The `callbook` executable: ``main`` on the command line, then a fast exit."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown, which takes seconds once Prefect, Great
+    Expectations and pandas are loaded. First what the interpreter does at exit: the threading
+    exit hooks (Prefect drains its log and event queues there) and the joining of threads, then
+    the atexit handlers; then flush the standard streams and leave. The command has closed its
+    files."""
+    import atexit
+    import contextlib
+    import threading
+
+    threading._shutdown()  # type: ignore[attr-defined]
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -11,9 +11,10 @@ their own bars (pipeline.market.as_known); every other date's call is the curren
 Each snapshot stores which (``bars_mode``, ``bars_known_at``).
 
 ``resolve`` appends the outcome of every stored snapshot whose horizon has passed.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here (see flows/nightly.py: served flows are pickled by
+value and their parameter annotations must resolve in the run's process).
+"""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from flows import analysis, tasks
+from flows import analysis, clock
 from flows.outcomes import resolve_root_outcomes, resolve_stored
 from flows.series import series_by_root
 from flows.settings import code_version, load_settings
@@ -192,7 +193,7 @@ def backfill_root(
             kind="backfill",
             flow_run_id=run_id,
             code_version=code_version(),
-            created_at=tasks.utcnow(),
+            created_at=clock.utcnow(),
         )
         written += outcome.written
         unchanged += outcome.unchanged

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from flows import tasks
+from flows import clock
 from flows.series import LOG, Log, root_series, series_by_root
 from pipeline.audit.outcomes import call_progress, describe_progress, resolve_outcomes
 from pipeline.market.calendar import last_completed_session
@@ -33,7 +33,7 @@ def append_outcomes_of(warehouse: Warehouse, pending: pl.DataFrame, series: pl.D
     if pending.height == 0:
         return 0
     outcomes = pl.concat([resolve_outcomes(group, series) for group in _by_horizon(pending)])
-    return warehouse.append_outcomes(outcomes, series_through=through, recorded_at=tasks.utcnow())
+    return warehouse.append_outcomes(outcomes, series_through=through, recorded_at=clock.utcnow())
 
 
 def progress_of(calls: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
@@ -66,7 +66,7 @@ def resolve_root_outcomes(
         )
     progress = progress_of(warehouse.open_snapshots(root, source=source), series)
     if progress.height:
-        warehouse.append_progress(progress, source=source, recorded_at=tasks.utcnow())
+        warehouse.append_progress(progress, source=source, recorded_at=clock.utcnow())
     return written
 
 
@@ -77,7 +77,7 @@ def resolve_stored(
     horizon has passed in the stored bars (up to the last completed session). Returns the
     outcomes appended per root."""
     series = series_by_root(
-        warehouse, roots, source=source, as_of=last_completed_session(tasks.utcnow()), log=log
+        warehouse, roots, source=source, as_of=last_completed_session(clock.utcnow()), log=log
     )
     return {
         root: resolve_root_outcomes(warehouse, root, series[root], source=source, log=log)

@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import polars as pl
 
-from flows import tasks
+from flows import clock
 from pipeline.analysis.assemble import PEERS
 from pipeline.market.continuous import continuous_series_and_rolls
 from warehouse.store import Warehouse
@@ -82,7 +82,7 @@ def series_by_root(
         series[root], rolls = built
         if known_at is not None:
             continue
-        stored = warehouse.write_rolls(rolls, source=source, recorded_at=tasks.utcnow())
+        stored = warehouse.write_rolls(rolls, source=source, recorded_at=clock.utcnow())
         log.info(
             "%s: continuous series of %s sessions (%s rolls: %s estimated, %s new, %s revised) to %s",
             root,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -36,7 +39,10 @@ def run(data_dir: Path, *argv: str) -> int:
 def test_nightly_prints_the_summary_and_the_rty_note(data_dir: Path, capsys) -> None:
     with frozen_clock(NOW):
         assert run(data_dir, "nightly", "--roots", "RTY,ES") == EXIT_OK
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    # The harness's API is configured: the command reuses it and says so (no temporary server).
+    assert captured.err.startswith("callbook: using Prefect API at http://127.0.0.1:")
     assert "callbook nightly — 2026-11-20 (DEMO DATA" in out
     assert "E-mini Russell 2000 (RTY)" in out
     assert out.rstrip().endswith("chart-v1-v1.png")
@@ -183,6 +189,92 @@ def test_backfill_resume_writes_nothing_new(data_dir: Path, capsys) -> None:
         after = wh.table_counts()
     assert after["snapshots"] == before["snapshots"]
     assert after["outcomes"] == before["outcomes"]
+
+
+def test_data_dir_is_accepted_after_the_command_too(data_dir: Path, tmp_path: Path, capsys) -> None:
+    assert main(["status", "--data-dir", str(data_dir)]) == EXIT_OK
+    assert "RTY" in capsys.readouterr().out
+    # After the command it wins over the one before it (here: a directory with no warehouse).
+    assert main(["--data-dir", str(data_dir), "status", "--data-dir", str(tmp_path)]) == 1
+    assert f"no warehouse at {tmp_path}" in capsys.readouterr().err
+    assert main(["calls", "add", str(SEED_CALL), "--data-dir", str(tmp_path / "none")]) == 1
+
+
+def test_commands_that_need_no_flow_never_load_prefect(data_dir: Path, tmp_path: Path) -> None:
+    """status, show, sql, quarantine, audit, calls add and a no-op resolve run as plain code: no
+    Prefect import, so no Prefect server, temporary or not (on a copy: calls add writes)."""
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    commands = [
+        ["status"],
+        ["show", "RTY"],
+        ["sql", "select count(*) from snapshots"],
+        ["quarantine"],
+        ["audit", "RTY", "--boot", "50"],
+        ["calls", "add", str(SEED_CALL)],
+        ["resolve", "--roots", "RTY,ES"],
+        ["resolve", "--roots", "RTY,ES"],  # nothing left to resolve
+    ]
+    code = (
+        "import json, sys; from flows.cli import main; "
+        f"codes = [main(['--data-dir', {str(copy)!r}, *c]) for c in {commands!r}]; "
+        "print(json.dumps([codes, sorted(m for m in sys.modules if m.split('.')[0] == 'prefect')]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    codes, prefect_modules = json.loads(result.stdout.strip().splitlines()[-1])
+    assert codes == [EXIT_OK] * len(commands)
+    assert prefect_modules == []
+    assert "RTY: 0 outcomes appended" in result.stdout  # the second resolve was a no-op
+    assert "Prefect" not in result.stderr
+
+
+def test_a_locked_warehouse_is_one_line_on_stderr(
+    data_dir: Path, tmp_path: Path, capfd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock: the flow command fails with one line, no traceback
+    (the flow run's traceback stays in its logs on the Prefect server)."""
+    from warehouse import store
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from warehouse.store import Warehouse; "
+            f"wh = Warehouse.open({str(copy / 'warehouse.duckdb')!r}); print('locked', flush=True); "
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        connect = store._connect  # wait 1 s for the lock, not 30
+        monkeypatch.setattr(
+            store,
+            "_connect",
+            lambda path, *, read_only, lock_timeout: connect(
+                path, read_only=read_only, lock_timeout=1.0
+            ),
+        )
+        capfd.readouterr()
+        with frozen_clock(NOW):
+            assert main(["--data-dir", str(copy), "nightly", "--roots", "RTY"]) == EXIT_FAILED
+        err = capfd.readouterr().err
+    finally:
+        holder.communicate("", timeout=30)
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    locked = [line for line in lines if "is locked by another callbook process" in line]
+    assert len(locked) == 1, err
+    assert locked[0].startswith("callbook: error: WarehouseLockedError: ")
+    assert len(lines) <= 3, err  # that line, the API line, at most Prefect's own failure summary
 
 
 SEED_EVENING = datetime(2026, 2, 4, 22, 30, tzinfo=UTC)  # 17:30 ET on the seed's as-of day
