@@ -85,7 +85,7 @@ def backfill_core(path: Path) -> tuple[float, int, int, dict[str, float]]:
                 written += out.written
             split["write"] += time.perf_counter() - t
             t = time.perf_counter()
-            pending = wh.unresolved_snapshots(root, through=AS_OF)
+            pending = wh.unresolved_snapshots(root, source="demo", through=AS_OF)
             outcomes = resolve_outcomes(pending, series[root])
             resolved += wh.append_outcomes(outcomes, series_through=AS_OF, recorded_at=FETCHED_AT)
             split["outcomes"] += time.perf_counter() - t

@@ -66,10 +66,10 @@ def main() -> None:
             geometry = (counts + a * climatology) / (counts.sum(axis=1, keepdims=True) + a)
             rps = ranked_probability_score(probs, outcome)
             vs_clim = block_bootstrap_skill(
-                rps, ranked_probability_score(climatology, outcome), block=horizon
+                rps, ranked_probability_score(climatology, outcome), horizon=horizon
             )
             vs_geo = block_bootstrap_skill(
-                rps, ranked_probability_score(geometry, outcome), block=horizon
+                rps, ranked_probability_score(geometry, outcome), horizon=horizon
             )
             lines.append(
                 f"| {root} | {strength:g} | {table.height:,} | {interval(vs_clim)} | {interval(vs_geo)} |"

@@ -1,20 +1,33 @@
-"""Serve the nightly deployment from this process (no work pool needed).
+"""Serve the nightly flow from this process, without a work pool or worker.
 
-    uv run python deployments/serve.py        # Ctrl-C to stop
+    export PREFECT_API_URL=http://127.0.0.1:4200/api      # a running `prefect server start`
+    CALLBOOK_DATA_DIR=$PWD/data-yahoo .venv/bin/python deployments/serve.py    # Ctrl-C to stop
 
-Same schedule as deployments/prefect.yaml: weekdays 18:15 America/New_York.
+It registers its own deployment, ``callbook-nightly/nightly-serve`` (same schedule as
+deployments/prefect.yaml: weekdays 18:15 America/New_York, ``source: yahoo``), and leaves the
+work-pool deployment ``callbook-nightly/nightly`` as it is. Runs execute in child processes of
+this one, with its environment (``CALLBOOK_DATA_DIR``) and working directory. Use one of the two
+deployments for the schedule, not both: pause the other's schedule.
 """
-
-from __future__ import annotations
 
 from prefect.schedules import Cron
 
 from flows.nightly import nightly
 
-if __name__ == "__main__":
+DEPLOYMENT_NAME = "nightly-serve"
+SCHEDULE = Cron("15 18 * * 1-5", timezone="America/New_York")
+PARAMETERS = {"source": "yahoo"}
+
+
+def main() -> None:
     nightly.serve(
-        name="nightly",
-        schedules=[Cron("15 18 * * 1-5", timezone="America/New_York")],
-        parameters={"source": "yahoo"},
+        name=DEPLOYMENT_NAME,
+        schedules=[SCHEDULE],
+        parameters=PARAMETERS,
         tags=["callbook", "nightly"],
+        description="The nightly flow served by deployments/serve.py (no work pool).",
     )
+
+
+if __name__ == "__main__":
+    main()

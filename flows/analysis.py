@@ -17,11 +17,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from flows import tasks
+from flows.series import series_by_root
 from flows.settings import code_version
-from pipeline.analysis.assemble import PEERS, snapshot_from_row
+from pipeline.analysis.assemble import snapshot_from_row
 from pipeline.analysis.engine import Analysis, chart_frame
 from pipeline.analysis.methodology import Methodology, get
-from pipeline.market.continuous import continuous_series_and_rolls
 from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
 
 
@@ -31,27 +31,7 @@ def build_series(
 ) -> dict[str, pl.DataFrame]:
     """Continuous series (internal frame, cut at ``as_of``) of the roots and their peers; their
     rolls (gap, method, evidence) are stored in the warehouse's ``rolls`` table."""
-    logger = get_run_logger()
-    series = {}
-    for root in dict.fromkeys([*roots, *PEERS]):
-        bars = warehouse.current_bars(root, source=source, end=as_of)
-        if bars.height == 0:
-            if root in roots:
-                logger.warning("%s: no %s bars on or before %s: no analysis", root, source, as_of)
-            continue
-        series[root], rolls = continuous_series_and_rolls(bars)
-        stored = warehouse.write_rolls(rolls, source=source, recorded_at=tasks.utcnow())
-        logger.info(
-            "%s: continuous series of %s sessions (%s rolls: %s estimated, %s new, %s revised) to %s",
-            root,
-            f"{series[root].height:,}",
-            rolls.height,
-            int(rolls["estimated"].sum()),
-            stored.new,
-            stored.revised,
-            series[root]["session_date"].max(),
-        )
-    return series
+    return series_by_root(warehouse, roots, source=source, as_of=as_of, log=get_run_logger())
 
 
 def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[Methodology]:
@@ -59,7 +39,16 @@ def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[
     methodologies = [get(v) for v in versions]
     warehouse.record_methodologies(
         [
-            MethodologyEntry(m.version, m.params_hash, m.params.as_dict(), published=i == 0)
+            MethodologyEntry(
+                m.version,
+                m.params_hash,
+                m.params.as_dict(),
+                published=i == 0,
+                tuning_declared=m.tuning is not None,
+                tuned_through=m.tuning.through if m.tuning else None,
+                tuned_sources=m.tuning.sources if m.tuning else (),
+                tuning_note=m.tuning.note if m.tuning else "",
+            )
             for i, m in enumerate(methodologies)
         ],
         at=tasks.utcnow(),
@@ -153,7 +142,13 @@ def publish_report(
     previous = snapshot_from_row(previous_rows.row(0, named=True)) if previous_rows.height else None
     version = int(stored["version"].item())
     paths = report_paths(data_dir, root, as_of, version, methodology=methodology)
-    chart = render_chart(chart_frame(analysis.table, as_of), snapshot, demo=demo)
+    # A stored version's chart does not change (its snapshot's content hash covers the bars it
+    # draws): a re-run the same day keeps it and does not load matplotlib.
+    chart = (
+        None
+        if paths.chart.exists()
+        else render_chart(chart_frame(analysis.table, as_of), snapshot, demo=demo)
+    )
     note = render_note(snapshot, chart_file=paths.chart.name, demo=demo, previous=previous)
     write_report(paths, note=note, chart=chart)
     summary = render_summary_line(snapshot)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -37,14 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="callbook",
         description="An honest, queryable record of daily technical calls on CME equity-index futures.",
     )
-    parser.add_argument(
-        "--data-dir",
-        help="data directory holding warehouse.duckdb, lake/ and reports/ "
-        "(default: $CALLBOOK_DATA_DIR or ./data)",
+    data_dir_help = (
+        "data directory holding warehouse.duckdb, lake/ and reports/ "
+        "(default: $CALLBOOK_DATA_DIR or ./data)"
     )
+    parser.add_argument("--data-dir", help=data_dir_help)
+    # --data-dir is also accepted after the command name (`callbook status --data-dir d`); there,
+    # when absent, it leaves the value given before the command alone.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_parser = functools.partial(sub.add_parser, parents=[common])
 
-    p = sub.add_parser("nightly", help="run the nightly flow: ingest, validate, load, analyse")
+    p = add_parser("nightly", help="run the nightly flow: ingest, validate, load, analyse")
     p.add_argument(
         "--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or RTY,ES,NQ,YM)"
     )
@@ -56,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _methodologies_option(p)
 
-    p = sub.add_parser("ingest", help="ingest one root from one source over a date range")
+    p = add_parser("ingest", help="ingest one root from one source over a date range")
     p.add_argument("--root", required=True)
     p.add_argument("--source", required=True, choices=("demo", "yahoo", "file"))
     p.add_argument("--path", help="file to read (source file): CSV or Parquet")
@@ -75,11 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_date, help="first session (default: everything the source has)")
     p.add_argument("--end", type=_date, help="last session (default: the last completed session)")
 
-    sub.add_parser(
-        "status", help="per root: first and last session, rows, quarantined rows, last run"
-    )
+    add_parser("status", help="per root: first and last session, rows, quarantined rows, last run")
 
-    p = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
+    p = add_parser("sql", help="run a read-only SQL query against the warehouse")
     p.add_argument("query", help="SQL text, or @FILE to read it from a file")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument(
@@ -94,11 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="bind $NAME in the query to VALUE (repeatable), e.g. --param root=RTY",
     )
 
-    p = sub.add_parser("quarantine", help="show quarantined rows with the rule they broke")
+    p = add_parser("quarantine", help="show quarantined rows with the rule they broke")
     p.add_argument("--root")
     p.add_argument("--limit", type=int, default=50)
 
-    p = sub.add_parser("show", help="print a stored call as the daily note")
+    p = add_parser("show", help="print a stored call as the daily note")
     p.add_argument("root")
     p.add_argument("--as-of", type=_date, help="the call's as-of session (default: the latest)")
     p.add_argument("--version", type=int, help="a specific version (default: the latest)")
@@ -110,20 +114,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
 
-    p = sub.add_parser(
+    p = add_parser(
         "backfill", help="point-in-time snapshots for every session of a range, then outcomes"
     )
     p.add_argument("--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or all four)")
     p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose bars to use")
     p.add_argument("--start", type=_date, help="first as-of session (default: the first call)")
     p.add_argument("--end", type=_date, help="last as-of session (default: the last completed)")
+    p.add_argument(
+        "--as-known",
+        action="store_true",
+        help="compute each date from the bars as known then: vendor revisions recorded after "
+        "the date are not used (default: the bars as stored now)",
+    )
     _methodologies_option(p)
 
-    p = sub.add_parser("resolve", help="append the outcomes of calls whose horizon has passed")
+    p = add_parser("resolve", help="append the outcomes of calls whose horizon has passed")
     p.add_argument("--roots", help="comma-separated roots")
     p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose bars to use")
 
-    p = sub.add_parser("audit", help="scoreboard and calibration of past calls")
+    p = add_parser("audit", help="scoreboard and calibration of past calls")
     p.add_argument("root", nargs="?", help="one root (default: all)")
     p.add_argument("--author", help="only this author (callbook = the model)")
     p.add_argument("--kind", choices=("live", "backfill", "analyst"), help="only this kind")
@@ -135,13 +145,45 @@ def build_parser() -> argparse.ArgumentParser:
         "statements, crash labels, roll gaps, v2 - v1 scores",
     )
     p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose calls (--quality)")
+    p.add_argument(
+        "--include-late",
+        action="store_true",
+        help="also score analyst calls recorded late (after the next session opened), as "
+        "groups of their own",
+    )
+    p.add_argument(
+        "--include-in-sample",
+        action="store_true",
+        help="also score calls made in their methodology's tuning period (its parameters were "
+        "chosen on them), as groups of their own",
+    )
 
-    p = sub.add_parser("calls", help="analyst calls")
+    p = add_parser("calls", help="analyst calls")
     actions = p.add_subparsers(dest="calls_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="record a hand-written call (TOML or YAML) as a snapshot")
+    add = actions.add_parser(
+        "add", parents=[common], help="record a hand-written call (TOML or YAML) as a snapshot"
+    )
     add.add_argument("file", help="the call file (.toml or .yaml)")
     add.add_argument(
         "--source", choices=("demo", "yahoo", "file"), help="whose bars it is resolved on"
+    )
+
+    p = sub.add_parser("automations", help="Prefect automations (alerts on the nightly)")
+    actions = p.add_subparsers(dest="automations_command", required=True, metavar="ACTION")
+    apply = actions.add_parser(
+        "apply",
+        help="create or replace the automations of deployments/automations.yaml on the Prefect "
+        "server of PREFECT_API_URL",
+    )
+    apply.add_argument(
+        "--webhook-url", help="where alerts are posted (default: $CALLBOOK_ALERT_WEBHOOK_URL)"
+    )
+    apply.add_argument(
+        "--deadline",
+        help="time a nightly run has to complete once due or started, e.g. 4h (default: the file's)",
+    )
+    apply.add_argument(
+        "--file", help="the automations file (default: deployments/automations.yaml)"
     )
     return parser
 
@@ -176,6 +218,7 @@ def _print_frame(
         sys.stdout.write(frame.write_json() + "\n")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
@@ -188,7 +231,7 @@ def _print_frame(
                 if v is None
                 else f"{v:,}"
                 if isinstance(v, int) and not isinstance(v, bool)
-                else str(v)
+                else escape(str(v))  # data, not markup: "[in tuning period]" must print
                 for v in row
             )
         )
@@ -215,14 +258,20 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from rich.markdown import Markdown
 
     from flows.nightly import nightly, summary_markdown
+    from flows.prefect_api import prefect_api
+    from flows.tasks import RootsFailed
 
-    result = nightly(
-        roots=list(settings.roots),
-        source=settings.source,
-        as_of=args.as_of,
-        data_dir=str(settings.data_dir),
-        methodologies=list(settings.methodologies),
-    )
+    with prefect_api():
+        try:
+            result = nightly(
+                roots=list(settings.roots),
+                source=settings.source,
+                as_of=args.as_of,
+                data_dir=str(settings.data_dir),
+                methodologies=list(settings.methodologies),
+            )
+        except RootsFailed as failed:  # the run ended Failed; its result is still the summary
+            result = failed.result
     console = Console()
     console.print(
         Markdown(
@@ -247,6 +296,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markdown import Markdown
 
+    from flows.outcomes import status_line
     from pipeline.analysis.assemble import snapshot_from_row
     from pipeline.report.note import render_note
     from warehouse.reports import report_paths
@@ -284,6 +334,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 "source": row["source"],
             },
         )
+        status = status_line(wh, row)
     snapshot = snapshot_from_row(row)
     paths = report_paths(
         settings.data_dir,
@@ -299,9 +350,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         previous=snapshot_from_row(previous.row(0, named=True)) if previous.height else None,
     )
     if args.format == "markdown":
-        sys.stdout.write(note + "\n")
+        sys.stdout.write(note + "\n" + (f"\n**Status so far:** {status}\n" if status else ""))
     else:
-        Console().print(Markdown(note))
+        console = Console()
+        console.print(Markdown(note))
+        if status:
+            console.print(f"[bold]Status so far:[/bold] {status}")
     return EXIT_OK
 
 
@@ -313,17 +367,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.index_path and args.source != "file":
         raise CliError("--index-path is for --source file (yahoo fetches the index itself)")
     from flows.nightly import ingest
+    from flows.prefect_api import prefect_api
+    from flows.tasks import RootsFailed
 
-    summary = ingest(
-        root=settings.roots[0],
-        source=settings.source,
-        start=args.start,
-        end=args.end,
-        data_dir=str(settings.data_dir),
-        source_options={"path": args.path, "columns": dict(args.map), "index_path": args.index_path}
-        if args.source == "file"
-        else {},
-    )
+    with prefect_api():
+        try:
+            summary = ingest(
+                root=settings.roots[0],
+                source=settings.source,
+                start=args.start,
+                end=args.end,
+                data_dir=str(settings.data_dir),
+                source_options={
+                    "path": args.path,
+                    "columns": dict(args.map),
+                    "index_path": args.index_path,
+                }
+                if args.source == "file"
+                else {},
+            )
+        except RootsFailed as failed:
+            summary = failed.result
     print(
         f"{summary.root}: received {summary.received:,}, new {summary.inserted:,}, revised "
         f"{summary.revised:,}, unchanged {summary.unchanged:,}, quarantined {summary.quarantined:,}, "
@@ -360,15 +424,24 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from flows.history import backfill, progress_hook
+    from flows.history import BARS_MODES, backfill, progress_hook
+    from flows.prefect_api import prefect_api
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=False,
-    ) as bar:
+    mode = "as_known" if args.as_known else "current"
+    print(
+        f"bars: {mode} — {BARS_MODES[mode]}"
+        + ("" if args.as_known else " (--as-known: " + BARS_MODES["as_known"] + ")")
+    )
+    with (
+        prefect_api(),
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
+        ) as bar,
+    ):
         bars: dict[str, Any] = {}
 
         def show(root: str, done: int, total: int) -> None:
@@ -384,6 +457,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 end=args.end,
                 data_dir=str(settings.data_dir),
                 methodologies=list(settings.methodologies),
+                as_known=args.as_known,
             )
     for r in result.roots:
         print(
@@ -396,13 +470,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    _quiet_prefect()
+    # No flow: resolving is one short local transaction per root and needs no Prefect server (the
+    # `callbook-resolve` flow in flows/history.py is there for deployments).
     settings = _settings(args, roots=args.roots, source=args.source)
-    from flows.history import resolve
+    from flows.outcomes import resolve_stored
+    from warehouse.store import Warehouse
 
-    written = resolve(
-        roots=list(settings.roots), source=settings.source, data_dir=str(settings.data_dir)
-    )
+    with Warehouse.open(settings.warehouse_path) as wh:
+        written = resolve_stored(wh, settings.roots, source=settings.source)
     for root, n in written.items():
         print(f"{root}: {n:,} outcomes appended")
     return EXIT_OK
@@ -412,48 +487,100 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.quality:
         return _audit_quality(args)
     from rich.console import Console
+    from rich.markup import escape
 
-    from pipeline.audit.calibration import GROUP, calibration_table, scoreboard
+    from flows.outcomes import open_call_status
+    from pipeline.audit.calibration import (
+        FLAGS,
+        GROUP,
+        KIND_MEANINGS,
+        calibration_table,
+        describe_group,
+        scoreboard,
+        select_calls,
+    )
     from pipeline.report.chart import render_reliability_chart
     from warehouse.reports import write_atomic
 
     root = args.root.upper() if args.root else None
+    selection_params = {"root": root, "author": args.author, "kind": args.kind}
     with _open_read_only(args) as wh:
         scored = wh.query(
             "select * from scored_calls where ($root is null or root = $root)"
             " and ($author is null or author = $author) and ($kind is null or kind = $kind)"
             " order by root, author, kind, methodology_version, source, as_of",
-            {"root": root, "author": args.author, "kind": args.kind},
+            selection_params,
         )
-    if scored.height == 0:
-        raise CliError(
-            "no resolved calls to audit yet: run `callbook backfill` (history) or wait until the "
-            "horizon of the nightly calls has passed (`callbook resolve`)"
-        )
-    board = scoreboard(scored, n_boot=args.boot)
-    calibration = calibration_table(scored)
+        tuning = wh.query("select * from methodologies order by methodology_version")
+        show_open = (args.author not in (None, "callbook")) or scored.height == 0
+        open_calls = open_call_status(wh, **selection_params) if show_open else None
     console = Console()
+    selection = select_calls(
+        scored, include_late=args.include_late, include_tuning=args.include_in_sample
+    )
+    console.print(escape(_audit_header(scored, tuning, KIND_MEANINGS)))
+    for row in selection.left_out.iter_rows(named=True):
+        option = "--include-late" if row["reason"] == "recorded late" else "--include-in-sample"
+        console.print(
+            escape(
+                f"left out: {describe_group(row)} — {row['calls']:,} call(s) {row['reason']} "
+                f"({row['first_as_of']}..{row['last_as_of']}); {option} scores them apart"
+            )
+        )
+    if open_calls is not None and open_calls.height:
+        console.print("[bold]Open calls[/bold] — status so far (no score until the horizon ends):")
+        for row in open_calls.iter_rows(named=True):
+            late = " [recorded late]" if row["recorded_late"] else ""
+            console.print(
+                escape(
+                    f"  {row['root']} {row['as_of']} {row['author']} "
+                    f"{row['methodology_version']} on {row['resolved_on_source']} bars{late}: "
+                    f"{row['summary']}"
+                ),
+                soft_wrap=True,  # one line per call, whatever the terminal width
+            )
+    if selection.scored.height == 0:
+        if scored.height == 0 and not (open_calls is not None and open_calls.height):
+            raise CliError(
+                "no resolved calls to audit yet: run `callbook backfill` (history) or wait until "
+                "the horizon of the nightly calls has passed (`callbook resolve`)"
+            )
+        if scored.height:
+            console.print(
+                "nothing left to score: every resolved call selected is recorded late or in its "
+                "methodology's tuning period (--include-late / --include-in-sample score them, "
+                "as groups of their own)"
+            )
+        return EXIT_OK
+    board = scoreboard(selection.scored, n_boot=args.boot)
+    calibration = calibration_table(selection.scored)
     console.print(
         "[bold]Scoreboard[/bold] — ranked probability score (RPS, lower is better) against two "
-        "point-in-time references: the expanding climatology of the same group, and base rates "
-        "by barrier geometry alone. Skill = 1 − RPS / reference RPS, with a 90 % block-bootstrap "
-        "interval (blocks of one horizon: overlapping calls are not independent)."
+        "point-in-time references: the climatology known when each call was made (stored with "
+        "it, the model's of the same day for an analyst call, else its group's expanding one: "
+        "column 'clim.'), and base rates by barrier geometry alone. Skill = 1 − RPS / reference "
+        "RPS, with a 90 % interval from a block bootstrap (blocks of three horizons, Student-t "
+        "on the number of blocks: overlapping calls are not independent); none for fewer than "
+        "three horizons of calls."
     )
     _print_frame(_scoreboard_view(board), title=None)
     console.print(
-        "[bold]Calibration[/bold] — for each forecast bucket, how often the scenario happened "
-        "(Wilson 95 % interval)."
+        "[bold]Calibration[/bold] — for each forecast bucket, how often the scenario happened, "
+        "with a 90 % Wilson interval on the effective number of calls: overlapping horizons "
+        "count once per horizon of overlap (correlation by lag estimated from the calls, or "
+        "bounded by the overlap fraction for groups under ten horizons: 'basis')."
     )
     _print_frame(_calibration_view(calibration), title=None, limit=400)
     out_dir = _settings(args).data_dir / "reports" / "audit"
-    for keys, group in calibration.group_by(list(GROUP), maintain_order=True):
-        name = "-".join(str(k) for k in keys)
+    by = [*GROUP, FLAGS]
+    for keys, group in calibration.group_by(by, maintain_order=True):
+        name = "-".join(str(k).replace(", ", "+").replace(" ", "_") for k in keys if k)
         path = out_dir / f"reliability-{name}.png"
         write_atomic(
             path,
             render_reliability_chart(
                 group.rename({"frequency_low": "low", "frequency_high": "high"}),
-                title=f"Reliability: {' / '.join(map(str, keys))}",
+                title=f"Reliability: {' / '.join(str(k) for k in keys if k)}",
             ),
         )
         console.print(f"reliability chart: {path}")
@@ -511,7 +638,37 @@ def _interval_expr(prefix: str) -> Any:
     )
 
 
-def _interval(value: float, low: float, high: float) -> str:
+def _audit_header(scored: Any, tuning: Any, kinds: dict[str, str]) -> str:
+    """What the audit counts: the kinds of calls, and each methodology's tuning period."""
+    lines = ["What is scored:"]
+    present = set(scored["kind"].to_list()) if scored.height else set()
+    lines += [f"  {kind}: {meaning}" for kind, meaning in kinds.items() if kind in present]
+    versions = sorted(set(scored["methodology_version"].to_list())) if scored.height else []
+    recorded = {r["methodology_version"]: r for r in tuning.iter_rows(named=True)}
+    for version in versions:
+        if version == "analyst":
+            lines.append("  analyst calls: no parameters tuned on data")
+            continue
+        entry = recorded.get(version)
+        if entry is None or not entry.get("tuning_declared"):
+            lines.append(
+                f"  {version}: tuning period not declared: its calls cannot be shown to be out "
+                "of sample (flagged)"
+            )
+        elif entry["tuned_through"] is None:
+            lines.append(f"  {version}: no parameters chosen on data")
+        else:
+            lines.append(
+                f"  {version}: parameters chosen on {entry['tuned_sources']} data through "
+                f"{entry['tuned_through']} ({entry['tuning_note']}); its calls on those bars "
+                "up to that date are in sample: left out unless --include-in-sample"
+            )
+    return "\n".join(lines)
+
+
+def _interval(value: float, low: float | None, high: float | None, refused: str | None) -> str:
+    if refused or low is None or high is None:
+        return f"{value:+.3f} (no interval)"
     return f"{value:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
@@ -519,34 +676,28 @@ def _scoreboard_view(board: Any) -> Any:
     """The scoreboard with one readable cell per figure (fits a terminal)."""
     import polars as pl
 
+    from pipeline.audit.calibration import describe_group
+
+    rows = list(board.iter_rows(named=True))
     return pl.DataFrame(
         {
-            "group": [
-                f"{r['root']} {r['author']} {r['kind']} {r['methodology_version']} {r['source']}"
-                for r in board.iter_rows(named=True)
-            ],
-            "calls (eff.)": [
-                f"{r['calls']:,} ({r['effective_calls']:,.0f})" for r in board.iter_rows(named=True)
-            ],
-            "as of": [
-                f"{r['first_as_of']}..{r['last_as_of']}" for r in board.iter_rows(named=True)
-            ],
-            "RPS / ref": [
-                f"{r['mean_rps']:.3f} / {r['mean_clim_rps']:.3f}"
-                for r in board.iter_rows(named=True)
-            ],
+            "group": [describe_group(r) for r in rows],
+            "calls (eff.)": [f"{r['calls']:,} ({r['effective_calls']:,.1f})" for r in rows],
+            "as of": [f"{r['first_as_of']}..{r['last_as_of']}" for r in rows],
+            "RPS / ref": [f"{r['mean_rps']:.3f} / {r['mean_clim_rps']:.3f}" for r in rows],
+            "clim.": [r["climatology"] for r in rows],
             "skill vs climatology": [
-                _interval(r["skill_vs_climatology"], r["skill_low"], r["skill_high"])
-                for r in board.iter_rows(named=True)
+                _interval(r["skill_vs_climatology"], r["skill_low"], r["skill_high"], r["interval"])
+                for r in rows
             ],
             "skill vs geometry": [
-                _interval(r["skill_vs_geometry"], r["geometry_low"], r["geometry_high"])
-                for r in board.iter_rows(named=True)
+                _interval(
+                    r["skill_vs_geometry"], r["geometry_low"], r["geometry_high"], r["interval"]
+                )
+                for r in rows
             ],
-            "Brier / log": [
-                f"{r['mean_brier']:.3f} / {r['mean_log_score']:.3f}"
-                for r in board.iter_rows(named=True)
-            ],
+            "Brier / log": [f"{r['mean_brier']:.3f} / {r['mean_log_score']:.3f}" for r in rows],
+            "note": [r["interval"] or "" for r in rows],
         }
     )
 
@@ -554,75 +705,87 @@ def _scoreboard_view(board: Any) -> Any:
 def _calibration_view(calibration: Any) -> Any:
     import polars as pl
 
-    from pipeline.audit.calibration import GROUP
+    from pipeline.audit.calibration import FLAGS, GROUP
 
+    label = pl.format("{} {} {} {} {}", *GROUP)
+    if FLAGS in calibration.columns:
+        label = (
+            pl.when(pl.col(FLAGS) != "").then(pl.format("{} [{}]", label, FLAGS)).otherwise(label)
+        )
     return calibration.select(
-        pl.format("{} {} {} {} {}", *GROUP).alias("group"),
+        label.alias("group"),
         "scenario",
         pl.format("{}–{}", pl.col("bucket_low").round(1), pl.col("bucket_high").round(1)).alias(
             "forecast"
         ),
-        pl.col("count").alias("calls"),
+        pl.format("{} ({})", pl.col("count"), pl.col("effective_count").round(1)).alias(
+            "calls (eff.)"
+        ),
         pl.col("mean_forecast").round(3).alias("mean p"),
         pl.format(
             "{} [{}, {}]",
             pl.col("observed_frequency").round(3),
             pl.col("frequency_low").round(3),
             pl.col("frequency_high").round(3),
-        ).alias("observed [95 %]"),
+        ).alias("observed [90 %]"),
+        pl.col("interval_basis").alias("basis"),
     )
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from flows import tasks
-    from flows.history import append_outcomes_of
-    from flows.settings import code_version
-    from pipeline.analysis.assemble import snapshot_from_row
-    from pipeline.audit.analyst import analyst_snapshot_rows, market_facts, parse_analyst_call
-    from pipeline.market.continuous import continuous_series
+    from flows.analyst import record_analyst_call
     from pipeline.report.note import render_summary_line
-    from warehouse.store import Warehouse
 
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"no such file: {path}")
-    fmt = path.suffix.lower().lstrip(".")
-    call = parse_analyst_call(path.read_text(encoding="utf-8"), fmt=fmt)
-    settings = _settings(args, source=args.source)
-    with Warehouse.open(settings.warehouse_path) as wh:
-        bars = wh.current_bars(call.root, source=settings.source)
-        if bars.height == 0:
-            raise CliError(
-                f"no {settings.source} bars for {call.root}: run `callbook nightly` first"
-            )
-        series = continuous_series(bars)
-        rows = analyst_snapshot_rows(call, market_facts(series, call.as_of))
-        written = wh.write_snapshots(
-            rows,
-            kind="analyst",
-            flow_run_id=None,
-            code_version=code_version(),
-            created_at=tasks.utcnow(),
-        )
-        stored = wh.snapshot_rows(call.root, author=call.author, as_of=call.as_of)
-        resolved = append_outcomes_of(wh, stored, series)
-        outcomes = wh.query(
-            "select * from outcomes where snapshot_id = $id", {"id": stored["snapshot_id"][0]}
-        )
-    snapshot = snapshot_from_row(stored.row(0, named=True))
-    state = "recorded" if written.written else "already recorded (identical content)"
-    print(f"{render_summary_line(snapshot)} — {state}")
-    if outcomes.height:
-        o = outcomes.row(0, named=True)
+    recorded = record_analyst_call(path, _settings(args, source=args.source))
+    snapshot = recorded.snapshot
+    state = "recorded" if recorded.written else "already recorded (identical content)"
+    print(f"{render_summary_line(snapshot)} — {state} on {recorded.resolved_on_source} bars")
+    if recorded.recorded_late:
         print(
-            f"resolved{' now' if resolved else ''}: {o['outcome']} on {o['resolved_session']} "
-            f"(RPS {o['rps']:.3f}, Brier {o['brier']:.3f}, log {o['log_score']:.3f}; line held: "
-            f"{o['line_held']}, trend right: {o['trend_correct']})"
+            f"recorded late: stored after the session following {snapshot.as_of} had opened "
+            "(prices after the call existed); kept, but left out of scoreboards unless "
+            "`callbook audit --include-late`"
+        )
+    if (o := recorded.outcome) is not None:
+        print(
+            f"resolved{' now' if recorded.resolved_now else ''}: {o['outcome']} on "
+            f"{o['resolved_session']} (RPS {o['rps']:.3f}, Brier {o['brier']:.3f}, log "
+            f"{o['log_score']:.3f}; line held: {o['line_held']}, trend right: {o['trend_correct']})"
         )
     else:
+        if recorded.progress is not None:
+            print(f"status so far: {recorded.progress['summary']}")
         print(f"its horizon ends {snapshot.horizon_end}: it will be resolved after that session")
+    return EXIT_OK
+
+
+def cmd_automations(args: argparse.Namespace) -> int:
+    _quiet_prefect()
+    from pathlib import Path
+
+    from flows.automations import AUTOMATIONS_FILE, apply_automations, parse_duration
+    from flows.prefect_api import configured_api_url
+
+    url = configured_api_url()
+    if not url:
+        raise CliError(
+            "automations live on a Prefect server: set PREFECT_API_URL (e.g. "
+            "http://127.0.0.1:4200/api after `prefect server start`)"
+        )
+    applied = apply_automations(
+        webhook_url=args.webhook_url,
+        path=Path(args.file) if args.file else AUTOMATIONS_FILE,
+        deadline=parse_duration(args.deadline) if args.deadline else None,
+    )
+    for a in applied:
+        verb = "replaced" if a.replaced else "created"
+        print(f"{a.name}: {verb} ({a.id}) — {a.trigger}")
+    print(f"on the Prefect API at {url}")
     return EXIT_OK
 
 
@@ -643,6 +806,7 @@ COMMANDS = {
     "resolve": cmd_resolve,
     "audit": cmd_audit,
     "calls": cmd_calls,
+    "automations": cmd_automations,
     "status": cmd_status,
     "sql": cmd_sql,
     "quarantine": cmd_quarantine,
@@ -668,5 +832,28 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def run() -> NoReturn:
+    """The `callbook` executable: ``main`` on the command line, then a fast exit."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown, which takes seconds once Prefect, Great
+    Expectations and pandas are loaded. First what the interpreter does at exit: the threading
+    exit hooks (Prefect drains its log and event queues there) and the joining of threads, then
+    the atexit handlers; then flush the standard streams and leave. The command has closed its
+    files."""
+    import atexit
+    import contextlib
+    import threading
+
+    threading._shutdown()  # type: ignore[attr-defined]
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -5,10 +5,16 @@ pass per root (the call table is causal, so row D of the full table is exactly w
 run computes from bars cut at D), writes them in chunks (each its own transaction: an interrupted
 backfill keeps what it wrote, and a re-run skips identical snapshots), then resolves outcomes.
 
-``resolve`` appends the outcome of every stored snapshot whose horizon has passed.
-"""
+``backfill(as_known=True)`` computes each date from the bars as known then (vendor revisions
+recorded after the date are not used): only the dates a later revision reaches are recomputed on
+their own bars (pipeline.market.as_known); every other date's call is the current-bars call.
+Each snapshot stores which (``bars_mode``, ``bars_known_at``).
 
-from __future__ import annotations
+``resolve`` appends the outcome of every stored snapshot whose horizon has passed.
+
+No ``from __future__ import annotations`` here (see flows/nightly.py: served flows are pickled by
+value and their parameter annotations must resolve in the run's process).
+"""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,10 +29,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from flows import analysis, tasks
+from flows import analysis, clock
+from flows.outcomes import resolve_root_outcomes, resolve_stored
+from flows.series import series_by_root
 from flows.settings import code_version, load_settings
+from pipeline.analysis.engine import peers_of
 from pipeline.analysis.methodology import Methodology
-from pipeline.audit.outcomes import resolve_outcomes
+from pipeline.market.as_known import bars_known_at, sessions_needing_own_bars
 from warehouse.store import SnapshotWrite, Warehouse
 
 BACKFILL_CHUNK = 1000  # snapshots per transaction
@@ -70,43 +79,65 @@ class BackfillResult:
         return sum(r.sessions for r in self.roots)
 
 
-def append_outcomes_of(warehouse: Warehouse, pending: pl.DataFrame, series: pl.DataFrame) -> int:
-    """Resolve ``pending`` snapshots of one root on its ``series`` and append the outcomes whose
-    horizon has passed (one transaction). Returns how many were appended."""
-    through = series["session_date"].max()
-    assert isinstance(through, date)
-    if pending.height == 0:
-        return 0
-    outcomes = pl.concat(
-        [
-            resolve_outcomes(group, series)
-            for _, group in pending.group_by("horizon_sessions", maintain_order=True)
-        ]
-    )
-    return warehouse.append_outcomes(outcomes, series_through=through, recorded_at=tasks.utcnow())
-
-
 @task(
     name="resolve-outcomes",
     task_run_name="resolve-{root}",
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def resolve_root(warehouse: Warehouse, root: str, series: pl.DataFrame) -> int:
-    """Resolve every stored snapshot of ``root`` whose horizon ended within ``series``."""
-    through = series["session_date"].max()
-    assert isinstance(through, date)
-    pending = warehouse.unresolved_snapshots(root, through=through)
-    written = append_outcomes_of(warehouse, pending, series)
-    if pending.height:
-        get_run_logger().info(
-            "%s: %s outcome(s) appended (%s snapshot(s) were due, series through %s)",
-            root,
-            f"{written:,}",
-            f"{pending.height:,}",
-            through,
+def resolve_root(warehouse: Warehouse, root: str, series: pl.DataFrame, *, source: str) -> int:
+    """Resolve every stored snapshot of ``root`` resolved on ``source`` whose horizon ended
+    within ``series``; record the status so far of the open ones."""
+    return resolve_root_outcomes(warehouse, root, series, source=source, log=get_run_logger())
+
+
+#: What each bars mode of a backfill means (printed by `callbook backfill`, stored per snapshot).
+BARS_MODES: dict[str, str] = {
+    "current": (
+        "each date computed from the bars as stored now (a vendor revision recorded after the "
+        "date is used for it)"
+    ),
+    "as_known": (
+        "each date computed from the bars as known at the end of the next session (revisions "
+        "recorded later are not used; history loaded later counts in its first version)"
+    ),
+}
+
+
+def as_known_rows(
+    warehouse: Warehouse,
+    rows: pl.DataFrame,
+    *,
+    root: str,
+    source: str,
+    peers: list[str],
+    methodology: Methodology,
+) -> tuple[pl.DataFrame, int]:
+    """``rows`` (current-bars snapshots of ``root``) as computed from the bars as known on each
+    date: the dates a later revision reaches (of the root or a peer) are recomputed on their own
+    bars, the others are identical by construction. Returns the rows (with ``bars_mode`` and
+    ``bars_known_at``) and how many dates were recomputed."""
+    revisions = pl.concat(
+        [warehouse.superseded_bars(r, source=source) for r in dict.fromkeys([root, *peers])]
+    )
+    dates = sessions_needing_own_bars(rows["as_of"].to_list(), revisions)
+    replaced = []
+    for day in dates:
+        series = series_by_root(
+            warehouse, [root], source=source, as_of=day, known_at=bars_known_at(day)
         )
-    return written
+        fresh = methodology.analyse(series, root, source=source, sessions=[day]).snapshots
+        replaced.append(fresh)
+    if replaced:
+        rows = pl.concat(
+            [rows.filter(~pl.col("as_of").is_in(dates)), *replaced], how="diagonal_relaxed"
+        ).sort("as_of")
+    known_at = pl.Series(
+        "bars_known_at",
+        [bars_known_at(d) for d in rows["as_of"].to_list()],
+        dtype=pl.Datetime("us", "UTC"),
+    )
+    return rows.with_columns(pl.lit("as_known").alias("bars_mode"), known_at), len(dates)
 
 
 @task(
@@ -125,6 +156,7 @@ def backfill_root(
     end: date,
     run_id: str | None,
     methodology: Methodology,
+    as_known: bool = False,
 ) -> tuple[int, SnapshotWrite]:
     """Compute every call of ``root`` in [start, end] in one pass and write them in chunks."""
     logger = get_run_logger()
@@ -132,6 +164,21 @@ def backfill_root(
     rows = result.snapshots.filter(pl.col("as_of") <= end)
     if start is not None:
         rows = rows.filter(pl.col("as_of") >= start)
+    if as_known and rows.height:
+        rows, recomputed = as_known_rows(
+            warehouse,
+            rows,
+            root=root,
+            source=source,
+            peers=peers_of(root, list(series_by_root)),
+            methodology=methodology,
+        )
+        logger.info(
+            "%s %s: bars as known: %s date(s) reached by a later revision recomputed",
+            root,
+            methodology.version,
+            recomputed,
+        )
     total = rows.height
     artifact = create_progress_artifact(
         progress=0.0,
@@ -146,7 +193,7 @@ def backfill_root(
             kind="backfill",
             flow_run_id=run_id,
             code_version=code_version(),
-            created_at=tasks.utcnow(),
+            created_at=clock.utcnow(),
         )
         written += outcome.written
         unchanged += outcome.unchanged
@@ -175,11 +222,13 @@ def backfill(
     end: date | None = None,
     data_dir: str | None = None,
     methodologies: list[str] | None = None,
+    as_known: bool = False,
 ) -> BackfillResult:
     """Point-in-time snapshots (kind ``backfill``) of every configured methodology for every
     session in [start, end], then outcomes.
 
     ``end`` defaults to the last completed CME session; ``start`` to the first session with a call.
+    ``as_known``: each date from the bars as known then (BARS_MODES); default: as stored now.
     """
     from flows.nightly import default_as_of
 
@@ -207,6 +256,7 @@ def backfill(
                         end=end,
                         run_id=run_id,
                         methodology=m,
+                        as_known=as_known,
                     ),
                 )
                 for m in methods
@@ -215,7 +265,9 @@ def backfill(
                 RootBackfill(root, version, total, written.written, written.unchanged)
                 for version, (total, written) in computed
             )
-            result.outcomes[root] = resolve_root(warehouse, root, series[root])
+            result.outcomes[root] = resolve_root(
+                warehouse, root, series[root], source=settings.source
+            )
     return result
 
 
@@ -225,16 +277,10 @@ def resolve(
     source: str | None = None,
     data_dir: str | None = None,
 ) -> dict[str, int]:
-    """Append the outcome of every snapshot whose horizon has passed in the stored bars."""
-    from flows.nightly import default_as_of
-
+    """Append the outcome of every snapshot whose horizon has passed in the stored bars (the
+    flow of a deployment; `callbook resolve` calls ``flows.outcomes.resolve_stored`` directly)."""
     settings = load_settings(data_dir=data_dir, roots=roots, source=source)
     with Warehouse.open(settings.warehouse_path) as warehouse:
-        series = analysis.build_series(
-            warehouse, settings.roots, source=settings.source, as_of=default_as_of()
+        return resolve_stored(
+            warehouse, settings.roots, source=settings.source, log=get_run_logger()
         )
-        return {
-            root: resolve_root(warehouse, root, series[root])
-            for root in settings.roots
-            if root in series
-        }

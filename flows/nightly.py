@@ -1,9 +1,11 @@
 """The nightly flow: per root fetch -> land -> validate -> load, then analysis and snapshots.
 
 Thin by design: every step is a pipeline or warehouse call wrapped in a task (flows/tasks.py).
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` in flow modules: a served flow is pickled by value into
+its run's process, and string annotations (``date``) would no longer resolve there when Prefect
+validates the parameters.
+"""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -180,7 +182,7 @@ def nightly(
             run_id=run_id,
         )
         outcomes = {
-            root: history.resolve_root(warehouse, root, series[root])
+            root: history.resolve_root(warehouse, root, series[root], source=src.name)
             for root in settings.roots
             if root in series
         }
@@ -203,7 +205,9 @@ def nightly(
         markdown=summary_markdown(summaries, as_of=as_of, source=settings.source, reports=reports),
         description=f"callbook nightly summary for {as_of}",
     )
-    return NightlyResult(as_of, settings.source, summaries, written, reports, outcomes)
+    result = NightlyResult(as_of, settings.source, summaries, written, reports, outcomes)
+    tasks.raise_if_roots_failed(summaries, result)  # any root failed: the run ends Failed
+    return result
 
 
 @flow(name="callbook-ingest")
@@ -234,4 +238,5 @@ def ingest(
         key="callbook-ingest-summary",
         markdown=summary_markdown([summary], as_of=end, source=settings.source),
     )
+    tasks.raise_if_roots_failed([summary], summary)
     return summary

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from flows.series import root_series_and_rolls
 from pipeline.analysis.snapshot import MODEL_AUTHOR
 from pipeline.analysis.v2.statements import false_statements
 from pipeline.audit.quality import QualityParams, quality_table, statement_table
 from pipeline.audit.scores import paired_difference
-from pipeline.market.continuous import continuous_series_and_rolls
 from pipeline.market.contracts import ROOT_SPECS
 from warehouse.store import Warehouse
 
@@ -51,10 +51,10 @@ def quality_report(
     series: dict[str, pl.DataFrame] = {}
     rolls: dict[str, pl.DataFrame] = {}
     for (root,), of_root in stored.group_by(["root"], maintain_order=True):
-        bars = warehouse.current_bars(str(root), source=source)
-        if bars.height == 0:
+        built = root_series_and_rolls(warehouse, str(root), source=source)
+        if built is None:
             continue
-        series[str(root)], rolls[str(root)] = continuous_series_and_rolls(bars)
+        series[str(root)], rolls[str(root)] = built
         tick = ROOT_SPECS[str(root)].tick if root in ROOT_SPECS else 0.01
         for (methodology,), rows in of_root.group_by(["methodology_version"], maintain_order=True):
             key = (str(root), str(methodology))

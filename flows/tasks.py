@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from prefect.logging import get_run_logger
 from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
 
+from flows import clock
 from pipeline.quality.result import ValidationResult
 from pipeline.schema import Batch
 from pipeline.sources.base import Source, TransientSourceError
@@ -26,8 +28,8 @@ FETCH_JITTER = 0.5
 
 
 def utcnow() -> datetime:
-    """The wall clock (tests replace it). Pipeline code never reads the clock; flows pass it in."""
-    return datetime.now(UTC)
+    """The wall clock: ``flows.clock.utcnow`` (the one place tests stop it)."""
+    return clock.utcnow()
 
 
 def _is_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -176,6 +178,37 @@ def load_batch(
         summary.deferred,
     )
     return summary
+
+
+class RootsFailed(Exception):
+    """A run in which some root failed (fetch failed for good, batch rejected).
+
+    Raised by a flow at its very end, after its summary artifact is written, so that the run ends
+    Failed in Prefect with a message naming the roots, exactly when the CLI exits 1 (a flow that
+    returns normally ends Completed). ``result`` is what the flow would have returned.
+    """
+
+    def __init__(self, failed: Sequence[RootSummary], total: int, result: Any = None) -> None:
+        self.failed = list(failed)
+        self.total = total
+        self.result = result
+        roots = "; ".join(f"{s.root} {s.status}: {_clip(s.message)}" for s in self.failed)
+        super().__init__(f"{len(self.failed)} of {total} root(s) failed: {roots}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable with its own arguments
+        return (type(self), (self.failed, self.total, self.result))
+
+
+def _clip(message: str, limit: int = 160) -> str:
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def raise_if_roots_failed(summaries: Sequence[RootSummary], result: Any) -> None:
+    """End the run Failed (``RootsFailed``) when a root did not load; see ``RootsFailed``."""
+    failed = [s for s in summaries if s.status != "ok"]
+    if failed:
+        raise RootsFailed(failed, len(summaries), result)
 
 
 def fetch_failed(

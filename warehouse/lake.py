@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipeline.schema import Batch
+from warehouse.files import new_file_mode
 
 RAW_DIR = Path("lake") / "raw"
 
@@ -77,6 +78,7 @@ def land_batch(data_dir: Path, batch: Batch) -> Landed:
         }
     )
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".landing-", suffix=".parquet")
+    os.fchmod(fd, new_file_mode())  # mkstemp's 0600 would hide the lake from the group
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from warehouse.files import new_file_mode
+
 REPORTS_DIR = Path("reports")
 
 
@@ -36,11 +38,13 @@ def report_paths(
 
 
 def write_atomic(path: Path, content: bytes | str) -> None:
-    """Write ``content`` to ``path`` via a temporary file in the same directory and a rename."""
+    """Write ``content`` to ``path`` via a temporary file in the same directory and a rename.
+    The file gets the mode ``open()`` would give it (readable by the group under umask 022/002)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode() if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -51,9 +55,11 @@ def write_atomic(path: Path, content: bytes | str) -> None:
         raise
 
 
-def write_report(paths: ReportPaths, *, note: str, chart: bytes) -> None:
-    """The chart first, then the note that links it, then the latest pointer."""
-    write_atomic(paths.chart, chart)
+def write_report(paths: ReportPaths, *, note: str, chart: bytes | None) -> None:
+    """The chart first (``None``: keep the one written before), then the note that links it, then
+    the latest pointer."""
+    if chart is not None:
+        write_atomic(paths.chart, chart)
     write_atomic(paths.note, note)
     relative = os.path.relpath(paths.chart, paths.latest.parent)
     write_atomic(paths.latest, note.replace(f"]({paths.chart.name})", f"]({relative})"))

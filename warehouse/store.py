@@ -50,6 +50,7 @@ TABLES: tuple[str, ...] = (
     "snapshot_levels",
     "snapshot_scenarios",
     "outcomes",
+    "call_progress",
     "methodologies",
     "rolls",
     "schema_migrations",
@@ -100,6 +101,12 @@ class MethodologyEntry:
     params_hash: str
     params: Mapping[str, Any]
     published: bool
+    # The period its data-tuned parameters were chosen on (pipeline.analysis.methodology.Tuning);
+    # tuning_declared False: the methodology does not say.
+    tuning_declared: bool = False
+    tuned_through: date | None = None
+    tuned_sources: tuple[str, ...] = ()
+    tuning_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -429,11 +436,39 @@ class Warehouse:
         A row whose content hash equals the latest stored version of its key (root, as_of,
         author, methodology_version, source) is skipped; any other row becomes the next version,
         linked to the one it supersedes. Nothing is updated or deleted.
+
+        Provenance (not hashed) the rows may carry, else defaulted: ``bars_mode`` ('current'),
+        ``bars_known_at`` (``created_at``), ``resolved_on_source`` (the row's source). The
+        warehouse adds ``recorded_late``: an analyst call stored at or after the next session's
+        open (pipeline.audit.analyst.recorded_late); never for the model's calls.
         """
         from pipeline.analysis.assemble import level_rows, scenario_rows
+        from pipeline.audit.analyst import recorded_late
 
         if rows.height == 0:
             return SnapshotWrite(0, 0, 0)
+        if kind == "analyst" and "resolved_on_source" not in rows.columns:
+            raise WarehouseError(
+                "an analyst call must name the source of the bars it is resolved on "
+                "(column resolved_on_source)"
+            )
+        defaults = {
+            "bars_mode": pl.lit("current"),
+            "bars_known_at": pl.lit(created_at).dt.convert_time_zone("UTC"),
+            "resolved_on_source": pl.col("source"),
+        }
+        rows = rows.with_columns(
+            value.alias(name) for name, value in defaults.items() if name not in rows.columns
+        ).with_columns(
+            pl.Series(
+                "recorded_late",
+                [
+                    kind == "analyst" and recorded_late(as_of, created_at)
+                    for as_of in rows["as_of"].to_list()
+                ],
+                dtype=pl.Boolean,
+            )
+        )
         keys = rows.select(SNAPSHOT_KEY)
         with self.transaction():
             with self._registered("incoming_keys", keys):
@@ -528,6 +563,10 @@ class Warehouse:
                         "params": json.dumps(entry.params, default=str, sort_keys=True),
                         "published": entry.published,
                         "configured_at": at,
+                        "tuning_declared": entry.tuning_declared,
+                        "tuned_through": entry.tuned_through,
+                        "tuned_sources": ",".join(entry.tuned_sources),
+                        "tuning_note": entry.tuning_note,
                     },
                 )
 
@@ -543,9 +582,61 @@ class Warehouse:
             )
         ]
 
-    def unresolved_snapshots(self, root: str, *, through: date) -> pl.DataFrame:
-        """Snapshots of ``root`` without an outcome whose horizon ended on or before ``through``."""
-        return self.query(statement("unresolved_snapshots"), {"root": root, "through": through})
+    def unresolved_snapshots(self, root: str, *, source: str, through: date) -> pl.DataFrame:
+        """Snapshots of ``root`` resolved on ``source``'s bars, without an outcome, whose horizon
+        ended on or before ``through``."""
+        return self.query(
+            statement("unresolved_snapshots"),
+            {"root": root, "source": source, "through": through},
+        )
+
+    def open_snapshots(
+        self,
+        root: str | None = None,
+        *,
+        source: str | None = None,
+        author: str | None = None,
+        as_of: date | None = None,
+        kind: str | None = None,
+    ) -> pl.DataFrame:
+        """Current versions of the calls without an outcome (of ``root``, resolved on
+        ``source``'s bars, ...; None: any)."""
+        return self.query(
+            statement("open_snapshots"),
+            {"root": root, "source": source, "author": author, "as_of": as_of, "kind": kind},
+        )
+
+    def append_progress(self, progress: pl.DataFrame, *, source: str, recorded_at: datetime) -> int:
+        """Append open calls' status so far (one transaction); a status already stored for the
+        same call and session is kept. Returns the rows written."""
+        if progress.height == 0:
+            return 0
+        with self.transaction():
+            before = self._first("select count(*) from call_progress")
+            with self._registered("incoming_progress", progress):
+                self._run(
+                    statement("insert_progress"),
+                    {"resolved_on_source": source, "recorded_at": recorded_at},
+                )
+            after = self._first("select count(*) from call_progress")
+        return int(after[0]) - int(before[0]) if before and after else 0
+
+    def bars_as_known(
+        self, root: str, *, source: str, known_at: datetime, end: date
+    ) -> pl.DataFrame:
+        """Bars (BAR_SCHEMA) of one root up to ``end`` as known at ``known_at``: vendor revisions
+        recorded later are not used; bars first recorded later count in their first version."""
+        frame = self.query(
+            statement("bars_as_known"),
+            {"source": source, "root": root, "known_at": known_at, "end": end},
+        )
+        return (
+            frame.cast(pl.Schema(BAR_SCHEMA)) if frame.height else pl.DataFrame(schema=BAR_SCHEMA)
+        )
+
+    def superseded_bars(self, root: str, *, source: str) -> pl.DataFrame:
+        """(session_date, superseded_at) of every bar version a vendor revision replaced."""
+        return self.query(statement("superseded_bars"), {"source": source, "root": root})
 
     def append_outcomes(
         self, outcomes: pl.DataFrame, *, series_through: date, recorded_at: datetime

@@ -33,6 +33,17 @@ ANALYST_METHODOLOGY = "analyst"
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """The data a methodology's parameters were chosen on. Its calls on bars of ``sources`` made
+    on or before ``through`` are in sample: the audit leaves them out by default (or flags
+    them). Not part of the parameters' hash (declaring it changes no stored call)."""
+
+    through: date | None  # last session of the data looked at; None: nothing chosen on data
+    sources: tuple[str, ...] = ()  # bar sources of that data (demo data says nothing of yahoo's)
+    note: str = ""  # which parameters, chosen how
+
+
+@dataclass(frozen=True)
 class Methodology:
     """One versioned rule set: its parameters, the columns its content hash covers, its analysis."""
 
@@ -41,6 +52,7 @@ class Methodology:
     params: Any  # a frozen dataclass with ``as_dict()``; hashed into every snapshot
     content_columns: tuple[str, ...]  # what its content hash covers, in this order
     analyse_fn: Callable[..., Analysis]
+    tuning: Tuning | None = None  # None: the methodology does not declare it (calls flagged)
 
     @property
     def params_hash(self) -> str:
@@ -78,7 +90,33 @@ def _v1() -> Methodology:
         params=AnalysisParams(),
         content_columns=CONTENT_COLUMNS,
         analyse_fn=analyse,
+        tuning=V1_TUNING,
     )
+
+
+#: v1's one data-tuned parameter; every other one is a convention of DESIGN.md, not fitted.
+V1_TUNING = Tuning(
+    through=date(2026, 11, 20),
+    sources=("demo",),
+    note=(
+        "state_shrinkage_strength = 60 chosen on the demo history of RTY, ES, NQ and YM to "
+        "2026-11-20 (bench/RESULTS.md, 'Probability model'); other parameters are conventions"
+    ),
+)
+
+#: v2's levels and regimes were tuned looking at every call of the real files (../shared/data:
+#: ES, NQ, YM, TF1 to 2026-02-20, source "file") and the demo history (to 2026-11-20).
+V2_TUNING = Tuning(
+    through=date(2026, 11, 20),
+    sources=("file", "demo"),
+    note=(
+        "level persistence and distance parameters (line_preferred_atr, line_distance_discount, "
+        "line_min_pick_atr, replace_margin, trail_after_atr, zone_max_scored_swings), the trend "
+        "and consolidation rules and the analog distance buckets (quartiles of v2's barrier "
+        "distances) chosen on the real files' whole history and the demo history "
+        "(bench/bench_quality.py); the base-rate shrinkage is v1's"
+    ),
+)
 
 
 def _v2() -> Methodology:
@@ -96,6 +134,7 @@ def _v2() -> Methodology:
         params=V2Params(),
         content_columns=V2_CONTENT_COLUMNS,
         analyse_fn=analyse,
+        tuning=V2_TUNING,
     )
 
 

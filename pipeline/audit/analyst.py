@@ -45,7 +45,7 @@ from pipeline.analysis.assemble import (
 from pipeline.analysis.calls import LEVEL_PREFIXES
 from pipeline.analysis.params import AnalysisParams
 from pipeline.analysis.snapshot import MODEL_AUTHOR, PERSPECTIVES, SCENARIOS
-from pipeline.market.calendar import CalendarRangeError, is_trade_date
+from pipeline.market.calendar import CalendarRangeError, is_trade_date, next_session_open
 from pipeline.market.contracts import ROOT_SPECS
 
 ANALYST_METHODOLOGY = "analyst"
@@ -355,3 +355,25 @@ def _zone(value: Any, name: str) -> tuple[float, float]:
     if not (0 < low <= high):
         raise AnalystCallError(f"field '{name}': need 0 < low <= high, got [{low:g}, {high:g}]")
     return low, high
+
+
+def recorded_late(as_of: date, created_at: datetime) -> bool:
+    """An analyst call as of ``as_of`` stored at ``created_at`` (tz-aware) is *recorded late*
+    when it was stored at or after the next CME session opened (18:00 ET on the calendar day
+    before the next trade date: the settlement's 17:00 close plus the one-hour maintenance
+    break, :func:`pipeline.market.calendar.next_session_open`). Until then no price after the
+    as-of settlement existed, so the call cannot have used one; after it, it may have. Late
+    calls are kept out of scoreboards by default.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> et = ZoneInfo("America/New_York")
+    >>> recorded_late(date(2026, 2, 4), datetime(2026, 2, 4, 17, 59, tzinfo=et))
+    False
+    >>> recorded_late(date(2026, 2, 4), datetime(2026, 2, 4, 18, 0, tzinfo=et))
+    True
+    >>> recorded_late(date(2026, 2, 6), datetime(2026, 2, 7, 12, 0, tzinfo=et))  # a Saturday
+    False
+    """
+    if created_at.tzinfo is None:
+        raise ValueError("created_at must be timezone-aware")
+    return created_at >= next_session_open(as_of)

@@ -12,14 +12,18 @@ import, so it is imported on first use only).
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 
 ET = ZoneInfo("America/New_York")
 SESSION_END_ET = time(17, 0)
+#: CME Globex reopens for the next trade date at 18:00 ET, after the one-hour maintenance break.
+SESSION_OPEN_ET = time(18, 0)
 CALENDAR_START = date(1997, 1, 1)
 CALENDAR_END = date(2040, 12, 31)
 
@@ -149,6 +153,47 @@ def session_end(d: date) -> datetime:
     '2026-07-01T17:00:00-04:00'
     """
     return datetime.combine(d, SESSION_END_ET, tzinfo=ET)
+
+
+def next_session_open(d: date) -> datetime:
+    """When trading for the trade date after ``d`` begins: 18:00 ET on the calendar day before it
+    (``d`` itself on Monday-Thursday, the Sunday for a Friday, the eve of a holiday's next trade
+    date). Until then no price after ``d``'s settlement exists: a call as of ``d`` made earlier
+    cannot have seen one (tz-aware).
+
+    >>> next_session_open(date(2026, 2, 4)).isoformat()  # a Wednesday
+    '2026-02-04T18:00:00-05:00'
+    >>> next_session_open(date(2026, 2, 6)).isoformat()  # a Friday: Globex reopens on Sunday
+    '2026-02-08T18:00:00-05:00'
+    """
+    return datetime.combine(next_trade_date(d) - timedelta(days=1), SESSION_OPEN_ET, tzinfo=ET)
+
+
+def session_superseded_at(d: date) -> datetime:
+    """When trade date ``d`` stops being the last completed session: the end of the next trade
+    date (17:00 ET). Everything recorded before it was recorded while ``d`` was the latest
+    session, so the nightly run of ``d`` (18:15 ET, or any re-run that day) saw no bar after
+    ``d``; bars recorded later may carry vendor revisions made with hindsight (tz-aware).
+
+    >>> session_superseded_at(date(2026, 2, 6)).isoformat()
+    '2026-02-09T17:00:00-05:00'
+    """
+    return session_end(next_trade_date(d))
+
+
+def session_numbers(dates: Sequence[date]) -> np.ndarray:
+    """Position of each trade date in the CME calendar (int64): differences count sessions.
+
+    >>> session_numbers([date(2025, 12, 24), date(2025, 12, 26), date(2025, 12, 29)]).tolist()
+    [7298, 7299, 7300]
+    """
+    days = np.array(_trade_dates(), dtype="datetime64[D]")
+    values = np.array(list(dates), dtype="datetime64[D]")
+    index = np.searchsorted(days, values)
+    missing = (index >= len(days)) | (days[np.minimum(index, len(days) - 1)] != values)
+    if missing.any():
+        raise ValueError(f"{values[missing][0]} is not a CME trade date")
+    return index.astype(np.int64)
 
 
 def last_completed_session(now: datetime) -> date:

@@ -30,3 +30,15 @@ def test_entrypoint_is_the_nightly_flow() -> None:
     flow = getattr(module, attr)
     assert flow.name == "callbook-nightly"
     assert set(raw["deployments"][0]["parameters"]) <= set(flow.parameters.properties)
+
+
+def test_flow_modules_keep_their_annotations_evaluated() -> None:
+    """A served flow is pickled by value into its run's process; with postponed annotations
+    (`from __future__ import annotations`) its `date` parameter no longer resolves there and every
+    run fails ("`NightlyModel` is not fully defined; you should define `date`")."""
+    from flows.history import backfill, resolve
+    from flows.nightly import ingest, nightly
+
+    for flow in (nightly, ingest, backfill, resolve):
+        strings = {k: v for k, v in flow.fn.__annotations__.items() if isinstance(v, str)}
+        assert strings == {}, f"{flow.name}: annotations left as strings: {strings}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from tests.fakes.clock import frozen_clock
 from warehouse.store import Warehouse
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+ON_TIME = datetime(2026, 2, 4, 22, 30, tzinfo=UTC)  # 17:30 ET: after the close, before 18:00
 SEED_CALL = Path(__file__).resolve().parents[2] / "pipeline/audit/examples/rty-2026-02-04-seed.toml"
 
 
@@ -35,7 +39,10 @@ def run(data_dir: Path, *argv: str) -> int:
 def test_nightly_prints_the_summary_and_the_rty_note(data_dir: Path, capsys) -> None:
     with frozen_clock(NOW):
         assert run(data_dir, "nightly", "--roots", "RTY,ES") == EXIT_OK
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    # The harness's API is configured: the command reuses it and says so (no temporary server).
+    assert captured.err.startswith("callbook: using Prefect API at http://127.0.0.1:")
     assert "callbook nightly — 2026-11-20 (DEMO DATA" in out
     assert "E-mini Russell 2000 (RTY)" in out
     # v2 is published by default (v1 is computed beside it): its note and chart are shown.
@@ -72,11 +79,27 @@ def test_status_sql_show_and_quarantine(data_dir: Path, capsys) -> None:
     capsys.readouterr()
 
 
-def test_audit_prints_scoreboard_and_calibration_and_writes_a_chart(data_dir: Path, capsys) -> None:
+def test_audit_leaves_out_the_tuning_period_and_says_so(data_dir: Path, capsys) -> None:
+    # v1's state_shrinkage_strength was chosen on the demo history to 2026-11-20: every resolved
+    # demo call of v1 here is in sample, so the honest scoreboard has nothing to count yet.
     assert run(data_dir, "audit", "RTY", "--boot", "200") == EXIT_OK
+    out = " ".join(capsys.readouterr().out.split())
+    assert "v1: parameters chosen on demo data through 2026-11-20" in out
+    assert "backfill: computed later from stored history, point in time by construction" in out
+    assert "left out: RTY callbook backfill v1 demo — 352 call(s) in tuning period" in out
+    assert "nothing left to score" in out and "Scoreboard" not in out
+
+
+def test_audit_prints_scoreboard_and_calibration_and_writes_a_chart(
+    data_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: table cells on one line
+    assert run(data_dir, "audit", "RTY", "--boot", "200", "--include-in-sample") == EXIT_OK
     out = capsys.readouterr().out
-    assert "Scoreboard" in out and "Calibration" in out
-    assert "skill vs" in out
+    assert "Scoreboard" in out and "Calibration" in out and "skill vs" in out
+    assert "RTY callbook backfill v1 demo [in tuning period]" in out
+    assert "stored 352" in out  # scored against the climatology stored with each call
+    assert "overlap estimated" in out  # 352 calls: over ten horizons, correlation estimated
     charts = list((data_dir / "reports" / "audit").glob("reliability-RTY-*.png"))
     assert charts and charts[0].read_bytes().startswith(b"\x89PNG")
 
@@ -91,20 +114,49 @@ def test_audit_quality_prints_the_call_quality_of_v1_and_v2(data_dir: Path, caps
 
 
 def test_an_analyst_call_is_recorded_resolved_and_scored(data_dir: Path, capsys) -> None:
-    assert run(data_dir, "calls", "add", str(SEED_CALL)) == EXIT_OK
+    with frozen_clock(ON_TIME):
+        assert run(data_dir, "calls", "add", str(SEED_CALL)) == EXIT_OK
     out = capsys.readouterr().out
-    assert "RTY 2026-02-04" in out and "seed-note" in out and "recorded" in out
-    assert "resolved now:" in out
+    assert "RTY 2026-02-04" in out and "seed-note" in out and "recorded on demo bars" in out
+    assert "resolved now:" in out and "recorded late" not in out
     assert run(data_dir, "calls", "add", str(SEED_CALL)) == EXIT_OK
     assert "already recorded" in capsys.readouterr().out
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
         stored = wh.query(
-            "select s.kind, s.p_bull, o.rps, o.brier from snapshots s join outcomes o using "
-            "(snapshot_id) where s.author = 'seed-note'"
+            "select s.kind, s.p_bull, s.recorded_late, s.resolved_on_source, o.rps, o.brier"
+            " from snapshots s join outcomes o using (snapshot_id) where s.author = 'seed-note'"
         )
-    kind, p_bull, rps, brier = stored.row(0)
-    assert (kind, p_bull) == ("analyst", 0.4)
+    kind, p_bull, late, bars, rps, brier = stored.row(0)
+    assert (kind, p_bull, late, bars) == ("analyst", 0.4, False, "demo")
     assert (rps, brier) in {(0.4, 0.96), (0.1, 0.56), (0.2, 0.56)}  # bear / sideways / bull
+    # The same call on another source's bars is refused: one call, one series.
+    assert run(data_dir, "calls", "add", str(SEED_CALL), "--source", "yahoo") == EXIT_FAILED
+    assert "already recorded on demo bars" in capsys.readouterr().err
+
+
+def test_a_back_dated_call_is_recorded_late_and_left_out_of_the_scoreboard(
+    data_dir: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    # The seed note typed in on 21 Nov, as of 4 Feb: the market after 4 Feb was known by then.
+    late_call = tmp_path / "late.toml"
+    late_call.write_text(SEED_CALL.read_text().replace('"seed-note"', '"hindsight"'))
+    with frozen_clock(NOW):
+        assert run(data_dir, "calls", "add", str(late_call)) == EXIT_OK
+    out = " ".join(capsys.readouterr().out.split())
+    assert "recorded late: stored after the session following 2026-02-04 had opened" in out
+    assert run(data_dir, "audit", "RTY", "--author", "hindsight", "--boot", "200") == EXIT_OK
+    out = " ".join(capsys.readouterr().out.split())
+    assert "left out: RTY hindsight analyst analyst analyst — 1 call(s) recorded late" in out
+    assert "Scoreboard" not in out
+    assert run(data_dir, "audit", "RTY", "--author", "hindsight", "--include-late") == EXIT_OK
+    out = capsys.readouterr().out
+    assert "RTY hindsight analyst analyst analyst [recorded late]" in out
+    # One call over a 20-session horizon: no interval, and the row says why.
+    assert "-0.133 (no interval)" in out or "(no interval)" in out
+    assert "too few calls: 1 < 60 (3 horizons of 20 sessions)" in out
+    # Scored against the model's climatology stored for RTY on 2026-02-04 (same bars, horizon).
+    assert "model 1" in out
 
 
 def test_errors_are_one_line_with_a_failure_status(tmp_path: Path, capsys) -> None:
@@ -148,6 +200,146 @@ def test_backfill_resume_writes_nothing_new(data_dir: Path, capsys) -> None:
         after = wh.table_counts()
     assert after["snapshots"] == before["snapshots"]
     assert after["outcomes"] == before["outcomes"]
+
+
+def test_data_dir_is_accepted_after_the_command_too(data_dir: Path, tmp_path: Path, capsys) -> None:
+    assert main(["status", "--data-dir", str(data_dir)]) == EXIT_OK
+    assert "RTY" in capsys.readouterr().out
+    # After the command it wins over the one before it (here: a directory with no warehouse).
+    assert main(["--data-dir", str(data_dir), "status", "--data-dir", str(tmp_path)]) == 1
+    assert f"no warehouse at {tmp_path}" in capsys.readouterr().err
+    assert main(["calls", "add", str(SEED_CALL), "--data-dir", str(tmp_path / "none")]) == 1
+
+
+def test_commands_that_need_no_flow_never_load_prefect(data_dir: Path, tmp_path: Path) -> None:
+    """status, show, sql, quarantine, audit, calls add and a no-op resolve run as plain code: no
+    Prefect import, so no Prefect server, temporary or not (on a copy: calls add writes)."""
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    commands = [
+        ["status"],
+        ["show", "RTY"],
+        ["sql", "select count(*) from snapshots"],
+        ["quarantine"],
+        ["audit", "RTY", "--boot", "50"],
+        ["calls", "add", str(SEED_CALL)],
+        ["resolve", "--roots", "RTY,ES"],
+        ["resolve", "--roots", "RTY,ES"],  # nothing left to resolve
+    ]
+    code = (
+        "import json, sys; from flows.cli import main; "
+        f"codes = [main(['--data-dir', {str(copy)!r}, *c]) for c in {commands!r}]; "
+        "print(json.dumps([codes, sorted(m for m in sys.modules if m.split('.')[0] == 'prefect')]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    codes, prefect_modules = json.loads(result.stdout.strip().splitlines()[-1])
+    assert codes == [EXIT_OK] * len(commands)
+    assert prefect_modules == []
+    assert "RTY: 0 outcomes appended" in result.stdout  # the second resolve was a no-op
+    assert "Prefect" not in result.stderr
+
+
+def test_a_locked_warehouse_is_one_line_on_stderr(
+    data_dir: Path, tmp_path: Path, capfd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock: the flow command fails with one line, no traceback
+    (the flow run's traceback stays in its logs on the Prefect server)."""
+    from warehouse import store
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from warehouse.store import Warehouse; "
+            f"wh = Warehouse.open({str(copy / 'warehouse.duckdb')!r}); print('locked', flush=True); "
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        connect = store._connect  # wait 1 s for the lock, not 30
+        monkeypatch.setattr(
+            store,
+            "_connect",
+            lambda path, *, read_only, lock_timeout: connect(
+                path, read_only=read_only, lock_timeout=1.0
+            ),
+        )
+        capfd.readouterr()
+        with frozen_clock(NOW):
+            assert main(["--data-dir", str(copy), "nightly", "--roots", "RTY"]) == EXIT_FAILED
+        err = capfd.readouterr().err
+    finally:
+        holder.communicate("", timeout=30)
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    locked = [line for line in lines if "is locked by another callbook process" in line]
+    assert len(locked) == 1, err
+    assert locked[0].startswith("callbook: error: WarehouseLockedError: ")
+    assert len(lines) <= 3, err  # that line, the API line, at most Prefect's own failure summary
+
+
+SEED_EVENING = datetime(2026, 2, 4, 22, 30, tzinfo=UTC)  # 17:30 ET on the seed's as-of day
+THREE_WEEKS_ON = datetime(2026, 2, 21, 12, 0, tzinfo=UTC)  # the 2026-02-20 session is final
+
+
+@pytest.fixture(scope="module")
+def seed_in_flight(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """RTY through 2026-02-04, the seed call recorded that evening, then RTY through 2026-02-20:
+    the call is 11 sessions into its 20-session horizon (Presidents Day 16 Feb is no session)."""
+    path = tmp_path_factory.mktemp("in-flight") / "data"
+    args = ["--data-dir", str(path)]
+    with frozen_clock(SEED_EVENING):
+        assert main([*args, "nightly", "--roots", "RTY"]) == EXIT_OK
+        assert main([*args, "calls", "add", str(SEED_CALL)]) == EXIT_OK
+    with frozen_clock(THREE_WEEKS_ON):
+        assert main([*args, "nightly", "--roots", "RTY"]) == EXIT_OK
+    return path
+
+
+def test_an_open_analyst_call_shows_its_status_so_far_and_no_score(
+    seed_in_flight: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    capsys.readouterr()
+    assert run(seed_in_flight, "audit", "--author", "seed-note") == EXIT_OK
+    out = capsys.readouterr().out
+    assert "run `callbook backfill`" not in out
+    assert "Open calls" in out and "Scoreboard" not in out
+    (line,) = [x for x in out.splitlines() if "RTY 2026-02-04 seed-note" in x]
+    assert "analyst on demo bars: " in line and "[recorded late]" not in line
+    assert "11 of 20 sessions" in line and "(to 2026-02-20)" in line
+    assert line.rstrip().endswith("not scored until the horizon ends")
+    assert "RPS" not in out
+
+    assert run(seed_in_flight, "show", "RTY", "--author", "seed-note", "--format", "markdown") == 0
+    note = capsys.readouterr().out
+    status = line.split("bars: ", 1)[1].strip()
+    assert f"**Status so far:** {status}" in note
+
+    with Warehouse.open(seed_in_flight / "warehouse.duckdb", read_only=True) as wh:
+        view = wh.query("select * from open_calls where author = 'seed-note'")
+        outcomes = wh.query(
+            "select count(*) as n from outcomes o join snapshots s using "
+            "(snapshot_id) where s.author = 'seed-note'"
+        )
+    # The nightly of 2026-02-20 recorded the same status in the open_calls view.
+    assert view.select("sessions_elapsed", "horizon_sessions", "through_session").row(0) == (
+        11,
+        20,
+        date(2026, 2, 20),
+    )
+    assert view["status_so_far"].item() == status
+    assert outcomes["n"].item() == 0
 
 
 def test_a_feed_file_with_its_index_file_rolls_by_the_basis(

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import tasks
+from flows import clock, tasks
 from flows.history import backfill
 from flows.nightly import NightlyResult, incremental_start, nightly, summary_markdown
 from pipeline.quality.result import ValidationResult, empty_findings
@@ -117,7 +117,7 @@ def test_second_run_the_same_day_changes_nothing(first_run, frozen_clock: None) 
 def test_a_call_for_a_past_session_is_a_backfill(
     prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tasks, "utcnow", lambda: datetime(2026, 11, 20, 21, 30, tzinfo=UTC))
+    monkeypatch.setattr(clock, "utcnow", lambda: datetime(2026, 11, 20, 21, 30, tzinfo=UTC))
     result = nightly(roots=["YM"], source="demo", data_dir=str(tmp_path / "d"))
     assert result.as_of == date(2026, 11, 19)  # 16:30 ET: the session of 2026-11-20 is not final
     nightly(roots=["YM"], source="demo", as_of=date(2026, 11, 18), data_dir=str(tmp_path / "d"))

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from flows import clock as flows_clock
 from flows import tasks
 from flows.nightly import nightly
 from pipeline.market.contracts import ROOT_SPECS
@@ -68,7 +69,7 @@ def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def clock(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
-    monkeypatch.setattr(tasks, "utcnow", lambda: at)
+    monkeypatch.setattr(flows_clock, "utcnow", lambda: at)
 
 
 def run(fake: FakeYahoo, data_dir: Path, roots: list[str], **kwargs: Any):
@@ -180,7 +181,9 @@ def test_rate_limit_is_retried_and_a_dead_root_does_not_stop_the_others(
     clock(monkeypatch, datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
     fake_yahoo.fail_next("RTY=F", 429, times=2)  # yfinance itself re-sends a failed request once
     fake_yahoo.fail_always("ES=F", 503)
-    result = run(fake_yahoo, tmp_path, ["RTY", "ES"])
+    with pytest.raises(tasks.RootsFailed, match=r"^1 of 2 root\(s\) failed: ES failed: ") as failed:
+        run(fake_yahoo, tmp_path, ["RTY", "ES"])
+    result = failed.value.result
     rty, es = result.ingest
     assert rty.status == "ok" and rty.inserted > 300
     assert es.status == "failed"
@@ -207,11 +210,28 @@ def test_unknown_symbol_fails_clearly_without_retries(
 ) -> None:
     clock(monkeypatch, datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
     fake_yahoo.remove_symbol("ES=F")
-    result = run(fake_yahoo, tmp_path, ["ES"])
-    (es,) = result.ingest
+    state = run(fake_yahoo, tmp_path, ["ES"], return_state=True)
+    # The run ends Failed in Prefect, naming the root, as `callbook nightly` exits 1 ...
+    assert state.is_failed()
+    assert "RootsFailed: 1 of 1 root(s) failed: ES failed: " in state.message
+    failed = state.result(raise_on_failure=False)
+    assert isinstance(failed, tasks.RootsFailed)
+    (es,) = failed.result.ingest
     assert es.status == "failed"
     assert "unknown symbol ES=F" in es.message
     assert len(fake_yahoo.chart_requests("ES=F")) <= 2  # not retried by the task
+    # ... and its per-root summary artifact was still written.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    (summary,) = [a for a in artifacts if a.key == "callbook-nightly-summary"]
+    assert "| ES |" in summary.data and "failed: " in summary.data
 
 
 def test_the_roll_is_placed_by_calendar_and_measured_against_the_index(

@@ -291,7 +291,8 @@ def seed_call_rows(p_bull: float = 0.4) -> pl.DataFrame:
         "roll_offset": 0.0,
         "roll_factor": 1.0,
     }
-    return analyst_snapshot_rows(parse_analyst_call(text), market)
+    rows = analyst_snapshot_rows(parse_analyst_call(text), market)
+    return rows.with_columns(resolved_on_source=pl.lit("demo"))  # the bars it is resolved on
 
 
 def test_snapshots_are_versioned_never_updated(wh: Warehouse) -> None:
@@ -379,23 +380,27 @@ def test_migration_004_keeps_stored_snapshots_as_they_were(tmp_path: Path) -> No
         if version <= 3:
             con.execute(sql)
             con.execute("insert into schema_migrations values (?, ?, now())", [version, name])
-    old = seed_call_rows().with_columns(
-        pl.lit("RTY/2026-02-04/seed-note/v1").alias("snapshot_id"),
-        pl.lit(1, dtype=pl.Int32).alias("version"),
-        pl.lit(None, dtype=pl.Int32).alias("supersedes_version"),
-        pl.lit("analyst").alias("kind"),
-        pl.lit(T0).alias("created_at"),
+    old = (
+        seed_call_rows()
+        .drop("resolved_on_source")
+        .with_columns(
+            pl.lit("RTY/2026-02-04/seed-note/v1").alias("snapshot_id"),
+            pl.lit(1, dtype=pl.Int32).alias("version"),
+            pl.lit(None, dtype=pl.Int32).alias("supersedes_version"),
+            pl.lit("analyst").alias("kind"),
+            pl.lit(T0).alias("created_at"),
+        )
     )
     con.register("old_rows", old.to_arrow())
     con.execute("insert into snapshots by name select * from old_rows")
-    before = con.execute("select * from snapshots").fetchall()
-    columns = [d[0] for d in con.execute("select * from snapshots limit 0").description]
+    cursor = con.execute("select * from snapshots")
+    before = cursor.fetchall()
+    columns = ", ".join(d[0] for d in cursor.description)
     con.close()
 
     with Warehouse.open(path) as wh:
         assert 4 in wh._applied_versions()
-        # Later migrations (005: v2's columns) only add nullable columns.
-        assert wh.query("select * from snapshots").select(columns).rows() == before
+        assert wh.query(f"select {columns} from snapshots").rows() == before
         again = wh.write_snapshots(
             seed_call_rows(), kind="analyst", flow_run_id=None, code_version="t", created_at=T1
         )

@@ -1,8 +1,10 @@
 -- 05 Scoreboard: how good the calls were, per root and kind.
 --
 -- Question: per root, kind (live | backfill | analyst), author and methodology version, how many
---   calls were resolved and how they scored, against the expanding-window climatology of the
---   same group (never the full sample). Kinds are never pooled.
+--   calls were resolved and how they scored, against the climatology known when each call was
+--   made (stored with it, else the expanding one of its group: never the full sample). Kinds
+--   are never pooled. Analyst calls recorded late and calls in their methodology's tuning
+--   period are left out (scored_calls keeps them, flagged: recorded_late, in_tuning_period).
 -- Parameters: none.
 -- Returns: one row per group (from the scoreboard view).
 --   first_as_of, last_as_of          CME trade dates

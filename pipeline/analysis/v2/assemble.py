@@ -79,7 +79,10 @@ def snapshot_rows(
     """Wide v2 snapshot rows (V2_CONTENT_COLUMNS + content_hash) for every call in ``table``
     (:func:`pipeline.analysis.v2.calls.call_table`'s output), on ``sessions`` if given."""
     p = params or V2Params()
-    frame = _calls_frame(table, fingerprints, sessions)
+    # Every row is computed on the whole table and only then cut to ``sessions``: polars rounds a
+    # one-row frame's divisions differently from a long one's, and the nightly call (one session)
+    # must equal the backfill's row of the same session bit for bit.
+    frame = _calls_frame(table, fingerprints, None)
     decimals = _decimals(tick)
     up = pl.col("orientation") == "up"
     close, sma50 = pl.col("close"), pl.col("sma50")
@@ -161,4 +164,6 @@ def snapshot_rows(
         ),
         *extras,
     )
+    if sessions is not None:
+        out = out.filter(pl.col("as_of").is_in(list(sessions)))
     return with_content_hash(with_horizon_end(out, p.horizon_sessions), V2_CONTENT_COLUMNS)

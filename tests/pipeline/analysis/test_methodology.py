@@ -64,3 +64,19 @@ def test_a_variant_is_its_own_methodology(monkeypatch: pytest.MonkeyPatch) -> No
     assert joined.height == rows.height
     assert (joined["input_fingerprint"] != joined["input_fingerprint_v1"]).all()
     assert (joined["content_hash"] != joined["content_hash_v1"]).all()
+
+
+def test_v1_declares_the_data_its_parameters_were_chosen_on() -> None:
+    from datetime import date
+
+    from pipeline.analysis.methodology import Tuning
+
+    tuning = methodology.get("v1").tuning
+    assert isinstance(tuning, Tuning)
+    # state_shrinkage_strength = 60 was chosen on the demo history to 2026-11-20
+    # (bench/RESULTS.md, "Probability model", run 2026-11-24).
+    assert (tuning.through, tuning.sources) == (date(2026, 11, 20), ("demo",))
+    assert "state_shrinkage_strength" in tuning.note
+    # Declaring it is no parameter: v1's hash (as before the declaration), and so every stored
+    # v1 content hash, is unchanged.
+    assert methodology.get("v1").params_hash == "bfc82370cef580de"

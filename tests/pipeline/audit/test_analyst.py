@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ from pipeline.audit.analyst import (
     analyst_snapshot_rows,
     market_facts,
     parse_analyst_call,
+    recorded_late,
 )
 from pipeline.audit.outcomes import resolve_outcomes
+from pipeline.market.calendar import ET
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
 
@@ -475,3 +477,32 @@ def test_the_seed_call_resolved_on_demo_data(demo_rty: tuple[pl.DataFrame, pl.Da
     down = (as_of_close - horizon["low"].min()) / facts["atr14"]
     assert row["mfe_atr"] == pytest.approx(max(up, 0.0), abs=1e-4)
     assert row["mae_atr"] == pytest.approx(max(down, 0.0), abs=1e-4)
+
+
+# ----------------------------------------------------------------------------- recorded late
+
+
+@pytest.mark.parametrize(
+    ("as_of", "stored_et", "late"),
+    [
+        (date(2026, 2, 4), datetime(2026, 2, 4, 17, 59), False),  # between the close and 18:00
+        (date(2026, 2, 4), datetime(2026, 2, 4, 18, 0), True),  # Globex reopened for 5 Feb
+        (date(2026, 2, 6), datetime(2026, 2, 8, 17, 59), False),  # Friday's call on Sunday
+        (date(2026, 2, 6), datetime(2026, 2, 8, 18, 0), True),
+        # Wednesday 24 Dec 2025: the next trade date is Friday 26 (Christmas is none), whose
+        # session opens at 18:00 ET on Thursday 25.
+        (date(2025, 12, 24), datetime(2025, 12, 25, 12, 0), False),
+        (date(2025, 12, 24), datetime(2025, 12, 25, 18, 0), True),
+        (date(2026, 2, 4), datetime(2026, 11, 21, 7, 0), True),  # typed in months later
+    ],
+)
+def test_a_call_is_late_once_the_next_session_has_opened(
+    as_of: date, stored_et: datetime, late: bool
+) -> None:
+    assert recorded_late(as_of, stored_et.replace(tzinfo=ET)) is late
+    assert recorded_late(as_of, stored_et.replace(tzinfo=ET).astimezone(UTC)) is late
+
+
+def test_recorded_late_needs_an_aware_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        recorded_late(date(2026, 2, 4), datetime(2026, 2, 4, 12, 0))

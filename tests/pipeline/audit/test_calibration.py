@@ -25,6 +25,7 @@ from pipeline.audit.calibration import (
     geometry_key,
     reference_forecasts,
     scoreboard,
+    select_calls,
 )
 from pipeline.audit.outcomes import resolve_outcomes
 from pipeline.audit.scores import ranked_probability_score
@@ -240,9 +241,12 @@ def test_scoreboard_by_hand_and_groups_are_never_mixed() -> None:
     assert model_row["mean_rps"] == pytest.approx(rps.mean())
     assert model_row["mean_clim_rps"] == pytest.approx(clim_rps.mean())
     assert model_row["skill_vs_climatology"] == pytest.approx(skill)
-    # Four calls fit in one circular block of <= 20: every replicate is a rotation, same skill.
-    assert (model_row["skill_low"], model_row["skill_high"]) == pytest.approx((skill, skill))
+    # Four calls over a 20-session horizon: a bootstrap of them could only rotate the same calls
+    # (the old zero-width interval). No interval, and the row says why.
+    assert model_row["interval"] == "too few calls: 4 < 60 (3 horizons of 20 sessions)"
+    assert [model_row[k] for k in ("skill_low", "skill_high", "geometry_low")] == [None] * 3
     assert model_row["effective_calls"] == 0.2  # 4 calls / H = 20
+    assert model_row["climatology"] == "expanding 4"
     assert (model_row["first_as_of"], model_row["last_as_of"]) == (SESSIONS[0], SESSIONS[4])
     # The analyst's second call sees its first call's bull only, never the model's outcomes.
     analyst_clim = np.array([UNIFORM, [0.25, 0.25, 0.5]])
@@ -451,3 +455,90 @@ def test_calibration_table_by_hand() -> None:
         ("desk", "bull", 4, 1, 0, pytest.approx(0.4), 0.0),
     ]
     assert calibration_table(model.clear()).height == 0
+
+
+# ------------------------------------------------------- point-in-time climatology, selection
+
+
+def test_stored_point_in_time_climatology_is_the_reference_where_the_call_has_one() -> None:
+    # Calls A-D again; A and C carry the climatology stored with them (the model's own for C,
+    # the model's call of the same day for A, an analyst call), B and D carry none.
+    stored = [(0.2, 0.5, 0.3), None, (0.1, 0.6, 0.3), None]
+    sources = ["model", None, "stored", None]
+    frame = scored_frame(HAND_CALLS).with_columns(
+        *(
+            pl.Series(name, [None if s is None else s[k] for s in stored], dtype=pl.Float64)
+            for k, name in enumerate(("pit_clim_bear", "pit_clim_sideways", "pit_clim_bull"))
+        ),
+        pl.Series("pit_clim_source", sources, dtype=pl.String),
+    )
+    refs = reference_forecasts(frame, params=PARAMS)
+    clim = refs.select("clim_bear", "clim_sideways", "clim_bull").to_numpy()
+    after_a = [0.25, 0.25, 0.5]  # D: expanding, A's bull known
+    np.testing.assert_allclose(clim, [stored[0], UNIFORM, stored[2], after_a])
+    assert refs["clim_basis"].to_list() == ["model", "expanding", "stored", "expanding"]
+    # C's geometry shrinks A's bull toward C's own stored climatology: (0 + 20 * 0.1, ...) / 21.
+    np.testing.assert_allclose(
+        refs.select("geo_bear", "geo_sideways", "geo_bull").row(2), np.array([2, 12, 7]) / 21
+    )
+    row = scoreboard(frame, n_boot=200).row(0, named=True)
+    assert row["climatology"] == "expanding 2, model 1, stored 1"
+    outcomes = np.array([c["outcome"] for c in HAND_CALLS])
+    assert row["mean_clim_rps"] == pytest.approx(ranked_probability_score(clim, outcomes).mean())
+
+
+def test_late_and_in_sample_calls_are_left_out_unless_asked_for_and_then_kept_apart() -> None:
+    calls = scored_frame(HAND_CALLS).with_columns(
+        pl.Series("recorded_late", [False, True, False, None]),
+        pl.Series("in_tuning_period", [True, False, False, None]),
+    )
+    default = select_calls(calls)
+    # A is in the tuning period, B was recorded late: both out; D's tuning is undeclared: kept,
+    # flagged. C is clean.
+    assert default.scored.select("as_of", "flags").rows() == [
+        (SESSIONS[3], ""),
+        (SESSIONS[4], "tuning period undeclared"),
+    ]
+    assert default.left_out.select("reason", "calls").rows() == [
+        ("in tuning period", 1),
+        ("recorded late", 1),
+    ]
+    everything = select_calls(calls, include_late=True, include_tuning=True)
+    assert everything.left_out.height == 0
+    board = scoreboard(everything.scored, n_boot=200)
+    assert board.select("flags", "calls").rows() == [
+        ("in tuning period", 1),
+        ("recorded late", 1),
+        ("", 1),
+        ("tuning period undeclared", 1),
+    ]
+    assert select_calls(calls, include_late=True).scored.height == 3
+
+
+def test_calibration_intervals_count_overlapping_calls_once_per_horizon() -> None:
+    # 60 consecutive daily calls at p_bull = 0.55 over H = 20 (fewer than 10 horizons: the
+    # overlap bound): 3600 / (60 + 2 * sum_{d=1}^{19} (1 - d / 20) (60 - d)) = 3600 / 1067,
+    # with sum (60 - d) = 950 and sum d (60 - d) / 20 = (11400 - 2470) / 20 = 446.5.
+    model = scored_frame(
+        [
+            {
+                "as_of": i,
+                "horizon_end": i + 20,
+                "outcome": 2 if i < 30 else 1,
+                "p": (0.15, 0.3, 0.55),
+            }
+            for i in range(60)
+        ]
+    )
+    table = calibration_table(model).filter(pl.col("scenario") == "bull")
+    row = table.row(0, named=True)
+    pair_weight = 60 + 2 * sum((1 - d / 20) * (60 - d) for d in range(1, 20))
+    assert pair_weight == 1067
+    assert (row["count"], row["hits"]) == (60, 30)
+    assert row["effective_count"] == pytest.approx(3600 / 1067)
+    assert row["interval_basis"] == "overlap bound"
+    # Wilson 90 % at 0.5 on n = 3.374 calls: half-width z / (1 + z^2 / n) * sqrt(0.25 / n +
+    # z^2 / (4 n^2)) = 0.9129 * 0.3654 = 0.3336 (on 60 independent calls it would be 0.104).
+    assert (row["frequency_low"], row["frequency_high"]) == pytest.approx(
+        (0.1664, 0.8336), abs=1e-3
+    )

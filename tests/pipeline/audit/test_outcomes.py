@@ -16,7 +16,10 @@ from pipeline.analysis.engine import analyse
 from pipeline.audit.outcomes import (
     CALL_COLUMNS,
     OUTCOME_SCHEMA,
+    PROGRESS_SCHEMA,
     ResolutionError,
+    call_progress,
+    describe_progress,
     resolve_outcomes,
 )
 from pipeline.market.calendar import trade_dates
@@ -533,3 +536,85 @@ def test_outcomes_from_published_barriers_equal_the_call_tables(
         | (pl.col("steps") != pl.col("expected_steps"))
     )
     assert mismatched.height == 0, mismatched.head()
+
+
+# ---------------------------------------------------------------------- status so far (open)
+
+
+def test_an_open_call_reports_its_status_so_far_and_no_score() -> None:
+    # Three of five sessions seen: 111.5 touches and closes beyond the upper barrier once (no
+    # acceptance), 108 then 109: "sideways so far, 3 of 5". High 113.5 on session 1 (111.5 + 2)
+    # is the favourable excursion: (113.5 - 100) / 10 = 1.35 ATR; the adverse one is 0 (the
+    # lowest low, 106, stayed above the as-of close of 100).
+    call = calls_frame(bullish_call())
+    series = hand_series(after_call([111.5, 108.0, 109.0]))
+    assert resolve_outcomes(call, series).height == 0  # not resolvable, so never scored
+    row = only_row(call_progress(call, series))
+    assert set(row) == set(PROGRESS_SCHEMA)
+    assert "rps" not in row
+    assert row == {
+        "snapshot_id": "call-1",
+        "through_session": SESSIONS[AS_OF_INDEX + 3],
+        "sessions_elapsed": 3,
+        "horizon_sessions": HORIZON,
+        "status": "open",
+        "settled_session": None,
+        "upper_touch_step": 1,  # high 113.5 >= 110
+        "lower_touch_step": None,
+        "upper_accept_step": None,
+        "lower_accept_step": None,
+        "line_break_step": None,
+        "risk_trigger_step": None,
+        "close_so_far": 109.0,
+        "mfe_atr": 1.35,
+        "mae_atr": 0.0,
+    }
+    assert describe_progress(row) == (
+        f"sideways so far, 3 of 5 sessions (to {SESSIONS[AS_OF_INDEX + 3]}): upper barrier "
+        "touched on session 1, not accepted; line in the sand held; MFE 1.4 ATR, MAE 0.0 ATR; "
+        "not scored until the horizon ends"
+    )
+
+
+def test_a_settled_open_call_keeps_its_scenario_and_agrees_with_the_final_outcome() -> None:
+    # Bear acceptance (88.5, 88.0 below 89) completes on session 2 of 5; the horizon is not over.
+    # The status says bear, settled on session 2; once all five sessions exist the outcome is the
+    # same bear on the same session, and only then is it scored.
+    path = [88.5, 88.0, 95.0, 112.0, 113.0]
+    call = calls_frame(bullish_call())
+    early = only_row(call_progress(call, hand_series(after_call(path[:3]))))
+    assert (early["status"], early["settled_session"]) == ("bear", SESSIONS[AS_OF_INDEX + 2])
+    assert (early["lower_accept_step"], early["line_break_step"]) == (2, 2)
+    assert early["risk_trigger_step"] == 2  # accept_below_line, the line's low is 90
+    # Low 86 (88 - 2) on session 2: adverse (100 - 86) / 10 = 1.4 ATR; high 97 on session 3.
+    assert (early["mfe_atr"], early["mae_atr"]) == (0.0, 1.4)
+    final = only_row(resolve_outcomes(call, hand_series(after_call(path))))
+    assert (final["outcome"], final["resolved_session"]) == ("bear", early["settled_session"])
+    assert call_progress(call, hand_series(after_call(path))).height == 0
+    assert describe_progress(early).startswith(
+        f"bear: settled on {SESSIONS[AS_OF_INDEX + 2]} (acceptance beyond the lower barrier), "
+        "3 of 5 sessions elapsed"
+    )
+
+
+def test_a_call_on_the_last_session_has_seen_nothing_yet() -> None:
+    call = calls_frame(bullish_call())
+    row = only_row(call_progress(call, hand_series(after_call([]))))
+    assert (row["sessions_elapsed"], row["status"], row["mfe_atr"]) == (0, "open", None)
+    assert describe_progress(row).startswith("no session after the call yet")
+    # A call whose as-of session is not in the series has no status.
+    absent = calls_frame(bullish_call(as_of=SESSIONS[40]))
+    assert call_progress(absent, hand_series(after_call([]))).height == 0
+
+
+def test_progress_of_every_prefix_matches_the_outcome_on_the_full_path() -> None:
+    """On each hand path, the status read after k sessions is settled exactly when the final
+    outcome's acceptance happened by k, with that scenario; open otherwise."""
+    call = calls_frame(bullish_call())
+    for case in RESOLUTION_CASES:
+        path, outcome, steps = case.values
+        for k in range(HORIZON):
+            row = only_row(call_progress(call, hand_series(after_call(path[:k]))))
+            settled = outcome != "sideways" and steps <= k
+            assert row["status"] == (outcome if settled else "open"), (path, k)
+            assert row["sessions_elapsed"] == k

@@ -9,13 +9,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.audit.scores import (
+    INDEPENDENT,
     LOG_SCORE_FLOOR,
+    OVERLAP_BOUND,
+    OVERLAP_ESTIMATED,
     SCENARIOS,
+    TooFewCallsError,
     block_bootstrap_skill,
     brier_score,
+    effective_counts,
     expanding_climatology,
+    interval_block,
     log_score,
     outcome_index,
+    overlap_correlation,
     probabilities_from_frame,
     ranked_probability_score,
     reliability_table,
@@ -289,21 +296,21 @@ def test_skill_score_by_hand() -> None:
 
 def test_bootstrap_identical_scores_have_exactly_zero_skill() -> None:
     scores = np.random.default_rng(1).uniform(0, 1, 1000)
-    result = block_bootstrap_skill(scores, scores.copy(), block=20, n_boot=500)
+    result = block_bootstrap_skill(scores, scores.copy(), horizon=20, n_boot=500)
     assert result == (0.0, 0.0, 0.0)
 
 
 def test_bootstrap_exchangeable_scores_interval_contains_zero() -> None:
     rng = np.random.default_rng(2)
     model, reference = rng.uniform(0, 1, (2, 2000))
-    skill, low, high = block_bootstrap_skill(model, reference, block=20, n_boot=1000)
+    skill, low, high = block_bootstrap_skill(model, reference, horizon=20, n_boot=1000)
     assert low < 0 < high
     assert low <= skill <= high
 
 
 def test_bootstrap_known_skill_is_tight() -> None:
     reference = np.random.default_rng(3).uniform(0.1, 0.9, 3000)
-    skill, low, high = block_bootstrap_skill(0.5 * reference, reference, block=20, n_boot=500)
+    skill, low, high = block_bootstrap_skill(0.5 * reference, reference, horizon=20, n_boot=500)
     assert skill == pytest.approx(0.5, abs=1e-12)
     assert low == pytest.approx(0.5, abs=1e-12)
     assert high == pytest.approx(0.5, abs=1e-12)
@@ -311,19 +318,23 @@ def test_bootstrap_known_skill_is_tight() -> None:
 
 def test_bootstrap_iid_width_matches_normal_theory() -> None:
     """Reference constant 1, model iid N(0.5, sd): skill = 1 - mean(model), whose 90% interval
-    is about 2 * 1.645 * sd / sqrt(n) wide whatever the block size (no dependence to keep)."""
+    is about 2 * 1.645 * sd / sqrt(n) wide whatever the block size (no dependence to keep);
+    with 4000 / 60 = 66.7 blocks the t quantile (65.7 df) is 1.668, 1.4 % above 1.645."""
     n, sd = 4000, 0.1
     model = np.random.default_rng(4).normal(0.5, sd, n)
     reference = np.ones(n)
     theory = 2 * 1.6449 * sd / math.sqrt(n)
-    for block in (1, 20):
-        _, low, high = block_bootstrap_skill(model, reference, block=block, n_boot=2000, level=0.9)
+    for horizon in (1, 20):
+        _, low, high = block_bootstrap_skill(
+            model, reference, horizon=horizon, n_boot=2000, level=0.9
+        )
         assert high - low == pytest.approx(theory, rel=0.15)
 
 
 def test_bootstrap_autocorrelation_widens_the_interval_with_blocks() -> None:
     """AR(1) with phi = 0.95: the long-run variance of the mean is (1 + phi) / (1 - phi) = 39
-    times the iid one, so block = 20 must give a much wider interval than block = 1."""
+    times the iid one, so blocks of 60 (horizon 20) must give a much wider interval than
+    blocks of 3 (horizon 1)."""
     n, phi = 4000, 0.95
     rng = np.random.default_rng(5)
     noise = rng.normal(0, 0.05, n)
@@ -332,27 +343,51 @@ def test_bootstrap_autocorrelation_widens_the_interval_with_blocks() -> None:
     for i in range(1, n):
         series[i] = phi * series[i - 1] + noise[i]
     model, reference = 0.5 + series, np.ones(n)
-    _, low_1, high_1 = block_bootstrap_skill(model, reference, block=1, n_boot=1000)
-    _, low_20, high_20 = block_bootstrap_skill(model, reference, block=20, n_boot=1000)
+    _, low_1, high_1 = block_bootstrap_skill(model, reference, horizon=1, n_boot=1000)
+    _, low_20, high_20 = block_bootstrap_skill(model, reference, horizon=20, n_boot=1000)
     assert (high_20 - low_20) > 2.5 * (high_1 - low_1)
 
 
-def test_bootstrap_single_circular_block_is_a_rotation() -> None:
-    """block = n: every replicate is the sequence rotated (wrapping), so the same sums."""
+def test_bootstrap_refuses_fewer_calls_than_three_horizons() -> None:
+    """Twelve calls over a 20-session horizon fit in one circular block: every replicate was a
+    rotation of the same calls and the old interval had zero width (low == high == skill).
+    Now there is no interval below 3 horizons of calls, whatever the scores."""
     rng = np.random.default_rng(6)
-    model, reference = rng.uniform(0, 1, (2, 101))
-    skill, low, high = block_bootstrap_skill(model, reference, block=101, n_boot=200)
+    model, reference = rng.uniform(0, 1, (2, 59))
+    for n in (4, 12, 20, 59):
+        with pytest.raises(TooFewCallsError, match=rf"too few calls: {n} < 60 \(3 horizons"):
+            block_bootstrap_skill(model[:n], reference[:n], horizon=20, n_boot=200)
+    with pytest.raises(TooFewCallsError, match="too few calls: 2 < 3"):
+        block_bootstrap_skill(model[:2], reference[:2], horizon=1, n_boot=200)
+
+
+def test_bootstrap_few_blocks_widen_the_interval_by_the_t_quantile() -> None:
+    """60 calls over H = 20: two blocks of 30, so the half-width is t(0.95, 1 df) = 6.314 times
+    the replicates' standard deviation (a normal quantile would give 1.645)."""
+    rng = np.random.default_rng(8)
+    model, reference = rng.uniform(0.1, 0.5, 60), rng.uniform(0.3, 0.7, 60)
+    skill, low, high = block_bootstrap_skill(model, reference, horizon=20, n_boot=400, seed=3)
+    assert interval_block(60, 20) == 30
+    # The same replicates by hand: blocks of 30 starting at uniform calls, circularly.
+    draws = np.random.default_rng(3).integers(0, 60, size=(400, 2))
+    wrapped_m, wrapped_r = np.r_[model, model[:29]], np.r_[reference, reference[:29]]
+    replicate = [
+        1
+        - sum(wrapped_m[a : a + 30].sum() for a in row)
+        / sum(wrapped_r[a : a + 30].sum() for a in row)
+        for row in draws
+    ]
+    half_width = 6.3138 * np.std(replicate, ddof=1)
     assert skill == pytest.approx(1 - model.sum() / reference.sum())
-    assert low == pytest.approx(skill, abs=1e-12)
-    assert high == pytest.approx(skill, abs=1e-12)
+    assert (low, high) == pytest.approx((skill - half_width, skill + half_width), rel=1e-4)
 
 
 def test_bootstrap_is_deterministic_for_a_seed() -> None:
     rng = np.random.default_rng(7)
     model, reference = rng.uniform(0, 1, (2, 500))
-    first = block_bootstrap_skill(model, reference, block=20, n_boot=300, seed=11)
-    again = block_bootstrap_skill(model, reference, block=20, n_boot=300, seed=11)
-    other = block_bootstrap_skill(model, reference, block=20, n_boot=300, seed=12)
+    first = block_bootstrap_skill(model, reference, horizon=20, n_boot=300, seed=11)
+    again = block_bootstrap_skill(model, reference, horizon=20, n_boot=300, seed=11)
+    other = block_bootstrap_skill(model, reference, horizon=20, n_boot=300, seed=12)
     assert first == again
     assert first.skill == other.skill
     assert (first.low, first.high) != (other.low, other.high)
@@ -360,16 +395,14 @@ def test_bootstrap_is_deterministic_for_a_seed() -> None:
 
 def test_bootstrap_rejects_bad_parameters() -> None:
     scores = np.ones(10)
-    with pytest.raises(ValueError, match="block must be between 1 and the number of calls"):
-        block_bootstrap_skill(scores, scores, block=0)
-    with pytest.raises(ValueError, match=r"\(10\), got 11"):
-        block_bootstrap_skill(scores, scores, block=11)
+    with pytest.raises(ValueError, match="horizon must be at least 1"):
+        block_bootstrap_skill(scores, scores, horizon=0)
     with pytest.raises(ValueError, match="n_boot"):
-        block_bootstrap_skill(scores, scores, block=2, n_boot=0)
+        block_bootstrap_skill(scores, scores, horizon=2, n_boot=1)
     with pytest.raises(ValueError, match="level"):
-        block_bootstrap_skill(scores, scores, block=2, level=1.0)
+        block_bootstrap_skill(scores, scores, horizon=2, level=1.0)
     with pytest.raises(ValueError, match="zero reference scores"):
-        block_bootstrap_skill(scores, np.r_[np.zeros(9), 1.0], block=1, n_boot=200)
+        block_bootstrap_skill(scores, np.r_[np.zeros(9), 1.0], horizon=1, n_boot=200)
 
 
 # ---------------------------------------------------------------- reliability
@@ -385,7 +418,7 @@ def test_wilson_interval_by_hand() -> None:
 def test_reliability_table_hand_built() -> None:
     prob = np.array([0.05, 0.08, 0.15, 0.95, 0.92, 0.91, 1.0, 0.1])
     hit = np.array([False, True, False, True, True, False, True, False])
-    table = reliability_table(prob, hit, bins=10)
+    table = reliability_table(prob, hit, bins=10, level=0.95)
     # 0.1 opens bucket 1; 1.0 belongs to the last bucket
     assert table.select("bucket", "count", "hits").rows() == [(0, 2, 1), (1, 2, 0), (9, 4, 3)]
     assert table["bucket_low"].to_list() == pytest.approx([0.0, 0.1, 0.9])
@@ -396,6 +429,59 @@ def test_reliability_table_hand_built() -> None:
     # 3/4 -> (0.3006, 0.9544)
     assert table["frequency_low"].to_list() == pytest.approx([0.0945, 0.0, 0.3006], abs=5e-4)
     assert table["frequency_high"].to_list() == pytest.approx([0.9055, 0.6576, 0.9544], abs=5e-4)
+    # Without the calls' sessions every call counts as independent.
+    assert table["effective_count"].to_list() == [2.0, 2.0, 4.0]
+    assert set(table["interval_basis"]) == {INDEPENDENT}
+
+
+def test_overlap_correlation_by_hand() -> None:
+    # Alternating residuals on consecutive sessions (mean 0, variance 1): lag 1 pairs give
+    # -3 / 3 -> clipped to 0, lag 2 gives 2 / 2 = 1, lag 3 gives -1 / 1 -> 0.
+    rho, basis = overlap_correlation(
+        np.arange(4), np.array([1.0, -1.0, 1.0, -1.0]), horizon=4, estimate=True
+    )
+    assert (rho.tolist(), basis) == ([1.0, 0.0, 1.0, 0.0], OVERLAP_ESTIMATED)
+    # Sessions 0, 2, 3 (residuals 1, 1, -2: variance 2): lag 1 -> -2 / 1 -> 0; lag 2 -> 1 / 1 / 2
+    # = 0.5; lag 3 -> -2 -> 0; lag 4 has no pair: the bound 1 - 4 / 5 = 0.2.
+    rho, _ = overlap_correlation(
+        np.array([3, 0, 2]), np.array([-2.0, 1.0, 1.0]), horizon=5, estimate=True
+    )
+    assert rho.tolist() == pytest.approx([1.0, 0.0, 0.5, 0.0, 0.2])
+    # Too few calls to estimate (fewer than 10 horizons by default): the overlap bound.
+    rho, basis = overlap_correlation(np.arange(39), np.zeros(39), horizon=4)
+    assert (rho.tolist(), basis) == ([1.0, 0.75, 0.5, 0.25], OVERLAP_BOUND)
+
+
+def test_effective_counts_by_hand() -> None:
+    rho = np.array([1.0, 0.75, 0.5, 0.25])  # H = 4, the overlap bound
+    member = np.array(
+        [
+            [True] * 8,  # a run of 8: 64 / (8 + 2 (0.75 * 7 + 0.5 * 6 + 0.25 * 5)) = 64 / 27
+            [True, False, False, False] * 2,  # two calls a horizon apart: independent
+            [True, True] + [False] * 6,  # two neighbours: 4 / (2 + 2 * 0.75) = 8 / 7
+        ]
+    )
+    counts = effective_counts(member, np.arange(8), rho)
+    assert counts.tolist() == pytest.approx([64 / 27, 2.0, 8 / 7])
+
+
+def test_reliability_interval_on_overlapping_calls_by_hand() -> None:
+    # Eight consecutive daily calls at p = 0.5 over H = 4, the first four hit: 4 / 8 observed on
+    # 64 / 27 = 2.370 effective calls (the overlap bound: fewer than 10 horizons of calls).
+    # Wilson 90 % (z = 1.6449) on n = 2.370: centre 0.5, half-width
+    # z / (1 + z^2 / n) * sqrt(0.25 / n + z^2 / (4 n^2)) = 0.7681 * 0.4753 = 0.3651.
+    table = reliability_table(
+        np.full(8, 0.5), np.array([1, 1, 1, 1, 0, 0, 0, 0]), session=np.arange(8), horizon=4
+    )
+    row = table.row(0, named=True)
+    assert (row["count"], row["hits"], row["observed_frequency"]) == (8, 4, 0.5)
+    assert row["effective_count"] == pytest.approx(64 / 27)
+    assert (row["frequency_low"], row["frequency_high"]) == pytest.approx(
+        (0.1349, 0.8651), abs=5e-4
+    )
+    assert row["interval_basis"] == OVERLAP_BOUND
+    with pytest.raises(ValueError, match="both session and horizon"):
+        reliability_table(np.full(8, 0.5), np.zeros(8), session=np.arange(8))
 
 
 def test_reliability_table_empty_and_invalid() -> None:

@@ -16,7 +16,8 @@ final as (
 select * from final;
 
 -- latest_calls: the most recent call per root, author, methodology and source; `published` marks
--- the methodology `callbook show` prints by default (table methodologies).
+-- the methodology `callbook show` prints by default (table methodologies); `recorded_late` an
+-- analyst call stored after the next session had opened (kept out of scoreboards).
 create or replace view latest_calls as
 with current_versions as (
     select * from latest_snapshots
@@ -32,7 +33,7 @@ final as (
         c.as_of, c.version, c.kind, c.source, c.contract, c.close, c.primary_trend, c.perspective,
         c.line_low, c.line_high, c.bias_low, c.bias_high, c.ext_low, c.ext_high, c.deep_low,
         c.deep_high, c.risk_rule, c.risk_level, c.p_bear, c.p_sideways, c.p_bull, c.n_analogs,
-        c.horizon_end, c.content_hash, c.created_at
+        c.horizon_end, c.content_hash, c.created_at, c.recorded_late, c.resolved_on_source
     from current_versions as c
     left join methodologies as m using (methodology_version)
     qualify row_number() over (
@@ -65,6 +66,7 @@ final as (
     select
         root, author, methodology_version, source, as_of, version, kind, close, primary_trend,
         perspective, line_low, line_high, bias_low, bias_high, p_bear, p_sideways, p_bull, n_analogs,
+        recorded_late, created_at,
         lag(as_of) over w as previous_as_of,
         lag(primary_trend) over w as previous_trend,
         lag(perspective) over w as previous_perspective
@@ -174,6 +176,7 @@ final as (
     select
         root, as_of, author, methodology_version, source, version, supersedes_version, kind,
         params_hash, input_fingerprint, content_hash, created_at, flow_run_id, code_version,
+        recorded_late, bars_mode, bars_known_at, resolved_on_source,
         primary_trend, perspective, line_low, line_high, bias_low, bias_high,
         p_bear, p_sideways, p_bull
     from versions

@@ -1,6 +1,8 @@
 -- calls_vs_outcomes: every scored call next to what happened. For each (root, as_of, author,
 -- kind, methodology_version, source) only the latest version counts, so revisions never
--- double-count.
+-- double-count. recorded_late: an analyst call stored after the next session opened;
+-- in_tuning_period: made on data its methodology's parameters were chosen on (null: the
+-- methodology does not declare its tuning period; false for analyst calls, which have none).
 create or replace view calls_vs_outcomes as
 with versions as (
     select *
@@ -10,27 +12,83 @@ with versions as (
     ) = 1
 ),
 
+tuning as (
+    select methodology_version, tuning_declared, tuned_through, tuned_sources from methodologies
+),
+
 final as (
     select
         s.snapshot_id, s.root, s.as_of, s.author, s.kind, s.methodology_version, s.version,
-        s.source, s.primary_trend, s.perspective, s.orientation, s.close, s.atr14,
+        s.source, s.resolved_on_source, s.created_at, s.recorded_late, s.bars_mode,
+        s.bars_known_at,
+        case
+            when s.methodology_version = 'analyst' then false
+            when t.tuning_declared is not true then null
+            when t.tuned_through is null then false
+            else s.as_of <= t.tuned_through
+                and list_contains(string_split(t.tuned_sources, ','), s.resolved_on_source)
+        end as in_tuning_period,
+        s.primary_trend, s.perspective, s.orientation, s.close, s.atr14,
         s.line_low, s.line_high, s.bias_low, s.bias_high, s.upper_barrier, s.lower_barrier,
         s.risk_rule, s.risk_level, s.p_bear, s.p_sideways, s.p_bull, s.n_analogs, s.horizon_sessions,
+        s.clim_bear, s.clim_sideways, s.clim_bull,
         o.resolved_session, o.horizon_end, o.outcome, o.outcome_ordinal, o.steps,
         o.close_at_horizon, o.mfe_atr, o.mae_atr, o.line_held, o.line_break_step,
         o.bias_accepted, o.risk_triggered, o.risk_trigger_step, o.trend_correct, o.rps, o.brier, o.log_score
     from versions as s
     join outcomes as o using (snapshot_id)
+    left join tuning as t using (methodology_version)
 )
 
 select * from final;
 
--- scored_calls: calls_vs_outcomes plus the reference forecast: the expanding-window climatology
--- of the same group (root, author, kind, methodology, source) from the outcomes whose horizon had ended
--- by the call's as-of day (never the full sample), with 1 pseudo-count per scenario.
+-- scored_calls: calls_vs_outcomes plus the reference forecast, point in time. A call that stores
+-- the climatology it was made with (the model's clim_*: outcome frequencies of every earlier
+-- session of the series, resolved by its as-of day) is scored against it (pit_clim_source
+-- 'stored'); an analyst call against the model's stored climatology for the same root, as-of
+-- day, bars and horizon (the published methodology's first: 'model'); any other call against
+-- the expanding climatology of its own group (root, author, kind, methodology, source) from the
+-- outcomes whose horizon had ended by its as-of day (never the full sample), with 1 pseudo-count
+-- per scenario (ref_basis 'expanding').
 create or replace view scored_calls as
 with calls as (
     select * from calls_vs_outcomes
+),
+
+model_climatology as (
+    select
+        s.root, s.as_of, s.source, s.horizon_sessions, s.methodology_version,
+        coalesce(m.published, false) as published,
+        s.clim_bear, s.clim_sideways, s.clim_bull
+    from latest_snapshots as s
+    left join methodologies as m using (methodology_version)
+    where s.author = 'callbook' and s.clim_bear is not null
+),
+
+borrowed_climatology as (
+    select c.snapshot_id, mc.clim_bear, mc.clim_sideways, mc.clim_bull
+    from calls as c
+    join model_climatology as mc
+      on mc.root = c.root and mc.as_of = c.as_of and mc.source = c.resolved_on_source
+     and mc.horizon_sessions = c.horizon_sessions
+    where c.clim_bear is null
+    qualify row_number() over (
+        partition by c.snapshot_id order by mc.published desc, mc.methodology_version
+    ) = 1
+),
+
+with_stored as (
+    select
+        c.*,
+        coalesce(c.clim_bear, b.clim_bear) as pit_clim_bear,
+        coalesce(c.clim_sideways, b.clim_sideways) as pit_clim_sideways,
+        coalesce(c.clim_bull, b.clim_bull) as pit_clim_bull,
+        case
+            when c.clim_bear is not null then 'stored'
+            when b.snapshot_id is not null then 'model'
+        end as pit_clim_source
+    from calls as c
+    left join borrowed_climatology as b using (snapshot_id)
 ),
 
 known_by_horizon_end as (
@@ -53,7 +111,7 @@ with_counts as (
         coalesce(k.n_bear, 0) as clim_n_bear,
         coalesce(k.n_sideways, 0) as clim_n_sideways,
         coalesce(k.n_bull, 0) as clim_n_bull
-    from calls as c
+    from with_stored as c
     asof left join known_by_horizon_end as k
       on c.root = k.root and c.author = k.author and c.kind = k.kind
      and c.methodology_version = k.methodology_version and c.source = k.source
@@ -63,9 +121,20 @@ with_counts as (
 with_climatology as (
     select
         *,
-        (clim_n_bear + 1.0) / (clim_n_bear + clim_n_sideways + clim_n_bull + 3.0) as ref_bear,
-        (clim_n_sideways + 1.0) / (clim_n_bear + clim_n_sideways + clim_n_bull + 3.0) as ref_sideways,
-        (clim_n_bull + 1.0) / (clim_n_bear + clim_n_sideways + clim_n_bull + 3.0) as ref_bull
+        coalesce(pit_clim_source, 'expanding') as ref_basis,
+        -- stored rounded to 4 decimals: renormalised so the three sum to 1
+        coalesce(
+            pit_clim_bear / (pit_clim_bear + pit_clim_sideways + pit_clim_bull),
+            (clim_n_bear + 1.0) / (clim_n_bear + clim_n_sideways + clim_n_bull + 3.0)
+        ) as ref_bear,
+        coalesce(
+            pit_clim_sideways / (pit_clim_bear + pit_clim_sideways + pit_clim_bull),
+            (clim_n_sideways + 1.0) / (clim_n_bear + clim_n_sideways + clim_n_bull + 3.0)
+        ) as ref_sideways,
+        coalesce(
+            pit_clim_bull / (pit_clim_bear + pit_clim_sideways + pit_clim_bull),
+            (clim_n_bull + 1.0) / (clim_n_bear + clim_n_sideways + clim_n_bull + 3.0)
+        ) as ref_bull
     from with_counts
 ),
 
@@ -86,12 +155,14 @@ final as (
 
 select * from final;
 
--- scoreboard: mean scores and skill against the expanding climatology per group (point
+-- scoreboard: mean scores and skill against the point-in-time climatology per group (point
 -- estimates; `callbook audit` adds block-bootstrap intervals). Overlapping horizons: the
--- effective sample is about n / horizon.
+-- effective sample is about n / horizon. Honest by default: calls recorded late and calls made
+-- in their methodology's tuning period are left out (scored_calls keeps them, flagged).
 create or replace view scoreboard as
 with scored as (
     select * from scored_calls
+    where recorded_late is not true and in_tuning_period is not true
 ),
 
 final as (
@@ -117,10 +188,13 @@ final as (
 
 select * from final order by root, author, kind, methodology_version, source;
 
--- calibration: reliability per scenario and probability bucket (tenths) per group.
+-- calibration: reliability per scenario and probability bucket (tenths) per group, without
+-- late or in-sample calls (as the scoreboard). Intervals: `callbook audit` (they account for the
+-- overlap of the calls' horizons).
 create or replace view calibration as
 with scored as (
     select * from calls_vs_outcomes
+    where recorded_late is not true and in_tuning_period is not true
 ),
 
 long as (
@@ -146,4 +220,41 @@ final as (
     group by all
 )
 
-select * from final order by root, author, kind, methodology_version, source, scenario, bucket_low
+select * from final order by root, author, kind, methodology_version, source, scenario, bucket_low;
+
+-- open_calls: every current call without an outcome yet and its status so far, read at the last
+-- resolution run (table call_progress: sessions elapsed of the horizon, barriers touched or
+-- accepted, MFE/MAE so far). Never a score: an open call has no RPS.
+create or replace view open_calls as
+with current_versions as (
+    select * from latest_snapshots
+),
+
+open_versions as (
+    select c.*
+    from current_versions as c
+    anti join outcomes as o using (snapshot_id)
+),
+
+latest_progress as (
+    select *
+    from call_progress
+    qualify row_number() over (
+        partition by snapshot_id order by through_session desc, recorded_at desc
+    ) = 1
+),
+
+final as (
+    select
+        c.root, c.author, c.kind, c.methodology_version, c.source, c.as_of, c.version,
+        c.snapshot_id, c.recorded_late, c.resolved_on_source, c.horizon_end,
+        c.p_bear, c.p_sideways, c.p_bull,
+        p.through_session, p.sessions_elapsed, p.horizon_sessions, p.status, p.settled_session,
+        p.upper_touch_step, p.lower_touch_step, p.upper_accept_step, p.lower_accept_step,
+        p.line_break_step, p.risk_trigger_step, p.close_so_far, p.mfe_atr, p.mae_atr,
+        coalesce(p.summary, 'no status yet: run `callbook resolve`') as status_so_far
+    from open_versions as c
+    left join latest_progress as p using (snapshot_id)
+)
+
+select * from final order by root, author, methodology_version, source, as_of

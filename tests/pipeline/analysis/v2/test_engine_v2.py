@@ -145,3 +145,12 @@ def test_v2_rows_hash_their_content_and_say_their_methodology(full_analyses) -> 
         with_content_hash(changed.drop("content_hash"), V2_CONTENT_COLUMNS)["content_hash"][0]
         != rows["content_hash"][0]
     )
+
+
+def test_the_nightly_row_equals_the_backfill_row(demo_history, full_analyses) -> None:
+    """One session asked for alone (the nightly) gives the backfill's row of that session."""
+    series = cut(demo_history, "ES", HISTORY_END)
+    days = [date(2009, 3, 9), date(2016, 3, 10), date(2020, 3, 16), date(2026, 2, 9)]
+    for day in days:
+        alone = V2.analyse(series, "ES", source="demo", sessions=[day]).snapshots
+        assert_frame_equal(alone, full_analyses["ES"].filter(pl.col("as_of") == day))

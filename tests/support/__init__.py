@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks that run real processes (a local Prefect server)."""
