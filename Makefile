@@ -44,6 +44,7 @@ bench: install
 	$(RUN) python bench/bench_calls.py
 	$(RUN) python bench/bench_backfill.py
 	$(RUN) python bench/bench_probability_model.py
+	$(RUN) python bench/bench_quality.py  # needs ../shared/data
 	$(RUN) python bench/bench_startup.py
 	$(RUN) python bench/bench_rolls.py
 

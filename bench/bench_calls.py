@@ -24,7 +24,9 @@ from machine import machine_summary, update_section
 from pipeline.analysis.calls import call_table
 from pipeline.analysis.engine import analyse
 from pipeline.analysis.levels import Candidate, Zone, cluster_zones
+from pipeline.analysis.methodology import get
 from pipeline.analysis.params import AnalysisParams
+from pipeline.analysis.v2.calls import call_table as v2_call_table
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
 
@@ -131,6 +133,29 @@ def main() -> None:
     )
     assert isinstance(check_new[0][0], Zone)
 
+    # Methodology v2 beside v1: the same history, every call.
+    v2_alone = best_and_median(lambda: v2_call_table(rty, tick=0.1))
+    v2_with_peers = best_and_median(lambda: v2_call_table(rty, tick=0.1, peers=peers))
+    v2_full = best_and_median(lambda: get("v2").analyse(series, "RTY", source="demo"))
+    v2_one_day = best_and_median(
+        lambda: get("v2").analyse(series, "RTY", source="demo", sessions=[AS_OF])
+    )
+    all_series = {
+        **series,
+        "YM": continuous_series(demo_bars("YM").filter(pl.col("session_date") <= AS_OF)),
+    }
+
+    def backfill_compute(version: str) -> int:
+        return sum(
+            get(version).analyse(all_series, root, source="demo").snapshots.height
+            for root in ("RTY", "ES", "NQ", "YM")
+        )
+
+    snapshots_v1 = backfill_compute("v1")
+    snapshots_v2 = backfill_compute("v2")
+    demo_v1 = best_and_median(lambda: backfill_compute("v1"), repeats=3)
+    demo_v2 = best_and_median(lambda: backfill_compute("v2"), repeats=3)
+
     sessions = rty.height
     calls = table.filter(pl.col("has_call")).height
     lines = [
@@ -153,6 +178,18 @@ def main() -> None:
         f"| first version: frozen dataclasses, list per group | {kernel_old[0]:.3f} | {kernel_old[1]:.3f} | {kernel_old[0] / len(sets) * 1e6:.1f} |",
         f"| current: NamedTuples, one pass, recency from the pivot index | {kernel_new[0]:.3f} | {kernel_new[1]:.3f} | {kernel_new[0] / len(sets) * 1e6:.1f} |",
         f"| ratio first / current | {kernel_old[0] / kernel_new[0]:.2f}x | | |",
+        "",
+        "Methodology v2 on the same history (tight zones kept session to session, regimes, "
+        "statement fields), side by side with v1 in the same run:",
+        "",
+        "| what | v1 best (s) | v2 best (s) | v2 / v1 |",
+        "|---|---:|---:|---:|",
+        f"| call_table, RTY alone | {alone[0]:.3f} | {v2_alone[0]:.3f} | {v2_alone[0] / alone[0]:.2f}x |",
+        f"| call_table, RTY with ES and NQ | {with_peers[0]:.3f} | {v2_with_peers[0]:.3f} | {v2_with_peers[0] / with_peers[0]:.2f}x |",
+        f"| analyse: every snapshot row | {full[0]:.3f} | {v2_full[0]:.3f} | {v2_full[0] / full[0]:.2f}x |",
+        f"| analyse: the nightly call | {one_day[0]:.3f} | {v2_one_day[0]:.3f} | {v2_one_day[0] / one_day[0]:.2f}x |",
+        f"| demo backfill compute, 4 roots ({snapshots_v1:,} / {snapshots_v2:,} snapshots) | {demo_v1[0]:.2f} | {demo_v2[0]:.2f} | {demo_v2[0] / demo_v1[0]:.2f}x |",
+        f"| ... snapshots per second, one core | {snapshots_v1 / demo_v1[0]:,.0f} | {snapshots_v2 / demo_v2[0]:,.0f} | |",
     ]
     text = "\n".join(lines)
     print(machine_summary())

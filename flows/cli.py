@@ -139,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=("live", "backfill", "analyst"), help="only this kind")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap replicates (default 2000)")
     p.add_argument(
+        "--quality",
+        action="store_true",
+        help="call quality per root and methodology: level properties, persistence, false "
+        "statements, crash labels, roll gaps, v2 - v1 scores",
+    )
+    p.add_argument("--source", choices=("demo", "yahoo", "file"), help="whose calls (--quality)")
+    p.add_argument(
         "--include-late",
         action="store_true",
         help="also score analyst calls recorded late (after the next session opened), as "
@@ -477,6 +484,8 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    if args.quality:
+        return _audit_quality(args)
     from rich.console import Console
     from rich.markup import escape
 
@@ -576,6 +585,57 @@ def cmd_audit(args: argparse.Namespace) -> int:
         )
         console.print(f"reliability chart: {path}")
     return EXIT_OK
+
+
+def _audit_quality(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from flows.quality import quality_report
+    from pipeline.audit.quality import QUALITY_COLUMNS, QualityParams, transposed_quality
+
+    settings = _settings(args, source=args.source)
+    with _open_read_only(args) as wh:
+        report = quality_report(
+            wh,
+            source=settings.source,
+            roots=[args.root.upper()] if args.root else None,
+            params=QualityParams(n_boot=args.boot),
+        )
+    if report.table.height == 0:
+        raise CliError(
+            f"no model calls of source {settings.source} to judge: run `callbook backfill`"
+        )
+    console = Console()
+    console.print(
+        "[bold]Call quality[/bold] — per root and methodology (definitions: "
+        "pipeline/audit/quality.py). Widths and distances in ATR(14); runs in sessions."
+    )
+    for root, by_methodology in transposed_quality(report.table, QUALITY_COLUMNS):
+        _print_frame(by_methodology, title=root)
+    if report.scores.height:
+        console.print(
+            "[bold]v2 - v1 on the same sessions[/bold] — mean RPS difference (negative favours "
+            "v2) with a 90 % block-bootstrap interval; each call resolved on its own barriers."
+        )
+        _print_frame(
+            report.scores.select(
+                "root",
+                "sessions",
+                _interval_expr("rps").alias("RPS v2 - v1"),
+                _interval_expr("vs_climatology").alias("(RPS - ref RPS) v2 - v1"),
+            ),
+            title=None,
+        )
+    return EXIT_OK
+
+
+def _interval_expr(prefix: str) -> Any:
+    import polars as pl
+
+    return pl.format(
+        "{} [{}, {}]",
+        *(pl.col(f"{prefix}_{part}").round(4) for part in ("difference", "low", "high")),
+    )
 
 
 def _audit_header(scored: Any, tuning: Any, kinds: dict[str, str]) -> str:

@@ -31,6 +31,13 @@ from pipeline.market.calendar import add_sessions
 PEERS: tuple[str, ...] = ("ES", "NQ")
 RS_FIELDS: tuple[str, ...] = ("ratio_vs_mean", "spread_5", "spread_20", "spread_63", "verdict")
 LEVEL_FIELDS: tuple[str, ...] = ("low", "high", "score", "touches", "sources", "projected")
+#: Level fields a methodology may add (v2), wide-row suffix -> snapshot_levels column (005).
+LEVEL_DETAIL_FIELDS: dict[str, str] = {
+    "reason": "reason",
+    "members": "members",
+    "change": "change_reason",
+    "since": "since",
+}
 
 #: The hashed content of a snapshot, in this order.
 CONTENT_COLUMNS: tuple[str, ...] = (
@@ -79,17 +86,8 @@ def snapshot_rows(
     per-row input fingerprints. ``sessions`` restricts the output to those as-of dates.
     """
     params = params or AnalysisParams()
+    frame = _calls_frame(table, fingerprints, sessions)
     decimals = _decimals(tick)
-    frame = table.with_columns(fingerprints.alias("input_fingerprint")).filter(pl.col("has_call"))
-    if sessions is not None:
-        frame = frame.filter(pl.col("session_date").is_in(list(sessions)))
-
-    def front(column: str, places: int) -> pl.Expr:
-        return ((pl.col(column) - pl.col("offset")) / pl.col("factor")).round(places).alias(column)
-
-    def points(column: str) -> pl.Expr:
-        return (pl.col(column) / pl.col("factor")).round(4).alias(column)
-
     trend, orientation = pl.col("primary_trend"), pl.col("orientation")
     risk_rule = (
         pl.when(trend == "Bullish")
@@ -108,6 +106,55 @@ def snapshot_rows(
         .then(pl.col("line_low"))
         .otherwise(pl.col("line_high"))
     )
+    out = frame.select(
+        *common_columns(
+            frame,
+            root=root,
+            source=source,
+            tick=tick,
+            methodology_version=methodology_version,
+            params_hash=params_hash(params),
+            risk_rule=risk_rule,
+            risk_level=risk_level,
+            horizon_sessions=params.horizon_sessions,
+        )
+    )
+    return with_content_hash(with_horizon_end(out, params.horizon_sessions))
+
+
+def _calls_frame(
+    table: pl.DataFrame, fingerprints: pl.Series, sessions: Sequence[date] | None
+) -> pl.DataFrame:
+    """The rows of ``table`` with a call (on ``sessions`` if given) and their fingerprints."""
+    frame = table.with_columns(fingerprints.alias("input_fingerprint")).filter(pl.col("has_call"))
+    if sessions is not None:
+        frame = frame.filter(pl.col("session_date").is_in(list(sessions)))
+    return frame
+
+
+def common_columns(
+    frame: pl.DataFrame,
+    *,
+    root: str,
+    source: str,
+    tick: float,
+    methodology_version: str,
+    params_hash: str,
+    risk_rule: pl.Expr,
+    risk_level: pl.Expr,
+    horizon_sessions: int,
+) -> list[pl.Expr]:
+    """The expressions of CONTENT_COLUMNS (in order) over a call table's rows: published prices
+    in the front contract's points, rounded as published. Shared by every methodology whose call
+    table keeps v1's column names; ``horizon_end`` is filled by :func:`with_horizon_end`."""
+    decimals = _decimals(tick)
+
+    def front(column: str, places: int) -> pl.Expr:
+        return ((pl.col(column) - pl.col("offset")) / pl.col("factor")).round(places).alias(column)
+
+    def points(column: str) -> pl.Expr:
+        return (pl.col(column) / pl.col("factor")).round(4).alias(column)
+
     rs_columns = []
     for peer in PEERS:
         for field in RS_FIELDS:
@@ -116,67 +163,82 @@ def snapshot_rows(
             typed = value.cast(pl.String) if field == "verdict" else value.cast(pl.Float64).round(4)
             rs_columns.append(typed.alias(f"rs_{peer.lower()}_{field}"))
 
-    out = frame.select(
+    return [
         pl.lit(root).alias("root"),
         pl.col("session_date").alias("as_of"),
         pl.lit(MODEL_AUTHOR).alias("author"),
         pl.lit(methodology_version).alias("methodology_version"),
-        pl.lit(params_hash(params)).alias("params_hash"),
-        "input_fingerprint",
+        pl.lit(params_hash).alias("params_hash"),
+        pl.col("input_fingerprint"),
         pl.lit(source).alias("source"),
-        "contract",
+        pl.col("contract"),
         pl.col("raw_close").alias("close"),
         pl.col("offset").round(6).alias("roll_offset"),
         pl.col("factor").round(9).alias("roll_factor"),
-        "primary_trend",
-        "perspective",
-        "orientation",
+        pl.col("primary_trend"),
+        pl.col("perspective"),
+        pl.col("orientation"),
         *(front(c, decimals + 2) for c in ("sma20", "sma50", "sma200", "ema21")),
         *(points(c) for c in ("atr14", "sma200_change", "sma50_change")),
         pl.col("rsi14").round(2),
         pl.col("adx14").round(2),
         *(pl.col(c).round(4) for c in ("dist_sma200_atr", "dist_sma200_pct", "dist_sma50_atr")),
-        "well_above_sma200",
+        pl.col("well_above_sma200"),
         pl.col("range_atr").round(4),
-        "consolidating",
+        pl.col("consolidating"),
         *(front(c, decimals) for c in ("high_252", "low_252")),
         pl.col("dist_high_252_atr").round(4),
         pl.col("dist_low_252_atr").round(4),
-        "higher_lows_since",
-        "higher_lows_count",
-        "lower_highs_since",
-        "lower_highs_count",
-        "pullback_retracement",
-        "pullback_depth",
-        "pullback_speed",
-        *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_FIELDS),
-        "upper_barrier",
-        "lower_barrier",
+        *(
+            pl.col(c)
+            for c in (
+                "higher_lows_since",
+                "higher_lows_count",
+                "lower_highs_since",
+                "lower_highs_count",
+                "pullback_retracement",
+                "pullback_depth",
+                "pullback_speed",
+            )
+        ),
+        *(
+            pl.col(f"{prefix}_{field}")
+            for prefix in LEVEL_PREFIXES.values()
+            for field in LEVEL_FIELDS
+        ),
+        pl.col("upper_barrier"),
+        pl.col("lower_barrier"),
         risk_rule.alias("risk_rule"),
         risk_level.alias("risk_level"),
-        "p_bear",
-        "p_sideways",
-        "p_bull",
-        "n_bear",
-        "n_sideways",
-        "n_bull",
-        "n_analogs",
-        "n_geometry",
-        "clim_bear",
-        "clim_sideways",
-        "clim_bull",
-        "state_key",
-        pl.lit(params.horizon_sessions).alias("horizon_sessions"),
+        *(
+            pl.col(c)
+            for c in (
+                "p_bear",
+                "p_sideways",
+                "p_bull",
+                "n_bear",
+                "n_sideways",
+                "n_bull",
+                "n_analogs",
+                "n_geometry",
+                "clim_bear",
+                "clim_sideways",
+                "clim_bull",
+                "state_key",
+            )
+        ),
+        pl.lit(horizon_sessions).alias("horizon_sessions"),
         pl.lit(None, dtype=pl.Date).alias("horizon_end"),
         *rs_columns,
         pl.lit("").alias("notes"),
+    ]
+
+
+def with_horizon_end(rows: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    """Fill ``horizon_end``: the CME trade date ``horizon`` sessions after each as-of."""
+    return rows.with_columns(
+        pl.Series("horizon_end", horizon_ends(rows["as_of"].to_list(), horizon), pl.Date)
     )
-    out = out.with_columns(
-        pl.Series(
-            "horizon_end", horizon_ends(out["as_of"].to_list(), params.horizon_sessions), pl.Date
-        )
-    )
-    return with_content_hash(out)
 
 
 def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUMNS) -> pl.DataFrame:
@@ -192,6 +254,12 @@ def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUM
     hashes = [hashlib.sha256(t.encode()).hexdigest() for t in text]
     return rows.select(*columns).with_columns(pl.Series("content_hash", hashes, pl.String))
 
+
+#: Stored columns that say how a snapshot was made, not what it says.
+_PROVENANCE: frozenset[str] = frozenset(
+    ("snapshot_id", "version", "supersedes_version", "kind", "content_hash", "created_at",
+     "flow_run_id", "code_version", "published")
+)  # fmt: skip
 
 #: The columns the long rows carry over from their wide row (those present).
 _LONG_KEY: tuple[str, ...] = ("snapshot_id", "root", "as_of", "author", "version")
@@ -213,9 +281,14 @@ def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
                 .otherwise(pl.lit(down_role))
                 .alias("role"),
                 *(pl.col(f"{prefix}_{field}").alias(field) for field in LEVEL_FIELDS),
+                *(
+                    pl.col(f"{prefix}_{field}").alias(name)
+                    for field, name in LEVEL_DETAIL_FIELDS.items()
+                    if f"{prefix}_{field}" in snapshots.columns
+                ),
             )
         )
-    return pl.concat(parts).sort(*key, "level_kind")
+    return pl.concat(parts, how="diagonal").sort(*key, "level_kind")
 
 
 def scenario_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
@@ -268,6 +341,9 @@ def snapshot_from_row(row: dict) -> Snapshot:
             touches=row[f"{prefix}_touches"] or 0,
             sources=tuple(s for s in (row[f"{prefix}_sources"] or "").split(",") if s),
             projected=bool(row[f"{prefix}_projected"]),
+            reason=row.get(f"{prefix}_reason") or "",
+            change=row.get(f"{prefix}_change"),
+            since=row.get(f"{prefix}_since"),
         )
         for kind, prefix in LEVEL_PREFIXES.items()
         if row.get(f"{prefix}_low") is not None
@@ -325,6 +401,7 @@ def snapshot_from_row(row: dict) -> Snapshot:
         state_key=row["state_key"] or "",
         notes=row.get("notes") or "",
         extra={k: row[k] for k in ("version", "kind", "content_hash", "created_at") if k in row},
+        details={k: v for k, v in row.items() if k not in _PROVENANCE},
     )
 
 

@@ -73,18 +73,7 @@ def call_table(
     false, levels and probabilities null).
     """
     params = params or AnalysisParams()
-    missing = [c for c in SERIES_COLUMNS if c not in series.columns]
-    if missing:
-        raise AnalysisInputError(f"series lacks column(s) {', '.join(missing)}")
-    if series.height and not series["session_date"].is_sorted():
-        raise AnalysisInputError("series must be sorted by session_date")
-    gaps = series.filter(pl.any_horizontal(pl.col("high", "low", "close").is_null()))
-    if gaps.height:
-        # Validation never loads such bars; a series built from other data may carry them.
-        raise AnalysisInputError(
-            f"series has no high/low/close on {gaps['session_date'][0]} "
-            f"({gaps.height} session(s)): every session needs a complete bar"
-        )
+    check_series(series)
     table = _with_indicators(series, params)
     table = _with_trend_and_perspective(table, params)
     table = _with_structure_and_levels(table, params, tick=tick)
@@ -98,6 +87,22 @@ def call_table(
             how="left",
         )
     return table
+
+
+def check_series(series: pl.DataFrame) -> None:
+    """Raise AnalysisInputError unless ``series`` can be analysed (columns, order, full bars)."""
+    missing = [c for c in SERIES_COLUMNS if c not in series.columns]
+    if missing:
+        raise AnalysisInputError(f"series lacks column(s) {', '.join(missing)}")
+    if series.height and not series["session_date"].is_sorted():
+        raise AnalysisInputError("series must be sorted by session_date")
+    gaps = series.filter(pl.any_horizontal(pl.col("high", "low", "close").is_null()))
+    if gaps.height:
+        # Validation never loads such bars; a series built from other data may carry them.
+        raise AnalysisInputError(
+            f"series has no high/low/close on {gaps['session_date'][0]} "
+            f"({gaps.height} session(s)): every session needs a complete bar"
+        )
 
 
 def _with_indicators(series: pl.DataFrame, p: AnalysisParams) -> pl.DataFrame:

@@ -104,14 +104,48 @@ V1_TUNING = Tuning(
     ),
 )
 
+#: v2's levels and regimes were tuned looking at every call of the real files (../shared/data:
+#: ES, NQ, YM, TF1 to 2026-02-20, source "file") and the demo history (to 2026-11-20).
+V2_TUNING = Tuning(
+    through=date(2026, 11, 20),
+    sources=("file", "demo"),
+    note=(
+        "level persistence and distance parameters (line_preferred_atr, line_distance_discount, "
+        "line_min_pick_atr, replace_margin, trail_after_atr, zone_max_scored_swings), the trend "
+        "and consolidation rules and the analog distance buckets (quartiles of v2's barrier "
+        "distances) chosen on the real files' whole history and the demo history "
+        "(bench/bench_quality.py); the base-rate shrinkage is v1's"
+    ),
+)
+
+
+def _v2() -> Methodology:
+    from pipeline.analysis.v2.assemble import V2_CONTENT_COLUMNS
+    from pipeline.analysis.v2.engine import analyse
+    from pipeline.analysis.v2.params import METHODOLOGY_VERSION, V2Params
+
+    return Methodology(
+        version=METHODOLOGY_VERSION,
+        description=(
+            "v2: tight zones (<= 1 ATR) from confirmed swings, moving averages and breakout "
+            "structure, kept session to session; crash/selloff/rebound/breakout regimes; "
+            "statements checked against the bars; base-rate probabilities on v2's barriers"
+        ),
+        params=V2Params(),
+        content_columns=V2_CONTENT_COLUMNS,
+        analyse_fn=analyse,
+        tuning=V2_TUNING,
+    )
+
 
 #: version -> a loader returning its Methodology (its code is imported on first use).
 _LOADERS: dict[str, Callable[[], Methodology]] = {
     "v1": _v1,
+    "v2": _v2,
 }
 
 #: What a data directory computes unless configured otherwise; the first is published.
-DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v1",)
+DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v2", "v1")
 
 
 def registered() -> tuple[str, ...]:

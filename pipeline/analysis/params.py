@@ -11,9 +11,15 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 METHODOLOGY_VERSION = "v1"
+
+
+class HashableParams(Protocol):
+    """Any methodology's parameters: a frozen dataclass that lists its fields."""
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class AnalysisParams:
         return dataclasses.asdict(self)
 
 
-def params_hash(params: AnalysisParams) -> str:
+def params_hash(params: HashableParams) -> str:
     """sha256 of the parameters (sorted JSON), first 16 hex digits.
 
     >>> params_hash(AnalysisParams()) == params_hash(AnalysisParams())

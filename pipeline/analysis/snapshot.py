@@ -59,6 +59,9 @@ class Level:
     touches: int  # confirmed swing points inside the zone
     sources: tuple[str, ...]  # what the zone is made of: "swing_high", "swing_low", "sma50", ...
     projected: bool = False  # no real zone there: projected from the next one by a fixed ATR step
+    reason: str = ""  # why the zone is there, in words (methodologies that say so: v2)
+    change: str | None = None  # why it changed on as_of (v2; None: kept as it was)
+    since: date | None = None  # the session it was picked on (v2)
 
     @property
     def mid(self) -> float:
@@ -157,6 +160,9 @@ class Snapshot:
     state_key: str = ""  # the analog state the probabilities rest on
     notes: str = ""  # free text (analyst calls)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Every stored column of the call by name, the methodology's own included (v2: trend and
+    #: perspective rules, falls and rebounds, breakouts, SMA50 holds, pullback dates ...).
+    details: dict[str, Any] = field(default_factory=dict)
 
     def level(self, kind: str) -> Level | None:
         return next((lv for lv in self.levels if lv.kind == kind), None)

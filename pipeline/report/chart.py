@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -129,7 +129,11 @@ def render_chart(
     right_edge = n - 0.5 + n * LABEL_MARGIN_FRACTION
     ax.set_xlim(-0.75, right_edge)
 
-    labels = [_draw_level(ax, level, tick=tick) for level in snapshot.levels]
+    days = window["session_date"].to_list()
+    labels = [
+        _draw_level(ax, level, tick=tick, start=_first_session_from(days, level.since))
+        for level in snapshot.levels
+    ]
     ax.axhline(snapshot.upper_barrier, color=SUPPORT_COLOUR, linestyle="--", linewidth=1.2)
     ax.axhline(snapshot.lower_barrier, color=RESISTANCE_COLOUR, linestyle="--", linewidth=1.2)
     close = snapshot.structure.close if snapshot.structure is not None else snapshot.raw_close
@@ -329,22 +333,41 @@ def _price_span(window: pl.DataFrame, snapshot: Snapshot) -> tuple[float, float]
     return min(candidates), max(candidates)
 
 
-def _draw_level(ax: Axes, level: Level, *, tick: float) -> tuple[float, str, str]:
+def _first_session_from(days: list[date], since: date | None) -> int | None:
+    """The window's first session on or after ``since`` (None: no date, or before the window)."""
+    if since is None or not days or since <= days[0]:
+        return None
+    return next((i for i, day in enumerate(days) if day >= since), len(days) - 1)
+
+
+def _draw_level(
+    ax: Axes, level: Level, *, tick: float, start: int | None = None
+) -> tuple[float, str, str]:
+    """The level as a band across the chart, or from session ``start`` on (a methodology that
+    keeps its levels says since when: the band begins where the level was drawn)."""
     colour = SUPPORT_COLOUR if level.role == "support" else RESISTANCE_COLOUR
+    style: dict[str, Any]
     if level.projected:
-        ax.axhspan(
-            level.low,
-            level.high,
-            facecolor="none",
-            edgecolor=colour,
-            hatch="///",
-            linewidth=0.0,
-            alpha=0.55,
-            zorder=1,
-        )
+        style = {"facecolor": "none", "edgecolor": colour, "hatch": "///", "alpha": 0.55}
     else:
         alpha = LINE_IN_THE_SAND_ALPHA if level.kind == "line_in_the_sand" else LEVEL_ALPHA
-        ax.axhspan(level.low, level.high, color=colour, alpha=alpha, linewidth=0, zorder=1)
+        style = {"color": colour, "alpha": alpha}
+    if start is None:
+        ax.axhspan(level.low, level.high, linewidth=0.0, zorder=1, **style)
+    else:
+        from matplotlib.patches import Rectangle
+
+        right = ax.get_xlim()[1]
+        ax.add_patch(
+            Rectangle(
+                (start - 0.5, level.low),
+                right - start + 0.5,
+                level.high - level.low,
+                linewidth=0.0,
+                zorder=1,
+                **style,
+            )
+        )
     name = LEVEL_LABELS.get(level.kind, level.kind)
     text = f"{name} {format_zone(level.low, level.high, tick=tick)}"
     if level.projected:
@@ -445,7 +468,8 @@ def _titles(fig: Figure, snapshot: Snapshot, *, tick: float, demo: bool, ax: Axe
         top - TITLE_LINE_STEP,
         f"Front {snapshot.contract}, settlement {format_price(snapshot.raw_close, tick=tick)}; "
         f"prices in {snapshot.contract} points. Scenarios resolve over {snapshot.horizon_sessions} "
-        f"sessions (to {snapshot.horizon_end.isoformat()}).",
+        f"sessions (to {snapshot.horizon_end.isoformat()}). Methodology "
+        f"{snapshot.methodology_version}.",
         fontsize=11,
         color="#444444",
     )

@@ -58,6 +58,8 @@ LEVEL_TITLES: dict[str, str] = {
 }
 PROJECTED_LABEL = "projected (no tested zone beyond)"
 CALL_ID_LENGTH = 12  # hex digits of the content hash shown as the call's id
+#: Calls of this methodology are written in its own words (pipeline/report/note_v2.py).
+V2_METHODOLOGY = "v2"
 
 # Conventional momentum thresholds (Wilder), used only to choose words, never to make the call.
 RSI_OVERBOUGHT = 70.0
@@ -160,6 +162,12 @@ def render_note(
         )
     prices = _Prices(root_spec(snapshot.root).tick)
     labelled = demo or snapshot.source == DEMO_SOURCE
+    if snapshot.methodology_version == V2_METHODOLOGY:
+        from pipeline.report.note_v2 import render_note_v2
+
+        return render_note_v2(
+            snapshot, chart_file=chart_file, labelled=labelled, previous=previous, prices=prices
+        )
     sections: list[list[str]] = [
         _title(snapshot, labelled=labelled),
         _introduction(snapshot, prices),

@@ -120,6 +120,7 @@ def test_only_dates_a_later_revision_reaches_differ_and_the_backfill_matches_eac
 ) -> None:
     argv = ["--data-dir", str(revised), "backfill", "--roots", "RTY", "--source", "file"]
     argv += ["--start", FIRST.isoformat(), "--end", END.isoformat(), "--as-known"]
+    argv += ["--methodologies", "v1"]  # checked against v1's analysis below
     with frozen_clock(evening(END) + timedelta(days=3)):
         assert main(argv) == EXIT_OK
     out = capsys.readouterr().out
@@ -171,7 +172,14 @@ def test_only_dates_a_later_revision_reaches_differ_and_the_backfill_matches_eac
 
 def test_a_current_backfill_afterwards_supersedes_only_the_revised_dates(revised: Path) -> None:
     with frozen_clock(evening(END) + timedelta(days=4)):
-        result = backfill(roots=["RTY"], source="file", start=FIRST, end=END, data_dir=str(revised))
+        result = backfill(
+            roots=["RTY"],
+            source="file",
+            start=FIRST,
+            end=END,
+            data_dir=str(revised),
+            methodologies=["v1"],
+        )
     (root,) = result.roots
     assert (root.written, root.unchanged) == (8, 10)
     with Warehouse.open(revised / "warehouse.duckdb", read_only=True) as wh:

@@ -45,7 +45,9 @@ def test_nightly_prints_the_summary_and_the_rty_note(data_dir: Path, capsys) -> 
     assert captured.err.startswith("callbook: using Prefect API at http://127.0.0.1:")
     assert "callbook nightly — 2026-11-20 (DEMO DATA" in out
     assert "E-mini Russell 2000 (RTY)" in out
-    assert out.rstrip().endswith("chart-v1-v1.png")
+    # v2 is published by default (v1 is computed beside it): its note and chart are shown.
+    assert out.rstrip().endswith("chart-v2-v1.png")
+    assert "Methodology: v2" in out
     assert "Summary" in out and "Looking Forward" in out
 
 
@@ -100,6 +102,15 @@ def test_audit_prints_scoreboard_and_calibration_and_writes_a_chart(
     assert "overlap estimated" in out  # 352 calls: over ten horizons, correlation estimated
     charts = list((data_dir / "reports" / "audit").glob("reliability-RTY-*.png"))
     assert charts and charts[0].read_bytes().startswith(b"\x89PNG")
+
+
+def test_audit_quality_prints_the_call_quality_of_v1_and_v2(data_dir: Path, capsys) -> None:
+    assert run(data_dir, "audit", "--quality", "--boot", "100") == EXIT_OK
+    out = capsys.readouterr().out
+    assert "Call quality" in out and "v2 - v1 on the same sessions" in out
+    for figure in ("zones > 1.25 ATR", "close in line", "false statements", "crash as range"):
+        assert figure in out
+    assert "RTY" in out and "ES" in out
 
 
 def test_an_analyst_call_is_recorded_resolved_and_scored(data_dir: Path, capsys) -> None:

@@ -27,8 +27,12 @@ DATES = 50
 def backfilled(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     with frozen_clock(NOW):
         data_dir = tmp_path_factory.mktemp("history") / "data"
-        nightly(roots=ROOTS, source="demo", as_of=AS_OF, data_dir=str(data_dir))
-        result = backfill(roots=["RTY"], source="demo", end=AS_OF, data_dir=str(data_dir))
+        # v1's backfill against v1's analysis (v2's twin: tests/pipeline/analysis/v2).
+        only_v1 = {"methodologies": ["v1"]}
+        nightly(roots=ROOTS, source="demo", as_of=AS_OF, data_dir=str(data_dir), **only_v1)
+        result = backfill(
+            roots=["RTY"], source="demo", end=AS_OF, data_dir=str(data_dir), **only_v1
+        )
     assert result.computed > 5000
     return data_dir
 

@@ -40,7 +40,9 @@ def data_dir(
 ) -> Path:
     data_dir = tmp_path_factory.mktemp("methodologies") / "data"
     with frozen_clock(NOW):
-        nightly(roots=["RTY"], source="demo", as_of=AS_OF, data_dir=str(data_dir))
+        nightly(
+            roots=["RTY"], source="demo", as_of=AS_OF, data_dir=str(data_dir), methodologies=["v1"]
+        )
     return data_dir
 
 

@@ -57,15 +57,20 @@ def test_first_run_loads_history_and_makes_the_days_calls(first_run) -> None:
             ).iter_rows()
         )
         calls = wh.query(
-            "select root, as_of, version, kind, source, author from snapshots order by root"
+            "select root, as_of, version, kind, source, author, methodology_version"
+            " from snapshots order by root, methodology_version"
         )
     assert set(sessions) == {"RTY", "ES"} and min(sessions.values()) >= 5000
+    # 2026-11-20 is the last completed session at the clock's time: a live call, made by each
+    # default methodology (v2 published, v1 beside it).
     assert calls.rows() == [
-        ("ES", AS_OF, 1, "live", "demo", "callbook"),
-        ("RTY", AS_OF, 1, "live", "demo", "callbook"),
-    ]  # 2026-11-20 is the last completed session at the clock's time: a live call
-    assert result.snapshots.written == 2
-    assert counts["snapshot_levels"] == 8 and counts["snapshot_scenarios"] == 6
+        ("ES", AS_OF, 1, "live", "demo", "callbook", "v1"),
+        ("ES", AS_OF, 1, "live", "demo", "callbook", "v2"),
+        ("RTY", AS_OF, 1, "live", "demo", "callbook", "v1"),
+        ("RTY", AS_OF, 1, "live", "demo", "callbook", "v2"),
+    ]
+    assert result.snapshots.written == 4
+    assert counts["snapshot_levels"] == 16 and counts["snapshot_scenarios"] == 12
     lake_files = sorted((data_dir / "lake" / "raw").rglob("*.parquet"))
     assert len(lake_files) == counts["ingest_batches"] == 2
 
@@ -75,9 +80,10 @@ def test_first_run_writes_a_labelled_note_and_chart_per_root(first_run) -> None:
     assert [r.root for r in result.reports] == ROOTS
     for report in result.reports:
         assert (
-            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v1-v1.md"
+            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v2-v1.md"
         )
         note = report.note_path.read_text()
+        assert "Methodology: v2" in note  # the published methodology's note
         assert "DEMO DATA" in note
         assert f"]({report.chart_path.name})" in note
         assert report.chart_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -88,7 +94,7 @@ def test_second_run_the_same_day_changes_nothing(first_run, frozen_clock: None) 
     data_dir, _, hashes, counts = first_run
     again = nightly(roots=ROOTS, source="demo", as_of=AS_OF, data_dir=str(data_dir))
     assert all(s.inserted == 0 and s.revised == 0 and s.unchanged > 0 for s in again.ingest)
-    assert (again.snapshots.written, again.snapshots.unchanged) == (0, 2)
+    assert (again.snapshots.written, again.snapshots.unchanged) == (0, 4)
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
         assert {t: wh.content_hash(t) for t in hashes} == hashes
         after = wh.table_counts()
@@ -116,7 +122,7 @@ def test_a_call_for_a_past_session_is_a_backfill(
     assert result.as_of == date(2026, 11, 19)  # 16:30 ET: the session of 2026-11-20 is not final
     nightly(roots=["YM"], source="demo", as_of=date(2026, 11, 18), data_dir=str(tmp_path / "d"))
     with Warehouse.open(tmp_path / "d" / "warehouse.duckdb", read_only=True) as wh:
-        kinds = wh.query("select as_of, kind from snapshots order by as_of").rows()
+        kinds = wh.query("select distinct as_of, kind from snapshots order by as_of").rows()
     assert kinds == [(date(2026, 11, 18), "backfill"), (date(2026, 11, 19), "live")]
 
 

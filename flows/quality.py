@@ -1,0 +1,106 @@
+"""The call-quality report of stored calls (``callbook audit --quality``): warehouse in, frames out.
+
+A plain service (no Prefect): it reads the stored model calls of each root and methodology and the
+bars they were made on, rebuilds the continuous series, and hands both to the pure report in
+:mod:`pipeline.audit.quality`. Paired scores come from the stored outcomes (``scored_calls``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from flows.series import root_series_and_rolls
+from pipeline.analysis.snapshot import MODEL_AUTHOR
+from pipeline.analysis.v2.statements import false_statements
+from pipeline.audit.quality import QualityParams, quality_table, statement_table
+from pipeline.audit.scores import paired_difference
+from pipeline.market.contracts import ROOT_SPECS
+from warehouse.store import Warehouse
+
+#: The pair compared in the score table: the newer methodology first.
+COMPARED: tuple[str, str] = ("v2", "v1")
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    table: pl.DataFrame  # one row per (root, methodology): pipeline.audit.quality.quality_table
+    scores: pl.DataFrame  # one row per root: paired RPS difference of COMPARED on common sessions
+
+
+def quality_report(
+    warehouse: Warehouse,
+    *,
+    source: str,
+    roots: Sequence[str] | None = None,
+    params: QualityParams | None = None,
+) -> QualityReport:
+    """The quality of every stored model call of ``source`` (all roots with calls, or ``roots``)."""
+    params = params or QualityParams()
+    stored = warehouse.query(
+        "select * from latest_snapshots where author = $author and source = $source"
+        " order by root, methodology_version, as_of",
+        {"author": MODEL_AUTHOR, "source": source},
+    )
+    if roots is not None:
+        stored = stored.filter(pl.col("root").is_in(list(roots)))
+    tables: dict[tuple[str, str], pl.DataFrame] = {}
+    found: dict[tuple[str, str], pl.DataFrame] = {}
+    series: dict[str, pl.DataFrame] = {}
+    rolls: dict[str, pl.DataFrame] = {}
+    for (root,), of_root in stored.group_by(["root"], maintain_order=True):
+        built = root_series_and_rolls(warehouse, str(root), source=source)
+        if built is None:
+            continue
+        series[str(root)], rolls[str(root)] = built
+        tick = ROOT_SPECS[str(root)].tick if root in ROOT_SPECS else 0.01
+        for (methodology,), rows in of_root.group_by(["methodology_version"], maintain_order=True):
+            key = (str(root), str(methodology))
+            tables[key] = statement_table(rows, series[str(root)])
+            found[key] = false_statements(tables[key], tick=tick)
+    ticks = {r: ROOT_SPECS[r].tick if r in ROOT_SPECS else 0.01 for r, _ in tables}
+    table = quality_table(tables, ticks=ticks, params=params, false_statements=found, rolls=rolls)
+    return QualityReport(table, _paired(warehouse, source=source, roots=roots, params=params))
+
+
+def _paired(
+    warehouse: Warehouse, *, source: str, roots: Sequence[str] | None, params: QualityParams
+) -> pl.DataFrame:
+    scored = warehouse.query(
+        "select root, methodology_version, as_of, rps, ref_rps from scored_calls"
+        " where author = $author and source = $source and methodology_version in ($a, $b)",
+        {"author": MODEL_AUTHOR, "source": source, "a": COMPARED[0], "b": COMPARED[1]},
+    )
+    rows = []
+    for (root,), of_root in scored.group_by(["root"], maintain_order=True):
+        if roots is not None and root not in roots:
+            continue
+        a, b = (of_root.filter(pl.col("methodology_version") == m).drop("methodology_version")
+                for m in COMPARED)  # fmt: skip
+        both = a.join(b, on=["root", "as_of"], suffix="_b").sort("as_of")
+        if both.height < params.horizon_sessions:
+            continue
+        block, boots = params.horizon_sessions, params.n_boot
+        rps = paired_difference(both["rps"], both["rps_b"], block=block, n_boot=boots)
+        relative = paired_difference(
+            both["rps"] - both["ref_rps"],
+            both["rps_b"] - both["ref_rps_b"],
+            block=block,
+            n_boot=boots,
+        )
+        rows.append(
+            {
+                "root": root,
+                "compared": f"{COMPARED[0]} - {COMPARED[1]}",
+                "sessions": rps.n,
+                "rps_difference": rps.mean,
+                "rps_low": rps.low,
+                "rps_high": rps.high,
+                "vs_climatology_difference": relative.mean,
+                "vs_climatology_low": relative.low,
+                "vs_climatology_high": relative.high,
+            }
+        )
+    return pl.DataFrame(rows) if rows else pl.DataFrame(schema={"root": pl.String})
