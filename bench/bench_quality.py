@@ -18,6 +18,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from machine import machine_summary, update_section
 
 from pipeline.analysis.methodology import get
+from pipeline.analysis.v2.params import V2Params
 from pipeline.analysis.v2.statements import false_statements
 from pipeline.audit.quality import (
     QUALITY_COLUMNS,
@@ -57,6 +59,25 @@ def call_line(table: pl.DataFrame, day: date, tick: float) -> str:
         f"bull {r['p_bull']:.0%} / side {r['p_sideways']:.0%} / bear {r['p_bear']:.0%} "
         f"(close {r['raw_close']:{fmt}})"
     )
+
+
+def ideal_line_runs(table: pl.DataFrame, *, keep_atr: float, params: V2Params) -> float:
+    """The ceiling of persistence within the distance band: the median run of a line that is
+    no structure at all, set ``line_preferred_atr`` ATR under the close, kept until the close
+    comes within ``zone_gap_atr`` ATR of it or runs ``keep_atr`` ATR above it, then set again
+    (every session with a call, always upward). Real lines also end on acceptance, new
+    structure, a turned call, and sit where structure is, not at the best distance."""
+    calls = table.filter(pl.col("has_call"))
+    close, atr = calls["close"].to_numpy(), calls["atr14"].to_numpy()
+    runs, i = [], 0
+    while i < len(close):
+        top = close[i] - params.line_preferred_atr * atr[i]
+        j = i + 1
+        while j < len(close) and params.zone_gap_atr <= (close[j] - top) / atr[j] <= keep_atr:
+            j += 1
+        runs.append(j - i)
+        i = j
+    return float(np.median(runs))
 
 
 def main() -> None:
@@ -140,6 +161,15 @@ def main() -> None:
         f"{row['max_roll_gap_pct']:.2%} of the expiring contract's close"
         for row in quality.filter(pl.col("methodology") == "v1").iter_rows(named=True)
     ]
+    v2p = V2Params()
+    ceiling = "; ".join(
+        f"{LABELS[root]} "
+        + " / ".join(
+            f"{ideal_line_runs(tables[(root, 'v2')], keep_atr=k, params=v2p):.1f}"
+            for k in (v2p.level_far_atr, v2p.line_keep_atr)
+        )
+        for root in ROOTS
+    )
     timing = "\n".join(
         f"| {LABELS[root]} | {series[root].height:,} | {seconds[(root, 'v1')]:.2f} | {seconds[(root, 'v2')]:.2f} |"
         for root in ROOTS
@@ -176,10 +206,15 @@ def main() -> None:
             *roll_lines,
             "",
             "Scores on the same sessions (each methodology resolved on its own barriers; RPS, "
-            "lower is better; negative favours v2), 90% circular block bootstrap, blocks of 20 "
-            "sessions:",
+            "lower is better; negative favours v2), 90% interval by the audit's rule (circular "
+            "block bootstrap, blocks of three 20-session horizons, Student-t):",
             "",
             *score_lines,
+            "",
+            f"Ceiling of the line run within the band (bench_quality.ideal_line_runs: a line "
+            f"with no structure {v2p.line_preferred_atr} ATR under the close, replaced only when "
+            f"the close comes within {v2p.zone_gap_atr} ATR of it or runs {v2p.level_far_atr} / "
+            f"{v2p.line_keep_atr} ATR above it), median sessions: {ceiling}",
             "",
             "Calls on five dates (prices in the front contract's points):",
             "",

@@ -1,6 +1,8 @@
 """Prefect tasks of the analysis half of the nightly run: series, calls, snapshots, reports.
 
-Each task wraps pipeline or warehouse calls; none retries (nothing here talks to the network).
+Each task wraps pipeline or warehouse calls; none retries (nothing here talks to the network). The
+calls themselves are computed on the configured task runner (flows/fanout.py); the tasks here that
+write run in the flow's process, the run's one writer.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from flows import tasks
+from flows import clock, fanout
 from flows.series import series_by_root
-from flows.settings import code_version
+from flows.settings import Settings, code_version
 from pipeline.analysis.assemble import snapshot_from_row
-from pipeline.analysis.engine import Analysis, chart_frame
 from pipeline.analysis.methodology import Methodology, get
+from warehouse import results
 from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
 
 
@@ -51,50 +53,73 @@ def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[
             )
             for i, m in enumerate(methodologies)
         ],
-        at=tasks.utcnow(),
+        at=clock.utcnow(),
     )
     return methodologies
 
 
-@task(
-    name="analyse",
-    task_run_name="analyse-{root}-{methodology.version}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-def analyse_root(
-    series_by_root: dict[str, pl.DataFrame],
-    root: str,
+@dataclass(frozen=True)
+class ComputedCalls:
+    """The nightly's computed calls, one result per (root, methodology), in the run's work dir."""
+
+    work: Path
+    by_job: dict[tuple[str, str], fanout.Computed]
+    published_methodology: str
+
+    def in_order(self) -> list[fanout.Computed]:
+        return list(self.by_job.values())
+
+    def published(self, roots: Sequence[str]) -> list[fanout.Computed]:
+        """The published methodology's results, in ``roots`` order (those with a call)."""
+        return [
+            c
+            for root in roots
+            if (c := self.by_job.get((root, self.published_methodology))) is not None and c.rows
+        ]
+
+    def discard(self) -> None:
+        results.discard(self.work)
+
+
+def compute_calls(
+    settings: Settings,
+    series: dict[str, pl.DataFrame],
+    methodologies: Sequence[Methodology],
     *,
     source: str,
     as_of: date,
-    methodology: Methodology,
-) -> Analysis:
-    """The call for the last session on or before ``as_of`` (pure pipeline computation)."""
-    last = series_by_root[root]["session_date"].max()
-    assert isinstance(last, date)
-    if last < as_of:
-        get_run_logger().warning(
-            "%s: the last bar is %s, before the as-of date %s: the call is for %s",
+    run_id: str,
+) -> ComputedCalls:
+    """The call of the last session on or before ``as_of`` of every root and methodology, computed
+    on the configured task runner (flows/fanout.py)."""
+    jobs = [
+        fanout.Job(
             root,
-            last,
+            m.version,
+            source,
             as_of,
-            last,
+            last_only=True,
+            chart=m.version == settings.published_methodology,
         )
-    result = methodology.analyse(series_by_root, root, source=source, sessions=[last])
-    if result.snapshots.height == 0:
-        get_run_logger().warning(
-            "%s: no call on %s (fewer than the warm-up sessions of history)", root, last
-        )
-    return result
+        for m in methodologies
+        for root in settings.roots
+        if root in series
+    ]
+    work = results.run_dir(settings.data_dir, run_id)
+    done = {(c.root, c.methodology): c for c in fanout.compute(settings, jobs, series, work)}
+    ordered = {(j.root, j.methodology): done[(j.root, j.methodology)] for j in jobs}
+    return ComputedCalls(work, ordered, settings.published_methodology)
 
 
 @task(name="store-snapshots", cache_policy=NO_CACHE, persist_result=False)
-def store_snapshots(
-    warehouse: Warehouse, rows: pl.DataFrame, *, kind: str, run_id: str | None
+def store_calls(
+    warehouse: Warehouse, computed: ComputedCalls, *, kind: str, run_id: str | None
 ) -> SnapshotWrite:
+    """Write every computed call of the run in one transaction (the run's one writer)."""
+    frames = [c.snapshots() for c in computed.in_order() if c.rows]
+    rows = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
     written = warehouse.write_snapshots(
-        rows, kind=kind, flow_run_id=run_id, code_version=code_version(), created_at=tasks.utcnow()
+        rows, kind=kind, flow_run_id=run_id, code_version=code_version(), created_at=clock.utcnow()
     )
     get_run_logger().info(
         "snapshots: %s written (%s superseding an earlier version), %s unchanged",
@@ -116,18 +141,25 @@ class Report:
     note: str
 
 
-@task(name="publish", task_run_name="publish-{root}", cache_policy=NO_CACHE, persist_result=False)
+@task(
+    name="publish",
+    task_run_name="publish-{computed.job.root}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def publish_report(
-    warehouse: Warehouse, data_dir: Path, root: str, analysis: Analysis, *, demo: bool
+    warehouse: Warehouse, data_dir: Path, computed: fanout.Computed, *, demo: bool
 ) -> Report | None:
     """Render the stored call (latest version) as a note and a chart, and attach an artifact."""
     from pipeline.report.chart import render_chart
     from pipeline.report.note import render_note, render_summary_line
     from warehouse.reports import report_paths, write_report
 
-    if analysis.snapshots.height == 0:
+    frame = computed.chart()
+    if computed.rows == 0 or frame is None:
         return None
-    key = analysis.snapshots.row(0, named=True)
+    root = computed.root
+    key = computed.snapshots().row(0, named=True)
     as_of, methodology, source = key["as_of"], key["methodology_version"], key["source"]
     stored = warehouse.snapshot_rows(
         root, author="callbook", as_of=as_of, methodology=methodology, source=source
@@ -144,11 +176,7 @@ def publish_report(
     paths = report_paths(data_dir, root, as_of, version, methodology=methodology)
     # A stored version's chart does not change (its snapshot's content hash covers the bars it
     # draws): a re-run the same day keeps it and does not load matplotlib.
-    chart = (
-        None
-        if paths.chart.exists()
-        else render_chart(chart_frame(analysis.table, as_of), snapshot, demo=demo)
-    )
+    chart = None if paths.chart.exists() else render_chart(frame, snapshot, demo=demo)
     note = render_note(snapshot, chart_file=paths.chart.name, demo=demo, previous=previous)
     write_report(paths, note=note, chart=chart)
     summary = render_summary_line(snapshot)

@@ -19,16 +19,16 @@ from flows import clock
 from flows.outcomes import append_outcomes_of, progress_of
 from flows.series import root_series
 from flows.settings import Settings, code_version
+from flows.writer import open_for_writing
 from pipeline.analysis.assemble import snapshot_from_row
 from pipeline.analysis.methodology import ANALYST_METHODOLOGY
 from pipeline.analysis.snapshot import Snapshot
 from pipeline.audit.analyst import (
     AnalystCallError,
     analyst_snapshot_rows,
+    load_analyst_call,
     market_facts,
-    parse_analyst_call,
 )
-from warehouse.store import Warehouse
 
 
 class NoBarsError(ValueError):
@@ -50,10 +50,9 @@ def record_analyst_call(path: Path, settings: Settings) -> RecordedCall:
     """Parse the call file (TOML or YAML), store it as an ``analyst`` snapshot on the bars of
     ``settings.source`` and append its outcome when its horizon has passed (idempotent). A call
     already stored on another source's bars is refused (one call, one series)."""
-    fmt = path.suffix.lower().lstrip(".")
-    call = parse_analyst_call(path.read_text(encoding="utf-8"), fmt=fmt)
+    call = load_analyst_call(path)
     source = settings.source
-    with Warehouse.open(settings.warehouse_path) as wh:
+    with open_for_writing(settings) as wh:
         before = wh.snapshot_rows(
             call.root, author=call.author, as_of=call.as_of, methodology=ANALYST_METHODOLOGY
         )

@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--roots", help="comma-separated roots (default: $CALLBOOK_ROOTS or RTY,ES,NQ,YM)"
     )
     p.add_argument(
-        "--source", choices=("demo", "yahoo"), help="bar source (default: $CALLBOOK_SOURCE or demo)"
+        "--source",
+        choices=("demo", "yahoo", "file"),
+        help="bar source (default: $CALLBOOK_SOURCE or demo); file: the new vendor files in the "
+        "drop folder <inbox>/<ROOT>/ ($CALLBOOK_INBOX or <data dir>/inbox)",
     )
     p.add_argument(
         "--as-of", type=_date, help="CME trade date (default: the last completed session)"
@@ -83,9 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parser("status", help="per root: first and last session, rows, quarantined rows, last run")
 
-    p = add_parser("sql", help="run a read-only SQL query against the warehouse")
+    p = add_parser(
+        "sql",
+        help="run one read-only SELECT against the warehouse (sandboxed: no file access, "
+        "time and memory limits)",
+    )
     p.add_argument("query", help="SQL text, or @FILE to read it from a file")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds before the query is stopped (60)"
+    )
+    p.add_argument(
+        "--memory-mb", type=int, default=1024, help="memory the query may use, MiB (1024)"
+    )
+    _format_option(p)
     p.add_argument(
         "--limit", type=int, default=200, help="rows to print in table format (default 200)"
     )
@@ -97,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="bind $NAME in the query to VALUE (repeatable), e.g. --param root=RTY",
     )
+
+    p = add_parser(
+        "verify",
+        help="check that stored snapshots, outcomes and lake files are what was written "
+        "(read-only; exit 1 on any difference)",
+    )
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--sample",
+        type=int,
+        default=200,
+        help="model snapshots re-derived from their inputs, drawn with --seed (default 200)",
+    )
+    scope.add_argument("--all", action="store_true", help="re-derive every model snapshot")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
 
     p = add_parser("quarantine", help="show quarantined rows with the rule they broke")
     p.add_argument("--root")
@@ -113,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         "$CALLBOOK_METHODOLOGIES)",
     )
     p.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
+    p.add_argument(
+        "--chart",
+        action="store_true",
+        help="draw the call's daily chart (PNG) from the bars as known when it was made, and "
+        "link it from the note",
+    )
 
     p = add_parser(
         "backfill", help="point-in-time snapshots for every session of a range, then outcomes"
@@ -158,7 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
         "chosen on them), as groups of their own",
     )
 
-    p = add_parser("calls", help="analyst calls")
+    p = add_parser(
+        "site", help="build the static website of the record (read-only; redraws what changed)"
+    )
+    p.add_argument("--out", help="output folder (default: <data dir>/site)")
+    p.add_argument(
+        "--full", action="store_true", help="redraw every page, not only those whose inputs changed"
+    )
+
+    p = add_parser("calls", help="analyst calls; list stored calls")
     actions = p.add_subparsers(dest="calls_command", required=True, metavar="ACTION")
     add = actions.add_parser(
         "add", parents=[common], help="record a hand-written call (TOML or YAML) as a snapshot"
@@ -167,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--source", choices=("demo", "yahoo", "file"), help="whose bars it is resolved on"
     )
+    listing = actions.add_parser(
+        "list", parents=[common], help="list stored calls, newest first, with outcomes"
+    )
+    listing.add_argument("root", nargs="?", help="one root (default: all)")
+    listing.add_argument("--methodology", help="only this methodology (v1, v2, analyst)")
+    listing.add_argument("--author", help="only this author (callbook = the model)")
+    listing.add_argument("--kind", choices=("live", "backfill", "analyst"), help="only this kind")
+    listing.add_argument("--since", type=_date, help="only calls on or after this as-of date")
+    listing.add_argument("--limit", type=int, default=50, help="newest calls to list (default 50)")
+    _format_option(listing)
 
     p = sub.add_parser("automations", help="Prefect automations (alerts on the nightly)")
     actions = p.add_subparsers(dest="automations_command", required=True, metavar="ACTION")
@@ -188,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=("auto", "table", "vertical", "csv", "json", "markdown"),
+        default="auto",
+        help="auto (default): a table when the rows fit the terminal, else one record per block; "
+        "table, vertical and markdown round numbers to their meaning (prices to the tick), "
+        "csv and json keep every value as stored",
+    )
+
+
 def _methodologies_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methodologies",
@@ -203,42 +266,47 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def _open_read_only(args: argparse.Namespace) -> Any:
+    """What readers read: the replica the last writer published (never waits for a writer)."""
     from warehouse.store import Warehouse
 
-    return Warehouse.open(_settings(args).warehouse_path, read_only=True)
+    return Warehouse.open_reader(_settings(args).warehouse_path)
 
 
 def _print_frame(
-    frame: Any, *, title: str | None = None, fmt: str = "table", limit: int = 200
+    frame: Any,
+    *,
+    title: str | None = None,
+    fmt: str = "auto",
+    limit: int | None = 200,
+    wrap: bool = False,
 ) -> None:
+    """Print a result frame in one of pipeline.report.table.FORMATS (auto: table or vertical,
+    whichever fits the terminal; ``wrap``: a table whose cells wrap at spaces still fits)."""
+    from rich.console import Console
+
+    from pipeline.report import table
+
     if fmt == "csv":
-        sys.stdout.write(frame.write_csv())
+        sys.stdout.write(table.render_csv(frame))
         return
     if fmt == "json":
-        sys.stdout.write(frame.write_json() + "\n")
+        sys.stdout.write(table.render_json(frame))
         return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=title, show_lines=False)
-    for name in frame.columns:
-        table.add_column(name, overflow="fold")
-    for row in frame.head(limit).iter_rows():
-        table.add_row(
-            *(
-                ""
-                if v is None
-                else f"{v:,}"
-                if isinstance(v, int) and not isinstance(v, bool)
-                else escape(str(v))  # data, not markup: "[in tuning period]" must print
-                for v in row
-            )
+    if fmt == "markdown":
+        if title:
+            sys.stdout.write(f"**{title}**\n\n")
+        sys.stdout.write(table.render_markdown(frame, limit=limit))
+    else:
+        console = Console()
+        layout = (
+            fmt
+            if fmt != "auto"
+            else table.choose_layout(frame, width=console.width, limit=limit, wrap=wrap)
         )
-    console = Console()
-    console.print(table)
-    if frame.height > limit:
-        console.print(f"({frame.height - limit:,} more rows; use --limit or --format csv)")
+        render = table.render_vertical if layout == "vertical" else table.render_table
+        console.print(render(frame, title=title, limit=limit))
+    if limit is not None and frame.height > limit:
+        print(f"({frame.height - limit:,} more rows; use --limit or --format csv)")
 
 
 def _quiet_prefect() -> None:
@@ -280,6 +348,8 @@ def cmd_nightly(args: argparse.Namespace) -> int:
             )
         )
     )
+    if result.site is not None:
+        console.print(result.site.summary(), soft_wrap=True)
     featured = next((r for r in result.reports if r.root == "RTY"), None) or next(
         iter(result.reports), None
     )
@@ -297,6 +367,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from rich.markdown import Markdown
 
     from flows.outcomes import status_line
+    from flows.settings import SOURCES
     from pipeline.analysis.assemble import snapshot_from_row
     from pipeline.report.note import render_note
     from warehouse.reports import report_paths
@@ -335,6 +406,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             },
         )
         status = status_line(wh, row)
+        demo = "demo" in wh.bar_sources()
+        if args.chart:
+            from flows.site import draw_call_chart
+
+            bar_source = row["source"] if row["source"] in SOURCES else settings.source
+            draw_call_chart(wh, settings.data_dir, row, bar_source=bar_source)
     snapshot = snapshot_from_row(row)
     paths = report_paths(
         settings.data_dir,
@@ -343,10 +420,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         row["version"],
         methodology=row["methodology_version"],
     )
+    chart = paths.chart if paths.chart.exists() else None
     note = render_note(
         snapshot,
-        chart_file=str(paths.chart) if paths.chart.exists() else None,
-        demo=row["source"] == "demo",
+        chart_file=str(chart) if chart else None,
+        demo=demo or row["source"] == "demo",
         previous=snapshot_from_row(previous.row(0, named=True)) if previous.height else None,
     )
     if args.format == "markdown":
@@ -356,6 +434,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         console.print(Markdown(note))
         if status:
             console.print(f"[bold]Status so far:[/bold] {status}")
+    if chart is not None:
+        print(f"chart: {chart}")  # unwrapped: a path to copy
+    else:
+        as_of = f" --as-of {row['as_of']}"
+        print(f"no chart drawn yet: `callbook show {root}{as_of} --chart` draws it")
     return EXIT_OK
 
 
@@ -400,9 +483,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from warehouse.store import statement
+
     with _open_read_only(args) as wh:
-        _print_frame(wh.status(), title=f"callbook status — bars in {wh.path}")
-        _print_frame(wh.query("select * from snapshot_status"), title="snapshots")
+        demo = "DEMO DATA (synthetic prices) — " if "demo" in wh.bar_sources() else ""
+        _print_frame(
+            wh.query(statement("status_bars")),
+            title=f"{demo}bars in {wh.path}",
+            limit=None,
+            wrap=True,
+        )
+        published = wh.query(
+            "select methodology_version from methodologies where published"
+        ).to_series()
+        _print_frame(
+            wh.query(statement("status_snapshots")),
+            title="calls (versions: rows incl. revisions; written: UTC"
+            + (f"; published: callbook {published[0]})" if published.len() else ")"),
+            limit=None,
+            wrap=True,
+        )
     return EXIT_OK
 
 
@@ -412,8 +512,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
         with open(query[1:], encoding="utf-8") as fh:
             query = fh.read()
     params = dict(args.param) or None
-    with _open_read_only(args) as wh:
-        _print_frame(wh.query(query, params), fmt=args.format, limit=args.limit)
+    from warehouse.sandbox import SandboxLimits, open_sandbox
+    from warehouse.store import reader_path
+
+    limits = SandboxLimits(timeout=args.timeout, memory_limit_mb=args.memory_mb)
+    # Like every reader, the sandbox reads the published replica: never waits for a writer.
+    with open_sandbox(reader_path(_settings(args).warehouse_path), limits) as sandbox:
+        frame = sandbox.query(query, params)
+    _print_frame(frame, fmt=args.format, limit=args.limit)
     return EXIT_OK
 
 
@@ -474,9 +580,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     # `callbook-resolve` flow in flows/history.py is there for deployments).
     settings = _settings(args, roots=args.roots, source=args.source)
     from flows.outcomes import resolve_stored
-    from warehouse.store import Warehouse
+    from flows.writer import open_for_writing
 
-    with Warehouse.open(settings.warehouse_path) as wh:
+    with open_for_writing(settings) as wh:
         written = resolve_stored(wh, settings.roots, source=settings.source)
     for root, n in written.items():
         print(f"{root}: {n:,} outcomes appended")
@@ -505,6 +611,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     root = args.root.upper() if args.root else None
     selection_params = {"root": root, "author": args.author, "kind": args.kind}
     with _open_read_only(args) as wh:
+        demo = "demo" in wh.bar_sources()
         scored = wh.query(
             "select * from scored_calls where ($root is null or root = $root)"
             " and ($author is null or author = $author) and ($kind is null or kind = $kind)"
@@ -515,6 +622,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         show_open = (args.author not in (None, "callbook")) or scored.height == 0
         open_calls = open_call_status(wh, **selection_params) if show_open else None
     console = Console()
+    if demo:
+        console.print(
+            "[bold]DEMO DATA[/bold] — these calls were resolved on synthetic demo bars, not "
+            "market data."
+        )
     selection = select_calls(
         scored, include_late=args.include_late, include_tuning=args.include_in_sample
     )
@@ -581,6 +693,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             render_reliability_chart(
                 group.rename({"frequency_low": "low", "frequency_high": "high"}),
                 title=f"Reliability: {' / '.join(str(k) for k in keys if k)}",
+                demo=demo,
             ),
         )
         console.print(f"reliability chart: {path}")
@@ -733,6 +846,41 @@ def _calibration_view(calibration: Any) -> Any:
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
+    if args.calls_command == "list":
+        return _calls_list(args)
+    return _calls_add(args)
+
+
+def _calls_list(args: argparse.Namespace) -> int:
+    from pipeline.report.table import calls_list_view
+    from warehouse.store import statement
+
+    root = args.root.upper() if args.root else None
+    with _open_read_only(args) as wh:
+        calls = wh.query(
+            statement("calls_list"),
+            {
+                "root": root,
+                "methodology": args.methodology,
+                "author": args.author,
+                "kind": args.kind,
+                "since": args.since,
+                "limit": args.limit,
+            },
+        )
+        demo = "demo" in wh.bar_sources()
+    if calls.height == 0:
+        raise CliError("no calls match (run `callbook nightly` or `callbook backfill`)")
+    title = f"calls{' on ' + root if root else ''}, newest first"
+    if demo:  # outcomes too were resolved on the synthetic bars
+        title = f"DEMO DATA (synthetic prices) — {title}"
+    _print_frame(
+        calls_list_view(calls, with_root=root is None), title=title, fmt=args.format, limit=None
+    )
+    return EXIT_OK
+
+
+def _calls_add(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from flows.analyst import record_analyst_call
@@ -744,7 +892,12 @@ def cmd_calls(args: argparse.Namespace) -> int:
     recorded = record_analyst_call(path, _settings(args, source=args.source))
     snapshot = recorded.snapshot
     state = "recorded" if recorded.written else "already recorded (identical content)"
-    print(f"{render_summary_line(snapshot)} — {state} on {recorded.resolved_on_source} bars")
+    demo = (
+        "[DEMO DATA: resolved on synthetic demo bars] "
+        if recorded.resolved_on_source == "demo"
+        else ""
+    )
+    print(f"{demo}{render_summary_line(snapshot)} — {state} on {recorded.resolved_on_source} bars")
     if recorded.recorded_late:
         print(
             f"recorded late: stored after the session following {snapshot.as_of} had opened "
@@ -762,6 +915,34 @@ def cmd_calls(args: argparse.Namespace) -> int:
             print(f"status so far: {recorded.progress['summary']}")
         print(f"its horizon ends {snapshot.horizon_end}: it will be resolved after that session")
     return EXIT_OK
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from flows.site import build_site
+
+    result = build_site(data_dir=args.data_dir, out_dir=args.out, full=args.full)
+    print(result.summary())
+    print(f"open: {result.index.resolve().as_uri()}")  # unwrapped: a link to copy
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import time
+
+    from flows.verify import summary_lines, verify
+
+    started = time.monotonic()
+    report = verify(
+        _settings(args).data_dir,
+        sample=None if args.all else args.sample,
+        seed=args.seed,
+        on_wait=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    for difference in report.differences:
+        print(difference.line())
+    for line in summary_lines(report, seconds=time.monotonic() - started):
+        print(line)
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def cmd_automations(args: argparse.Namespace) -> int:
@@ -810,6 +991,8 @@ COMMANDS = {
     "status": cmd_status,
     "sql": cmd_sql,
     "quarantine": cmd_quarantine,
+    "site": cmd_site,
+    "verify": cmd_verify,
 }
 
 

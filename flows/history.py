@@ -1,9 +1,14 @@
 """History flows: point-in-time backfill of snapshots, and outcome resolution.
 
 ``backfill`` makes the snapshot of every session in a range, for a set of roots, in ONE vectorised
-pass per root (the call table is causal, so row D of the full table is exactly what the nightly
-run computes from bars cut at D), writes them in chunks (each its own transaction: an interrupted
-backfill keeps what it wrote, and a re-run skips identical snapshots), then resolves outcomes.
+pass per root and methodology (the call table is causal, so row D of the full table is exactly what
+the nightly run computes from bars cut at D). The passes run on the configured task runner
+(flows/fanout.py: threads, processes or Dask workers), each writing its rows to a result file; the
+flow's one writer loads each file as it arrives, in chunks (each its own transaction: an interrupted
+backfill keeps what it wrote, and a re-run skips identical snapshots), resolves the outcomes of a
+root once all its methodologies are in, and republishes the readers' replica every
+``CALLBOOK_PUBLISH_INTERVAL`` seconds.
+
 
 ``backfill(as_known=True)`` computes each date from the bars as known then (vendor revisions
 recorded after the date are not used): only the dates a later revision reaches are recomputed on
@@ -16,6 +21,8 @@ No ``from __future__ import annotations`` here (see flows/nightly.py: served flo
 value and their parameter annotations must resolve in the run's process).
 """
 
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,16 +36,21 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from flows import analysis, clock
+from flows import analysis, clock, fanout, writer
 from flows.outcomes import resolve_root_outcomes, resolve_stored
 from flows.series import series_by_root
 from flows.settings import code_version, load_settings
 from pipeline.analysis.engine import peers_of
-from pipeline.analysis.methodology import Methodology
+from pipeline.analysis.methodology import Methodology, get
 from pipeline.market.as_known import bars_known_at, sessions_needing_own_bars
+from warehouse import results
 from warehouse.store import SnapshotWrite, Warehouse
 
-BACKFILL_CHUNK = 1000  # snapshots per transaction
+#: Snapshots per transaction: one root's history per methodology (~6,300 calls in 25 years) in
+#: one commit. Commits cost: chunks of 1,000 took 2.5x the CPU of whole roots (bench/RESULTS.md).
+BACKFILL_CHUNK = 10_000
+#: Seconds between two updates of the run's progress artifact (each is a call to the Prefect API).
+PROGRESS_EVERY_SECONDS = 2.0
 
 #: Called with (root, done, total) as the backfill writes; the CLI shows a progress bar with it.
 ProgressHook = Callable[[str, int, int], None]
@@ -140,51 +152,58 @@ def as_known_rows(
     return rows.with_columns(pl.lit("as_known").alias("bars_mode"), known_at), len(dates)
 
 
+class Progress:
+    """One progress artifact per run, updated at most every PROGRESS_EVERY_SECONDS (each update
+    is a call to the Prefect API) and when the last job is done."""
+
+    def __init__(self, description: str, total: int) -> None:
+        self.total, self.done = total, 0
+        artifact = create_progress_artifact(progress=0.0, description=description)
+        assert isinstance(artifact, UUID)  # the synchronous call returns the id
+        self.artifact = artifact
+        self.reported = time.monotonic()
+
+    def advance(self) -> None:
+        self.done += 1
+        if self.done == self.total or time.monotonic() - self.reported >= PROGRESS_EVERY_SECONDS:
+            update_progress_artifact(
+                artifact_id=self.artifact, progress=100.0 * self.done / max(self.total, 1)
+            )
+            self.reported = time.monotonic()
+
+
 @task(
-    name="backfill-root",
-    task_run_name="backfill-{root}-{methodology.version}",
+    name="store-backfill",
+    task_run_name="store-backfill-{computed.job.root}-{computed.job.methodology}",
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def backfill_root(
+def store_backfill(
     warehouse: Warehouse,
-    series_by_root: dict[str, pl.DataFrame],
-    root: str,
+    computed: fanout.Computed,
     *,
-    source: str,
-    start: date | None,
-    end: date,
     run_id: str | None,
-    methodology: Methodology,
+    peers: list[str],
     as_known: bool = False,
 ) -> tuple[int, SnapshotWrite]:
-    """Compute every call of ``root`` in [start, end] in one pass and write them in chunks."""
+    """Write one job's computed calls in chunks (the run's one writer); ``as_known``: first
+    recompute the dates a later revision reaches on the bars as known then (as_known_rows)."""
     logger = get_run_logger()
-    result = methodology.analyse(series_by_root, root, source=source)
-    rows = result.snapshots.filter(pl.col("as_of") <= end)
-    if start is not None:
-        rows = rows.filter(pl.col("as_of") >= start)
+    root, version = computed.root, computed.methodology
+    rows = computed.snapshots()
     if as_known and rows.height:
         rows, recomputed = as_known_rows(
             warehouse,
             rows,
             root=root,
-            source=source,
-            peers=peers_of(root, list(series_by_root)),
-            methodology=methodology,
+            source=computed.job.source,
+            peers=peers,
+            methodology=get(version),
         )
         logger.info(
-            "%s %s: bars as known: %s date(s) reached by a later revision recomputed",
-            root,
-            methodology.version,
-            recomputed,
+            "%s %s: %s date(s) recomputed on the bars as known then", root, version, recomputed
         )
     total = rows.height
-    artifact = create_progress_artifact(
-        progress=0.0,
-        description=f"callbook backfill {root} {methodology.version}: {total:,} snapshots",
-    )
-    assert isinstance(artifact, UUID)  # the synchronous call returns the id
     written = unchanged = superseding = 0
     for offset in range(0, total, BACKFILL_CHUNK):
         chunk = rows.slice(offset, BACKFILL_CHUNK)
@@ -198,15 +217,14 @@ def backfill_root(
         written += outcome.written
         unchanged += outcome.unchanged
         superseding += outcome.superseding
-        done = offset + chunk.height
-        update_progress_artifact(artifact_id=artifact, progress=100.0 * done / total)
         for hook in _progress_hooks:
-            hook(f"{root} {methodology.version}", done, total)
+            hook(f"{root} {version}", offset + chunk.height, total)
     logger.info(
-        "%s %s: %s snapshots computed, %s written (%s new versions), %s already stored",
+        "%s %s: %s snapshots computed in %.1f s, %s written (%s new versions), %s already stored",
         root,
-        methodology.version,
+        version,
         f"{total:,}",
+        computed.seconds,
         f"{written:,}",
         f"{superseding:,}",
         f"{unchanged:,}",
@@ -238,36 +256,41 @@ def backfill(
     end = end or default_as_of()
     run_id = str(flow_run.get_id() or "")
     result = BackfillResult()
-    with Warehouse.open(settings.warehouse_path) as warehouse:
+    with writer.open_warehouse(settings) as warehouse:
         methods = analysis.record_methodologies(warehouse, settings.methodologies)
         series = analysis.build_series(warehouse, settings.roots, source=settings.source, as_of=end)
-        for root in settings.roots:
-            if root not in series:
-                continue
-            computed = [
-                (
-                    m.version,
-                    backfill_root(
-                        warehouse,
-                        series,
-                        root,
-                        source=settings.source,
-                        start=start,
-                        end=end,
-                        run_id=run_id,
-                        methodology=m,
-                        as_known=as_known,
-                    ),
+        jobs = [
+            fanout.Job(root, m.version, settings.source, end, start=start)
+            for root in settings.roots
+            if root in series
+            for m in methods
+        ]
+        remaining = Counter(job.root for job in jobs)
+        stored: dict[tuple[str, str], RootBackfill] = {}
+        outcomes: dict[str, int] = {}
+        work = results.run_dir(settings.data_dir, run_id)
+        progress = Progress(f"callbook backfill: {len(jobs)} root x methodology job(s)", len(jobs))
+        for computed in fanout.compute(settings, jobs, series, work):
+            total, written = store_backfill(
+                warehouse,
+                computed,
+                run_id=run_id,
+                peers=peers_of(computed.root, list(series)),
+                as_known=as_known,
+            )
+            progress.advance()
+            stored[(computed.root, computed.methodology)] = RootBackfill(
+                computed.root, computed.methodology, total, written.written, written.unchanged
+            )
+            remaining[computed.root] -= 1
+            if remaining[computed.root] == 0:
+                outcomes[computed.root] = resolve_root(
+                    warehouse, computed.root, series[computed.root], source=settings.source
                 )
-                for m in methods
-            ]
-            result.roots.extend(
-                RootBackfill(root, version, total, written.written, written.unchanged)
-                for version, (total, written) in computed
-            )
-            result.outcomes[root] = resolve_root(
-                warehouse, root, series[root], source=settings.source
-            )
+            warehouse.publish_if_due(settings.publish_interval)
+        results.discard(work)
+    result.roots = [stored[(job.root, job.methodology)] for job in jobs]
+    result.outcomes = {root: outcomes[root] for root in remaining}
     return result
 
 
@@ -280,7 +303,7 @@ def resolve(
     """Append the outcome of every snapshot whose horizon has passed in the stored bars (the
     flow of a deployment; `callbook resolve` calls ``flows.outcomes.resolve_stored`` directly)."""
     settings = load_settings(data_dir=data_dir, roots=roots, source=source)
-    with Warehouse.open(settings.warehouse_path) as warehouse:
+    with writer.open_warehouse(settings) as warehouse:
         return resolve_stored(
             warehouse, settings.roots, source=settings.source, log=get_run_logger()
         )

@@ -18,10 +18,16 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from flows import analysis, history, tasks
-from flows.settings import load_settings
+from flows import analysis, fanout, history, inbox, tasks, writer
+from flows.settings import Settings, load_settings
+from flows.site import SiteBuild
 from flows.sources import make_source
-from pipeline.market.calendar import last_completed_session, previous_trade_date
+from pipeline.market.calendar import (
+    CALENDAR_END,
+    CALENDAR_START,
+    last_completed_session,
+    previous_trade_date,
+)
 from pipeline.sources.base import Source
 from warehouse.store import SnapshotWrite, Warehouse
 
@@ -48,6 +54,21 @@ def incremental_start(
     return start
 
 
+def validation_context(
+    warehouse: Warehouse, root: str, source: str, first: date | None
+) -> pl.DataFrame | None:
+    """The stored bars just before a batch starting on ``first``: they seed validation's previous
+    close and ATR across the batch boundary (None when the batch starts at the beginning)."""
+    if first is None or not CALENDAR_START < first <= CALENDAR_END:
+        return None
+    return warehouse.current_bars(
+        root,
+        source=source,
+        start=first - timedelta(days=CONTEXT_CALENDAR_DAYS),
+        end=previous_trade_date(first),
+    )
+
+
 def ingest_root(
     warehouse: Warehouse,
     source: Source,
@@ -58,23 +79,52 @@ def ingest_root(
     end: date,
     run_id: str | None,
 ) -> tasks.RootSummary:
-    """fetch -> land -> validate -> load for one root. A failed fetch is recorded, not raised."""
+    """fetch -> land -> validate -> load for one root, in the writer's process (one vendor file, one
+    `callbook ingest`). A failed fetch is recorded, not raised."""
     try:
         batch = tasks.fetch_bars(source, root, start, end)
     except Exception as exc:  # a failed root must not stop the others
         get_run_logger().error("%s: fetch failed for good: %s", root, exc)
-        return tasks.fetch_failed(warehouse, root, source.name, exc, run_id)
-    landing = tasks.land_batch(warehouse, data_dir, batch, run_id)
-    context = None
-    if start is not None:
-        context = warehouse.current_bars(
-            root,
-            source=source.name,
-            start=start - timedelta(days=CONTEXT_CALENDAR_DAYS),
-            end=previous_trade_date(start),
-        )
+        return tasks.fetch_failed(warehouse, root, source.name, tasks.failure_message(exc), run_id)
+    lake_path = tasks.land_batch(data_dir, batch)
+    # A batch asked from the beginning may still start after stored bars (a vendor file of recent
+    # days): the context is then the bars before its first session.
+    first = start if start is not None else batch.bars["session_date"].min()
+    context = validation_context(
+        warehouse, root, source.name, first if isinstance(first, date) else None
+    )
     validation = tasks.validate_batch(batch, context)
-    return tasks.load_batch(warehouse, batch, landing, validation, run_id)
+    return tasks.load_batch(warehouse, batch, lake_path, validation, run_id)
+
+
+def ingest_roots(
+    warehouse: Warehouse,
+    source: Source,
+    settings: Settings,
+    *,
+    end: date,
+    run_id: str | None,
+) -> list[tasks.RootSummary]:
+    """Every root's incremental fetch -> land -> validate on the configured task runner
+    (flows/fanout.py), each loaded by this process, the one writer, as it arrives."""
+    jobs = []
+    for root in settings.roots:
+        start = incremental_start(warehouse.last_session(root, source=source.name))
+        jobs.append(
+            {
+                "source": source,
+                "data_dir": settings.data_dir,
+                "root": root,
+                "start": start,
+                "end": end,
+                "context": validation_context(warehouse, root, source.name, start),
+            }
+        )
+    summaries = {
+        prepared.root: tasks.store_prepared(warehouse, prepared, run_id)
+        for prepared in fanout.run(settings, tasks.prepare_root, jobs)
+    }
+    return [summaries[root] for root in settings.roots]
 
 
 @dataclass(frozen=True)
@@ -85,6 +135,7 @@ class NightlyResult:
     snapshots: SnapshotWrite
     reports: list[analysis.Report] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)  # outcomes appended per root
+    site: SiteBuild | None = None  # the static site, brought up to date after the snapshots
 
     @property
     def failed(self) -> list[tasks.RootSummary]:
@@ -130,9 +181,11 @@ def nightly(
     """Ingest the day's bars for every root, validate and load them, then make the day's calls.
 
     ``as_of`` defaults to the last completed CME session (a trade date is final at 17:00 ET).
-    Per root: fetch -> land -> validate -> load; then continuous series -> the calls of every
-    configured methodology -> snapshots -> note and chart of the published one. A root whose
-    fetch fails is reported and skipped; the others go on.
+    Per root: fetch -> land -> validate on the configured task runner (flows/fanout.py), each
+    loaded by this run's one writer (``source="file"``: every new vendor file in the drop folder,
+    flows/inbox.py); then continuous series -> the calls of every configured methodology (on the
+    task runner too) -> snapshots -> note and chart of the published one. A root whose fetch fails
+    is reported and skipped; the others go on.
     """
     settings = load_settings(
         data_dir=data_dir, roots=roots, source=source, methodologies=methodologies
@@ -152,60 +205,47 @@ def nightly(
         settings.published_methodology,
         settings.data_dir,
     )
-    src = make_source(settings.source, **dict(source_options or {}))
     run_id = str(flow_run.get_id() or "")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    summaries = []
-    with Warehouse.open(settings.warehouse_path) as warehouse:
-        for root in settings.roots:
-            start = incremental_start(warehouse.last_session(root, source=src.name))
-            summaries.append(
-                ingest_root(
-                    warehouse, src, settings.data_dir, root, start=start, end=as_of, run_id=run_id
-                )
-            )
+    with writer.open_warehouse(settings) as warehouse:
+        if settings.source == "file" and not source_options:
+            summaries = inbox.ingest_inbox(warehouse, settings, end=as_of, run_id=run_id)
+        else:
+            src = make_source(settings.source, **dict(source_options or {}))
+            summaries = ingest_roots(warehouse, src, settings, end=as_of, run_id=run_id)
         methods = analysis.record_methodologies(warehouse, settings.methodologies)
-        series = analysis.build_series(warehouse, settings.roots, source=src.name, as_of=as_of)
-        analysed = {
-            (root, m.version): analysis.analyse_root(
-                series, root, source=src.name, as_of=as_of, methodology=m
-            )
-            for m in methods
-            for root in settings.roots
-            if root in series
-        }
-        rows = [a.snapshots for a in analysed.values() if a.snapshots.height]
-        written = analysis.store_snapshots(
-            warehouse,
-            pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame(),
-            kind=kind,
-            run_id=run_id,
+        series = analysis.build_series(
+            warehouse, settings.roots, source=settings.source, as_of=as_of
         )
+        computed = analysis.compute_calls(
+            settings, series, methods, source=settings.source, as_of=as_of, run_id=run_id
+        )
+        written = analysis.store_calls(warehouse, computed, kind=kind, run_id=run_id)
         outcomes = {
-            root: history.resolve_root(warehouse, root, series[root], source=src.name)
+            root: history.resolve_root(warehouse, root, series[root], source=settings.source)
             for root in settings.roots
             if root in series
         }
-        published = [
-            analysed[(root, settings.published_methodology)]
-            for root in settings.roots
-            if (root, settings.published_methodology) in analysed
-        ]
         reports = [
             report
-            for a in published
+            for c in computed.published(settings.roots)
             if (
                 report := analysis.publish_report(
-                    warehouse, settings.data_dir, a.root, a, demo=src.name == "demo"
+                    warehouse, settings.data_dir, c, demo=settings.source == "demo"
                 )
             )
         ]
+        computed.discard()
+    # After the snapshots, with the writer closed (the site reads the warehouse read-only):
+    # redraws only what changed.
+    site = tasks.build_site(str(settings.data_dir))
     create_markdown_artifact(
         key="callbook-nightly-summary",
-        markdown=summary_markdown(summaries, as_of=as_of, source=settings.source, reports=reports),
+        markdown=summary_markdown(summaries, as_of=as_of, source=settings.source, reports=reports)
+        + f"\n\n{site.markdown()}",
         description=f"callbook nightly summary for {as_of}",
     )
-    result = NightlyResult(as_of, settings.source, summaries, written, reports, outcomes)
+    result = NightlyResult(as_of, settings.source, summaries, written, reports, outcomes, site)
     tasks.raise_if_roots_failed(summaries, result)  # any root failed: the run ends Failed
     return result
 
@@ -224,7 +264,7 @@ def ingest(
     end = end or default_as_of()
     src = make_source(settings.source, **dict(source_options or {}))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with Warehouse.open(settings.warehouse_path) as warehouse:
+    with writer.open_warehouse(settings) as warehouse:
         summary = ingest_root(
             warehouse,
             src,

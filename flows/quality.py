@@ -15,8 +15,7 @@ import polars as pl
 from flows.series import root_series_and_rolls
 from pipeline.analysis.snapshot import MODEL_AUTHOR
 from pipeline.analysis.v2.statements import false_statements
-from pipeline.audit.quality import QualityParams, quality_table, statement_table
-from pipeline.audit.scores import paired_difference
+from pipeline.audit.quality import QualityParams, paired_scores, quality_table, statement_table
 from pipeline.market.contracts import ROOT_SPECS
 from warehouse.store import Warehouse
 
@@ -65,6 +64,13 @@ def quality_report(
     return QualityReport(table, _paired(warehouse, source=source, roots=roots, params=params))
 
 
+def _as_scored_calls(stored: pl.DataFrame) -> pl.DataFrame:
+    """Stored scored calls of one root and methodology in :func:`scored_calls`' shape."""
+    return stored.select(
+        pl.col("as_of").alias("session_date"), "rps", pl.col("ref_rps").alias("clim_rps")
+    )
+
+
 def _paired(
     warehouse: Warehouse, *, source: str, roots: Sequence[str] | None, params: QualityParams
 ) -> pl.DataFrame:
@@ -79,17 +85,10 @@ def _paired(
             continue
         a, b = (of_root.filter(pl.col("methodology_version") == m).drop("methodology_version")
                 for m in COMPARED)  # fmt: skip
-        both = a.join(b, on=["root", "as_of"], suffix="_b").sort("as_of")
-        if both.height < params.horizon_sessions:
+        scores = paired_scores(_as_scored_calls(a), _as_scored_calls(b), params)
+        if not scores:
             continue
-        block, boots = params.horizon_sessions, params.n_boot
-        rps = paired_difference(both["rps"], both["rps_b"], block=block, n_boot=boots)
-        relative = paired_difference(
-            both["rps"] - both["ref_rps"],
-            both["rps_b"] - both["ref_rps_b"],
-            block=block,
-            n_boot=boots,
-        )
+        rps, relative = scores["rps"], scores["rps_vs_climatology"]
         rows.append(
             {
                 "root": root,

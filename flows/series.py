@@ -17,6 +17,7 @@ import polars as pl
 
 from flows import clock
 from pipeline.analysis.assemble import PEERS
+from pipeline.analysis.engine import peers_of
 from pipeline.market.continuous import continuous_series_and_rolls
 from warehouse.store import Warehouse
 
@@ -73,7 +74,7 @@ def series_by_root(
     the current bars their rolls (gap, method, evidence) are stored in the ``rolls`` table; bars
     as known at an earlier moment (``known_at``) store nothing."""
     series = {}
-    for root in dict.fromkeys([*roots, *PEERS]):
+    for root in dict.fromkeys([*roots, *(p for r in roots for p in peers_of(r, PEERS))]):
         built = root_series_and_rolls(warehouse, root, source=source, end=as_of, known_at=known_at)
         if built is None:
             if root in roots:

@@ -3,24 +3,38 @@
 Precedence: explicit argument > environment variable > default.
 
 - ``CALLBOOK_DATA_DIR`` (default ``./data``): holds ``warehouse.duckdb``, ``lake/`` and ``reports/``.
-- ``CALLBOOK_ROOTS`` (default ``RTY,ES,NQ,YM``).
+- ``CALLBOOK_ROOTS`` (default: the registry's ``default``, ``RTY,ES,NQ,YM`` built in).
+- ``CALLBOOK_ROOTS_FILE``: the user's roots file(s) added to the registry (pipeline/market/roots.py).
 - ``CALLBOOK_SOURCE`` (default ``demo``): ``demo`` | ``yahoo`` | ``file``.
 - ``CALLBOOK_METHODOLOGIES`` (default: pipeline.analysis.methodology.DEFAULT_METHODOLOGIES): the
   methodology versions every run computes for the same sessions; the first is published.
+- ``CALLBOOK_TASK_RUNNER`` (default ``thread``): where the per-root work of ``nightly`` and
+  ``backfill`` runs: ``thread`` | ``process`` | ``dask`` (flows/fanout.py);
+  ``CALLBOOK_WORKERS`` (default: the number of cores) threads, processes or local Dask workers;
+  ``CALLBOOK_DASK_ADDRESS``: a running Dask scheduler (``tcp://host:8786``) instead of a local
+  cluster.
+- ``CALLBOOK_WRITE_LOCK_TIMEOUT`` (default 21600 s, 6 h): how long a writer waits for another one.
+- ``CALLBOOK_PUBLISH_INTERVAL`` (default 120 s): during a long backfill, how often the replica
+  readers read is republished (it is always published at the end of a run).
+- ``CALLBOOK_INBOX`` (default ``<data dir>/inbox``): the drop folder of ``nightly --source file``.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from pipeline.analysis.methodology import parse_methodologies
-from pipeline.schema import ROOTS
+from pipeline.market.roots import ROOTS_FILE_ENV, describe_known, registry
 
 SOURCES = ("demo", "yahoo", "file")
+TASK_RUNNERS = ("thread", "process", "dask")
+DEFAULT_WRITE_LOCK_TIMEOUT = 6 * 3600.0  # seconds
+DEFAULT_PUBLISH_INTERVAL = 120.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,12 @@ class Settings:
     roots: tuple[str, ...]
     source: str
     methodologies: tuple[str, ...] = parse_methodologies(None)
+    task_runner: str = "thread"
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    dask_address: str | None = None
+    write_lock_timeout: float | None = DEFAULT_WRITE_LOCK_TIMEOUT
+    publish_interval: float = DEFAULT_PUBLISH_INTERVAL
+    inbox: Path | None = None  # None: <data dir>/inbox
 
     @property
     def published_methodology(self) -> str:
@@ -43,20 +63,31 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    @property
+    def inbox_dir(self) -> Path:
+        """The drop folder of ``nightly --source file``: ``<inbox>/<ROOT>/*.csv|*.parquet``."""
+        return self.inbox if self.inbox is not None else self.data_dir / "inbox"
+
 
 def parse_roots(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     """``"rty, es"`` -> ``("RTY", "ES")``; unknown roots are refused with the list of known ones.
 
+    Known roots come from the roots registry (pipeline/market/roots.toml plus CALLBOOK_ROOTS_FILE).
+
     >>> parse_roots("rty,ES")
     ('RTY', 'ES')
     """
+    known = registry()
     if value is None:
-        return ROOTS
+        return known.default
     items = value.split(",") if isinstance(value, str) else list(value)
     roots = tuple(dict.fromkeys(r.strip().upper() for r in items if r.strip()))
-    unknown = [r for r in roots if r not in ROOTS]
+    unknown = [r for r in roots if r not in known]
     if unknown:
-        raise ValueError(f"unknown root(s) {', '.join(unknown)}; callbook knows {', '.join(ROOTS)}")
+        raise ValueError(
+            f"unknown root(s) {', '.join(unknown)}; callbook knows {describe_known(known.specs)} "
+            f"(add roots in a file named by {ROOTS_FILE_ENV})"
+        )
     if not roots:
         raise ValueError("no roots given")
     return roots
@@ -72,6 +103,12 @@ def load_settings(
     source = (source or os.environ.get("CALLBOOK_SOURCE") or "demo").lower()
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    runner = (os.environ.get("CALLBOOK_TASK_RUNNER") or "thread").lower()
+    if runner not in TASK_RUNNERS:
+        raise ValueError(
+            f"CALLBOOK_TASK_RUNNER={runner!r}: choose one of {', '.join(TASK_RUNNERS)}"
+        )
+    inbox = os.environ.get("CALLBOOK_INBOX")
     return Settings(
         data_dir=Path(data_dir or os.environ.get("CALLBOOK_DATA_DIR") or "data").expanduser(),
         roots=parse_roots(roots if roots is not None else os.environ.get("CALLBOOK_ROOTS")),
@@ -79,7 +116,33 @@ def load_settings(
         methodologies=parse_methodologies(
             methodologies if methodologies is not None else os.environ.get("CALLBOOK_METHODOLOGIES")
         ),
+        task_runner=runner,
+        workers=_number("CALLBOOK_WORKERS", os.cpu_count() or 1, int, minimum=1),
+        dask_address=os.environ.get("CALLBOOK_DASK_ADDRESS") or None,
+        write_lock_timeout=_number(
+            "CALLBOOK_WRITE_LOCK_TIMEOUT", DEFAULT_WRITE_LOCK_TIMEOUT, float, minimum=0
+        ),
+        publish_interval=_number(
+            "CALLBOOK_PUBLISH_INTERVAL", DEFAULT_PUBLISH_INTERVAL, float, minimum=0
+        ),
+        inbox=Path(inbox).expanduser() if inbox else None,
     )
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _number(name: str, default: _N, kind: type[_N], *, minimum: _N) -> _N:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: not a number") from None
+    if value < minimum:
+        raise ValueError(f"{name}={raw!r}: must be at least {minimum}")
+    return value
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -16,7 +18,8 @@ from prefect.logging import get_run_logger
 from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
 
-from flows import clock
+from flows import clock, site
+from flows.site import SiteBuild
 from pipeline.quality.result import ValidationResult
 from pipeline.schema import Batch
 from pipeline.sources.base import Source, TransientSourceError
@@ -42,6 +45,11 @@ def _is_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) ->
     return False
 
 
+#: yfinance keeps process-wide state (cookie, crumb, response cache) that each attempt resets:
+#: threads of one process fetch from Yahoo one at a time (processes and Dask workers in parallel).
+_YFINANCE_LOCK = threading.Lock()
+
+
 def _reset_source(source: Source) -> None:
     # yfinance caches responses in-process, failures included: a retry must not see them.
     if source.name == "yahoo":
@@ -62,38 +70,28 @@ def _reset_source(source: Source) -> None:
 )
 def fetch_bars(source: Source, root: str, start: date | None, end: date) -> Batch:
     """One fetch attempt; transient failures (rate limit, 5xx, transport) are retried with backoff."""
-    _reset_source(source)
     logger = get_run_logger()
     logger.info("%s: fetching from %s, %s..%s", root, source.name, start or "the beginning", end)
-    batch = source.fetch(root, start=start, end=end, fetched_at=utcnow())
+    with _YFINANCE_LOCK if source.name == "yahoo" else nullcontext():
+        _reset_source(source)
+        batch = source.fetch(root, start=start, end=end, fetched_at=utcnow())
     logger.info(
         "%s: received %s rows (sha256 %s)", root, f"{batch.raw.num_rows:,}", batch.sha256[:12]
     )
     return batch
 
 
-@dataclass(frozen=True)
-class Landing:
-    lake_path: str  # relative to the data directory
-    duplicate: bool  # the same raw batch had been received before
-
-
 @task(name="land", cache_policy=NO_CACHE, persist_result=False, task_run_name="land-{batch.root}")
-def land_batch(warehouse: Warehouse, data_dir: Path, batch: Batch, run_id: str | None) -> Landing:
-    """Write the raw batch as received to the lake (write-once) and record it before validation."""
+def land_batch(data_dir: Path, batch: Batch) -> str:
+    """Write the raw batch as received to the lake (write-once, content-addressed): its path
+    relative to the data directory. Any worker may land; the writer records the batch."""
     from warehouse.lake import land_batch as land
 
     landed = land(data_dir, batch)
-    duplicate = warehouse.record_batch(
-        batch, lake_path=str(landed.path), run_id=run_id, recorded_at=utcnow()
-    )
     get_run_logger().info(
-        "%s: %s %s",
-        batch.root,
-        "identical batch received before:" if duplicate else "landed",
-        landed.path,
+        "%s: %s %s", batch.root, "landed" if landed.is_new else "already in the lake:", landed.path
     )
-    return Landing(str(landed.path), duplicate)
+    return str(landed.path)
 
 
 @task(
@@ -105,7 +103,8 @@ def land_batch(warehouse: Warehouse, data_dir: Path, batch: Batch, run_id: str |
 def validate_batch(batch: Batch, context: pl.DataFrame | None) -> ValidationResult:
     from pipeline.quality.suite import validate_batch as validate
 
-    result = validate(batch, context=context)
+    with _VALIDATION_LOCK:  # one Great Expectations context per process, not made for threads
+        result = validate(batch, context=context)
     logger = get_run_logger()
     if result.status == "rejected":
         logger.error("%s: batch rejected: %s", batch.root, result.rejection)
@@ -117,6 +116,7 @@ def validate_batch(batch: Batch, context: pl.DataFrame | None) -> ValidationResu
     return result
 
 
+_VALIDATION_LOCK = threading.Lock()
 _VERB = {"error": "quarantined", "warning": "flagged", "deferred": "deferred (session not final)"}
 
 
@@ -136,21 +136,28 @@ class RootSummary:
     quarantined: int = 0
     warnings: int = 0
     deferred: int = 0
-    status: str = "ok"  # ok | rejected | failed
+    status: str = "ok"  # ok | rejected | quarantined (nothing loaded) | failed
     message: str = ""
+    batch_id: str = ""  # the sha256 of the batch received (empty when the fetch failed)
 
 
 @task(name="load", cache_policy=NO_CACHE, persist_result=False, task_run_name="load-{batch.root}")
 def load_batch(
     warehouse: Warehouse,
     batch: Batch,
-    landing: Landing,
+    lake_path: str,
     validation: ValidationResult,
     run_id: str | None,
 ) -> RootSummary:
-    """Store the validation run, the quarantined rows and the clean bars in one transaction."""
+    """Record the landed batch (an identical batch received before is only logged), then store
+    the validation run, the quarantined rows and the clean bars in one transaction."""
+    duplicate = warehouse.record_batch(
+        batch, lake_path=lake_path, run_id=run_id, recorded_at=utcnow()
+    )
+    if duplicate:
+        get_run_logger().info("%s: identical batch received before: %s", batch.root, lake_path)
     outcome = warehouse.load_batch(
-        batch, validation, run_id=run_id, recorded_at=utcnow(), duplicate=landing.duplicate
+        batch, validation, run_id=run_id, recorded_at=utcnow(), duplicate=duplicate
     )
     summary = RootSummary(
         root=batch.root,
@@ -165,8 +172,19 @@ def load_batch(
         quarantined=outcome.quarantined,
         warnings=outcome.warnings,
         deferred=outcome.deferred,
-        status="rejected" if validation.status == "rejected" else "ok",
-        message=validation.rejection or "",
+        status="rejected"
+        if validation.status == "rejected"
+        else "quarantined"
+        if validation.loads_nothing
+        else "ok",
+        message=validation.rejection
+        or (
+            f"every row was quarantined, nothing loaded ({outcome.quarantined:,} rows; "
+            f"`callbook quarantine --root {batch.root}` lists them with the rule each broke)"
+            if validation.loads_nothing
+            else ""
+        ),
+        batch_id=batch.sha256,
     )
     get_run_logger().info(
         "%s: %s new, %s revised, %s unchanged, %s quarantined, %s deferred",
@@ -211,12 +229,74 @@ def raise_if_roots_failed(summaries: Sequence[RootSummary], result: Any) -> None
         raise RootsFailed(failed, len(summaries), result)
 
 
-def fetch_failed(
-    warehouse: Warehouse, root: str, source: str, exc: BaseException, run_id: str | None
-) -> RootSummary:
-    """Record a fetch that failed for good (after retries) and summarise it; nothing else is written."""
+def failure_message(exc: BaseException) -> str:
+    """What a fetch that failed for good (after retries) is recorded and reported as."""
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, TransientSourceError):
         message = f"gave up after {FETCH_RETRIES + 1} attempts: {message}"
+    return message
+
+
+def fetch_failed(
+    warehouse: Warehouse, root: str, source: str, message: str, run_id: str | None
+) -> RootSummary:
+    """Record a fetch that failed for good and summarise it; nothing else is written."""
     warehouse.record_fetch_failure(root, source, utcnow(), run_id, message)
     return RootSummary(root=root, source=source, window="", status="failed", message=message)
+
+
+@task(name="build-site", cache_policy=NO_CACHE, persist_result=False)
+def build_site(data_dir: str) -> SiteBuild:
+    """The nightly flow's last step: bring the static site up to date (flows/site.py; it redraws
+    only the pages whose inputs changed)."""
+    result = site.build_site(data_dir=data_dir)
+    get_run_logger().info(result.summary())
+    return result
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One root's batch fetched, landed and validated by a worker, for the writer to load; or the
+    reason its fetch failed for good."""
+
+    root: str
+    source: str
+    batch: Batch | None = None
+    lake_path: str = ""
+    validation: ValidationResult | None = None
+    failure: str = ""
+
+
+@task(
+    name="prepare",
+    task_run_name="prepare-{root}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def prepare_root(
+    source: Source,
+    data_dir: Path,
+    root: str,
+    start: date | None,
+    end: date,
+    context: pl.DataFrame | None,
+) -> Prepared:
+    """fetch -> land -> validate for one root, on a worker (no DuckDB here). A fetch that fails
+    for good is returned as such, not raised: a failed root must not stop the others."""
+    try:
+        batch = fetch_bars(source, root, start, end)
+    except Exception as exc:
+        get_run_logger().error("%s: fetch failed for good: %s", root, exc)
+        return Prepared(root, source.name, failure=failure_message(exc))
+    lake_path = land_batch(data_dir, batch)
+    return Prepared(root, source.name, batch, lake_path, validate_batch(batch, context))
+
+
+@task(
+    name="store", task_run_name="store-{prepared.root}", cache_policy=NO_CACHE, persist_result=False
+)
+def store_prepared(warehouse: Warehouse, prepared: Prepared, run_id: str | None) -> RootSummary:
+    """The writer's half of one root's ingest: record and load its batch, or its failure."""
+    if prepared.batch is None or prepared.validation is None:
+        return fetch_failed(warehouse, prepared.root, prepared.source, prepared.failure, run_id)
+    return load_batch.fn(warehouse, prepared.batch, prepared.lake_path, prepared.validation, run_id)

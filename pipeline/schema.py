@@ -11,12 +11,11 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-
-ROOTS: tuple[str, ...] = ("RTY", "ES", "NQ", "YM")
 
 #: The canonical bar frame: one row per (contract, session_date).
 BAR_SCHEMA: dict[str, Any] = {
@@ -73,8 +72,9 @@ class Batch:
     window_end: date
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        """The batch id: :func:`table_sha256` of ``raw`` (computed once per batch)."""
         return table_sha256(self.raw)
 
 
@@ -85,7 +85,23 @@ def table_sha256(table: pa.Table) -> str:
     incidental metadata (e.g. pandas index info) never changes the hash.
     """
     table = table.replace_schema_metadata(None)
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    sink = _HashingSink()
+    # The stream goes into the hash as it is written: the serialised table is never held whole.
+    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
         writer.write_table(table.combine_chunks())
-    return hashlib.sha256(sink.getvalue()).hexdigest()
+    return sink.digest.hexdigest()
+
+
+class _HashingSink(io.RawIOBase):
+    """A write-only file that feeds a sha256 instead of keeping the bytes."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.digest.update(view)
+        return view.nbytes

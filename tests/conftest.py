@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 _PREFECT_HOME = Path(tempfile.mkdtemp(prefix="callbook-prefect-"))
+# Every pytest process (each xdist worker too) makes one: remove it, or /tmp collects hundreds.
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ.setdefault("PREFECT_HOME", str(_PREFECT_HOME))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -33,3 +37,26 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Name the folder of the site's browser screenshots when this run wrote some."""
+    folder = (
+        Path(
+            os.environ.get(
+                "CALLBOOK_TEST_ARTIFACTS",
+                Path(__file__).resolve().parents[1] / "build" / "test-artifacts",
+            )
+        )
+        / "site"
+    )
+    started = getattr(config, "_callbook_started", None)
+    shots = [p for p in folder.glob("*.png")] if folder.is_dir() else []
+    if started is not None and any(p.stat().st_mtime >= started for p in shots):
+        terminalreporter.write_line(f"site screenshots: {folder}")
+
+
+def pytest_configure(config) -> None:
+    import time
+
+    config._callbook_started = time.time()

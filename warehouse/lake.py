@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.schema import Batch
+from pipeline.schema import Batch, table_sha256
 from warehouse.files import new_file_mode
 
 RAW_DIR = Path("lake") / "raw"
@@ -97,3 +97,19 @@ def land_batch(data_dir: Path, batch: Batch) -> Landed:
 
 def read_landed(data_dir: Path, relative: str | Path) -> pq.ParquetFile:
     return pq.ParquetFile(data_dir / relative)
+
+
+def landed_sha256(data_dir: Path, relative: str | Path) -> str:
+    """The sha256 of a landed file's table, computed as the batch id was
+    (:func:`pipeline.schema.table_sha256`; the schema metadata callbook adds is not hashed)."""
+    return table_sha256(read_landed(data_dir, relative).read())
+
+
+def landed_files(data_dir: Path) -> list[Path]:
+    """Every landed Parquet file, relative to the data dir (temporary files excluded)."""
+    base = data_dir / RAW_DIR
+    return sorted(
+        p.relative_to(data_dir)
+        for p in base.glob("source=*/root=*/fetch_date=*/*.parquet")
+        if not p.name.startswith(".")
+    )

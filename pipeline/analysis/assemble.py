@@ -1,7 +1,8 @@
 """Snapshots as frames: from the call table to the rows the warehouse stores, with content hashes.
 
 One *wide* row per call holds everything a reader calls "the call" (``CONTENT_COLUMNS``, all
-values rounded for publication); its content hash is the sha256 of that row as canonical JSON.
+values rounded for publication); its content hash is the sha256 of that row as canonical JSON
+(:mod:`pipeline.analysis.canonical`).
 The long ``snapshot_levels`` and ``snapshot_scenarios`` rows are derived from the wide row, so the
 hash covers them too. Provenance (version, kind, flow run, code version, creation time) is added by
 the warehouse and is not hashed. The nightly call and the backfill both go through
@@ -10,13 +11,13 @@ the warehouse and is not hashed. The nightly call and the backfill both go throu
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import date
 
 import polars as pl
 
 from pipeline.analysis.calls import LEVEL_PREFIXES
+from pipeline.analysis.canonical import content_hashes
 from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
 from pipeline.analysis.snapshot import (
     MODEL_AUTHOR,
@@ -242,7 +243,8 @@ def with_horizon_end(rows: pl.DataFrame, horizon: int) -> pl.DataFrame:
 
 
 def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUMNS) -> pl.DataFrame:
-    """Add ``content_hash``: sha256 of each row's ``columns`` as JSON (in that order).
+    """Add ``content_hash``: sha256 of each row's ``columns`` as canonical JSON (in that order;
+    :mod:`pipeline.analysis.canonical`, which writes it without any library's encoder).
 
     ``columns`` are the content columns of the rows' methodology (v1: CONTENT_COLUMNS); the
     result holds exactly those columns and the hash.
@@ -250,8 +252,7 @@ def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUM
     missing = [c for c in columns if c not in rows.columns]
     if missing:
         raise ValueError(f"snapshot rows lack column(s) {', '.join(missing)}")
-    text = rows.select(pl.struct(list(columns)).struct.json_encode())[:, 0].to_list()
-    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in text]
+    hashes = content_hashes(rows, columns)
     return rows.select(*columns).with_columns(pl.Series("content_hash", hashes, pl.String))
 
 
@@ -330,6 +331,25 @@ def scenario_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
 
 def snapshot_from_row(row: dict) -> Snapshot:
     """The read model of one stored wide row (notes, charts, ``callbook show``)."""
+    return _snapshot(row, scenario_rows(pl.DataFrame([row], infer_schema_length=None)).to_dicts())
+
+
+def snapshots_from_frame(rows: pl.DataFrame) -> list[Snapshot]:
+    """:func:`snapshot_from_row` of every stored wide row of ``rows``, in order: the scenarios
+    are derived in one pass over the frame instead of one small frame per row (the static site
+    reads tens of thousands)."""
+    if rows.height == 0:
+        return []
+    numbered = rows.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("snapshot_id"))
+    long = scenario_rows(numbered).to_dicts()  # three per row, in row order
+    per_row = len(long) // rows.height
+    return [
+        _snapshot(row, long[i * per_row : (i + 1) * per_row])
+        for i, row in enumerate(rows.to_dicts())
+    ]
+
+
+def _snapshot(row: dict, scenario_dicts: list[dict]) -> Snapshot:
     up = row["orientation"] == "up"
     levels = tuple(
         Level(
@@ -359,7 +379,7 @@ def snapshot_from_row(row: dict) -> Snapshot:
             target_low=s["target_low"],
             target_high=s["target_high"],
         )
-        for s in scenario_rows(pl.DataFrame([row], infer_schema_length=None)).to_dicts()
+        for s in scenario_dicts
     )
     structure = None
     if row.get("sma200") is not None:

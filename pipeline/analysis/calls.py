@@ -34,6 +34,7 @@ from pipeline.analysis.scenarios import (
     resolve_barriers,
 )
 from pipeline.analysis.swings import swing_points
+from pipeline.report.format import tick_decimals
 
 LEVEL_PREFIXES: dict[str, str] = {
     "line_in_the_sand": "line",
@@ -284,8 +285,14 @@ def _with_structure_and_levels(
         out["pullback_speed"].append(speed)
 
     table = pl.concat([table, pl.DataFrame(out, schema=_LOOP_COLUMNS)], how="horizontal")
-    # From the tick's decimal digits: log10 would give 0.25 (ES, NQ) one decimal, off the tick.
-    decimals = len(f"{tick:.10f}".rstrip("0").partition(".")[2])
+    return published_levels(table, tick=tick)
+
+
+def published_levels(table: pl.DataFrame, *, tick: float) -> pl.DataFrame:
+    """``table`` with every level edge as a price of the session's front contract rounded to the
+    tick, the barriers the orientation makes of the line and bias levels, and those barriers back
+    in the internal frame (``upper_internal``, ``lower_internal``)."""
+    decimals = tick_decimals(tick)
     price_columns = [
         f"{prefix}_{edge}" for prefix in LEVEL_PREFIXES.values() for edge in ("low", "high")
     ]

@@ -7,9 +7,10 @@ which rows they keep. Relative strength uses the peers' series (ES and NQ) when 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
 
@@ -28,8 +29,14 @@ class Analysis:
 
 
 def peers_of(root: str, available: Sequence[str]) -> list[str]:
-    """The peers a root is compared with: ES and NQ, never itself, only those available."""
-    return [peer for peer in PEERS if peer != root and peer in available]
+    """The peers a root is compared with: its registered peers among those v1 stores (ES, NQ),
+    never itself, only those available (a root outside the registry: ES and NQ).
+
+    >>> peers_of("RTY", ["ES", "NQ", "YM"]), peers_of("ES", ["ES", "NQ"]), peers_of("NQ", ["NQ"])
+    (['ES', 'NQ'], ['NQ'], [])
+    """
+    declared = ROOT_SPECS[root].peers if root in ROOT_SPECS else PEERS
+    return [peer for peer in PEERS if peer != root and peer in declared and peer in available]
 
 
 def analyse(
@@ -48,6 +55,34 @@ def analyse(
     snapshots (v1's rules under other parameters are another methodology).
     """
     params = params or AnalysisParams()
+    return one_pass(
+        series_by_root,
+        root,
+        source=source,
+        sessions=sessions,
+        params=params,
+        params_digest=params_hash(params),
+        methodology_version=methodology_version,
+        call_table=call_table,
+        snapshot_rows=snapshot_rows,
+    )
+
+
+def one_pass(
+    series_by_root: Mapping[str, pl.DataFrame],
+    root: str,
+    *,
+    source: str,
+    sessions: Sequence[date] | None,
+    params: Any,
+    params_digest: str,
+    methodology_version: str,
+    call_table: Callable[..., pl.DataFrame],
+    snapshot_rows: Callable[..., pl.DataFrame],
+) -> Analysis:
+    """What every methodology's ``analyse`` does with its own ``call_table`` and
+    ``snapshot_rows``: the root's peers and tick, one causal pass over the history, the input
+    fingerprints, and the snapshot rows of ``sessions``."""
     series = series_by_root[root]
     peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root))}
     tick = ROOT_SPECS[root].tick if root in ROOT_SPECS else 0.01
@@ -56,7 +91,7 @@ def analyse(
         series,
         peers=peers,
         methodology_version=methodology_version,
-        params_hash=params_hash(params),
+        params_hash=params_digest,
     )
     rows = snapshot_rows(
         table,

@@ -111,9 +111,10 @@ V2_TUNING = Tuning(
     sources=("file", "demo"),
     note=(
         "level persistence and distance parameters (line_preferred_atr, line_distance_discount, "
-        "line_min_pick_atr, replace_margin, trail_after_atr, zone_max_scored_swings), the trend "
-        "and consolidation rules and the analog distance buckets (quartiles of v2's barrier "
-        "distances) chosen on the real files' whole history and the demo history "
+        "line_min_pick_atr, line_keep_atr, replace_margin, trail_after_atr, "
+        "zone_max_scored_swings), the trend (breakdown, crash) and consolidation rules and the "
+        "analog distance buckets (quartiles of v2's barrier distances) chosen on the real files' "
+        "whole history and the demo history "
         "(bench/bench_quality.py); the base-rate shrinkage is v1's"
     ),
 )

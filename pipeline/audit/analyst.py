@@ -28,9 +28,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -47,6 +49,7 @@ from pipeline.analysis.params import AnalysisParams
 from pipeline.analysis.snapshot import MODEL_AUTHOR, PERSPECTIVES, SCENARIOS
 from pipeline.market.calendar import CalendarRangeError, is_trade_date, next_session_open
 from pipeline.market.contracts import ROOT_SPECS
+from pipeline.text import excerpt
 
 ANALYST_METHODOLOGY = "analyst"
 TRENDS = ("Bullish", "Bearish", "Neutral")
@@ -57,6 +60,21 @@ KNOWN_FIELDS = frozenset(
         "levels", "risk", "scenarios",
     }
 )  # fmt: skip
+
+
+#: An author name: letters, digits, '.', '_' and '-', starting with a letter or digit. The
+#: snapshot id joins its parts with '/', so a '/' (or a space, a newline ...) would make ids
+#: ambiguous and names unprintable.
+AUTHOR_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: The longest horizon a call may state (one year of CME sessions).
+MAX_HORIZON_SESSIONS = 252
+#: Texts (notes, triggers) longer than this are refused (characters).
+MAX_TEXT_CHARS = 4_000
+#: A call file is a few hundred bytes; anything far larger is not one.
+MAX_FILE_BYTES = 64 * 1024
+#: The fields each nested table may hold.
+SCENARIO_FIELDS = frozenset({"probability", "trigger"})
+RISK_FIELDS = frozenset({"rule"})
 
 
 class AnalystCallError(ValueError):
@@ -96,13 +114,13 @@ def parse_analyst_call(
 
             data = yaml.safe_load(text)
         else:
-            raise AnalystCallError(f"unknown call file format {fmt!r} (use .toml or .yaml)")
+            raise AnalystCallError(f"unknown call file format {excerpt(fmt)} (use .toml or .yaml)")
     except (tomllib.TOMLDecodeError, ValueError) as exc:
         if isinstance(exc, AnalystCallError):
             raise
-        raise AnalystCallError(f"not valid {fmt.upper()}: {exc}") from exc
+        raise AnalystCallError(f"not valid {fmt.upper()}: {_parse_problem(exc)}") from exc
     except Exception as exc:  # yaml.YAMLError without importing yaml at module level
-        raise AnalystCallError(f"not valid {fmt.upper()}: {exc}") from exc
+        raise AnalystCallError(f"not valid {fmt.upper()}: {_parse_problem(exc)}") from exc
     if not isinstance(data, dict):
         raise AnalystCallError("the file must hold a table of fields (root, as_of, ...)")
     unknown_fields = sorted(set(data) - KNOWN_FIELDS)
@@ -115,28 +133,34 @@ def parse_analyst_call(
     root = _text(data, "root").upper()
     if root not in ROOT_SPECS:
         raise AnalystCallError(
-            f"field 'root': unknown root {root!r}; known: {', '.join(ROOT_SPECS)}"
+            f"field 'root': unknown root {excerpt(root)}; known: {', '.join(ROOT_SPECS)}"
         )
     as_of = _date(data, "as_of")
     author = _text(data, "author")
+    if not AUTHOR_PATTERN.fullmatch(author):
+        raise AnalystCallError(
+            f"field 'author': {excerpt(author)} is not a valid name (letters, digits, '.', '_', "
+            "'-', at most 64, starting with a letter or digit; ids use '/' as a separator)"
+        )
     if author == MODEL_AUTHOR:
         raise AnalystCallError(f"field 'author': {MODEL_AUTHOR!r} is reserved for the model")
     trend = _text(data, "primary_trend").capitalize()
     if trend not in TRENDS:
         raise AnalystCallError(
-            f"field 'primary_trend': {trend!r} is not one of {', '.join(TRENDS)}"
+            f"field 'primary_trend': {excerpt(trend)} is not one of {', '.join(TRENDS)}"
         )
     perspective = data.get("perspective")
     if perspective is not None and perspective not in PERSPECTIVES:
         raise AnalystCallError(
-            f"field 'perspective': {perspective!r} is not one of: {'; '.join(PERSPECTIVES)}"
+            f"field 'perspective': {excerpt(perspective)} is not one of: {'; '.join(PERSPECTIVES)}"
         )
+    price_range = ROOT_SPECS[root].price_range
 
     raw_levels = _table(data, "levels")
     levels = {}
     for kind in LEVEL_PREFIXES:
         if kind in raw_levels:
-            levels[kind] = _zone(raw_levels[kind], f"levels.{kind}")
+            levels[kind] = _zone(raw_levels[kind], f"levels.{kind}", price_range)
         elif kind in ("line_in_the_sand", "bias_defining"):
             raise AnalystCallError(f"field 'levels.{kind}' is required")
     unknown = sorted(set(raw_levels) - set(LEVEL_PREFIXES))
@@ -152,13 +176,15 @@ def parse_analyst_call(
         )
 
     risk = _table(data, "risk")
+    _known_fields(risk, RISK_FIELDS, "risk.")
     risk_rule = _text(risk, "rule", prefix="risk.")
     if risk_rule not in RISK_RULES:
         raise AnalystCallError(
-            f"field 'risk.rule': {risk_rule!r} is not one of {', '.join(RISK_RULES)}"
+            f"field 'risk.rule': {excerpt(risk_rule)} is not one of {', '.join(RISK_RULES)}"
         )
 
     raw_scenarios = _table(data, "scenarios")
+    _known_fields(raw_scenarios, frozenset(SCENARIOS), "scenarios.")
     scenarios: dict[str, tuple[float, str]] = {}
     for name in SCENARIOS:
         entry = raw_scenarios.get(name)
@@ -166,25 +192,34 @@ def parse_analyst_call(
             raise AnalystCallError(
                 f"field 'scenarios.{name}' is required (a table with probability, trigger)"
             )
+        _known_fields(entry, SCENARIO_FIELDS, f"scenarios.{name}.")
         probability = entry.get("probability")
         if (
             not isinstance(probability, int | float)
             or isinstance(probability, bool)
+            or not math.isfinite(probability)
             or not (0.0 <= float(probability) <= 1.0)
         ):
             raise AnalystCallError(
-                f"field 'scenarios.{name}.probability': must be a number between 0 and 1, got {probability!r}"
+                f"field 'scenarios.{name}.probability': must be a number between 0 and 1, "
+                f"got {excerpt(probability)}"
             )
-        scenarios[name] = (float(probability), str(entry.get("trigger", "")))
+        trigger = _optional_text(entry, "trigger", prefix=f"scenarios.{name}.")
+        scenarios[name] = (float(probability), trigger)
     total = sum(p for p, _ in scenarios.values())
     if not math.isclose(total, 1.0, abs_tol=PROBABILITY_TOLERANCE):
         raise AnalystCallError(
             f"fields 'scenarios.*.probability' must sum to 1, they sum to {total:g}"
         )
     horizon = data.get("horizon_sessions", params.horizon_sessions)
-    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
+    if (
+        not isinstance(horizon, int)
+        or isinstance(horizon, bool)
+        or not 1 <= horizon <= MAX_HORIZON_SESSIONS
+    ):
         raise AnalystCallError(
-            f"field 'horizon_sessions': must be a positive integer, got {horizon!r}"
+            f"field 'horizon_sessions': must be a whole number of sessions from 1 to "
+            f"{MAX_HORIZON_SESSIONS}, got {excerpt(horizon)}"
         )
     return AnalystCall(
         root=root,
@@ -196,7 +231,7 @@ def parse_analyst_call(
         risk_rule=risk_rule,
         scenarios=scenarios,
         horizon_sessions=horizon,
-        notes=str(data.get("notes", "")).strip(),
+        notes=_optional_text(data, "notes").strip(),
         fingerprint=hashlib.sha256(text.encode()).hexdigest(),
     )
 
@@ -315,7 +350,47 @@ def _text(data: dict[str, Any], name: str, *, prefix: str = "") -> str:
     value = data.get(name)
     if not isinstance(value, str) or not value.strip():
         raise AnalystCallError(f"field '{prefix}{name}' is required (a non-empty text)")
-    return value.strip()
+    return _checked_text(value, f"{prefix}{name}").strip()
+
+
+def _optional_text(data: dict[str, Any], name: str, *, prefix: str = "") -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise AnalystCallError(
+            f"field '{prefix}{name}': expected a text, got a {type(value).__name__}"
+        )
+    return _checked_text(value, f"{prefix}{name}")
+
+
+def _checked_text(value: str, field: str) -> str:
+    if len(value) > MAX_TEXT_CHARS:
+        raise AnalystCallError(
+            f"field '{field}': {len(value):,} characters, more than {MAX_TEXT_CHARS:,}"
+        )
+    if any(not ch.isprintable() and ch not in "\n\t" for ch in value):
+        raise AnalystCallError(f"field '{field}': holds control characters")
+    return value
+
+
+def _parse_problem(exc: BaseException) -> str:
+    """A parser's complaint on one line, with its position but without the quoted text (PyYAML
+    quotes the offending lines under its message)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _known_fields(table: dict[str, Any], known: frozenset[str], prefix: str) -> None:
+    """Refuse a nested field the format does not have (a typo must not be silently ignored)."""
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise AnalystCallError(
+            f"field '{prefix}{excerpt(unknown[0]).strip(chr(39))}': unknown field "
+            f"(known: {', '.join(sorted(known))})"
+        )
 
 
 def _date(data: dict[str, Any], name: str) -> date:
@@ -325,7 +400,7 @@ def _date(data: dict[str, Any], name: str) -> date:
             value = date.fromisoformat(value)
     # A TOML/YAML date-time parses to a datetime: a date subclass the calendar cannot compare.
     if not isinstance(value, date) or isinstance(value, datetime):
-        raise AnalystCallError(f"field '{name}': expected a date YYYY-MM-DD, got {value!r}")
+        raise AnalystCallError(f"field '{name}': expected a date YYYY-MM-DD, got {excerpt(value)}")
     try:
         trade_date = is_trade_date(value)
     except CalendarRangeError as exc:
@@ -342,19 +417,45 @@ def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _zone(value: Any, name: str) -> tuple[float, float]:
+def _zone(value: Any, name: str, price_range: tuple[float, float]) -> tuple[float, float]:
+    """[low, high] in index points: finite, low <= high, inside the root's plausible range."""
     if (
         not isinstance(value, list | tuple)
         or len(value) != 2
         or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
     ):
         raise AnalystCallError(
-            f"field '{name}': expected [low, high] in index points, got {value!r}"
+            f"field '{name}': expected [low, high] in index points, got {excerpt(value)}"
         )
     low, high = float(value[0]), float(value[1])
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise AnalystCallError(f"field '{name}': need finite numbers, got [{low:g}, {high:g}]")
     if not (0 < low <= high):
         raise AnalystCallError(f"field '{name}': need 0 < low <= high, got [{low:g}, {high:g}]")
+    least, most = price_range
+    if low < least or high > most:
+        raise AnalystCallError(
+            f"field '{name}': [{low:g}, {high:g}] is outside the plausible range of the root "
+            f"({least:g} .. {most:g} index points)"
+        )
     return low, high
+
+
+def load_analyst_call(path: Path) -> AnalystCall:
+    """Read and check a call file (.toml, .yaml or .yml). Raises AnalystCallError naming the
+    problem; the file's contents are never echoed beyond a short excerpt."""
+    if not path.is_file():
+        raise AnalystCallError(f"{path}: no such file (or not a regular file)")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise AnalystCallError(
+            f"{path.name}: {size:,} bytes, more than a call file holds ({MAX_FILE_BYTES:,})"
+        )
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AnalystCallError(f"{path.name}: not UTF-8 text (byte {exc.start:,})") from exc
+    return parse_analyst_call(text, fmt=path.suffix.lower().lstrip("."))
 
 
 def recorded_late(as_of: date, created_at: datetime) -> bool:

@@ -16,6 +16,8 @@ Definitions (``QualityParams``, every threshold named):
   the internal (continuous) frame, within one tick (a published price is rounded to the tick in
   the front contract's frame, so a roll can move it by less than a tick) and the same
   orientation. *Same level*: the same picked level (``line_since``; v1 has none, so strict);
+* unexplained level: a published zone (not projected) without a reason (issue 8: every zone is
+  published with a reason);
 * crash session: the close at least ``crash_fall_pct`` below the highest high of the last
   ``crash_window`` sessions (front-contract frame), computed from the bars, not from the call.
 """
@@ -31,6 +33,7 @@ import polars as pl
 from pipeline.analysis import indicators as ind
 from pipeline.analysis.calls import LEVEL_PREFIXES
 from pipeline.audit.scores import (
+    MIN_INTERVAL_HORIZONS,
     PairedDifference,
     expanding_climatology,
     paired_difference,
@@ -48,7 +51,7 @@ class QualityParams:
     min_line_run: float = 10.0  # median run length of an unchanged line, sessions
     crash_fall_pct: float = 0.20  # a crash session: the close this far below ...
     crash_window: int = 30  # ... the highest high of this many sessions
-    horizon_sessions: int = 20  # scores: outcomes over H sessions, bootstrap blocks of H
+    horizon_sessions: int = 20  # scores: outcomes over H sessions (intervals: scores.py's rule)
     n_boot: int = 2000  # bootstrap replicates
 
 
@@ -204,6 +207,24 @@ def level_quality(calls: pl.DataFrame, *, tick: float, params: QualityParams) ->
     }
 
 
+def unexplained_levels(table: pl.DataFrame) -> int | None:
+    """Published levels (of the four, on calls) that are real zones, not projected, and carry
+    no reason; None for a methodology that publishes no reasons (v1: no such columns, or all
+    null in stored rows)."""
+    if not all(f"{p}_reason" in table.columns for p in PREFIXES):
+        return None
+    calls = table.filter(pl.col("has_call"))
+    # Stored rows of every methodology share the columns: v1's are all null.
+    if all(calls[f"{p}_reason"].null_count() == calls.height for p in PREFIXES):
+        return None
+    return sum(
+        calls.filter(
+            ~pl.col(f"{p}_projected").fill_null(False) & (pl.col(f"{p}_reason").fill_null("") == "")
+        ).height
+        for p in PREFIXES
+    )
+
+
 def crash_labels(table: pl.DataFrame, params: QualityParams) -> dict[str, int]:
     """Perspective labels given on crash sessions (with a call): label -> count."""
     crash = crash_sessions(table, params)
@@ -247,17 +268,19 @@ def paired_scores(
     """Two methodologies' scores on the sessions both resolved (``scored_calls`` frames):
     mean RPS difference a - b, and the difference of their RPS relative to each one's own
     climatology (each is scored on its own barriers, so the second is the fairer comparison).
-    Negative favours ``a``. Block bootstrap with blocks of one horizon."""
+    Negative favours ``a``. Intervals by the audit's one rule (:func:`paired_difference`: blocks
+    of ``SKILL_BLOCK_HORIZONS`` horizons, Student-t); fewer than ``MIN_INTERVAL_HORIZONS``
+    horizons of common sessions give no figures at all (an empty dict), never a narrow interval."""
     both = a.join(b, on="session_date", suffix="_b").sort("session_date")
-    if both.height < params.horizon_sessions:
+    horizon = params.horizon_sessions
+    if both.height < MIN_INTERVAL_HORIZONS * horizon:
         return {}
-    block = params.horizon_sessions
     return {
-        "rps": paired_difference(both["rps"], both["rps_b"], block=block, n_boot=params.n_boot),
+        "rps": paired_difference(both["rps"], both["rps_b"], horizon=horizon, n_boot=params.n_boot),
         "rps_vs_climatology": paired_difference(
             both["rps"] - both["clim_rps"],
             both["rps_b"] - both["clim_rps_b"],
-            block=block,
+            horizon=horizon,
             n_boot=params.n_boot,
         ),
     }
@@ -313,6 +336,7 @@ def quality_table(
             if found is None
             else ", ".join(f"{f} {n}" for f, n in found["fact"].value_counts().sort("fact").rows())
         )
+        row["unexplained_levels"] = unexplained_levels(table)
         labels = crash_labels(table, params)
         row["crash_sessions"] = sum(labels.values())
         row["crash_as_range"] = labels.get("range", 0)
@@ -357,8 +381,10 @@ QUALITY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("bias_in_band", "bias 0.25-4 ATR", ".1%"),
     ("overlaps", "overlaps", ","),
     ("order_violations", "order violations", ","),
-    ("line_run_median", "line run median (strict)", ".0f"),
-    ("line_level_run_median", "line run median (same level)", ".0f"),
+    # One decimal: a median of two middle runs can end in .5, and ".0f" rounds 9.5 to "10".
+    ("line_run_median", "line run median (strict)", ".1f"),
+    ("line_level_run_median", "line run median (same level)", ".1f"),
+    ("unexplained_levels", "levels without a reason", ","),
     ("false_statements", "false statements", ","),
     ("crash_sessions", "crash sessions", ","),
     ("crash_as_range", "crash as range", ","),

@@ -324,18 +324,21 @@ class SkillInterval(NamedTuple):
 
 
 def _paired_scores(
-    model_scores: np.ndarray | pl.Series, reference_scores: np.ndarray | pl.Series
+    model_scores: np.ndarray | pl.Series,
+    reference_scores: np.ndarray | pl.Series,
+    *,
+    names: tuple[str, str] = ("model", "reference"),
 ) -> tuple[np.ndarray, np.ndarray]:
     model = np.asarray(model_scores, dtype=np.float64)
     reference = np.asarray(reference_scores, dtype=np.float64)
     if model.ndim != 1 or model.shape != reference.shape:
         raise ValueError(
-            f"model and reference scores must be 1-D and paired, got shapes {model.shape} "
+            f"{names[0]} and {names[1]} scores must be 1-D and paired, got shapes {model.shape} "
             f"and {reference.shape}"
         )
     if len(model) == 0:
         raise ValueError("skill needs at least one scored call")
-    for name, values in (("model", model), ("reference", reference)):
+    for name, values in zip(names, (model, reference), strict=True):
         not_finite = ~np.isfinite(values)
         if not_finite.any():
             row = _first_row(not_finite)
@@ -366,6 +369,16 @@ def _circular_cumsum(values: np.ndarray, block: int) -> np.ndarray:
     the sum of the circular block starting at ``s`` is ``out[s + length] - out[s]``."""
     wrapped = np.concatenate([values, values[: block - 1]])
     return np.concatenate([[0.0], np.cumsum(wrapped)])
+
+
+def _block_lengths(n: int, block: int) -> np.ndarray:
+    """Lengths of the blocks one replicate joins: ``ceil(n / block)`` blocks, the last cut so
+    that they add up to ``n``."""
+    full_blocks, remainder = divmod(n, block)
+    lengths = np.full(full_blocks + (remainder > 0), block)
+    if remainder:
+        lengths[-1] = remainder
+    return lengths
 
 
 class TooFewCallsError(ValueError):
@@ -436,10 +449,7 @@ def block_bootstrap_skill(
 
     model_cumsum = _circular_cumsum(model, block)
     reference_cumsum = _circular_cumsum(reference, block)
-    full_blocks, remainder = divmod(n, block)
-    lengths = np.full(full_blocks + (remainder > 0), block)
-    if remainder:
-        lengths[-1] = remainder
+    lengths = _block_lengths(n, block)
     rng = np.random.default_rng(seed)
     replicate_skill = np.empty(n_boot)
     replicates_per_chunk = max(1, _BOOTSTRAP_DRAWS_PER_CHUNK // len(lengths))
@@ -461,8 +471,13 @@ def block_bootstrap_skill(
     return SkillInterval(skill, skill - half_width, skill + half_width)
 
 
+# --------------------------------------------------------------------------------------------
+# Paired difference of two methodologies' scores
+# --------------------------------------------------------------------------------------------
+
+
 class PairedDifference(NamedTuple):
-    """The mean of paired differences (a - b) with its bootstrap percentile interval."""
+    """The mean of paired differences (a - b) with its bootstrap interval."""
 
     mean: float
     low: float
@@ -474,46 +489,153 @@ def paired_difference(
     a_scores: np.ndarray | pl.Series,
     b_scores: np.ndarray | pl.Series,
     *,
-    block: int,
+    horizon: int,
     n_boot: int = DEFAULT_BOOTSTRAP_REPLICATES,
     seed: int = 0,
     level: float = DEFAULT_INTERVAL_LEVEL,
 ) -> PairedDifference:
-    """mean(a - b) over paired calls (e.g. v2's and v1's RPS on the same sessions, in time order)
-    with a circular block bootstrap interval, resampled exactly as :func:`block_bootstrap_skill`
-    does (blocks of ``block`` consecutive calls; ``block >= H`` is the caller's duty). A negative
-    mean of loss scores favours ``a``.
+    """``mean(a - b)`` over paired calls, with the skill interval's rule for its interval.
 
-    >>> b = np.linspace(0.2, 0.6, 40)
-    >>> d = paired_difference(b - 0.05, b, block=10, n_boot=200)
+    ``a_scores[i]`` and ``b_scores[i]`` score the same call (same root and as-of day), in time
+    order, one call per session, resolved over ``horizon`` sessions. For loss scores (RPS) a
+    negative difference means A did better. As :func:`block_bootstrap_skill`: replicates join
+    circular blocks of :func:`interval_block` consecutive pairs, and the interval is
+    ``mean -+ t * sd`` (replicates' sd, Student-t on ``n / block - 1`` degrees of freedom).
+    Fewer than ``MIN_INTERVAL_HORIZONS`` horizons of pairs raise
+    :class:`TooFewCallsError` ("too few paired calls: ...") rather than return a falsely narrow
+    interval.
+
+    >>> b = np.linspace(0.1, 0.5, 100)
+    >>> d = paired_difference(b + 0.02, b, horizon=20, n_boot=200)
     >>> [round(x, 6) for x in d[:3]], d.n
-    ([-0.05, -0.05, -0.05], 40)
+    ([0.02, 0.02, 0.02], 100)
     """
-    a, b = _paired_scores(a_scores, b_scores)
+    from scipy.stats import t as student_t
+
+    a = np.asarray(a_scores, dtype=np.float64)
+    if a.ndim == 1 and horizon >= 1 and len(a) < MIN_INTERVAL_HORIZONS * horizon:
+        raise TooFewCallsError(
+            f"too few paired calls: {len(a)} < {MIN_INTERVAL_HORIZONS * horizon} "
+            f"({MIN_INTERVAL_HORIZONS} horizons of {horizon} sessions)"
+        )
+    a, b = _paired_scores(a, b_scores, names=("A", "B"))
     n = len(a)
-    if not 1 <= block <= n:
-        raise ValueError(f"block must be between 1 and the number of calls ({n}), got {block}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    block = interval_block(n, horizon)
+    if n_boot < 2:
+        raise ValueError(f"n_boot must be at least 2, got {n_boot}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     difference = a - b
     cumsum = _circular_cumsum(difference, block)
-    full_blocks, remainder = divmod(n, block)
-    lengths = np.full(full_blocks + (remainder > 0), block)
-    if remainder:
-        lengths[-1] = remainder
+    lengths = _block_lengths(n, block)
     rng = np.random.default_rng(seed)
-    replicate = np.empty(n_boot)
-    per_chunk = max(1, _BOOTSTRAP_DRAWS_PER_CHUNK // len(lengths))
-    for first in range(0, n_boot, per_chunk):
-        count = min(per_chunk, n_boot - first)
+    replicates = np.empty(n_boot)
+    replicates_per_chunk = max(1, _BOOTSTRAP_DRAWS_PER_CHUNK // len(lengths))
+    for first in range(0, n_boot, replicates_per_chunk):
+        count = min(replicates_per_chunk, n_boot - first)
         starts = rng.integers(0, n, size=(count, len(lengths)))
-        replicate[first : first + count] = (cumsum[starts + lengths] - cumsum[starts]).sum(
-            axis=1
-        ) / n
-    low, high = np.quantile(replicate, [(1 - level) / 2, (1 + level) / 2])
-    return PairedDifference(float(difference.mean()), float(low), float(high), n)
+        replicates[first : first + count] = (cumsum[starts + lengths] - cumsum[starts]).sum(1) / n
+    mean = float(difference.mean())
+    half_width = float(student_t.ppf((1 + level) / 2, n / block - 1)) * float(
+        replicates.std(ddof=1)
+    )
+    return PairedDifference(mean, mean - half_width, mean + half_width, n)
+
+
+PAIRED_DIFFERENCE_SCHEMA: dict[str, pl.DataType] = {
+    "calls": pl.Int64(),
+    "first_as_of": pl.Date(),
+    "last_as_of": pl.Date(),
+    "mean_a": pl.Float64(),
+    "mean_b": pl.Float64(),
+    "difference": pl.Float64(),
+    "difference_low": pl.Float64(),
+    "difference_high": pl.Float64(),
+    "block": pl.Int64(),
+}
+
+
+def paired_score_difference(
+    a: pl.DataFrame,
+    b: pl.DataFrame,
+    *,
+    horizon: int,
+    score: str = "rps",
+    by: Sequence[str] = ("root",),
+    n_boot: int = DEFAULT_BOOTSTRAP_REPLICATES,
+    seed: int = 0,
+    level: float = DEFAULT_INTERVAL_LEVEL,
+) -> pl.DataFrame:
+    """Methodology A's ``score`` minus methodology B's, on the calls both made, per ``by`` group.
+
+    ``a`` and ``b``: scored calls (columns ``by``, ``as_of`` and ``score``; at most one row per
+    key in each). They are joined on ``(*by, as_of)``: a session only one methodology called is
+    left out, so both are judged on the same sessions. Per group, in as-of order, the mean
+    difference and its :func:`paired_difference` interval (``horizon`` in sessions, the calls'
+    H; ``block`` in the output is the bootstrap block, :func:`interval_block`). For a loss such
+    as the RPS a negative difference means A scored better. One row per group: ``by`` columns,
+    then PAIRED_DIFFERENCE_SCHEMA. A group with too few paired calls raises
+    ``TooFewCallsError("<group>: too few paired calls: ...")``.
+
+    >>> days = pl.date_range(pl.date(2020, 1, 1), pl.date(2020, 12, 31), eager=True)[:200]
+    >>> b = pl.DataFrame({"root": "ES", "as_of": days, "rps": np.linspace(0.1, 0.3, 200)})
+    >>> a = b.with_columns(pl.col("rps") - 0.01)
+    >>> row = paired_score_difference(a, b, horizon=5, n_boot=100).row(0, named=True)
+    >>> row["calls"], round(row["difference"], 6), round(row["difference_low"], 6)
+    (200, -0.01, -0.01)
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1 session, got {horizon}")
+    keys = [*by, "as_of"]
+    for name, frame in (("A", a), ("B", b)):
+        missing = [c for c in (*keys, score) if c not in frame.columns]
+        if missing:
+            raise ValueError(f"methodology {name}'s calls lack column(s) {', '.join(missing)}")
+        duplicated = frame.filter(frame.select(keys).is_duplicated())
+        if duplicated.height:
+            raise ValueError(
+                f"methodology {name} has several calls for {duplicated.select(keys).row(0)}: "
+                "pass one call per root and session"
+            )
+    joined = (
+        a.select(*keys, pl.col(score).alias("score_a"))
+        .join(b.select(*keys, pl.col(score).alias("score_b")), on=keys, how="inner")
+        .sort(keys)
+    )
+    if joined.is_empty():
+        raise TooFewCallsError(
+            f"too few paired calls: 0 < {MIN_INTERVAL_HORIZONS * horizon} (no common session)"
+        )
+    rows = []
+    for group_key, group in joined.group_by(list(by), maintain_order=True):
+        label = "/".join(str(k) for k in group_key)
+        try:
+            interval = paired_difference(
+                group["score_a"],
+                group["score_b"],
+                horizon=horizon,
+                n_boot=n_boot,
+                seed=seed,
+                level=level,
+            )
+        except TooFewCallsError as exc:
+            raise TooFewCallsError(f"{label}: {exc}") from None
+        rows.append(
+            {
+                **dict(zip(by, group_key, strict=True)),
+                "calls": group.height,
+                "first_as_of": group["as_of"].min(),
+                "last_as_of": group["as_of"].max(),
+                "mean_a": float(group["score_a"].mean()),  # type: ignore[arg-type]
+                "mean_b": float(group["score_b"].mean()),  # type: ignore[arg-type]
+                "difference": interval.mean,
+                "difference_low": interval.low,
+                "difference_high": interval.high,
+                "block": interval_block(group.height, horizon),
+            }
+        )
+    group_schema = {c: joined.schema[c] for c in by}
+    return pl.DataFrame(rows, schema={**group_schema, **PAIRED_DIFFERENCE_SCHEMA})
 
 
 # --------------------------------------------------------------------------------------------

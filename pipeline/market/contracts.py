@@ -13,35 +13,25 @@ against it (:mod:`pipeline.market.rolls`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pipeline.market.calendar import is_trade_date, previous_trade_date
+from pipeline.market.roots import INDEX_PREFIX, RootSpec, RootSpecs
+from pipeline.text import excerpt
 
 QUARTER_CODES: dict[int, str] = {3: "H", 6: "M", 9: "U", 12: "Z"}
 CODE_MONTHS: dict[str, int] = {v: k for k, v in QUARTER_CODES.items()}
 ROLL_DAYS_BEFORE_EXPIRY = 8
-#: Cash index symbols (Yahoo's ``^GSPC``) start with this; bars stored under such a "contract"
-#: are the root's underlying index, not a futures contract.
-INDEX_PREFIX = "^"
 
 
-@dataclass(frozen=True)
-class RootSpec:
-    root: str
-    name: str
-    multiplier: float  # USD per index point
-    tick: float  # index points
-    yahoo_continuous: str
-    cash_index: str  # the underlying cash index, Yahoo symbol (index points, no volume of use)
-
-
-ROOT_SPECS: dict[str, RootSpec] = {
-    "RTY": RootSpec("RTY", "E-mini Russell 2000", 50.0, 0.10, "RTY=F", "^RUT"),
-    "ES": RootSpec("ES", "E-mini S&P 500", 50.0, 0.25, "ES=F", "^GSPC"),
-    "NQ": RootSpec("NQ", "E-mini Nasdaq-100", 20.0, 0.25, "NQ=F", "^NDX"),
-    "YM": RootSpec("YM", "E-mini Dow ($5)", 5.0, 1.0, "YM=F", "^DJI"),
-}
+#: Every root's specification, from the roots registry (pipeline/market/roots.toml and the user's
+#: CALLBOOK_ROOTS_FILE): a live view, so a configured file is seen wherever this is imported.
+ROOT_SPECS: Mapping[str, RootSpec] = RootSpecs()
+#: How far ahead of a session a quarterly contract can already be listed (CME lists the equity
+#: index quarterlies about five quarters out; two years leaves room for any vendor's next-next).
+LISTING_HORIZON_DAYS = 730
 
 
 def is_index_symbol(code: str) -> bool:
@@ -53,7 +43,8 @@ def is_index_symbol(code: str) -> bool:
     return code.startswith(INDEX_PREFIX)
 
 
-_CONTRACT_RE = re.compile(r"^(?P<root>[A-Z]{1,3})(?P<code>[HMUZ])(?P<yy>\d{2})$")
+#: A root (see pipeline.market.roots.ROOT_PATTERN), the month code and a two-digit year.
+_CONTRACT_RE = re.compile(r"^(?P<root>[A-Z][A-Z0-9]{0,11})(?P<code>[HMUZ])(?P<yy>\d{2})$")
 
 
 @dataclass(frozen=True, order=True)
@@ -113,11 +104,59 @@ def parse_contract(code: str) -> Contract:
 
     >>> parse_contract("ESZ05")
     Contract(year=2005, month=12, root='ES')
+    >>> parse_contract("DEMO042U31")
+    Contract(year=2031, month=9, root='DEMO042')
     """
     m = _CONTRACT_RE.match(code)
     if not m:
         raise ValueError(f"not a quarterly contract code: {code!r}")
     return Contract(2000 + int(m["yy"]), CODE_MONTHS[m["code"]], m["root"])
+
+
+def listing_problem(root: str, code: str | None, session: date | None) -> str | None:
+    """Why ``code`` cannot be a bar of ``root`` on ``session``, or None if it can.
+
+    A bar's contract is one of the root's quarterly contracts, listed on the session (expiring on
+    or after it and at most LISTING_HORIZON_DAYS later), the root's continuous symbol (``ES=F``)
+    or its cash index (``^GSPC``).
+
+    >>> [listing_problem("ES", c, date(2026, 2, 4)) for c in ("ESH26", "ES=F", "^GSPC")]
+    [None, None, None]
+    >>> listing_problem("ES", "ESX26", date(2026, 2, 4))
+    "'ESX26' is not a quarterly contract code (ROOT + H/M/U/Z + two-digit year)"
+    >>> listing_problem("ES", "NQH26", date(2026, 2, 4))
+    "'NQH26' is a contract of NQ, not of ES"
+    >>> listing_problem("ES", "ESZ25", date(2026, 2, 4))
+    'ESZ25 expired on 2025-12-19, before the session 2026-02-04'
+    >>> listing_problem("ES", "ESZ29", date(2026, 2, 4))
+    'ESZ29 (expiry 2029-12-21) was not listed on 2026-02-04 (more than 730 days ahead)'
+    """
+    spec = ROOT_SPECS.get(root)
+    if spec is None:
+        return f"unknown root {root!r}"
+    if code is None or not code.strip():
+        return "the contract is missing"
+    if code in (spec.yahoo_continuous, spec.cash_index):
+        return None
+    if is_index_symbol(code) or code.endswith("=F"):
+        return f"{excerpt(code)} is not {root}'s continuous symbol or cash index"
+    try:
+        contract = parse_contract(code)
+    except ValueError:
+        return f"{excerpt(code)} is not a quarterly contract code (ROOT + H/M/U/Z + two-digit year)"
+    if contract.root != root:
+        return f"{excerpt(code)} is a contract of {contract.root}, not of {root}"
+    if session is None:
+        return None  # an undated row is session.parsed's finding
+    expiry = contract.expiry
+    if expiry < session:
+        return f"{code} expired on {expiry}, before the session {session}"
+    if (expiry - session).days > LISTING_HORIZON_DAYS:
+        return (
+            f"{code} (expiry {expiry}) was not listed on {session} "
+            f"(more than {LISTING_HORIZON_DAYS} days ahead)"
+        )
+    return None
 
 
 def front_contract(root: str, d: date) -> Contract:

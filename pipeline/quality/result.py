@@ -47,6 +47,16 @@ class ValidationResult:
     expectations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def loads_nothing(self) -> bool:
+        """Every row of a non-empty batch was quarantined (or deferred): nothing will load, which
+        the run reports as a failure, not as "ok"."""
+        return (
+            self.status != "rejected"
+            and self.clean.height == 0
+            and self.findings.filter(pl.col("severity") == "error").height > 0
+        )
+
+    @property
     def quarantined(self) -> pl.DataFrame:
         return self.findings.filter(pl.col("severity") == "error")
 

@@ -17,10 +17,14 @@ Scope and precedence, decided once so every rule agrees:
   look "partial"); it is neither loaded nor quarantined and is fetched again.
 * The stateless value rules (prices, OHLC bounds, volume sign, duplicate keys, zero volume) run on
   every row that is not deferred, including rows with a bad date, so a row's findings are complete.
+* An exact copy of an earlier row (every column equal, dated, not deferred) is reported by
+  ``key.unique`` ("duplicate of row i") and by no other rule: validation sets copies aside first
+  (:func:`exact_copies`), so a file of one row repeated 400,000 times costs the rules one row,
+  and the copy's other findings would be its original's, which are recorded.
 * The sequential rules (``price.jump``, ``range.partial``, ``volume.repeated``) walk, per contract
   and in session order, only the rows that passed every stateless rule, after the stored
   ``context`` bars. The walk keeps the previous close, previous volume and a Wilder ATR of the
-  rows that *loaded* so far: a quarantined bar never enters that state. So a 100x spike is
+  rows that *loaded* so far: a quarantined bar never enters that state. So a 10x spike is
   quarantined, the ATR is not poisoned by it, and the bar after it is compared with the last good
   close (it is not flagged as a "jump back"). The price of this choice: a genuine level shift
   larger than ``k`` ATR would quarantine every later bar until a person looks, which is why ``k``
@@ -29,6 +33,8 @@ Scope and precedence, decided once so every rule agrees:
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,12 +51,19 @@ from pipeline.market.calendar import (
     session_end,
     sessions_between,
 )
-from pipeline.market.contracts import QUARTER_CODES, Contract
+from pipeline.market.contracts import (
+    QUARTER_CODES,
+    ROOT_SPECS,
+    Contract,
+    is_index_symbol,
+    listing_problem,
+)
 from pipeline.schema import BAR_COLUMNS, BAR_SCHEMA, PRICE_COLUMNS
+from pipeline.text import excerpt_expr
 
 SUITE_NAME = "callbook.bars"
 #: Bump when a rule, its scope or a default parameter changes: results record the version.
-SUITE_VERSION = "1.0.0"
+SUITE_VERSION = "1.1.0"
 
 #: A vendor continuous symbol ("ES=F") ends with this; its bars jump at every quarterly roll.
 CONTINUOUS_SUFFIX = "=F"
@@ -82,6 +95,9 @@ class QualityParams:
     jump_fallback_fraction: float = 0.25  # fraction of the previous close, while no ATR exists
     partial_range_atr: float = 0.15  # p: high - low below p x ATR is a partial bar
     roll_window_sessions: int = 1  # "=F" roll exception: sessions either side of an expiry
+    #: volume.plausible: most contracts one session can trade. The largest real session in
+    #: ../shared/data is 6,285,917 (ES=F), the demo's 7,621,951; 100 million is 13x that.
+    max_volume: int = 100_000_000
 
 
 RuleSeverity = Literal["batch", "error", "deferred", "warning"]
@@ -114,6 +130,9 @@ SESSION_FINAL = "session.final"
 VOLUME_ZERO = "volume.zero"
 VOLUME_REPEATED = "volume.repeated"
 ROWS_OUT_OF_ORDER = "rows.out_of_order"
+PRICE_PLAUSIBLE = "price.plausible"
+VOLUME_PLAUSIBLE = "volume.plausible"
+CONTRACT_LISTED = "contract.listed"
 
 RULES: tuple[Rule, ...] = (
     Rule(BATCH_NOT_EMPTY, "batch", "the batch has at least one row"),
@@ -124,6 +143,23 @@ RULES: tuple[Rule, ...] = (
     Rule(SESSION_NOT_FUTURE, "error", "session_date is not after window_end or the fetch date"),
     Rule(PRICE_NOT_NULL, "error", "open, high, low and close are numbers (not null, not NaN)"),
     Rule(PRICE_POSITIVE, "error", "every price is > 0"),
+    Rule(
+        PRICE_PLAUSIBLE,
+        "error",
+        "every price lies in the root's plausible range (RootSpec.price_range; not inf)",
+    ),
+    Rule(
+        VOLUME_PLAUSIBLE,
+        "error",
+        "volume and open interest are empty or whole numbers of contracts up to max_volume "
+        "(a cell that does not convert is reported, never stored as null); not on index rows",
+    ),
+    Rule(
+        CONTRACT_LISTED,
+        "error",
+        "the contract is one of the root's quarterly contracts listed on the session, its "
+        "continuous symbol or its cash index",
+    ),
     Rule(OHLC_LOW_BOUND, "error", "low <= min(open, close) and low <= high"),
     Rule(OHLC_HIGH_BOUND, "error", "high >= max(open, close)"),
     Rule(VOLUME_NON_NEGATIVE, "error", "volume >= 0"),
@@ -146,6 +182,8 @@ ROW_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.severity != "batch")
 #: The columns a batch must have (the same list conform_bars enforces).
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in BAR_COLUMNS if c != "open_interest")
 KEY_COLUMNS: tuple[str, ...] = ("contract", "session_date")
+#: Row indices a conflicting-duplicate finding lists (the rest are counted).
+LISTED_DUPLICATES = 5
 
 #: Column-name prefixes in the frame ``derive_checks`` returns.
 FAILS = "fails:"  # bool: True where the rule reports the row
@@ -404,6 +442,137 @@ def value_checks(bars: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: Raw cells that mean "no value" rather than a value that failed to convert.
+NULL_MARKERS: tuple[str, ...] = ("", "null", "none", "nan", "n/a", "na", "-")
+#: Integer columns whose raw cells are checked for values that did not convert.
+COUNT_COLUMNS: tuple[str, ...] = ("volume", "open_interest")
+
+
+def plausibility_checks(
+    bars: pl.DataFrame, *, raw_cells: pl.DataFrame | None = None, params: QualityParams
+) -> pl.DataFrame:
+    """``price.plausible``, ``volume.plausible`` and ``contract.listed``, aligned with ``bars``.
+
+    ``raw_cells`` (aligned with ``bars``, optional) holds the text of the volume and open
+    interest cells as the vendor sent them: a cell that is not a null marker but is null in
+    ``bars`` did not convert (text, 1e30 ...) and is reported instead of being stored as null.
+    Adds ``price_plausible``, ``volume_plausible`` and ``contract_listed``, the inputs the suite
+    checks (null where a rule does not apply: no price at all, a cash index row's volume, which
+    counts shares). Each distinct (root, contract, session) is judged once by
+    :func:`pipeline.market.contracts.listing_problem`.
+
+    >>> bars = pl.DataFrame({"root": "ES", "contract": ["ESH26", "ESX26", "ESH26"],
+    ...     "session_date": [date(2026, 2, 4)] * 3, "open": [6800.0, 6800.0, 1e300],
+    ...     "high": [6810.0, 6810.0, 1e300], "low": [6790.0, 6790.0, 1e300],
+    ...     "close": [6805.0, 6805.0, 1e300], "volume": [1000, 1000, None], "open_interest": None})
+    >>> raw = pl.DataFrame({"volume": ["1000", "1000", "1e30"]})
+    >>> out = plausibility_checks(bars, raw_cells=raw, params=QualityParams())
+    >>> out.select("price_plausible", "volume_plausible", "contract_listed").rows()
+    [(True, True, True), (True, True, False), (False, False, True)]
+    >>> out["detail:volume.plausible"][2]
+    "volume cell '1e30' is not a whole number of contracts"
+    >>> out["detail:price.plausible"][2]
+    'open 1e+300, high 1e+300, low 1e+300, close 1e+300 outside the plausible range for ES (300 .. 200000 index points)'
+    """
+    keys = bars.select("root", "contract", "session_date").unique()
+    keys = keys.with_columns(
+        pl.Series("_listing", [listing_problem(*row) for row in keys.iter_rows()], dtype=pl.String),
+        pl.Series(
+            "_index",
+            [code is not None and is_index_symbol(code) for code in keys["contract"]],
+            dtype=pl.Boolean,
+        ),
+        pl.Series(
+            "_lo",
+            [ROOT_SPECS[r].price_range[0] if r in ROOT_SPECS else None for r in keys["root"]],
+            dtype=pl.Float64,
+        ),
+        pl.Series(
+            "_hi",
+            [ROOT_SPECS[r].price_range[1] if r in ROOT_SPECS else None for r in keys["root"]],
+            dtype=pl.Float64,
+        ),
+    )
+    on = ["root", "contract", "session_date"]
+    frame = bars.join(keys, on=on, how="left", maintain_order="left", nulls_equal=True)
+    cells = raw_cells if raw_cells is not None else pl.DataFrame()
+    frame = frame.with_columns(
+        (cells[c].cast(pl.String) if c in cells.columns else pl.lit(None, dtype=pl.String)).alias(
+            f"_raw_{c}"
+        )
+        for c in COUNT_COLUMNS
+    )
+
+    prices = [pl.col(c).fill_nan(None) for c in PRICE_COLUMNS]
+    lo, hi = pl.col("_lo"), pl.col("_hi")
+    outside = pl.concat_list(
+        pl.when((price < lo) | (price > hi) | lo.is_null()).then(
+            pl.format("{} {}", pl.lit(name), _fmt(price))
+        )
+        for name, price in zip(PRICE_COLUMNS, prices, strict=True)
+    ).list.drop_nulls()
+    frame = frame.with_columns(outside.alias("_outside"))
+    price_bad = pl.col("_outside").list.len() > 0
+
+    def unconverted(column: str) -> pl.Expr:
+        text = pl.col(f"_raw_{column}").str.strip_chars().str.to_lowercase()
+        return (text.is_not_null() & ~text.is_in(NULL_MARKERS) & pl.col(column).is_null()).alias(
+            f"_unconverted_{column}"
+        )
+
+    frame = frame.with_columns(unconverted(c) for c in COUNT_COLUMNS)
+    limit = pl.lit(f"{params.max_volume:,}")
+    count_failures = [
+        (
+            pl.col(f"_unconverted_{c}"),
+            pl.format(
+                "{} cell {} is not a whole number of contracts",
+                pl.lit(c.replace("_", " ")),
+                excerpt_expr(pl.col(f"_raw_{c}")),
+            ),
+        )
+        for c in COUNT_COLUMNS
+    ] + [
+        (
+            (pl.col(c) > params.max_volume).fill_null(False),
+            pl.format(
+                "{} {} > {} contracts, the most one session can trade",
+                pl.lit(c.replace("_", " ")),
+                pl.col(c),
+                limit,
+            ),
+        )
+        for c in COUNT_COLUMNS
+    ]
+    volume_bad = ~pl.col("_index") & pl.any_horizontal(bad for bad, _ in count_failures)
+    volume_detail: Any = pl
+    for bad, text in count_failures:
+        volume_detail = volume_detail.when(bad).then(text)
+    range_text = pl.format(
+        "the plausible range for {} ({} .. {} index points)",
+        "root",
+        lo.round(0).cast(pl.Int64),
+        hi.round(0).cast(pl.Int64),
+    )
+    return frame.select(
+        pl.when(pl.any_horizontal(p.is_not_null() for p in prices))
+        .then(~price_bad)
+        .alias("price_plausible"),
+        pl.when(~pl.col("_index")).then(~volume_bad).alias("volume_plausible"),
+        pl.col("_listing").is_null().alias("contract_listed"),
+        price_bad.alias(fails(PRICE_PLAUSIBLE)),
+        pl.when(price_bad & lo.is_null())
+        .then(pl.format("no plausible price range is known for root {}", "root"))
+        .when(price_bad)
+        .then(pl.format("{} outside {}", pl.col("_outside").list.join(", "), range_text))
+        .alias(detail(PRICE_PLAUSIBLE)),
+        volume_bad.alias(fails(VOLUME_PLAUSIBLE)),
+        pl.when(volume_bad).then(volume_detail).alias(detail(VOLUME_PLAUSIBLE)),
+        pl.col("_listing").is_not_null().alias(fails(CONTRACT_LISTED)),
+        pl.col("_listing").alias(detail(CONTRACT_LISTED)),
+    )
+
+
 def key_checks(bars: pl.DataFrame, *, in_scope: pl.Series) -> pl.DataFrame:
     """Duplicate (contract, session_date) keys among the rows where ``in_scope`` is True.
 
@@ -412,36 +581,57 @@ def key_checks(bars: pl.DataFrame, *, in_scope: pl.Series) -> pl.DataFrame:
     copies fail, none is trusted. ``key_scope`` marks the rows whose keys must be unique (in scope,
     dated, not a later exact copy). Rows with a null date are left to ``session.parsed``.
 
+    Memory stays linear in the rows: identical rows are found by a 64-bit hash of the whole row,
+    then confirmed column by column (a hash collision is never taken for a copy), and the
+    finding's text is built once per key, not once per row.
+
     >>> bars = pl.DataFrame({"contract": ["ESH26"] * 4, "session_date": [date(2026, 1, d) for d in (5, 5, 6, 6)],
     ...                      "close": [1.0, 1.0, 2.0, 3.0]})
     >>> key_checks(bars, in_scope=pl.Series([True] * 4)).select("duplicate_of", "fails:key.unique").rows()
     [(None, False), (0, True), (None, True), (None, True)]
     """
-    values = [c for c in bars.columns if c not in KEY_COLUMNS]
-    indexed = bars.with_row_index("row_index").with_columns(in_scope.alias("_in_scope"))
+    indexed = bars.with_row_index("row_index").with_columns(
+        pl.col("row_index").cast(pl.Int64), in_scope.alias("_in_scope")
+    )
     keyed = indexed.filter(pl.col("_in_scope") & pl.col("session_date").is_not_null())
-    groups = keyed.group_by(KEY_COLUMNS).agg(
-        pl.col("row_index").min().alias("_first"),
-        pl.len().alias("_copies"),
-        pl.struct(values).n_unique().alias("_versions") if values else pl.lit(1).alias("_versions"),
-        pl.col("row_index").sort().cast(pl.String).str.join(", ").alias("_rows"),
+    identical = _first_identical(bars, keyed["row_index"])
+    keyed = keyed.select("row_index", *KEY_COLUMNS).with_columns(identical.alias("_identical"))
+    groups = (
+        keyed.group_by(KEY_COLUMNS)
+        .agg(
+            pl.col("row_index").min().alias("_first"),
+            pl.len().alias("_copies"),
+            # distinct rows of the key: those that are not a copy of an earlier one
+            pl.col("_identical").is_null().sum().alias("_versions"),
+            # At most LISTED_DUPLICATES indices per key: a file of one row repeated 400,000
+            # times would otherwise put a 3 MB list on each of its rows (quadratic memory).
+            pl.col("row_index")
+            .sort()
+            .head(LISTED_DUPLICATES)
+            .cast(pl.String)
+            .str.join(", ")
+            .alias("_rows"),
+        )
+        .select(
+            *KEY_COLUMNS,
+            ((pl.col("_copies") > 1) & (pl.col("_versions") == 1)).alias("_exact"),
+            ((pl.col("_copies") > 1) & (pl.col("_versions") > 1)).alias("_conflict"),
+            pl.format(
+                "conflicting duplicates of ({}, {}): rows {}{}",
+                pl.col("contract"),
+                pl.col("session_date"),
+                pl.col("_rows"),
+                pl.when(pl.col("_copies") > LISTED_DUPLICATES)
+                .then(pl.format(" and {} more", pl.col("_copies") - LISTED_DUPLICATES))
+                .otherwise(pl.lit("")),
+            ).alias("_conflict_text"),
+        )
     )
     joined = keyed.join(groups, on=list(KEY_COLUMNS), how="left", nulls_equal=True).select(
         "row_index",
-        pl.when(
-            (pl.col("_copies") > 1)
-            & (pl.col("_versions") == 1)
-            & (pl.col("row_index") != pl.col("_first"))
-        )
-        .then(pl.col("_first").cast(pl.Int64))
-        .alias("duplicate_of"),
-        ((pl.col("_copies") > 1) & (pl.col("_versions") > 1)).alias("_conflict"),
-        pl.format(
-            "conflicting duplicates of ({}, {}): rows {}",
-            pl.col("contract"),
-            pl.col("session_date"),
-            pl.col("_rows"),
-        ).alias("_conflict_text"),
+        pl.when(pl.col("_exact")).then(pl.col("_identical")).alias("duplicate_of"),
+        "_conflict",
+        "_conflict_text",
     )
     out = indexed.select("row_index", "_in_scope", "session_date").join(
         joined, on="row_index", how="left", maintain_order="left"
@@ -461,6 +651,64 @@ def key_checks(bars: pl.DataFrame, *, in_scope: pl.Series) -> pl.DataFrame:
         .then(pl.col("_conflict_text"))
         .alias(detail(KEY_UNIQUE)),
     )
+
+
+def _first_identical(bars: pl.DataFrame, rows: pl.Series) -> pl.Series:
+    """For each of ``rows`` (batch positions), the first of ``rows`` whose values equal its own
+    in every column (nulls and NaN compare equal), or null if there is none before it. Aligned
+    with ``rows``.
+
+    >>> bars = pl.DataFrame({"a": [1.0, 1.0, 2.0, None, None], "b": ["x", "x", "x", "y", "y"]})
+    >>> _first_identical(bars, pl.Series([0, 1, 2, 3, 4])).to_list()
+    [None, 0, None, None, 3]
+    """
+    rows = rows.cast(pl.Int64)
+    # Per-column hashes (a different seed each) xor-ed: a struct hash would encode every row
+    # first (~170 bytes a row). Equal rows hash equal; the rare unequal pair that does too is
+    # told apart below.
+    row_hash = functools.reduce(
+        operator.xor, (pl.col(c).hash(seed=i) for i, c in enumerate(bars.columns))
+    )
+    hashes = bars.select(row_hash.gather(rows).alias("_hash"))
+    frame = (
+        pl.DataFrame({"row_index": rows})
+        .with_columns(hashes)
+        .with_columns(pl.col("row_index").min().over("_hash").alias("_first"))
+        .with_columns(
+            pl.when(pl.col("_first") != pl.col("row_index")).then("_first").alias("_candidate")
+        )
+    )
+    later = frame.filter(pl.col("_candidate").is_not_null())
+    # Confirm column by column (one column's copies alive at a time, not two copies of bars).
+    same = pl.repeat(True, later.height, dtype=pl.Boolean, eager=True)
+    for column in bars.columns:
+        values = bars[column]
+        same &= values.gather(later["row_index"]).eq_missing(values.gather(later["_candidate"]))
+    confirmed = later.select("row_index", "_candidate").filter(same)
+    return frame.select("row_index").join(
+        confirmed, on="row_index", how="left", maintain_order="left"
+    )["_candidate"]
+
+
+def exact_copies(bars: pl.DataFrame, *, window_end: date, fetched_at: datetime) -> pl.Series:
+    """``duplicate_of`` of every row of ``bars`` (aligned): the index of the earlier row it is an
+    exact copy of, or null. The definition is :func:`key_checks`' (rows in scope: dated and not
+    deferred), applied to the whole batch before the other rules, which then skip the copies.
+
+    >>> bars = pl.DataFrame({"contract": ["ESH26"] * 3, "session_date": [date(2026, 1, 5)] * 3,
+    ...                      "close": [1.0, 1.0, 1.0]})
+    >>> exact_copies(bars, window_end=date(2026, 1, 5), fetched_at=datetime(2026, 1, 6, tzinfo=ET)).to_list()
+    [None, 0, 0]
+    """
+    # Deferral depends on the date alone: decided once per distinct date, then joined back.
+    dates = bars.select("session_date").unique()
+    deferred = dates.with_columns(
+        session_checks(dates, window_end=window_end, fetched_at=fetched_at)["deferred"]
+    )
+    in_scope = bars.select("session_date").join(
+        deferred, on="session_date", how="left", maintain_order="left", nulls_equal=True
+    )["deferred"]
+    return key_checks(bars, in_scope=~in_scope)["duplicate_of"]
 
 
 def order_checks(bars: pl.DataFrame) -> pl.DataFrame:
@@ -749,6 +997,9 @@ STATELESS_ERRORS: tuple[str, ...] = tuple(
 VALUE_RULES: tuple[str, ...] = (
     PRICE_NOT_NULL,
     PRICE_POSITIVE,
+    PRICE_PLAUSIBLE,
+    VOLUME_PLAUSIBLE,
+    CONTRACT_LISTED,
     OHLC_LOW_BOUND,
     OHLC_HIGH_BOUND,
     VOLUME_NON_NEGATIVE,
@@ -766,9 +1017,13 @@ def derive_checks(
     window_end: date,
     fetched_at: datetime,
     context: pl.DataFrame | None = None,
+    raw_cells: pl.DataFrame | None = None,
     params: QualityParams = QualityParams(),
 ) -> pl.DataFrame:
     """Every row rule's inputs, failure mask and detail, one row per bar (aligned with ``bars``).
+
+    ``raw_cells``: the vendor's text of the volume and open interest cells, aligned with
+    ``bars`` (see :func:`plausibility_checks`).
 
     ``bars`` is a conformed canonical frame (BAR_SCHEMA). The result has ``row_index``, the key
     and value columns, the derived inputs the suite checks (``lowest_price``, ``body_low``,
@@ -793,9 +1048,10 @@ def derive_checks(
     sessions = session_checks(bars, window_end=window_end, fetched_at=fetched_at)
     deferred = sessions["deferred"]
     values = value_checks(bars)
+    plausible = plausibility_checks(bars, raw_cells=raw_cells, params=params)
     keys = key_checks(bars, in_scope=~deferred)
     order = order_checks(bars)
-    stateless = pl.concat([sessions, values, keys], how="horizontal")
+    stateless = pl.concat([sessions, values, plausible, keys], how="horizontal")
     stateless_ok = ~pl.any_horizontal(
         *(pl.col(fails(r)) & ~pl.col("deferred") for r in STATELESS_ERRORS)
     )
@@ -811,7 +1067,15 @@ def derive_checks(
         how="horizontal",
     )
     # A deferred row is checked by session.final only: mask the value rules and their inputs.
-    masked_inputs = ("lowest_price", "body_low", "body_high", "duplicate_of")
+    masked_inputs = (
+        "lowest_price",
+        "body_low",
+        "body_high",
+        "duplicate_of",
+        "price_plausible",
+        "volume_plausible",
+        "contract_listed",
+    )
     return frame.with_columns(
         *(pl.col(c).fill_nan(None) for c in PRICE_COLUMNS),
         *(pl.col(fails(r)) & ~pl.col("deferred") for r in VALUE_RULES),

@@ -2,11 +2,13 @@
 
 :func:`validate_batch` is the validation step of ingest. :mod:`pipeline.quality.rules` computes,
 in polars, each rule's inputs (raw columns, or derived columns such as ``body_low`` or
-``jump_atr``); two in-code GX suites check them, and the unexpected row indices they report, mapped
+``jump_atr``); three in-code GX suites check them, and the unexpected row indices they report, mapped
 back to rule names through each expectation's ``meta["rule"]``, become the findings:
 
 * the *table* suite (row count, required columns, price columns that parse at all) decides
   whether the batch is rejected whole;
+* the *copies* suite quarantines exact copies of an earlier row (``key.unique``), which the
+  row rules then skip (a file of one row repeated 400,000 times is validated as one row);
 * the *rows* suite holds one or more expectations per row rule, with ``result_format``
   COMPLETE so every unexpected row index comes back.
 
@@ -36,11 +38,14 @@ from pipeline.quality.result import FINDING_SCHEMA, ValidationResult, empty_find
 from pipeline.quality.rules import (
     BATCH_NOT_EMPTY,
     BATCH_RULES,
+    CONTRACT_LISTED,
+    COUNT_COLUMNS,
     KEY_UNIQUE,
     OHLC_HIGH_BOUND,
     OHLC_LOW_BOUND,
     PRICE_JUMP,
     PRICE_NOT_NULL,
+    PRICE_PLAUSIBLE,
     PRICE_POSITIVE,
     RANGE_PARTIAL,
     REQUIRED_COLUMNS,
@@ -57,12 +62,14 @@ from pipeline.quality.rules import (
     SUITE_NAME,
     SUITE_VERSION,
     VOLUME_NON_NEGATIVE,
+    VOLUME_PLAUSIBLE,
     VOLUME_REPEATED,
     VOLUME_ZERO,
     QualityParams,
     cast_price_columns,
     derive_checks,
     detail,
+    exact_copies,
     missing_required_columns,
     rule_failures,
     unparseable_price_columns,
@@ -94,9 +101,18 @@ SUITE_INPUT_COLUMNS: tuple[str, ...] = (
     "range_atr",
     "volume_changed",
     "in_order",
+    "price_plausible",
+    "volume_plausible",
+    "contract_listed",
 )
 
+#: The three suites: whole-batch rules, exact copies, and the row rules of the other rows.
+SuiteKind = Literal["table", "copies", "rows"]
+
 _GX_LOGGER = "great_expectations"
+#: Raw rows turned into JSON per slice (bounds the Python objects alive at once: 400,000 rows
+#: as dicts and strings at once would cost ~0.4 GB).
+RAW_JSON_SLICE = 10_000
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,12 @@ def table_expectations() -> tuple[ExpectationSpec, ...]:
             for c in PRICE_COLUMNS
         ),
     )
+
+
+def copy_expectations() -> tuple[ExpectationSpec, ...]:
+    """Exact copies of an earlier row (``duplicate_of`` set): quarantined by ``key.unique``
+    before the rows suite runs on the other rows."""
+    return (ExpectationSpec(KEY_UNIQUE, "ExpectColumnValuesToBeNull", {"column": "duplicate_of"}),)
 
 
 def row_expectations(params: QualityParams) -> tuple[ExpectationSpec, ...]:
@@ -205,6 +227,9 @@ def row_expectations(params: QualityParams) -> tuple[ExpectationSpec, ...]:
             "ExpectColumnValuesToBeBetween",
             {"column": "range_atr", "min_value": params.partial_range_atr},
         ),
+        must_be_true(PRICE_PLAUSIBLE, "price_plausible"),
+        must_be_true(VOLUME_PLAUSIBLE, "volume_plausible"),
+        must_be_true(CONTRACT_LISTED, "contract_listed"),
         must_be_true(SESSION_FINAL, "session_final"),
         ExpectationSpec(
             VOLUME_ZERO,
@@ -252,11 +277,15 @@ def _batch_definition() -> Any:
 
 
 @lru_cache(maxsize=16)
-def _suite(kind: Literal["table", "rows"], params: QualityParams) -> Any:
+def _suite(kind: SuiteKind, params: QualityParams) -> Any:
     gx = _great_expectations()
     import great_expectations.expectations as gxe
 
-    specs = table_expectations() if kind == "table" else row_expectations(params)
+    specs = {
+        "table": table_expectations,
+        "rows": lambda: row_expectations(params),
+        "copies": copy_expectations,
+    }[kind]()
     return gx.ExpectationSuite(
         name=f"{SUITE_NAME}.{kind}",
         expectations=[
@@ -265,6 +294,15 @@ def _suite(kind: Literal["table", "rows"], params: QualityParams) -> Any:
         ],
         meta={"suite_version": SUITE_VERSION},
     )
+
+
+def _release_batch_data() -> None:
+    """Drop the frame GX's execution engine keeps after a validation (its batch cache holds the
+    last validated pandas frame until the next one: 400,000 rows would stay in memory while
+    the batch is loaded into the warehouse)."""
+    engine = _batch_definition().data_asset.datasource.get_execution_engine()
+    engine.batch_manager.reset_batch_cache()
+    engine.batch_manager.batch_data_cache.clear()
 
 
 @dataclass(frozen=True)
@@ -280,12 +318,17 @@ class ExpectationOutcome:
 
 
 def run_suite(
-    kind: Literal["table", "rows"], frame: pl.DataFrame, *, params: QualityParams
+    kind: SuiteKind, frame: pl.DataFrame, *, params: QualityParams
 ) -> list[ExpectationOutcome]:
     """Validate ``frame`` (converted to pandas, index = row position) with one of the suites."""
     suite = _suite(kind, params)
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.to_pandas()})
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    batch = _batch_definition().get_batch(
+        batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=True)}
+    )
+    try:
+        result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    finally:
+        _release_batch_data()
     # GX returns results (and keeps expectations) in its own order; report them in ours
     outcomes = []
     for r in sorted(result.results, key=lambda r: r.expectation_config.meta["position"]):
@@ -339,25 +382,37 @@ def validate_batch(
     except SchemaError as exc:  # conform_bars and REQUIRED_COLUMNS agree; kept as a backstop
         return _rejected(batch, [f"{SCHEMA_REQUIRED_COLUMNS}: {exc}"], summaries)
 
+    # Exact copies first: they are key.unique findings and nothing else (rules module docstring).
+    copy_of = exact_copies(bars, window_end=batch.window_end, fetched_at=batch.fetched_at)
+    copies = run_suite("copies", copy_of.to_frame("duplicate_of"), params=params)
+    copy_rows = _flagged_rows(copies)[KEY_UNIQUE]
+    _check_agreement(
+        {KEY_UNIQUE: copy_rows},
+        {KEY_UNIQUE: _non_null_rows(copy_of)},
+    )
+    originals = pl.int_range(bars.height, eager=True, dtype=pl.Int64).filter(copy_of.is_null())
+    raw_cells = _raw_count_cells(batch)
     checks = derive_checks(
-        bars,
+        bars.filter(copy_of.is_null()),
         window_end=batch.window_end,
         fetched_at=batch.fetched_at,
         context=context,
+        raw_cells=None if raw_cells is None else raw_cells.filter(copy_of.is_null()),
         params=params,
-    )
+    ).with_columns(row_index=originals)  # batch positions, not positions among the originals
     outcomes = run_suite("rows", checks.select(SUITE_INPUT_COLUMNS), params=params)
-    flagged = _flagged_rows(outcomes)
+    flagged = _flagged_rows(outcomes, positions=originals)
     _check_agreement(flagged, rule_failures(checks, flagged))
-    findings = _findings(checks, flagged, batch.raw)
+    findings = _findings(checks, flagged, batch.raw, copies=_copy_findings(bars, copy_of))
     not_loaded = findings.filter(pl.col("severity").is_in(["error", "deferred"]))["row_index"]
     clean = (
         bars.with_row_index("_row")
-        .filter(~pl.col("_row").cast(pl.Int64).is_in(not_loaded.to_list()))
+        .filter(~pl.col("_row").cast(pl.Int64).is_in(not_loaded.unique()))
         .drop("_row")
         .sort("contract", "session_date")
     )
     quarantined = findings.filter(pl.col("severity") == "error").height > 0
+    flagged[KEY_UNIQUE] = sorted([*flagged[KEY_UNIQUE], *copy_rows])
     return ValidationResult(
         status="partial" if quarantined else "passed",
         clean=clean,
@@ -365,7 +420,45 @@ def validate_batch(
         suite_name=SUITE_NAME,
         suite_version=SUITE_VERSION,
         rejection=None,
-        expectations=summaries + _summaries(outcomes, flagged),
+        expectations=summaries + _summaries([*outcomes, *copies], flagged),
+    )
+
+
+def _raw_count_cells(batch: Batch) -> pl.DataFrame | None:
+    """The vendor's text of the volume and open interest cells, aligned with the batch, when the
+    source says which raw columns they came from (``metadata["columns"]``: canonical -> raw)."""
+    mapping = batch.metadata.get("columns") or {}
+    names = {
+        canonical: mapping[canonical]
+        for canonical in COUNT_COLUMNS
+        if mapping.get(canonical) in batch.raw.column_names
+    }
+    if not names:
+        return None
+    frame = pl.from_arrow(batch.raw.select(list(dict.fromkeys(names.values()))))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(pl.col(raw).cast(pl.String).alias(c) for c, raw in names.items())
+
+
+def _non_null_rows(series: pl.Series) -> list[int]:
+    return series.is_not_null().arg_true().to_list()
+
+
+def _copy_findings(bars: pl.DataFrame, copy_of: pl.Series) -> pl.DataFrame:
+    """key.unique findings of the exact copies (columns of :func:`_findings`' parts)."""
+    return (
+        bars.select("contract", "session_date")
+        .with_columns(copy_of.alias("_of"))
+        .with_row_index("row_index")
+        .filter(pl.col("_of").is_not_null())
+        .select(
+            pl.col("row_index").cast(pl.Int64),
+            pl.lit(KEY_UNIQUE).alias("rule"),
+            pl.lit(RULES_BY_NAME[KEY_UNIQUE].severity).alias("severity"),
+            pl.format("duplicate of row {}", pl.col("_of")).alias("detail"),
+            "contract",
+            "session_date",
+        )
     )
 
 
@@ -431,14 +524,23 @@ def _rejected(
     )
 
 
-def _flagged_rows(outcomes: Sequence[ExpectationOutcome]) -> dict[str, list[int]]:
-    """Row rule -> sorted row indices GX found unexpected (union over the rule's expectations)."""
+def _flagged_rows(
+    outcomes: Sequence[ExpectationOutcome], *, positions: pl.Series | None = None
+) -> dict[str, list[int]]:
+    """Row rule -> sorted row indices GX found unexpected (union over the rule's expectations).
+
+    ``positions`` maps a position in the validated frame to its batch row (default: the same)."""
     flagged: dict[str, set[int]] = {r.name: set() for r in ROW_RULES}
     for o in outcomes:
         if o.error:
             raise RuntimeError(f"GX could not evaluate {o.rule} ({o.expectation}): {o.error}")
         flagged[o.rule].update(o.unexpected_rows)
-    return {rule: sorted(rows) for rule, rows in flagged.items()}
+    if positions is None:
+        return {rule: sorted(rows) for rule, rows in flagged.items()}
+    return {
+        rule: positions.gather(sorted(rows)).to_list() if rows else []
+        for rule, rows in flagged.items()
+    }
 
 
 def _check_agreement(gx: Mapping[str, list[int]], polars: Mapping[str, list[int]]) -> None:
@@ -473,31 +575,49 @@ def _summaries(
 
 
 def _findings(
-    checks: pl.DataFrame, flagged: Mapping[str, list[int]], raw: pa.Table
+    checks: pl.DataFrame,
+    flagged: Mapping[str, list[int]],
+    raw: pa.Table,
+    *,
+    copies: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """FINDING_SCHEMA rows: one per (row, failed rule), by row then rule order."""
-    rule_order = {r.name: i for i, r in enumerate(RULES)}
+    """FINDING_SCHEMA rows: one per (row, failed rule), by row then rule order; ``copies`` adds
+    the exact copies' key.unique findings (:func:`_copy_findings`)."""
     parts = [
-        checks.filter(pl.col("row_index").is_in(rows)).select(
+        checks.filter(pl.col("row_index").is_in(pl.Series(rows, dtype=pl.Int64))).select(
             "row_index",
             pl.lit(rule).alias("rule"),
             pl.lit(RULES_BY_NAME[rule].severity).alias("severity"),
             pl.col(detail(rule)).alias("detail"),
             "contract",
             "session_date",
-            pl.lit(rule_order[rule]).alias("_order"),
         )
         for rule, rows in flagged.items()
         if rows
     ]
+    if copies is not None and copies.height:
+        parts.append(copies)
     if not parts:
         return empty_findings()
-    findings = pl.concat(parts).sort("row_index", "_order").drop("_order")
-    indices = findings["row_index"].unique().sort().to_list()
-    raw_rows = pl.DataFrame(
-        {"row_index": indices, "raw_row": raw_rows_as_json(raw, indices)},
-        schema={"row_index": pl.Int64(), "raw_row": pl.String()},
+    rule_order = pl.DataFrame({"rule": [r.name for r in RULES], "_order": list(range(len(RULES)))})
+    findings = (
+        pl.concat(parts)
+        .join(rule_order, on="rule", how="left")
+        .sort("row_index", "_order")
+        .drop("_order")
     )
+    indices = findings["row_index"].unique().sort()
+    # Slice by slice into polars: the JSON of 400,000 rows never sits in one Python list.
+    slices = []
+    for start in range(0, indices.len(), RAW_JSON_SLICE):
+        chunk = indices.slice(start, RAW_JSON_SLICE)
+        slices.append(
+            pl.DataFrame(
+                {"row_index": chunk, "raw_row": raw_rows_as_json(raw, chunk.to_list())},
+                schema={"row_index": pl.Int64(), "raw_row": pl.String()},
+            )
+        )
+    raw_rows = pl.concat(slices)
     return findings.join(raw_rows, on="row_index", how="left", maintain_order="left").select(
         pl.col(c).cast(t) for c, t in FINDING_SCHEMA.items()
     )

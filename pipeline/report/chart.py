@@ -166,8 +166,11 @@ def render_chart(
     return _png_bytes(fig)
 
 
-def render_reliability_chart(table: pl.DataFrame, *, title: str) -> bytes:
+def render_reliability_chart(table: pl.DataFrame, *, title: str, demo: bool = False) -> bytes:
     """A reliability diagram as PNG bytes (800 x 800 px).
+
+    ``demo``: the calls were resolved on synthetic demo bars; the diagram says so in its title
+    and a watermark.
 
     ``table``: ``RELIABILITY_COLUMNS``, one row per (scenario, forecast bin): scenario in
     bear/sideways/bull, mean_forecast and observed_frequency in 0..1, count of calls, and the
@@ -236,7 +239,25 @@ def render_reliability_chart(table: pl.DataFrame, *, title: str) -> bytes:
     ax.set_aspect("equal")
     ax.set_xlabel("Forecast probability (mean of bin)", fontsize=11)
     ax.set_ylabel("Observed frequency (Wilson interval)", fontsize=11)
-    ax.set_title(title, fontsize=13, loc="left")
+    if demo:
+        title = f"{title}\n{DEMO_LABEL}"
+        ax.text(
+            0.5,
+            0.5,
+            "DEMO DATA",
+            transform=ax.transAxes,
+            fontsize=64,
+            color=DEMO_COLOUR,
+            alpha=0.08,
+            rotation=30,
+            ha="center",
+            va="center",
+            zorder=0,
+        )
+    if demo:
+        ax.set_title(title, fontsize=13, loc="left", color=DEMO_COLOUR)
+    else:
+        ax.set_title(title, fontsize=13, loc="left")
     ax.grid(color=GRID_COLOUR, linewidth=0.6)
     ax.legend(loc="upper left", fontsize=10, frameon=False)
     return _png_bytes(fig)

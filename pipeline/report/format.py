@@ -12,8 +12,12 @@ import math
 from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
 
 from pipeline.market.contracts import ROOT_SPECS, RootSpec
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 #: The separator between the two edges of a zone (an en dash, as in a printed note).
 ZONE_DASH = "–"
@@ -32,6 +36,8 @@ MONTH_ABBREVIATIONS: tuple[str, ...] = (
     "Dec",
 )
 PERCENT_TOTAL = 100
+#: In units of one tick: a value this close to a half tick is rounded in decimal arithmetic.
+HALF_TICK_GUARD = 1e-6
 #: Probabilities that sum to 1 within this are shown as whole percents that sum to exactly 100.
 PROBABILITY_SUM_TOLERANCE = 0.005
 
@@ -74,6 +80,29 @@ def format_price(value: float, *, tick: float) -> str:
     decimals = tick_decimals(tick)
     text = f"{on_grid:,.{decimals}f}"
     return "0" + text[2:] if text.startswith("-0") and float(on_grid) == 0 else text
+
+
+def prices_on_grid(values: Sequence[float] | NDArray[Any], *, tick: float) -> list[str | None]:
+    """Many prices as :func:`format_price` shows them but without thousands separators (for data
+    a script reads), ``None`` for a missing value; fast for long arrays: binary arithmetic, with
+    :func:`format_price`'s decimal rounding wherever a value sits within a hair of a half tick.
+
+    >>> prices_on_grid([2512.35, 2512.34, float("nan")], tick=0.1)
+    ['2512.4', '2512.3', None]
+    """
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float64)
+    steps = array / tick
+    grid = np.floor(steps + 0.5) * tick
+    decimals = tick_decimals(tick)
+    out: list[str | None] = [f"{v:.{decimals}f}" for v in grid.tolist()]
+    near_half = np.abs(steps - np.floor(steps) - 0.5) < HALF_TICK_GUARD
+    for i in np.flatnonzero(near_half | (grid == 0)).tolist():
+        out[i] = format_price(float(array[i]), tick=tick).replace(",", "")
+    for i in np.flatnonzero(~np.isfinite(array)).tolist():
+        out[i] = None
+    return out
 
 
 def format_zone(low: float, high: float, *, tick: float) -> str:

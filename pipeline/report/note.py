@@ -15,7 +15,7 @@ bias-defining level resistance at the recent high); orientation "down" mirrors e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pipeline.analysis.snapshot import (
@@ -420,12 +420,18 @@ def _structure_bullets(st: Structure, prices: _Prices) -> list[str]:
     pullback = _pullback_phrase(st)
     if pullback:
         bullets.append(pullback)
-    bullets.append(
-        f"The 252-session high is {prices.price(st.high_252)} "
-        f"({format_number(st.dist_high_252_atr)} ATR above the close) and the low "
-        f"{prices.price(st.low_252)} ({format_number(st.dist_low_252_atr)} ATR below); the "
-        f"recent consolidation range spans {format_number(st.range_atr)} ATR"
-    )
+    if st.high_252 is None or st.low_252 is None:  # the first calls come before 252 sessions
+        bullets.append(
+            "The 252-session high and low are not known yet (fewer than 252 sessions of "
+            f"history); the recent consolidation range spans {format_number(st.range_atr)} ATR"
+        )
+    else:
+        bullets.append(
+            f"The 252-session high is {prices.price(st.high_252)} "
+            f"({format_number(st.dist_high_252_atr)} ATR above the close) and the low "
+            f"{prices.price(st.low_252)} ({format_number(st.dist_low_252_atr)} ATR below); the "
+            f"recent consolidation range spans {format_number(st.range_atr)} ATR"
+        )
     bullets.append(
         f"Momentum: RSI(14) {format_number(st.rsi14)} ({_rsi_word(st.rsi14)}), ADX(14) "
         f"{format_number(st.adx14)} ({_adx_word(st.adx14)})"
@@ -612,7 +618,15 @@ def _scenario_facts(s: Snapshot, scenario: Scenario, prices: _Prices) -> list[st
     return facts
 
 
-def _changes_section(s: Snapshot, previous: Snapshot, prices: _Prices) -> list[str]:
+def _changes_section(
+    s: Snapshot,
+    previous: Snapshot,
+    prices: _Prices,
+    *,
+    heading: Callable[[Snapshot, str], str] | None = None,
+) -> list[str]:
+    """What differs from ``previous``; ``heading(s, name)`` names a scenario as the note's own
+    scenario headings do (v1: the fixed names)."""
     changes = []
     for label, old, new in (
         ("Primary trend", previous.primary_trend, s.primary_trend),
@@ -635,7 +649,8 @@ def _changes_section(s: Snapshot, previous: Snapshot, prices: _Prices) -> list[s
         old_p, new_p = old_percents.get(name), new_percents.get(name)
         if old_p != new_p:
             changes.append(
-                f"{SCENARIO_HEADINGS[name]}: {_percent_or_none(old_p)} → {_percent_or_none(new_p)}"
+                f"{heading(s, name) if heading else SCENARIO_HEADINGS[name]}: "
+                f"{_percent_or_none(old_p)} → {_percent_or_none(new_p)}"
             )
     old_verdicts = {rs.peer: rs.verdict for rs in previous.relative_strength}
     for rs in s.relative_strength:

@@ -5,15 +5,24 @@ wording: the regime named by its rule (crash, selloff, rebound, breakout ...), e
 why it is there and since when, the structure facts v2 defines and checks (each printed only when
 its field is set: "higher lows since D" is printed exactly when the call table's
 ``higher_lows_since`` is, and :mod:`pipeline.analysis.v2.statements` checks that field against
-the bars), risk wording that fits where price is, and scenario evidence a reader can reconcile
-with the probability: p = (n + a' * g) / (N + a').
+the bars), risk wording that fits where price is, and scenario evidence that says how the
+probability was made (the probability model's random walk between the barriers) and sets it
+against the base rate a reader can recompute: b = (n + a' * g) / (N + a').
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pipeline.analysis.snapshot import MODEL_AUTHOR, Level, Scenario, Snapshot, Structure
+from pipeline.analysis.snapshot import (
+    MODEL_AUTHOR,
+    Level,
+    RelativeStrength,
+    Scenario,
+    Snapshot,
+    Structure,
+)
 from pipeline.analysis.v2.params import V2Params
 from pipeline.report.format import format_date_long, format_number, format_percent
 from pipeline.report.note import (
@@ -24,6 +33,7 @@ from pipeline.report.note import (
     PROJECTED_LABEL,
     RISK_REFERENCES,
     SCENARIO_HEADINGS,
+    SMALL_CAP_ROOTS,
     TREND_CLAUSES,
     _adx_word,
     _barrier,
@@ -31,14 +41,18 @@ from pipeline.report.note import (
     _changes_section,
     _find_scenario,
     _lowered,
+    _peers,
     _Prices,
     _relative_strength_clause,
-    _relative_strength_section,
+    _relative_strength_reading,
     _rsi_word,
     _scenario_percents,
     _slope_word,
     _target,
     _title,
+)
+from pipeline.report.note import (
+    _relative_strength_section as _v1_relative_strength_section,
 )
 
 #: The methodology whose notes this module writes.
@@ -67,10 +81,16 @@ CHANGE_WORDS: dict[str, str] = {
     "accepted_through": "price accepted through the previous level (two settlements beyond it)",
     "trimmed": "price came into the zone without acceptance; the zone was cut back to it",
     "price_inside": "price came into the previous zone without acceptance; a new level was picked",
-    "out_of_range": "price moved more than 4 ATR away from the previous level",
+    "out_of_range": (
+        f"price moved more than {_PARAMS.level_keep_atr:g} ATR away from the previous level "
+        f"({_PARAMS.line_keep_atr:g} ATR for the line in the sand)"
+    ),
     "new_structure": "a newly confirmed swing made a better-scored zone",
+    "average_moved": "the moving average that made the previous level has moved away from it",
     "reordered": "the line or bias moved past the previous level",
-    "narrowed": "volatility fell; the zone was cut to 1 ATR, its far edge kept",
+    "narrowed": (
+        f"volatility fell; the zone was cut to {_PARAMS.zone_max_width_atr:g} ATR, its far edge kept"
+    ),
 }
 
 
@@ -92,7 +112,9 @@ def render_note_v2(
         _structure_section(s, prices, chart_file=chart_file),
         _levels_section(s, prices),
         _scenarios_section(s, prices),
-        _changes_section(s, previous, prices) if previous is not None else [],
+        _changes_section(s, previous, prices, heading=scenario_heading)
+        if previous is not None
+        else [],
         _takeaway_section(s, prices),
         [DISCLAIMER],
     ]
@@ -230,7 +252,8 @@ def _takeaway_section(s: Snapshot, prices: _Prices) -> list[str]:
     elif line is not None:
         opens = f" would open {prices.zone(extension)}" if extension else ""
         sentences.append(
-            f"{s.root}'s structure stays intact while price {hold} {prices.zone(line)}; "
+            f"{s.root}'s {s.primary_trend.lower()} structure stays intact while price {hold} "
+            f"{prices.zone(line)}; "
             f"acceptance {beyond} {barrier}{opens}."
         )
     favoured = most_likely(s)
@@ -244,10 +267,53 @@ def _takeaway_section(s: Snapshot, prices: _Prices) -> list[str]:
 # --- wording --------------------------------------------------------------------------------
 
 
+def _relative_strength_section(s: Snapshot) -> list[str]:
+    """v1's section (heading, bullets) with a reading that fits the primary trend: outperforming
+    peers in a bearish trend is resilience, not "the support a durable advance needs"; trailing
+    them in a bearish trend confirms the trend rather than making moves fragile."""
+    section = _v1_relative_strength_section(s)
+    peers = _peers(s)
+    return [*section[:-1], _relative_strength_reading_v2(s, peers)] if section else []
+
+
+def _relative_strength_reading_v2(s: Snapshot, peers: Sequence[RelativeStrength]) -> str:
+    verdicts = {rs.verdict for rs in peers}
+    them = "large caps" if s.root in SMALL_CAP_ROOTS else "its peers"
+    if s.primary_trend == "Bearish" and verdicts == {"leading"}:
+        return (
+            f"{s.root} is outperforming {them}. In a bearish primary trend that is relative "
+            "resilience, not a reversal: it can come before a bottom, but it does not turn the "
+            "trend by itself."
+        )
+    if s.primary_trend == "Bearish" and verdicts == {"lagging"}:
+        return (
+            f"{s.root} is trailing {them} as well as in a bearish trend on its own chart: the "
+            "relative weakness confirms the trend."
+        )
+    if s.primary_trend == "Bullish" and verdicts == {"lagging"}:
+        return (
+            f"{s.root} is trailing {them}: its advance has less leadership behind it than theirs, "
+            "which makes it the more fragile of them if the market turns."
+        )
+    if s.primary_trend == "Neutral" and verdicts == {"leading"}:
+        return (
+            f"{s.root} is outperforming {them}: relative strength that would support a break "
+            "higher, not yet confirmed by a trend on its own chart."
+        )
+    return _relative_strength_reading(s.root, peers)
+
+
 def _trend_clause(s: Snapshot) -> str:
-    """The trend, and for the breakdown / recovery rules the facts they read (each true)."""
+    """The trend, and for the breakdown / recovery / crash rules the facts they read (each true)."""
     clause = TREND_CLAUSES.get(s.primary_trend, f"has a {s.primary_trend.lower()} primary trend")
     st, rule = s.structure, s.details.get("trend_rule")
+    if rule == "crash":
+        # The crash rule's state (pipeline/analysis/v2/regime.py): price fell through both
+        # averages in a crash and has not been accepted back above either.
+        return (
+            f"{clause} (a crash took price below its 50-day and 200-day moving averages, and it "
+            "has not been accepted back above either)"
+        )
     if st is None or rule not in ("breakdown", "recovery"):
         return clause
     side = "below" if rule == "breakdown" else "above"
@@ -508,36 +574,58 @@ def scenario_heading(s: Snapshot, name: str) -> str:
 
 
 def evidence(s: Snapshot, scenario: Scenario) -> str:
-    """How the probability was made, with every number in it: p = (n + a' g) / (N + a')."""
+    """How the probability was made and what happened before, with every number in it: the
+    model's probability (the heading's), then the base rate b = (n + a' g) / (N + a')."""
     d: dict[str, Any] = s.details
     n, total = scenario.analogs, s.analogs_total
     geometry = d.get(f"geo_{scenario.name}")
     a = _PARAMS.state_shrinkage_strength
+    text = f"Evidence: {_model_sentence(s, scenario)}"
     if total == 0:
         rate = (
             ""
             if geometry is None
-            else f"; the {format_percent(geometry)} rate of sessions with the same barrier distances stands"
+            else f"; the rate of sessions with the same barrier distances is {format_percent(geometry)}"
         )
         return (
-            f"Evidence: no past session in the same state has a known {s.horizon_sessions}-session "
+            f"{text}; no past session in the same state has a known {s.horizon_sessions}-session "
             f"outcome yet{rate}"
         )
     share = f"{n} of {total} ({format_percent(n / total, decimals=0)})"
-    text = (
-        f"Evidence: of the {total} past sessions in the same state whose "
+    text += (
+        f"; of the {total} past sessions in the same state whose "
         f"{s.horizon_sessions}-session outcome was known, {share} ended this way"
     )
     if geometry is not None:
-        p = (n + a * geometry) / (total + a)
+        b = (n + a * geometry) / (total + a)
         text += (
             f"; shrunk toward the {format_percent(geometry, decimals=2)} rate of sessions with the same "
             f"barrier distances ({_n_geometry(s)} sessions, themselves "
             f"shrunk toward the {format_percent(scenario.climatology)} rate of all sessions) "
-            f"with a weight of {a:g} sessions: ({n} + {a:g} x {format_percent(geometry, decimals=2)}) / "
-            f"({total} + {a:g}) = {format_percent(p)}"
+            f"with a weight of {a:g} sessions, the base rate is ({n} + {a:g} x "
+            f"{format_percent(geometry, decimals=2)}) / ({total} + {a:g}) = {format_percent(b)}"
         )
     return text
+
+
+def _model_sentence(s: Snapshot, scenario: Scenario) -> str:
+    """The published probability and the model that made it (v2's probability_model params)."""
+    model = _PARAMS.probability_model
+    way = {
+        "bull": "is accepted above the upper barrier first",
+        "bear": "is accepted below the lower barrier first",
+        "sideways": "is accepted beyond neither barrier",
+    }[scenario.name]
+    drift = f"a drift of {format_number(model.drift_atr, decimals=2, signed=True)} ATR a session"
+    if model.drift_window:
+        drift += f" plus its mean daily change over the last {model.drift_window:,} sessions"
+    layer = ", adjusted by a layer fitted on past outcomes," if model.fit_layer else ""
+    return (
+        f"{format_percent(scenario.probability)} is the chance that the close, as a random walk "
+        f"with a daily sd of {format_number(model.daily_sd_atr, decimals=2)} ATR (scaled by the "
+        f"ATR against its {model.vol_regime_window}-session norm) and {drift}{layer}, {way} "
+        f"within {s.horizon_sessions} sessions"
+    )
 
 
 def _n_geometry(s: Snapshot) -> str:
@@ -553,7 +641,7 @@ def most_likely(s: Snapshot) -> str | None:
     top = max(percents.values())
     leaders = [n for n in NOTE_SCENARIO_ORDER if percents.get(n) == top]
     basis = (
-        "On these base rates the most likely outcome is"
+        "On these probabilities the most likely outcome is"
         if s.author == MODEL_AUTHOR
         else "The analyst favours"
     )

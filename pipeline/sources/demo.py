@@ -1,4 +1,4 @@
-"""Offline demo source: deterministic synthetic daily bars for RTY, ES, NQ and YM.
+"""Offline demo source: deterministic synthetic daily bars for RTY, ES, NQ, YM and any other root.
 
 DEMO DATA - synthetic, not market prices. The bars exist so that the whole pipeline (landing,
 validation, continuous series, calls, outcomes) can run without a network; every batch says so in
@@ -14,7 +14,11 @@ How a path is made (all of it seeded, nothing read from the clock):
 * One *index* path per (seed, root): the root's shock loads on the market shock (which makes the
   roots correlated) plus its own shock, scaled by the root's volatility. A log-space bridge through
   ``ANCHOR_LEVELS`` makes the path pass near plausible historical levels; after the last anchor the
-  path drifts up with mean reversion toward a growth trend. No close-to-close move exceeds
+  path drifts up with mean reversion toward a growth trend. A root other than the four CME roots
+  (a synthetic ``DEMO001``, or any root a user registers) gets seeded parameters instead of
+  hand-set ones: volatility, market loading, carry, volume, and the anchors of one of the four
+  scaled by a seeded factor (``synthetic_params``), so any number of roots share one calendar and
+  one market. No close-to-close move exceeds
   ``MAX_DAILY_LOG_MOVE`` (the excess is carried into the next session).
 * Quarterly *contracts*: each trades from ``SESSIONS_BEFORE_FRONT`` sessions before it becomes the
   front (the previous contract's roll date) through its expiry, priced as index level plus a basis
@@ -31,6 +35,7 @@ and range and well under half the usual volume.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -42,7 +47,9 @@ import pyarrow as pa
 
 from pipeline.market.calendar import is_early_close, last_completed_session, trade_dates
 from pipeline.market.contracts import ROOT_SPECS, Contract, front_contract
-from pipeline.schema import ROOTS, Batch, conform_bars
+from pipeline.market.roots import describe_known
+from pipeline.report.format import tick_decimals
+from pipeline.schema import Batch, conform_bars
 from pipeline.sources.base import SourceError
 
 GENERATOR = "callbook-demo-v1"
@@ -86,6 +93,19 @@ ROOT_PARAMS: dict[str, DemoRootParams] = {
     "NQ": DemoRootParams(0.0137, 0.89, 0.008, 600_000, 260_000),
     "YM": DemoRootParams(0.0099, 0.92, -0.004, 180_000, 95_000),
 }
+
+#: The roots whose levels ANCHOR_LEVELS lists, in its column order.
+ANCHOR_ROOTS: tuple[str, ...] = ("RTY", "ES", "NQ", "YM")
+
+#: Seeded parameter ranges (uniform) of a root without hand-set parameters: daily volatility
+#: (fraction), market loading, carry offset (per year), total volume and open interest (contracts),
+#: and the multiple of its base root's anchor levels (log-uniform).
+SYNTHETIC_DAILY_VOL = (0.008, 0.018)
+SYNTHETIC_MARKET_LOADING = (0.55, 0.95)
+SYNTHETIC_CARRY_OFFSET = (-0.006, 0.010)
+SYNTHETIC_VOLUME = (20_000, 600_000)
+SYNTHETIC_OPEN_INTEREST = (20_000, 500_000)
+SYNTHETIC_LEVEL_SCALE = (0.5, 2.0)
 
 #: Index levels the path passes through (session date: RTY, ES, NQ, YM), rounded from the public
 #: history of the cash indices; a few are deliberately softened (e.g. RTY in April 2025).
@@ -194,6 +214,9 @@ _MIN_OI_SHARE = 0.002
 _ROOT_STREAM: dict[str, int] = {"RTY": 1, "ES": 2, "NQ": 3, "YM": 4}
 _MARKET_STREAM = 0
 _CONTRACT_STREAM_OFFSET = 100
+_SYNTHETIC_STREAM = 1000  # then the root's name hash, then one of:
+_PARAMS_STREAM = 1
+_SYNTHETIC_CONTRACT_STREAM = 2
 
 _RAW_SCHEMA = pa.schema(
     [
@@ -211,7 +234,7 @@ _RAW_SCHEMA = pa.schema(
 
 
 class DemoSource:
-    """Synthetic, seeded daily bars per quarterly contract (``RTYH26``...) for RTY, ES, NQ and YM.
+    """Synthetic, seeded daily bars per quarterly contract (``RTYH26``...) for every registered root.
 
     ``start`` is the first session the source has (bars before it are not returned; the bars it
     does return are the same as with the default start). Bars exist from ``GENERATION_START`` to
@@ -234,8 +257,7 @@ class DemoSource:
     def fetch(self, root: str, *, start: date | None, end: date, fetched_at: datetime) -> Batch:
         """Every demo bar of ``root`` with ``start <= session_date <= end`` whose session had ended
         at ``fetched_at`` (tz-aware), sorted by (session_date, contract)."""
-        if root not in ROOT_PARAMS:
-            raise SourceError(f"demo source has no root {root!r}; it knows {', '.join(ROOTS)}")
+        _check_root(root)
         if fetched_at.tzinfo is None:
             raise ValueError(f"fetched_at must be timezone-aware (UTC), got {fetched_at!r}")
         first = self.start if start is None else max(start, self.start)
@@ -263,9 +285,16 @@ def demo_bars(root: str, *, seed: int = DEFAULT_SEED) -> pl.DataFrame:
     >>> bars.row(0)[:3], bars["session_date"].max()
     (('RTY', 'RTYH05', datetime.date(2005, 1, 3)), datetime.date(2035, 12, 31))
     """
-    if root not in ROOT_PARAMS:
-        raise SourceError(f"demo source has no root {root!r}; it knows {', '.join(ROOTS)}")
+    _check_root(root)
     return _contract_bars(seed, root)
+
+
+def _check_root(root: str) -> None:
+    if root not in ROOT_SPECS:
+        raise SourceError(
+            f"demo source has no root {root!r}; it knows the registered roots: "
+            f"{describe_known(ROOT_SPECS)}"
+        )
 
 
 def demo_index_bars(root: str, *, seed: int = DEFAULT_SEED) -> pl.DataFrame:
@@ -280,14 +309,16 @@ def demo_index_bars(root: str, *, seed: int = DEFAULT_SEED) -> pl.DataFrame:
     >>> index["contract"][0], index.height == demo_bars("ES")["session_date"].n_unique()
     ('^GSPC', True)
     """
-    if root not in ROOT_PARAMS:
-        raise SourceError(f"demo source has no root {root!r}; it knows {', '.join(ROOTS)}")
+    _check_root(root)
+    cash_index = ROOT_SPECS[root].cash_index
+    if cash_index is None:
+        raise SourceError(f"root {root!r} has no cash_index in the roots registry")
     cal = _calendar()
     index = _index_bars(seed, root)
     frame = pl.DataFrame(
         {
             "root": root,
-            "contract": ROOT_SPECS[root].cash_index,
+            "contract": cash_index,
             "session_date": np.array(cal.dates, dtype="datetime64[D]"),
             "open": np.round(index.open, 2),
             "high": np.round(index.high, 2),
@@ -335,8 +366,53 @@ def _calendar() -> _Calendar:
     return _Calendar(dates, days, early)
 
 
-def _rng(seed: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, stream]))
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, *stream]))
+
+
+def _root_stream(root: str) -> tuple[int, ...]:
+    """The random stream of a root's own shocks: fixed numbers for the four CME roots (their bars
+    never change), a number from the root's name for any other."""
+    if root in _ROOT_STREAM:
+        return (_ROOT_STREAM[root],)
+    return (_SYNTHETIC_STREAM, int.from_bytes(hashlib.sha256(root.encode()).digest()[:8], "big"))
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    """A root's demo parameters plus the anchors it follows: ``base``'s levels times ``scale``."""
+
+    params: DemoRootParams
+    base: str
+    scale: float
+
+
+@lru_cache(maxsize=256)
+def synthetic_params(seed: int, root: str) -> SyntheticParams:
+    """Seeded parameters of ``root``: hand-set for the four CME roots, drawn for any other.
+
+    >>> synthetic_params(DEFAULT_SEED, "RTY").scale
+    1.0
+    >>> p = synthetic_params(DEFAULT_SEED, "DEMO001")
+    >>> p == synthetic_params(DEFAULT_SEED, "DEMO001"), p.base in ANCHOR_ROOTS
+    (True, True)
+    >>> SYNTHETIC_DAILY_VOL[0] <= p.params.daily_vol <= SYNTHETIC_DAILY_VOL[1]
+    True
+    """
+    if root in ROOT_PARAMS:
+        return SyntheticParams(ROOT_PARAMS[root], root, 1.0)
+    rng = _rng(seed, *_root_stream(root), _PARAMS_STREAM)
+    params = DemoRootParams(
+        daily_vol=float(rng.uniform(*SYNTHETIC_DAILY_VOL)),
+        market_loading=float(rng.uniform(*SYNTHETIC_MARKET_LOADING)),
+        carry_offset=float(rng.uniform(*SYNTHETIC_CARRY_OFFSET)),
+        volume=int(rng.uniform(*SYNTHETIC_VOLUME)),
+        open_interest=int(rng.uniform(*SYNTHETIC_OPEN_INTEREST)),
+    )
+    base = ANCHOR_ROOTS[int(rng.integers(len(ANCHOR_ROOTS)))]
+    low, high = SYNTHETIC_LEVEL_SCALE
+    scale = float(math.exp(rng.uniform(math.log(low), math.log(high))))
+    return SyntheticParams(params, base, scale)
 
 
 def _fat_tailed_shocks(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -449,9 +525,10 @@ def _cap_daily_moves(log_levels: np.ndarray, cap: float) -> np.ndarray:
 def _index_bars(seed: int, root: str) -> _IndexBars:
     cal = _calendar()
     market = _market(seed)
-    params = ROOT_PARAMS[root]
+    synthetic = synthetic_params(seed, root)
+    params = synthetic.params
     n = len(cal.dates)
-    rng = _rng(seed, _ROOT_STREAM[root])
+    rng = _rng(seed, *_root_stream(root))
     own = _fat_tailed_shocks(rng, n)
     loading = params.market_loading
     sigma = params.daily_vol * market.vol
@@ -459,9 +536,9 @@ def _index_bars(seed: int, root: str) -> _IndexBars:
     raw = market.drift * params.daily_vol + sigma * shock
     raw[0] = 0.0
 
-    column = ROOTS.index(root)
+    column = ANCHOR_ROOTS.index(synthetic.base)
     anchor_index = np.array([_day_index(cal, d) for d, _ in ANCHOR_LEVELS])
-    anchor_log = np.log([levels[column] for _, levels in ANCHOR_LEVELS])
+    anchor_log = np.log([levels[column] * synthetic.scale for _, levels in ANCHOR_LEVELS])
     log_close = _cap_daily_moves(
         _bridge_to_anchors(_mean_reverting_walk(raw), anchor_index, anchor_log), MAX_DAILY_LOG_MOVE
     )
@@ -516,7 +593,7 @@ def _logistic(x: np.ndarray) -> np.ndarray:
 def _contract_bars(seed: int, root: str) -> pl.DataFrame:
     cal = _calendar()
     index = _index_bars(seed, root)
-    params = ROOT_PARAMS[root]
+    params = synthetic_params(seed, root).params
     spec = ROOT_SPECS[root]
 
     codes: list[str] = []
@@ -551,7 +628,7 @@ def _contract_bars(seed: int, root: str) -> pl.DataFrame:
     days_to_expiry = np.array(expiry_day)[which] - cal.days[rows]
     basis_factor = 1 + (carry[rows] + params.carry_offset) * days_to_expiry / 365
 
-    decimals = len(f"{spec.tick:.10f}".rstrip("0").partition(".")[2])  # 0.25 -> 2, 1.0 -> 0
+    decimals = tick_decimals(spec.tick)
 
     def to_tick(values: np.ndarray) -> np.ndarray:
         return np.round(np.round(values / spec.tick) * spec.tick, decimals)
@@ -563,7 +640,12 @@ def _contract_bars(seed: int, root: str) -> pl.DataFrame:
             1 - _logistic((sessions_out - center) / width)
         )
 
-    rng = _rng(seed, _CONTRACT_STREAM_OFFSET + _ROOT_STREAM[root])
+    stream = _root_stream(root)
+    rng = (
+        _rng(seed, _CONTRACT_STREAM_OFFSET + stream[0])
+        if root in _ROOT_STREAM
+        else _rng(seed, *stream, _SYNTHETIC_CONTRACT_STREAM)
+    )
     volume_share = np.maximum(
         share(sessions_in, sessions_out, _VOLUME_ROLL_CENTER, _VOLUME_ROLL_WIDTH), _MIN_VOLUME_SHARE
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -26,8 +27,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline.market.contracts import ROOT_SPECS, is_index_symbol
-from pipeline.schema import Batch, SchemaError, conform_bars
+from pipeline.schema import Batch, SchemaError, conform_bars, empty_bars
 from pipeline.sources.base import SourceError
+from pipeline.text import excerpt
 
 #: Canonical column -> accepted file column names (matched case-insensitively), first match wins.
 DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
@@ -44,23 +46,67 @@ REQUIRED = ("session_date", "open", "high", "low", "close")
 
 
 def read_raw(path: Path) -> pa.Table:
-    """The file exactly as stored: CSV cells stay strings (so the raw batch keeps their text)."""
+    """The file exactly as stored: CSV cells stay strings (so the raw batch keeps their text).
+
+    Errors name the file and what is wrong with it, never its contents: the path may lead
+    (through a symlink) to any file on the machine.
+    """
     if not path.exists():
         raise SourceError(f"no such file: {path}")
+    if not path.is_file():  # a directory, a device such as /dev/zero, a pipe
+        raise SourceError(f"{path}: not a regular file")
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pq.read_table(path)
-    if suffix in {".csv", ".txt"}:
-        names = pacsv.read_csv(
-            path, read_options=pacsv.ReadOptions(block_size=1 << 16)
-        ).schema.names
+    try:
+        if suffix == ".parquet":
+            return pq.read_table(path)
+        if suffix in {".csv", ".txt"}:
+            return _read_csv(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(f"{path.name}: {_without_contents(exc)}") from exc
+    raise SourceError(f"{path}: unsupported file type {suffix!r} (expected .csv or .parquet)")
+
+
+def _read_csv(path: Path) -> pa.Table:
+    """Every cell as text; a malformed row fails with its row number (and not its text)."""
+    bad: list[int | None] = []
+
+    def invalid_row(row: Any) -> str:
+        bad.append(row.number)
+        return "error"
+
+    parse = pacsv.ParseOptions(invalid_row_handler=invalid_row)
+    try:
+        # The header only (a streaming reader parses the first block, not the file).
+        with pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 16, use_threads=False),
+            parse_options=parse,
+        ) as reader:
+            names = reader.schema.names
         return pacsv.read_csv(
             path,
+            # one thread: Arrow then knows the line number of a malformed row
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=parse,
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=True
             ),
         )
-    raise SourceError(f"{path}: unsupported file type {suffix!r} (expected .csv or .parquet)")
+    except pa.ArrowInvalid as exc:
+        if bad:
+            where = f"line {bad[0]:,}" if bad[0] is not None else "a line"
+            raise SourceError(
+                f"{path.name}: {where} has another number of cells than the header "
+                "(CSV parse error; the row is not shown)"
+            ) from exc
+        raise
+
+
+def _without_contents(exc: BaseException) -> str:
+    """The kind of a read error, cut before the quoted contents Arrow appends ("...: <row>")."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    head = text.split(": ", 2)
+    return ": ".join(head[:2]) if len(head) > 2 else excerpt(text, 80).strip("'")
 
 
 def resolve_columns(names: list[str], mapping: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -76,7 +122,7 @@ def resolve_columns(names: list[str], mapping: Mapping[str, str] | None = None) 
             if mapping[canonical] not in names:
                 raise SchemaError(
                     f"column mapping {canonical}={mapping[canonical]!r}: no such column "
-                    f"(the file has {', '.join(names)})"
+                    f"(the file has {_shown(names)})"
                 )
             out[canonical] = mapping[canonical]
             continue
@@ -86,10 +132,18 @@ def resolve_columns(names: list[str], mapping: Mapping[str, str] | None = None) 
     missing = [c for c in REQUIRED if c not in out]
     if missing:
         raise SchemaError(
-            f"missing required columns: {', '.join(missing)} (the file has {', '.join(names)}; "
+            f"missing required columns: {', '.join(missing)} (the file has {_shown(names)}; "
             "pass a column mapping such as close=Settle)"
         )
     return out
+
+
+def _shown(names: list[str], limit: int = 8) -> str:
+    """A file's column names for a message: bounded excerpts, at most ``limit`` of them (a
+    header is a line of the file, which may be any file)."""
+    shown = ", ".join(excerpt(n) for n in names[:limit])
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{len(names)} column(s): {shown}{more}"
 
 
 def canonical_from_raw(
@@ -111,7 +165,7 @@ def canonical_from_raw(
         if contract is not None
         else pl.col(columns["contract"]).cast(pl.String)
         if "contract" in columns
-        else pl.lit(ROOT_SPECS[root].yahoo_continuous if root in ROOT_SPECS else f"{root}=F")
+        else pl.lit(continuous_symbol(root))
     )
     exprs = [
         pl.lit(root).alias("root"),
@@ -130,18 +184,31 @@ def canonical_from_raw(
     return conform_bars(frame.select(exprs))
 
 
+def continuous_symbol(root: str) -> str:
+    """The contract a front-month feed's bars are stored under: the root's Yahoo symbol when it has
+    one, else ``<root>=F`` (the ``=F`` suffix tells validation to expect roll gaps).
+
+    >>> continuous_symbol("ES")
+    'ES=F'
+    """
+    spec = ROOT_SPECS.get(root)
+    return spec.yahoo_continuous if spec and spec.yahoo_continuous else f"{root}=F"
+
+
 def index_symbol(root: str) -> str:
     """The cash index symbol an index file of ``root`` is stored under.
 
     >>> index_symbol("YM")
     '^DJI'
     """
-    if root not in ROOT_SPECS:
+    spec = ROOT_SPECS.get(root)
+    if spec is None or spec.cash_index is None:
+        known = ", ".join(f"{r} {s.cash_index}" for r, s in ROOT_SPECS.items() if s.cash_index)
         raise SourceError(
-            f"no cash index is known for root {root!r} (known: "
-            f"{', '.join(f'{r} {s.cash_index}' for r, s in ROOT_SPECS.items())})"
+            f"no cash index is known for root {root!r} (known: {known}; a root's cash_index in "
+            "the roots registry)"
         )
-    return ROOT_SPECS[root].cash_index
+    return spec.cash_index
 
 
 def _in_window(start: date | None, end: date) -> pl.Expr:
@@ -177,17 +244,19 @@ class FileSource:
         self.path = Path(path)
         self.columns = dict(columns or {})
         self.index_path = None if index_path is None else Path(index_path)
+        self._resolved: dict[str, str] = {}
 
     def fetch(self, root: str, *, start: date | None, end: date, fetched_at: datetime) -> Batch:
         raw = read_raw(self.path)
-        if raw.num_rows == 0:
-            bars = conform_bars(pl.DataFrame(schema={c: pl.String for c in REQUIRED}))
-            return self._batch(root, raw, bars, start, end, fetched_at)
+        if raw.num_rows == 0:  # a header alone: validation rejects it (batch.not_empty)
+            return self._batch(root, raw, empty_bars(), start, end, fetched_at)
         columns = resolve_columns(raw.schema.names, self.columns)
+        self._resolved = columns
         bars = canonical_from_raw(raw, root, columns)
         in_window = _in_window(start, end)
-        keep = bars.select(in_window.alias("keep"))["keep"].to_arrow()
-        raw, bars = raw.filter(keep), bars.filter(in_window)
+        keep = bars.select(in_window.alias("keep"))["keep"]
+        if not keep.all():  # the usual case keeps every row: no copy of a large file
+            raw, bars = raw.filter(keep.to_arrow()), bars.filter(keep)
         if self.index_path is None:
             return self._batch(root, raw, bars, start, end, fetched_at)
         if any(is_index_symbol(c) for c in bars["contract"].drop_nulls().unique()):
@@ -246,8 +315,10 @@ class FileSource:
             metadata=self._metadata(root),
         )
 
-    def _metadata(self, root: str) -> dict[str, str]:
-        metadata = {"path": str(self.path.resolve()), "file_name": self.path.name}
+    def _metadata(self, root: str) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"path": str(self.path.resolve()), "file_name": self.path.name}
+        if self._resolved:  # which file column became which canonical one (validation reads it)
+            metadata["columns"] = dict(self._resolved)
         if self.index_path is not None:
             metadata |= {
                 "index_path": str(self.index_path.resolve()),

@@ -120,14 +120,21 @@ def yahoo_symbols(root: str, end: date, *, mode: Mode = "all") -> tuple[str, ...
     >>> yahoo_symbols("ES", date(2026, 3, 12), mode="contracts")  # 12 March: June is the front
     ('ESM26.CME', 'ESU26.CME')
     """
-    if root not in ROOT_SPECS:
-        raise SourceError(f"yahoo source has no root {root!r}; it knows {', '.join(ROOT_SPECS)}")
+    spec = ROOT_SPECS.get(root)
+    if spec is None or spec.yahoo_continuous is None:
+        on_yahoo = [r for r, s in ROOT_SPECS.items() if s.yahoo_continuous is not None]
+        raise SourceError(
+            f"yahoo source has no root {root!r}; it knows {', '.join(on_yahoo)} "
+            "(a root's yahoo_continuous symbol in the roots registry)"
+        )
     if mode not in MODES:
         raise ValueError(f"unknown yahoo mode {mode!r}; choose {', '.join(MODES)}")
     symbols: list[str] = []
     if mode in ("continuous", "all"):
-        symbols += [ROOT_SPECS[root].yahoo_continuous, ROOT_SPECS[root].cash_index]
-    if mode in ("contracts", "all"):
+        symbols.append(spec.yahoo_continuous)
+        if spec.cash_index is not None:
+            symbols.append(spec.cash_index)
+    if mode in ("contracts", "all") and spec.yahoo_contracts:
         front = front_contract(root, end)
         symbols += [front.code + CONTRACT_SUFFIX, front.next().code + CONTRACT_SUFFIX]
     return tuple(symbols)
@@ -377,7 +384,11 @@ class YahooSource:
     def fetch(self, root: str, *, start: date | None, end: date, fetched_at: datetime) -> Batch:
         symbols = yahoo_symbols(root, end, mode=self.mode)
         sessions = window_trade_dates(start, end)
-        metadata: dict[str, Any] = {"mode": self.mode, "symbols": {}}
+        metadata: dict[str, Any] = {
+            "mode": self.mode,
+            "symbols": {},
+            "columns": {"volume": "Volume"},
+        }
         if not sessions:
             metadata["note"] = f"no CME trade date in {window_label(start, end)}: Yahoo not asked"
             return self._batch(root, [], start, end, fetched_at, metadata)

@@ -54,7 +54,7 @@ def test_nightly_prints_the_summary_and_the_rty_note(data_dir: Path, capsys) -> 
 def test_status_sql_show_and_quarantine(data_dir: Path, capsys) -> None:
     assert run(data_dir, "status") == EXIT_OK
     status = capsys.readouterr().out
-    assert "RTY" in status and "ES" in status and "snapshots" in status
+    assert "RTY" in status and "ES" in status and "calls (versions" in status
 
     query = "select root, count(distinct session_date) as n from bars_current group by root order by root"
     assert run(data_dir, "sql", query, "--format", "csv") == EXIT_OK
@@ -246,10 +246,9 @@ def test_commands_that_need_no_flow_never_load_prefect(data_dir: Path, tmp_path:
 def test_a_locked_warehouse_is_one_line_on_stderr(
     data_dir: Path, tmp_path: Path, capfd, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another process holds the write lock: the flow command fails with one line, no traceback
-    (the flow run's traceback stays in its logs on the Prefect server)."""
-    from warehouse import store
-
+    """Another callbook process is writing: the flow command waits for the writer lock (saying
+    whom it waits for), and when CALLBOOK_WRITE_LOCK_TIMEOUT is over fails with one line, no
+    traceback (the flow run's traceback stays in its logs on the Prefect server)."""
     copy = tmp_path / "data"
     shutil.copytree(data_dir, copy)
     holder = subprocess.Popen(
@@ -266,14 +265,7 @@ def test_a_locked_warehouse_is_one_line_on_stderr(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        connect = store._connect  # wait 1 s for the lock, not 30
-        monkeypatch.setattr(
-            store,
-            "_connect",
-            lambda path, *, read_only, lock_timeout: connect(
-                path, read_only=read_only, lock_timeout=1.0
-            ),
-        )
+        monkeypatch.setenv("CALLBOOK_WRITE_LOCK_TIMEOUT", "1")  # wait 1 s, not 6 h
         capfd.readouterr()
         with frozen_clock(NOW):
             assert main(["--data-dir", str(copy), "nightly", "--roots", "RTY"]) == EXIT_FAILED
@@ -282,10 +274,14 @@ def test_a_locked_warehouse_is_one_line_on_stderr(
         holder.communicate("", timeout=30)
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
-    locked = [line for line in lines if "is locked by another callbook process" in line]
+    locked = [line for line in lines if f"is being written by PID {holder.pid} (" in line]
     assert len(locked) == 1, err
     assert locked[0].startswith("callbook: error: WarehouseLockedError: ")
-    assert len(lines) <= 3, err  # that line, the API line, at most Prefect's own failure summary
+    assert locked[0].endswith("waited 1 s for it to finish (CALLBOOK_WRITE_LOCK_TIMEOUT)")
+    waiting = [line for line in lines if "waiting for the warehouse writer lock" in line]
+    assert len(waiting) <= 1, err  # said once when the wait starts (then every 30 s)
+    # that line, the wait, the API line, at most Prefect's own failure summary
+    assert len(lines) <= 4, err
 
 
 SEED_EVENING = datetime(2026, 2, 4, 22, 30, tzinfo=UTC)  # 17:30 ET on the seed's as-of day

@@ -183,10 +183,17 @@ class LocalPrefectServer:
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """One REST call; retried, as Prefect's own client does, while the server answers 503/429
-        (SQLite busy under concurrent writes)."""
+        (SQLite busy under concurrent writes), and a read also when it does not answer in time
+        (a 2-core machine running the worker's flow and the server at once)."""
         for attempt in range(API_ATTEMPTS):
-            response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
-            if response.status_code not in (429, 503) or attempt == API_ATTEMPTS - 1:
+            last = attempt == API_ATTEMPTS - 1
+            try:
+                response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+            except httpx.TimeoutException:
+                if method != "GET" or last:
+                    raise
+                continue
+            if response.status_code not in (429, 503) or last:
                 break
             time.sleep(min(0.5 * 2**attempt, 5.0))
         response.raise_for_status()

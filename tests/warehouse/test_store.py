@@ -219,7 +219,9 @@ def test_content_hash_refuses_unknown_tables(wh: Warehouse) -> None:
         wh.content_hash("bars; drop table bars")
 
 
-def test_second_writer_waits_then_fails_naming_the_holder(tmp_path: Path) -> None:
+def test_a_duckdb_session_on_the_writers_file_is_waited_for_then_named(tmp_path: Path) -> None:
+    """Outside callbook's writer lock (someone opened warehouse.duckdb itself): wait, then one line
+    naming the process and pointing readers at the replica."""
     path = tmp_path / "w.duckdb"
     Warehouse.open(path).close()
     holder = subprocess.Popen(
@@ -243,10 +245,13 @@ def test_second_writer_waits_then_fails_naming_the_holder(tmp_path: Path) -> Non
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         started = datetime.now(UTC)
         with pytest.raises(
-            WarehouseLockedError, match=rf"locked by another callbook process \(PID {holder.pid}"
-        ):
+            WarehouseLockedError,
+            match=rf"held open by another process \(PID {holder.pid}, .*\) outside callbook's "
+            r"writer lock; waited 1 s\. Readers should open w\.read\.duckdb",
+        ) as raised:
             Warehouse.open(path, lock_timeout=1.0)
         assert datetime.now(UTC) - started >= timedelta(seconds=1)
+        assert "\n" not in str(raised.value)
     finally:
         assert holder.stdin is not None
         holder.stdin.write("\n")

@@ -8,8 +8,9 @@ column that means the same thing keeps its name; v2 adds its own (level reasons,
 reasons and start sessions; trend and perspective rules; falls, rebounds, breakouts; the facts'
 anchor dates).
 
-Probabilities are v1's point-in-time base rates on v2's own barriers, computed in one place
-(:func:`scenario_probabilities`) so that a better model can replace them.
+Probabilities come from the probability model (:mod:`pipeline.analysis.probability_model`) on
+v2's own barriers, with v1's point-in-time base rates beside them as evidence, in one place
+(:func:`scenario_probabilities`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.analysis import indicators as ind
-from pipeline.analysis.calls import LEVEL_PREFIXES, check_series, publish
+from pipeline.analysis.calls import LEVEL_PREFIXES, check_series, published_levels
 from pipeline.analysis.relative import relative_strength
 from pipeline.analysis.scenarios import (
     UNRESOLVED,
@@ -286,32 +287,15 @@ def _with_levels(
             out["impulse_erased"].append(erased)
 
     table = pl.concat([table, pl.DataFrame(out, schema=_LOOP_COLUMNS)], how="horizontal")
-    decimals = len(f"{tick:.10f}".rstrip("0").partition(".")[2])
-    price_columns = [
-        f"{prefix}_{edge}" for prefix in LEVEL_PREFIXES.values() for edge in ("low", "high")
-    ]
-    orientation_up = pl.col("orientation") == "up"
-    table = table.with_columns(
-        publish(pl.col(c), tick=tick, decimals=decimals) for c in price_columns
-    ).with_columns(
-        pl.when(orientation_up)
-        .then(pl.col("bias_high"))
-        .otherwise(pl.col("line_high"))
-        .alias("upper_barrier"),
-        pl.when(orientation_up)
-        .then(pl.col("line_low"))
-        .otherwise(pl.col("bias_low"))
-        .alias("lower_barrier"),
-    )
-    # Barriers back in the internal frame from the published (rounded) levels, so that outcome
-    # resolution and the audit use exactly the published numbers.
-    return table.with_columns(
-        (pl.col("upper_barrier") * pl.col("factor") + pl.col("offset")).alias("upper_internal"),
-        (pl.col("lower_barrier") * pl.col("factor") + pl.col("offset")).alias("lower_internal"),
-        ((pl.col("close") - pl.col("sma200")) / pl.col("atr14")).alias("dist_sma200_atr"),
-        ((pl.col("close") - pl.col("sma50")) / pl.col("atr14")).alias("dist_sma50_atr"),
-    ).with_columns(
-        (pl.col("dist_sma200_atr") >= p.well_above_200_atr).alias("well_above_sma200"),
+    return (
+        published_levels(table, tick=tick)
+        .with_columns(
+            ((pl.col("close") - pl.col("sma200")) / pl.col("atr14")).alias("dist_sma200_atr"),
+            ((pl.col("close") - pl.col("sma50")) / pl.col("atr14")).alias("dist_sma50_atr"),
+        )
+        .with_columns(
+            (pl.col("dist_sma200_atr") >= p.well_above_200_atr).alias("well_above_sma200"),
+        )
     )
 
 
@@ -485,13 +469,40 @@ def _with_outcomes(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
 def scenario_probabilities(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
     """The scenario probabilities of every call: THE one place the probability model plugs in.
 
-    Today: v1's point-in-time base rates (:func:`pipeline.analysis.scenarios.
-    base_rate_probabilities`, the same state key and shrinkage) on v2's own barriers. Adds
-    ``p_*`` (rounded so the three add up to 1), the analog counts ``n_*``, ``n_analogs`` and
-    ``n_geometry``, the climatology ``clim_*`` and the barrier-geometry rates ``geo_*`` they were
-    shrunk through (recovered exactly from p = (n + a' g) / (N + a'), before rounding), so a
-    reader can reconcile every printed probability with its counts.
+    ``p_*``: the probability model (:func:`pipeline.analysis.probability_model.
+    scenario_probabilities` with ``p.probability_model``): the exit probabilities of a random walk
+    with a drift between v2's barriers, its daily sd scaled by the volatility regime; point in
+    time (row D reads rows <= D only; nothing is fitted to outcomes). Also ``model_sd_atr`` and
+    ``model_drift_atr``, the walk's daily sd and drift in ATR (not published).
+
+    Evidence beside them (published, so a reader can set the probability against what happened
+    before): v1's point-in-time base rates (:func:`_base_rates`) on v2's own barriers, their
+    analog counts ``n_*``, ``n_analogs`` and ``n_geometry``, the climatology ``clim_*`` and the
+    barrier-geometry rates ``geo_*``; the base rate itself is ``base_*`` =
+    (n + a' geo) / (n_analogs + a') (not published: it follows from the others).
     """
+    from pipeline.analysis import probability_model
+
+    table = _base_rates(table, p)
+    model = probability_model.scenario_probabilities(
+        table.select(probability_model.REQUIRED_COLUMNS), params=p.probability_model
+    )
+    return table.with_columns(
+        model.select(
+            "p_bear",
+            "p_sideways",
+            "p_bull",
+            pl.col("daily_sd_atr").alias("model_sd_atr"),
+            pl.col("drift_atr").alias("model_drift_atr"),
+        )
+    )
+
+
+def _base_rates(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
+    """v1's point-in-time base rates (:func:`pipeline.analysis.scenarios.base_rate_probabilities`,
+    the same state key and shrinkage) on v2's own barriers, as ``p_*`` and ``base_*``, with the
+    analog counts, climatology and geometry rates they were shrunk through (``geo_*`` recovered
+    exactly from p = (n + a' g) / (N + a'), before rounding), and ``has_call``."""
     atr = pl.col("atr14")
     vol = atr / pl.col("close").abs()
     edges = p.analog_distance_edges_atr
@@ -539,7 +550,8 @@ def scenario_probabilities(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
         )
     )
     return pl.concat([table, extra], how="horizontal").with_columns(
-        pl.col("upper_internal").is_not_null().alias("has_call")
+        pl.col("upper_internal").is_not_null().alias("has_call"),
+        *(pl.col(f"p_{k}").alias(f"base_{k}") for k in names),
     )
 
 

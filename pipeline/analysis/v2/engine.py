@@ -11,12 +11,10 @@ from datetime import date
 
 import polars as pl
 
-from pipeline.analysis.engine import Analysis, peers_of
-from pipeline.analysis.fingerprint import input_fingerprints
+from pipeline.analysis.engine import Analysis, one_pass
 from pipeline.analysis.v2.assemble import snapshot_rows
 from pipeline.analysis.v2.calls import call_table
 from pipeline.analysis.v2.params import METHODOLOGY_VERSION, V2Params, params_hash
-from pipeline.market.contracts import ROOT_SPECS
 
 
 def analyse(
@@ -35,24 +33,14 @@ def analyse(
     snapshots (v2's rules under other parameters are another methodology).
     """
     params = params or V2Params()
-    series = series_by_root[root]
-    peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root))}
-    tick = ROOT_SPECS[root].tick if root in ROOT_SPECS else 0.01
-    table = call_table(series, tick=tick, params=params, peers=peers)
-    fingerprints = input_fingerprints(
-        series,
-        peers=peers,
-        methodology_version=methodology_version,
-        params_hash=params_hash(params),
-    )
-    rows = snapshot_rows(
-        table,
-        root=root,
+    return one_pass(
+        series_by_root,
+        root,
         source=source,
-        tick=tick,
-        fingerprints=fingerprints,
-        params=params,
         sessions=sessions,
+        params=params,
+        params_digest=params_hash(params),
         methodology_version=methodology_version,
+        call_table=call_table,
+        snapshot_rows=snapshot_rows,
     )
-    return Analysis(root, table, rows)

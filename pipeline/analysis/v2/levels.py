@@ -22,9 +22,12 @@ as its change reason (``CHANGE_REASONS``):
   (the project's acceptance rule);
 * ``trimmed``: the close came inside the zone (or within ``zone_gap_atr`` ATR of it) without
   acceptance: the zone is cut back to the gap, keeping its far edge (the trigger);
-* ``price_inside``: the same, but too little of the zone is left: a new level is picked;
-* ``out_of_range``: price moved more than ``level_keep_atr`` ATR away from it (for the extension
-  and deeper levels: more than that beyond the bias / line);
+* ``price_inside``: the same, but too little of the zone would be left, or none of the
+  structure that put it there: a new level is picked;
+* ``out_of_range``: price moved more than ``line_keep_atr`` ATR away from the line (the bias:
+  ``level_keep_atr``; the extension and deeper levels: more than that beyond the bias / line);
+* ``average_moved``: a zone that only a moving average made (no swing in it) no longer holds
+  that average today (it moves every session): a price band with no reason is not a level;
 * ``new_structure``: a swing confirmed today makes another zone, clear of this one, score at
   least ``replace_margin`` points more;
 * ``reordered``: (extension, deeper) the line or bias moved so that it no longer lies beyond;
@@ -43,6 +46,8 @@ from dataclasses import dataclass
 from pipeline.analysis.v2.params import V2Params
 from pipeline.analysis.v2.zones import (
     RECENT_HIGH,
+    SMA50,
+    SMA200,
     Anchor,
     Zone,
     above,
@@ -61,8 +66,9 @@ CHANGE_REASONS: dict[str, str] = {
     "accepted_through": "two settlements beyond it by more than 0.1 ATR: price accepted through",
     "trimmed": "the close came inside the zone without acceptance: cut back, far edge kept",
     "price_inside": "the close came inside the zone without acceptance: a new level is picked",
-    "out_of_range": "price moved more than 4 ATR away from it",
+    "out_of_range": "price moved more than 4 ATR away from it (the line: 4.2 ATR)",
     "new_structure": "a newly confirmed swing makes a better-scored zone elsewhere",
+    "average_moved": "the moving average that made it has moved out of it: nothing holds it there",
     "reordered": "the line or bias moved past it: picked again beyond the new one",
     "narrowed": "ATR shrank: the zone is cut to 1 ATR, far edge kept",
 }
@@ -279,13 +285,15 @@ class LevelTracker:
             return None, "accepted_through"
         if zone.high > v.c - v.gap:
             if v.c - v.gap - zone.low >= v.trim_min:
-                return trimmed(
-                    zone, zone.low, v.c - v.gap, self.p.zone_max_scored_swings
-                ), "trimmed"
+                cut = trimmed(zone, zone.low, v.c - v.gap, self.p.zone_max_scored_swings)
+                if _still_structure(cut):
+                    return cut, "trimmed"
             if v.c < zone.low:
                 self.broken = zone
             return None, "price_inside"
-        if v.c - zone.high > self.p.level_keep_atr * v.atr:
+        if self._average_moved(zone, anchors):
+            return None, "average_moved"
+        if v.c - zone.high > self.p.line_keep_atr * v.atr:
             best = self._pick_line(zones(), v)
             if best.projected or self._in_band((v.c - best.high) / v.atr):
                 return None, "out_of_range"
@@ -314,10 +322,12 @@ class LevelTracker:
             return None, "accepted_through"
         if zone.low < v.c + v.bias_gap:
             if zone.high - (v.c + v.bias_gap) >= v.trim_min:
-                return trimmed(
-                    zone, v.c + v.bias_gap, zone.high, self.p.zone_max_scored_swings
-                ), "trimmed"
+                cut = trimmed(zone, v.c + v.bias_gap, zone.high, self.p.zone_max_scored_swings)
+                if _still_structure(cut):
+                    return cut, "trimmed"
             return None, "price_inside"
+        if self._average_moved(zone, anchors):
+            return None, "average_moved"
         if zone.low - v.c > self.p.level_keep_atr * v.atr:
             best = self._pick_bias(zones(), v)
             if best.projected or self._in_band((best.low - v.c) / v.atr):
@@ -351,6 +361,8 @@ class LevelTracker:
         beyond = (edge - zone.high) if support else (zone.low - edge)
         if beyond > self.p.level_keep_atr * v.atr:
             return None, "out_of_range"
+        if self._average_moved(zone, anchors):
+            return None, "average_moved"
         if new:
             best = self._pick_beyond(zones(), edge, v, support=support)
             if self._better(
@@ -360,6 +372,15 @@ class LevelTracker:
             ):
                 return None, "new_structure"
         return zone, None
+
+    @staticmethod
+    def _average_moved(zone: Zone, anchors: Callable[[], list[Anchor]]) -> bool:
+        """A real zone whose members are moving averages only, none of which lies in it today
+        (today's anchors are read only for such zones: the per-session loop is the hot path)."""
+        averages = (SMA50, SMA200)
+        if zone.projected or any(a.source not in averages for a in zone.members):
+            return False
+        return not any(a.source in averages and zone.low <= a.price <= zone.high for a in anchors())
 
     def _better(self, best: Zone, current: Zone, key: Callable[[Zone], float]) -> bool:
         """New structure replaces a kept zone: real, clear of it, and better by the margin."""
@@ -371,19 +392,34 @@ class LevelTracker:
 
     # --- picking --------------------------------------------------------------------------------
 
-    def _discounted(self, zone: Zone, distance_atr: float) -> float:
-        return zone.score - self.p.line_distance_discount * abs(
-            distance_atr - self.p.line_preferred_atr
-        )
+    def _discounted(
+        self, zone: Zone, distance_atr: float, *, preferred: float, discount: float
+    ) -> float:
+        return zone.score - discount * abs(distance_atr - preferred)
 
     def _line_key(self, zone: Zone, v: _View) -> float:
-        return self._discounted(zone, (v.c - zone.high) / v.atr)
+        return self._discounted(
+            zone,
+            (v.c - zone.high) / v.atr,
+            preferred=self.p.line_preferred_atr,
+            discount=self.p.line_distance_discount,
+        )
 
     def _bias_key(self, zone: Zone, v: _View) -> float:
-        return self._discounted(zone, (zone.low - v.c) / v.atr)
+        return self._discounted(
+            zone,
+            (zone.low - v.c) / v.atr,
+            preferred=self.p.level_preferred_atr,
+            discount=self.p.level_distance_discount,
+        )
 
     def _beyond_key(self, zone: Zone, edge: float, v: _View, support: bool) -> float:
-        return self._discounted(zone, (edge - zone.high if support else zone.low - edge) / v.atr)
+        return self._discounted(
+            zone,
+            (edge - zone.high if support else zone.low - edge) / v.atr,
+            preferred=self.p.level_preferred_atr,
+            discount=self.p.level_distance_discount,
+        )
 
     def _in_band(self, distance_atr: float) -> bool:
         return self.p.level_near_atr <= distance_atr <= self.p.level_far_atr
@@ -464,6 +500,12 @@ class LevelTracker:
         if candidates:
             return max(candidates, key=lambda z: (self._beyond_key(z, edge, v, False), -z.low))
         return projected(edge + p.extension_step_atr * v.atr + width / 2, width=width, basis="bias")
+
+
+def _still_structure(zone: Zone) -> bool:
+    """A zone cut back to the close still holds a member (a projected zone never has one): cut
+    below its last swing it would be a price band with no reason to be there."""
+    return zone.projected or bool(zone.members)
 
 
 @dataclass(frozen=True)

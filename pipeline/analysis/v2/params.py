@@ -18,6 +18,7 @@ from typing import Any
 
 from pipeline.analysis.params import AnalysisParams
 from pipeline.analysis.params import params_hash as _params_hash
+from pipeline.analysis.probability_params import V2_BARRIER_PARAMS, ProbabilityParams
 
 METHODOLOGY_VERSION = "v2"
 
@@ -91,13 +92,25 @@ class V2Params:
     bias_gap_atr: float = 0.25  # ... the bias level at least this far: price at it has reached it
     level_near_atr: float = 0.25  # line and bias are wanted at least this far from the close ...
     level_far_atr: float = 4.0  # ... and at most this far (else the nearest structure beyond)
-    level_keep_atr: float = 4.0  # a kept level is dropped once price is farther than this
-    # A level is picked for its score less this many points per ATR its distance from the close
-    # differs from line_preferred_atr: levels near 1.5 ATR last longest (too near: the next dip
-    # tests them; too far: a trend leaves them behind) - measured on ES, NQ, YM, bench_quality.
-    line_preferred_atr: float = 1.5
-    line_distance_discount: float = 3.0
-    line_min_pick_atr: float = 0.75  # a line is picked nearer than this only if nothing else fits
+    level_keep_atr: float = 4.0  # a kept bias / extension / deeper level is dropped beyond this
+    # The line in the sand is kept until price is this many ATR above it (below, for a downward
+    # call): a little beyond level_far_atr, spending part of the 5 % of calls allowed outside
+    # 0.25-4 ATR on persistence. Whole real history of ES, NQ, YM, TF1 (bench/bench_quality.py,
+    # with the picking rules below): at 4.0 the median line run is 8-9 sessions strict, 9-10
+    # same level, the line in band on 97.7-98.1 % of calls; at 4.2, 9-10 / 10 and 95.6-96.2 %.
+    line_keep_atr: float = 4.2
+    # The line is picked for its score less this many points per ATR its distance from the close
+    # differs from line_preferred_atr: a line 1.5-2 ATR below the close lasts longest (too near:
+    # the next dip tests it; too far: a rally leaves it behind) - measured on ES, NQ, YM, TF1,
+    # bench_quality. At 3 points per ATR strong structure 0.8 ATR below the close won the pick
+    # and the next dip replaced it.
+    line_preferred_atr: float = 1.75
+    line_distance_discount: float = 5.0
+    # The bias, extension and deeper levels alike (distance from the close, or beyond the bias /
+    # line): their picks are about where structure is, not about how long they last.
+    level_preferred_atr: float = 1.5
+    level_distance_discount: float = 3.0
+    line_min_pick_atr: float = 1.0  # a line is picked nearer than this only if nothing else fits
     line_buffer_atr: float = 0.0  # the line's zone reaches this far below its lowest member
     touch_weight: float = 1.0  # score per confirmed swing in a zone
     recency_weight: float = 1.0  # ... plus this times its recency (1 today, 0 at zone_lookback)
@@ -106,11 +119,12 @@ class V2Params:
     breakout_weight: float = 1.0  # per swing whose polarity flipped (old resistance now support)
     recent_extreme_weight: float = 1.0  # the recent high (low) in a zone: the bias anchor
     zone_max_scored_swings: int = 3  # only a zone's 3 heaviest (most recent) swings score
-    # New structure replaces a kept level if it outscores it by this many points, and only once
-    # the kept level is this far from the close (trailing earlier cut the runs of the line
-    # short: median 7 sessions at 3 ATR and 0.5 points, 8 here; bench/bench_quality.py).
+    # New structure replaces a kept level if it outscores it by this many points, and (line and
+    # bias) only once the kept level is this many ATR from the close, i.e. about when it leaves
+    # the band anyway: trailing earlier cut the runs of the line short (median 7 sessions at
+    # 3 ATR and 0.5 points; bench/bench_quality.py).
     replace_margin: float = 2.0
-    trail_after_atr: float = 3.75
+    trail_after_atr: float = 4.0
     projected_step_atr: float = 1.0  # a projected level sits this far beyond the last extreme
     projected_width_atr: float = 0.5  # ... this wide
     extension_step_atr: float = 1.5  # a projected extension / deeper level: this beyond the last
@@ -128,11 +142,28 @@ class V2Params:
     analog_distance_edges_atr: tuple[float, ...] = (1.5, 2.25, 3.0)
     analog_vol_window: int = 252  # ATR% over its rolling median of this many sessions: vol regime
     probability_decimals: int = 4
+    # The published probabilities: the probability model (pipeline/analysis/probability_model.py:
+    # Brownian exit probabilities between the barriers with a drift and the volatility regime),
+    # its parameters chosen on ES, NQ and YM calls resolved before 2015 on v2's own barriers
+    # (bench/bench_probability_model.py --barriers v2). The base rates above stay as evidence.
+    # Hashed with the rest (a nested object in as_dict). Its resolution rule must be v2's.
+    probability_model: ProbabilityParams = V2_BARRIER_PARAMS
 
     # --- Relative strength (as v1) -------------------------------------------------------------
     rs_mean_window: int = 200
     rs_return_windows: tuple[int, ...] = (5, 20, 63)
     rs_verdict_window: int = 20
+
+    def __post_init__(self) -> None:
+        model = self.probability_model
+        for name in (
+            "horizon_sessions", "acceptance_sessions", "acceptance_atr", "probability_decimals"
+        ):  # fmt: skip
+            if getattr(model, name) != getattr(self, name):
+                raise ValueError(
+                    f"probability_model.{name} is {getattr(model, name)!r} but v2's {name} is "
+                    f"{getattr(self, name)!r}: the model must forecast v2's own resolution rule"
+                )
 
     def as_dict(self) -> dict[str, Any]:
         return {"methodology": METHODOLOGY_VERSION, **dataclasses.asdict(self)}

@@ -16,6 +16,14 @@ Primary trend (first rule that holds):
   crash leaves no swing high to be lower). On 2020-03-16 ES closed ~20 % below a still barely rising 200-day: v1 said Neutral for
   weeks; a chartist says Bearish. At least ``deep_breakdown_pct`` below the SMA200 the slope
   does not matter (a crash out of a steep bull market);
+* ``Bearish`` (``crash``): the market fell into a crash (perspective rule 1 below: the close at
+  least ``crash_fall_pct`` below the highest high of ``fall_window`` sessions, at most
+  ``near_low_recovered`` of the fall won back) with price accepted below both the SMA200 and
+  the SMA50; the trend stays Bearish by this rule until price is accepted back above the SMA50
+  or the SMA200 (a rebound inside the crash does not make the trend Neutral for a day). A 28 %
+  fall in four weeks through the 200-day is a bear market whatever the averages' slopes say: on
+  2020-03-16 NQ closed 14 % below a 200-day still rising 1.5 % a month, its 50-day still rising
+  from the rally before, and the breakdown rule alone left it Neutral;
 * ``Bullish`` (``recovery``): the mirror (close that far above a flat-or-rising SMA200, rising
   SMA50 below the close, higher swing lows or the close above the last swing high);
 * else ``Neutral``.
@@ -64,7 +72,7 @@ PERSPECTIVES: tuple[str, ...] = (
     "rebound within downtrend",
     "range",
 )
-TREND_RULES: tuple[str, ...] = ("sma_stack", "breakdown", "recovery")
+TREND_RULES: tuple[str, ...] = ("sma_stack", "breakdown", "crash", "recovery")
 
 
 def accepted_side(level: str, p: V2Params) -> pl.Expr:
@@ -79,6 +87,14 @@ def accepted_side(level: str, p: V2Params) -> pl.Expr:
     event = pl.when(above).then(1).when(below).then(-1).otherwise(None)
     first = (pl.col("close") - pl.col(level)).sign()
     return event.forward_fill().fill_null(first).cast(pl.Int8)
+
+
+def crashing(p: V2Params) -> pl.Expr:
+    """The crash of perspective rule 1: the close at least ``crash_fall_pct`` below the highest
+    high of ``fall_window`` sessions (``fall_pct``), at most ``near_low_recovered`` of the fall
+    won back (``fall_recovered``)."""
+    recovered = pl.col("fall_recovered").fill_null(0.0)
+    return (pl.col("fall_pct") >= p.crash_fall_pct) & (recovered <= p.near_low_recovered)
 
 
 def with_trend(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
@@ -113,11 +129,21 @@ def with_trend(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
         & (close > sma50)
         & (higher_lows | above_swing_high)
     ).fill_null(False)
+    # Bearish from a crash through both averages until price is accepted back above either.
+    crash = (
+        pl.when(crashing(p) & (side == -1) & (pl.col("sma50_side") == -1))
+        .then(True)
+        .when((side == 1) | (pl.col("sma50_side") == 1))
+        .then(False)
+        .otherwise(None)
+        .forward_fill()
+        .fill_null(False)
+    )
     stack_bull, stack_bear = stack_bull.fill_null(False), stack_bear.fill_null(False)
     return table.with_columns(
         pl.when(stack_bull | recovery)
         .then(pl.lit("Bullish"))
-        .when(stack_bear | breakdown)
+        .when(stack_bear | breakdown | crash)
         .then(pl.lit("Bearish"))
         .otherwise(pl.lit("Neutral"))
         .alias("primary_trend"),
@@ -125,6 +151,8 @@ def with_trend(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
         .then(pl.lit("sma_stack"))
         .when(breakdown)
         .then(pl.lit("breakdown"))
+        .when(crash)
+        .then(pl.lit("crash"))
         .when(recovery)
         .then(pl.lit("recovery"))
         .otherwise(None)
@@ -160,7 +188,7 @@ def with_perspective(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
     consolidating = (pl.col("range_atr") <= p.consolidation_max_range_atr) & (
         drift <= p.consolidation_max_drift_atr
     )
-    crash = (fall >= p.crash_fall_pct) & (recovered <= near_low)
+    crash = crashing(p)
     selloff_now = (fall >= p.selloff_fall_pct) & (recovered <= near_low)
     rebound_from_fall = (fall >= p.selloff_fall_pct) & (recovered > near_low)
     rebound_from_low = (

@@ -18,6 +18,7 @@ from pipeline.audit.analyst import (
     AnalystCall,
     AnalystCallError,
     analyst_snapshot_rows,
+    load_analyst_call,
     market_facts,
     parse_analyst_call,
     recorded_late,
@@ -220,6 +221,100 @@ BAD_FILES = [
         "field 'horizon_session': unknown field",
         id="misspelt-field",
     ),
+    # -- numbers that are not finite or not plausible for the root
+    pytest.param(
+        edited(("line_in_the_sand = [2500, 2520]", "line_in_the_sand = [2500, inf]")),
+        "field 'levels.line_in_the_sand': need finite numbers",
+        id="level-infinite",
+    ),
+    pytest.param(
+        edited(("deeper = [2400, 2420]", "deeper = [nan, 2420]")),
+        "field 'levels.deeper': need finite numbers",
+        id="level-nan",
+    ),
+    pytest.param(
+        edited(("extension = [2750, 2800]", "extension = [2750, 1e300]")),
+        "field 'levels.extension': [2750, 1e+300] is outside the plausible range of the root "
+        "(50 .. 50000 index points)",
+        id="level-implausible",
+    ),
+    pytest.param(
+        edited(("deeper = [2400, 2420]", "deeper = [2.4, 2.42]")),
+        "field 'levels.deeper': [2.4, 2.42] is outside the plausible range",
+        id="level-unit-error",
+    ),
+    pytest.param(
+        edited(("probability = 0.20", "probability = nan")),
+        "field 'scenarios.bear.probability': must be a number between 0 and 1, got 'nan'",
+        id="probability-nan",
+    ),
+    pytest.param(
+        edited(("probability = 0.20", "probability = inf")),
+        "field 'scenarios.bear.probability'",
+        id="probability-infinite",
+    ),
+    pytest.param(
+        edited(("horizon_sessions = 20", "horizon_sessions = 100000")),
+        "field 'horizon_sessions': must be a whole number of sessions from 1 to 252",
+        id="horizon-implausible",
+    ),
+    # -- nested fields the format does not have
+    pytest.param(
+        edited(("probability = 0.20", "probabilty = 0.20")),
+        "field 'scenarios.bear.probabilty': unknown field (known: probability, trigger)",
+        id="misspelt-nested-field",
+    ),
+    pytest.param(
+        edited((BEAR_BLOCK, BEAR_BLOCK + "[scenarios.crash]\nprobability = 0.0\n")),
+        "field 'scenarios.crash': unknown field (known: bear, bull, sideways)",
+        id="unknown-scenario",
+    ),
+    pytest.param(
+        edited(('rule = "accept_below_sma50"', 'rule = "accept_below_sma50"\nlevel = 2500')),
+        "field 'risk.level': unknown field (known: rule)",
+        id="unknown-risk-field",
+    ),
+    pytest.param(
+        edited(('probability = 0.20\ntrigger = "a', 'probability = 0.20\nodds = 4\ntrigger = "a')),
+        "field 'scenarios.bear.odds': unknown field",
+        id="extra-nested-field",
+    ),
+    pytest.param(
+        edited(('trigger = "range-bound between 2,520 and 2,700"', "trigger = 2520")),
+        "field 'scenarios.sideways.trigger': expected a text, got a int",
+        id="trigger-not-text",
+    ),
+    pytest.param(
+        edited(('notes = """', r'notes = """\u001b[2J')),  # TOML's escape for ESC
+        "field 'notes': holds control characters",
+        id="notes-control-characters",
+    ),
+    # -- author names that would make snapshot ids ambiguous or unprintable
+    pytest.param(
+        edited(('author = "seed-note"', 'author = "desk/alice"')),
+        "field 'author': 'desk/alice' is not a valid name",
+        id="author-with-slash",
+    ),
+    pytest.param(
+        edited(('author = "seed-note"', 'author = "seed note"')),
+        "field 'author': 'seed note' is not a valid name",
+        id="author-with-space",
+    ),
+    pytest.param(
+        edited(('author = "seed-note"', 'author = "seed\\nnote"')),
+        "field 'author': 'seed?note' is not a valid name",
+        id="author-with-newline",
+    ),
+    pytest.param(
+        edited(('author = "seed-note"', 'author = "../callbook"')),
+        "field 'author': '../callbook' is not a valid name",
+        id="author-path",
+    ),
+    pytest.param(
+        edited(('author = "seed-note"', f'author = "{"a" * 65}"')),
+        "field 'author'",
+        id="author-too-long",
+    ),
 ]
 
 
@@ -228,6 +323,37 @@ def test_bad_fields_are_refused_by_name(text: str, names: str) -> None:
     with pytest.raises(AnalystCallError) as refused:
         parse_analyst_call(text)
     assert names in str(refused.value)
+
+
+def test_every_refusal_is_one_line() -> None:
+    for param in BAD_FILES:
+        text = param.values[0]
+        with pytest.raises(AnalystCallError) as refused:
+            parse_analyst_call(str(text))
+        assert "\n" not in str(refused.value), str(refused.value)
+
+
+def test_yaml_errors_do_not_quote_the_file() -> None:
+    with pytest.raises(AnalystCallError) as refused:
+        parse_analyst_call("root: [RTY\nsecret: hunter2\n", fmt="yaml")
+    assert "hunter2" not in str(refused.value) and "\n" not in str(refused.value)
+    assert "line" in str(refused.value)
+
+
+def test_call_files_that_are_not_call_files_are_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.toml"
+    big.write_text(SEED_TEXT + "#" * 70_000)
+    with pytest.raises(AnalystCallError, match=r"big.toml: 7\d,\d{3} bytes, more than a call file"):
+        load_analyst_call(big)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"root = \xff\xfe")
+    with pytest.raises(AnalystCallError, match=r"binary\.toml: not UTF-8 text"):
+        load_analyst_call(binary)
+    with pytest.raises(AnalystCallError, match="not a regular file"):
+        load_analyst_call(tmp_path)
+    good = tmp_path / "seed.toml"
+    good.write_text(SEED_TEXT)
+    assert load_analyst_call(good) == parse_analyst_call(SEED_TEXT)
 
 
 def test_bad_yaml_and_formats_are_refused() -> None:

@@ -13,6 +13,7 @@ from pipeline.analysis.calls import call_table as v1_call_table
 from pipeline.analysis.v2.calls import call_table as v2_call_table
 from pipeline.analysis.v2.statements import false_statements
 from pipeline.audit.quality import (
+    PREFIXES,
     QualityParams,
     crash_sessions,
     level_checks,
@@ -22,6 +23,7 @@ from pipeline.audit.quality import (
     roll_gaps,
     scored_calls,
     transposed_quality,
+    unexplained_levels,
 )
 from pipeline.audit.scores import paired_difference
 from tests.pipeline.analysis.v2.paths import TICK, PathSpec, ohlc_path
@@ -102,23 +104,21 @@ def test_roll_gaps_as_a_share_of_the_expiring_close() -> None:
     assert roll_gaps(rolls.head(0))["rolls"] == 0
 
 
-def test_paired_difference_mean_interval_and_symmetry() -> None:
+def test_paired_scores_use_the_audits_one_interval_rule() -> None:
+    days = pl.date_range(pl.date(2020, 1, 1), pl.date(2021, 12, 31), eager=True)[:400]
     rng = np.random.default_rng(3)
-    b = rng.uniform(0.1, 0.5, 400)
-    a = b + rng.normal(0.01, 0.05, 400)
-    d = paired_difference(a, b, block=1, n_boot=4000, seed=1)
-    assert d.mean == pytest.approx(float(np.mean(a - b)))
-    # iid differences, block 1: the 90 % interval is about mean +- 1.645 sd / sqrt(n).
-    half = 1.645 * np.std(a - b) / np.sqrt(400)
-    assert d.low == pytest.approx(d.mean - half, abs=0.2 * half)
-    assert d.high == pytest.approx(d.mean + half, abs=0.2 * half)
-    flipped = paired_difference(b, a, block=1, n_boot=4000, seed=1)
-    assert flipped.mean == pytest.approx(-d.mean)
-    assert (flipped.low, flipped.high) == pytest.approx((-d.high, -d.low), abs=1e-12)
-    constant = paired_difference(b + 0.03, b, block=20, n_boot=200)
-    assert constant[:3] == pytest.approx((0.03, 0.03, 0.03))
-    with pytest.raises(ValueError, match="block must be"):
-        paired_difference(a, b, block=401)
+    b_rps = rng.uniform(0.1, 0.5, 400)
+    a_rps = b_rps + rng.normal(0.01, 0.05, 400)
+    a = pl.DataFrame({"session_date": days, "rps": a_rps, "clim_rps": np.full(400, 0.3)})
+    b = pl.DataFrame({"session_date": days, "rps": b_rps, "clim_rps": np.full(400, 0.2)})
+    params = QualityParams(n_boot=500)
+    scores = paired_scores(a, b, params)
+    # the same figures as scores.paired_difference on the same pairs (one rule, one place)
+    assert scores["rps"] == paired_difference(a_rps, b_rps, horizon=20, n_boot=500)
+    assert scores["rps_vs_climatology"].mean == pytest.approx(float(np.mean(a_rps - b_rps)) - 0.1)
+    # fewer than three horizons of common sessions: no figures rather than a narrow interval
+    assert paired_scores(a.head(59), b.head(59), params) == {}
+    assert paired_scores(a.head(60), b.head(60), params)["rps"].n == 60
 
 
 def test_the_quality_table_of_v1_and_v2_on_one_history() -> None:
@@ -133,6 +133,8 @@ def test_the_quality_table_of_v1_and_v2_on_one_history() -> None:
     assert v1["calls"] == v2["calls"] == 700 - 249
     assert v2["zones_wider"] == v2["close_in_line"] == v2["overlaps"] == 0
     assert v2["false_statements"] == 0 and v2["crash_as_range"] == 0
+    # Every real v2 zone has a reason; v1 publishes none, so it is not counted.
+    assert v2["unexplained_levels"] == 0 and v1["unexplained_levels"] is None
     assert v1["zones_wider"] > 0  # v1 chains swings into wide bands
     assert v2["crash_sessions"] == v1["crash_sessions"] > 0  # same bars, same sessions
     scores = paired_scores(
@@ -144,3 +146,15 @@ def test_the_quality_table_of_v1_and_v2_on_one_history() -> None:
     ((root, shown),) = transposed_quality(q)
     assert root == "ES" and shown.columns == ["figure", "v1", "v2"]
     assert shown.filter(pl.col("figure") == "false statements")["v2"][0] == "0"
+
+
+def test_a_real_zone_without_a_reason_is_counted_a_projected_one_is_not() -> None:
+    row = {"has_call": True}
+    for p, reason, projected in (("line", "", False), ("bias", "", True),
+                                 ("ext", "swing high of 3 Jan", False), ("deep", None, False)):  # fmt: skip
+        row |= {f"{p}_reason": reason, f"{p}_projected": projected}
+    table = pl.DataFrame([row, {**row, "has_call": False}])
+    assert unexplained_levels(table) == 2  # the line and the deeper level of the one call
+    assert unexplained_levels(table.drop("deep_reason")) is None
+    nulls = table.with_columns(pl.lit(None, pl.String).alias(f"{p}_reason") for p in PREFIXES)
+    assert unexplained_levels(nulls) is None  # stored v1 rows: the columns, all null

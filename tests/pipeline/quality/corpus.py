@@ -88,7 +88,8 @@ def make_batch(
     file source derives from it, row for row. ``without`` names a vendor column the vendor left
     out (it is dropped from both, as a permissive source would hand it over)."""
     raw = pa.table({c: pa.array([r[c] for r in rows], type=pa.string()) for c in RAW_COLUMNS})
-    bars = canonical_from_raw(raw, ROOT, resolve_columns(list(RAW_COLUMNS)))
+    columns = resolve_columns(list(RAW_COLUMNS))
+    bars = canonical_from_raw(raw, ROOT, columns)
     if without is not None:
         raw = raw.drop_columns([without])
         bars = bars.drop(without.lower())
@@ -100,7 +101,8 @@ def make_batch(
         fetched_at=fetched_at,
         window_start=SESSIONS[0],
         window_end=window_end,
-        metadata={"corpus": True},
+        # as the file source records it: which vendor column became which canonical one
+        metadata={"corpus": True, "columns": columns},
     )
 
 
@@ -294,9 +296,9 @@ def corpus() -> list[CorpusCase]:
             (26,),
         ),
         CorpusCase(
-            "price_100x",
-            "row 27: every price multiplied by 100 (a unit error); row 28 is back to normal",
-            make_batch(_planted(_shift_prices(27, times=100.0))),
+            "price_10x",
+            "row 27: every price multiplied by 10 (a decimal shift; still inside the plausible range, so the jump rule must catch it); row 28 is back to normal",
+            make_batch(_planted(_shift_prices(27, times=10.0))),
             "price.jump",
             "error",
             (27,),
@@ -324,6 +326,78 @@ def corpus() -> list[CorpusCase]:
             "volume.repeated",
             "warning",
             (30,),
+        ),
+        CorpusCase(
+            "price_1e300",
+            "row 31: every price 1e300 (consistent OHLC, no jump check without a good close)",
+            make_batch(_planted(_set(31, Open="1e300", High="1e300", Low="1e300", Close="1e300"))),
+            "price.plausible",
+            "error",
+            (31,),
+        ),
+        CorpusCase(
+            "price_infinite",
+            "row 32: the High cell is 'inf'",
+            make_batch(_planted(_set(32, High="inf"))),
+            "price.plausible",
+            "error",
+            (32,),
+        ),
+        CorpusCase(
+            "price_unit_error",
+            "row 33: prices a thousandth of the real ones (6.8 for 6,800)",
+            make_batch(_planted(_shift_prices(33, times=0.001))),
+            "price.plausible",
+            "error",
+            (33,),
+        ),
+        CorpusCase(
+            "volume_1e30",
+            "row 34: volume '1e30' (does not fit a 64-bit count: stored as NULL before)",
+            make_batch(_planted(_set(34, Volume="1e30"))),
+            "volume.plausible",
+            "error",
+            (34,),
+        ),
+        CorpusCase(
+            "volume_text",
+            "row 35: volume 'lots'",
+            make_batch(_planted(_set(35, Volume="lots"))),
+            "volume.plausible",
+            "error",
+            (35,),
+        ),
+        CorpusCase(
+            "volume_implausible",
+            "row 36: volume 2,000,000,000 contracts in one session",
+            make_batch(_planted(_set(36, Volume="2000000000"))),
+            "volume.plausible",
+            "error",
+            (36,),
+        ),
+        CorpusCase(
+            "invented_contract",
+            "row 37: contract 'ESX26' (X is not a quarterly month code)",
+            make_batch(_planted(_set(37, Contract="ESX26"))),
+            "contract.listed",
+            "error",
+            (37,),
+        ),
+        CorpusCase(
+            "other_roots_contract",
+            "row 5: contract 'NQH26' in an ES batch",
+            make_batch(_planted(_set(5, Contract="NQH26"))),
+            "contract.listed",
+            "error",
+            (5,),
+        ),
+        CorpusCase(
+            "expired_contract",
+            "row 6: contract 'ESZ24', expired a year before the session",
+            make_batch(_planted(_set(6, Contract="ESZ24"))),
+            "contract.listed",
+            "error",
+            (6,),
         ),
         CorpusCase(
             "empty_batch",

@@ -129,9 +129,9 @@ def test_findings_carry_the_raw_row_as_received_and_the_numbers(
 def test_the_bar_after_a_quarantined_spike_is_not_a_jump_back(
     results: dict[str, ValidationResult],
 ) -> None:
-    result = results["price_100x"]
+    result = results["price_10x"]
     assert result.findings["row_index"].to_list() == [27]
-    # compared with row 26's close, never with the 100x close (and the 100x bar is not in the ATR)
+    # compared with row 26's close, never with the 10x close (and the 10x bar is not in the ATR)
     assert f"previous close {float(clean_rows()[26]['Close'])}" in result.findings["detail"][0]
     assert SESSIONS[28] in result.clean["session_date"].to_list()
 

@@ -2,8 +2,9 @@
 
 Checked on calls of the demo history spread over the years (every perspective the demo reaches):
 the methodology is named, every level says why it is there, a fact is printed exactly when its
-field is set, risk wording fits where price is, the scenario evidence reconciles with the printed
-probability, and "the most likely outcome" is the largest heading.
+field is set, risk wording fits where price is, the scenario evidence prints the heading's
+probability (the model's) and a base rate recomputable from its counts, and "the most likely
+outcome" is the largest heading.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from pipeline.report.note import render_note
 from pipeline.sources.demo import demo_bars
 
 END = date(2026, 11, 20)
+MODEL = re.compile(r"Evidence: ([\d.]+)% is the chance that the close, as a random walk")
 EVIDENCE = re.compile(
     r"of the (\d+) past sessions .*?, (\d+) of \1 \(\d+%\) ended this way; shrunk toward the "
-    r"([\d.]+)% rate .*?: \((\d+) \+ 60 x ([\d.]+)%\) / \((\d+) \+ 60\) = ([\d.]+)%"
+    r"([\d.]+)% rate .*?the base rate is \((\d+) \+ 60 x ([\d.]+)%\) / \((\d+) \+ 60\) = "
+    r"([\d.]+)%"
 )
 
 
@@ -83,18 +86,11 @@ def test_the_evidence_reconciles_with_the_printed_probability(snapshots) -> None
         note = render_note(s)
         headings = [int(p) for p in re.findall(r"^### .*\((\d+)%\)$", note, flags=re.M)]
         assert sum(headings) == 100
-        if s.analogs_total == 0:
-            assert note.count("no past session in the same state has a known") == 3
-            continue
-        matches = EVIDENCE.findall(note)
-        assert len(matches) == 3, s.as_of
-        printed = []
-        for total, n, geo, n2, geo2, total2, p in matches:
-            assert (n, geo, total) == (n2, geo2, total2)
-            recomputed = (int(n) + 60 * float(geo) / 100) / (int(total) + 60)
-            assert recomputed * 100 == pytest.approx(float(p), abs=0.06)  # rounding of g
-            printed.append(float(p) / 100)
-        # The headings are the same probabilities in whole percents (order: bull, side, bear).
+        # The heading's probability is the model's, printed with the model that made it ...
+        by_name = {sc.name: sc.probability for sc in s.scenarios}
+        printed = [float(p) / 100 for p in MODEL.findall(note)]
+        expected = [by_name[n] for n in ("bull", "sideways", "bear")]
+        assert printed == pytest.approx(expected, abs=0.0005 + 1e-9), s.as_of  # 1 decimal in %
         assert (
             headings == whole_percents(printed)
             or max(abs(h - q * 100) for h, q in zip(headings, printed, strict=True)) < 1
@@ -102,6 +98,19 @@ def test_the_evidence_reconciles_with_the_printed_probability(snapshots) -> None
         likely = re.search(r"the most likely outcome is .*? \((\d+)%\)", note)
         tie = re.search(r"a tie between .*? \((\d+)% each\)", note)
         assert int((likely or tie).group(1)) == max(headings)  # type: ignore[union-attr]
+        # ... and the base rate beside it is recomputable from the counts printed with it.
+        if s.analogs_total == 0:
+            assert note.count("no past session in the same state has a known") == 3
+            continue
+        matches = EVIDENCE.findall(note)
+        assert len(matches) == 3, s.as_of
+        for (total, n, geo, n2, geo2, total2, b), scenario in zip(
+            matches, ("bull", "sideways", "bear"), strict=True
+        ):
+            assert (n, geo, total) == (n2, geo2, total2)
+            recomputed = (int(n) + 60 * float(geo) / 100) / (int(total) + 60)
+            assert recomputed * 100 == pytest.approx(float(b), abs=0.06)  # rounding of g
+            assert int(n) == next(sc.analogs for sc in s.scenarios if sc.name == scenario)
 
 
 def test_a_v1_call_keeps_its_v1_note() -> None:
@@ -113,3 +122,18 @@ def test_a_v1_call_keeps_its_v1_note() -> None:
     note = render_note(snapshot_from_row(row.row(0, named=True)))
     assert "methodology v1" in note and "Methodology: v2" not in note
     assert "The analog base rates" in note
+
+
+def test_what_changed_names_the_scenarios_as_the_headings_do(snapshots) -> None:
+    # A down call's bull scenario is a reversal: the changes section must not call it a
+    # continuation while the scenario headings of the same note say "Bullish Reversal".
+    down = [s for s in snapshots if s.orientation == "down"]
+    named = 0
+    for s in down:
+        previous = next(p for p in snapshots if p.as_of < s.as_of)
+        note = render_note(s, previous=previous)
+        changes = note.split("## What Changed Since the Previous Call")[1].split("\n## ")[0]
+        assert "### Bullish Reversal" in note, s.as_of
+        assert "Bullish Continuation" not in changes and "Bearish Reversal" not in changes
+        named += "- Bullish Reversal: " in changes
+    assert named >= 3  # the probabilities of these calls, months apart, do change

@@ -7,19 +7,28 @@ with findings as (
 ),
 
 -- The same bar fetched again in a later (overlapping) batch breaks the same rule again: it is
--- already on record, so it is not recorded twice.
+-- already on record, so it is not recorded twice; nor is a finding of this batch already stored
+-- (the batch loaded again). Anti joins, not ON CONFLICT: DuckDB's
+-- conflict check costs ~0.7 KB per inserted row, 300 MB for 400,000 quarantined copies.
+seen_elsewhere as (
+    select rule, contract, session_date, raw_row::varchar as raw_text
+    from quarantine
+    where source = $source and batch_id <> $batch_id
+),
+
+seen_here as (
+    select row_index, rule from quarantine where batch_id = $batch_id
+),
+
 new_findings as (
     select f.*
     from findings as f
-    where not exists (
-        select 1
-        from quarantine as seen
-        where seen.source = $source
-          and seen.rule = f.rule
-          and seen.contract is not distinct from f.contract
-          and seen.session_date is not distinct from f.session_date
-          and seen.raw_row::varchar = f.raw_row::json::varchar
-    )
+    anti join seen_here as h on h.row_index = f.row_index and h.rule = f.rule
+    anti join seen_elsewhere as s
+        on s.rule = f.rule
+        and s.contract is not distinct from f.contract
+        and s.session_date is not distinct from f.session_date
+        and s.raw_text = f.raw_row::json::varchar
 ),
 
 final as (
@@ -30,4 +39,3 @@ final as (
 )
 
 select * from final
-on conflict do nothing

@@ -1,16 +1,19 @@
 -- latest_snapshots: the current version of every call (one row per root, as_of, author,
--- methodology_version and source).
+-- methodology_version and source): the versions no later version supersedes. Versions form one
+-- chain per call (version n+1 supersedes n), so this equals the highest version per call; the
+-- anti join against the few superseded versions costs a scan, where ranking every version sorted
+-- all of them (600,000 calls: 0.07 s against 0.25 s of CPU for latest_calls, bench/RESULTS.md).
 create or replace view latest_snapshots as
-with versions as (
-    select * from snapshots
+with superseded as (
+    select root, as_of, author, methodology_version, source, supersedes_version as version
+    from snapshots
+    where supersedes_version is not null
 ),
 
 final as (
-    select *
-    from versions
-    qualify row_number() over (
-        partition by root, as_of, author, methodology_version, source order by version desc
-    ) = 1
+    select s.*
+    from snapshots as s
+    anti join superseded using (root, as_of, author, methodology_version, source, version)
 )
 
 select * from final;

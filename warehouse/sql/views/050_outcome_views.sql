@@ -91,13 +91,32 @@ with_stored as (
     left join borrowed_climatology as b using (snapshot_id)
 ),
 
+-- A call scored against the expanding climatology of its own group is one whose snapshot stores no
+-- point-in-time climatology and has no model call of the same session to borrow it from (an
+-- analyst's call on a day the model did not call): only those calls, and only their groups, need
+-- the running counts; the others keep clim_n_* null. At 1.2 million model calls this leaves the
+-- window and the as-of join almost nothing to do (bench/RESULTS.md, "Scale").
+needs_expanding as (
+    select * from with_stored where pit_clim_source is null
+),
+
+expanding_groups as (
+    select distinct root, author, kind, methodology_version, source from needs_expanding
+),
+
+-- The running counts of bear, sideways and bull outcomes travel as one integer (bits 0-19, 20-39,
+-- 40 and up): one windowed sum instead of three. A group holds one call per session: far below
+-- 2^20 per outcome.
 known_by_horizon_end as (
     select
         root, author, kind, methodology_version, source, horizon_end,
-        sum(count(*) filter (where outcome = 'bear')) over w as n_bear,
-        sum(count(*) filter (where outcome = 'sideways')) over w as n_sideways,
-        sum(count(*) filter (where outcome = 'bull')) over w as n_bull
+        sum(
+            count(*) filter (where outcome = 'bear')
+            + (count(*) filter (where outcome = 'sideways') << 20)
+            + (count(*) filter (where outcome = 'bull') << 40)
+        ) over w as packed_counts
     from calls
+    semi join expanding_groups using (root, author, kind, methodology_version, source)
     group by root, author, kind, methodology_version, source, horizon_end
     window w as (
         partition by root, author, kind, methodology_version, source order by horizon_end
@@ -108,10 +127,20 @@ known_by_horizon_end as (
 with_counts as (
     select
         c.*,
-        coalesce(k.n_bear, 0) as clim_n_bear,
-        coalesce(k.n_sideways, 0) as clim_n_sideways,
-        coalesce(k.n_bull, 0) as clim_n_bull
+        null::bigint as clim_n_bear,
+        null::bigint as clim_n_sideways,
+        null::bigint as clim_n_bull
     from with_stored as c
+    where c.pit_clim_source is not null
+
+    union all by name
+
+    select
+        c.*,
+        coalesce(k.packed_counts & 1048575, 0) as clim_n_bear,
+        coalesce((k.packed_counts >> 20) & 1048575, 0) as clim_n_sideways,
+        coalesce(k.packed_counts >> 40, 0) as clim_n_bull
+    from needs_expanding as c
     asof left join known_by_horizon_end as k
       on c.root = k.root and c.author = k.author and c.kind = k.kind
      and c.methodology_version = k.methodology_version and c.source = k.source

@@ -39,10 +39,11 @@ def test_every_real_call_keeps_the_hard_properties_and_says_nothing_false(tables
     assert figures["median_width_atr"] <= params.median_zone_width_atr
     assert figures["line_in_band"] >= params.band_share
     assert figures["bias_in_band"] >= params.band_share
-    # Persistence: measured 7-8 sessions (strict) and 8-9 (same level) on these files; the
-    # issue's target is 10 (see the report in bench/RESULTS.md).
-    assert figures["line_run_median"] >= 7
-    assert figures["line_level_run_median"] >= 8
+    # Persistence: measured 9-10 sessions (strict: both edges unchanged) and 10-11 (same level,
+    # a zone cut back to a close that came into it counted as the same line) on these files;
+    # the target is 10 (see the report in bench/RESULTS.md).
+    assert figures["line_run_median"] >= 9
+    assert figures["line_level_run_median"] >= 10
     assert false_statements(table, tick=tick).height == 0
     labels = crash_labels(table, params)
     assert sum(labels.values()) > 30 and "range" not in labels
@@ -53,12 +54,34 @@ def test_every_real_call_keeps_the_hard_properties_and_says_nothing_false(tables
     [
         ("ES", date(2008, 10, 10), "Bearish", "crash"),
         ("ES", date(2020, 3, 16), "Bearish", "crash"),
-        ("YM", date(2020, 3, 23), "Bearish", "crash"),
-        ("NQ", date(2020, 3, 16), "Neutral", "crash"),
+        ("ES", date(2020, 3, 23), "Bearish", "crash"),
         ("ES", date(2022, 6, 16), "Bearish", "selloff"),
         ("ES", date(2024, 11, 11), "Bullish", "breakout to new highs"),
+        ("NQ", date(2008, 10, 10), "Bearish", "crash"),
+        # 28 % below its high, 14 % below a 200-day still rising 1.5 % a month: the crash rule.
+        ("NQ", date(2020, 3, 16), "Bearish", "crash"),
+        ("NQ", date(2020, 3, 23), "Bearish", "crash"),
+        ("NQ", date(2022, 6, 16), "Bearish", "selloff"),
+        ("NQ", date(2024, 11, 11), "Bullish", "breakout to new highs"),
+        ("YM", date(2008, 10, 10), "Bearish", "crash"),
+        ("YM", date(2020, 3, 16), "Bearish", "crash"),
+        ("YM", date(2020, 3, 23), "Bearish", "crash"),
+        ("YM", date(2022, 6, 16), "Bearish", "selloff"),
+        ("YM", date(2024, 11, 11), "Bullish", "trending higher"),
     ],
 )
 def test_the_dates_a_chartist_knows(tables, root, day, trend, perspective) -> None:
     row = tables[root].filter(pl.col("session_date") == day).row(0, named=True)
     assert (row["primary_trend"], row["perspective"]) == (trend, perspective)
+    # A trending call leans with its trend.
+    assert row["orientation"] == ("up" if trend == "Bullish" else "down")
+
+
+def test_the_2020_crash_keeps_nq_bearish_until_price_is_back_above_an_average(tables) -> None:
+    # The rebounds inside the crash (13, 24, 26 Mar) do not make the trend Neutral for a day:
+    # price stayed accepted below both averages until 13 Apr.
+    march = tables["NQ"].filter(
+        pl.col("session_date").is_between(date(2020, 3, 12), date(2020, 4, 9))
+    )
+    assert set(march["primary_trend"]) == {"Bearish"}
+    assert (march["sma50_side"] == -1).all() and (march["sma200_side"] == -1).all()

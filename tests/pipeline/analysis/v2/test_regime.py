@@ -86,6 +86,7 @@ def test_breakdown_turns_a_crash_bearish_before_the_averages_cross() -> None:
         "sma200": 3000.0, "sma200_change": 20.0, "sma50": 3300.0, "sma50_change": -50.0,
         "offset": 0.0, "atr14": 100.0, "last_swing_high": 3100.0, "prev_swing_high": 3400.0,
         "last_swing_low": 2600.0, "prev_swing_low": 2900.0,
+        "fall_pct": 0.15, "fall_recovered": 0.0,  # a selloff, not a crash: no crash rule
     }  # fmt: skip
     closes = [2400.0, 2400.0, 2750.0, 2750.0]  # 20 % and 8 % below the SMA200
     frame = pl.DataFrame([{**common, "close": c} for c in closes])
@@ -95,3 +96,29 @@ def test_breakdown_turns_a_crash_bearish_before_the_averages_cross() -> None:
     assert out["primary_trend"].to_list() == ["Bearish", "Bearish", "Neutral", "Neutral"]
     assert out["trend_rule"].to_list() == ["breakdown", "breakdown", None, None]
     assert out["dist_sma200_pct"][0] == pytest.approx(-0.2)
+
+
+def test_a_crash_through_both_averages_is_bearish_until_price_is_back_above_one() -> None:
+    # The 200-day still rises 3 % a month and the close is only 12 % below it, the 50-day still
+    # rises and there are no lower highs yet: neither the stack nor the breakdown rule holds.
+    common = {
+        "sma200": 3000.0, "sma200_change": 90.0, "sma50": 3300.0, "sma50_change": 20.0,
+        "offset": 0.0, "atr14": 100.0, "last_swing_high": 3400.0, "prev_swing_high": 3300.0,
+        "last_swing_low": 2400.0, "prev_swing_low": 2500.0,  # no recovery structure either
+    }  # fmt: skip
+    # (close, fall from the 30-session high, share of that fall won back)
+    days = [
+        (2640.0, 0.22, 0.0),  # below both averages (no acceptance yet: the close's side)
+        (2640.0, 0.22, 0.0),  # accepted below both
+        (2700.0, 0.18, 0.25),  # rebound inside the crash: no longer 20 % down, still Bearish
+        (3350.0, 0.05, 0.9),  # one close above both averages: not accepted, still Bearish
+        (3350.0, 0.05, 0.9),  # accepted above both: the crash rule lets go, the stack holds
+    ]
+    frame = pl.DataFrame(
+        [{**common, "close": c, "fall_pct": f, "fall_recovered": r} for c, f, r in days]
+    )
+    out = with_trend(frame, P)
+    assert out["sma200_side"].to_list() == [-1, -1, -1, -1, 1]
+    assert out["sma50_side"].to_list() == [-1, -1, -1, -1, 1]
+    assert out["primary_trend"].to_list() == ["Bearish"] * 4 + ["Bullish"]
+    assert out["trend_rule"].to_list() == ["crash"] * 4 + ["sma_stack"]

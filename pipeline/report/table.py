@@ -1,0 +1,331 @@
+"""Result frames laid out for a terminal or a text file: table, vertical records, CSV, JSON, Markdown.
+
+Human layouts (table, vertical, Markdown) show every number rounded to what it means, chosen by
+its column name: prices on the root's tick grid (the frame's ``root`` column, else two decimals),
+probabilities and frequencies to 3 decimals, scores and skills to 4, multiples of ATR to 2,
+RSI/ADX to 1, counts with thousands separators, timestamps to the second in UTC. Machine layouts
+(CSV, JSON) keep every value exactly as stored.
+
+``auto`` picks the table when its rows fit the terminal width and one record per block (the
+``psql \\x`` layout) when they do not, so a 30-column view never prints as 3-character columns.
+
+Pure: a polars frame in, text or a rich renderable out; nothing here reads the terminal itself
+(the caller passes its width).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from pipeline.market.contracts import ROOT_SPECS
+from pipeline.report.format import format_price
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+FORMATS: tuple[str, ...] = ("auto", "table", "vertical", "csv", "json", "markdown")
+#: Width of the scratch console a table is measured on (wider than any real terminal).
+MEASURE_WIDTH = 100_000
+#: Prices with no root to take a tick from are shown with this many decimals.
+DEFAULT_PRICE_DECIMALS = 2
+NULL_TEXT = ""
+VERTICAL_NULL_TEXT = "null"
+
+#: Decimals by meaning. ``price`` uses the tick grid instead.
+DECIMALS: dict[str, int] = {
+    "probability": 3,  # p_bull, frequencies, rates: 0.412
+    "score": 4,  # RPS, Brier, log score, skill: 0.1873
+    "atr": 2,  # distances and excursions in multiples of ATR
+    "fraction": 4,  # *_pct: fractions, 0.0512 = 5.12 %
+    "oscillator": 1,  # RSI, ADX: 0..100
+    "factor": 6,  # ratio adjustments
+}
+
+_PRICE_NAMES = frozenset(
+    {
+        "open", "high", "low", "close", "raw_close", "settlement", "price", "level",
+        "sma20", "sma50", "sma200", "ema21", "atr14", "sma200_change", "sma50_change",
+        "high_252", "low_252", "risk_level", "trigger_level", "target_low", "target_high",
+        "close_at_horizon", "roll_offset", "offset", "upper_barrier", "lower_barrier",
+    }
+)  # fmt: skip
+_PRICE_PATTERN = re.compile(
+    r"^((old|new|zone|level)_)?((line|bias|ext|deep)_(low|high)|open|high|low|close)$"
+    r"|_(barrier|internal|close)$"
+)
+_PROBABILITY_NAMES = frozenset(
+    {
+        "probability", "climatology", "forecast", "mean_forecast", "observed_frequency",
+        "frequency_low", "frequency_high", "bucket_low", "bucket_high", "mean p",
+    }
+)  # fmt: skip
+_PROBABILITY_PATTERN = re.compile(r"^(p|clim|ref|geo)_(bear|sideways|bull)$|_rate$")
+_SCORE_PATTERN = re.compile(
+    r"(^|_)(rps|brier|log_score|skill)(_|$)|^(skill|geometry)_(low|high)$|^skill"
+)
+_OSCILLATORS = frozenset({"rsi14", "adx14", "rsi", "adx"})
+_FACTORS = frozenset({"roll_factor", "factor"})
+
+
+def column_kind(name: str) -> str:
+    """What a column's numbers mean, from its name (see DECIMALS; ``price``; ``number``).
+
+    >>> [column_kind(c) for c in ("p_bull", "mean_rps", "line_low", "mfe_atr", "bucket_low")]
+    ['probability', 'score', 'price', 'atr', 'probability']
+    >>> [column_kind(c) for c in ("skill_low", "geometry_high", "rsi14", "n_analogs")]
+    ['score', 'score', 'oscillator', 'number']
+    """
+    lowered = name.lower()
+    if lowered in _PROBABILITY_NAMES or _PROBABILITY_PATTERN.search(lowered):
+        return "probability"
+    if _SCORE_PATTERN.search(lowered):
+        return "score"
+    if lowered.endswith("_atr"):
+        return "atr"
+    if lowered.endswith("_pct"):
+        return "fraction"
+    if lowered in _OSCILLATORS:
+        return "oscillator"
+    if lowered in _FACTORS:
+        return "factor"
+    if lowered in _PRICE_NAMES or _PRICE_PATTERN.search(lowered):
+        return "price"
+    return "number"
+
+
+def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) -> str:
+    """One value as a person reads it (see the module docstring).
+
+    >>> format_cell(0.06544145077720197, kind="probability"), format_cell(0.06544145077720197)
+    ('0.065', '0.0654')
+    >>> format_cell(2512.3456, kind="price", tick=0.1), format_cell(2512.3456, kind="price")
+    ('2,512.3', '2,512.35')
+    >>> format_cell(21873), format_cell(True), format_cell(None), format_cell(1234.5678)
+    ('21,873', 'true', '', '1,234.57')
+    >>> format_cell(datetime(2026, 2, 5, 18, 15, 3, 123456, tzinfo=UTC))
+    '2026-02-05 18:15:03Z'
+    """
+    if value is None:
+        return NULL_TEXT
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return _format_float(value, kind=kind, tick=tick)
+    if isinstance(value, datetime):
+        return _format_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(format_cell(v, kind=kind, tick=tick) for v in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(value, default=str, separators=(",", ":"))
+    return str(value)
+
+
+def display_rows(frame: pl.DataFrame, *, limit: int | None = None) -> list[list[str]]:
+    """The frame's first ``limit`` rows (all when None) as display strings, column by column."""
+    kinds = [column_kind(c) for c in frame.columns]
+    ticks: list[float | None] = [None] * frame.height
+    if "root" in frame.columns and frame.schema["root"] == pl.String:
+        ticks = [ROOT_SPECS[r].tick if r in ROOT_SPECS else None for r in frame["root"].to_list()]
+    rows = frame.head(limit) if limit is not None else frame
+    return [
+        [format_cell(v, kind=k, tick=ticks[i]) for v, k in zip(row, kinds, strict=True)]
+        for i, row in enumerate(rows.iter_rows())
+    ]
+
+
+def table_width(table: RenderableType, *, wrapped: bool = False) -> int:
+    """Characters a rich table needs: without wrapping a cell (its natural width), or with every
+    cell wrapped at its spaces (``wrapped``: its longest word decides)."""
+    import io
+
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console(width=MEASURE_WIDTH, file=io.StringIO())
+    measured = Measurement.get(console, console.options, table)
+    return measured.minimum if wrapped else measured.maximum
+
+
+def choose_layout(
+    frame: pl.DataFrame, *, width: int, limit: int | None = None, wrap: bool = False
+) -> str:
+    """``table`` when the rows fit in ``width`` characters, else ``vertical``. With ``wrap`` a
+    table whose cells may wrap at their spaces (never inside a word or a number) still counts
+    as fitting: for short, known layouts such as ``callbook status``."""
+    table = render_table(frame, limit=limit)
+    return "table" if table_width(table, wrapped=wrap) <= width else "vertical"
+
+
+def render_table(
+    frame: pl.DataFrame, *, title: str | None = None, limit: int | None = None
+) -> RenderableType:
+    """The rows as a rich table (numbers right-aligned, no wrapping inside a cell's line)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        show_edge=False,
+        collapse_padding=True,
+    )
+    numeric = [frame.schema[c].is_numeric() for c in frame.columns]
+    for name, right in zip(frame.columns, numeric, strict=True):
+        # A header never breaks inside a word; cells wrap at their spaces when they must.
+        longest_word = max((len(w) for w in name.split()), default=0)
+        table.add_column(
+            name, justify="right" if right else "left", overflow="fold", min_width=longest_word
+        )
+    for row in display_rows(frame, limit=limit):
+        table.add_row(*(Text(cell) for cell in row))  # data, not markup: "[in tuning period]"
+    return table
+
+
+def render_vertical(
+    frame: pl.DataFrame, *, title: str | None = None, limit: int | None = None
+) -> RenderableType:
+    """One block per row: a rule naming the record, then ``column  value`` lines."""
+    from rich.console import Group
+    from rich.rule import Rule
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = [Text(title, style="bold")] if title else []
+    for index, row in enumerate(display_rows(frame, limit=limit), start=1):
+        parts.append(Rule(f"record {index:,}", align="left", style="dim"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for name, cell in zip(frame.columns, row, strict=True):
+            grid.add_row(
+                Text(name), Text(cell) if cell != NULL_TEXT else Text(VERTICAL_NULL_TEXT, "dim")
+            )
+        parts.append(grid)
+    return Group(*parts)
+
+
+def render_markdown(frame: pl.DataFrame, *, limit: int | None = None) -> str:
+    """A GitHub-flavoured Markdown table (pipes in cells escaped, numbers right-aligned).
+
+    >>> print(render_markdown(pl.DataFrame({"root": ["RTY"], "p_bull": [0.41234]})), end="")
+    | root | p_bull |
+    |---|---:|
+    | RTY | 0.412 |
+    """
+    align = ["---:" if frame.schema[c].is_numeric() else "---" for c in frame.columns]
+    lines = [
+        "| " + " | ".join(_md(c) for c in frame.columns) + " |",
+        "|" + "|".join(align) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(_md(cell) for cell in row) + " |"
+        for row in display_rows(frame, limit=limit)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_csv(frame: pl.DataFrame) -> str:
+    """Every value as stored (no rounding), RFC 4180."""
+    return frame.write_csv()
+
+
+def render_json(frame: pl.DataFrame) -> str:
+    """A JSON array of row objects, every value as stored (no rounding)."""
+    return frame.write_json() + "\n"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _format_float(value: float, *, kind: str, tick: float | None) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    if kind == "price":
+        if tick is not None:
+            return format_price(value, tick=tick)
+        return f"{value:,.{DEFAULT_PRICE_DECIMALS}f}"
+    if kind in DECIMALS:
+        return f"{value:,.{DECIMALS[kind]}f}"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.2f}"
+    if magnitude >= 1:
+        return f"{value:.3f}"
+    if magnitude == 0 or magnitude >= 1e-3:
+        return f"{value:.4f}"
+    return f"{value:.3e}"
+
+
+def _format_timestamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def calls_list_view(calls: pl.DataFrame, *, with_root: bool = True) -> pl.DataFrame:
+    """The ``calls_list`` rows as ``callbook calls list`` prints them.
+
+    ``by`` is ``callbook v1`` for the model's calls (author and methodology) and the analyst's
+    name otherwise; ``bull/side/bear`` are whole percents summing to 100; ``outcome`` is the
+    realised scenario with the session it settled on, or ``open to D`` while the horizon runs
+    (an open call has no score yet).
+
+    >>> row = {"as_of": date(2026, 2, 4), "root": "RTY", "author": "callbook",
+    ...        "methodology_version": "v1", "kind": "live", "source": "demo", "version": 1,
+    ...        "primary_trend": "Bullish", "p_bull": 0.4, "p_sideways": 0.4, "p_bear": 0.2,
+    ...        "horizon_end": date(2026, 3, 4), "outcome": None, "resolved_session": None,
+    ...        "rps": None}
+    >>> calls_list_view(pl.DataFrame([row])).row(0)
+    (datetime.date(2026, 2, 4), 'RTY', 'callbook v1', 'live', 'Bullish', '40/40/20', 'open to 2026-03-04', None)
+    """
+    from pipeline.report.format import whole_percents
+
+    rows = []
+    for r in calls.iter_rows(named=True):
+        by = r["author"]
+        if r["methodology_version"] != "analyst":
+            by = f"{by} {r['methodology_version']}"
+        percents = (
+            "/".join(str(p) for p in whole_percents([r["p_bull"], r["p_sideways"], r["p_bear"]]))
+            if None not in (r["p_bull"], r["p_sideways"], r["p_bear"])
+            else ""
+        )
+        outcome = (
+            f"{r['outcome']} {r['resolved_session']}"
+            if r["outcome"] is not None
+            else f"open to {r['horizon_end']}"
+        )
+        rows.append(
+            {
+                "as_of": r["as_of"],
+                "root": r["root"],
+                "by": by,
+                "kind": r["kind"],
+                "trend": r["primary_trend"],
+                "bull/side/bear": percents,
+                "outcome": outcome,
+                "rps": r["rps"],
+            }
+        )
+    schema = {
+        "as_of": pl.Date, "root": pl.String, "by": pl.String, "kind": pl.String,
+        "trend": pl.String, "bull/side/bear": pl.String, "outcome": pl.String, "rps": pl.Float64,
+    }  # fmt: skip
+    view = pl.DataFrame(rows, schema=schema)
+    return view if with_root else view.drop("root")

@@ -1,0 +1,44 @@
+"""Untrusted text in messages: bounded, printable excerpts.
+
+A file callbook is pointed at may be anything (a symlink to /etc/passwd, a binary, a terminal
+escape sequence). Messages and findings show at most ``EXCERPT_CHARS`` characters of a value it
+holds, with anything outside printable ASCII replaced by ``?``, quoted, so an error line never
+echoes a file's contents nor drives the terminal. One rule, two forms: :func:`excerpt` for a
+Python value, :func:`excerpt_expr` for a polars column.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+#: Characters of a value shown at most (the last replaced by an ellipsis when cut).
+EXCERPT_CHARS = 20
+_UNPRINTABLE = r"[^\x20-\x7E]"
+_ELLIPSIS = "…"
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A quoted, printable excerpt of ``value`` of at most ``limit`` characters.
+
+    >>> excerpt("1e30"), excerpt("root:x:0:0:root:/root:/bin/bash"), excerpt("a\\x1b[2Jb")
+    ("'1e30'", "'root:x:0:0:root:/ro…'", "'a?[2Jb'")
+    """
+    text = re.sub(_UNPRINTABLE, "?", str(value))
+    return "'" + (text if len(text) <= limit else text[: limit - 1] + _ELLIPSIS) + "'"
+
+
+def excerpt_expr(expr: pl.Expr, limit: int = EXCERPT_CHARS) -> pl.Expr:
+    """:func:`excerpt` of each value of a string column (null stays null).
+
+    >>> pl.select(excerpt_expr(pl.lit("root:x:0:0:root:/root:/bin/bash"))).item()
+    "'root:x:0:0:root:/ro…'"
+    """
+    text = expr.cast(pl.String).str.replace_all(_UNPRINTABLE, "?")
+    cut = (
+        pl.when(text.str.len_chars() <= limit)
+        .then(text)
+        .otherwise(text.str.slice(0, limit - 1) + pl.lit(_ELLIPSIS))
+    )
+    return pl.lit("'") + cut + pl.lit("'")

@@ -1,0 +1,158 @@
+"""Fan-out and one writer: the backfill on a real Dask LocalCluster equals the serial one, and a
+reader in another process answers from the published replica while a backfill writes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from flows.history import backfill
+from flows.nightly import nightly
+from flows.settings import load_settings
+from flows.writer import writer_limit_name
+from tests.fakes.clock import frozen_clock
+from warehouse.lock import lock_path, read_holder
+from warehouse.store import Warehouse
+
+AS_OF = date(2026, 11, 20)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+ROOTS = ["RTY", "ES", "NQ"]
+WINDOW_START = date(2026, 6, 1)  # a short window keeps the writes small; each call table is full
+
+
+@pytest.fixture(scope="module")
+def ingested(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("fanout") / "data"
+    with frozen_clock(NOW):
+        nightly(roots=ROOTS, source="demo", as_of=AS_OF, data_dir=str(data_dir))
+    return data_dir
+
+
+def copy_of(data_dir: Path, target: Path) -> Path:
+    shutil.copytree(data_dir, target)
+    return target
+
+
+def stored(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
+    """What a backfill decides: every snapshot (id, content hash), level, scenario and outcome
+    (everything but the provenance: run id, creation and recording times)."""
+    with Warehouse.open_reader(data_dir / "warehouse.duckdb") as wh:
+        return {
+            "snapshots": wh.query(
+                "select snapshot_id, content_hash, kind from snapshots order by snapshot_id"
+            ).rows(),
+            "levels": wh.query(
+                "select * exclude (snapshot_id), snapshot_id from snapshot_levels order by all"
+            ).rows(),
+            "scenarios": wh.query(
+                "select * exclude (snapshot_id), snapshot_id from snapshot_scenarios order by all"
+            ).rows(),
+            "outcomes": wh.query(
+                "select * exclude (recorded_at) from outcomes order by snapshot_id"
+            ).rows(),
+        }
+
+
+def test_the_backfill_on_a_dask_local_cluster_equals_the_serial_one(
+    ingested: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = {}
+    for runner, workers in (("thread", "1"), ("dask", "2")):
+        monkeypatch.setenv("CALLBOOK_TASK_RUNNER", runner)
+        monkeypatch.setenv("CALLBOOK_WORKERS", workers)
+        data_dir = copy_of(ingested, tmp_path / runner)
+        with frozen_clock(NOW):
+            result = backfill(
+                roots=ROOTS, source="demo", start=WINDOW_START, end=AS_OF, data_dir=str(data_dir)
+            )
+        results[runner] = (result, stored(data_dir))
+        assert not (data_dir / "work").exists()  # the run's result files are gone once loaded
+    (serial, serial_rows), (dask, dask_rows) = results["thread"], results["dask"]
+    methodologies = load_settings().methodologies
+    assert methodologies == ("v2", "v1")  # the default: v2 published, v1 computed beside it
+    # every root under every methodology, each computed by a worker
+    assert [(r.root, r.methodology) for r in dask.roots] == [
+        (r, m) for r in ROOTS for m in methodologies
+    ]
+    assert dask.roots == serial.roots and dask.outcomes == serial.outcomes
+    assert all(r.written > 100 for r in dask.roots)  # ~120 sessions each since June
+    assert sum(dask.outcomes.values()) > 250
+    assert dask_rows == serial_rows
+    # + each root's nightly call by each methodology
+    assert len(dask_rows["snapshots"]) == dask.written + len(ROOTS) * len(methodologies)
+
+
+def test_a_reader_answers_from_the_published_state_while_a_backfill_writes(
+    ingested: Path, tmp_path: Path
+) -> None:
+    """Two processes at once: `callbook backfill` writing, this test reading the replica."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    data_dir = copy_of(ingested, tmp_path / "data")
+    path = data_dir / "warehouse.duckdb"
+    before = stored(data_dir)["snapshots"]
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),  # the session's test server
+        "CALLBOOK_PUBLISH_INTERVAL": "3600",  # no checkpoint: readers keep the state before
+    }
+    writer = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "flows.cli", "--data-dir", str(data_dir), "backfill"),
+            *("--roots", ",".join(ROOTS), "--end", AS_OF.isoformat(), "--source", "demo"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not writing(path, writer.pid):
+            assert writer.poll() is None, writer.communicate()[1]
+            assert time.monotonic() < deadline, "the backfill never took the writer lock"
+            time.sleep(0.1)
+        started = time.perf_counter()
+        with Warehouse.open_reader(path) as reader:
+            during = reader.query(
+                "select snapshot_id, content_hash, kind from snapshots order by snapshot_id"
+            ).rows()
+            reader.query("select * from scoreboard")
+        answered = time.perf_counter() - started
+        assert writing(path, writer.pid)  # the writer was still at work when the answer came
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(
+                writer_limit_name(load_settings(data_dir=data_dir))
+            )
+        assert (limit.limit, limit.active_slots) == (1, 1)  # its slot, visible in Prefect
+    finally:
+        _, err = writer.communicate(timeout=600)
+    assert writer.returncode == 0, err
+    assert during == before  # the last published state, whole
+    assert answered < 5.0  # it did not wait for the writer (the benchmark measures the latency)
+    after = stored(data_dir)["snapshots"]
+    assert len(after) > len(before) + 15_000  # published when the backfill finished
+
+
+def writing(path: Path, pid: int) -> bool:
+    """Whether process ``pid`` holds the warehouse's writer lock now."""
+    holder = read_holder(lock_path(path))
+    if holder is None or holder.pid != pid:
+        return False
+    fd = os.open(lock_path(path), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
