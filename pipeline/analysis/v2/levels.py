@@ -4,7 +4,8 @@ For an upward call (Bullish, or Neutral leaning up) in the up frame of :mod:`.zo
 
 * line in the sand: support below the close, wanted 0.25-4 ATR away, the best-scored zone there
   (touches, recency, breakout structure, the SMA50 and SMA200 in it), discounted per ATR beyond
-  ``line_preferred_atr``;
+  ``line_preferred_atr``; a zone only a moving average makes (it moves every session) only when
+  no other zone lies there;
 * bias-defining level: resistance above the close: the zone holding the recent high when it is
   0.25-4 ATR away, else the best-scored zone in that band, else a level *projected*
   ``projected_step_atr`` ATR above the recent high (at all-time highs there is no structure);
@@ -21,7 +22,9 @@ as its change reason (``CHANGE_REASONS``):
 * ``accepted_through``: two settlements beyond the level by more than ``acceptance_atr`` ATR
   (the project's acceptance rule);
 * ``trimmed``: the close came inside the zone (or within ``zone_gap_atr`` ATR of it) without
-  acceptance: the zone is cut back to the gap, keeping its far edge (the trigger);
+  acceptance: the zone is cut back, keeping its far edge (the trigger), the line to
+  ``level_near_atr`` ATR below the close (so it stays in the 0.25-4 ATR band), the bias to
+  ``bias_gap_atr`` ATR above it;
 * ``price_inside``: the same, but too little of the zone would be left, or none of the
   structure that put it there: a new level is picked;
 * ``out_of_range``: price moved more than ``line_keep_atr`` ATR away from the line (the bias:
@@ -66,7 +69,7 @@ CHANGE_REASONS: dict[str, str] = {
     "accepted_through": "two settlements beyond it by more than 0.1 ATR: price accepted through",
     "trimmed": "the close came inside the zone without acceptance: cut back, far edge kept",
     "price_inside": "the close came inside the zone without acceptance: a new level is picked",
-    "out_of_range": "price moved more than 4 ATR away from it (the line: 4.2 ATR)",
+    "out_of_range": "price moved more than 4 ATR away from it (the line: 4.25 ATR)",
     "new_structure": "a newly confirmed swing makes a better-scored zone elsewhere",
     "average_moved": "the moving average that made it has moved out of it: nothing holds it there",
     "reordered": "the line or bias moved past it: picked again beyond the new one",
@@ -154,6 +157,7 @@ class LevelTracker:
             bias_gap=p.bias_gap_atr * atr,
             min_width=p.zone_min_width_atr * atr,
             trim_min=p.zone_trim_min_atr * atr,
+            near=p.level_near_atr * atr,
             top=s.recent_high if up else -s.recent_low,
             bottom=s.recent_low if up else -s.recent_high,
             top_at=s.recent_high_at if up else s.recent_low_at,
@@ -284,8 +288,11 @@ class LevelTracker:
         if v.c < zone.low - v.acc and v.pc < zone.low - v.acc_prev:
             return None, "accepted_through"
         if zone.high > v.c - v.gap:
-            if v.c - v.gap - zone.low >= v.trim_min:
-                cut = trimmed(zone, zone.low, v.c - v.gap, self.p.zone_max_scored_swings)
+            # Cut back to level_near_atr under the close, not to the gap: a line 0.1 ATR under
+            # the close is out of the band and the next close a little lower cuts it again (on
+            # ES such lines lasted a median of 1 session; bench/bench_quality.py).
+            if v.c - v.near - zone.low >= v.trim_min:
+                cut = trimmed(zone, zone.low, v.c - v.near, self.p.zone_max_scored_swings)
                 if _still_structure(cut):
                     return cut, "trimmed"
             if v.c < zone.low:
@@ -377,9 +384,9 @@ class LevelTracker:
     def _average_moved(zone: Zone, anchors: Callable[[], list[Anchor]]) -> bool:
         """A real zone whose members are moving averages only, none of which lies in it today
         (today's anchors are read only for such zones: the per-session loop is the hot path)."""
-        averages = (SMA50, SMA200)
-        if zone.projected or any(a.source not in averages for a in zone.members):
+        if not _averages_only(zone):
             return False
+        averages = (SMA50, SMA200)
         return not any(a.source in averages and zone.low <= a.price <= zone.high for a in anchors())
 
     def _better(self, best: Zone, current: Zone, key: Callable[[Zone], float]) -> bool:
@@ -429,6 +436,9 @@ class LevelTracker:
             zones, v.c - v.gap, min_width=v.min_width, max_swings=self.p.zone_max_scored_swings
         )
         in_band = [z for z in candidates if self._in_band((v.c - z.high) / v.atr)]
+        # A zone only a moving average makes leaves with the average (average_moved, within a
+        # few sessions): the line is picked on structure when there is any in the band.
+        in_band = [z for z in in_band if not _averages_only(z)] or in_band
         # A line picked hard under the close is tested by the next dip: nearer than
         # line_min_pick_atr only when nothing lies between that and level_far_atr.
         comfortable = [z for z in in_band if (v.c - z.high) / v.atr >= self.p.line_min_pick_atr]
@@ -502,6 +512,11 @@ class LevelTracker:
         return projected(edge + p.extension_step_atr * v.atr + width / 2, width=width, basis="bias")
 
 
+def _averages_only(zone: Zone) -> bool:
+    """A real zone whose members are all moving averages (no swing, no recent extreme)."""
+    return not zone.projected and all(a.source in (SMA50, SMA200) for a in zone.members)
+
+
 def _still_structure(zone: Zone) -> bool:
     """A zone cut back to the close still holds a member (a projected zone never has one): cut
     below its last swing it would be a price band with no reason to be there."""
@@ -521,6 +536,7 @@ class _View:
     bias_gap: float  # least distance of the bias-defining level from the close, points
     min_width: float
     trim_min: float  # least width left of a zone cut back to the close
+    near: float  # a line cut back to the close is cut this far under it, points
     top: float  # the recent extreme beyond the bias side (recent high for an up call)
     bottom: float  # ... beyond the line side
     top_at: int  # their sessions

@@ -90,22 +90,31 @@ class V2Params:
     zone_max_width_atr: float = 1.0  # a kept zone wider than this today is narrowed (hard cap 1.25)
     zone_gap_atr: float = 0.1  # the close is at least this far outside the line and bias zones
     bias_gap_atr: float = 0.25  # ... the bias level at least this far: price at it has reached it
-    level_near_atr: float = 0.25  # line and bias are wanted at least this far from the close ...
+    # Line and bias are wanted at least this far from the close (a line the close came into is
+    # cut back to this far under it) ...
+    level_near_atr: float = 0.25
     level_far_atr: float = 4.0  # ... and at most this far (else the nearest structure beyond)
     level_keep_atr: float = 4.0  # a kept bias / extension / deeper level is dropped beyond this
     # The line in the sand is kept until price is this many ATR above it (below, for a downward
     # call): a little beyond level_far_atr, spending part of the 5 % of calls allowed outside
     # 0.25-4 ATR on persistence. Whole real history of ES, NQ, YM, TF1 (bench/bench_quality.py,
-    # with the picking rules below): at 4.0 the median line run is 8-9 sessions strict, 9-10
-    # same level, the line in band on 97.7-98.1 % of calls; at 4.2, 9-10 / 10 and 95.6-96.2 %.
-    line_keep_atr: float = 4.2
+    # with the picking and trimming rules below and in levels.py): median line run (strict: both
+    # edges unchanged) 10 / 10 / 10 / 11 sessions at 4.2, line in band on 96.6-97.1 % of calls;
+    # at 4.25, 11 / 10 / 10 / 11 and 96.0-96.6 %; at 4.3, 11 / 10 / 10 / 11 and 95.7-96.2 %.
+    # (Before the line's trim to level_near_atr, its pick on structure and the discount of 12:
+    # 9 / 9 / 9 / 10 at 4.2, 95.8-96.3 %.)
+    line_keep_atr: float = 4.25
     # The line is picked for its score less this many points per ATR its distance from the close
     # differs from line_preferred_atr: a line 1.5-2 ATR below the close lasts longest (too near:
     # the next dip tests it; too far: a rally leaves it behind) - measured on ES, NQ, YM, TF1,
     # bench_quality. At 3 points per ATR strong structure 0.8 ATR below the close won the pick
-    # and the next dip replaced it.
+    # and the next dip replaced it. At 12 (the distance decides unless a zone scores much more)
+    # the strict median line run is 11 / 10 / 10 / 11 sessions (ES, NQ, YM, TF1) and runs of at
+    # least 10 sessions outnumber the shorter ones by 23 / 14 / 8 / 12 runs out of ~500; at 5,
+    # 10 / 9 / 9 / 11; at 8, 10 / 10 / 10 / 11 (YM by 2 runs); a preferred distance of 1.5 or
+    # 2.0 ATR gives 9 on YM.
     line_preferred_atr: float = 1.75
-    line_distance_discount: float = 5.0
+    line_distance_discount: float = 12.0
     # The bias, extension and deeper levels alike (distance from the close, or beyond the bias /
     # line): their picks are about where structure is, not about how long they last.
     level_preferred_atr: float = 1.5

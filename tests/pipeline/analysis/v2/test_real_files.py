@@ -39,11 +39,12 @@ def test_every_real_call_keeps_the_hard_properties_and_says_nothing_false(tables
     assert figures["median_width_atr"] <= params.median_zone_width_atr
     assert figures["line_in_band"] >= params.band_share
     assert figures["bias_in_band"] >= params.band_share
-    # Persistence: measured 9-10 sessions (strict: both edges unchanged) and 10-11 (same level,
-    # a zone cut back to a close that came into it counted as the same line) on these files;
-    # the target is 10 (see the report in bench/RESULTS.md).
-    assert figures["line_run_median"] >= 9
-    assert figures["line_level_run_median"] >= 10
+    # Persistence, the target of 10 sessions: measured 11 / 10 / 10 / 11 (ES, NQ, YM,
+    # TF1; strict: both edges unchanged) and 11 / 10 / 10 / 11.5 (same level, a zone cut back
+    # to a close that came into it counted as the same line) on these files (the report in
+    # bench/RESULTS.md).
+    assert figures["line_run_median"] >= params.min_line_run
+    assert figures["line_level_run_median"] >= params.min_line_run
     assert false_statements(table, tick=tick).height == 0
     labels = crash_labels(table, params)
     assert sum(labels.values()) > 30 and "range" not in labels
