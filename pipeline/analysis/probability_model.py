@@ -42,7 +42,7 @@ Causality: every input of row ``D`` comes from rows ``<= D``, and the coefficien
 (tested). The parameters (:mod:`pipeline.analysis.probability_params`): the defaults are the
 variant chosen on ES, NQ and YM before 2015 on v1's barriers, V2_BARRIER_PARAMS the one chosen on
 v2's, which v2 publishes with (bench/bench_probability_model.py; bench/RESULTS.md,
-"Probability model v2 (real files)").
+"Probability model v2 (real files)" and "Probability model v2 (real files, v2 barriers)").
 """
 
 from __future__ import annotations

@@ -669,7 +669,9 @@ def test_v2_hashes_the_model_parameters_and_refuses_another_resolution_rule() ->
 
     other = dataclasses.replace(V2_BARRIER_PARAMS, daily_sd_atr=0.7)
     assert params_hash(V2Params(probability_model=other)) != params_hash(V2Params())
-    assert V2Params().as_dict()["probability_model"]["daily_sd_atr"] == 0.65
+    published = V2Params().as_dict()["probability_model"]
+    assert (published["daily_sd_atr"], published["barrier_shift_sd"]) == (0.6, 0.6)
+    assert (published["drift_atr"], published["vol_regime_elasticity"]) == (0.02, 0.3)
     with pytest.raises(ValueError, match=r"probability_model.horizon_sessions is 10 but v2's"):
         V2Params(probability_model=dataclasses.replace(V2_BARRIER_PARAMS, horizon_sessions=10))
     with pytest.raises(ValueError, match=r"probability_model.acceptance_atr"):
