@@ -17,6 +17,9 @@ Precedence: explicit argument > environment variable > default.
 - ``CALLBOOK_PUBLISH_INTERVAL`` (default 120 s): during a long backfill, how often the replica
   readers read is republished (it is always published at the end of a run).
 - ``CALLBOOK_INBOX`` (default ``<data dir>/inbox``): the drop folder of ``nightly --source file``.
+- ``CALLBOOK_WRITER_MEMORY_MB`` (default 1024): the writer's DuckDB memory limit in MiB (DuckDB's own
+  default is 80 % of RAM: its buffers of a large warehouse then grow past 2 GB; above the limit it
+  evicts clean pages and spills to a temporary file beside the warehouse).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ SOURCES = ("demo", "yahoo", "file")
 TASK_RUNNERS = ("thread", "process", "dask")
 DEFAULT_WRITE_LOCK_TIMEOUT = 6 * 3600.0  # seconds
 DEFAULT_PUBLISH_INTERVAL = 120.0  # seconds
+DEFAULT_WRITER_MEMORY_MB = 1024  # MiB of DuckDB buffers in the writer (bench/RESULTS.md, "Scale")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Settings:
     write_lock_timeout: float | None = DEFAULT_WRITE_LOCK_TIMEOUT
     publish_interval: float = DEFAULT_PUBLISH_INTERVAL
     inbox: Path | None = None  # None: <data dir>/inbox
+    writer_memory_mb: int = DEFAULT_WRITER_MEMORY_MB
 
     @property
     def published_methodology(self) -> str:
@@ -126,6 +131,9 @@ def load_settings(
             "CALLBOOK_PUBLISH_INTERVAL", DEFAULT_PUBLISH_INTERVAL, float, minimum=0
         ),
         inbox=Path(inbox).expanduser() if inbox else None,
+        writer_memory_mb=_number(
+            "CALLBOOK_WRITER_MEMORY_MB", DEFAULT_WRITER_MEMORY_MB, int, minimum=64
+        ),
     )
 
 

@@ -51,6 +51,7 @@ def open_for_writing(settings: Settings, on_wait: Callable[[str], None] | None =
         settings.warehouse_path,
         write_lock_timeout=settings.write_lock_timeout,
         on_wait=on_wait or _say,
+        memory_limit_mb=settings.writer_memory_mb,
     )
 
 

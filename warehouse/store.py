@@ -51,11 +51,14 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 #: The writer also checkpoints whenever it publishes the replica.
 CHECKPOINT_THRESHOLD = "256MB"
 REPLICA_INFIX = ".read"
+CALL_CHANGES_MIGRATION = 10  # call_change_rows: derived from the snapshots when it is added
 _LOCK_POLL_SECONDS = 0.25
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 #: What identifies one call; each key has its own chain of versions.
 SNAPSHOT_KEY: tuple[str, ...] = ("root", "as_of", "author", "methodology_version", "source")
+#: One call's history: its snapshots of every session (call_history, call_changes).
+CALL_KEY: tuple[str, ...] = ("root", "author", "methodology_version", "source")
 
 #: Tables whose content callers may hash or count (identifier allow-list).
 TABLES: tuple[str, ...] = (
@@ -68,6 +71,7 @@ TABLES: tuple[str, ...] = (
     "snapshots",
     "snapshot_levels",
     "snapshot_scenarios",
+    "call_change_rows",
     "outcomes",
     "call_progress",
     "methodologies",
@@ -204,6 +208,7 @@ class Warehouse:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         write_lock_timeout: float | None = None,
         on_wait: Callable[[str], None] | None = None,
+        memory_limit_mb: int | None = None,
     ) -> Warehouse:
         """Open the warehouse file ``path``.
 
@@ -212,7 +217,8 @@ class Warehouse:
         calling ``on_wait`` with a one-line message while waiting; then apply migrations. A process
         that opened the file without the lock (a DuckDB session on the file itself) is waited for
         ``lock_timeout`` seconds. ``read_only`` opens ``path`` itself read-only (readers normally
-        use :meth:`open_reader`, which reads the replica).
+        use :meth:`open_reader`, which reads the replica). ``memory_limit_mb`` caps DuckDB's
+        buffers in this connection (None: DuckDB's default, 80 % of RAM).
         """
         path = Path(path)
         if read_only and not path.exists():
@@ -230,6 +236,8 @@ class Warehouse:
         try:
             con = _connect(path, read_only=read_only, lock_timeout=lock_timeout)
             con.execute("set TimeZone = 'UTC'").fetchall()
+            if memory_limit_mb is not None:
+                con.execute(f"set memory_limit = '{int(memory_limit_mb)}MiB'").fetchall()
             warehouse = cls(path, con, read_only, writer_lock)
             if read_only:
                 warehouse._check_schema_current()
@@ -350,6 +358,8 @@ class Warehouse:
         with self.transaction():
             for view in sorted((SQL_DIR / "views").glob("*.sql")):
                 self._run(view.read_text(encoding="utf-8"))
+            if CALL_CHANGES_MIGRATION not in applied:  # upgraded now: derive the rows once
+                self._refresh_call_changes(self.query(statement("stored_calls")))
 
     def _check_schema_current(self) -> None:
         pending = {v for v, _, _ in migrations()} - self._applied_versions()
@@ -669,8 +679,16 @@ class Warehouse:
                 self._insert_by_name("snapshots", new.drop("latest_version", "latest_hash"))
                 self._insert_by_name("snapshot_levels", level_rows(new))
                 self._insert_by_name("snapshot_scenarios", scenario_rows(new))
+                self._refresh_call_changes(new.select(CALL_KEY).unique())
         superseding = new.filter(pl.col("supersedes_version").is_not_null()).height
         return SnapshotWrite(new.height, rows.height - new.height, superseding)
+
+    def _refresh_call_changes(self, calls: pl.DataFrame) -> None:
+        """Recompute the stored day-over-day changes (call_change_rows, the call_changes view) of
+        ``calls`` (CALL_KEY rows), within the caller's transaction."""
+        with self._registered("changed_calls", calls):
+            self._run(statement("delete_call_changes"))
+            self._run(statement("insert_call_changes"))
 
     def write_rolls(self, rolls: pl.DataFrame, *, source: str, recorded_at: datetime) -> RollWrite:
         """Store the rolls of one series (``pipeline.market.rolls.ROLL_SCHEMA`` rows) in ONE

@@ -156,3 +156,40 @@ def writing(path: Path, pid: int) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def test_run_keeps_at_most_its_in_flight_limit_submitted(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Four threads, but two tasks submitted at a time: never more than two run at once, and
+    every result comes back (the parameters of waiting tasks are not yet handed to the runner)."""
+    import threading
+
+    from prefect import flow, task
+
+    from flows import fanout
+
+    lock = threading.Lock()
+    running = {"now": 0, "peak": 0}
+
+    @task(cache_policy=fanout.NO_CACHE, persist_result=False)
+    def work(i: int) -> int:
+        with lock:
+            running["now"] += 1
+            running["peak"] = max(running["peak"], running["now"])
+        time.sleep(0.2)
+        with lock:
+            running["now"] -= 1
+        return i * i
+
+    monkeypatch.setenv("CALLBOOK_WORKERS", "4")
+    monkeypatch.setattr(fanout, "in_flight_limit", lambda settings: 2)
+
+    @flow
+    def all_of_them() -> list[int]:
+        settings = load_settings(data_dir=tmp_path)
+        assert settings.workers == 4
+        return sorted(fanout.run(settings, work, [{"i": i} for i in range(7)]))
+
+    assert all_of_them() == [i * i for i in range(7)]
+    assert running["peak"] == 2

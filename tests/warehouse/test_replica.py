@@ -222,3 +222,24 @@ def test_verify_waits_for_the_writer_so_record_and_lake_are_of_one_moment(
     assert messages and f"PID {holder.pid}" in messages[0]
     recorded = read_holder(lock_path(path))
     assert recorded is not None and recorded.pid == holder.pid  # verify recorded nothing itself
+
+
+def test_the_writer_s_duckdb_memory_is_capped_by_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.settings import DEFAULT_WRITER_MEMORY_MB, load_settings
+    from flows.writer import open_for_writing
+
+    def limit(wh: Warehouse) -> str:
+        return str(wh.query("select current_setting('memory_limit') as m")["m"][0])
+
+    monkeypatch.delenv("CALLBOOK_WRITER_MEMORY_MB", raising=False)
+    assert load_settings(data_dir=tmp_path).writer_memory_mb == DEFAULT_WRITER_MEMORY_MB == 1024
+    monkeypatch.setenv("CALLBOOK_WRITER_MEMORY_MB", "256")
+    with open_for_writing(load_settings(data_dir=tmp_path)) as wh:
+        assert limit(wh) == "256.0 MiB"
+    with Warehouse.open(tmp_path / "other.duckdb") as wh:  # no cap asked: DuckDB's own default
+        assert limit(wh) != "256.0 MiB"
+    monkeypatch.setenv("CALLBOOK_WRITER_MEMORY_MB", "10")
+    with pytest.raises(ValueError, match="CALLBOOK_WRITER_MEMORY_MB='10': must be at least 64"):
+        load_settings(data_dir=tmp_path)

@@ -4,12 +4,28 @@
 -- in_tuning_period: made on data its methodology's parameters were chosen on (null: the
 -- methodology does not declare its tuning period; false for analyst calls, which have none).
 create or replace view calls_vs_outcomes as
-with versions as (
+with later_versions as (
+    select root, as_of, author, methodology_version, source, kind, version
+    from snapshots
+    where supersedes_version is not null
+),
+
+-- A version is outdated when a later version of the same call has the same kind. Later versions
+-- are few (revisions), so this joins every snapshot against a small table instead of ranking all
+-- of them (1.2 million calls: bench/RESULTS.md, "Scale").
+outdated as (
+    select s.snapshot_id
+    from snapshots as s
+    semi join later_versions as l
+      on l.root = s.root and l.as_of = s.as_of and l.author = s.author
+     and l.methodology_version = s.methodology_version and l.source = s.source
+     and l.kind = s.kind and l.version > s.version
+),
+
+versions as (
     select *
     from snapshots
-    qualify row_number() over (
-        partition by root, as_of, author, kind, methodology_version, source order by version desc
-    ) = 1
+    anti join outdated using (snapshot_id)
 ),
 
 tuning as (
@@ -51,7 +67,10 @@ select * from final;
 -- outcomes whose horizon had ended by its as-of day (never the full sample), with 1 pseudo-count
 -- per scenario (ref_basis 'expanding').
 create or replace view scored_calls as
-with calls as (
+-- `not materialized`: each use of calls and with_stored is inlined, so the 1.2 million model calls
+-- stream through once while the analyst branches read only their few rows (materialising them
+-- cost 1.3 s against 0.8 s at 1.2 million calls; bench/RESULTS.md, "Scale").
+with calls as not materialized (
     select * from calls_vs_outcomes
 ),
 
@@ -65,6 +84,8 @@ model_climatology as (
     where s.author = 'callbook' and s.clim_bear is not null
 ),
 
+-- Only calls that store no climatology (analyst calls) borrow the model's: the model's own 1.2
+-- million calls never enter that join.
 borrowed_climatology as (
     select c.snapshot_id, mc.clim_bear, mc.clim_sideways, mc.clim_bull
     from calls as c
@@ -77,18 +98,27 @@ borrowed_climatology as (
     ) = 1
 ),
 
-with_stored as (
+with_stored as not materialized (
     select
         c.*,
-        coalesce(c.clim_bear, b.clim_bear) as pit_clim_bear,
-        coalesce(c.clim_sideways, b.clim_sideways) as pit_clim_sideways,
-        coalesce(c.clim_bull, b.clim_bull) as pit_clim_bull,
-        case
-            when c.clim_bear is not null then 'stored'
-            when b.snapshot_id is not null then 'model'
-        end as pit_clim_source
+        c.clim_bear as pit_clim_bear,
+        c.clim_sideways as pit_clim_sideways,
+        c.clim_bull as pit_clim_bull,
+        'stored' as pit_clim_source
+    from calls as c
+    where c.clim_bear is not null
+
+    union all by name
+
+    select
+        c.*,
+        b.clim_bear as pit_clim_bear,
+        b.clim_sideways as pit_clim_sideways,
+        b.clim_bull as pit_clim_bull,
+        case when b.snapshot_id is not null then 'model' end as pit_clim_source
     from calls as c
     left join borrowed_climatology as b using (snapshot_id)
+    where c.clim_bear is null
 ),
 
 -- A call scored against the expanding climatology of its own group is one whose snapshot stores no
