@@ -36,12 +36,17 @@ def pullback(
     (extreme - impulse low); depth: shallow if <= ``shallow_retracement``, deep if >
     ``deep_retracement``, erased if > 1, else moderate. Speed: impulsive if the pullback lost more
     points per session (extreme to its low) than the impulse gained per session (its low to the
-    extreme), else corrective. None when there is no impulse (a flat window).
+    extreme), else corrective. None when there is no impulse: a flat window, or an extreme whose
+    own low is the lowest since the last higher high (the window's high is its first session, on
+    the way down from a higher one: "the last advance from 2 Nov to 2 Nov" would be that one
+    bar's range).
 
     >>> h = [10.0, 11.0, 12.0, 15.0, 14.0, 13.0]
     >>> l = [9.0, 10.0, 11.0, 14.0, 13.0, 12.0]
     >>> pullback(h, l, 5, up=True, params=V2Params())
     Pullback(retracement=0.5, depth='moderate', speed='corrective', start_index=0, extreme_index=3, back_index=5)
+    >>> pullback([15.0, 14.0, 13.0], [12.0, 12.5, 11.0], 2, up=True, params=V2Params()) is None
+    True
     """
     toward, against = (high, low) if up else (low, high)
     sign = 1.0 if up else -1.0
@@ -63,7 +68,7 @@ def pullback(
         if sign * against[j] < back:
             b_idx, back = j, sign * against[j]
     impulse = extreme - start_value
-    if not impulse > 0:
+    if start_idx == e_idx or not impulse > 0:  # one bar's own range is no advance
         return None
     given_back = extreme - back
     retracement = given_back / impulse

@@ -188,7 +188,7 @@ def last_pullback(
     after = against[e + 1 : i + 1]
     back_j = e + 1 + int(np.flatnonzero(after == after.min())[0])
     impulse = toward[e] - against[s]
-    if not impulse > 0:
+    if s == e or not impulse > 0:  # the extreme bar's own range is no impulse
         return "a pullback was said without an impulse" if depth or erased else None
     given = toward[e] - against[back_j]
     r = given / impulse
