@@ -166,6 +166,23 @@ def render_chart(
     return _png_bytes(fig)
 
 
+def _demo_watermark(ax: Any, *, fontsize: float, rotation: float) -> None:
+    """The faint DEMO DATA watermark across the middle of ``ax``, behind everything drawn."""
+    ax.text(
+        0.5,
+        0.5,
+        "DEMO DATA",
+        transform=ax.transAxes,
+        fontsize=fontsize,
+        color=DEMO_COLOUR,
+        alpha=0.08,
+        rotation=rotation,
+        ha="center",
+        va="center",
+        zorder=0,
+    )
+
+
 def render_reliability_chart(table: pl.DataFrame, *, title: str, demo: bool = False) -> bytes:
     """A reliability diagram as PNG bytes (800 x 800 px).
 
@@ -240,22 +257,8 @@ def render_reliability_chart(table: pl.DataFrame, *, title: str, demo: bool = Fa
     ax.set_xlabel("Forecast probability (mean of bin)", fontsize=11)
     ax.set_ylabel("Observed frequency (Wilson interval)", fontsize=11)
     if demo:
-        title = f"{title}\n{DEMO_LABEL}"
-        ax.text(
-            0.5,
-            0.5,
-            "DEMO DATA",
-            transform=ax.transAxes,
-            fontsize=64,
-            color=DEMO_COLOUR,
-            alpha=0.08,
-            rotation=30,
-            ha="center",
-            va="center",
-            zorder=0,
-        )
-    if demo:
-        ax.set_title(title, fontsize=13, loc="left", color=DEMO_COLOUR)
+        _demo_watermark(ax, fontsize=64, rotation=30)
+        ax.set_title(f"{title}\n{DEMO_LABEL}", fontsize=13, loc="left", color=DEMO_COLOUR)
     else:
         ax.set_title(title, fontsize=13, loc="left")
     ax.grid(color=GRID_COLOUR, linewidth=0.6)
@@ -463,19 +466,7 @@ def _titles(fig: Figure, snapshot: Snapshot, *, tick: float, demo: bool, ax: Axe
     if demo:
         fig.text(LEFT_MARGIN, top, DEMO_LABEL, fontsize=13, color=DEMO_COLOUR, fontweight="bold")
         top -= TITLE_LINE_STEP
-        ax.text(
-            0.5,
-            0.5,
-            "DEMO DATA",
-            transform=ax.transAxes,
-            fontsize=96,
-            color=DEMO_COLOUR,
-            alpha=0.08,
-            rotation=18,
-            ha="center",
-            va="center",
-            zorder=0,
-        )
+        _demo_watermark(ax, fontsize=96, rotation=18)
     fig.text(
         LEFT_MARGIN,
         top,

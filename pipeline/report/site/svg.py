@@ -80,6 +80,18 @@ def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
+def _watermark(x: float, y: float, *, rotate: int | None = None, small: bool = False) -> str:
+    """The DEMO DATA watermark centred on (x, y), turned ``rotate`` degrees about it.
+
+    >>> _watermark(10, 20.04, rotate=-16)
+    '<text class="watermark" x="10.0" y="20.0" transform="rotate(-16 10.0 20.0)">DEMO DATA</text>'
+    """
+    cx, cy = _n(x), _n(y)
+    turn = "" if rotate is None else f' transform="rotate({rotate} {cx} {cy})"'
+    css = "watermark small" if small else "watermark"
+    return f'<text class="{css}" x="{cx}" y="{cy}"{turn}>DEMO DATA</text>'
+
+
 class _YScale:
     def __init__(self, low: float, high: float, top: float, bottom: float) -> None:
         pad = (high - low) * Y_PAD_FRACTION or 1.0
@@ -160,10 +172,8 @@ def call_chart(
         "</pattern></defs>",
     ]
     if demo:
-        cx, cy = _n((PLOT_LEFT + PLOT_RIGHT) / 2), _n((PLOT_TOP + PLOT_BOTTOM) / 2)
         out.append(
-            f'<text class="watermark" x="{cx}" y="{cy}" transform="rotate(-16 {cx} {cy})">'
-            "DEMO DATA</text>"
+            _watermark((PLOT_LEFT + PLOT_RIGHT) / 2, (PLOT_TOP + PLOT_BOTTOM) / 2, rotate=-16)
         )
     # Grid and price axis.
     for value in nice_ticks(y.low, y.high):
@@ -367,10 +377,7 @@ def timeline(
         f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
     ]
     if demo:
-        out.append(
-            f'<text class="watermark" x="{_n((TL_LEFT + TL_RIGHT) / 2)}" y="{_n(TL_PRICE_BOTTOM / 2 + 20)}">'
-            "DEMO DATA</text>"
-        )
+        out.append(_watermark((TL_LEFT + TL_RIGHT) / 2, TL_PRICE_BOTTOM / 2 + 20))
     for value in nice_ticks(y.low, y.high, 5):
         yy = _n(y(value))
         out.append(
@@ -525,10 +532,7 @@ def reliability_diagram(rows: Sequence[dict], *, title: str, demo: bool) -> str:
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
     ]
     if demo:
-        out.append(
-            f'<text class="watermark small" x="{_n(px(0.5))}" y="{_n(py(0.45))}" '
-            f'transform="rotate(-30 {_n(px(0.5))} {_n(py(0.45))})">DEMO DATA</text>'
-        )
+        out.append(_watermark(px(0.5), py(0.45), rotate=-30, small=True))
     for k in range(6):
         v = k / 5
         out.append(
