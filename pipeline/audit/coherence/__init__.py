@@ -30,6 +30,7 @@ from pipeline.audit.coherence.reading import (
     SCENARIO_NAMES,
     Lexicon,
     NoteReading,
+    Sentence,
     read_note,
 )
 from pipeline.audit.coherence.rules import (
@@ -129,7 +130,7 @@ def check_calls(
     for (root, methodology), group in sorted(groups.items()):
         group.sort(key=lambda item: item[0].as_of)
         previous: CallValues | None = None
-        sentences = []
+        sentences: list[Sentence] = []
         for v, note in group:
             reading = read_note(note, lexicon)
             for rule in CALL_RULES:
@@ -138,9 +139,7 @@ def check_calls(
             facts.append(_facts(v, previous, reading))
             sentences += reading.sentences
             previous = v
-        found += words_that_do_not_split(
-            root, methodology, word_cases(sentences, lexicon), params
-        )
+        found += words_that_do_not_split(root, methodology, word_cases(sentences, lexicon), params)
     violations = pl.DataFrame(
         [
             {
@@ -177,11 +176,7 @@ def _facts(v: CallValues, previous: CallValues | None, reading: NoteReading) -> 
         **{f"p_{n}": v.p[n] for n in SCENARIO_NAMES},
         "thesis_story": max(thesis[0].stories, key=lambda n: v.p[n]) if thesis else None,
         "most_likely_named": (
-            None
-            if not named
-            else "tie"
-            if named[0].tie
-            else ",".join(named[0].scenarios) or None
+            None if not named else "tie" if named[0].tie else ",".join(named[0].scenarios) or None
         ),
         "band_pct": None if band is None else band / v.close,
         "band_atr": None if band is None or not v.atr > 0 else band / v.atr,
@@ -226,20 +221,24 @@ def coherence_table(
     )
     table = figures.join(counts, on=key, how="left")
     rule_columns = [r.id for r in RULES]
-    return table.with_columns(
-        (pl.col(r).fill_null(0) if r in table.columns else pl.lit(0)).cast(pl.Int64).alias(r)
-        for r in rule_columns
-    ).select(
-        *key,
-        "calls",
-        *rule_columns,
-        "moves_over_10",
-        "moves_over_10_share",
-        "moves_over_20",
-        "moves_over_20_share",
-        "band_pct_median",
-        "band_pct_max",
-        "crash_calls",
-        "crash_band_pct_median",
-        "crash_band_pct_max",
-    ).sort(key)
+    return (
+        table.with_columns(
+            (pl.col(r).fill_null(0) if r in table.columns else pl.lit(0)).cast(pl.Int64).alias(r)
+            for r in rule_columns
+        )
+        .select(
+            *key,
+            "calls",
+            *rule_columns,
+            "moves_over_10",
+            "moves_over_10_share",
+            "moves_over_20",
+            "moves_over_20_share",
+            "band_pct_median",
+            "band_pct_max",
+            "crash_calls",
+            "crash_band_pct_median",
+            "crash_band_pct_max",
+        )
+        .sort(key)
+    )

@@ -154,11 +154,17 @@ class Lexicon:
         (r"^primary trend\b|^market perspective\b|^orientation\b", "regime"),
         (r"\bbecause\b|\bcaused\b|\bas price\b", "stated"),
     )
+    #: What-changed lines that are no cause of a probability move, whatever words they hold.
+    non_cause_lines: tuple[str, ...] = ("risk to the thesis", "front contract", "against ")
     #: Relative strength: phrases that claim broadening participation / outperformance.
     participation_phrases: tuple[str, ...] = ("broadening participation", "broadening breadth")
     #: ... and that read the root against all its peers at once ("is outperforming its peers").
     outperform_phrases: tuple[str, ...] = ("is outperforming", "leads large caps")
-    underperform_phrases: tuple[str, ...] = ("is trailing", "is still trailing", "trails large caps")
+    underperform_phrases: tuple[str, ...] = (
+        "is trailing",
+        "is still trailing",
+        "trails large caps",
+    )
     #: Qualitative word families: (family, a regular expression a sentence must match to be one
     #: of its cases, the words that compete). A word true of most cases does not split the data.
     word_families: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -173,7 +179,9 @@ class Lexicon:
         >>> Lexicon().extended(thesis_markers=("our call:",)).thesis_markers[-1]
         'our call:'
         """
-        return replace(self, **{name: (*getattr(self, name), *extra) for name, extra in more.items()})
+        return replace(
+            self, **{name: (*getattr(self, name), *extra) for name, extra in more.items()}
+        )
 
 
 DEFAULT_LEXICON = Lexicon()
@@ -392,9 +400,7 @@ def _sentence(section: str, text: str, lexicon: Lexicon) -> Sentence:
 
 def _favoured(lowered: str, lexicon: Lexicon) -> tuple[str, ...]:
     """The scenarios a most-likely sentence names after its marker (by story or heading words)."""
-    start = min(
-        (lowered.index(m) for m in lexicon.most_likely_markers if m in lowered), default=0
-    )
+    start = min((lowered.index(m) for m in lexicon.most_likely_markers if m in lowered), default=0)
     tail = affirmed(lowered[start:], lexicon)
     found = set(_stories(tail, lexicon)) or {
         name for word, name in lexicon.heading_words if word in tail

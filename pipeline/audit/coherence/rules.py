@@ -220,7 +220,7 @@ def story_against_probabilities(
                 sentence.text,
                 f"tells the {'/'.join(sentence.stories)} story ({_points(v.p[best])}%) while "
                 f"{v.ranked()[0][0]} is likeliest ({_probabilities(v)})",
-                round(gap, 6),
+                gap,
             )
         )
     return out
@@ -247,7 +247,7 @@ def most_likely_sentences(
                     sentence.text,
                     f"names {named} ({_points(v.p[named])}%), {first} is likeliest "
                     f"({_probabilities(v)})",
-                    round(v.top - v.p[named], 6),
+                    v.top - v.p[named],
                 )
             )
         elif p1 - p2 < params.tie_points:
@@ -258,7 +258,7 @@ def most_likely_sentences(
                     sentence.text,
                     f"top two {_points(p1)}% and {_points(p2)}% are {_points(p1 - p2)} points "
                     f"apart (< {_points(params.tie_points)}): a tie ({_probabilities(v)})",
-                    round(p1 - p2, 6),
+                    p1 - p2,
                 )
             )
     return out
@@ -353,9 +353,7 @@ def two_invalidation_levels(
     if named:
         return []
     stands = [
-        s.text
-        for s in reading.sentences
-        if any(m in s.text.lower() for m in lex.stand_markers)
+        s.text for s in reading.sentences if any(m in s.text.lower() for m in lex.stand_markers)
     ]
     return [
         _violation(
@@ -364,7 +362,7 @@ def two_invalidation_levels(
             " | ".join(stands[:3]) or f"risk level {v.risk_level:g}",
             f"risk level {v.risk_level:g} lies {gap:.2f} ATR outside the line in the sand "
             f"{low:g}-{high:g}; neither is named the invalidation",
-            round(gap, 6),
+            gap,
         )
     ]
 
@@ -388,7 +386,7 @@ def scenario_band(v: CallValues, reading: NoteReading, params: CoherenceParams) 
                     v,
                     subject,
                     f"band {100 * pct:.1f}% of price > {100 * params.band_max_pct:g}%",
-                    round(pct, 6),
+                    pct,
                 )
             )
         if atrs > params.band_max_atr:
@@ -398,7 +396,7 @@ def scenario_band(v: CallValues, reading: NoteReading, params: CoherenceParams) 
                     v,
                     subject,
                     f"band {atrs:.2f} ATR > {params.band_max_atr:g} ATR",
-                    round(atrs, 6),
+                    atrs,
                 )
             )
     for block in reading.scenarios:
@@ -424,7 +422,7 @@ def scenario_band(v: CallValues, reading: NoteReading, params: CoherenceParams) 
                     block.heading,
                     f"target {block.target_low:g}-{block.target_high:g} starts {beyond:.2f} ATR "
                     f"beyond the trigger {block.trigger:g} (< {params.target_min_atr:g})",
-                    round(beyond, 6),
+                    beyond,
                 )
             )
     return out
@@ -439,17 +437,24 @@ def largest_move(v: CallValues, previous: CallValues) -> tuple[str, float]:
     return name, v.p[name] - previous.p[name]
 
 
+#: A printed probability change: "Bullish Reversal: 24% → 3%" (the cause may follow it).
+_PERCENT_CHANGE = re.compile(r"\d+(?:\.\d+)?%\s*(?:→|->)\s*\d+(?:\.\d+)?%")
+
+
 def printed_causes(reading: NoteReading) -> set[str]:
-    """The causes the what-changed section names (``Lexicon.cause_patterns``), probability
-    lines themselves excluded."""
+    """The causes the what-changed section names (``Lexicon.cause_patterns``): a line that
+    names a cause, or the words beside a probability change on its line ("Bullish: 24% → 45%,
+    price accepted above the bias level"); a bare probability change names none."""
     found: set[str] = set()
     for paragraph in reading.sections.get("changes", []):
         for line in paragraph.splitlines():
             text = line.strip().lstrip("-*• ").strip().lower()
-            if not text or re.search(r"\d+%\s*(→|->)\s*\d+%", text):
+            if text.startswith(reading.lexicon.non_cause_lines):
                 continue
+            if _PERCENT_CHANGE.search(text):
+                text = _PERCENT_CHANGE.sub(" ", text.partition(":")[2] or text)
             for pattern, cause in reading.lexicon.cause_patterns:
-                if re.search(pattern, text):
+                if re.search(pattern, text.strip()):
                     found.add(cause)
     return found
 
@@ -465,7 +470,7 @@ def probability_moves(
     moved = [n for n in SCENARIO_NAMES if abs(v.p[n] - previous.p[n]) > params.move_points]
     if not moved or printed_causes(reading):
         return []
-    name, move = largest_move(v, previous)
+    _, move = largest_move(v, previous)
     changes = [
         line.strip().lstrip("-*• ")
         for paragraph in reading.sections.get("changes", [])
@@ -477,16 +482,15 @@ def probability_moves(
             "unexplained_move",
             v,
             "; ".join(changes) or "(no what-changed section)",
-            ", ".join(
-                f"{n} {_points(previous.p[n])}% -> {_points(v.p[n])}%" for n in moved
-            )
+            ", ".join(f"{n} {_points(previous.p[n])}% -> {_points(v.p[n])}%" for n in moved)
             + f" since {previous.as_of}; no cause printed",
-            round(abs(move), 6),
+            abs(move),
         )
     ]
 
 
 # --- point 5: statements that discriminate ----------------------------------------------------
+
 
 def word_of(text: str, words: tuple[str, ...], lexicon: Lexicon = DEFAULT_LEXICON) -> str | None:
     """The one word of ``words`` a sentence affirms (negated clauses dropped), else None.
@@ -588,7 +592,9 @@ def figures_of_one_move(
     prior decline to D") agrees within ``figure_tolerance``.
     """
     out = []
-    texts = [s.text for s in reading.sentences if "settled at" in s.text or "-session high" in s.text]
+    texts = [
+        s.text for s in reading.sentences if "settled at" in s.text or "-session high" in s.text
+    ]
     settled = next((m for m in map(_SETTLED.search, texts) if m), None)
     highs = [(int(n), parse_price(p)) for t in texts for n, p in _WINDOW_HIGH.findall(t)]
     if settled and highs:
@@ -608,7 +614,7 @@ def figures_of_one_move(
                             s.text,
                             f"{pct}% below the high of {day}, while the note's {window}-session "
                             f"high {top:g} puts the close {100 * implied:.0f}% below it",
-                            round(implied - said, 6),
+                            implied - said,
                         )
                     )
     recoveries: dict[str, list[tuple[float, str]]] = {}
@@ -618,9 +624,7 @@ def figures_of_one_move(
         for won, _depth, day in _WON_BACK.findall(s.text):
             recoveries.setdefault(_day(day, v.as_of.year), []).append((float(won) / 100, s.text))
         for share, day in _SHARE_OF_DECLINE.findall(s.text):
-            recoveries.setdefault(_day(day, v.as_of.year), []).append(
-                (float(share) / 100, s.text)
-            )
+            recoveries.setdefault(_day(day, v.as_of.year), []).append((float(share) / 100, s.text))
     for day, found in recoveries.items():
         values = [f for f, _ in found]
         if len(found) > 1 and max(values) - min(values) > params.figure_tolerance:
@@ -633,7 +637,7 @@ def figures_of_one_move(
                     + day
                     + " quoted as "
                     + " and ".join(f"{100 * f:.0f}%" for f in values),
-                    round(max(values) - min(values), 6),
+                    max(values) - min(values),
                 )
             )
     return out
@@ -699,7 +703,7 @@ def words_that_do_not_split(
                         None,
                         word,
                         f"'{word}' in {n:,} of {total:,} {family} sentences ({100 * share:.0f}%)",
-                        round(share, 6),
+                        share,
                     )
                 )
     return out
