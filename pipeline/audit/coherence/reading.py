@@ -152,6 +152,10 @@ class Lexicon:
         (r"volatility|\batr\b", "volatility"),
         (r"analog|evidence|base rate", "evidence"),
         (r"^primary trend\b|^market perspective\b|^orientation\b", "regime"),
+        (
+            r"\b(price|the close) (moved|rose|fell|came|ran)\b|\bcloser to\b|\bfurther from\b",
+            "price",
+        ),
         (r"\bbecause\b|\bcaused\b|\bas price\b", "stated"),
     )
     #: What-changed lines that are no cause of a probability move, whatever words they hold.

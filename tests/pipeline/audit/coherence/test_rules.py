@@ -253,6 +253,7 @@ def test_a_move_over_ten_points_without_a_printed_cause_is_caught() -> None:
         ("Primary trend: Neutral → Bearish",),
         ("Bullish Reversal: 24% → 45%, price accepted above the bias-defining level",),
         ("Volatility fell: ATR(14) 190 → 151 points",),
+        ("Bullish Reversal: 24% → 45%: the close rose 1.2 ATR, closer to the upper barrier",),
     ],
 )
 def test_a_move_with_its_cause_printed_is_clean(lines) -> None:
