@@ -954,7 +954,8 @@ def main() -> None:
         f"Real files (../shared/data), whole history, every call of v1 and v2 (ES, NQ, YM; TF1 "
         f"as RTY), notes rendered with the previous call; checked by pipeline/audit/coherence "
         f"({len(calls):,} calls in {check_seconds:.0f} s, {1000 * check_seconds / len(calls):.1f} "
-        "ms a call). Limits of the band rules: 12 % of price, 8 ATR (CoherenceParams).",
+        "ms a call). Limits of the band rules: 10 % of price, 8 ATR (CoherenceParams: the v3 "
+        "proposal, 5 % of price and 4 ATR a side).",
         "",
         "### Violations per rule (issue 18 point in brackets)",
         "",

@@ -37,9 +37,10 @@ class CoherenceParams:
 
     tie_points: float = 0.02  # probabilities closer than this (fraction) are a tie
     invalidation_gap_atr: float = 0.5  # risk level this far outside the line: two invalidations
-    # The stated limits of the band between the barriers: a methodology declares its own (v3);
-    # these defaults are the limits proposed for v3 in /work/notes/coherence.md.
-    band_max_pct: float = 0.12  # (upper - lower) / close
+    # The stated limits of the band between the barriers: a methodology declares its own (v3).
+    # These defaults are the limits proposed for v3 (each barrier at most min(5 % of price,
+    # 4 ATR) from the close; bench/RESULTS.md, "Coherence").
+    band_max_pct: float = 0.10  # (upper - lower) / close
     band_max_atr: float = 8.0  # (upper - lower) / ATR(14)
     target_min_atr: float = 0.5  # a target's near edge at least this far beyond its trigger
     move_points: float = 0.10  # a probability move above this needs a printed cause

@@ -30,7 +30,7 @@ VALUES: dict[str, Any] = {
     "p_sideways": 0.548,
     "p_bull": 0.447,
     "upper_barrier": 2959.75,
-    "lower_barrier": 2650.0,  # (the real call: 2,650.00, a band of 29 % of price)
+    "lower_barrier": 2700.0,  # (the real call: 2,700.00, a band of 29 % of price)
     "line_low": 2907.75,
     "line_high": 2959.75,
     "risk_level": 2896.5,
@@ -58,7 +58,7 @@ def scenario_sections(
     percents: dict[str, int],
     *,
     bull_target: str = "3,168.25–3,250.75",
-    bear_target: str = "2,450.00–2,500.00",
+    bear_target: str = "2,500.00–2,550.00",
 ) -> list[str]:
     """The scenarios as v2 prints them for a downward call (headings, trigger, target)."""
     return [
@@ -67,11 +67,11 @@ def scenario_sections(
         f"- Trigger: acceptance above 2,959.75 (two settlements beyond it by more than 0.1 ATR)\n"
         f"- Target zone: {bull_target}",
         f"### Sideways Consolidation ({percents['sideways']}%)",
-        "Price stays between 2,650.00 and 2,959.75 without acceptance beyond either.",
-        "- Trigger: neither barrier accepted; price stays between 2,650.00 and 2,959.75",
+        "Price stays between 2,700.00 and 2,959.75 without acceptance beyond either.",
+        "- Trigger: neither barrier accepted; price stays between 2,700.00 and 2,959.75",
         f"### Bearish Continuation ({percents['bear']}%)",
-        "ES stays below 2,959.75 and is accepted below 2,650.00.",
-        f"- Trigger: acceptance below 2,650.00 (two settlements beyond it by more than 0.1 ATR)\n"
+        "ES stays below 2,959.75 and is accepted below 2,700.00.",
+        f"- Trigger: acceptance below 2,700.00 (two settlements beyond it by more than 0.1 ATR)\n"
         f"- Target zone: {bear_target}",
     ]
 

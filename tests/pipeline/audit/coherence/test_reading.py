@@ -59,7 +59,7 @@ def test_the_summary_fields_and_the_scenario_blocks_are_read_as_printed() -> Non
     blocks = {b.scenario: b for b in reading.scenarios}
     assert (blocks["bull"].percent, blocks["bull"].trigger) == (45.0, 2959.75)
     assert (blocks["bull"].target_low, blocks["bull"].target_high) == (3168.25, 3250.75)
-    assert (blocks["bear"].trigger, blocks["bear"].target_high) == (2650.0, 2500.0)
+    assert (blocks["bear"].trigger, blocks["bear"].target_high) == (2700.0, 2550.0)
     assert (blocks["sideways"].percent, blocks["sideways"].trigger) == (55.0, None)
 
 

@@ -197,12 +197,12 @@ def test_a_band_wider_than_the_stated_limits_is_caught_in_percent_and_in_atr() -
     (row,) = found(call(note({"Summary": SUMMARY}), **wide)).rows(named=True)
     assert (row["rule"], row["point"]) == ("band_too_wide_pct", 3)
     assert row["value"] == pytest.approx((2959.75 - 2154.25) / 2779.75)
-    assert "29.0% of price > 12%" in row["detail"]
+    assert "29.0% of price > 10%" in row["detail"]
     assert rules(call(note({"Summary": SUMMARY}), atr14=50.0, **wide)) == [
         "band_too_wide_atr",
         "band_too_wide_pct",
     ]
-    # 2,650 to 2,959.75: 11.1 % of price, 2.1 ATR.
+    # 2,700 to 2,959.75: 9.3 % of price, 1.7 ATR (8.7 ATR when the ATR is 30).
     assert rules(call(note({"Summary": SUMMARY}))) == []
     assert rules(call(note({"Summary": SUMMARY}), atr14=30.0)) == ["band_too_wide_atr"]
     loose = CoherenceParams(band_max_pct=0.30)
@@ -220,7 +220,7 @@ def test_a_target_that_is_no_step_beyond_its_trigger_is_caught() -> None:
     assert (row["rule"], row["subject"]) == ("target_not_beyond_trigger", "Bullish Reversal (45%)")
     assert row["value"] == pytest.approx((2990.0 - 2959.75) / 150.9, abs=1e-6)
     wrong_side = note(
-        {"Looking Forward: Scenarios": scenario_sections(percents, bear_target="2,700–2,750")}
+        {"Looking Forward: Scenarios": scenario_sections(percents, bear_target="2,750–2,800")}
     )
     assert rules(call(wrong_side)) == ["target_not_beyond_trigger"]
 
@@ -410,7 +410,7 @@ def test_the_table_counts_each_rule_per_root_and_methodology() -> None:
     ]
     assert table["moves_over_10"].to_list() == [0, 0]
     assert table["crash_band_pct_median"].to_list() == [None, None]  # a rebound is no crash
-    assert table["band_pct_median"][0] == pytest.approx((2959.75 - 2650.0) / 2779.75)
+    assert table["band_pct_median"][0] == pytest.approx((2959.75 - 2700.0) / 2779.75)
 
 
 def test_a_stored_row_without_a_needed_value_is_a_clear_error() -> None:
