@@ -50,6 +50,11 @@ class CoherenceParams:
     figure_tolerance: float = 0.02  # two drawdown (recovery) figures differ beyond this (fraction)
     printed_tolerance_points: float = 1.0  # a printed percent may differ from the stored by this
     label_needs_slopes: bool = True  # label vs facts: the averages' slopes must define it too
+    # Roots read as small caps and the large caps they are set against (peer readings). The root
+    # registry (pipeline/market/roots.toml) has no such attribute yet; the note writer keeps its
+    # own SMALL_CAP_ROOTS, which the checker must not import.
+    small_cap_roots: tuple[str, ...] = ("RTY",)
+    large_cap_roots: tuple[str, ...] = ("ES", "NQ", "YM")
 
 
 @dataclass(frozen=True)
@@ -519,9 +524,9 @@ def peer_reading(v: CallValues, reading: NoteReading, params: CoherenceParams) -
     for s in reading.sentences:
         text = s.text.lower()
         if any(p in text for p in lex.participation_phrases) and not (
-            v.root in SMALL_CAP_ROOTS
+            v.root in params.small_cap_roots
             and states == {"leading"}
-            and all(peer in LARGE_CAP_ROOTS for peer in verdicts)
+            and all(peer in params.large_cap_roots for peer in verdicts)
         ):
             out.append(
                 _violation(
@@ -545,9 +550,6 @@ def peer_reading(v: CallValues, reading: NoteReading, params: CoherenceParams) -
     return out
 
 
-#: Roots read as small caps, and the large caps they are compared with.
-SMALL_CAP_ROOTS: frozenset[str] = frozenset({"RTY"})
-LARGE_CAP_ROOTS: frozenset[str] = frozenset({"ES", "NQ", "YM"})
 _VERDICT = re.compile(r"\((?P<peer>[A-Z0-9]{1,4})\):\s*\*\*(?P<verdict>leading|lagging|mixed)\*\*")
 
 
