@@ -50,6 +50,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -280,8 +281,10 @@ class SqlSandbox:
         self.limits = limits
         self.table_functions = table_functions
         self.hidden_settings = hidden_settings
+        self._watchdog = _Watchdog(con)
 
     def close(self) -> None:
+        self._watchdog.close()
         self.con.close()
 
     def __enter__(self) -> SqlSandbox:
@@ -305,9 +308,7 @@ class SqlSandbox:
             hidden_settings=self.hidden_settings,
         )
         limits = self.limits
-        timer = threading.Timer(limits.timeout, self.con.interrupt)
-        timer.daemon = True
-        timer.start()
+        self._watchdog.start(limits.timeout)
         try:
             frame = self._fetch(statement, params, text_columns=frozenset())
             beyond = _beyond_python_dates(frame)
@@ -334,7 +335,7 @@ class SqlSandbox:
                 raise SqlRefused(time_refusal(limits)) from exc
             raise SqlRefused(f"query failed: {text}") from exc
         finally:
-            timer.cancel()
+            self._watchdog.stop()
 
     def _fetch(
         self, statement: str, params: Mapping[str, Any] | None, *, text_columns: frozenset[int]
@@ -398,6 +399,49 @@ def _beyond(column: pl.Expr, dtype: Any) -> pl.Expr | None:
     ):
         return pl.lit(True)  # no cheap look inside a map: print it as text
     return None
+
+
+class _Watchdog:
+    """One thread, started with the sandbox, that interrupts its connection when a query runs
+    past its deadline. (A thread per query would start after the child process's limits are
+    armed, where a new thread's stack may no longer fit in the address space.)"""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._changed = threading.Condition()
+        self._deadline: float | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._watch, name="sql-watchdog", daemon=True)
+        self._thread.start()
+
+    def start(self, seconds: float) -> None:
+        with self._changed:
+            self._deadline = time.monotonic() + seconds
+            self._changed.notify()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._deadline = None
+            self._changed.notify()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        with self._changed:
+            while not self._closed:
+                if self._deadline is None:
+                    self._changed.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._changed.wait(remaining)
+                    continue
+                self._deadline = None
+                self._con.interrupt()
 
 
 def _printable(relation: duckdb.DuckDBPyRelation, *, text_columns: frozenset[int]) -> Any:
