@@ -394,11 +394,21 @@ def _beyond(column: pl.Expr, dtype: Any) -> pl.Expr | None:
         parts = [_beyond(column.struct.field(f.name), f.dtype) for f in dtype.fields]
         found = [p for p in parts if p is not None]
         return pl.any_horizontal(found) if found else None
-    if isinstance(dtype, pl.Map) and any(
-        isinstance(t, pl.Date | pl.Datetime) or t.is_nested() for t in (dtype.key, dtype.value)
-    ):
-        return pl.lit(True)  # no cheap look inside a map: print it as text
+    if isinstance(dtype, pl.Map) and (_holds_dates(dtype.key) or _holds_dates(dtype.value)):
+        return pl.lit(True)  # no cheap look inside a map: dates in a map print as text
     return None
+
+
+def _holds_dates(dtype: Any) -> bool:
+    if isinstance(dtype, pl.Date | pl.Datetime):
+        return True
+    if isinstance(dtype, pl.List | pl.Array):
+        return _holds_dates(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return any(_holds_dates(f.dtype) for f in dtype.fields)
+    if isinstance(dtype, pl.Map):
+        return _holds_dates(dtype.key) or _holds_dates(dtype.value)
+    return False
 
 
 class _Watchdog:

@@ -28,7 +28,8 @@ the child forever. There the child is a fresh interpreter (``sys.executable``) t
 job pickled. The job and its result are the same either way.
 
 Errors cross the process boundary as (module, class name, one line); the parent raises the
-same class when it is callbook's own or a built-in exception, else :class:`SqlRefused`.
+same class when it is callbook's own (``WarehouseError`` ...), else :class:`SqlRefused` naming
+the class.
 
 This module imports nothing but the standard library, so a caller can import it, fork, and
 only then load the heavy modules (in the child for the query, in the parent for nothing).
@@ -62,7 +63,7 @@ CPU_GRACE_SECONDS = 5
 WALL_FACTOR = 2.0
 WALL_GRACE_SECONDS = 5.0
 #: Modules whose exception classes the parent re-raises as themselves.
-_TRUSTED_ERROR_MODULES = ("builtins", "warehouse.", "flows.", "pipeline.")
+_TRUSTED_ERROR_MODULES = ("warehouse.", "flows.", "pipeline.")
 
 #: ``job(arm) -> bytes``: the work done in the child. It sets itself up (imports, connections),
 #: calls ``arm()`` once, when what is left depends on the user's input, and returns its answer.

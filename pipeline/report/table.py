@@ -147,7 +147,8 @@ def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) 
     if isinstance(value, bytes | bytearray | memoryview):
         return hex_text(bytes(value))
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(format_cell(v, kind=kind, tick=tick) for v in value) + "]"
+        items = (format_cell(v, kind=kind, tick=tick) if v is not None else "null" for v in value)
+        return "[" + ", ".join(items) + "]"
     if isinstance(value, dict):
         return json.dumps(json_value(value), ensure_ascii=False, separators=(",", ":"))
     return str(value)
