@@ -266,14 +266,13 @@ def _collect(pid: int, read_end: int, limits: SandboxLimits) -> bytes:
 
 def _print_stats(child: Any) -> None:
     """One line on standard error (CALLBOOK_SQL_STATS set): the query process's peak memory and
-    CPU time, and this process's peak memory so far (bench/bench_sql.py reads it)."""
-    import resource
-
-    own = resource.getrusage(resource.RUSAGE_SELF)
+    CPU time, and this process's peak memory so far (bench/bench_sql.py reads it). This
+    process's own peak is its VmHWM: ``ru_maxrss`` of a process that was started by ``exec``
+    also counts the process that started it."""
     print(
         f"callbook sql: query process peak RSS {child.ru_maxrss / 1024:,.1f} MiB, "
         f"CPU {child.ru_utime + child.ru_stime:.2f} s; "
-        f"parent peak RSS {own.ru_maxrss / 1024:,.1f} MiB",
+        f"parent peak RSS {_status_kib('VmHWM') / 1024:,.1f} MiB",
         file=sys.stderr,
     )
 
@@ -415,11 +414,17 @@ def _lower(which: int, soft: int, *, hard: int | None = None) -> None:
 
 def _address_space_bytes() -> int | None:
     """This process's virtual size (Linux: VmSize), or None where it cannot be read."""
+    kib = _status_kib("VmSize")
+    return None if kib != kib else int(kib) * 1024
+
+
+def _status_kib(field: str) -> float:
+    """A ``kB`` field of /proc/self/status (Linux), NaN where it cannot be read."""
     try:
         with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
             for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
+                if line.startswith(f"{field}:"):
+                    return float(line.split()[1])
     except (OSError, ValueError):
         pass
-    return None
+    return float("nan")
