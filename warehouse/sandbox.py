@@ -350,7 +350,7 @@ class SqlSandbox:
         frame = pl.DataFrame(printable.limit(limits.max_rows + 1))
         if frame.height > limits.max_rows:
             raise SqlRefused(
-                f"refused: more than {limits.max_rows:,} rows (row limit; aggregate or add a LIMIT)"
+                f"refused: over {limits.max_rows:,} rows (row limit; aggregate or add a LIMIT)"
             )
         size = frame.estimated_size()
         if size > limits.max_result_bytes:

@@ -106,22 +106,21 @@ class SandboxLimits:
         >>> SandboxLimits(memory_limit_mb=1024).lowered(memory_limit_mb=100_000_000)
         Traceback (most recent call last):
         ...
-        warehouse.sandbox_process.SqlRefused: refused: --memory-mb 100,000,000 > the ceiling 1,024 \
+        warehouse.sandbox_process.SqlRefused: refused: --memory-mb above the ceiling 1,024 \
 (CALLBOOK_SQL_MEMORY_MB)
         """
         if memory_limit_mb is not None:
             if memory_limit_mb > self.memory_limit_mb:
                 raise SqlRefused(
-                    f"refused: --memory-mb {memory_limit_mb:,} > the ceiling "
-                    f"{self.memory_limit_mb:,} (CALLBOOK_SQL_MEMORY_MB)"
+                    f"refused: --memory-mb above the ceiling {self.memory_limit_mb:,} "
+                    "(CALLBOOK_SQL_MEMORY_MB)"
                 )
             if memory_limit_mb < 1:
                 raise SqlRefused(f"refused: --memory-mb {memory_limit_mb} is not a size")
         if timeout is not None:
             if timeout > self.timeout:
                 raise SqlRefused(
-                    f"refused: --timeout {timeout:g} > the ceiling {self.timeout:g} "
-                    "(CALLBOOK_SQL_TIMEOUT)"
+                    f"refused: --timeout above the ceiling {self.timeout:g} (CALLBOOK_SQL_TIMEOUT)"
                 )
             if not timeout > 0:
                 raise SqlRefused(f"refused: --timeout {timeout:g} is not a duration")
@@ -132,19 +131,17 @@ class SandboxLimits:
         )
 
 
-def memory_refusal(limits: SandboxLimits, detail: str = "") -> str:
-    """The one line for a query stopped by the memory limit."""
-    return (
-        f"refused: the query needs more than {limits.memory_limit_mb:,} MiB "
-        f"(memory limit, --memory-mb{detail})"
-    )
+def memory_refusal(limits: SandboxLimits, how: str = "--memory-mb") -> str:
+    """The one line for a query stopped by the memory limit (``how``: what to say after it)."""
+    return f"refused: the query needs over {limits.memory_limit_mb:,} MiB (memory limit, {how})"
 
 
 def time_refusal(limits: SandboxLimits, *, printing: bool = False) -> str:
     """The one line for a query stopped by the time limit."""
-    what = "the query and its printing" if printing else "the query"
-    limit = WALL_FACTOR * limits.timeout + WALL_GRACE_SECONDS if printing else limits.timeout
-    return f"refused: {what} ran longer than {limit:g} s (time limit, --timeout)"
+    if printing:
+        total = WALL_FACTOR * limits.timeout + WALL_GRACE_SECONDS
+        return f"refused: query and printing took over {total:g} s (time limit, --timeout)"
+    return f"refused: the query ran longer than {limits.timeout:g} s (time limit, --timeout)"
 
 
 def size_refusal(limits: SandboxLimits, size: str) -> str:
@@ -295,7 +292,7 @@ def _death(status: int, limits: SandboxLimits) -> str:
             )
         # A failed allocation where no error can be raised (Rust aborts, C++ terminates).
         if number in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS):
-            return memory_refusal(limits, f"; {_signal_name(number)}")
+            return memory_refusal(limits, f"ended on {_signal_name(number)}")
         return f"refused: the query process ended on {_signal_name(number)}"
     return f"refused: the query process ended without an answer (exit status {status >> 8})"
 

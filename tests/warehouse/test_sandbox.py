@@ -163,7 +163,7 @@ HOSTILE: tuple[Hostile, ...] = (
     Hostile(
         "memory_hungry",
         "select len(list(range)) as n from range(200000000)",
-        "refused: the query needs more than 64 MiB (memory limit",
+        "refused: the query needs over 64 MiB (memory limit",
         ("--memory-mb", "64"),
     ),
     # Table functions are allowed by list: these are not on it.
@@ -221,25 +221,25 @@ HOSTILE: tuple[Hostile, ...] = (
     Hostile(
         "ceiling_memory",
         "select 1",
-        "refused: --memory-mb 100,000,000 > the ceiling 1,024",
+        "refused: --memory-mb above the ceiling 1,024",
         ("--memory-mb", "100000000"),
     ),
     Hostile(
         "ceiling_time",
         "select 1",
-        "refused: --timeout 3600 > the ceiling 60",
+        "refused: --timeout above the ceiling 60",
         ("--timeout", "3600"),
     ),
     Hostile(
         "a_huge_string",
         "select length(repeat('x', 2000000000))",
-        "refused: the query needs more than 256 MiB (memory limit",
+        "refused: the query needs over 256 MiB (memory limit",
         ("--memory-mb", "256"),
     ),
     Hostile(
         "gigabytes_of_rows",
         "select repeat('x', 10000000) s from range(200)",
-        "refused: the query needs more than 256 MiB (memory limit",
+        "refused: the query needs over 256 MiB (memory limit",
         ("--memory-mb", "256", "--format", "csv"),
     ),
     Hostile(
@@ -271,6 +271,7 @@ def test_hostile_statement_is_refused_and_nothing_on_disk_changes(
     assert len(run.err_lines) == 1, run.err_lines  # no traceback, no panic, no second line
     assert run.err_lines[0].startswith("callbook: error: ")
     assert case.refusal in run.err_lines[0], run.err_lines[0]
+    assert len(run.err_lines[0]) <= 100 or "does not parse" in run.err_lines[0]
     assert file_hashes(book.data_dir) == before
     assert file_hashes(book.outside) == outside_before
     assert run.seconds < 60
@@ -432,7 +433,7 @@ def test_an_ordinary_sql_error_is_one_line(book: Book, capsys: pytest.CaptureFix
 def test_a_result_larger_than_the_row_limit_is_refused(book: Book) -> None:
     with (
         open_sandbox(book.warehouse, SandboxLimits(max_rows=100)) as sandbox,
-        pytest.raises(SqlRefused, match="more than 100 rows"),
+        pytest.raises(SqlRefused, match="over 100 rows"),
     ):
         sandbox.query("select * from range(101)")
     with open_sandbox(book.warehouse, SandboxLimits(max_rows=100)) as sandbox:
