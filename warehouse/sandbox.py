@@ -93,7 +93,7 @@ STATEMENT_NAMES: dict[str, str] = {
     "LOAD": "INSTALL/LOAD",
     "CALL": "CALL/CHECKPOINT",
     "COPY_DATABASE": "COPY FROM DATABASE",
-    "MULTI": "PIVOT (as a statement)",
+    "MULTI": "PIVOT",
     "TRANSACTION": "BEGIN/COMMIT/ROLLBACK",
 }
 
@@ -157,7 +157,7 @@ def check_statement(
     >>> check_statement("copy (select 1) to 'x.csv'")
     Traceback (most recent call last):
     ...
-    warehouse.sandbox_process.SqlRefused: refused: COPY statement (callbook sql runs one read-only SELECT)
+    warehouse.sandbox_process.SqlRefused: refused: COPY statement (one read-only SELECT runs)
     >>> check_statement("select * from read_text('/etc/passwd')")
     Traceback (most recent call last):
     ...
@@ -170,15 +170,13 @@ def check_statement(
     if not statements:
         raise SqlRefused("refused: empty query (nothing but whitespace, comments or ';')")
     if len(statements) > 1:
-        kinds = ", ".join(_statement_name(s) for s in statements)
-        raise SqlRefused(
-            f"refused: {len(statements)} statements ({kinds}); callbook sql runs exactly one"
-        )
+        names = [_statement_name(s) for s in statements]
+        kinds = ", ".join(names[:3] + (["…"] if len(names) > 3 else []))
+        raise SqlRefused(f"refused: {len(statements)} statements ({kinds}); one runs at a time")
     statement = statements[0]
     if statement.type.name not in ALLOWED_STATEMENTS:
         raise SqlRefused(
-            f"refused: {_statement_name(statement)} statement "
-            "(callbook sql runs one read-only SELECT)"
+            f"refused: {_statement_name(statement)} statement (one read-only SELECT runs)"
         )
     tree = _parse_tree(str(statement.query), con)
     for reason in _refusals(tree, table_functions, hidden_settings):

@@ -72,7 +72,7 @@ HOSTILE: tuple[Hostile, ...] = (
         "attach '{outside}/s.duckdb' as s (read_only false); use s; detach warehouse; "
         "attach '{warehouse}' as w (read_only false); "
         "update w.snapshots set p_bull = 0.99 where root = 'RTY'; delete from w.outcomes; select 1",
-        "refused: 7 statements (ATTACH, SET/USE, DETACH, ATTACH, UPDATE, DELETE, SELECT)",
+        "refused: 7 statements (ATTACH, SET/USE, DETACH, …); one runs at a time",
     ),
     Hostile("attach_writable", "attach '{warehouse}' as w (read_only false)", "refused: ATTACH"),
     Hostile("use", "use memory", "refused: SET/USE statement"),
@@ -217,7 +217,7 @@ HOSTILE: tuple[Hostile, ...] = (
         "select current_setting('allowed_paths')",
         "refused: current_setting('allowed_paths') shows a path",
     ),
-    Hostile("pivot", "pivot bars on root using count(*)", "refused: PIVOT (as a statement)"),
+    Hostile("pivot", "pivot bars on root using count(*)", "refused: PIVOT statement"),
     Hostile(
         "ceiling_memory",
         "select 1",
