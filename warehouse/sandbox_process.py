@@ -31,6 +31,10 @@ Errors cross the process boundary as (module, class name, one line); the parent 
 same class when it is callbook's own (``WarehouseError`` ...), else :class:`SqlRefused` naming
 the class.
 
+The address-space bound and the fork need Linux's /proc (the process's size, its thread
+count); elsewhere the child is spawned and bounded by CPU time, wall time, result size and
+DuckDB's own memory_limit only.
+
 This module imports nothing but the standard library, so a caller can import it, fork, and
 only then load the heavy modules (in the child for the query, in the parent for nothing).
 """
