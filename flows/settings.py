@@ -23,9 +23,9 @@ Precedence: explicit argument > environment variable > default.
 - The ceilings of ``callbook sql`` (warehouse/sandbox.py, warehouse/sandbox_process.py); its
   ``--timeout`` and ``--memory-mb`` may lower the first two for one query, never raise them:
   ``CALLBOOK_SQL_TIMEOUT`` (default 60 s) of wall time for the query;
-  ``CALLBOOK_SQL_MEMORY_MB`` (default 1024) MiB the query process may grow by (DuckDB's
-  memory_limit, and the operating system's bound on the process's address space beyond its
-  size at start, ~1 GiB of mostly unused virtual memory);
+  ``CALLBOOK_SQL_MEMORY_MB`` (default 1024) MiB of memory the query process may add to its
+  size at start (~150 MiB), read every 10 ms; also DuckDB's memory_limit, and with 128 MiB
+  more the bound on the growth of its address space;
   ``CALLBOOK_SQL_THREADS`` (default 2) DuckDB and polars threads (its CPU time is bounded by
   timeout x threads); ``CALLBOOK_SQL_MAX_ROWS`` (default 1,000,000) rows of a result;
   ``CALLBOOK_SQL_MAX_RESULT_MB`` (default 64) MiB of a result, fetched and printed.

@@ -5,14 +5,17 @@ from ``repeat`` is not in it), and Python, polars and the result text are outsid
 its interrupt cannot stop work that never returns to it. So the query runs in a child process
 whose limits the kernel enforces, whatever runs inside:
 
-- **Address space** (``RLIMIT_AS``): the child's size when it is ready (interpreter, DuckDB
-  with the warehouse attached, polars, its thread stacks: ~1.6 GiB of address space for
-  ~150 MiB of memory) plus ``memory_limit_mb`` plus ADDRESS_SPACE_ALLOWANCE_MB for what the
-  allocators reserve without using (even ``select 1`` adds ~75 MiB of address space for 1 MiB
-  of memory). An allocation past it fails; DuckDB and Python report it, and code that cannot
-  (a Rust allocation in polars) aborts the child. Either way the caller gets one line naming
-  the limit. So the child's memory (RSS) stays under its size at start + ``memory_limit_mb``
-  + the allowance, whatever the query does.
+- **Memory** (RSS): the child may grow by ``memory_limit_mb`` beyond its size when it is
+  ready (interpreter, DuckDB with the warehouse attached, polars: ~150 MiB). The parent reads
+  the child's RSS every RSS_POLL_SECONDS and kills it past that (no cgroup is needed; what the
+  child allocates within one poll can pass the limit before it is killed).
+- **Address space** (``RLIMIT_AS``): the child's size when it is ready (~1.6 GiB of address
+  space for those ~150 MiB of memory: thread stacks, allocator reservations) plus
+  ``memory_limit_mb`` plus ADDRESS_SPACE_ALLOWANCE_MB for what the allocators reserve without
+  using (even ``select 1`` adds ~75 MiB of address space for 1 MiB of memory). An allocation
+  past it fails at once, so a single huge allocation never happens between two polls; DuckDB
+  and Python report it, and code that cannot (a Rust allocation in polars) aborts the child.
+  Either way the caller gets one line naming the limit.
 - **CPU time** (``RLIMIT_CPU``): ``timeout`` seconds for each of ``threads`` threads, plus a
   few; past it the kernel ends the child (SIGXCPU, then SIGKILL).
 - **Wall time**: the parent stops waiting after ``2 x timeout + 5`` seconds (the query's own
@@ -61,6 +64,11 @@ MIB = 1024 * 1024
 #: reserve without using (a new malloc arena, allocator chunks). Measured on ordinary queries
 #: (bars, snapshots, range(1e6)): +75..85 MiB of address space for +1..18 MiB of memory.
 ADDRESS_SPACE_ALLOWANCE_MB = 128
+#: How often the parent reads the armed child's RSS (seconds): the memory limit can be passed
+#: by what the child allocates in that time before it is killed.
+RSS_POLL_SECONDS = 0.01
+#: The length of the child's "armed" header (``A`` and its RSS in KiB, 15 digits).
+ARMED_HEADER_BYTES = 16
 #: CPU seconds the child may use beyond ``timeout x threads`` (start-up, printing).
 CPU_GRACE_SECONDS = 5
 #: The parent waits ``WALL_FACTOR x timeout + WALL_GRACE_SECONDS`` for the child's answer.
@@ -222,12 +230,16 @@ def _run_spawned(job: Job, limits: SandboxLimits) -> bytes:
 
 
 def _collect(pid: int, read_end: int, limits: SandboxLimits) -> bytes:
-    """Read the child's answer within the wall-time and size limits, reap it, and return the
-    answer or raise its error."""
+    """Read the child's answer within the wall-time, memory and size limits, reap it, and
+    return the answer or raise its error. Once the child has armed (its ``A`` header names its
+    RSS then), its RSS is read every RSS_POLL_SECONDS; past that + ``memory_limit_mb`` it is
+    killed."""
     deadline = time.monotonic() + WALL_FACTOR * limits.timeout + WALL_GRACE_SECONDS
     ceiling = limits.max_result_bytes + 64 * 1024  # the answer plus its header
+    budget_kib = limits.memory_limit_mb * 1024
     chunks: list[bytes] = []
     size = 0
+    start_kib: int | None = None
     stopped: str | None = None
     try:
         while True:
@@ -235,7 +247,12 @@ def _collect(pid: int, read_end: int, limits: SandboxLimits) -> bytes:
             if remaining <= 0:
                 stopped = time_refusal(limits, printing=True)
                 break
-            ready, _, _ = select.select([read_end], [], [], remaining)
+            ready, _, _ = select.select([read_end], [], [], min(remaining, RSS_POLL_SECONDS))
+            if start_kib is None and size >= ARMED_HEADER_BYTES:
+                start_kib = _armed_rss_kib(b"".join(chunks))
+            if start_kib is not None and _rss_kib(pid) - start_kib > budget_kib:
+                stopped = memory_refusal(limits)
+                break
             if not ready:
                 continue
             chunk = os.read(read_end, 1 << 20)
@@ -254,15 +271,38 @@ def _collect(pid: int, read_end: int, limits: SandboxLimits) -> bytes:
     if stopped is not None:
         _kill(pid)
         raise SqlRefused(stopped)
-    _, status, usage = os.wait4(pid, 0)
-    if os.environ.get("CALLBOOK_SQL_STATS"):
-        _print_stats(usage)
+    status = _reap(pid)
     data = b"".join(chunks)
+    if data[:1] == b"A":
+        data = data[ARMED_HEADER_BYTES:]
     if data[:1] == b"O":
         return data[1:]
     if data[:1] == b"E":
         raise _error(data[1:])
     raise SqlRefused(_death(status, limits))
+
+
+def _armed_header(rss_kib: int) -> bytes:
+    """What the child writes when it arms: ``A`` and its RSS in KiB, ARMED_HEADER_BYTES long."""
+    return b"A%015d" % rss_kib
+
+
+def _armed_rss_kib(data: bytes) -> int | None:
+    if data[:1] != b"A":
+        return None
+    try:
+        return int(data[1:ARMED_HEADER_BYTES])
+    except ValueError:
+        return None
+
+
+def _rss_kib(pid: int) -> int:
+    """The resident size of process ``pid`` in KiB (Linux: /proc/PID/statm), 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _print_stats(child: Any) -> None:
@@ -282,7 +322,15 @@ def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+        _reap(pid)
+
+
+def _reap(pid: int) -> int:
+    """Wait for the child to end; its wait status (and its usage, with CALLBOOK_SQL_STATS)."""
+    _, status, usage = os.wait4(pid, 0)
+    if os.environ.get("CALLBOOK_SQL_STATS"):
+        _print_stats(usage)
+    return status
 
 
 def _death(status: int, limits: SandboxLimits) -> str:
@@ -349,6 +397,8 @@ def _child_main(job: Job, limits: SandboxLimits, write_end: int) -> int:
         if not armed:
             _apply_os_limits(limits)
             armed.append(True)
+            rss = _status_kib("VmRSS")
+            _write_all(write_end, _armed_header(0 if rss != rss else int(rss)))
 
     try:
         answer = job(arm)
@@ -366,15 +416,19 @@ def _child_main(job: Job, limits: SandboxLimits, write_end: int) -> int:
             traceback.print_exc()
         message = b"E" + _error_payload(exc)
     try:
-        view = memoryview(message)
-        while view:
-            written = os.write(write_end, view)
-            view = view[written:]
+        _write_all(write_end, message)
     except OSError:  # the parent has gone (killed or interrupted)
         return 1
     finally:
         os.close(write_end)
     return 0
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _error_payload(exc: BaseException) -> bytes:

@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -403,6 +404,21 @@ def test_a_child_that_fails_is_one_line(job: Any, error: str) -> None:
         run_bounded(job, SMALL)
     assert error in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_the_parent_kills_a_child_whose_memory_grows_past_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Memory touched a little at a time stays inside the address-space bound (64 + 128 MiB
+    here) for a while: the parent's RSS poll is what stops it, at 64 MiB. (The refusal is
+    marked in this process only, so it can only come from the parent.)"""
+    from warehouse import sandbox_process
+
+    monkeypatch.setattr(sandbox_process, "memory_refusal", lambda limits, how="": "by the poll")
+    started = time.monotonic()
+    with pytest.raises(SqlRefused, match=r"^by the poll$"):
+        run_bounded(sandbox_jobs.grow, SMALL)
+    assert time.monotonic() - started < 30
 
 
 def test_the_child_answers_and_errors_keep_their_class() -> None:

@@ -54,3 +54,15 @@ def fail_like_the_warehouse(arm: Arm) -> bytes:
 def fail_oddly(arm: Arm) -> bytes:
     arm()
     raise KeyError("a bug\nwith a second line")
+
+
+def grow(arm: Arm) -> bytes:
+    """Touch memory 8 MiB at a time, slowly, without end: only the RSS limit stops it before
+    the address-space limit does."""
+    import time
+
+    arm()
+    kept = []
+    while True:
+        kept.append(bytearray(8 * 1024 * 1024))
+        time.sleep(0.02)
