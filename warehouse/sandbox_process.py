@@ -3,14 +3,14 @@
 DuckDB's own ``memory_limit`` covers its buffer manager, not every allocation (a 2 GB string
 from ``repeat`` is not in it), and Python, polars and the result text are outside it altogether;
 its interrupt cannot stop work that never returns to it. So the query runs in a child process
-whose limits the kernel enforces, whatever runs inside:
+whose limits the kernel and the parent enforce from outside, whatever runs inside:
 
 - **Memory** (RSS): the child may grow by ``memory_limit_mb`` beyond its size when it is
   ready (interpreter, DuckDB with the warehouse attached, polars: ~150 MiB). The parent reads
   the child's RSS every RSS_POLL_SECONDS and kills it past that (no cgroup is needed; what the
   child allocates within one poll can pass the limit before it is killed).
-- **Address space** (``RLIMIT_AS``): the child's size when it is ready (~1.6 GiB of address
-  space for those ~150 MiB of memory: thread stacks, allocator reservations) plus
+- **Address space** (``RLIMIT_AS``): the child's size when it is ready (~0.65 GiB of address
+  space for those ~150 MiB of memory: libraries, thread stacks, allocator reservations) plus
   ``memory_limit_mb`` plus ADDRESS_SPACE_ALLOWANCE_MB for what the allocators reserve without
   using (even ``select 1`` adds ~75 MiB of address space for 1 MiB of memory). An allocation
   past it fails at once, so a single huge allocation never happens between two polls; DuckDB
@@ -61,9 +61,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 MIB = 1024 * 1024
-#: Address space (MiB) the child may grow by beyond ``memory_limit_mb``: what the allocators
-#: reserve without using (a new malloc arena, allocator chunks). Measured on ordinary queries
-#: (bars, snapshots, range(1e6)): +75..85 MiB of address space for +1..18 MiB of memory.
+#: Address space (MiB) the child may grow by beyond ``memory_limit_mb``: what is reserved
+#: without being used (the stacks of the query's threads, allocator chunks). Measured on
+#: ordinary queries (select 1, snapshots, range(1e6)): +76..87 MiB of address space for
+#: +1..20 MiB of memory.
 ADDRESS_SPACE_ALLOWANCE_MB = 128
 #: How often the parent reads the armed child's RSS (seconds): the memory limit can be passed
 #: by what the child allocates in that time before it is killed.
