@@ -286,12 +286,10 @@ def _print_frame(
 ) -> None:
     """Print a result frame in one of pipeline.report.table.FORMATS (auto: table or vertical,
     whichever fits the terminal; ``wrap``: a table whose cells wrap at spaces still fits)."""
-    import shutil
-
+    from flows.sql import where_printed
     from pipeline.report import table
 
-    terminal = sys.stdout.isatty()
-    width = shutil.get_terminal_size().columns if terminal else None
+    terminal, width = where_printed()
     sys.stdout.write(
         table.render_output(
             frame, fmt=fmt, title=title, limit=limit, wrap=wrap, width=width, terminal=terminal

@@ -72,7 +72,7 @@ def run_sql(
     one-line error (SqlRefused, WarehouseError ...). ``timeout`` and ``memory_mb`` lower the
     settings' ceilings for this query; above them the query is refused."""
     limits = sql_limits(settings).lowered(timeout=timeout, memory_limit_mb=memory_mb)
-    terminal = _is_terminal()
+    terminal, width = where_printed()
     job = functools.partial(
         _answer,
         str(settings.warehouse_path),
@@ -81,17 +81,20 @@ def run_sql(
         limits,
         fmt,
         limit,
-        shutil.get_terminal_size().columns if terminal else None,
+        width,
         terminal,
     )
     return run_bounded(job, limits).decode("utf-8")
 
 
-def _is_terminal() -> bool:
+def where_printed() -> tuple[bool, int | None]:
+    """Whether standard output is a terminal, and its width (None when it is not): what
+    pipeline.report.table.render_output needs to lay a frame out as it will be seen."""
     try:
-        return sys.stdout.isatty()
+        terminal = sys.stdout.isatty()
     except (AttributeError, ValueError):
-        return False
+        terminal = False
+    return terminal, shutil.get_terminal_size().columns if terminal else None
 
 
 def _answer(
