@@ -282,13 +282,23 @@ def _shared_api(*, remote_workers: bool) -> Iterator[None]:
             prefect.context.refresh_global_settings_context()
 
 
-def in_flight_limit(settings: Settings) -> int:
+def worker_count(settings: Settings, runner: TaskRunner[Any]) -> int:
+    """How many tasks run at once: the worker threads of the running Dask cluster at
+    ``CALLBOOK_DASK_ADDRESS``, else ``CALLBOOK_WORKERS``."""
+    if settings.task_runner == "dask" and settings.dask_address:
+        client = getattr(runner, "client", None)
+        threads = sum(client.nthreads().values()) if client is not None else 0
+        return int(threads) or settings.workers
+    return settings.workers
+
+
+def in_flight_limit(workers: int) -> int:
     """How many tasks :func:`run` keeps submitted at once: two per worker. Process and Dask task
     runners pickle each task's parameters when it is submitted and keep them until it ends (when
     they were the series frames, all 200 jobs of a 100-root backfill submitted at once grew the
     Dask run's flow process to 2.1 GB: bench/RESULTS.md, "Scale"); a worker always has its next
     task waiting while the writer stores the last."""
-    return max(2, 2 * settings.workers)
+    return max(2, 2 * workers)
 
 
 def run(
@@ -309,9 +319,10 @@ def run(
     started = time.perf_counter()
     waiting = deque(parameters)
     with task_runner(settings) as runner:
+        workers = worker_count(settings, runner)
         running = [
             runner.submit(work, dict(waiting.popleft()))
-            for _ in range(min(in_flight_limit(settings), len(waiting)))
+            for _ in range(min(in_flight_limit(workers), len(waiting)))
         ]
         while running:
             done = next(as_completed(running))
@@ -324,9 +335,8 @@ def run(
         work.name,
         len(parameters),
         settings.task_runner,
-        f"scheduler {settings.dask_address}"
-        if settings.dask_address
-        else f"{settings.workers} worker(s)",
+        f"{workers} worker(s)"
+        + (f" of the scheduler at {settings.dask_address}" if settings.dask_address else ""),
         time.perf_counter() - started,
     )
 
