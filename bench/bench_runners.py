@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ class Run:
     compute_seconds: float
     compute_tasks: int
     digest: str
-    extra: dict[str, float] = field(default_factory=dict)
+    server_cpu: float
 
     @property
     def rate(self) -> float:
@@ -151,6 +151,21 @@ class Run:
     @property
     def cores(self) -> float:
         return (self.cpu_command + self.cpu_workers) / self.seconds
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds so far of a process and its descendants."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
 
 
 def task_runs(server: LocalPrefectServer) -> tuple[float, list[dict]]:
@@ -212,6 +227,8 @@ def run_variant(
         run_env["CALLBOOK_DASK_ADDRESS"] = cluster_address
     log = (workdir / f"run-{round_}-{variant.replace(':', '-')}.log").open("w")
     load_start = os.getloadavg()[0]
+    assert server.process is not None
+    server_cpu = tree_cpu(server.process.popen.pid)
     started = time.perf_counter()
     process = subprocess.Popen(
         [
@@ -232,6 +249,7 @@ def run_variant(
     sampler.stop.set()
     sampler.join()
     load_end = os.getloadavg()[0]
+    server_cpu = tree_cpu(server.process.popen.pid) - server_cpu
     log.close()
     if process.returncode != 0:
         raise RuntimeError(f"{variant}: exit {process.returncode}; see {log.name}")
@@ -258,6 +276,7 @@ def run_variant(
         compute_seconds=sum(t["total_run_time"] for t in computes),
         compute_tasks=len(computes),
         digest=sha,
+        server_cpu=server_cpu,
     )
 
 
@@ -285,16 +304,16 @@ def report(count: int, runs: list[Run], load_seconds: float) -> str:
         f"**{'yes' if identical else 'NO'}**.",
         "",
         "| round | variant | seconds | snapshots/s | vs serial (same round) | CPU s command + "
-        "workers | cores used | writer busy s | compute task s | peak RSS command / workers / "
-        "total MiB | load start / end |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "workers | cores used | Prefect server CPU s | writer busy s | compute task s | peak RSS "
+        "command / workers / total MiB | load start / end |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in runs:
         serial = by_round[r.round].get(serial_variant)
         ratio = f"{serial.seconds / r.seconds:.2f}x" if serial else "-"
         lines.append(
             f"| {r.round} | {r.variant} | {r.seconds:.1f} | {r.rate:,.0f} | {ratio} | "
-            f"{r.cpu_command:.0f} + {r.cpu_workers:.0f} | {r.cores:.2f} | "
+            f"{r.cpu_command:.0f} + {r.cpu_workers:.0f} | {r.cores:.2f} | {r.server_cpu:.0f} | "
             f"{r.writer_seconds:.0f} | {r.compute_seconds:.0f} | "
             f"{r.rss_command_mib:,.0f} / {r.rss_workers_mib:,.0f} / {r.rss_total_mib:,.0f} | "
             f"{r.load_start:.1f} / {r.load_end:.1f} |"
