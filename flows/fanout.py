@@ -35,11 +35,14 @@ a separately started Dask cluster need ``PREFECT_API_URL`` in their own environm
 
 from __future__ import annotations
 
+import copyreg
+import importlib
 import os
 import pickle
+import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -69,41 +72,57 @@ W = TypeVar("W", bound="Task[..., Any] | Flow[..., Any]")
 
 
 def importable(work: W) -> W:
-    """Let pickle find the function of a module-level task or flow by reference (apply above
-    ``@task`` / ``@flow``).
+    """Pickle this module-level task or flow as a reference to its module attribute (apply above
+    ``@task`` / ``@flow``): a worker process imports it from the installed package.
 
-    The decorator rebinds the module's name to the Task or Flow object, so the function is no
-    longer found under its own name: pickle refuses it ("it's not the same object as
-    flows.fanout.compute_root") and cloudpickle then copies it by value, with every global it
-    reaches (the CLI's progress bar and its lock, other tasks' functions, ...). Naming the
-    function ``<name>.fn``, the attribute that holds it, lets both pickle it as a reference that a
-    worker resolves by importing the module: workers run the installed code.
-
-    >>> from prefect import task
-    >>> @importable
-    ... @task
-    ... def double(x: int) -> int:
-    ...     return 2 * x
-    >>> double.fn.__qualname__
-    'double.fn'
-    """
-    fn = work.fn
-    if "<locals>" not in fn.__qualname__ and not fn.__qualname__.endswith(".fn"):
-        fn.__qualname__ = f"{fn.__qualname__}.fn"
+    Process and Dask task runners pickle the task they send and the flow run's context (which
+    holds the flow). Prefect's decorators rebind the module's name to the Task or Flow object, so
+    pickle cannot find the function under its name ("it's not the same object as
+    flows.fanout.compute_root") and cloudpickle copies it by value, with every global it reaches:
+    other tasks' functions, the CLI's progress bar and its lock ("cannot pickle
+    '_thread.RLock' object"). A marked object is pickled as (module, name) instead (a ``copyreg``
+    reducer for Prefect's Task and Flow types; unmarked ones pickle as before, and ``copy.copy``
+    of a marked one is itself); nothing else about it changes (its function, its name, the
+    entrypoint Prefect records for a deployment)."""
+    _BY_REFERENCE.add(id(work))
     return work
 
 
-def check_importable(fn: Callable[..., Any], runner: str) -> None:
-    """Raise a clear error when ``fn`` (a task's or flow's function) cannot be pickled by
-    reference, as the ``runner`` task runner must to hand it to another process."""
-    try:
-        pickle.dumps(fn)
-    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+def _reference(work: Task[..., Any] | Flow[..., Any]) -> tuple[str, str] | None:
+    """(module, name) of a task or flow marked :func:`importable` that is that module's
+    attribute under its function's name; None otherwise."""
+    if id(work) not in _BY_REFERENCE:
+        return None
+    module, name = work.fn.__module__, work.fn.__name__
+    return (module, name) if getattr(sys.modules.get(module), name, None) is work else None
+
+
+def _module_attribute(module: str, name: str) -> Any:
+    return getattr(importlib.import_module(module), name)
+
+
+def _reduce(work: Task[..., Any] | Flow[..., Any]) -> str | tuple[Any, ...]:
+    reference = _reference(work)
+    if reference is None:
+        return work.__reduce_ex__(pickle.DEFAULT_PROTOCOL)  # as any object: by value
+    return (_module_attribute, reference)
+
+
+_BY_REFERENCE: set[int] = set()
+copyreg.pickle(Task, _reduce)
+copyreg.pickle(Flow, _reduce)
+
+
+def check_importable(work: Task[..., Any] | Flow[..., Any], runner: str) -> None:
+    """Raise a clear error unless ``work`` (a task, or the flow it runs in) is pickled by
+    reference (:func:`importable`), as the ``runner`` task runner needs to hand it to a worker
+    process."""
+    if _reference(work) is None:
         raise TypeError(
-            f"{fn.__module__}.{fn.__qualname__} cannot run on the {runner} task runner: a worker "
-            "process imports a task and its flow by module path; define them at module level "
-            f"and decorate them with flows.fanout.importable ({exc})"
-        ) from None
+            f"{work.fn.__module__}.{work.fn.__qualname__} cannot run on the {runner} task "
+            "runner: a worker process imports a task and its flow by module path; define them "
+            "at module level and decorate them with @flows.fanout.importable"
+        )
 
 
 @dataclass(frozen=True)
@@ -310,12 +329,12 @@ def run(
     if not parameters:
         return
     if settings.task_runner != "thread":
-        check_importable(work.fn, settings.task_runner)
         from prefect.context import FlowRunContext
 
+        check_importable(work, settings.task_runner)
         context = FlowRunContext.get()
         if context is not None and context.flow is not None:
-            check_importable(context.flow.fn, settings.task_runner)
+            check_importable(context.flow, settings.task_runner)
     started = time.perf_counter()
     waiting = deque(parameters)
     with task_runner(settings) as runner:

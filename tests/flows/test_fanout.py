@@ -328,9 +328,9 @@ def test_run_keeps_at_most_its_in_flight_limit_submitted(
 
 def test_tasks_and_flows_that_workers_run_are_pickled_by_reference() -> None:
     """What a process or Dask worker receives names the installed code: the compute and prepare
-    tasks' functions and the backfill and nightly flows' pickle as references, and a flow whose
+    tasks and the backfill and nightly flows pickle as references to themselves, and a flow whose
     module holds a lock (here: a progress hook closing over one, as the CLI's progress bar does)
-    still pickles: cloudpickle does not copy the function and what it reaches."""
+    still pickles: cloudpickle does not copy its function and what that reaches."""
     import pickle
     import threading
 
@@ -339,7 +339,8 @@ def test_tasks_and_flows_that_workers_run_are_pickled_by_reference() -> None:
     from flows import fanout, history, nightly, tasks
 
     for work in (fanout.compute_root, tasks.prepare_root, history.backfill, nightly.nightly):
-        assert pickle.loads(pickle.dumps(work.fn)) is work.fn
+        assert pickle.loads(pickle.dumps(work)) is work
+        assert len(pickle.dumps(work)) < 200  # a module and a name, not the function's code
     lock = threading.RLock()
 
     def hook(*step: object) -> None:
@@ -349,7 +350,9 @@ def test_tasks_and_flows_that_workers_run_are_pickled_by_reference() -> None:
     with history.progress_hook(hook):
         with pytest.raises(TypeError, match="RLock"):
             cloudpickle.dumps(lock)
-        assert cloudpickle.loads(cloudpickle.dumps(history.backfill)).fn is history.backfill.fn
+        assert cloudpickle.loads(cloudpickle.dumps(history.backfill)) is history.backfill
+    # an unmarked task still pickles by value, as before
+    assert cloudpickle.loads(cloudpickle.dumps(history.store_backfill)).name == "store-backfill"
 
 
 def test_a_task_that_no_worker_can_import_is_refused_by_name() -> None:
@@ -362,5 +365,5 @@ def test_a_task_that_no_worker_can_import_is_refused_by_name() -> None:
         """Defined in a function: no worker process can import it."""
 
     with pytest.raises(TypeError, match=r"local_work cannot run on the dask task runner"):
-        fanout.check_importable(local_work.fn, "dask")
-    fanout.check_importable(fanout.compute_root.fn, "dask")  # no error
+        fanout.check_importable(local_work, "dask")
+    fanout.check_importable(fanout.compute_root, "dask")  # no error
