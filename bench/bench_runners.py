@@ -152,6 +152,11 @@ class Run:
     def cores(self) -> float:
         return (self.cpu_command + self.cpu_workers) / self.seconds
 
+    @property
+    def per_cpu_second(self) -> float:
+        """Snapshots per CPU second of all the run's processes (the Prefect server's excluded)."""
+        return self.snapshots / (self.cpu_command + self.cpu_workers)
+
 
 def tree_cpu(pid: int) -> float:
     """CPU seconds so far of a process and its descendants."""
@@ -294,9 +299,10 @@ def report(count: int, runs: list[Run], load_seconds: float) -> str:
     by_round = {r.round: {x.variant: x for x in runs if x.round == r.round} for r in runs}
     variants = list(dict.fromkeys(r.variant for r in runs))
     identical = len({r.digest for r in runs}) == 1
+    load = f" in {load_seconds:.0f} s" if load_seconds == load_seconds else ""
     lines = [
         f"{count} generated demo roots (DEMO001..) x 25 years to {AS_OF}, with ES and NQ as their "
-        f"peers (bars loaded without GX in {load_seconds:.0f} s); each run `callbook backfill "
+        f"peers (bars loaded without GX{load}); each run `callbook backfill "
         f"--end {AS_OF}` of the {count} roots through the installed command, its own process, "
         "on a fresh copy of the data, against one Prefect server started for the benchmark; "
         f"variants in rounds ({', '.join(variants)}), {len(by_round)} round(s). "
@@ -323,9 +329,9 @@ def report(count: int, runs: list[Run], load_seconds: float) -> str:
         "Per variant: median (min-max) over the rounds; the ratio is each round's serial seconds "
         "over the variant's, so both ran in the same window of the machine's load.",
         "",
-        "| variant | snapshots/s | vs serial | cores used | peak RSS total MiB | "
-        "total / workers MiB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| variant | snapshots/s | vs serial | cores used | snapshots per CPU s | peak RSS total "
+        "MiB | total / workers MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     serial_total = max(r.rss_total_mib for r in runs if r.variant == serial_variant)
     verdicts = []
@@ -340,6 +346,7 @@ def report(count: int, runs: list[Run], load_seconds: float) -> str:
         lines.append(
             f"| {v} | {spread([r.rate for r in mine])} | {spread(ratios, '{:.2f}x')} | "
             f"{spread([r.cores for r in mine], '{:.2f}')} | "
+            f"{spread([r.per_cpu_second for r in mine])} | "
             f"{spread([r.rss_total_mib for r in mine])} | {per_worker:,.0f} |"
         )
         if v != serial_variant:
@@ -361,7 +368,20 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep the data here (default: a temp dir)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--section", default="Runners")
+    parser.add_argument(
+        "--from-log", type=Path, help="report the runs printed (one JSON line each) by a run"
+    )
     args = parser.parse_args()
+    if args.from_log:
+        lines = args.from_log.read_text().splitlines()
+        logged = [Run(**json.loads(line)) for line in lines if line.startswith("{")]
+        header = "\n".join(line for line in lines if line.startswith("- "))[:2000]
+        text = report(args.roots, logged, float("nan"))
+        print(text)
+        if not args.no_write:
+            command = " ".join(["bench/bench_runners.py", *sys.argv[1:]])
+            update_section(args.section, f"`{command}`\n\n{header}\n\n{text}")
+        return
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="callbook-runners-"))
     workdir.mkdir(parents=True, exist_ok=True)
