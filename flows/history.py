@@ -232,6 +232,7 @@ def store_backfill(
     return total, SnapshotWrite(written, unchanged, superseding)
 
 
+@fanout.importable  # its run context goes to the workers: by reference, not by value
 @flow(name="callbook-backfill")
 def backfill(
     roots: list[str] | None = None,

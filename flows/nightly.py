@@ -169,6 +169,7 @@ def summary_markdown(
     return "\n".join(lines)
 
 
+@fanout.importable  # its run context goes to the workers: by reference, not by value
 @flow(name="callbook-nightly", log_prints=True)
 def nightly(
     roots: list[str] | None = None,

@@ -12,7 +12,8 @@ Precedence: explicit argument > environment variable > default.
   ``backfill`` runs: ``thread`` | ``process`` | ``dask`` (flows/fanout.py);
   ``CALLBOOK_WORKERS`` (default: the number of cores) threads, processes or local Dask workers;
   ``CALLBOOK_DASK_ADDRESS``: a running Dask scheduler (``tcp://host:8786``) instead of a local
-  cluster.
+  cluster (its workers need callbook installed, the data directory at the same path, and
+  ``PREFECT_API_URL``); tasks take up to two per worker thread of that cluster.
 - ``CALLBOOK_WRITE_LOCK_TIMEOUT`` (default 21600 s, 6 h): how long a writer waits for another one.
 - ``CALLBOOK_PUBLISH_INTERVAL`` (default 120 s): during a long backfill, how often the replica
   readers read is republished (it is always published at the end of a run).

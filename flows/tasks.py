@@ -19,6 +19,7 @@ from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
 
 from flows import clock, site
+from flows.fanout import importable
 from flows.site import SiteBuild
 from pipeline.quality.result import ValidationResult
 from pipeline.schema import Batch
@@ -267,6 +268,7 @@ class Prepared:
     failure: str = ""
 
 
+@importable  # run on process and Dask workers (flows/fanout.py)
 @task(
     name="prepare",
     task_run_name="prepare-{root}",

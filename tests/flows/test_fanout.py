@@ -1,5 +1,7 @@
-"""Fan-out and one writer: the backfill on a real Dask LocalCluster equals the serial one, and a
-reader in another process answers from the published replica while a backfill writes."""
+"""Fan-out and one writer: `callbook backfill` through the installed command stores the same
+calls on every task runner (threads, a process pool, a local Dask cluster, a separately started
+`dask scheduler` with two `dask worker`s), and a reader in another process answers from the
+published replica while a backfill writes."""
 
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from flows.history import backfill
 from flows.nightly import nightly
 from flows.settings import load_settings
 from tests.fakes.clock import frozen_clock
@@ -25,7 +26,6 @@ from warehouse.store import Warehouse, replica_is_stale, replica_path
 AS_OF = date(2026, 11, 20)
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ROOTS = ["RTY", "ES", "NQ"]
-WINDOW_START = date(2026, 6, 1)  # a short window keeps the writes small; each call table is full
 
 
 @pytest.fixture(scope="module")
@@ -61,33 +61,121 @@ def stored(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
-def test_the_backfill_on_a_dask_local_cluster_equals_the_serial_one(
-    ingested: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+CALLBOOK = Path(sys.executable).with_name("callbook")
+#: The backfill the runner tests make: a short window (each call table is still computed whole).
+RUNNER_WINDOW = ("--start", "2026-10-01", "--end", AS_OF.isoformat())
+RUNNER_TIMEOUT = 900.0  # seconds: a loaded 2-core machine
+
+
+def backfill_through_the_command(data_dir: Path, **env: str) -> str:
+    """`callbook backfill` of ROOTS over RUNNER_WINDOW as a user runs it (the installed command,
+    its own process), against the session's Prefect server; its standard output."""
+    from prefect.settings import PREFECT_API_URL
+
+    done = subprocess.run(
+        [
+            *(str(CALLBOOK), "--data-dir", str(data_dir), "backfill"),
+            *("--roots", ",".join(ROOTS), "--source", "demo", *RUNNER_WINDOW),
+        ],
+        env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **env},
+        capture_output=True,
+        text=True,
+        timeout=RUNNER_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert not (data_dir / "work").exists()  # the run's work files are gone once loaded
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def thread_backfill(
+    ingested: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, list[tuple[object, ...]]]]:
+    """The reference: the backfill on the default runner (threads), its output and what it
+    stored."""
+    data_dir = copy_of(ingested, tmp_path_factory.mktemp("thread") / "data")
+    out = backfill_through_the_command(
+        data_dir, CALLBOOK_TASK_RUNNER="thread", CALLBOOK_WORKERS="2"
+    )
+    return out, stored(data_dir)
+
+
+def per_job_lines(out: str) -> list[str]:
+    """The backfill's summary lines: calls computed and written per root and methodology, then
+    outcomes per root."""
+    return [ln for ln in out.splitlines() if " calls computed, " in ln or "outcomes appended" in ln]
+
+
+def test_the_thread_backfill_stores_every_call_of_the_window(
+    thread_backfill: tuple[str, dict[str, list[tuple[object, ...]]]],
 ) -> None:
-    results = {}
-    for runner, workers in (("thread", "1"), ("dask", "2")):
-        monkeypatch.setenv("CALLBOOK_TASK_RUNNER", runner)
-        monkeypatch.setenv("CALLBOOK_WORKERS", workers)
-        data_dir = copy_of(ingested, tmp_path / runner)
-        with frozen_clock(NOW):
-            result = backfill(
-                roots=ROOTS, source="demo", start=WINDOW_START, end=AS_OF, data_dir=str(data_dir)
-            )
-        results[runner] = (result, stored(data_dir))
-        assert not (data_dir / "work").exists()  # the run's result files are gone once loaded
-    (serial, serial_rows), (dask, dask_rows) = results["thread"], results["dask"]
+    out, rows = thread_backfill
     methodologies = load_settings().methodologies
     assert methodologies == ("v2", "v1")  # the default: v2 published, v1 computed beside it
-    # every root under every methodology, each computed by a worker
-    assert [(r.root, r.methodology) for r in dask.roots] == [
-        (r, m) for r in ROOTS for m in methodologies
+    lines = per_job_lines(out)
+    # 2026-10-01..2026-11-20: 37 CME sessions (22 weekdays in October from Thursday the 1st,
+    # 15 in November to Friday the 20th, no exchange holiday); the last was the nightly's
+    assert lines[: len(ROOTS) * 2] == [
+        f"{root} {m}: 37 calls computed, 36 written, 1 already stored"
+        for root in ROOTS
+        for m in methodologies
     ]
-    assert dask.roots == serial.roots and dask.outcomes == serial.outcomes
-    assert all(r.written > 100 for r in dask.roots)  # ~120 sessions each since June
-    assert sum(dask.outcomes.values()) > 250
-    assert dask_rows == serial_rows
-    # + each root's nightly call by each methodology
-    assert len(dask_rows["snapshots"]) == dask.written + len(ROOTS) * len(methodologies)
+    assert len(rows["snapshots"]) == len(ROOTS) * len(methodologies) * 37
+    assert len({h for _, h, _ in rows["snapshots"]}) == len(rows["snapshots"])  # all distinct
+    assert rows["outcomes"] and rows["levels"] and rows["scenarios"]
+
+
+@pytest.mark.parametrize("runner", ["process", "dask"])
+def test_each_runner_from_the_installed_command_stores_what_threads_store(
+    runner: str,
+    ingested: Path,
+    thread_backfill: tuple[str, dict[str, list[tuple[object, ...]]]],
+    tmp_path: Path,
+) -> None:
+    """`process` (a process pool) and `dask` (a local Dask cluster) through `.venv/bin/callbook`:
+    the same snapshots (ids, content hashes), levels, scenarios and outcomes as threads."""
+    data_dir = copy_of(ingested, tmp_path / "data")
+    out = backfill_through_the_command(data_dir, CALLBOOK_TASK_RUNNER=runner, CALLBOOK_WORKERS="2")
+    reference_out, reference = thread_backfill
+    assert per_job_lines(out) == per_job_lines(reference_out)
+    assert stored(data_dir) == reference
+
+
+def test_a_backfill_on_a_separately_started_dask_cluster_stores_what_threads_store(
+    ingested: Path,
+    thread_backfill: tuple[str, dict[str, list[tuple[object, ...]]]],
+    tmp_path: Path,
+) -> None:
+    """`dask scheduler` and two `dask worker` processes started as a user starts them (given
+    PREFECT_API_URL, as a real cluster's workers must be), `callbook backfill` pointed at them
+    with CALLBOOK_DASK_ADDRESS: every call is computed on those workers, and the store equals
+    the thread runner's."""
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.support.dask_cluster import dask_cluster
+
+    data_dir = copy_of(ingested, tmp_path / "data")
+    worker_env = {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "PREFECT_LOGGING_LEVEL": "INFO",  # each task run's line in the worker's log
+    }
+    with dask_cluster(tmp_path / "cluster", env=worker_env) as cluster:
+        out = backfill_through_the_command(
+            data_dir, CALLBOOK_TASK_RUNNER="dask", CALLBOOK_DASK_ADDRESS=cluster.address
+        )
+        logs = cluster.worker_logs()
+    reference_out, reference = thread_backfill
+    assert per_job_lines(out) == per_job_lines(reference_out)
+    assert stored(data_dir) == reference
+    jobs = [f"compute-{root}-{m}" for root in ROOTS for m in load_settings().methodologies]
+    ran = [
+        {job for job in jobs if f"Task run '{job}' - Finished in state Completed()" in log}
+        for log in logs
+    ]
+    assert set().union(*ran) == set(jobs)  # every job ran on one of the two workers
+    assert all(ran) and not ran[0] & ran[1]  # both worked, and no job ran twice
+    assert all("Starting temporary server" not in log for log in logs)  # they used the session's
 
 
 def test_a_reader_answers_from_the_published_state_while_a_backfill_writes(
@@ -226,7 +314,7 @@ def test_run_keeps_at_most_its_in_flight_limit_submitted(
         return i * i
 
     monkeypatch.setenv("CALLBOOK_WORKERS", "4")
-    monkeypatch.setattr(fanout, "in_flight_limit", lambda settings: 2)
+    monkeypatch.setattr(fanout, "in_flight_limit", lambda workers: 2)
 
     @flow
     def all_of_them() -> list[int]:
@@ -236,3 +324,46 @@ def test_run_keeps_at_most_its_in_flight_limit_submitted(
 
     assert all_of_them() == [i * i for i in range(7)]
     assert running["peak"] == 2
+
+
+def test_tasks_and_flows_that_workers_run_are_pickled_by_reference() -> None:
+    """What a process or Dask worker receives names the installed code: the compute and prepare
+    tasks and the backfill and nightly flows pickle as references to themselves, and a flow whose
+    module holds a lock (here: a progress hook closing over one, as the CLI's progress bar does)
+    still pickles: cloudpickle does not copy its function and what that reaches."""
+    import pickle
+    import threading
+
+    import cloudpickle
+
+    from flows import fanout, history, nightly, tasks
+
+    for work in (fanout.compute_root, tasks.prepare_root, history.backfill, nightly.nightly):
+        assert pickle.loads(pickle.dumps(work)) is work
+        assert len(pickle.dumps(work)) < 200  # a module and a name, not the function's code
+    lock = threading.RLock()
+
+    def hook(*step: object) -> None:
+        with lock:
+            pass
+
+    with history.progress_hook(hook):
+        with pytest.raises(TypeError, match="RLock"):
+            cloudpickle.dumps(lock)
+        assert cloudpickle.loads(cloudpickle.dumps(history.backfill)) is history.backfill
+    # an unmarked task still pickles by value, as before
+    assert cloudpickle.loads(cloudpickle.dumps(history.store_backfill)).name == "store-backfill"
+
+
+def test_a_task_that_no_worker_can_import_is_refused_by_name() -> None:
+    from prefect import task
+
+    from flows import fanout
+
+    @task
+    def local_work() -> None:
+        """Defined in a function: no worker process can import it."""
+
+    with pytest.raises(TypeError, match=r"local_work cannot run on the dask task runner"):
+        fanout.check_importable(local_work, "dask")
+    fanout.check_importable(fanout.compute_root, "dask")  # no error
