@@ -20,13 +20,12 @@ import polars as pl
 from pipeline.analysis.assemble import (
     CONTENT_COLUMNS,
     PEERS,
-    _calls_frame,
-    _decimals,
+    assemble_rows,
     common_columns,
-    with_content_hash,
-    with_horizon_end,
+    risk_to_the_thesis,
 )
-from pipeline.analysis.calls import LEVEL_PREFIXES
+from pipeline.analysis.prices import internal_price, published_price
+from pipeline.analysis.steps import LEVEL_PREFIXES
 from pipeline.analysis.v2.calls import LEVEL_EXTRA_FIELDS
 from pipeline.analysis.v2.params import METHODOLOGY_VERSION, V2Params, params_hash
 
@@ -79,41 +78,17 @@ def snapshot_rows(
     """Wide v2 snapshot rows (V2_CONTENT_COLUMNS + content_hash) for every call in ``table``
     (:func:`pipeline.analysis.v2.calls.call_table`'s output), on ``sessions`` if given."""
     p = params or V2Params()
-    # Every row is computed on the whole table and only then cut to ``sessions``: polars rounds a
-    # one-row frame's divisions differently from a long one's, and the nightly call (one session)
-    # must equal the backfill's row of the same session bit for bit.
-    frame = _calls_frame(table, fingerprints, None)
-    decimals = _decimals(tick)
     up = pl.col("orientation") == "up"
     close, sma50 = pl.col("close"), pl.col("sma50")
-    line_high_internal = pl.col("line_high") * pl.col("factor") + pl.col("offset")
-    line_low_internal = pl.col("line_low") * pl.col("factor") + pl.col("offset")
     sma50_guards = (
         pl.when(up)
-        .then((close > sma50) & (sma50 > line_high_internal))
-        .otherwise((close < sma50) & (sma50 < line_low_internal))
+        .then((close > sma50) & (sma50 > internal_price(pl.col("line_high"))))
+        .otherwise((close < sma50) & (sma50 < internal_price(pl.col("line_low"))))
     )
-    risk_rule = (
-        pl.when(sma50_guards & up)
-        .then(pl.lit("accept_below_sma50"))
-        .when(sma50_guards)
-        .then(pl.lit("accept_above_sma50"))
-        .when(up)
-        .then(pl.lit("accept_below_line"))
-        .otherwise(pl.lit("accept_above_line"))
-    )
-    sma50_front = ((sma50 - pl.col("offset")) / pl.col("factor") / tick).round(0) * tick
-    risk_level = (
-        pl.when(sma50_guards)
-        .then(sma50_front.round(decimals))
-        .when(up)
-        .then(pl.col("line_low"))
-        .otherwise(pl.col("line_high"))
-    )
+    risk_rule, risk_level = risk_to_the_thesis(sma50_guards, tick=tick)
 
     def front(column: str) -> pl.Expr:
-        price = (pl.col(column) - pl.col("offset")) / pl.col("factor")
-        return ((price / tick).round(0) * tick).round(decimals).alias(column)
+        return published_price(pl.col(column), tick=tick).alias(column)
 
     extras = [
         pl.col("trend_rule"),
@@ -144,26 +119,28 @@ def snapshot_rows(
         *(
             (
                 pl.col(f"rs_{peer}_no_longer_lagging")
-                if f"rs_{peer}_no_longer_lagging" in frame.columns
+                if f"rs_{peer}_no_longer_lagging" in table.columns
                 else pl.lit(None, dtype=pl.Boolean)
             ).alias(f"rs_{peer.lower()}_no_longer_lagging")
             for peer in PEERS
         ),
     ]
-    out = frame.select(
-        *common_columns(
-            frame,
-            root=root,
-            source=source,
-            tick=tick,
-            methodology_version=methodology_version,
-            params_hash=params_hash(p),
-            risk_rule=risk_rule,
-            risk_level=risk_level,
-            horizon_sessions=p.horizon_sessions,
-        ),
-        *extras,
+    columns = common_columns(
+        table,
+        root=root,
+        source=source,
+        tick=tick,
+        methodology_version=methodology_version,
+        params_hash=params_hash(p),
+        risk_rule=risk_rule,
+        risk_level=risk_level,
+        horizon_sessions=p.horizon_sessions,
     )
-    if sessions is not None:
-        out = out.filter(pl.col("as_of").is_in(list(sessions)))
-    return with_content_hash(with_horizon_end(out, p.horizon_sessions), V2_CONTENT_COLUMNS)
+    return assemble_rows(
+        table,
+        fingerprints,
+        sessions=sessions,
+        columns=[*columns, *extras],
+        horizon=p.horizon_sessions,
+        content_columns=V2_CONTENT_COLUMNS,
+    )

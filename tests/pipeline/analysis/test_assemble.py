@@ -19,12 +19,15 @@ from pipeline.analysis.assemble import (
     snapshot_rows,
     with_content_hash,
 )
-from pipeline.analysis.calls import LEVEL_PREFIXES
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
 from pipeline.analysis.snapshot import MODEL_AUTHOR, SCENARIOS, Structure
+from pipeline.analysis.steps import LEVEL_PREFIXES
 from pipeline.market.calendar import add_sessions
 from tests.pipeline.analysis.builders import noisy_path, series_frame
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 PARAMS = AnalysisParams()
 RTY_TICK = 0.1

@@ -17,12 +17,16 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipeline.analysis.assemble import CONTENT_COLUMNS, RS_FIELDS
-from pipeline.analysis.engine import analyse, chart_frame, peers_of
+from pipeline.analysis.engine import chart_frame, peers_of
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.analysis.params import AnalysisParams
 from pipeline.market.calendar import add_sessions, trade_dates
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
 from tests.pipeline.analysis.builders import contract_bars, noisy_path, series_frame, sessions
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 PARAMS = AnalysisParams()
 GROWTH = {"RTY": 1.01, "ES": 1.0, "NQ": 1.005}  # per session

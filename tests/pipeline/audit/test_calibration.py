@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from pipeline.analysis.assemble import snapshot_rows
 from pipeline.analysis.calls import call_table
+from pipeline.analysis.climatology import expanding_counts
 from pipeline.analysis.fingerprint import input_fingerprints
 from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
 from pipeline.audit.calibration import (
     GROUP,
     SCORED_COLUMNS,
     calibration_table,
-    expanding_counts,
     geometry_key,
     reference_forecasts,
     scoreboard,
