@@ -4,11 +4,10 @@ driver for every methodology, tuning periods by instrument and dates."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import polars as pl
 import pytest
-
-from datetime import date
 
 from pipeline.analysis import methodology
 from pipeline.analysis.assemble import CONTENT_COLUMNS, snapshot_rows
