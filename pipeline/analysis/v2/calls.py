@@ -48,7 +48,7 @@ from pipeline.analysis.v2.zones import (
     Anchor,
     Zone,
 )
-from pipeline.report.format import format_date_long, format_date_short
+from pipeline.text import format_date_long, format_date_short
 
 
 def call_table(
