@@ -12,6 +12,7 @@ the warehouse and is not hashed. The nightly call and the backfill both go throu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
@@ -72,41 +73,36 @@ def horizon_ends(as_of: Sequence[date], horizon: int) -> list[date]:
     return [add_sessions(d, horizon) for d in as_of]
 
 
+@dataclass(frozen=True)
+class Publication:
+    """What a methodology's snapshot rows are of, besides its call table and parameters: the
+    root, the source of its bars and its tick, the calls' input fingerprints (one per table
+    row), the methodology's name and the sessions asked for (None: every call)."""
+
+    root: str
+    source: str
+    tick: float
+    fingerprints: pl.Series
+    methodology_version: str = METHODOLOGY_VERSION
+    sessions: Sequence[date] | None = None
+
+
 def snapshot_rows(
-    table: pl.DataFrame,
-    *,
-    root: str,
-    source: str,
-    tick: float,
-    fingerprints: pl.Series,
-    params: AnalysisParams | None = None,
-    sessions: Sequence[date] | None = None,
-    methodology_version: str = METHODOLOGY_VERSION,
+    table: pl.DataFrame, params: AnalysisParams, publication: Publication
 ) -> pl.DataFrame:
     """Methodology v1's wide snapshot rows (CONTENT_COLUMNS + content_hash) for every call in
-    ``table`` (:func:`pipeline.analysis.calls.call_table`'s output; ``fingerprints`` its per-row
-    input fingerprints), on ``sessions`` if given.
+    ``table`` (:func:`pipeline.analysis.calls.call_table`'s output) on the sessions asked for.
 
     v1's risk to the thesis: acceptance back below (above) the SMA50 for a Bullish (Bearish)
-    call, acceptance beyond the line in the sand for a Neutral one."""
-    params = params or AnalysisParams()
-    # Bullish calls are up and Bearish calls down (v1's orientation follows its trend).
-    risk_rule, risk_level = risk_to_the_thesis(pl.col("primary_trend") != "Neutral", tick=tick)
+    call, acceptance beyond the line in the sand for a Neutral one (Bullish calls are up and
+    Bearish calls down: v1's orientation follows its trend)."""
+    risk = risk_to_the_thesis(pl.col("primary_trend") != "Neutral", tick=publication.tick)
+    columns = common_columns(table, publication, params_hash=params_hash(params), risk=risk,
+                             horizon_sessions=params.horizon_sessions)  # fmt: skip
     return assemble_rows(
         table,
-        fingerprints,
-        sessions=sessions,
-        columns=common_columns(
-            table,
-            root=root,
-            source=source,
-            tick=tick,
-            methodology_version=methodology_version,
-            params_hash=params_hash(params),
-            risk_rule=risk_rule,
-            risk_level=risk_level,
-            horizon_sessions=params.horizon_sessions,
-        ),
+        publication,
+        columns,
         horizon=params.horizon_sessions,
         content_columns=CONTENT_COLUMNS,
     )
@@ -136,43 +132,41 @@ def risk_to_the_thesis(sma50_rule: pl.Expr, *, tick: float) -> tuple[pl.Expr, pl
 
 def assemble_rows(
     table: pl.DataFrame,
-    fingerprints: pl.Series,
-    *,
-    sessions: Sequence[date] | None,
+    publication: Publication,
     columns: Sequence[pl.Expr],
+    *,
     horizon: int,
     content_columns: Sequence[str],
     scheme: str = ROW_SCHEME,
 ) -> pl.DataFrame:
     """The wide rows every methodology stores: its ``columns`` (expressions over the call table,
-    ``input_fingerprint`` included) on the calls of ``table``, cut to ``sessions`` (None: all),
+    ``input_fingerprint`` included) on the calls of ``table``, cut to the sessions asked for,
     with ``horizon_end`` and the content hash over ``content_columns`` under hash ``scheme``.
 
-    Every row is computed on the whole table and only then cut to ``sessions``, so that a call
+    Every row is computed on the whole table and only then cut to the sessions, so that a call
     asked for alone (the nightly) is computed exactly as in the whole-history pass (the
     backfill): same frame, same kernels, bit for bit."""
-    frame = table.with_columns(fingerprints.alias("input_fingerprint")).filter(pl.col("has_call"))
-    out = frame.select(*columns)
-    if sessions is not None:
-        out = out.filter(pl.col("as_of").is_in(list(sessions)))
+    frame = table.with_columns(publication.fingerprints.alias("input_fingerprint"))
+    out = frame.filter(pl.col("has_call")).select(*columns)
+    if publication.sessions is not None:
+        out = out.filter(pl.col("as_of").is_in(list(publication.sessions)))
     return with_content_hash(with_horizon_end(out, horizon), content_columns, scheme=scheme)
 
 
 def common_columns(
     frame: pl.DataFrame,
+    publication: Publication,
     *,
-    root: str,
-    source: str,
-    tick: float,
-    methodology_version: str,
     params_hash: str,
-    risk_rule: pl.Expr,
-    risk_level: pl.Expr,
+    risk: tuple[pl.Expr, pl.Expr],
     horizon_sessions: int,
 ) -> list[pl.Expr]:
     """The expressions of CONTENT_COLUMNS (in order) over a call table's rows: published prices
     in the front contract's points, rounded as published. Shared by every methodology whose call
-    table keeps v1's column names; ``horizon_end`` is filled by :func:`with_horizon_end`."""
+    table keeps v1's column names; ``risk`` is (risk_rule, risk_level) (see
+    :func:`risk_to_the_thesis`); ``horizon_end`` is filled by :func:`with_horizon_end`."""
+    tick = publication.tick
+    risk_rule, risk_level = risk
     decimals = tick_decimals(tick)
 
     def front(column: str, places: int) -> pl.Expr:
@@ -190,13 +184,13 @@ def common_columns(
             rs_columns.append(typed.alias(f"rs_{peer.lower()}_{field}"))
 
     return [
-        pl.lit(root).alias("root"),
+        pl.lit(publication.root).alias("root"),
         pl.col("session_date").alias("as_of"),
         pl.lit(MODEL_AUTHOR).alias("author"),
-        pl.lit(methodology_version).alias("methodology_version"),
+        pl.lit(publication.methodology_version).alias("methodology_version"),
         pl.lit(params_hash).alias("params_hash"),
         pl.col("input_fingerprint"),
-        pl.lit(source).alias("source"),
+        pl.lit(publication.source).alias("source"),
         pl.col("contract"),
         pl.col("raw_close").alias("close"),
         pl.col("offset").round(6).alias("roll_offset"),

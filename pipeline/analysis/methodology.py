@@ -135,8 +135,8 @@ class Methodology:
     #: (series, *, tick, params, peers) -> the call table: one row per session, composed from
     #: pipeline.analysis.steps and the methodology's own rules.
     call_table: Callable[..., pl.DataFrame]
-    #: (table, *, root, source, tick, fingerprints, params, sessions, methodology_version) ->
-    #: wide snapshot rows (content_columns + content_hash), pipeline.analysis.assemble.
+    #: (table, params, publication) -> wide snapshot rows (content_columns + content_hash) of
+    #: the sessions asked for (pipeline.analysis.assemble: Publication, assemble_rows).
     snapshot_rows: Callable[..., pl.DataFrame]
     hash_scheme: str = ROW_SCHEME  # how its content hash is taken (canonical.HASH_SCHEMES)
     tuning: Tuning | None = None  # None: the methodology does not declare it (calls flagged)
@@ -164,6 +164,7 @@ class Methodology:
         the caller wants: nothing after it is read. The root's peers and tick, one causal pass
         over the history (the nightly and the backfill alike), the input fingerprints, and the
         snapshot rows of ``sessions``."""
+        from pipeline.analysis.assemble import Publication
         from pipeline.analysis.engine import Analysis, peers_of, root_tick
         from pipeline.analysis.fingerprint import input_fingerprints
 
@@ -174,17 +175,8 @@ class Methodology:
         fingerprints = input_fingerprints(
             series, peers=peers, methodology_version=self.version, params_hash=self.params_hash
         )
-        rows = self.snapshot_rows(
-            table,
-            root=root,
-            source=source,
-            tick=tick,
-            fingerprints=fingerprints,
-            params=self.params,
-            sessions=sessions,
-            methodology_version=self.version,
-        )
-        return Analysis(root, table, rows)
+        publication = Publication(root, source, tick, fingerprints, self.version, sessions)
+        return Analysis(root, table, self.snapshot_rows(table, self.params, publication))
 
 
 def _v1() -> Methodology:

@@ -247,8 +247,10 @@ def _params(methodology_version: str) -> Any:
     from pipeline.analysis.methodology import get, registered
     from pipeline.analysis.params import AnalysisParams
 
-    return get(methodology_version).params if methodology_version in registered() else (
-        AnalysisParams()
+    return (
+        get(methodology_version).params
+        if methodology_version in registered()
+        else (AnalysisParams())
     )
 
 

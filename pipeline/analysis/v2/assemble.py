@@ -12,14 +12,12 @@ a downward call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
-
 import polars as pl
 
 from pipeline.analysis.assemble import (
     CONTENT_COLUMNS,
     PEERS,
+    Publication,
     assemble_rows,
     common_columns,
     risk_to_the_thesis,
@@ -27,7 +25,7 @@ from pipeline.analysis.assemble import (
 from pipeline.analysis.prices import internal_price, published_price
 from pipeline.analysis.steps import LEVEL_PREFIXES
 from pipeline.analysis.v2.calls import LEVEL_EXTRA_FIELDS
-from pipeline.analysis.v2.params import METHODOLOGY_VERSION, V2Params, params_hash
+from pipeline.analysis.v2.params import V2Params, params_hash
 
 #: v2's columns beyond v1's CONTENT_COLUMNS, in hash order. Units: ``_pct`` and ``_recovered``
 #: are fractions (0.2 = 20 %), prices are front-contract points, dates CME trade dates.
@@ -64,20 +62,10 @@ EXTRA_COLUMNS: tuple[str, ...] = (
 V2_CONTENT_COLUMNS: tuple[str, ...] = (*CONTENT_COLUMNS, *EXTRA_COLUMNS)
 
 
-def snapshot_rows(
-    table: pl.DataFrame,
-    *,
-    root: str,
-    source: str,
-    tick: float,
-    fingerprints: pl.Series,
-    params: V2Params | None = None,
-    sessions: Sequence[date] | None = None,
-    methodology_version: str = METHODOLOGY_VERSION,
-) -> pl.DataFrame:
+def snapshot_rows(table: pl.DataFrame, p: V2Params, publication: Publication) -> pl.DataFrame:
     """Wide v2 snapshot rows (V2_CONTENT_COLUMNS + content_hash) for every call in ``table``
-    (:func:`pipeline.analysis.v2.calls.call_table`'s output), on ``sessions`` if given."""
-    p = params or V2Params()
+    (:func:`pipeline.analysis.v2.calls.call_table`'s output) on the sessions asked for."""
+    tick = publication.tick
     up = pl.col("orientation") == "up"
     close, sma50 = pl.col("close"), pl.col("sma50")
     sma50_guards = (
@@ -85,7 +73,6 @@ def snapshot_rows(
         .then((close > sma50) & (sma50 > internal_price(pl.col("line_high"))))
         .otherwise((close < sma50) & (sma50 < internal_price(pl.col("line_low"))))
     )
-    risk_rule, risk_level = risk_to_the_thesis(sma50_guards, tick=tick)
 
     def front(column: str) -> pl.Expr:
         return published_price(pl.col(column), tick=tick).alias(column)
@@ -127,20 +114,15 @@ def snapshot_rows(
     ]
     columns = common_columns(
         table,
-        root=root,
-        source=source,
-        tick=tick,
-        methodology_version=methodology_version,
+        publication,
         params_hash=params_hash(p),
-        risk_rule=risk_rule,
-        risk_level=risk_level,
+        risk=risk_to_the_thesis(sma50_guards, tick=tick),
         horizon_sessions=p.horizon_sessions,
     )
     return assemble_rows(
         table,
-        fingerprints,
-        sessions=sessions,
-        columns=[*columns, *extras],
+        publication,
+        [*columns, *extras],
         horizon=p.horizon_sessions,
         content_columns=V2_CONTENT_COLUMNS,
     )

@@ -198,8 +198,6 @@ def note_takeaway(snapshot: Snapshot, *, demo: bool) -> str:
     return rest.split("\n\n", 1)[0].strip() if found else ""
 
 
-
-
 # --- shared pieces ----------------------------------------------------------------------------
 
 

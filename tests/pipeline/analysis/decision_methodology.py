@@ -8,8 +8,6 @@ rendered from those codes by a template (:func:`line_reason`), never hashed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 import polars as pl
@@ -17,6 +15,7 @@ from jinja2 import Environment, StrictUndefined
 
 from pipeline.analysis.assemble import (
     CONTENT_COLUMNS,
+    Publication,
     assemble_rows,
     common_columns,
     risk_to_the_thesis,
@@ -39,38 +38,20 @@ REASON_TEMPLATE = (
 
 
 def snapshot_rows(
-    table: pl.DataFrame,
-    *,
-    root: str,
-    source: str,
-    tick: float,
-    fingerprints: pl.Series,
-    params: AnalysisParams,
-    sessions: Sequence[date] | None = None,
-    methodology_version: str = VERSION,
+    table: pl.DataFrame, params: AnalysisParams, publication: Publication
 ) -> pl.DataFrame:
     """v1's content columns, the perspective as a code (``pullback_within_uptrend``)."""
-    rule, level = risk_to_the_thesis(pl.col("primary_trend") != "Neutral", tick=tick)
+    risk = risk_to_the_thesis(pl.col("primary_trend") != "Neutral", tick=publication.tick)
     columns = [
         pl.col("perspective").str.replace_all(" ", "_") if c.meta.output_name() == "perspective"
         else c
-        for c in common_columns(
-            table,
-            root=root,
-            source=source,
-            tick=tick,
-            methodology_version=methodology_version,
-            params_hash=params_hash(params),
-            risk_rule=rule,
-            risk_level=level,
-            horizon_sessions=params.horizon_sessions,
-        )
+        for c in common_columns(table, publication, params_hash=params_hash(params), risk=risk,
+                                horizon_sessions=params.horizon_sessions)
     ]  # fmt: skip
     return assemble_rows(
         table,
-        fingerprints,
-        sessions=sessions,
-        columns=columns,
+        publication,
+        columns,
         horizon=params.horizon_sessions,
         content_columns=CONTENT_COLUMNS,
         scheme=DECISION_SCHEME,

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pipeline.analysis import methodology
-from pipeline.analysis.assemble import CONTENT_COLUMNS, snapshot_rows
+from pipeline.analysis.assemble import CONTENT_COLUMNS, Publication, snapshot_rows
 from pipeline.analysis.calls import call_table
 from pipeline.analysis.fingerprint import input_fingerprints
 from pipeline.analysis.methodology import TunedOn, Tuning
@@ -46,7 +46,7 @@ def test_v1_through_the_registry_is_v1() -> None:
     fingerprints = input_fingerprints(
         series, peers={}, methodology_version="v1", params_hash=params_hash(AnalysisParams())
     )
-    direct = snapshot_rows(table, root="RTY", source="demo", tick=0.1, fingerprints=fingerprints)
+    direct = snapshot_rows(table, AnalysisParams(), Publication("RTY", "demo", 0.1, fingerprints))
     registered = v1.analyse({"RTY": series}, "RTY", source="demo")
     assert registered.snapshots.height == direct.height > 100
     assert registered.snapshots.equals(direct)
