@@ -29,12 +29,12 @@ from pipeline.analysis.snapshot import (
     Snapshot,
     Structure,
 )
-from pipeline.analysis.steps import LEVEL_PREFIXES
+from pipeline.analysis.steps import LEVEL_FIELD_TYPES, LEVEL_PREFIXES, level_columns
 from pipeline.market.calendar import add_sessions
 
 PEERS: tuple[str, ...] = ("ES", "NQ")
 RS_FIELDS: tuple[str, ...] = ("ratio_vs_mean", "spread_5", "spread_20", "spread_63", "verdict")
-LEVEL_FIELDS: tuple[str, ...] = ("low", "high", "score", "touches", "sources", "projected")
+LEVEL_FIELDS: tuple[str, ...] = tuple(LEVEL_FIELD_TYPES)
 #: Level fields a methodology may add (v2), wide-row suffix -> snapshot_levels column (005).
 LEVEL_DETAIL_FIELDS: dict[str, str] = {
     "reason": "reason",
@@ -52,7 +52,7 @@ CONTENT_COLUMNS: tuple[str, ...] = (
     "range_atr", "consolidating", "high_252", "low_252", "dist_high_252_atr", "dist_low_252_atr",
     "higher_lows_since", "higher_lows_count", "lower_highs_since", "lower_highs_count",
     "pullback_retracement", "pullback_depth", "pullback_speed",
-    *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_FIELDS),
+    *level_columns(LEVEL_FIELDS),
     "upper_barrier", "lower_barrier", "risk_rule", "risk_level",
     "p_bear", "p_sideways", "p_bull", "n_bear", "n_sideways", "n_bull", "n_analogs", "n_geometry",
     "clim_bear", "clim_sideways", "clim_bull", "state_key", "horizon_sessions", "horizon_end",
@@ -221,11 +221,7 @@ def common_columns(
                 "pullback_speed",
             )
         ),
-        *(
-            pl.col(f"{prefix}_{field}")
-            for prefix in LEVEL_PREFIXES.values()
-            for field in LEVEL_FIELDS
-        ),
+        *(pl.col(name) for name in level_columns(LEVEL_FIELDS)),
         pl.col("upper_barrier"),
         pl.col("lower_barrier"),
         risk_rule.alias("risk_rule"),

@@ -22,17 +22,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipeline.analysis import steps
 from pipeline.analysis.levels import Candidate, NamedLevels, Zone, cluster_zones, named_levels
 from pipeline.analysis.params import AnalysisParams
-from pipeline.analysis.steps import (
-    LEVEL_PREFIXES,
-    check_series,
-    with_base_rates,
-    with_indicators,
-    with_outcomes,
-    with_published_levels,
-    with_relative_strength,
-)
+from pipeline.analysis.steps import Peers
 from pipeline.analysis.swings import swing_points
 
 
@@ -41,7 +34,7 @@ def call_table(
     *,
     tick: float,
     params: AnalysisParams | None = None,
-    peers: Mapping[str, pl.DataFrame] | None = None,
+    peers: Peers | None = None,
 ) -> pl.DataFrame:
     """Every session's call on one root (see the module docstring).
 
@@ -51,12 +44,12 @@ def call_table(
     false, levels and probabilities null).
     """
     params = params or AnalysisParams()
-    table = with_indicators(check_series(series), params)
+    table = steps.with_indicators(steps.check_series(series), params)
     table = _with_trend_and_perspective(table, params)
-    table = with_published_levels(_with_structure_and_levels(table, params), tick=tick)
-    table = with_outcomes(table, params)
-    table = with_base_rates(table, params)
-    return with_relative_strength(table, series, peers or {}, params)
+    table = steps.with_published_levels(_with_structure_and_levels(table, params), tick=tick)
+    table = steps.with_outcomes(table, params)
+    table = steps.with_base_rates(table, params)
+    return steps.with_relative_strength(table, series, peers or {}, params)
 
 
 def _with_trend_and_perspective(table: pl.DataFrame, p: AnalysisParams) -> pl.DataFrame:
@@ -216,20 +209,8 @@ def _with_structure_and_levels(table: pl.DataFrame, p: AnalysisParams) -> pl.Dat
     return pl.concat([table, pl.DataFrame(out, schema=_LOOP_COLUMNS)], how="horizontal")
 
 
-_LEVEL_FIELDS: dict[str, pl.DataType] = {
-    "low": pl.Float64(),
-    "high": pl.Float64(),
-    "score": pl.Float64(),
-    "touches": pl.Int64(),
-    "sources": pl.String(),
-    "projected": pl.Boolean(),
-}
 _LOOP_COLUMNS: dict[str, pl.DataType] = {
-    **{
-        f"{prefix}_{field}": dtype
-        for prefix in LEVEL_PREFIXES.values()
-        for field, dtype in _LEVEL_FIELDS.items()
-    },
+    **steps.level_schema(steps.LEVEL_FIELD_TYPES),
     "higher_lows_since": pl.Date(),
     "higher_lows_count": pl.Int64(),
     "lower_highs_since": pl.Date(),

@@ -140,7 +140,9 @@ class Methodology:
     snapshot_rows: Callable[..., pl.DataFrame]
     hash_scheme: str = ROW_SCHEME  # how its content hash is taken (canonical.HASH_SCHEMES)
     tuning: Tuning | None = None  # None: the methodology does not declare it (calls flagged)
-    note_template: str = "v1"  # its note: pipeline/report/notes/<note_template>.md.j2
+    #: its note: pipeline/report/notes/<note_template>.md.j2 and <note_template>_parts.md.j2
+    #: (None: named after its version)
+    note_template: str | None = None
     #: (call table, *, tick) -> its false statements (session_date, fact, detail); None: none
     statement_checker: Callable[..., pl.DataFrame] | None = None
 
@@ -193,7 +195,6 @@ def _v1() -> Methodology:
         call_table=call_table,
         snapshot_rows=snapshot_rows,
         tuning=V1_TUNING,
-        note_template="v1",
         # v1's facts mean the same words as v2's: v2's definitions judge them.
         statement_checker=false_statements,
     )
@@ -248,7 +249,6 @@ def _v2() -> Methodology:
         call_table=call_table,
         snapshot_rows=snapshot_rows,
         tuning=V2_TUNING,
-        note_template="v2",
         statement_checker=false_statements,
     )
 
@@ -320,7 +320,8 @@ def note_template(methodology_version: str) -> str:
     """The note template of a stored call's methodology: its own, v1's for analyst calls and
     for a methodology this code does not register (an old variant: its fields are v1's)."""
     if methodology_version in _LOADERS:
-        return get(methodology_version).note_template
+        methodology = get(methodology_version)
+        return methodology.note_template or methodology.version
     return "v1"
 
 

@@ -17,7 +17,7 @@ rates read once known), so the nightly call of D equals the backfill's row D. Pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -42,6 +42,16 @@ LEVEL_PREFIXES: dict[str, str] = {
     "extension": "ext",
     "deeper": "deep",
 }
+#: The fields of a named level in a call table and their types (prices in the internal frame
+#: until :func:`with_published_levels`; score in points, touches in confirmed swings).
+LEVEL_FIELD_TYPES: dict[str, pl.DataType] = {
+    "low": pl.Float64(),
+    "high": pl.Float64(),
+    "score": pl.Float64(),
+    "touches": pl.Int64(),
+    "sources": pl.String(),
+    "projected": pl.Boolean(),
+}
 #: What a continuous series must hold (pipeline.market.continuous, internal frame).
 SERIES_COLUMNS = (
     "session_date",
@@ -54,12 +64,30 @@ SERIES_COLUMNS = (
     "offset",
     "factor",
 )
+#: Other roots' continuous series by root name (relative strength).
+Peers = Mapping[str, pl.DataFrame]
 #: The rates published as three probabilities (bear and bull rounded, sideways the remainder).
 SCENARIO_NAMES: tuple[str, ...] = ("bear", "sideways", "bull")
 
 
 class AnalysisInputError(ValueError):
     pass
+
+
+def level_columns(fields: Iterable[str]) -> list[str]:
+    """``<prefix>_<field>`` for every named level (line, bias, ext, deep, in that order) and
+    field.
+
+    >>> level_columns(["low"])
+    ['line_low', 'bias_low', 'ext_low', 'deep_low']
+    """
+    fields = list(fields)
+    return [f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in fields]
+
+
+def level_schema(types: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """:func:`level_columns` of ``types``' fields, each with its type."""
+    return {name: types[name.split("_", 1)[1]] for name in level_columns(types)}
 
 
 def check_series(series: pl.DataFrame) -> pl.DataFrame:
@@ -210,7 +238,7 @@ def with_base_rates(
 def with_relative_strength(
     table: pl.DataFrame,
     series: pl.DataFrame,
-    peers: Mapping[str, pl.DataFrame],
+    peers: Peers,
     p: CoreParams,
     *,
     each: Callable[[pl.DataFrame, str], pl.DataFrame] | None = None,

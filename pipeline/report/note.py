@@ -43,7 +43,8 @@ from pipeline.report.format import (
 
 TEMPLATES = Path(__file__).parent / "notes"
 DEMO_LABEL = "DEMO DATA — synthetic prices, not market data"
-#: ``Snapshot.source`` of synthetic bars: such a note is labelled even if the caller forgets ``demo``.
+#: ``Snapshot.source`` of synthetic bars: such a note is labelled even if the caller forgets
+#: ``demo``.
 DEMO_SOURCE = "demo"
 #: The summary line lists the scenarios from the most to the least constructive, so named.
 SUMMARY_LINE_NAMES: dict[str, str] = {"bull": "bull", "sideways": "side", "bear": "bear"}

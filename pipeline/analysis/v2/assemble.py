@@ -23,7 +23,7 @@ from pipeline.analysis.assemble import (
     risk_to_the_thesis,
 )
 from pipeline.analysis.prices import internal_price, published_price
-from pipeline.analysis.steps import LEVEL_PREFIXES
+from pipeline.analysis.steps import level_columns
 from pipeline.analysis.v2.calls import LEVEL_EXTRA_FIELDS
 from pipeline.analysis.v2.params import V2Params, params_hash
 
@@ -33,7 +33,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "trend_rule",  # sma_stack | breakdown | recovery | null (Neutral)
     "trend_structure",  # lower_highs | below_swing_low | higher_lows | above_swing_high | null
     "perspective_rule",  # number of the perspective rule that fired (pipeline/analysis/v2/regime.py)
-    *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_EXTRA_FIELDS),
+    *level_columns(LEVEL_EXTRA_FIELDS),
     "above_sma50_since",  # every close since this session above its SMA50 (>= 10 sessions)
     "below_sma50_since",
     "pullback_start_date",  # the impulse's start, the extreme, the pullback's furthest point
@@ -81,16 +81,9 @@ def snapshot_rows(table: pl.DataFrame, p: V2Params, publication: Publication) ->
         pl.col("trend_rule"),
         pl.col("trend_structure"),
         pl.col("perspective_rule").cast(pl.Int32),
-        *(
-            pl.col(f"{prefix}_{field}")
-            for prefix in LEVEL_PREFIXES.values()
-            for field in LEVEL_EXTRA_FIELDS
-        ),
-        pl.col("above_sma50_since"),
-        pl.col("below_sma50_since"),
-        pl.col("pullback_start_date"),
-        pl.col("pullback_extreme_date"),
-        pl.col("pullback_low_date"),
+        *(pl.col(name) for name in level_columns(LEVEL_EXTRA_FIELDS)),
+        *(pl.col(f"{side}_sma50_since") for side in ("above", "below")),
+        *(pl.col(f"pullback_{point}_date") for point in ("start", "extreme", "low")),
         pl.col("impulse_erased"),
         *(pl.col(c).round(6) for c in ("fall_pct", "fall_depth_pct", "fall_recovered")),
         pl.col("fall_high_date"),

@@ -16,22 +16,14 @@ v2's own barriers, with v1's point-in-time base rates beside them as evidence, i
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 import polars as pl
 
-from pipeline.analysis.steps import (
-    LEVEL_PREFIXES,
-    SCENARIO_NAMES,
-    check_series,
-    with_base_rates,
-    with_indicators,
-    with_outcomes,
-    with_published_levels,
-    with_relative_strength,
-)
+from pipeline.analysis import steps
+from pipeline.analysis.steps import Peers
 from pipeline.analysis.swings import swing_points
 from pipeline.analysis.v2.levels import LEVEL_ROLES, Level, LevelTracker, SessionInput
 from pipeline.analysis.v2.params import V2Params
@@ -52,11 +44,7 @@ from pipeline.text import format_date_long, format_date_short
 
 
 def call_table(
-    series: pl.DataFrame,
-    *,
-    tick: float,
-    params: V2Params | None = None,
-    peers: Mapping[str, pl.DataFrame] | None = None,
+    series: pl.DataFrame, *, tick: float, params: V2Params | None = None, peers: Peers | None = None
 ) -> pl.DataFrame:
     """Every session's v2 call on one root (see the module docstring).
 
@@ -65,14 +53,14 @@ def call_table(
     indicators but no call (``has_call`` false).
     """
     p = params or V2Params()
-    table = with_indicators(check_series(series), p)
+    table = steps.with_indicators(steps.check_series(series), p)
     swings = swing_points(table, k=p.fractal_k)
     table = _with_structure(table, swings, p)
     table = with_perspective(with_trend(table, p), p)
     table = _with_levels(table, swings, p, tick=tick)
-    table = with_outcomes(table, p)
+    table = steps.with_outcomes(table, p)
     table = scenario_probabilities(table, p)
-    return with_relative_strength(
+    return steps.with_relative_strength(
         table, series, peers or {}, p, each=lambda t, peer: _no_longer_lagging(t, peer, p)
     )
 
@@ -118,12 +106,7 @@ def _with_structure(table: pl.DataFrame, swings: pl.DataFrame, p: V2Params) -> p
 
 
 _LEVEL_FIELDS: dict[str, pl.DataType] = {
-    "low": pl.Float64(),
-    "high": pl.Float64(),
-    "score": pl.Float64(),
-    "touches": pl.Int64(),
-    "sources": pl.String(),
-    "projected": pl.Boolean(),
+    **steps.LEVEL_FIELD_TYPES,
     "reason": pl.String(),  # why the zone is there, in words
     "members": pl.String(),  # what is in it today: kind:pivot-date[:flipped] | sma50 | sma200
     "change": pl.String(),  # CHANGE_REASONS key when it changed this session, else null
@@ -133,11 +116,7 @@ _LEVEL_FIELDS: dict[str, pl.DataType] = {
 LEVEL_EXTRA_FIELDS: tuple[str, ...] = ("reason", "members", "change", "since")
 _LOOP_COLUMNS: dict[str, pl.DataType] = {
     "orientation": pl.String(),
-    **{
-        f"{prefix}_{field}": dtype
-        for prefix in LEVEL_PREFIXES.values()
-        for field, dtype in _LEVEL_FIELDS.items()
-    },
+    **steps.level_schema(_LEVEL_FIELDS),
     "pullback_retracement": pl.Float64(),
     "pullback_depth": pl.String(),
     "pullback_speed": pl.String(),
@@ -267,7 +246,7 @@ def _with_levels(
 
     table = pl.concat([table, pl.DataFrame(out, schema=_LOOP_COLUMNS)], how="horizontal")
     return (
-        with_published_levels(table, tick=tick)
+        steps.with_published_levels(table, tick=tick)
         .with_columns(
             ((pl.col("close") - pl.col("sma200")) / pl.col("atr14")).alias("dist_sma200_atr"),
             ((pl.col("close") - pl.col("sma50")) / pl.col("atr14")).alias("dist_sma50_atr"),
@@ -475,11 +454,13 @@ def _base_rates(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
             (
                 (pl.col(f"p_{k}") * (pl.col("n_analogs") + a_state) - pl.col(f"n_{k}")) / a_state
             ).alias(f"geo_{k}")
-            for k in SCENARIO_NAMES
+            for k in steps.SCENARIO_NAMES
         )
 
-    table = with_base_rates(table, p, derived=geometry_recovered, published=("p", "clim", "geo"))
-    return table.with_columns(pl.col(f"p_{k}").alias(f"base_{k}") for k in SCENARIO_NAMES)
+    table = steps.with_base_rates(
+        table, p, derived=geometry_recovered, published=("p", "clim", "geo")
+    )
+    return table.with_columns(pl.col(f"p_{k}").alias(f"base_{k}") for k in steps.SCENARIO_NAMES)
 
 
 def _no_longer_lagging(table: pl.DataFrame, peer: str, p: V2Params) -> pl.DataFrame:

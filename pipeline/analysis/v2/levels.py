@@ -178,42 +178,25 @@ class LevelTracker:
 
         new = s.new_structure
         out: dict[str, Level] = {}
-        line = self._settle(
-            "line",
-            i,
-            fresh,
-            self._keep_near("line", view, new, zones, anchors),
-            lambda: self._pick_line(zones(), view),
-            support=True,
-            atr=atr,
-        )
-        bias = self._settle(
-            "bias",
-            i,
-            fresh,
-            self._keep_near("bias", view, new, zones, anchors),
-            lambda: self._pick_bias(zones(), view),
-            support=False,
-            atr=atr,
-        )
-        deep = self._settle(
-            "deep",
-            i,
-            fresh,
-            self._keep_beyond("deep", line[0].low, True, view, new, zones, anchors),
-            lambda: self._pick_beyond(zones(), line[0].low, view, support=True),
-            support=True,
-            atr=atr,
-        )
-        ext = self._settle(
-            "ext",
-            i,
-            fresh,
-            self._keep_beyond("ext", bias[0].high, False, view, new, zones, anchors),
-            lambda: self._pick_beyond(zones(), bias[0].high, view, support=False),
-            support=False,
-            atr=atr,
-        )
+
+        def settle(
+            role: str, kept: tuple[Zone | None, str | None], pick: Callable[[], Zone], support: bool
+        ) -> tuple[Zone, str | None, int]:
+            return self._settle(role, i, fresh, kept, pick, support=support, atr=atr)
+
+        def pick_beyond(edge: float, support: bool) -> Callable[[], Zone]:
+            return lambda: self._pick_beyond(zones(), edge, view, support=support)
+
+        kept = self._keep_near("line", view, new, zones, anchors)
+        line = settle("line", kept, lambda: self._pick_line(zones(), view), True)
+        kept = self._keep_near("bias", view, new, zones, anchors)
+        bias = settle("bias", kept, lambda: self._pick_bias(zones(), view), False)
+        # The deeper level lies beneath the line, the extension beyond the bias.
+        below, above = line[0].low, bias[0].high
+        kept = self._keep_beyond("deep", below, True, view, new, zones, anchors)
+        deep = settle("deep", kept, pick_beyond(below, True), True)
+        kept = self._keep_beyond("ext", above, False, view, new, zones, anchors)
+        ext = settle("ext", kept, pick_beyond(above, False), False)
         for role, (zone, change, since) in zip(LEVEL_ROLES, (line, bias, ext, deep), strict=True):
             self.state[role] = (zone, since)
             out[role] = Level(zone if up else mirrored(zone), change, since)

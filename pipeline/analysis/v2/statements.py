@@ -22,6 +22,11 @@ import polars as pl
 from pipeline.analysis.swings import swing_points
 from pipeline.analysis.v2.params import V2Params
 
+#: (fact, the perspective that says it, upward): a breakout to new highs, its mirror.
+BREAKOUTS: tuple[tuple[str, str, bool], ...] = (
+    ("breakout", "breakout to new highs", True),
+    ("breakdown", "breakdown to new lows", False),
+)
 FALSE_SCHEMA = {"session_date": pl.Date, "fact": pl.String, "detail": pl.String}
 
 
@@ -414,32 +419,10 @@ def false_statements(
                 check(i, "rebound", rebound_from, *values)
         if cols["perspective"][i] in ("crash", "selloff") and cols["fall_high_date"][i]:
             check(i, "fall", fall_from_high, cols["fall_pct"][i], cols["fall_high_date"][i])
-        if (
-            cols["breakout_date"][i] is not None
-            and cols["perspective"][i] == "breakout to new highs"
-        ):
-            check(
-                i,
-                "breakout",
-                breakout_held,
-                cols["breakout_date"][i],
-                cols["breakout_level"][i],
-                True,
-                tick,
-            )
-        if (
-            cols["breakdown_date"][i] is not None
-            and cols["perspective"][i] == "breakdown to new lows"
-        ):
-            check(
-                i,
-                "breakdown",
-                breakout_held,
-                cols["breakdown_date"][i],
-                cols["breakdown_level"][i],
-                False,
-                tick,
-            )
+        for kind, perspective, up in BREAKOUTS:
+            day, level = cols[f"{kind}_date"][i], cols[f"{kind}_level"][i]
+            if day is not None and cols["perspective"][i] == perspective:
+                check(i, kind, breakout_held, day, level, up, tick)
     return pl.DataFrame(found, schema=FALSE_SCHEMA, orient="row")
 
 

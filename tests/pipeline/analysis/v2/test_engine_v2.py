@@ -1,9 +1,6 @@
-"""v2 through the methodology registry: no look-ahead on random dates (the twin of v1's test), v1
-reproducible bit for bit beside it, and v2's snapshot rows.
-
-No look-ahead matters more for v2 than for v1: its levels are kept from session to session, so a
-call depends on the calls before it. The call published for D from the bars up to D must still be
-exactly what a backfill over a longer history computes for D.
+"""v2 through the methodology registry: v1 reproducible bit for bit beside it, v2's snapshot rows,
+the nightly row equal to the backfill's (no look-ahead on random dates, for v1 and v2 alike:
+tests/pipeline/analysis/test_engine.py).
 """
 
 from __future__ import annotations
@@ -23,13 +20,7 @@ from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
 from tests.pipeline.analysis import look_ahead
 
-SPECIAL_DAYS = {
-    "RTY": [date(2020, 3, 11), date(2024, 2, 29), date(2008, 10, 10)],
-    "ES": [date(2016, 3, 10)],
-}
-RANDOM_DAYS = {"RTY": 7, "ES": 5}
 V2 = get("v2")
-CASES = look_ahead.cases(SPECIAL_DAYS, RANDOM_DAYS)
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +29,14 @@ def demo_history() -> dict[str, pl.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def full_analyses(demo_history) -> dict[str, pl.DataFrame]:
-    return look_ahead.whole_history(V2, demo_history)
+def es_series(demo_history) -> dict[str, pl.DataFrame]:
+    return look_ahead.cut(demo_history, "ES", look_ahead.HISTORY_END)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{r}-{d}-k{k}" for r, d, k in CASES])
-def test_no_look_ahead(demo_history, full_analyses, case: tuple[str, date, int]) -> None:
-    look_ahead.assert_no_look_ahead(V2, demo_history, full_analyses, case)
-    assert V2.content_columns == V2_CONTENT_COLUMNS
+@pytest.fixture(scope="module")
+def es_rows(es_series) -> pl.DataFrame:
+    """v2's snapshot rows of ES's whole history (peer NQ)."""
+    return V2.analyse(es_series, "ES", source="demo").snapshots
 
 
 # ---- v1 stays reproducible bit for bit ----------------------------------------------------
@@ -89,8 +80,8 @@ def test_v2_is_registered_beside_v1_with_its_own_parameters_and_columns() -> Non
     assert not set(EXTRA_COLUMNS) & set(CONTENT_COLUMNS)
 
 
-def test_v2_rows_hash_their_content_and_say_their_methodology(full_analyses) -> None:
-    rows = full_analyses["ES"]
+def test_v2_rows_hash_their_content_and_say_their_methodology(es_rows) -> None:
+    rows = es_rows
     assert set(rows["methodology_version"]) == {"v2"}
     assert set(rows["params_hash"]) == {params_hash(V2Params())}
     rehashed = with_content_hash(rows.drop("content_hash"), V2_CONTENT_COLUMNS)
@@ -103,10 +94,9 @@ def test_v2_rows_hash_their_content_and_say_their_methodology(full_analyses) -> 
     )
 
 
-def test_the_nightly_row_equals_the_backfill_row(demo_history, full_analyses) -> None:
+def test_the_nightly_row_equals_the_backfill_row(es_series, es_rows) -> None:
     """One session asked for alone (the nightly) gives the backfill's row of that session."""
-    series = look_ahead.cut(demo_history, "ES", look_ahead.HISTORY_END)
     days = [date(2009, 3, 9), date(2016, 3, 10), date(2020, 3, 16), date(2026, 2, 9)]
     for day in days:
-        alone = V2.analyse(series, "ES", source="demo", sessions=[day]).snapshots
-        assert_frame_equal(alone, full_analyses["ES"].filter(pl.col("as_of") == day))
+        alone = V2.analyse(es_series, "ES", source="demo", sessions=[day]).snapshots
+        assert_frame_equal(alone, es_rows.filter(pl.col("as_of") == day))
