@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -47,13 +46,7 @@ from typing import Any
 
 import polars as pl
 
-#: The scheme every snapshot written before schemes were recorded was hashed with (v1, v2, analyst).
-ROW_SCHEME = "row-v1"
-#: The scheme of methodologies from v3 on: codes, dates and numbers only.
-DECISION_SCHEME = "decision-v1"
-HASH_SCHEMES: tuple[str, ...] = (ROW_SCHEME, DECISION_SCHEME)
-#: A code (decision-v1's only text): an identifier-like token or a list of them, never words.
-CODE = re.compile(r"[A-Za-z0-9_.:|,+-]*")
+from pipeline.analysis.schemes import CODE, DECISION_SCHEME, HASH_SCHEMES, ROW_SCHEME
 
 #: Decimal (not exponent) notation for finite floats with a decimal exponent in this range.
 PLAIN_EXPONENTS = range(-5, 16)

@@ -31,7 +31,7 @@ from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pipeline.analysis.canonical import ROW_SCHEME
+from pipeline.analysis.schemes import ROW_SCHEME
 
 if TYPE_CHECKING:
     import polars as pl
@@ -145,6 +145,10 @@ class Methodology:
     note_template: str | None = None
     #: (call table, *, tick) -> its false statements (session_date, fact, detail); None: none
     statement_checker: Callable[..., pl.DataFrame] | None = None
+
+    def __post_init__(self) -> None:
+        if self.note_template is None:  # named after the version (a variant keeps its own)
+            object.__setattr__(self, "note_template", self.version)
 
     @property
     def params_hash(self) -> str:
@@ -320,8 +324,7 @@ def note_template(methodology_version: str) -> str:
     """The note template of a stored call's methodology: its own, v1's for analyst calls and
     for a methodology this code does not register (an old variant: its fields are v1's)."""
     if methodology_version in _LOADERS:
-        methodology = get(methodology_version)
-        return methodology.note_template or methodology.version
+        return str(get(methodology_version).note_template)
     return "v1"
 
 

@@ -21,8 +21,8 @@ PACKAGE = "pipeline"
 NOT_FROM_ANALYSIS = ("pipeline.audit", "pipeline.report")
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -51,7 +51,7 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """module -> the ``pipeline`` modules it imports (``from a import b`` names ``a.b`` when
     ``b`` is a module, else ``a``)."""
     paths = sorted((root / PACKAGE).rglob("*.py"))
-    modules = {module_name(p): p for p in paths}
+    modules = {module_name(p, root): p for p in paths}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         is_package = path.name == "__init__.py"
