@@ -30,13 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_summary, peak_rss_mib, update_section
 
 from flows.history import BACKFILL_CHUNK
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.audit.calibration import calibration_table, scoreboard
 from pipeline.audit.outcomes import resolve_outcomes
 from pipeline.market.continuous import continuous_series
 from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.sources.demo import DemoSource
 from warehouse.store import Warehouse
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 ROOTS = ("RTY", "ES", "NQ", "YM")
 AS_OF = date(2026, 11, 20)

@@ -22,13 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_summary, update_section
 
 from pipeline.analysis.calls import call_table
-from pipeline.analysis.engine import analyse
 from pipeline.analysis.levels import Candidate, Zone, cluster_zones
 from pipeline.analysis.methodology import get
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.analysis.params import AnalysisParams
 from pipeline.analysis.v2.calls import call_table as v2_call_table
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 AS_OF = date(2026, 11, 20)
 REPEATS = 7

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from machine import machine_summary, update_section
 
 from pipeline.analysis.calls import call_table
+from pipeline.analysis.climatology import expanding_climatology, expanding_counts
 from pipeline.analysis.methodology import get
 from pipeline.analysis.params import AnalysisParams
 from pipeline.analysis.probability_model import scenario_probabilities
@@ -52,14 +53,12 @@ from pipeline.analysis.probability_params import (
     ProbabilityParams,
     probability_params_hash,
 )
-from pipeline.audit.calibration import expanding_counts
 from pipeline.audit.quality import QualityParams, paired_scores, scored_calls
 from pipeline.audit.scores import (
     RELIABILITY_LEVEL,
     SkillInterval,
     block_bootstrap_skill,
     brier_score,
-    expanding_climatology,
     log_score,
     paired_score_difference,
     ranked_probability_score,

@@ -31,12 +31,15 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_summary, update_section
 
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.market.continuous import continuous_series_and_rolls
 from pipeline.market.contracts import first_expiring_on_or_after, is_index_symbol
 from pipeline.market.rolls import RollParams
 from pipeline.quality.suite import validate_batch
 from pipeline.sources.file import FileSource
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LAST_SESSION = date(2026, 2, 23)

@@ -23,6 +23,7 @@ from flows.series import series_by_root
 from flows.settings import Settings, code_version
 from pipeline.analysis.assemble import snapshot_from_row
 from pipeline.analysis.methodology import Methodology, get
+from pipeline.market.contracts import ROOT_SPECS
 from warehouse import results
 from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
 
@@ -37,8 +38,11 @@ def build_series(
 
 
 def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[Methodology]:
-    """The configured methodologies (the first published), recorded in ``methodologies``."""
+    """The configured methodologies (the first published), recorded in ``methodologies`` with
+    their tuning periods per root (``tuning_periods``, an underlying index expanded to the
+    registered roots on it)."""
     methodologies = [get(v) for v in versions]
+    underlyings = {root: spec.cash_index for root, spec in ROOT_SPECS.items()}
     warehouse.record_methodologies(
         [
             MethodologyEntry(
@@ -48,8 +52,9 @@ def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[
                 published=i == 0,
                 tuning_declared=m.tuning is not None,
                 tuned_through=m.tuning.through if m.tuning else None,
-                tuned_sources=m.tuning.sources if m.tuning else (),
+                tuned_on=m.tuning.describe() if m.tuning else "",
                 tuning_note=m.tuning.note if m.tuning else "",
+                tuned_roots=tuple(m.tuning.tuned_roots(underlyings)) if m.tuning else (),
             )
             for i, m in enumerate(methodologies)
         ],

@@ -760,9 +760,9 @@ def _audit_header(scored: Any, tuning: Any, kinds: dict[str, str]) -> str:
             lines.append(f"  {version}: no parameters chosen on data")
         else:
             lines.append(
-                f"  {version}: parameters chosen on {entry['tuned_sources']} data through "
-                f"{entry['tuned_through']} ({entry['tuning_note']}); its calls on those bars "
-                "up to that date are in sample: left out unless --include-in-sample"
+                f"  {version}: parameters chosen on {entry['tuned_on']} ({entry['tuning_note']});"
+                " its calls on those instruments up to those dates, whatever the source of their"
+                " bars, are in sample: left out unless --include-in-sample"
             )
     return "\n".join(lines)
 

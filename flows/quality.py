@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from flows.series import root_series_and_rolls
+from pipeline.analysis.methodology import statement_checker
 from pipeline.analysis.snapshot import MODEL_AUTHOR
-from pipeline.analysis.v2.statements import false_statements
 from pipeline.audit.quality import QualityParams, paired_scores, quality_table, statement_table
 from pipeline.market.contracts import ROOT_SPECS
 from warehouse.store import Warehouse
@@ -58,7 +58,9 @@ def quality_report(
         for (methodology,), rows in of_root.group_by(["methodology_version"], maintain_order=True):
             key = (str(root), str(methodology))
             tables[key] = statement_table(rows, series[str(root)])
-            found[key] = false_statements(tables[key], tick=tick)
+            checker = statement_checker(str(methodology))
+            if checker is not None:
+                found[key] = checker(tables[key], tick=tick)
     ticks = {r: ROOT_SPECS[r].tick if r in ROOT_SPECS else 0.01 for r, _ in tables}
     table = quality_table(tables, ticks=ticks, params=params, false_statements=found, rolls=rolls)
     return QualityReport(table, _paired(warehouse, source=source, roots=roots, params=params))

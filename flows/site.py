@@ -102,10 +102,8 @@ def site_code_files() -> list[Path]:
     files = [
         p for p in site.rglob("*") if p.is_file() and p.suffix in {".py", ".j2", ".css", ".js"}
     ]
-    shared = [
-        _REPORT_DIR / name
-        for name in ("note.py", "note_v2.py", "format.py", "table.py", "chart.py")
-    ]
+    shared = [_REPORT_DIR / name for name in ("note.py", "format.py", "table.py", "chart.py")]
+    shared += sorted((_REPORT_DIR / "notes").glob("*.j2"))
     analysis = _REPORT_DIR.parent / "analysis"
     return files + shared + [analysis / "assemble.py", analysis / "snapshot.py"]
 

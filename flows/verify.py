@@ -35,6 +35,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.analysis.assemble import PEERS
+from pipeline.analysis.canonical import ROW_SCHEME
 from pipeline.analysis.methodology import (
     ANALYST_METHODOLOGY,
     Methodology,
@@ -195,17 +196,10 @@ def rederive(wh: Warehouse, chosen: pl.DataFrame) -> list[Difference]:
                     for sid in same["snapshot_id"]
                 ]
                 continue
-            computed = _Computation(methodology, series, str(root), str(source))
-            # v1 rounds its published prices after picking the sessions, so a call computed on
-            # its own (the nightly run, an as-known recomputation) can differ by half a tick
-            # from the same call in a whole-history pass: a call is what it should be if it is
-            # either computation.
-            for difference in computed.differences(same, None):
-                alone = same.filter(pl.col("snapshot_id") == difference.subject)
-                if alone.height:
-                    out += computed.differences(alone, alone["as_of"].to_list())
-                else:
-                    out.append(difference)
+            # One pass over the history for every call of the group: a call computed alone
+            # (the nightly run, an as-known backfill) is by construction the row of its session
+            # in a whole-history pass (pipeline.analysis.assemble.assemble_rows, prices.py).
+            out += _Computation(methodology, series, str(root), str(source)).differences(same)
     return out
 
 
@@ -218,13 +212,14 @@ class _Computation:
     root: str
     source: str
 
-    def differences(self, stored: pl.DataFrame, sessions: list[date] | None) -> list[Difference]:
-        """``stored`` snapshots against the calls computed for ``sessions`` (None: the whole
-        history in one pass, as the backfill computes them)."""
-        fresh = self.methodology.analyse(
-            self.series, self.root, source=self.source, sessions=sessions
-        ).snapshots
-        columns = [*self.methodology.content_columns, "content_hash"]
+    def differences(self, stored: pl.DataFrame) -> list[Difference]:
+        """``stored`` snapshots against the calls of their sessions in one pass over the
+        history: content, hash and hash scheme."""
+        fresh = self.methodology.analyse(self.series, self.root, source=self.source).snapshots
+        if "hash_scheme" not in fresh.columns:
+            fresh = fresh.with_columns(pl.lit(ROW_SCHEME).alias("hash_scheme"))
+        stored = stored.with_columns(pl.col("hash_scheme").fill_null(ROW_SCHEME))
+        columns = [*self.methodology.content_columns, "content_hash", "hash_scheme"]
         return frame_differences(
             stored.select("snapshot_id", *columns),
             stored.select("snapshot_id", "as_of").join(fresh, on="as_of", how="inner"),

@@ -1,4 +1,5 @@
-"""Untrusted text in messages: bounded, printable excerpts.
+"""Text shared by every package: bounded, printable excerpts of untrusted values, and dates in
+words.
 
 A file callbook is pointed at may be anything (a symlink to /etc/passwd, a binary, a terminal
 escape sequence). Messages and findings show at most ``EXCERPT_CHARS`` characters of a value it
@@ -10,6 +11,7 @@ Python value, :func:`excerpt_expr` for a polars column.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import polars as pl
 
@@ -42,3 +44,27 @@ def excerpt_expr(expr: pl.Expr, limit: int = EXCERPT_CHARS) -> pl.Expr:
         .otherwise(text.str.slice(0, limit - 1) + pl.lit(_ELLIPSIS))
     )
     return pl.lit("'") + cut + pl.lit("'")
+
+
+#: Month names as a printed note writes them (fixed English, independent of the locale).
+MONTH_ABBREVIATIONS: tuple[str, ...] = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
+
+
+def format_date_long(day: date) -> str:
+    """``4 Feb 2026``: the day as a printed note writes it (independent of the locale).
+
+    >>> format_date_long(date(2026, 2, 4))
+    '4 Feb 2026'
+    """
+    return f"{day.day} {MONTH_ABBREVIATIONS[day.month - 1]} {day.year}"
+
+
+def format_date_short(day: date) -> str:
+    """``4 Feb``: a chart's axis label, a date within the year it is read in.
+
+    >>> format_date_short(date(2026, 2, 4))
+    '4 Feb'
+    """
+    return f"{day.day} {MONTH_ABBREVIATIONS[day.month - 1]}"

@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 import duckdb
 import polars as pl
 
+from pipeline.analysis.params import REFERENCE_PARAMETERS
 from pipeline.quality.result import ValidationResult
 from pipeline.schema import BAR_SCHEMA, Batch
 from warehouse.lock import WriterLock, WriterLockTimeout
@@ -108,6 +109,8 @@ TABLES: tuple[str, ...] = (
     "outcomes",
     "call_progress",
     "methodologies",
+    "tuning_periods",
+    "reference_parameters",
     "rolls",
     "inbox_files",
     "schema_migrations",
@@ -166,12 +169,14 @@ class MethodologyEntry:
     params_hash: str
     params: Mapping[str, Any]
     published: bool
-    # The period its data-tuned parameters were chosen on (pipeline.analysis.methodology.Tuning);
+    # The data its parameters were chosen on (pipeline.analysis.methodology.Tuning);
     # tuning_declared False: the methodology does not say.
     tuning_declared: bool = False
-    tuned_through: date | None = None
-    tuned_sources: tuple[str, ...] = ()
+    tuned_through: date | None = None  # the last session of any tuning period
+    tuned_on: str = ""  # the periods in words
     tuning_note: str = ""
+    # (root, synthetic, through): the roots the periods cover, expanded with the root registry.
+    tuned_roots: tuple[tuple[str, bool, date], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -458,6 +463,8 @@ class Warehouse:
                     {"version": version, "name": name},
                 )
         with self.transaction():
+            for name, value in REFERENCE_PARAMETERS.items():
+                self._run(statement("record_reference_parameter"), {"name": name, "value": value})
             for view in sorted((SQL_DIR / "views").glob("*.sql")):
                 self._run(view.read_text(encoding="utf-8"))
             if CALL_CHANGES_MIGRATION not in applied:  # upgraded now: derive the rows once
@@ -858,10 +865,23 @@ class Warehouse:
                         "configured_at": at,
                         "tuning_declared": entry.tuning_declared,
                         "tuned_through": entry.tuned_through,
-                        "tuned_sources": ",".join(entry.tuned_sources),
+                        "tuned_on": entry.tuned_on,
                         "tuning_note": entry.tuning_note,
                     },
                 )
+                self._run(
+                    statement("delete_tuning_periods"), {"methodology_version": entry.version}
+                )
+                for root, synthetic, through in entry.tuned_roots:
+                    self._run(
+                        statement("insert_tuning_period"),
+                        {
+                            "methodology_version": entry.version,
+                            "root": root,
+                            "synthetic": synthetic,
+                            "tuned_through": through,
+                        },
+                    )
 
     def record_inbox_file(
         self,

@@ -12,13 +12,15 @@ the warehouse and is not hashed. The nightly call and the backfill both go throu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
 
-from pipeline.analysis.calls import LEVEL_PREFIXES
-from pipeline.analysis.canonical import content_hashes
+from pipeline.analysis import barriers
+from pipeline.analysis.canonical import ROW_SCHEME, content_hashes
 from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
+from pipeline.analysis.prices import front_price, published_price, tick_decimals
 from pipeline.analysis.snapshot import (
     MODEL_AUTHOR,
     Level,
@@ -27,11 +29,12 @@ from pipeline.analysis.snapshot import (
     Snapshot,
     Structure,
 )
+from pipeline.analysis.steps import LEVEL_FIELD_TYPES, LEVEL_PREFIXES, level_columns
 from pipeline.market.calendar import add_sessions
 
 PEERS: tuple[str, ...] = ("ES", "NQ")
 RS_FIELDS: tuple[str, ...] = ("ratio_vs_mean", "spread_5", "spread_20", "spread_63", "verdict")
-LEVEL_FIELDS: tuple[str, ...] = ("low", "high", "score", "touches", "sources", "projected")
+LEVEL_FIELDS: tuple[str, ...] = tuple(LEVEL_FIELD_TYPES)
 #: Level fields a methodology may add (v2), wide-row suffix -> snapshot_levels column (005).
 LEVEL_DETAIL_FIELDS: dict[str, str] = {
     "reason": "reason",
@@ -49,7 +52,7 @@ CONTENT_COLUMNS: tuple[str, ...] = (
     "range_atr", "consolidating", "high_252", "low_252", "dist_high_252_atr", "dist_low_252_atr",
     "higher_lows_since", "higher_lows_count", "lower_highs_since", "lower_highs_count",
     "pullback_retracement", "pullback_depth", "pullback_speed",
-    *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_FIELDS),
+    *level_columns(LEVEL_FIELDS),
     "upper_barrier", "lower_barrier", "risk_rule", "risk_level",
     "p_bear", "p_sideways", "p_bull", "n_bear", "n_sideways", "n_bull", "n_analogs", "n_geometry",
     "clim_bear", "clim_sideways", "clim_bull", "state_key", "horizon_sessions", "horizon_end",
@@ -70,88 +73,104 @@ def horizon_ends(as_of: Sequence[date], horizon: int) -> list[date]:
     return [add_sessions(d, horizon) for d in as_of]
 
 
-def snapshot_rows(
-    table: pl.DataFrame,
-    *,
-    root: str,
-    source: str,
-    tick: float,
-    fingerprints: pl.Series,
-    params: AnalysisParams | None = None,
-    sessions: Sequence[date] | None = None,
-    methodology_version: str = METHODOLOGY_VERSION,
-) -> pl.DataFrame:
-    """Wide snapshot rows (CONTENT_COLUMNS + content_hash) for every call in ``table``.
+@dataclass(frozen=True)
+class Publication:
+    """What a methodology's snapshot rows are of, besides its call table and parameters: the
+    root, the source of its bars and its tick, the calls' input fingerprints (one per table
+    row), the methodology's name and the sessions asked for (None: every call)."""
 
-    ``table`` is :func:`pipeline.analysis.calls.call_table`'s output and ``fingerprints`` its
-    per-row input fingerprints. ``sessions`` restricts the output to those as-of dates.
-    """
-    params = params or AnalysisParams()
-    frame = _calls_frame(table, fingerprints, sessions)
-    decimals = _decimals(tick)
-    trend, orientation = pl.col("primary_trend"), pl.col("orientation")
-    risk_rule = (
-        pl.when(trend == "Bullish")
+    root: str
+    source: str
+    tick: float
+    fingerprints: pl.Series
+    methodology_version: str = METHODOLOGY_VERSION
+    sessions: Sequence[date] | None = None
+
+
+def snapshot_rows(
+    table: pl.DataFrame, params: AnalysisParams, publication: Publication
+) -> pl.DataFrame:
+    """Methodology v1's wide snapshot rows (CONTENT_COLUMNS + content_hash) for every call in
+    ``table`` (:func:`pipeline.analysis.calls.call_table`'s output) on the sessions asked for.
+
+    v1's risk to the thesis: acceptance back below (above) the SMA50 for a Bullish (Bearish)
+    call, acceptance beyond the line in the sand for a Neutral one (Bullish calls are up and
+    Bearish calls down: v1's orientation follows its trend)."""
+    risk = risk_to_the_thesis(pl.col("primary_trend") != "Neutral", tick=publication.tick)
+    columns = common_columns(table, publication, params_hash=params_hash(params), risk=risk,
+                             horizon_sessions=params.horizon_sessions)  # fmt: skip
+    return assemble_rows(
+        table,
+        publication,
+        columns,
+        horizon=params.horizon_sessions,
+        content_columns=CONTENT_COLUMNS,
+    )
+
+
+def risk_to_the_thesis(sma50_rule: pl.Expr, *, tick: float) -> tuple[pl.Expr, pl.Expr]:
+    """(risk_rule, risk_level): where ``sma50_rule`` holds, acceptance back below the SMA50 for
+    an upward call (above, for a downward one) at the session's SMA50 on the tick; elsewhere
+    acceptance beyond the line in the sand, at its trigger edge (RISK_RULES)."""
+    up = pl.col("orientation") == "up"
+    rule = (
+        pl.when(sma50_rule & up)
         .then(pl.lit("accept_below_sma50"))
-        .when(trend == "Bearish")
+        .when(sma50_rule)
         .then(pl.lit("accept_above_sma50"))
-        .when(orientation == "up")
+        .when(up)
         .then(pl.lit("accept_below_line"))
         .otherwise(pl.lit("accept_above_line"))
     )
-    sma50_front = ((pl.col("sma50") - pl.col("offset")) / pl.col("factor") / tick).round(0) * tick
-    risk_level = (
-        pl.when(trend != "Neutral")
-        .then(sma50_front.round(decimals))
-        .when(orientation == "up")
-        .then(pl.col("line_low"))
-        .otherwise(pl.col("line_high"))
+    level = (
+        pl.when(sma50_rule)
+        .then(published_price(pl.col("sma50"), tick=tick))
+        .otherwise(barriers.line_trigger())
     )
-    out = frame.select(
-        *common_columns(
-            frame,
-            root=root,
-            source=source,
-            tick=tick,
-            methodology_version=methodology_version,
-            params_hash=params_hash(params),
-            risk_rule=risk_rule,
-            risk_level=risk_level,
-            horizon_sessions=params.horizon_sessions,
-        )
-    )
-    return with_content_hash(with_horizon_end(out, params.horizon_sessions))
+    return rule, level
 
 
-def _calls_frame(
-    table: pl.DataFrame, fingerprints: pl.Series, sessions: Sequence[date] | None
+def assemble_rows(
+    table: pl.DataFrame,
+    publication: Publication,
+    columns: Sequence[pl.Expr],
+    *,
+    horizon: int,
+    content_columns: Sequence[str],
+    scheme: str = ROW_SCHEME,
 ) -> pl.DataFrame:
-    """The rows of ``table`` with a call (on ``sessions`` if given) and their fingerprints."""
-    frame = table.with_columns(fingerprints.alias("input_fingerprint")).filter(pl.col("has_call"))
-    if sessions is not None:
-        frame = frame.filter(pl.col("session_date").is_in(list(sessions)))
-    return frame
+    """The wide rows every methodology stores: its ``columns`` (expressions over the call table,
+    ``input_fingerprint`` included) on the calls of ``table``, cut to the sessions asked for,
+    with ``horizon_end`` and the content hash over ``content_columns`` under hash ``scheme``.
+
+    Every row is computed on the whole table and only then cut to the sessions, so that a call
+    asked for alone (the nightly) is computed exactly as in the whole-history pass (the
+    backfill): same frame, same kernels, bit for bit."""
+    frame = table.with_columns(publication.fingerprints.alias("input_fingerprint"))
+    out = frame.filter(pl.col("has_call")).select(*columns)
+    if publication.sessions is not None:
+        out = out.filter(pl.col("as_of").is_in(list(publication.sessions)))
+    return with_content_hash(with_horizon_end(out, horizon), content_columns, scheme=scheme)
 
 
 def common_columns(
     frame: pl.DataFrame,
+    publication: Publication,
     *,
-    root: str,
-    source: str,
-    tick: float,
-    methodology_version: str,
     params_hash: str,
-    risk_rule: pl.Expr,
-    risk_level: pl.Expr,
+    risk: tuple[pl.Expr, pl.Expr],
     horizon_sessions: int,
 ) -> list[pl.Expr]:
     """The expressions of CONTENT_COLUMNS (in order) over a call table's rows: published prices
     in the front contract's points, rounded as published. Shared by every methodology whose call
-    table keeps v1's column names; ``horizon_end`` is filled by :func:`with_horizon_end`."""
-    decimals = _decimals(tick)
+    table keeps v1's column names; ``risk`` is (risk_rule, risk_level) (see
+    :func:`risk_to_the_thesis`); ``horizon_end`` is filled by :func:`with_horizon_end`."""
+    tick = publication.tick
+    risk_rule, risk_level = risk
+    decimals = tick_decimals(tick)
 
     def front(column: str, places: int) -> pl.Expr:
-        return ((pl.col(column) - pl.col("offset")) / pl.col("factor")).round(places).alias(column)
+        return front_price(pl.col(column)).round(places).alias(column)
 
     def points(column: str) -> pl.Expr:
         return (pl.col(column) / pl.col("factor")).round(4).alias(column)
@@ -165,13 +184,13 @@ def common_columns(
             rs_columns.append(typed.alias(f"rs_{peer.lower()}_{field}"))
 
     return [
-        pl.lit(root).alias("root"),
+        pl.lit(publication.root).alias("root"),
         pl.col("session_date").alias("as_of"),
         pl.lit(MODEL_AUTHOR).alias("author"),
-        pl.lit(methodology_version).alias("methodology_version"),
+        pl.lit(publication.methodology_version).alias("methodology_version"),
         pl.lit(params_hash).alias("params_hash"),
         pl.col("input_fingerprint"),
-        pl.lit(source).alias("source"),
+        pl.lit(publication.source).alias("source"),
         pl.col("contract"),
         pl.col("raw_close").alias("close"),
         pl.col("offset").round(6).alias("roll_offset"),
@@ -202,11 +221,7 @@ def common_columns(
                 "pullback_speed",
             )
         ),
-        *(
-            pl.col(f"{prefix}_{field}")
-            for prefix in LEVEL_PREFIXES.values()
-            for field in LEVEL_FIELDS
-        ),
+        *(pl.col(name) for name in level_columns(LEVEL_FIELDS)),
         pl.col("upper_barrier"),
         pl.col("lower_barrier"),
         risk_rule.alias("risk_rule"),
@@ -242,24 +257,29 @@ def with_horizon_end(rows: pl.DataFrame, horizon: int) -> pl.DataFrame:
     )
 
 
-def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUMNS) -> pl.DataFrame:
+def with_content_hash(
+    rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUMNS, *, scheme: str = ROW_SCHEME
+) -> pl.DataFrame:
     """Add ``content_hash``: sha256 of each row's ``columns`` as canonical JSON (in that order;
-    :mod:`pipeline.analysis.canonical`, which writes it without any library's encoder).
+    :mod:`pipeline.analysis.canonical`, which writes it without any library's encoder), under
+    hash ``scheme``.
 
     ``columns`` are the content columns of the rows' methodology (v1: CONTENT_COLUMNS); the
-    result holds exactly those columns and the hash.
+    result holds exactly those columns and the hash, and ``hash_scheme`` unless the scheme is
+    ``row-v1`` (the stored default: every snapshot written before schemes were recorded).
     """
     missing = [c for c in columns if c not in rows.columns]
     if missing:
         raise ValueError(f"snapshot rows lack column(s) {', '.join(missing)}")
-    hashes = content_hashes(rows, columns)
-    return rows.select(*columns).with_columns(pl.Series("content_hash", hashes, pl.String))
+    hashes = content_hashes(rows, columns, scheme=scheme)
+    out = rows.select(*columns).with_columns(pl.Series("content_hash", hashes, pl.String))
+    return out if scheme == ROW_SCHEME else out.with_columns(pl.lit(scheme).alias("hash_scheme"))
 
 
 #: Stored columns that say how a snapshot was made, not what it says.
 _PROVENANCE: frozenset[str] = frozenset(
-    ("snapshot_id", "version", "supersedes_version", "kind", "content_hash", "created_at",
-     "flow_run_id", "code_version", "published")
+    ("snapshot_id", "version", "supersedes_version", "kind", "content_hash", "hash_scheme",
+     "created_at", "flow_run_id", "code_version", "published")
 )  # fmt: skip
 
 #: The columns the long rows carry over from their wide row (those present).
@@ -295,13 +315,7 @@ def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
 def scenario_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
     """Long form: one row per (snapshot, scenario) with ordinal, probability and triggers."""
     key = [c for c in _LONG_KEY if c in snapshots.columns]
-    up = pl.col("orientation") == "up"
-    targets = {
-        "bear": (pl.when(up).then(pl.col("deep_low")).otherwise(pl.col("ext_low")),
-                 pl.when(up).then(pl.col("deep_high")).otherwise(pl.col("ext_high"))),
-        "bull": (pl.when(up).then(pl.col("ext_low")).otherwise(pl.col("deep_low")),
-                 pl.when(up).then(pl.col("ext_high")).otherwise(pl.col("deep_high"))),
-    }  # fmt: skip
+    targets = {name: barriers.scenario_target(name) for name in ("bear", "bull")}
     triggers = {
         "bear": ("accept_below_lower", pl.col("lower_barrier")),
         "sideways": ("neither_barrier_accepted", pl.lit(None, dtype=pl.Float64)),
@@ -423,8 +437,3 @@ def _snapshot(row: dict, scenario_dicts: list[dict]) -> Snapshot:
         extra={k: row[k] for k in ("version", "kind", "content_hash", "created_at") if k in row},
         details={k: v for k, v in row.items() if k not in _PROVENANCE},
     )
-
-
-def _decimals(tick: float) -> int:
-    text = f"{tick:.10f}".rstrip("0")
-    return len(text.split(".")[1]) if "." in text else 0

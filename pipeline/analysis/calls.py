@@ -20,43 +20,13 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
-from pipeline.analysis import indicators as ind
+from pipeline.analysis import steps
 from pipeline.analysis.levels import Candidate, NamedLevels, Zone, cluster_zones, named_levels
 from pipeline.analysis.params import AnalysisParams
-from pipeline.analysis.relative import relative_strength
-from pipeline.analysis.scenarios import (
-    UNRESOLVED,
-    base_rate_probabilities,
-    distance_bucket,
-    resolve_barriers,
-)
+from pipeline.analysis.steps import Peers
 from pipeline.analysis.swings import swing_points
-from pipeline.report.format import tick_decimals
-
-LEVEL_PREFIXES: dict[str, str] = {
-    "line_in_the_sand": "line",
-    "bias_defining": "bias",
-    "extension": "ext",
-    "deeper": "deep",
-}
-SERIES_COLUMNS = (
-    "session_date",
-    "contract",
-    "open",
-    "high",
-    "low",
-    "close",
-    "raw_close",
-    "offset",
-    "factor",
-)
-
-
-class AnalysisInputError(ValueError):
-    pass
 
 
 def call_table(
@@ -64,7 +34,7 @@ def call_table(
     *,
     tick: float,
     params: AnalysisParams | None = None,
-    peers: Mapping[str, pl.DataFrame] | None = None,
+    peers: Peers | None = None,
 ) -> pl.DataFrame:
     """Every session's call on one root (see the module docstring).
 
@@ -74,59 +44,12 @@ def call_table(
     false, levels and probabilities null).
     """
     params = params or AnalysisParams()
-    check_series(series)
-    table = _with_indicators(series, params)
+    table = steps.with_indicators(steps.check_series(series), params)
     table = _with_trend_and_perspective(table, params)
-    table = _with_structure_and_levels(table, params, tick=tick)
-    table = _with_outcomes(table, params)
-    table = _with_probabilities(table, params)
-    for peer_root, peer_series in sorted((peers or {}).items()):
-        rs = relative_strength(series, peer_series, params=params)
-        table = table.join(
-            rs.rename({c: f"rs_{peer_root}_{c}" for c in rs.columns if c != "session_date"}),
-            on="session_date",
-            how="left",
-        )
-    return table
-
-
-def check_series(series: pl.DataFrame) -> None:
-    """Raise AnalysisInputError unless ``series`` can be analysed (columns, order, full bars)."""
-    missing = [c for c in SERIES_COLUMNS if c not in series.columns]
-    if missing:
-        raise AnalysisInputError(f"series lacks column(s) {', '.join(missing)}")
-    if series.height and not series["session_date"].is_sorted():
-        raise AnalysisInputError("series must be sorted by session_date")
-    gaps = series.filter(pl.any_horizontal(pl.col("high", "low", "close").is_null()))
-    if gaps.height:
-        # Validation never loads such bars; a series built from other data may carry them.
-        raise AnalysisInputError(
-            f"series has no high/low/close on {gaps['session_date'][0]} "
-            f"({gaps.height} session(s)): every session needs a complete bar"
-        )
-
-
-def _with_indicators(series: pl.DataFrame, p: AnalysisParams) -> pl.DataFrame:
-    hl = ("high", "low", "close")
-    return series.with_columns(
-        ind.sma("close", p.sma_fast).alias("sma20"),
-        ind.sma("close", p.sma_mid).alias("sma50"),
-        ind.sma("close", p.sma_slow).alias("sma200"),
-        ind.ema("close", p.ema_window).alias("ema21"),
-        ind.wilder_atr(*hl, window=p.atr_window).alias("atr14"),
-        ind.wilder_rsi("close", window=p.rsi_window).alias("rsi14"),
-        ind.adx(*hl, window=p.adx_window).alias("adx14"),
-        ind.rolling_high("high", p.bias_high_window).alias("recent_high"),
-        ind.rolling_low("low", p.bias_high_window).alias("recent_low"),
-        ind.rolling_high("high", p.consolidation_window).alias("range_high"),
-        ind.rolling_low("low", p.consolidation_window).alias("range_low"),
-        ind.rolling_high("high", p.extreme_window).alias("high_252"),
-        ind.rolling_low("low", p.extreme_window).alias("low_252"),
-    ).with_columns(
-        ind.change("sma200", lookback=p.trend_slope_lookback).alias("sma200_change"),
-        ind.change("sma50", lookback=p.trend_slope_lookback).alias("sma50_change"),
-        (pl.int_range(pl.len()) >= p.warmup_sessions - 1).alias("warm"),
-    )
+    table = steps.with_published_levels(_with_structure_and_levels(table, params), tick=tick)
+    table = steps.with_outcomes(table, params)
+    table = steps.with_base_rates(table, params)
+    return steps.with_relative_strength(table, series, peers or {}, params)
 
 
 def _with_trend_and_perspective(table: pl.DataFrame, p: AnalysisParams) -> pl.DataFrame:
@@ -205,9 +128,8 @@ class _Run:
         self.last_price = price
 
 
-def _with_structure_and_levels(
-    table: pl.DataFrame, p: AnalysisParams, *, tick: float
-) -> pl.DataFrame:
+def _with_structure_and_levels(table: pl.DataFrame, p: AnalysisParams) -> pl.DataFrame:
+    """v1's zones and named levels (internal frame), its swing runs and pullback character."""
     swings = swing_points(table, k=p.fractal_k)
     n = table.height
     cols = {
@@ -284,59 +206,11 @@ def _with_structure_and_levels(
         out["pullback_depth"].append(depth)
         out["pullback_speed"].append(speed)
 
-    table = pl.concat([table, pl.DataFrame(out, schema=_LOOP_COLUMNS)], how="horizontal")
-    return published_levels(table, tick=tick)
+    return pl.concat([table, pl.DataFrame(out, schema=_LOOP_COLUMNS)], how="horizontal")
 
 
-def published_levels(table: pl.DataFrame, *, tick: float) -> pl.DataFrame:
-    """``table`` with every level edge as a price of the session's front contract rounded to the
-    tick, the barriers the orientation makes of the line and bias levels, and those barriers back
-    in the internal frame (``upper_internal``, ``lower_internal``)."""
-    decimals = tick_decimals(tick)
-    price_columns = [
-        f"{prefix}_{edge}" for prefix in LEVEL_PREFIXES.values() for edge in ("low", "high")
-    ]
-    orientation_up = pl.col("orientation") == "up"
-    table = table.with_columns(
-        publish(pl.col(c), tick=tick, decimals=decimals) for c in price_columns
-    ).with_columns(
-        pl.when(orientation_up)
-        .then(pl.col("bias_high"))
-        .otherwise(pl.col("line_high"))
-        .alias("upper_barrier"),
-        pl.when(orientation_up)
-        .then(pl.col("line_low"))
-        .otherwise(pl.col("bias_low"))
-        .alias("lower_barrier"),
-    )
-    # Barriers back in the internal frame, from the published (rounded) levels, so that outcome
-    # resolution and the audit use exactly the published numbers.
-    return table.with_columns(
-        (pl.col("upper_barrier") * pl.col("factor") + pl.col("offset")).alias("upper_internal"),
-        (pl.col("lower_barrier") * pl.col("factor") + pl.col("offset")).alias("lower_internal"),
-    )
-
-
-def publish(internal: pl.Expr, *, tick: float, decimals: int) -> pl.Expr:
-    """An internal-frame price as a price of the session's front contract, rounded to the tick."""
-    front = (internal - pl.col("offset")) / pl.col("factor")
-    return ((front / tick).round(0) * tick).round(decimals)
-
-
-_LEVEL_FIELDS: dict[str, pl.DataType] = {
-    "low": pl.Float64(),
-    "high": pl.Float64(),
-    "score": pl.Float64(),
-    "touches": pl.Int64(),
-    "sources": pl.String(),
-    "projected": pl.Boolean(),
-}
 _LOOP_COLUMNS: dict[str, pl.DataType] = {
-    **{
-        f"{prefix}_{field}": dtype
-        for prefix in LEVEL_PREFIXES.values()
-        for field, dtype in _LEVEL_FIELDS.items()
-    },
+    **steps.level_schema(steps.LEVEL_FIELD_TYPES),
     "higher_lows_since": pl.Date(),
     "higher_lows_count": pl.Int64(),
     "lower_highs_since": pl.Date(),
@@ -408,60 +282,3 @@ def _pullback(
     pullback_speed = given_back / max(b_idx - e_idx, 1)
     speed = "impulsive" if pullback_speed > impulse_speed else "corrective"
     return round(retracement, 4), depth, speed
-
-
-def _with_outcomes(table: pl.DataFrame, p: AnalysisParams) -> pl.DataFrame:
-    close = table["close"].to_numpy().astype(float)
-    upper = table["upper_internal"].fill_null(np.nan).to_numpy().astype(float)
-    lower = table["lower_internal"].fill_null(np.nan).to_numpy().astype(float)
-    threshold = (table["atr14"].fill_null(np.nan).to_numpy() * p.acceptance_atr).astype(float)
-    outcome, steps = resolve_barriers(
-        close,
-        upper,
-        lower,
-        threshold,
-        horizon=p.horizon_sessions,
-        sessions=p.acceptance_sessions,
-    )
-    return table.with_columns(
-        pl.Series("outcome", outcome, dtype=pl.Int64),
-        pl.Series("outcome_steps", steps, dtype=pl.Int64),
-    )
-
-
-def _with_probabilities(table: pl.DataFrame, p: AnalysisParams) -> pl.DataFrame:
-    atr = pl.col("atr14")
-    vol = atr / pl.col("close").abs()
-    edges = p.analog_distance_edges_atr
-    up_bucket = distance_bucket((pl.col("upper_internal") - pl.col("close")) / atr, edges)
-    down_bucket = distance_bucket((pl.col("close") - pl.col("lower_internal")) / atr, edges)
-    vol_high = vol > vol.rolling_median(p.analog_vol_window, min_samples=1)
-    has_call = pl.col("upper_internal").is_not_null()
-    key = pl.format(
-        "{}|up{}|down{}|vol{}|cons{}",
-        pl.col("primary_trend"),
-        up_bucket,
-        down_bucket,
-        pl.when(vol_high).then(pl.lit("high")).otherwise(pl.lit("low")),
-        pl.col("consolidating").cast(pl.Int8),
-    )
-    geometry = pl.format("up{}|down{}", up_bucket, down_bucket)
-    table = table.with_columns(
-        pl.when(has_call).then(key).otherwise(None).alias("state_key"),
-        pl.when(has_call).then(geometry).otherwise(None).alias("geometry_key"),
-        pl.col("outcome").fill_null(UNRESOLVED),
-    )
-    probs = base_rate_probabilities(table.select("state_key", "geometry_key", "outcome"), params=p)
-    decimals = p.probability_decimals
-    # Rounded so that the published three add up to 1: sideways takes the rounding remainder.
-    extra = (
-        probs.drop("state_key", "geometry_key", "outcome")
-        .with_columns(pl.col("p_bear", "p_bull", "clim_bear", "clim_bull").round(decimals))
-        .with_columns(
-            (1 - pl.col("p_bear") - pl.col("p_bull")).round(decimals).alias("p_sideways"),
-            (1 - pl.col("clim_bear") - pl.col("clim_bull")).round(decimals).alias("clim_sideways"),
-        )
-    )
-    return pl.concat([table, extra], how="horizontal").with_columns(
-        pl.col("upper_internal").is_not_null().alias("has_call")
-    )

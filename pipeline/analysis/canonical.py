@@ -20,6 +20,18 @@ The format, value by value (keys in the given column order, no whitespace):
 
 Only these column types are accepted (a Float32 or a datetime column is refused: its text would
 depend on how it is widened).
+
+Hash schemes: how a snapshot's content hash is taken. Each stored snapshot records its scheme
+(``snapshots.hash_scheme``; the default is the first), and ``callbook verify`` checks each under
+its own:
+
+* ``row-v1``: sha256 of the canonical JSON of the methodology's content columns. v1, v2 and
+  analyst calls; their hashes cover whatever the columns hold, prose included (v2's level
+  reasons), so changing a word of wording changes the hash of an immutable call.
+* ``decision-v1`` (methodologies from v3 on): sha256 of ``decision-v1`` and a newline, then the
+  canonical JSON of the content columns, where every text value must be a *code*
+  (:data:`CODE`: letters, digits and ``_ . : | , + -``, no space): the hash covers the decision
+  (codes, dates, numbers) and the words are rendered from it, so no wording can move it.
 """
 
 from __future__ import annotations
@@ -33,6 +45,8 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+
+from pipeline.analysis.schemes import CODE, DECISION_SCHEME, HASH_SCHEMES, ROW_SCHEME
 
 #: Decimal (not exponent) notation for finite floats with a decimal exponent in this range.
 PLAIN_EXPONENTS = range(-5, 16)
@@ -117,24 +131,54 @@ def check_hashable_types(frame: pl.DataFrame, columns: Sequence[str]) -> None:
             raise TypeError(f"column {name!r} has type {dtype}: no canonical text for hashing")
 
 
+def check_codes(frame: pl.DataFrame, columns: Sequence[str]) -> None:
+    """Refuse a text value that is not a code (:data:`CODE`), naming its column and row: under
+    ``decision-v1`` words are rendered from the decision, never hashed."""
+    for name in columns:
+        if frame.schema[name] != pl.String:
+            continue
+        bad = frame.with_row_index("_row").filter(
+            pl.col(name).is_not_null() & ~pl.col(name).str.contains(f"^{CODE.pattern}$")
+        )
+        if bad.height:
+            raise ValueError(
+                f"column {name!r} row {bad['_row'][0]} holds {bad[name][0]!r}: under "
+                f"{DECISION_SCHEME} a hashed text is a code (letters, digits, _ . : | , + -); "
+                "render words from codes instead of hashing them"
+            )
+
+
 def content_hashes(
-    frame: pl.DataFrame, columns: Sequence[str], *, encode: Callable[[str], bytes] = str.encode
+    frame: pl.DataFrame,
+    columns: Sequence[str],
+    *,
+    scheme: str = ROW_SCHEME,
+    encode: Callable[[str], bytes] = str.encode,
 ) -> list[str]:
-    """sha256 (hex) of each row's canonical JSON over ``columns`` (:func:`canonical_json`).
+    """sha256 (hex) of each row's canonical JSON over ``columns`` (:func:`canonical_json`), under
+    hash ``scheme`` (see the module docstring).
 
     Column by column (each value's text once, repeated texts cached), then row by row.
 
     >>> frame = pl.DataFrame({"root": ["RTY"], "close": [2500.0]})
     >>> content_hashes(frame, ["root", "close"])[0][:16]
     '0d22c0fb4e9ab800'
+    >>> content_hashes(frame, ["root", "close"], scheme=DECISION_SCHEME)[0][:16]
+    '89c6006e18bb753e'
     """
+    if scheme not in HASH_SCHEMES:
+        raise ValueError(f"unknown hash scheme {scheme!r} (known: {', '.join(HASH_SCHEMES)})")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"rows lack column(s) {', '.join(missing)}")
     check_hashable_types(frame, columns)
+    prefix = ""
+    if scheme == DECISION_SCHEME:
+        check_codes(frame, columns)
+        prefix = f"{DECISION_SCHEME}\n"
     texts = [_column_texts(frame[name], json.dumps(name) + ":") for name in columns]
     return [
-        hashlib.sha256(encode("{" + ",".join(parts) + "}")).hexdigest()
+        hashlib.sha256(encode(prefix + "{" + ",".join(parts) + "}")).hexdigest()
         for parts in zip(*texts, strict=True)
     ]
 

@@ -1,23 +1,20 @@
-"""One entry point for the analysis: continuous series in, call table and snapshot rows out.
+"""What one analysis of a root is made of and returns (the driver itself is
+:meth:`pipeline.analysis.methodology.Methodology.analyse`, the same for every methodology).
 
 The nightly run asks for the snapshot of one session, the backfill for every session of a range;
-both run the same single vectorised pass over the history (:func:`call_table`) and only differ in
-which rows they keep. Relative strength uses the peers' series (ES and NQ) when given.
+both run the same single vectorised pass over the history (a methodology's call table) and only
+differ in which rows they keep. Relative strength uses the peers' series (ES and NQ) when given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import polars as pl
 
-from pipeline.analysis.assemble import PEERS, snapshot_rows
-from pipeline.analysis.calls import call_table
-from pipeline.analysis.fingerprint import input_fingerprints
-from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
+from pipeline.analysis.assemble import PEERS
 from pipeline.market.contracts import ROOT_SPECS
 
 
@@ -39,71 +36,9 @@ def peers_of(root: str, available: Sequence[str]) -> list[str]:
     return [peer for peer in PEERS if peer != root and peer in declared and peer in available]
 
 
-def analyse(
-    series_by_root: Mapping[str, pl.DataFrame],
-    root: str,
-    *,
-    source: str,
-    sessions: Sequence[date] | None = None,
-    params: AnalysisParams | None = None,
-    methodology_version: str = METHODOLOGY_VERSION,
-) -> Analysis:
-    """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call).
-
-    ``series_by_root`` holds continuous series (internal frame), each cut at the as-of date the
-    caller wants: nothing after it is read. ``methodology_version`` names the rules in the
-    snapshots (v1's rules under other parameters are another methodology).
-    """
-    params = params or AnalysisParams()
-    return one_pass(
-        series_by_root,
-        root,
-        source=source,
-        sessions=sessions,
-        params=params,
-        params_digest=params_hash(params),
-        methodology_version=methodology_version,
-        call_table=call_table,
-        snapshot_rows=snapshot_rows,
-    )
-
-
-def one_pass(
-    series_by_root: Mapping[str, pl.DataFrame],
-    root: str,
-    *,
-    source: str,
-    sessions: Sequence[date] | None,
-    params: Any,
-    params_digest: str,
-    methodology_version: str,
-    call_table: Callable[..., pl.DataFrame],
-    snapshot_rows: Callable[..., pl.DataFrame],
-) -> Analysis:
-    """What every methodology's ``analyse`` does with its own ``call_table`` and
-    ``snapshot_rows``: the root's peers and tick, one causal pass over the history, the input
-    fingerprints, and the snapshot rows of ``sessions``."""
-    series = series_by_root[root]
-    peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root))}
-    tick = ROOT_SPECS[root].tick if root in ROOT_SPECS else 0.01
-    table = call_table(series, tick=tick, params=params, peers=peers)
-    fingerprints = input_fingerprints(
-        series,
-        peers=peers,
-        methodology_version=methodology_version,
-        params_hash=params_digest,
-    )
-    rows = snapshot_rows(
-        table,
-        root=root,
-        source=source,
-        tick=tick,
-        fingerprints=fingerprints,
-        params=params,
-        sessions=sessions,
-        methodology_version=methodology_version,
-    )
-    return Analysis(root, table, rows)
+def root_tick(root: str) -> float:
+    """The root's tick (index points); 0.01 for a root outside the registry."""
+    return ROOT_SPECS[root].tick if root in ROOT_SPECS else 0.01
 
 
 def chart_frame(table: pl.DataFrame, as_of: date) -> pl.DataFrame:

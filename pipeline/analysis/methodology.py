@@ -1,10 +1,18 @@
-"""Methodologies: named, versioned rule sets that make calls side by side.
+"""Methodologies: named, versioned rule sets that make calls side by side, each one object.
 
 A methodology turns continuous series into snapshot rows. Versions live side by side (DESIGN.md,
 "Methodology versions"): an old version stays importable and reproducible, its snapshots keep their
 content hashes, and a new one is computed for the same sessions so the audit can compare them.
 Which ones a data directory computes, and which one is published (shown by default), is
 configuration (``CALLBOOK_METHODOLOGIES``: the first is published).
+
+Every methodology offers one interface (:class:`Methodology`): its call table and snapshot rows
+(composed from the shared steps of :mod:`pipeline.analysis.steps`), :meth:`Methodology.analyse`
+(the one driver), its parameters and their hash, the content columns and the hash scheme of its
+snapshots (:mod:`pipeline.analysis.canonical`), its tuning declaration (:class:`Tuning`), the
+name of its note templates (``pipeline/report/notes/<name>.md.j2``) and its statement checker.
+How to add one: /work/notes/method.md, "How to add a methodology" (and the module docstring of
+:mod:`pipeline.analysis.steps`).
 
 Each methodology is registered here under its version with a loader, so that naming one costs
 no import of its code (``callbook --help`` stays fast).
@@ -23,6 +31,8 @@ from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from pipeline.analysis.schemes import ROW_SCHEME
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -33,26 +43,112 @@ ANALYST_METHODOLOGY = "analyst"
 
 
 @dataclass(frozen=True)
-class Tuning:
-    """The data a methodology's parameters were chosen on. Its calls on bars of ``sources`` made
-    on or before ``through`` are in sample: the audit leaves them out by default (or flags
-    them). Not part of the parameters' hash (declaring it changes no stored call)."""
+class TunedOn:
+    """Data a methodology's parameters were looked at on: instruments up to a session.
 
-    through: date | None  # last session of the data looked at; None: nothing chosen on data
-    sources: tuple[str, ...] = ()  # bar sources of that data (demo data says nothing of yahoo's)
+    An instrument is a root (``ES``) or the underlying cash index of roots (``^RUT``: RTY, and
+    ICE's TF loaded as RTY, whatever root a file is stored under). Which source delivered the
+    bars does not matter: the same market's history from a file or from Yahoo is the same data.
+    ``synthetic``: the demo source's generated market (it says nothing of real prices, and real
+    prices nothing of it)."""
+
+    instruments: tuple[str, ...]
+    through: date  # last session looked at (CME trade date)
+    synthetic: bool = False
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The data a methodology's parameters were chosen on (``periods``; none: nothing was
+    chosen on data). Its calls on those instruments made on or before a period's last session
+    are in sample: the audit leaves them out by default (or flags them). Not part of the
+    parameters' hash (declaring it changes no stored call)."""
+
+    periods: tuple[TunedOn, ...] = ()
     note: str = ""  # which parameters, chosen how
+
+    def in_sample(
+        self, root: str, as_of: date, *, synthetic: bool, underlying: str | None = None
+    ) -> bool:
+        """Whether a call on ``root`` (whose cash index is ``underlying``) made on ``as_of``
+        lies in the data a period looked at.
+
+        >>> t = Tuning((TunedOn(("ES", "^RUT"), date(2026, 2, 20)),))
+        >>> t.in_sample("ES", date(2020, 3, 16), synthetic=False)
+        True
+        >>> t.in_sample("RTY", date(2020, 3, 16), synthetic=False, underlying="^RUT")
+        True
+        >>> t.in_sample("ES", date(2026, 2, 23), synthetic=False)
+        False
+        """
+        return any(
+            period.synthetic == synthetic
+            and as_of <= period.through
+            and (root in period.instruments or underlying in period.instruments)
+            for period in self.periods
+        )
+
+    def tuned_roots(self, underlyings: Mapping[str, str | None]) -> list[tuple[str, bool, date]]:
+        """(root, synthetic, through) for every root of ``underlyings`` (root -> its cash index,
+        the root registry as a value) a period covers: the rows the warehouse's
+        ``tuning_periods`` table holds (the latest ``through`` per root and market).
+
+        >>> Tuning((TunedOn(("^RUT",), date(2026, 2, 20)),)).tuned_roots({"RTY": "^RUT", "ES": None})
+        [('RTY', False, datetime.date(2026, 2, 20))]
+        """
+        latest: dict[tuple[str, bool], date] = {}
+        for period in self.periods:
+            for root, underlying in underlyings.items():
+                if root in period.instruments or underlying in period.instruments:
+                    key = (root, period.synthetic)
+                    latest[key] = max(latest.get(key, period.through), period.through)
+        return [(root, synthetic, through) for (root, synthetic), through in latest.items()]
+
+    @property
+    def through(self) -> date | None:
+        """The last session any period looked at (None: nothing chosen on data)."""
+        return max((p.through for p in self.periods), default=None)
+
+    def describe(self) -> str:
+        """The periods in words (the audit's header).
+
+        >>> Tuning((TunedOn(("ES", "^RUT"), date(2026, 2, 20)),)).describe()
+        'ES, ^RUT market data through 2026-02-20'
+        """
+        if not self.periods:
+            return "no parameter chosen on data"
+        return "; ".join(
+            f"{', '.join(p.instruments)} {'synthetic demo' if p.synthetic else 'market'} data "
+            f"through {p.through.isoformat()}"
+            for p in self.periods
+        )
 
 
 @dataclass(frozen=True)
 class Methodology:
-    """One versioned rule set: its parameters, the columns its content hash covers, its analysis."""
+    """One versioned rule set and everything that is its own: rules, numbers, words, checks."""
 
     version: str
     description: str
-    params: Any  # a frozen dataclass with ``as_dict()``; hashed into every snapshot
+    params: Any  # a frozen dataclass extending CoreParams, with ``as_dict()``; hashed
     content_columns: tuple[str, ...]  # what its content hash covers, in this order
-    analyse_fn: Callable[..., Analysis]
+    #: (series, *, tick, params, peers) -> the call table: one row per session, composed from
+    #: pipeline.analysis.steps and the methodology's own rules.
+    call_table: Callable[..., pl.DataFrame]
+    #: (table, params, publication) -> wide snapshot rows (content_columns + content_hash) of
+    #: the sessions asked for (pipeline.analysis.assemble: Publication, assemble_rows).
+    snapshot_rows: Callable[..., pl.DataFrame]
+    hash_scheme: str = ROW_SCHEME  # how its content hash is taken (canonical.HASH_SCHEMES)
     tuning: Tuning | None = None  # None: the methodology does not declare it (calls flagged)
+    #: its note: pipeline/report/notes/<note_template>.md.j2 and <note_template>_parts.md.j2
+    #: (None: named after its version)
+    note_template: str | None = None
+    #: (call table, *, tick) -> its false statements (session_date, fact, detail); None: none
+    statement_checker: Callable[..., pl.DataFrame] | None = None
+
+    def __post_init__(self) -> None:
+        if self.note_template is None:  # named after the version (a variant keeps its own)
+            object.__setattr__(self, "note_template", self.version)
 
     @property
     def params_hash(self) -> str:
@@ -68,36 +164,52 @@ class Methodology:
         source: str,
         sessions: Sequence[date] | None = None,
     ) -> Analysis:
-        """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call)."""
-        return self.analyse_fn(
-            series_by_root,
-            root,
-            source=source,
-            sessions=sessions,
-            params=self.params,
-            methodology_version=self.version,
+        """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call).
+
+        ``series_by_root`` holds continuous series (internal frame), each cut at the as-of date
+        the caller wants: nothing after it is read. The root's peers and tick, one causal pass
+        over the history (the nightly and the backfill alike), the input fingerprints, and the
+        snapshot rows of ``sessions``."""
+        from pipeline.analysis.assemble import Publication
+        from pipeline.analysis.engine import Analysis, peers_of, root_tick
+        from pipeline.analysis.fingerprint import input_fingerprints
+
+        series = series_by_root[root]
+        peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root))}
+        tick = root_tick(root)
+        table = self.call_table(series, tick=tick, params=self.params, peers=peers)
+        fingerprints = input_fingerprints(
+            series, peers=peers, methodology_version=self.version, params_hash=self.params_hash
         )
+        publication = Publication(root, source, tick, fingerprints, self.version, sessions)
+        return Analysis(root, table, self.snapshot_rows(table, self.params, publication))
 
 
 def _v1() -> Methodology:
-    from pipeline.analysis.assemble import CONTENT_COLUMNS
-    from pipeline.analysis.engine import analyse
+    from pipeline.analysis.assemble import CONTENT_COLUMNS, snapshot_rows
+    from pipeline.analysis.calls import call_table
     from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams
+    from pipeline.analysis.v2.statements import false_statements
 
     return Methodology(
         version=METHODOLOGY_VERSION,
         description="v1: zones clustered from swings and moving averages, base-rate probabilities",
         params=AnalysisParams(),
         content_columns=CONTENT_COLUMNS,
-        analyse_fn=analyse,
+        call_table=call_table,
+        snapshot_rows=snapshot_rows,
         tuning=V1_TUNING,
+        # v1's facts mean the same words as v2's: v2's definitions judge them.
+        statement_checker=false_statements,
     )
 
 
+#: The four roots of the demo history and of the real files the parameters were looked at on.
+_EQUITY_ROOTS: tuple[str, ...] = ("RTY", "ES", "NQ", "YM")
+
 #: v1's one data-tuned parameter; every other one is a convention of DESIGN.md, not fitted.
 V1_TUNING = Tuning(
-    through=date(2026, 11, 20),
-    sources=("demo",),
+    periods=(TunedOn(_EQUITY_ROOTS, date(2026, 11, 20), synthetic=True),),
     note=(
         "state_shrinkage_strength = 60 chosen on the demo history of RTY, ES, NQ and YM to "
         "2026-11-20 (bench/RESULTS.md, 'Probability model'); other parameters are conventions"
@@ -105,10 +217,13 @@ V1_TUNING = Tuning(
 )
 
 #: v2's levels and regimes were tuned looking at every call of the real files (../shared/data:
-#: ES, NQ, YM, TF1 to 2026-02-20, source "file") and the demo history (to 2026-11-20).
+#: ES, NQ, YM and TF1, ICE's Russell 2000 mini, to 2026-02-20: the instruments ES, NQ, YM and
+#: anything on the Russell 2000, ^RUT) and the demo history (to 2026-11-20).
 V2_TUNING = Tuning(
-    through=date(2026, 11, 20),
-    sources=("file", "demo"),
+    periods=(
+        TunedOn(("ES", "NQ", "YM", "RTY", "^RUT"), date(2026, 2, 20)),
+        TunedOn(_EQUITY_ROOTS, date(2026, 11, 20), synthetic=True),
+    ),
     note=(
         "level persistence and distance parameters (line_preferred_atr, line_distance_discount, "
         "line_min_pick_atr, line_keep_atr, replace_margin, trail_after_atr, "
@@ -121,9 +236,10 @@ V2_TUNING = Tuning(
 
 
 def _v2() -> Methodology:
-    from pipeline.analysis.v2.assemble import V2_CONTENT_COLUMNS
-    from pipeline.analysis.v2.engine import analyse
+    from pipeline.analysis.v2.assemble import V2_CONTENT_COLUMNS, snapshot_rows
+    from pipeline.analysis.v2.calls import call_table
     from pipeline.analysis.v2.params import METHODOLOGY_VERSION, V2Params
+    from pipeline.analysis.v2.statements import false_statements
 
     return Methodology(
         version=METHODOLOGY_VERSION,
@@ -134,8 +250,10 @@ def _v2() -> Methodology:
         ),
         params=V2Params(),
         content_columns=V2_CONTENT_COLUMNS,
-        analyse_fn=analyse,
+        call_table=call_table,
+        snapshot_rows=snapshot_rows,
         tuning=V2_TUNING,
+        statement_checker=false_statements,
     )
 
 
@@ -154,6 +272,15 @@ def registered() -> tuple[str, ...]:
     return tuple(_LOADERS)
 
 
+def register(version: str, loader: Callable[[], Methodology]) -> None:
+    """Register a methodology under ``version`` (a loader, so that its code is imported only
+    when it is first asked for). Refuses a version that is taken: a version names one rule set
+    forever."""
+    if version in _LOADERS or version == ANALYST_METHODOLOGY:
+        raise ValueError(f"methodology {version!r} is registered already")
+    _LOADERS[version] = loader
+
+
 @cache
 def get(version: str) -> Methodology:
     """The registered methodology ``version``; a clear error for an unknown one."""
@@ -162,7 +289,10 @@ def get(version: str) -> Methodology:
         raise ValueError(
             f"unknown methodology {version!r}; callbook knows {', '.join(registered())}"
         )
-    return loader()
+    methodology = loader()
+    if methodology.version != version:
+        raise ValueError(f"the loader of {version!r} returned methodology {methodology.version!r}")
+    return methodology
 
 
 def parse_methodologies(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -188,3 +318,19 @@ def content_columns(methodology_version: str) -> tuple[str, ...]:
 
         return CONTENT_COLUMNS
     return get(methodology_version).content_columns
+
+
+def note_template(methodology_version: str) -> str:
+    """The note template of a stored call's methodology: its own, v1's for analyst calls and
+    for a methodology this code does not register (an old variant: its fields are v1's)."""
+    if methodology_version in _LOADERS:
+        return str(get(methodology_version).note_template)
+    return "v1"
+
+
+def statement_checker(methodology_version: str) -> Callable[..., pl.DataFrame] | None:
+    """The statement checker of a stored call's methodology (None: it has none, or this code
+    does not register it)."""
+    if methodology_version in _LOADERS:
+        return get(methodology_version).statement_checker
+    return None

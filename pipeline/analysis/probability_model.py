@@ -57,10 +57,16 @@ import numpy as np
 import polars as pl
 
 from pipeline.analysis import indicators as ind
+from pipeline.analysis.climatology import expanding_climatology, expanding_counts, shrunk
 from pipeline.analysis.probability_params import ProbabilityParams
-from pipeline.analysis.scenarios import BEAR, BULL, SIDEWAYS, UNRESOLVED, distance_bucket
-from pipeline.audit.calibration import expanding_counts
-from pipeline.audit.scores import expanding_climatology
+from pipeline.analysis.scenarios import (
+    BEAR,
+    BULL,
+    SIDEWAYS,
+    UNRESOLVED,
+    distance_bucket,
+    geometry_key,
+)
 
 SCENARIO_NAMES: tuple[str, ...] = ("bear", "sideways", "bull")
 #: Largest tail of the exit-probability series left out (probability units).
@@ -272,9 +278,7 @@ def geometry_keys(
     """The barrier-distance cell of each row, as in v1's analog state ("up1|down2")."""
     frame = pl.DataFrame({"up": up_atr, "down": down_atr}).fill_nan(None)
     edges = params.distance_edges_atr
-    key = pl.format(
-        "up{}|down{}", distance_bucket(pl.col("up"), edges), distance_bucket(pl.col("down"), edges)
-    )
+    key = geometry_key(distance_bucket(pl.col("up"), edges), distance_bucket(pl.col("down"), edges))
     return frame.select(key.alias("key"))["key"].to_list()
 
 
@@ -302,7 +306,7 @@ def geometry_base_rates(
     counts = expanding_counts(index, known_from, counted_outcome, cell).astype(np.float64)
     a = params.geometry_shrinkage
     analogs = counts.sum(axis=1)
-    geometry = (counts + a * climatology) / (analogs[:, None] + a)
+    geometry = shrunk(counts, a * climatology, a)
     geometry[~has_key] = np.nan
     climatology[~has_key] = np.nan
     return climatology, geometry, np.where(has_key, analogs, np.nan)

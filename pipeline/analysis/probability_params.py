@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.analysis.params import params_hash
+from pipeline.analysis.params import CLIMATOLOGY_PRIOR_WEIGHT, params_hash
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class ProbabilityParams:
     # --- Geometry base rates (the audit's reference) -------------------------------------------
     distance_edges_atr: tuple[float, ...] = (1.0, 2.5)  # barrier-distance buckets (ATR)
     geometry_shrinkage: float = 20.0  # a in g = (m + a * clim) / (m + a) (pseudo-counts)
-    climatology_prior_weight: float = 3.0  # pseudo-counts (split evenly) before any outcome
+    climatology_prior_weight: float = CLIMATOLOGY_PRIOR_WEIGHT  # pseudo-counts before any outcome
 
     # --- Publication ----------------------------------------------------------------------------
     probability_floor: float = 1e-4  # no scenario is published below this probability

@@ -14,7 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.analysis.indicators import sma
-from pipeline.analysis.params import AnalysisParams
+from pipeline.analysis.params import CoreParams
 
 
 def daily_return(suffix: str = "") -> pl.Expr:
@@ -41,7 +41,7 @@ def daily_return(suffix: str = "") -> pl.Expr:
 
 
 def relative_strength(
-    series: pl.DataFrame, peer: pl.DataFrame, *, params: AnalysisParams
+    series: pl.DataFrame, peer: pl.DataFrame, *, params: CoreParams
 ) -> pl.DataFrame:
     """Per session of ``series``: ratio_vs_mean, spread_<w> for each return window, verdict.
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipeline.analysis.params import AnalysisParams
+from pipeline.analysis.climatology import UNIFORM_PRIOR, shrunk
+from pipeline.analysis.params import CoreParams
 
 BEAR, SIDEWAYS, BULL = 0, 1, 2
 UNRESOLVED = -1
@@ -105,6 +106,17 @@ def distance_bucket(distance_atr: pl.Expr, edges: tuple[float, ...]) -> pl.Expr:
     return pl.when(distance_atr.is_null()).then(None).otherwise(bucket)
 
 
+def geometry_key(up_bucket: pl.Expr, down_bucket: pl.Expr) -> pl.Expr:
+    """The barrier-geometry cell of a call, ``up<bucket>|down<bucket>`` (the distance buckets of
+    :func:`distance_bucket` to the upper and lower barrier): the part of the analog state the
+    geometry base rates, the probability model and the audit's geometry reference all key on.
+
+    >>> pl.select(geometry_key(pl.lit(1), pl.lit(2))).item()
+    'up1|down2'
+    """
+    return pl.format("up{}|down{}", up_bucket, down_bucket)
+
+
 def _known_counts(
     indexed: pl.DataFrame, resolved: pl.DataFrame, key: str | None, prefix: str
 ) -> pl.DataFrame:
@@ -138,7 +150,7 @@ def _known_counts(
     ).drop("known_from")
 
 
-def base_rate_probabilities(table: pl.DataFrame, *, params: AnalysisParams) -> pl.DataFrame:
+def base_rate_probabilities(table: pl.DataFrame, *, params: CoreParams) -> pl.DataFrame:
     """Point-in-time scenario probabilities for every row of ``table``.
 
     ``table`` (one row per session, in order) needs ``state_key`` and ``geometry_key`` (String;
@@ -177,32 +189,29 @@ def base_rate_probabilities(table: pl.DataFrame, *, params: AnalysisParams) -> p
     out = _known_counts(out, resolved.drop("state_key"), "geometry_key", "geo")
     out = _known_counts(out, resolved.drop("geometry_key"), "state_key", "n")
 
-    def counts(prefix: str) -> list[pl.Expr]:
-        return [pl.col(f"{prefix}_{name}").fill_null(0) for name in names]
+    def counts(prefix: str) -> np.ndarray:
+        columns = [pl.col(f"{prefix}_{name}").fill_null(0) for name in names]
+        return out.select(columns).to_numpy().astype(np.int64)
 
+    # The one shrinkage (pipeline.analysis.climatology.shrunk): climatology toward the uniform
+    # prior, geometry toward the climatology, the full state toward the geometry.
     totals, geometry_counts, state_counts = counts("all"), counts("geo"), counts("n")
-    n_all, n_geometry = pl.sum_horizontal(totals), pl.sum_horizontal(geometry_counts)
-    n_state = pl.sum_horizontal(state_counts)
-    climatology = [(t + prior / 3) / (n_all + prior) for t in totals]
-    geometry = [
-        (m + a * pi) / (n_geometry + a) for m, pi in zip(geometry_counts, climatology, strict=True)
-    ]
+    climatology = shrunk(totals, prior * np.asarray(UNIFORM_PRIOR), prior)
+    geometry = shrunk(geometry_counts, a * climatology, a)
     a_state = params.state_shrinkage_strength
-    probabilities = [
-        (c + a_state * g) / (n_state + a_state) for c, g in zip(state_counts, geometry, strict=True)
-    ]
+    probabilities = shrunk(state_counts, a_state * geometry, a_state)
     has_call = pl.col("state_key").is_not_null()
 
-    def on_calls(exprs: list[pl.Expr], prefix: str) -> list[pl.Expr]:
+    def on_calls(values: np.ndarray, prefix: str) -> list[pl.Expr]:
         return [
-            pl.when(has_call).then(e).alias(f"{prefix}_{name}")
-            for e, name in zip(exprs, names, strict=True)
+            pl.when(has_call).then(pl.lit(pl.Series(values[:, k]))).alias(f"{prefix}_{name}")
+            for k, name in enumerate(names)
         ]
 
     return out.with_columns(
         *on_calls(state_counts, "n"),
-        pl.when(has_call).then(n_state).alias("n_analogs"),
-        pl.when(has_call).then(n_geometry).alias("n_geometry"),
+        pl.when(has_call).then(pl.lit(pl.Series(state_counts.sum(axis=1)))).alias("n_analogs"),
+        pl.when(has_call).then(pl.lit(pl.Series(geometry_counts.sum(axis=1)))).alias("n_geometry"),
         *on_calls(climatology, "clim"),
         *on_calls(probabilities, "p"),
     ).drop("session_index", *(f"all_{name}" for name in names), *(f"geo_{name}" for name in names))

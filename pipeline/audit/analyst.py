@@ -37,6 +37,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.analysis import barriers
 from pipeline.analysis import indicators as ind
 from pipeline.analysis.assemble import (
     CONTENT_COLUMNS,
@@ -44,9 +45,9 @@ from pipeline.analysis.assemble import (
     horizon_ends,
     with_content_hash,
 )
-from pipeline.analysis.calls import LEVEL_PREFIXES
 from pipeline.analysis.params import AnalysisParams
 from pipeline.analysis.snapshot import MODEL_AUTHOR, PERSPECTIVES, SCENARIOS
+from pipeline.analysis.steps import LEVEL_PREFIXES
 from pipeline.market.calendar import CalendarRangeError, is_trade_date, next_session_open
 from pipeline.market.contracts import ROOT_SPECS
 from pipeline.text import excerpt
@@ -266,8 +267,7 @@ def market_facts(
 
 def analyst_snapshot_rows(call: AnalystCall, market: dict[str, Any]) -> pl.DataFrame:
     """The wide snapshot row (CONTENT_COLUMNS + content_hash) of an analyst call."""
-    up = call.orientation == "up"
-    line, bias = call.levels["line_in_the_sand"], call.levels["bias_defining"]
+    line = call.levels["line_in_the_sand"]
     if call.risk_rule in ("accept_below_sma50", "accept_above_sma50"):
         risk_level = market["sma50"]
     else:
@@ -290,8 +290,6 @@ def analyst_snapshot_rows(call: AnalystCall, market: dict[str, Any]) -> pl.DataF
         orientation=call.orientation,
         sma50=market["sma50"],
         atr14=market["atr14"],
-        upper_barrier=bias[1] if up else line[1],
-        lower_barrier=line[0] if up else bias[0],
         risk_rule=call.risk_rule,
         risk_level=risk_level,
         horizon_sessions=call.horizon_sessions,
@@ -303,7 +301,10 @@ def analyst_snapshot_rows(call: AnalystCall, market: dict[str, Any]) -> pl.DataF
         if kind in call.levels:
             row[f"{prefix}_low"], row[f"{prefix}_high"] = call.levels[kind]
             row[f"{prefix}_projected"] = False
-    frame = pl.DataFrame([row], schema=_row_schema(), strict=False)
+    frame = pl.DataFrame([row], schema=_row_schema(), strict=False).with_columns(
+        barriers.upper_barrier().alias("upper_barrier"),
+        barriers.lower_barrier().alias("lower_barrier"),
+    )
     return with_content_hash(frame)
 
 

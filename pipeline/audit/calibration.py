@@ -35,13 +35,14 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipeline.analysis.params import AnalysisParams
+from pipeline.analysis.climatology import expanding_climatology, expanding_counts, shrunk
+from pipeline.analysis.params import CoreParams
 from pipeline.analysis.scenarios import distance_bucket
+from pipeline.analysis.scenarios import geometry_key as scenario_geometry_key
 from pipeline.audit.scores import (
     RELIABILITY_LEVEL,
     TooFewCallsError,
     block_bootstrap_skill,
-    expanding_climatology,
     ranked_probability_score,
     reliability_tables,
 )
@@ -81,37 +82,15 @@ def _day_numbers(dates: pl.Series) -> np.ndarray:
     return dates.cast(pl.Int64).to_numpy()
 
 
-def expanding_counts(
-    as_of_order: np.ndarray, resolved_order: np.ndarray, outcome: np.ndarray, key: np.ndarray
-) -> np.ndarray:
-    """Per call i, the outcome counts (n, 3) among calls j with the same ``key`` and
-    ``resolved_order[j] <= as_of_order[i]``.
-
-    >>> expanding_counts(np.array([0, 5, 9]), np.array([4, 8, 12]), np.array([2, 0, 1]),
-    ...                  np.array(["a", "a", "a"])).tolist()
-    [[0, 0, 0], [0, 0, 1], [1, 0, 1]]
-    """
-    counts = np.zeros((as_of_order.size, 3), dtype=np.int64)
-    for value in np.unique(key):
-        members = np.flatnonzero(key == value)
-        order = np.argsort(resolved_order[members], kind="stable")
-        resolved_sorted = resolved_order[members][order]
-        one_hot = np.eye(3, dtype=np.int64)[outcome[members][order]]
-        cumulative = np.vstack([np.zeros((1, 3), dtype=np.int64), np.cumsum(one_hot, axis=0)])
-        known = np.searchsorted(resolved_sorted, as_of_order[members], side="right")
-        counts[members] = cumulative[known]
-    return counts
-
-
-def geometry_key(frame: pl.DataFrame, *, params: AnalysisParams) -> pl.Series:
+def geometry_key(frame: pl.DataFrame, *, params: CoreParams) -> pl.Series:
     """Barrier-distance bucket of each call, as in the model's analog state ("up1|down2")."""
     edges = params.analog_distance_edges_atr
     up = distance_bucket((pl.col("upper_barrier") - pl.col("close")) / pl.col("atr14"), edges)
     down = distance_bucket((pl.col("close") - pl.col("lower_barrier")) / pl.col("atr14"), edges)
-    return frame.select(pl.format("up{}|down{}", up, down).alias("geometry"))["geometry"]
+    return frame.select(scenario_geometry_key(up, down).alias("geometry"))["geometry"]
 
 
-def reference_forecasts(frame: pl.DataFrame, *, params: AnalysisParams) -> pl.DataFrame:
+def reference_forecasts(frame: pl.DataFrame, *, params: CoreParams) -> pl.DataFrame:
     """Add the climatology (``clim_*``, basis ``clim_basis``) and geometry (``geo_*``) reference
     probabilities and their RPS (``clim_rps``, ``geo_rps``) to the calls of ONE group, sorted by
     as_of. The climatology is the stored point-in-time one where the frame carries it
@@ -139,7 +118,7 @@ def reference_forecasts(frame: pl.DataFrame, *, params: AnalysisParams) -> pl.Da
         as_of, resolved, outcome, geometry_key(frame, params=params).to_numpy()
     )
     a = params.shrinkage_strength
-    geometry = (counts + a * climatology) / (counts.sum(axis=1, keepdims=True) + a)
+    geometry = shrunk(counts, a * climatology, a)
     names = ("bear", "sideways", "bull")
     return frame.with_columns(
         *(pl.Series(f"clim_{n}", climatology[:, k]) for k, n in enumerate(names)),
@@ -154,7 +133,7 @@ def _group_by(scored: pl.DataFrame) -> list[str]:
     return [*GROUP, FLAGS] if FLAGS in scored.columns else list(GROUP)
 
 
-def _horizon(group: pl.DataFrame, params: AnalysisParams) -> int:
+def _horizon(group: pl.DataFrame, params: CoreParams) -> int:
     """The group's horizon in sessions (an analyst may call over another one than the model)."""
     if "horizon_sessions" in group.columns and group["horizon_sessions"].null_count() == 0:
         return int(group["horizon_sessions"].max())  # type: ignore[arg-type]
@@ -169,7 +148,7 @@ def _basis_summary(basis: pl.Series) -> str:
 def scoreboard(
     scored: pl.DataFrame,
     *,
-    params: AnalysisParams | None = None,
+    params: CoreParams | None = None,
     n_boot: int = 2000,
     seed: int = 0,
     level: float = 0.9,
@@ -181,7 +160,7 @@ def scoreboard(
     with fewer than three horizons of calls: "too few calls: 12 < 60 ..."; its ``skill_low``
     etc. are then null, never a zero-width interval). ``climatology`` says which reference each
     call was scored against (e.g. "stored 5,241" or "model 9, expanding 3")."""
-    params = params or AnalysisParams()
+    params = params or CoreParams()
     rows = []
     for _, group in scored.group_by(_group_by(scored), maintain_order=True):
         group = reference_forecasts(group, params=params)
@@ -235,12 +214,12 @@ def calibration_table(
     *,
     bins: int = 10,
     level: float = RELIABILITY_LEVEL,
-    params: AnalysisParams | None = None,
+    params: CoreParams | None = None,
 ) -> pl.DataFrame:
     """Reliability per group, scenario and probability bucket. Intervals account for the
     overlap of the calls' horizons (``effective_count``, ``interval_basis``: see
     :func:`pipeline.audit.scores.reliability_table`)."""
-    params = params or AnalysisParams()
+    params = params or CoreParams()
     by = _group_by(scored)
     parts = []
     for keys, group in scored.group_by(by, maintain_order=True):

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pipeline.analysis import barriers
 from pipeline.analysis import indicators as ind
 from pipeline.analysis.params import AnalysisParams
 from pipeline.analysis.scenarios import (
@@ -151,10 +152,9 @@ def _assess(
     if located.height == 0:
         return None
 
-    def internal(column: str) -> np.ndarray:
-        frame = located.select(
-            (pl.col(column) * pl.col("factor_d") + pl.col("offset_d")).fill_null(np.nan)
-        )
+    def internal(column: str | pl.Expr) -> np.ndarray:
+        price = pl.col(column) if isinstance(column, str) else column
+        frame = located.select((price * pl.col("factor_d") + pl.col("offset_d")).fill_null(np.nan))
         return frame.to_series().to_numpy().astype(float)
 
     at = located["session_index"].to_numpy().astype(np.int64)
@@ -180,8 +180,8 @@ def _assess(
     resolvable = np.isfinite(upper) & np.isfinite(lower) & np.isfinite(atr) & (atr > 0)
 
     up = (located["orientation"] == "up").to_numpy()
-    line_edge = np.where(up, internal("line_low"), internal("line_high"))
-    bias_edge = np.where(up, internal("bias_high"), internal("bias_low"))
+    line_edge = internal(barriers.line_trigger())
+    bias_edge = internal(barriers.bias_trigger())
     below_line = closes < (line_edge - threshold)[:, None]
     above_line = closes > (line_edge + threshold)[:, None]
     line_break = accepted(np.where(up[:, None], below_line, above_line))

@@ -31,11 +31,11 @@ import numpy as np
 import polars as pl
 
 from pipeline.analysis import indicators as ind
-from pipeline.analysis.calls import LEVEL_PREFIXES
+from pipeline.analysis.climatology import expanding_climatology
+from pipeline.analysis.steps import LEVEL_PREFIXES
 from pipeline.audit.scores import (
     MIN_INTERVAL_HORIZONS,
     PairedDifference,
-    expanding_climatology,
     paired_difference,
     ranked_probability_score,
 )

@@ -39,19 +39,16 @@ fault. Score only resolved calls.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from statistics import NormalDist
 from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
+from pipeline.analysis.climatology import N_SCENARIOS, first_row, outcome_indices, session_indices
 from pipeline.analysis.snapshot import SCENARIOS
 
-#: Number of ordered scenarios (bear, sideways, bull).
-N_SCENARIOS = len(SCENARIOS)
 #: The probability columns of a calls frame, in scenario order.
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{name}" for name in SCENARIOS)
 #: How far a row of probabilities may sum from 1 (they are stored rounded).
@@ -59,10 +56,6 @@ PROBABILITY_SUM_TOLERANCE = 1e-6
 #: Probabilities below this are raised to it in the log score, so one confident miss costs
 #: at most -ln(0.01) = 4.6 nats instead of infinity.
 LOG_SCORE_FLOOR = 0.01
-#: Climatology before any outcome is known: uniform over the scenarios...
-UNIFORM_PRIOR: tuple[float, ...] = (1 / 3, 1 / 3, 1 / 3)
-#: ...worth this many pseudo-calls (as AnalysisParams.climatology_prior_weight).
-CLIMATOLOGY_PRIOR_WEIGHT = 3.0
 DEFAULT_BOOTSTRAP_REPLICATES = 2000
 DEFAULT_INTERVAL_LEVEL = 0.9
 DEFAULT_RELIABILITY_BINS = 10
@@ -113,10 +106,6 @@ def outcome_index(names: Iterable[str]) -> np.ndarray:
     return np.asarray(indices, dtype=np.int64)
 
 
-def _first_row(mask: npt.ArrayLike) -> int:
-    return int(np.flatnonzero(mask)[0])
-
-
 def _as_probabilities(probs: np.ndarray | pl.DataFrame) -> np.ndarray:
     values = np.asarray(probs, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != N_SCENARIOS:
@@ -126,15 +115,15 @@ def _as_probabilities(probs: np.ndarray | pl.DataFrame) -> np.ndarray:
         )
     missing = np.isnan(values).any(axis=1)
     if missing.any():
-        row = _first_row(missing)
+        row = first_row(missing)
         raise ValueError(f"probabilities row {row} is null/NaN: {values[row].tolist()}")
     out_of_range = ((values < 0) | (values > 1)).any(axis=1)
     if out_of_range.any():
-        row = _first_row(out_of_range)
+        row = first_row(out_of_range)
         raise ValueError(f"probabilities row {row} leaves [0, 1]: {values[row].tolist()}")
     off_sum = np.abs(values.sum(axis=1) - 1) > PROBABILITY_SUM_TOLERANCE
     if off_sum.any():
-        row = _first_row(off_sum)
+        row = first_row(off_sum)
         raise ValueError(
             f"probabilities row {row} sums to {float(values[row].sum())!r}, not 1 "
             f"(tolerance {PROBABILITY_SUM_TOLERANCE}): {values[row].tolist()}"
@@ -142,33 +131,11 @@ def _as_probabilities(probs: np.ndarray | pl.DataFrame) -> np.ndarray:
     return values
 
 
-def _as_outcomes(outcome: np.ndarray | pl.Series, n: int) -> np.ndarray:
-    values = np.asarray(outcome)
-    if values.shape != (n,):
-        raise ValueError(
-            f"outcome must have shape ({n},) to match the probabilities, got {values.shape}"
-        )
-    if not np.issubdtype(values.dtype, np.integer):
-        if np.issubdtype(values.dtype, np.floating) and np.isnan(values).any():
-            raise ValueError(
-                f"outcome row {_first_row(np.isnan(values))} is null: score only resolved calls"
-            )
-        raise TypeError(f"outcome must hold integer scenario indices, got dtype {values.dtype}")
-    invalid = (values < 0) | (values >= N_SCENARIOS)
-    if invalid.any():
-        row = _first_row(invalid)
-        raise ValueError(
-            f"outcome row {row} is {int(values[row])}: expected 0 (bear), 1 (sideways) or "
-            "2 (bull); an unresolved call (-1) cannot be scored"
-        )
-    return values.astype(np.int64)
-
-
 def _validated(
     probs: np.ndarray | pl.DataFrame, outcome: np.ndarray | pl.Series
 ) -> tuple[np.ndarray, np.ndarray]:
     values = _as_probabilities(probs)
-    return values, _as_outcomes(outcome, len(values))
+    return values, outcome_indices(outcome, len(values))
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,84 +200,6 @@ def log_score(
 
 
 # --------------------------------------------------------------------------------------------
-# Reference forecast: expanding-window climatology
-# --------------------------------------------------------------------------------------------
-
-
-def _as_session_indices(values: np.ndarray | pl.Series, name: str) -> np.ndarray:
-    array = np.asarray(values)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"{name} must hold integer session indices, got dtype {array.dtype}")
-    return array.astype(np.int64)
-
-
-def expanding_climatology(
-    as_of_order: np.ndarray | pl.Series,
-    resolved_order: np.ndarray | pl.Series,
-    outcome: np.ndarray | pl.Series,
-    *,
-    prior: Sequence[float] = UNIFORM_PRIOR,
-    prior_weight: float = CLIMATOLOGY_PRIOR_WEIGHT,
-) -> np.ndarray:
-    """Point-in-time climatological probabilities for every call, shape ``(n, 3)``.
-
-    Orders are integer session indices (e.g. positions in the CME trade-date calendar). Call
-    ``j`` is made on session ``as_of_order[j]`` and its outcome becomes known on session
-    ``resolved_order[j]`` (strictly later). For call ``i`` made on ``t_i``, call ``j`` counts iff
-    ``resolved_order[j] <= t_i``: an outcome settled at the close of ``t_i`` is known when the
-    call is made after that close. With counts ``n_k`` of such outcomes (``m`` in all)::
-
-        clim_ik = (n_k + prior_weight * prior_k) / (m + prior_weight)
-
-    so the first calls get ``prior`` and no call ever sees the full sample. Pass
-    ``resolved_order = as_of_order + H`` to count only fully elapsed horizons (as
-    ``pipeline.analysis.scenarios`` does). Pass every resolved call (in any order, ties allowed):
-    calls still open cannot feed any climatology. Pooling across roots is the caller's choice.
-    O(n log n).
-
-    >>> expanding_climatology(
-    ...     np.array([0, 1, 2, 3]), np.array([2, 3, 4, 5]), np.array([2, 2, 0, 1])
-    ... ).round(6).tolist()  # calls 2 and 3 see the bull outcomes of calls 0 (and 1)
-    [[0.333333, 0.333333, 0.333333], [0.333333, 0.333333, 0.333333], [0.25, 0.25, 0.5], [0.2, 0.2, 0.6]]
-    """
-    as_of = _as_session_indices(as_of_order, "as_of_order")
-    resolved = _as_session_indices(resolved_order, "resolved_order")
-    if resolved.shape != as_of.shape:
-        raise ValueError(
-            f"resolved_order has {len(resolved)} calls but as_of_order has {len(as_of)}"
-        )
-    outcomes = _as_outcomes(outcome, len(as_of))
-    too_early = resolved <= as_of
-    if too_early.any():
-        row = _first_row(too_early)
-        raise ValueError(
-            f"call {row} is resolved on session {int(resolved[row])}, not after it was made "
-            f"(session {int(as_of[row])})"
-        )
-    prior_probs = np.asarray(prior, dtype=np.float64)
-    if (
-        prior_probs.shape != (N_SCENARIOS,)
-        or not np.isfinite(prior_probs).all()
-        or (prior_probs < 0).any()
-        or abs(prior_probs.sum() - 1) > PROBABILITY_SUM_TOLERANCE
-    ):
-        raise ValueError(f"prior must be {N_SCENARIOS} probabilities summing to 1, got {prior}")
-    if not (math.isfinite(prior_weight) and prior_weight > 0):
-        raise ValueError(
-            f"prior_weight must be a positive number of pseudo-calls, got {prior_weight}"
-        )
-
-    by_resolution = np.argsort(resolved, kind="stable")
-    one_hot = outcomes[by_resolution, None] == np.arange(N_SCENARIOS)[None, :]
-    # known_counts[m] = outcome counts among the first m calls to resolve.
-    known_counts = np.vstack([np.zeros((1, N_SCENARIOS)), np.cumsum(one_hot, axis=0)])
-    n_known = np.searchsorted(resolved[by_resolution], as_of, side="right")
-    return (known_counts[n_known] + prior_weight * prior_probs) / (n_known[:, None] + prior_weight)
-
-
-# --------------------------------------------------------------------------------------------
 # Skill and its uncertainty
 # --------------------------------------------------------------------------------------------
 
@@ -341,7 +230,7 @@ def _paired_scores(
     for name, values in zip(names, (model, reference), strict=True):
         not_finite = ~np.isfinite(values)
         if not_finite.any():
-            row = _first_row(not_finite)
+            row = first_row(not_finite)
             raise ValueError(f"{name} score row {row} is not finite: {float(values[row])}")
     return model, reference
 
@@ -713,7 +602,7 @@ def overlap_correlation(
     """
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 session, got {horizon}")
-    times = _as_session_indices(np.asarray(session), "session")
+    times = session_indices(np.asarray(session), "session")
     values = np.asarray(residual, dtype=np.float64)
     if values.shape != times.shape:
         raise ValueError(f"residual has shape {values.shape} but session has {times.shape}")
@@ -755,7 +644,7 @@ def effective_counts(member: np.ndarray, session: np.ndarray, rho: np.ndarray) -
     [2.37, 2.286]
     """
     member = np.atleast_2d(np.asarray(member, dtype=bool))
-    times = _as_session_indices(np.asarray(session), "session")
+    times = session_indices(np.asarray(session), "session")
     span = int(times.max() - times.min()) + 1 if times.size else 1
     at = times - (times.min() if times.size else 0)
     dense = np.zeros((member.shape[0], span))
@@ -807,13 +696,13 @@ def reliability_table(
         raise ValueError(f"hit has shape {outcome.shape} but prob has {forecast.shape}")
     bad_forecast = ~((forecast >= 0) & (forecast <= 1))  # NaN fails both comparisons
     if bad_forecast.any():
-        row = _first_row(bad_forecast)
+        row = first_row(bad_forecast)
         raise ValueError(
             f"prob row {row} is {float(forecast[row])}: expected a probability in [0, 1]"
         )
     bad_hit = ~np.isin(outcome, (0.0, 1.0))
     if bad_hit.any():
-        row = _first_row(bad_hit)
+        row = first_row(bad_hit)
         raise ValueError(f"hit row {row} is {float(outcome[row])}: expected 0/1 or a bool")
     if (session is None) != (horizon is None):
         raise ValueError("pass both session and horizon (overlapping calls) or neither")
@@ -828,7 +717,7 @@ def reliability_table(
     if session is None or horizon is None:
         effective, basis = count.astype(np.float64), INDEPENDENT
     else:
-        times = _as_session_indices(np.asarray(session), "session")
+        times = session_indices(np.asarray(session), "session")
         if times.shape != forecast.shape:
             raise ValueError(f"session has shape {times.shape} but prob has {forecast.shape}")
         rho, basis = overlap_correlation(times, outcome - forecast, horizon=horizon)
@@ -929,7 +818,7 @@ def with_scores(
     probs = probabilities_from_frame(frame, columns=probability_columns)
     outcome_series = frame.get_column(outcome_column)
     if outcome_series.null_count():
-        row = _first_row(outcome_series.is_null().to_numpy())
+        row = first_row(outcome_series.is_null().to_numpy())
         raise ValueError(f"{outcome_column} row {row} is null: score only resolved calls")
     if outcome_series.dtype == pl.String:
         outcome = outcome_index(outcome_series.to_list())

@@ -3,8 +3,9 @@
 Each check compares what is stored with what it must be and returns one :class:`Difference` per
 disagreement, naming the snapshot, outcome or file:
 
-* ``content-hash``: a stored snapshot's hash against the hash of its stored values (the canonical
-  text of its methodology's content columns, :mod:`pipeline.analysis.canonical`);
+* ``content-hash``: a stored snapshot's hash against the hash of its stored values under the hash
+  scheme it records (the canonical text of its methodology's content columns,
+  :mod:`pipeline.analysis.canonical`);
 * ``levels`` / ``scenarios``: the long rows against the ones its wide row implies;
 * ``rederive``: a snapshot against the one its inputs give when computed again;
 * ``outcome``: a stored outcome against a fresh resolution;
@@ -22,7 +23,8 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.analysis.assemble import level_rows, scenario_rows, with_content_hash
+from pipeline.analysis.assemble import level_rows, scenario_rows
+from pipeline.analysis.canonical import ROW_SCHEME, content_hashes
 from pipeline.text import excerpt
 
 #: Differing columns named per row at most (the rest are counted).
@@ -45,7 +47,9 @@ def content_hash_differences(
     rows: pl.DataFrame, columns_of: Callable[[str], Sequence[str]]
 ) -> list[Difference]:
     """Stored snapshots (wide, with ``snapshot_id`` and ``content_hash``) whose hash is not the
-    hash of their stored values; ``columns_of(methodology_version)`` names the hashed columns.
+    hash of their stored values under their own hash scheme (``hash_scheme``; absent or null:
+    ``row-v1``, :mod:`pipeline.analysis.canonical`); ``columns_of(methodology_version)`` names
+    the hashed columns.
 
     >>> from pipeline.analysis.canonical import content_hashes
     >>> rows = pl.DataFrame({"snapshot_id": ["a", "b"], "methodology_version": "m", "x": [1.0, 2.0]})
@@ -55,9 +59,26 @@ def content_hash_differences(
     [('content-hash', 'b')]
     """
     out = []
-    for (version,), group in rows.group_by("methodology_version", maintain_order=True):
-        fresh = with_content_hash(group, columns_of(str(version)))["content_hash"]
-        bad = group.select("snapshot_id", "content_hash").with_columns(fresh.alias("_fresh"))
+    scheme = (
+        pl.col("hash_scheme").fill_null(ROW_SCHEME)
+        if "hash_scheme" in rows.columns
+        else pl.lit(ROW_SCHEME)
+    )
+    rows = rows.with_columns(scheme.alias("_scheme"))
+    for (version, scheme_name), group in rows.group_by(
+        "methodology_version", "_scheme", maintain_order=True
+    ):
+        try:
+            fresh = content_hashes(group, columns_of(str(version)), scheme=str(scheme_name))
+        except ValueError as error:  # an unknown scheme, or words where a scheme hashes codes
+            out += [
+                Difference("content-hash", sid, f"cannot be hashed under {scheme_name}: {error}")
+                for sid in group["snapshot_id"]
+            ]
+            continue
+        bad = group.select("snapshot_id", "content_hash").with_columns(
+            pl.Series("_fresh", fresh, pl.String)
+        )
         for snapshot_id, stored, recomputed in bad.filter(
             pl.col("content_hash") != pl.col("_fresh")
         ).iter_rows():
@@ -65,8 +86,8 @@ def content_hash_differences(
                 Difference(
                     "content-hash",
                     snapshot_id,
-                    f"stored {stored[:16]} is not the hash of its values ({recomputed[:16]}): "
-                    "a stored value changed",
+                    f"stored {stored[:16]} is not the {scheme_name} hash of its values "
+                    f"({recomputed[:16]}): a stored value changed",
                 )
             )
     return out

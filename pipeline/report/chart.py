@@ -21,13 +21,13 @@ import polars as pl
 
 from pipeline.analysis.snapshot import SCENARIO_TITLES, SCENARIOS, Level, Snapshot
 from pipeline.report.format import (
-    MONTH_ABBREVIATIONS,
     format_price,
     format_zone,
     root_spec,
     tick_decimals,
 )
 from pipeline.report.note import DEMO_LABEL, DEMO_SOURCE
+from pipeline.text import MONTH_ABBREVIATIONS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -10,31 +10,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from pipeline.analysis.prices import tick_decimals as tick_decimals
 from pipeline.market.contracts import ROOT_SPECS, RootSpec
+from pipeline.text import format_date_long as format_date_long
+from pipeline.text import format_date_short as format_date_short
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 #: The separator between the two edges of a zone (an en dash, as in a printed note).
 ZONE_DASH = "–"
-MONTH_ABBREVIATIONS: tuple[str, ...] = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
 PERCENT_TOTAL = 100
 #: In units of one tick: a value this close to a half tick is rounded in decimal arithmetic.
 HALF_TICK_GUARD = 1e-6
@@ -53,16 +41,6 @@ def root_spec(root: str) -> RootSpec:
     except KeyError:
         known = ", ".join(sorted(ROOT_SPECS))
         raise ValueError(f"unknown root {root!r}: no contract spec (known: {known})") from None
-
-
-def tick_decimals(tick: float) -> int:
-    """Decimals needed to show every multiple of ``tick`` exactly.
-
-    >>> tick_decimals(0.1), tick_decimals(0.25), tick_decimals(1.0)
-    (1, 2, 0)
-    """
-    exponent = Decimal(repr(tick)).normalize().as_tuple().exponent
-    return max(0, -int(exponent))
 
 
 def format_price(value: float, *, tick: float) -> str:
@@ -166,21 +144,3 @@ def whole_percents(probabilities: Sequence[float]) -> list[int]:
     for i in by_remainder[: max(0, missing)]:
         floors[i] += 1
     return floors
-
-
-def format_date_long(day: date) -> str:
-    """``4 Feb 2026``: the day as a printed note writes it (independent of the locale).
-
-    >>> format_date_long(date(2026, 2, 4))
-    '4 Feb 2026'
-    """
-    return f"{day.day} {MONTH_ABBREVIATIONS[day.month - 1]} {day.year}"
-
-
-def format_date_short(day: date) -> str:
-    """``4 Feb``: a chart's axis label.
-
-    >>> format_date_short(date(2026, 2, 4))
-    '4 Feb'
-    """
-    return f"{day.day} {MONTH_ABBREVIATIONS[day.month - 1]}"

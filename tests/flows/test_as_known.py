@@ -20,13 +20,16 @@ import pytest
 from flows.cli import EXIT_OK, main
 from flows.history import backfill
 from flows.nightly import ingest
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.market.as_known import bars_known_at
 from pipeline.market.calendar import ET, add_sessions, trade_dates
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
 from tests.fakes.clock import frozen_clock
 from warehouse.store import Warehouse
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 HISTORY_START = date(2024, 11, 1)  # ~300 sessions before S: past the 250-session warm-up
 S = date(2026, 1, 21)  # the revised session (a Wednesday; RTYH26 is the front)

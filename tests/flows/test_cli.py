@@ -84,7 +84,9 @@ def test_audit_leaves_out_the_tuning_period_and_says_so(data_dir: Path, capsys) 
     # demo call of v1 here is in sample, so the honest scoreboard has nothing to count yet.
     assert run(data_dir, "audit", "RTY", "--boot", "200") == EXIT_OK
     out = " ".join(capsys.readouterr().out.split())
-    assert "v1: parameters chosen on demo data through 2026-11-20" in out
+    assert (
+        "v1: parameters chosen on RTY, ES, NQ, YM synthetic demo data through 2026-11-20" in out
+    )
     assert "backfill: computed later from stored history, point in time by construction" in out
     assert "left out: RTY callbook backfill v1 demo — 352 call(s) in tuning period" in out
     assert "nothing left to score" in out and "Scoreboard" not in out

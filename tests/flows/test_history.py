@@ -12,10 +12,13 @@ import pytest
 from flows.history import backfill
 from flows.nightly import nightly
 from pipeline.analysis.assemble import CONTENT_COLUMNS
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.market.continuous import continuous_series
 from tests.fakes.clock import frozen_clock
 from warehouse.store import Warehouse
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 AS_OF = date(2026, 11, 20)
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -22,7 +22,11 @@ import pytest
 
 from flows.cli import EXIT_FAILED, EXIT_OK, main
 from flows.verify import verify
-from tests.warehouse.small_book import build_small_data_dir
+from pipeline.analysis import methodology
+from pipeline.market.continuous import continuous_series_and_rolls
+from tests.pipeline.analysis import decision_methodology as t1
+from tests.warehouse.small_book import ANALYSED_AT, build_small_data_dir
+from warehouse.store import Warehouse
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,7 @@ def test_the_untouched_record_verifies(pristine: Path, capsys: pytest.CaptureFix
     assert len(lines) == 1
     assert lines[0].startswith(
         "checked 1,132 snapshots hashed, 7,924 level and scenario rows, 1,131 snapshots "
-        "re-derived, 1,072 outcomes resolved again, 3 lake files, 16 replica tables in "
+        "re-derived, 1,072 outcomes resolved again, 3 lake files, 18 replica tables in "
     )
     assert lines[0].endswith(" s: no differences")
 
@@ -236,3 +240,48 @@ def test_an_edited_probability_of_a_resolved_call_is_reported_not_fatal(
     assert subjects == [f"content-hash {sid}", f"outcome {sid}", f"scenarios {sid} bull"]
     assert "cannot be resolved again: probabilities row 0 sums to" in lines[1]
     assert lines[-1].endswith("3 difference(s)")
+
+
+@pytest.fixture
+def with_decision_calls(copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The copy plus RTY calls of a methodology hashed under decision-v1 (tests/pipeline/
+    analysis/decision_methodology.py), registered for this test only."""
+    monkeypatch.setitem(methodology._LOADERS, t1.VERSION, t1.methodology)
+    methodology.get.cache_clear()
+    with Warehouse.open(copy / "warehouse.duckdb") as wh:
+        series = {
+            root: continuous_series_and_rolls(wh.current_bars(root, source="demo"))[0]
+            for root in ("RTY", "ES", "NQ")
+        }
+        rows = t1.methodology().analyse(series, "RTY", source="demo").snapshots
+        wh.write_snapshots(
+            rows, kind="backfill", flow_run_id=None, code_version="t", created_at=ANALYSED_AT
+        )
+    yield copy
+    methodology.get.cache_clear()
+
+
+def test_each_snapshot_verifies_under_its_own_hash_scheme(
+    with_decision_calls: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = with_decision_calls
+    schemes = dict(sql(copy, "select hash_scheme, count(*) from snapshots group by all"))
+    assert set(schemes) == {"row-v1", "decision-v1"} and schemes["decision-v1"] > 100
+    assert sql(copy, "select distinct methodology_version from snapshots"
+                     " where hash_scheme = 'decision-v1'") == [(t1.VERSION,)]  # fmt: skip
+    lines = verify_lines(copy, capsys, "--all")
+    assert lines[-1].endswith("no differences")
+    # A changed value of a decision-v1 call, and a call relabelled with the other scheme.
+    (changed,), (relabelled,) = sql(
+        copy, f"select snapshot_id from snapshots where methodology_version = '{t1.VERSION}'"
+        " order by as_of desc limit 2"
+    )  # fmt: skip
+    sql(copy, f"update snapshots set close = close + 1 where snapshot_id = '{changed}'")
+    sql(copy, f"update snapshots set hash_scheme = 'row-v1' where snapshot_id = '{relabelled}'")
+    lines = verify_lines(copy, capsys, "--all")
+    found = {(line.split(" ")[0], line.split(" ")[1].rstrip(":")) for line in lines[:-1]}
+    assert ("content-hash", changed) in found and ("content-hash", relabelled) in found
+    assert ("rederive", changed) in found and ("rederive", relabelled) in found
+    text = "\n".join(lines)
+    assert f"content-hash {changed}: stored " in text and "is not the decision-v1 hash" in text
+    assert "is not the row-v1 hash" in text

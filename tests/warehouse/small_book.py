@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.audit.analyst import analyst_snapshot_rows, market_facts, parse_analyst_call
 from pipeline.audit.outcomes import resolve_outcomes
 from pipeline.market.continuous import continuous_series_and_rolls
@@ -25,6 +25,9 @@ from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.sources.demo import DemoSource
 from warehouse.lake import land_batch
 from warehouse.store import Warehouse
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_CALL = REPO / "pipeline" / "audit" / "examples" / "rty-2026-02-04-seed.toml"

@@ -1,16 +1,22 @@
-"""Migration 008 and what it serves: recorded_late, bars provenance, resolution by source, the
-tuning period per methodology, the point-in-time climatology of scored_calls, open_calls."""
+"""Migrations 008 and 011 and what they serve: recorded_late, bars provenance, resolution by
+source, the tuning period per methodology, root and dates (whatever the source), the
+point-in-time climatology of scored_calls, open_calls."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from pipeline.analysis.assemble import with_content_hash
+from pipeline.analysis.climatology import expanding_climatology
+from pipeline.analysis.methodology import get as get_methodology
+from pipeline.analysis.params import CLIMATOLOGY_PRIOR_WEIGHT
 from pipeline.audit.outcomes import OUTCOME_SCHEMA
+from pipeline.audit.scores import outcome_index
 from tests.warehouse.test_store import bars, seed_call_rows
 from warehouse import store
 from warehouse.store import MethodologyEntry, Warehouse, WarehouseError
@@ -25,14 +31,17 @@ def write(wh: Warehouse, rows: pl.DataFrame, kind: str, at: datetime):
     return wh.write_snapshots(rows, kind=kind, flow_run_id=None, code_version="t", created_at=at)
 
 
-def model_call(source: str = "demo", version: str = "v1", clim=MODEL_CLIM) -> pl.DataFrame:
-    """The seed call's numbers as a model call of the same root and day, with a stored
-    climatology."""
+def model_call(
+    source: str = "demo", version: str = "v1", clim=MODEL_CLIM, *, as_of: date = AS_OF
+) -> pl.DataFrame:
+    """The seed call's numbers as a model call of the same root and day (or ``as_of``), with a
+    stored climatology."""
     rows = seed_call_rows().drop("resolved_on_source")
     rows = rows.with_columns(
         pl.lit("callbook").alias("author"),
         pl.lit(version).alias("methodology_version"),
         pl.lit(source).alias("source"),
+        pl.lit(as_of).alias("as_of"),
         *(
             pl.lit(v).alias(f"clim_{n}")
             for v, n in zip(clim, ("bear", "sideways", "bull"), strict=True)
@@ -124,45 +133,90 @@ def test_calls_are_resolved_only_on_the_bars_of_their_source(wh: Warehouse) -> N
     assert wh.open_snapshots(author="seed-note").height == 1
 
 
+def entry(version: str, published: bool = False) -> MethodologyEntry:
+    """What a run records of a registered methodology (flows/analysis.py), on RTY (^RUT)."""
+    tuning = get_methodology(version).tuning
+    assert tuning is not None
+    return MethodologyEntry(
+        version,
+        f"h{version}",
+        {},
+        published,
+        tuning_declared=True,
+        tuned_through=tuning.through,
+        tuned_on=tuning.describe(),
+        tuning_note=tuning.note,
+        tuned_roots=tuple(tuning.tuned_roots({"RTY": "^RUT", "ES": "^GSPC"})),
+    )
+
+
 def test_methodologies_record_their_tuning_period_and_calls_are_flagged(wh: Warehouse) -> None:
     at = datetime(2026, 11, 30, tzinfo=UTC)
-    wh.record_methodologies(
-        [
-            MethodologyEntry(
-                "v1", "h1", {}, True, True, date(2026, 2, 4), ("demo",), "chosen on demo"
-            ),
-            MethodologyEntry("v9", "h9", {}, False),  # declares nothing
-        ],
-        at=at,
-    )
+    undeclared = MethodologyEntry("v9", "h9", {}, False)  # declares nothing
+    wh.record_methodologies([entry("v2", True), entry("v1"), undeclared], at=at)
+    # v2 was tuned on the real RTY (TF1) file to 2026-02-20 and on the demo history to
+    # 2026-11-20; v1 on the demo history only.
+    later = date(2026, 2, 24)  # after v2's real-data tuning period, inside the demo one
+    for source in ("file", "yahoo", "demo"):
+        for day in (AS_OF, later):
+            write(wh, model_call(source, "v2", as_of=day), "backfill", BEFORE_OPEN)
     write(wh, model_call("demo"), "backfill", BEFORE_OPEN)  # in v1's tuning period
-    write(wh, model_call("yahoo"), "backfill", BEFORE_OPEN)  # v1 was not tuned on yahoo's bars
+    write(wh, model_call("yahoo"), "backfill", BEFORE_OPEN)  # v1 was not tuned on market data
     write(wh, model_call("demo", "v9"), "backfill", BEFORE_OPEN)
     write(wh, seed_call_rows(), "analyst", BEFORE_OPEN)
     ids = wh.query("select snapshot_id from snapshots order by snapshot_id")["snapshot_id"]
     outcomes = pl.concat([outcome_row(i, "bull", 2, 0.2) for i in ids])
     wh.append_outcomes(outcomes, series_through=date(2026, 3, 5), recorded_at=at)
     flags = wh.query(
-        "select methodology_version, source, in_tuning_period from calls_vs_outcomes"
-        " order by methodology_version, source"
+        "select methodology_version, source, as_of, in_tuning_period from calls_vs_outcomes"
+        " order by methodology_version, source, as_of"
     )
     assert flags.rows() == [
-        ("analyst", "analyst", False),
-        ("v1", "demo", True),
-        ("v1", "yahoo", False),
-        ("v9", "demo", None),
+        ("analyst", "analyst", AS_OF, False),
+        ("v1", "demo", AS_OF, True),
+        ("v1", "yahoo", AS_OF, False),
+        ("v2", "demo", AS_OF, True),
+        ("v2", "demo", later, True),
+        # The same call on the same market's bars is in sample whatever source stored them.
+        ("v2", "file", AS_OF, True),
+        ("v2", "file", later, False),
+        ("v2", "yahoo", AS_OF, True),
+        ("v2", "yahoo", later, False),
+        ("v9", "demo", AS_OF, None),
     ]
     recorded = wh.query(
-        "select tuning_declared, tuned_through, tuned_sources, tuning_note from methodologies"
+        "select methodology_version, tuning_declared, tuned_through, tuned_on from methodologies"
         " order by methodology_version"
     )
     assert recorded.rows() == [
-        (True, date(2026, 2, 4), "demo", "chosen on demo"),
-        (False, None, "", ""),
+        ("v1", True, date(2026, 11, 20), get_methodology("v1").tuning.describe()),
+        ("v2", True, date(2026, 11, 20), get_methodology("v2").tuning.describe()),
+        ("v9", False, None, ""),
     ]
-    # The scoreboard view counts neither the in-sample v1 demo call nor a late one.
-    board = wh.query("select methodology_version, source, calls from scoreboard order by all")
-    assert board.rows() == [("analyst", "analyst", 1), ("v1", "yahoo", 1), ("v9", "demo", 1)]
+    periods = wh.query("select * from tuning_periods order by all")
+    assert periods.rows() == [
+        ("v1", "ES", True, date(2026, 11, 20)),
+        ("v1", "RTY", True, date(2026, 11, 20)),
+        ("v2", "ES", False, date(2026, 2, 20)),
+        ("v2", "ES", True, date(2026, 11, 20)),
+        ("v2", "RTY", False, date(2026, 2, 20)),
+        ("v2", "RTY", True, date(2026, 11, 20)),
+    ]
+    # Recorded again (every run does): the same rows, no duplicates.
+    wh.record_methodologies([entry("v2", True), entry("v1"), undeclared], at=at)
+    assert wh.query("select * from tuning_periods order by all").rows() == periods.rows()
+    # The scoreboard view counts no in-sample call (nor a late one).
+    board = wh.query(
+        "select methodology_version, source, calls from scoreboard order by methodology_version,"
+        " source"
+    )
+    assert board.rows() == [
+        ("analyst", "analyst", 1),
+        ("v1", "yahoo", 1),
+        ("v2", "file", 1),
+        ("v2", "yahoo", 1),
+        ("v9", "demo", 1),
+    ]
 
 
 def test_scored_calls_use_the_stored_point_in_time_climatology(wh: Warehouse) -> None:
@@ -291,3 +345,54 @@ def test_migration_008_fills_the_provenance_of_calls_stored_before_it(tmp_path: 
         ("nowhere", True, "current", july, None),  # stored in July: late; no bar matches: no source
         ("week-later", True, "current", AT_OPEN + timedelta(days=7), "demo"),
     ]
+
+
+def test_the_expanding_climatology_of_scored_calls_is_the_python_one(wh: Warehouse) -> None:
+    """scored_calls' expanding climatology (an analyst's calls with no model call to borrow
+    from) equals pipeline.analysis.climatology.expanding_climatology on the same outcomes, with
+    the prior weight the warehouse recorded from its Python definition, and follows that
+    recorded weight (bound, not written into the view)."""
+    days = [AS_OF + timedelta(days=7 * k) for k in range(8)]
+    outcomes = ["bull", "bull", "bear", "sideways", "bull", "bear", "bull", "sideways"]
+    ends = [day + timedelta(days=15) for day in days]  # known two calls later
+    for day in days:
+        call = (
+            seed_call_rows()
+            .drop("content_hash")
+            .with_columns(pl.lit("desk").alias("author"), pl.lit(day).alias("as_of"))
+        )
+        write(wh, with_content_hash(call.drop("resolved_on_source")).with_columns(
+            resolved_on_source=pl.lit("demo")
+        ), "analyst", datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    ids = wh.query("select snapshot_id from snapshots order by as_of")["snapshot_id"].to_list()
+    ordinal = {"bear": 0, "sideways": 1, "bull": 2}
+    rows = [
+        outcome_row(i, o, ordinal[o], 0.1).with_columns(pl.lit(end).alias("horizon_end"))
+        for i, o, end in zip(ids, outcomes, ends, strict=True)
+    ]
+    wh.append_outcomes(pl.concat(rows), series_through=ends[-1], recorded_at=AT_OPEN)
+    assert wh.query("select * from reference_parameters").rows() == [
+        ("climatology_prior_weight", CLIMATOLOGY_PRIOR_WEIGHT)
+    ]
+
+    def refs() -> np.ndarray:
+        frame = wh.query(
+            "select ref_basis, ref_bear, ref_sideways, ref_bull from scored_calls"
+            " where author = 'desk' order by as_of"
+        )
+        assert set(frame["ref_basis"]) == {"expanding"}
+        return frame.drop("ref_basis").to_numpy()
+
+    def oracle(weight: float) -> np.ndarray:
+        as_of = np.array([d.toordinal() for d in days])
+        known = np.array([d.toordinal() for d in ends])
+        return expanding_climatology(as_of, known, outcome_index(outcomes), prior_weight=weight)
+
+    np.testing.assert_allclose(refs(), oracle(CLIMATOLOGY_PRIOR_WEIGHT), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(refs()[0], [1 / 3, 1 / 3, 1 / 3])  # nothing known yet
+    np.testing.assert_allclose(refs()[4], [0.2, 0.2, 0.6])  # two bulls known: (2 + 1) / (2 + 3)
+    wh.con.execute(
+        "update reference_parameters set value = 12 where name = 'climatology_prior_weight'"
+    )
+    np.testing.assert_allclose(refs(), oracle(12.0), rtol=0, atol=1e-12)
+    assert np.abs(refs() - oracle(CLIMATOLOGY_PRIOR_WEIGHT)).max() > 0.05

@@ -24,7 +24,7 @@ import pytest
 
 from flows.cli import build_parser, main
 from pipeline.analysis.assemble import with_content_hash
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.audit.analyst import analyst_snapshot_rows, market_facts, parse_analyst_call
 from pipeline.audit.outcomes import resolve_outcomes
 from pipeline.market.calendar import add_sessions
@@ -33,6 +33,9 @@ from pipeline.quality.result import FINDING_SCHEMA, ValidationResult, empty_find
 from pipeline.schema import BAR_SCHEMA, Batch
 from pipeline.sources.demo import DemoSource
 from warehouse.store import Warehouse
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 REPO = Path(__file__).resolve().parents[2]
 QUERY_DIR = REPO / "warehouse" / "queries"

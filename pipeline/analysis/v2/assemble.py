@@ -12,23 +12,20 @@ a downward call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
-
 import polars as pl
 
 from pipeline.analysis.assemble import (
     CONTENT_COLUMNS,
     PEERS,
-    _calls_frame,
-    _decimals,
+    Publication,
+    assemble_rows,
     common_columns,
-    with_content_hash,
-    with_horizon_end,
+    risk_to_the_thesis,
 )
-from pipeline.analysis.calls import LEVEL_PREFIXES
+from pipeline.analysis.prices import internal_price, published_price
+from pipeline.analysis.steps import level_columns
 from pipeline.analysis.v2.calls import LEVEL_EXTRA_FIELDS
-from pipeline.analysis.v2.params import METHODOLOGY_VERSION, V2Params, params_hash
+from pipeline.analysis.v2.params import V2Params, params_hash
 
 #: v2's columns beyond v1's CONTENT_COLUMNS, in hash order. Units: ``_pct`` and ``_recovered``
 #: are fractions (0.2 = 20 %), prices are front-contract points, dates CME trade dates.
@@ -36,7 +33,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "trend_rule",  # sma_stack | breakdown | recovery | null (Neutral)
     "trend_structure",  # lower_highs | below_swing_low | higher_lows | above_swing_high | null
     "perspective_rule",  # number of the perspective rule that fired (pipeline/analysis/v2/regime.py)
-    *(f"{prefix}_{field}" for prefix in LEVEL_PREFIXES.values() for field in LEVEL_EXTRA_FIELDS),
+    *level_columns(LEVEL_EXTRA_FIELDS),
     "above_sma50_since",  # every close since this session above its SMA50 (>= 10 sessions)
     "below_sma50_since",
     "pullback_start_date",  # the impulse's start, the extreme, the pullback's furthest point
@@ -65,70 +62,28 @@ EXTRA_COLUMNS: tuple[str, ...] = (
 V2_CONTENT_COLUMNS: tuple[str, ...] = (*CONTENT_COLUMNS, *EXTRA_COLUMNS)
 
 
-def snapshot_rows(
-    table: pl.DataFrame,
-    *,
-    root: str,
-    source: str,
-    tick: float,
-    fingerprints: pl.Series,
-    params: V2Params | None = None,
-    sessions: Sequence[date] | None = None,
-    methodology_version: str = METHODOLOGY_VERSION,
-) -> pl.DataFrame:
+def snapshot_rows(table: pl.DataFrame, p: V2Params, publication: Publication) -> pl.DataFrame:
     """Wide v2 snapshot rows (V2_CONTENT_COLUMNS + content_hash) for every call in ``table``
-    (:func:`pipeline.analysis.v2.calls.call_table`'s output), on ``sessions`` if given."""
-    p = params or V2Params()
-    # Every row is computed on the whole table and only then cut to ``sessions``: polars rounds a
-    # one-row frame's divisions differently from a long one's, and the nightly call (one session)
-    # must equal the backfill's row of the same session bit for bit.
-    frame = _calls_frame(table, fingerprints, None)
-    decimals = _decimals(tick)
+    (:func:`pipeline.analysis.v2.calls.call_table`'s output) on the sessions asked for."""
+    tick = publication.tick
     up = pl.col("orientation") == "up"
     close, sma50 = pl.col("close"), pl.col("sma50")
-    line_high_internal = pl.col("line_high") * pl.col("factor") + pl.col("offset")
-    line_low_internal = pl.col("line_low") * pl.col("factor") + pl.col("offset")
     sma50_guards = (
         pl.when(up)
-        .then((close > sma50) & (sma50 > line_high_internal))
-        .otherwise((close < sma50) & (sma50 < line_low_internal))
-    )
-    risk_rule = (
-        pl.when(sma50_guards & up)
-        .then(pl.lit("accept_below_sma50"))
-        .when(sma50_guards)
-        .then(pl.lit("accept_above_sma50"))
-        .when(up)
-        .then(pl.lit("accept_below_line"))
-        .otherwise(pl.lit("accept_above_line"))
-    )
-    sma50_front = ((sma50 - pl.col("offset")) / pl.col("factor") / tick).round(0) * tick
-    risk_level = (
-        pl.when(sma50_guards)
-        .then(sma50_front.round(decimals))
-        .when(up)
-        .then(pl.col("line_low"))
-        .otherwise(pl.col("line_high"))
+        .then((close > sma50) & (sma50 > internal_price(pl.col("line_high"))))
+        .otherwise((close < sma50) & (sma50 < internal_price(pl.col("line_low"))))
     )
 
     def front(column: str) -> pl.Expr:
-        price = (pl.col(column) - pl.col("offset")) / pl.col("factor")
-        return ((price / tick).round(0) * tick).round(decimals).alias(column)
+        return published_price(pl.col(column), tick=tick).alias(column)
 
     extras = [
         pl.col("trend_rule"),
         pl.col("trend_structure"),
         pl.col("perspective_rule").cast(pl.Int32),
-        *(
-            pl.col(f"{prefix}_{field}")
-            for prefix in LEVEL_PREFIXES.values()
-            for field in LEVEL_EXTRA_FIELDS
-        ),
-        pl.col("above_sma50_since"),
-        pl.col("below_sma50_since"),
-        pl.col("pullback_start_date"),
-        pl.col("pullback_extreme_date"),
-        pl.col("pullback_low_date"),
+        *(pl.col(name) for name in level_columns(LEVEL_EXTRA_FIELDS)),
+        *(pl.col(f"{side}_sma50_since") for side in ("above", "below")),
+        *(pl.col(f"pullback_{point}_date") for point in ("start", "extreme", "low")),
         pl.col("impulse_erased"),
         *(pl.col(c).round(6) for c in ("fall_pct", "fall_depth_pct", "fall_recovered")),
         pl.col("fall_high_date"),
@@ -144,26 +99,23 @@ def snapshot_rows(
         *(
             (
                 pl.col(f"rs_{peer}_no_longer_lagging")
-                if f"rs_{peer}_no_longer_lagging" in frame.columns
+                if f"rs_{peer}_no_longer_lagging" in table.columns
                 else pl.lit(None, dtype=pl.Boolean)
             ).alias(f"rs_{peer.lower()}_no_longer_lagging")
             for peer in PEERS
         ),
     ]
-    out = frame.select(
-        *common_columns(
-            frame,
-            root=root,
-            source=source,
-            tick=tick,
-            methodology_version=methodology_version,
-            params_hash=params_hash(p),
-            risk_rule=risk_rule,
-            risk_level=risk_level,
-            horizon_sessions=p.horizon_sessions,
-        ),
-        *extras,
+    columns = common_columns(
+        table,
+        publication,
+        params_hash=params_hash(p),
+        risk=risk_to_the_thesis(sma50_guards, tick=tick),
+        horizon_sessions=p.horizon_sessions,
     )
-    if sessions is not None:
-        out = out.filter(pl.col("as_of").is_in(list(sessions)))
-    return with_content_hash(with_horizon_end(out, p.horizon_sessions), V2_CONTENT_COLUMNS)
+    return assemble_rows(
+        table,
+        publication,
+        [*columns, *extras],
+        horizon=p.horizon_sessions,
+        content_columns=V2_CONTENT_COLUMNS,
+    )

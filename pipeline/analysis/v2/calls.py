@@ -16,21 +16,14 @@ v2's own barriers, with v1's point-in-time base rates beside them as evidence, i
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 import polars as pl
 
-from pipeline.analysis import indicators as ind
-from pipeline.analysis.calls import LEVEL_PREFIXES, check_series, published_levels
-from pipeline.analysis.relative import relative_strength
-from pipeline.analysis.scenarios import (
-    UNRESOLVED,
-    base_rate_probabilities,
-    distance_bucket,
-    resolve_barriers,
-)
+from pipeline.analysis import steps
+from pipeline.analysis.steps import Peers
 from pipeline.analysis.swings import swing_points
 from pipeline.analysis.v2.levels import LEVEL_ROLES, Level, LevelTracker, SessionInput
 from pipeline.analysis.v2.params import V2Params
@@ -47,15 +40,11 @@ from pipeline.analysis.v2.zones import (
     Anchor,
     Zone,
 )
-from pipeline.report.format import format_date_long, format_date_short
+from pipeline.text import format_date_long, format_date_short
 
 
 def call_table(
-    series: pl.DataFrame,
-    *,
-    tick: float,
-    params: V2Params | None = None,
-    peers: Mapping[str, pl.DataFrame] | None = None,
+    series: pl.DataFrame, *, tick: float, params: V2Params | None = None, peers: Peers | None = None
 ) -> pl.DataFrame:
     """Every session's v2 call on one root (see the module docstring).
 
@@ -64,37 +53,15 @@ def call_table(
     indicators but no call (``has_call`` false).
     """
     p = params or V2Params()
-    check_series(series)
-    table = _with_indicators(series, p)
+    table = steps.with_indicators(steps.check_series(series), p)
     swings = swing_points(table, k=p.fractal_k)
     table = _with_structure(table, swings, p)
     table = with_perspective(with_trend(table, p), p)
     table = _with_levels(table, swings, p, tick=tick)
-    table = _with_outcomes(table, p)
+    table = steps.with_outcomes(table, p)
     table = scenario_probabilities(table, p)
-    return _with_relative_strength(table, series, peers or {}, p)
-
-
-def _with_indicators(series: pl.DataFrame, p: V2Params) -> pl.DataFrame:
-    hl = ("high", "low", "close")
-    return series.with_columns(
-        ind.sma("close", p.sma_fast).alias("sma20"),
-        ind.sma("close", p.sma_mid).alias("sma50"),
-        ind.sma("close", p.sma_slow).alias("sma200"),
-        ind.ema("close", p.ema_window).alias("ema21"),
-        ind.wilder_atr(*hl, window=p.atr_window).alias("atr14"),
-        ind.wilder_rsi("close", window=p.rsi_window).alias("rsi14"),
-        ind.adx(*hl, window=p.adx_window).alias("adx14"),
-        ind.rolling_high("high", p.bias_high_window).alias("recent_high"),
-        ind.rolling_low("low", p.bias_high_window).alias("recent_low"),
-        ind.rolling_high("high", p.consolidation_window).alias("range_high"),
-        ind.rolling_low("low", p.consolidation_window).alias("range_low"),
-        ind.rolling_high("high", p.extreme_window).alias("high_252"),
-        ind.rolling_low("low", p.extreme_window).alias("low_252"),
-    ).with_columns(
-        ind.change("sma200", lookback=p.trend_slope_lookback).alias("sma200_change"),
-        ind.change("sma50", lookback=p.trend_slope_lookback).alias("sma50_change"),
-        (pl.int_range(pl.len()) >= p.warmup_sessions - 1).alias("warm"),
+    return steps.with_relative_strength(
+        table, series, peers or {}, p, each=lambda t, peer: _no_longer_lagging(t, peer, p)
     )
 
 
@@ -139,12 +106,7 @@ def _with_structure(table: pl.DataFrame, swings: pl.DataFrame, p: V2Params) -> p
 
 
 _LEVEL_FIELDS: dict[str, pl.DataType] = {
-    "low": pl.Float64(),
-    "high": pl.Float64(),
-    "score": pl.Float64(),
-    "touches": pl.Int64(),
-    "sources": pl.String(),
-    "projected": pl.Boolean(),
+    **steps.LEVEL_FIELD_TYPES,
     "reason": pl.String(),  # why the zone is there, in words
     "members": pl.String(),  # what is in it today: kind:pivot-date[:flipped] | sma50 | sma200
     "change": pl.String(),  # CHANGE_REASONS key when it changed this session, else null
@@ -154,11 +116,7 @@ _LEVEL_FIELDS: dict[str, pl.DataType] = {
 LEVEL_EXTRA_FIELDS: tuple[str, ...] = ("reason", "members", "change", "since")
 _LOOP_COLUMNS: dict[str, pl.DataType] = {
     "orientation": pl.String(),
-    **{
-        f"{prefix}_{field}": dtype
-        for prefix in LEVEL_PREFIXES.values()
-        for field, dtype in _LEVEL_FIELDS.items()
-    },
+    **steps.level_schema(_LEVEL_FIELDS),
     "pullback_retracement": pl.Float64(),
     "pullback_depth": pl.String(),
     "pullback_speed": pl.String(),
@@ -288,7 +246,7 @@ def _with_levels(
 
     table = pl.concat([table, pl.DataFrame(out, schema=_LOOP_COLUMNS)], how="horizontal")
     return (
-        published_levels(table, tick=tick)
+        steps.with_published_levels(table, tick=tick)
         .with_columns(
             ((pl.col("close") - pl.col("sma200")) / pl.col("atr14")).alias("dist_sma200_atr"),
             ((pl.col("close") - pl.col("sma50")) / pl.col("atr14")).alias("dist_sma50_atr"),
@@ -452,20 +410,6 @@ def _latest_extreme_index(values: list[float], window: int, *, highest: bool) ->
     return out
 
 
-def _with_outcomes(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
-    close = table["close"].to_numpy().astype(float)
-    upper = table["upper_internal"].fill_null(np.nan).to_numpy().astype(float)
-    lower = table["lower_internal"].fill_null(np.nan).to_numpy().astype(float)
-    threshold = (table["atr14"].fill_null(np.nan).to_numpy() * p.acceptance_atr).astype(float)
-    outcome, steps = resolve_barriers(
-        close, upper, lower, threshold, horizon=p.horizon_sessions, sessions=p.acceptance_sessions
-    )
-    return table.with_columns(
-        pl.Series("outcome", outcome, dtype=pl.Int64),
-        pl.Series("outcome_steps", steps, dtype=pl.Int64),
-    )
-
-
 def scenario_probabilities(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
     """The scenario probabilities of every call: THE one place the probability model plugs in.
 
@@ -499,79 +443,35 @@ def scenario_probabilities(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
 
 
 def _base_rates(table: pl.DataFrame, p: V2Params) -> pl.DataFrame:
-    """v1's point-in-time base rates (:func:`pipeline.analysis.scenarios.base_rate_probabilities`,
-    the same state key and shrinkage) on v2's own barriers, as ``p_*`` and ``base_*``, with the
-    analog counts, climatology and geometry rates they were shrunk through (``geo_*`` recovered
-    exactly from p = (n + a' g) / (N + a'), before rounding), and ``has_call``."""
-    atr = pl.col("atr14")
-    vol = atr / pl.col("close").abs()
-    edges = p.analog_distance_edges_atr
-    up_bucket = distance_bucket((pl.col("upper_internal") - pl.col("close")) / atr, edges)
-    down_bucket = distance_bucket((pl.col("close") - pl.col("lower_internal")) / atr, edges)
-    vol_high = vol > vol.rolling_median(p.analog_vol_window, min_samples=1)
-    has_call = pl.col("upper_internal").is_not_null()
-    key = pl.format(
-        "{}|up{}|down{}|vol{}|cons{}",
-        pl.col("primary_trend"),
-        up_bucket,
-        down_bucket,
-        pl.when(vol_high).then(pl.lit("high")).otherwise(pl.lit("low")),
-        pl.col("consolidating").cast(pl.Int8),
-    )
-    geometry = pl.format("up{}|down{}", up_bucket, down_bucket)
-    table = table.with_columns(
-        pl.when(has_call).then(key).otherwise(None).alias("state_key"),
-        pl.when(has_call).then(geometry).otherwise(None).alias("geometry_key"),
-        pl.col("outcome").fill_null(UNRESOLVED),
-    )
-    probs = base_rate_probabilities(
-        table.select("state_key", "geometry_key", "outcome"), params=p.shared()
-    )
+    """The shared point-in-time base rates (:func:`pipeline.analysis.steps.with_base_rates`) on
+    v2's own barriers, as ``p_*`` and ``base_*``, with ``geo_*``: the geometry rates the state
+    counts were shrunk through, recovered from p = (n + a' g) / (N + a') before rounding (as every
+    stored v2 snapshot holds them: their content hashes cover these digits)."""
     a_state = p.state_shrinkage_strength
-    decimals = p.probability_decimals
-    names = ("bear", "sideways", "bull")
-    extra = (
-        probs.drop("state_key", "geometry_key", "outcome")
-        .with_columns(
+
+    def geometry_recovered(rates: pl.DataFrame) -> pl.DataFrame:
+        return rates.with_columns(
             (
                 (pl.col(f"p_{k}") * (pl.col("n_analogs") + a_state) - pl.col(f"n_{k}")) / a_state
             ).alias(f"geo_{k}")
-            for k in names
+            for k in steps.SCENARIO_NAMES
         )
-        .with_columns(
-            pl.col("p_bear", "p_bull", "clim_bear", "clim_bull", "geo_bear", "geo_bull").round(
-                decimals
-            )
-        )
-        .with_columns(
-            (1 - pl.col("p_bear") - pl.col("p_bull")).round(decimals).alias("p_sideways"),
-            (1 - pl.col("clim_bear") - pl.col("clim_bull")).round(decimals).alias("clim_sideways"),
-            (1 - pl.col("geo_bear") - pl.col("geo_bull")).round(decimals).alias("geo_sideways"),
-        )
+
+    table = steps.with_base_rates(
+        table, p, derived=geometry_recovered, published=("p", "clim", "geo")
     )
-    return pl.concat([table, extra], how="horizontal").with_columns(
-        pl.col("upper_internal").is_not_null().alias("has_call"),
-        *(pl.col(f"p_{k}").alias(f"base_{k}") for k in names),
-    )
+    return table.with_columns(pl.col(f"p_{k}").alias(f"base_{k}") for k in steps.SCENARIO_NAMES)
 
 
-def _with_relative_strength(
-    table: pl.DataFrame, series: pl.DataFrame, peers: Mapping[str, pl.DataFrame], p: V2Params
-) -> pl.DataFrame:
-    for peer_root, peer_series in sorted(peers.items()):
-        rs = relative_strength(series, peer_series, params=p.shared())
-        table = table.join(
-            rs.rename({c: f"rs_{peer_root}_{c}" for c in rs.columns if c != "session_date"}),
-            on="session_date",
-            how="left",
-        )
-        verdict = pl.col(f"rs_{peer_root}_verdict")
-        lagging_lately = (verdict == "lagging").cast(pl.Int32).rolling_max(
-            p.rs_memory_sessions, min_samples=1
-        ).shift(1).fill_null(0) == 1
-        table = table.with_columns(
-            (verdict.is_in(["leading", "mixed"]) & lagging_lately)
-            .fill_null(False)
-            .alias(f"rs_{peer_root}_no_longer_lagging")
-        )
-    return table
+def _no_longer_lagging(table: pl.DataFrame, peer: str, p: V2Params) -> pl.DataFrame:
+    """``rs_<PEER>_no_longer_lagging``: leading or mixed now, lagging on some session of the
+    last ``rs_memory_sessions`` before this one."""
+    verdict = pl.col(f"rs_{peer}_verdict")
+    lagging_lately = (verdict == "lagging").cast(pl.Int32).rolling_max(
+        p.rs_memory_sessions, min_samples=1
+    ).shift(1).fill_null(0) == 1
+    return table.with_columns(
+        (verdict.is_in(["leading", "mixed"]) & lagging_lately)
+        .fill_null(False)
+        .alias(f"rs_{peer}_no_longer_lagging")
+    )

@@ -178,42 +178,25 @@ class LevelTracker:
 
         new = s.new_structure
         out: dict[str, Level] = {}
-        line = self._settle(
-            "line",
-            i,
-            fresh,
-            self._keep_line(view, new, zones, anchors),
-            lambda: self._pick_line(zones(), view),
-            support=True,
-            atr=atr,
-        )
-        bias = self._settle(
-            "bias",
-            i,
-            fresh,
-            self._keep_bias(view, new, zones, anchors),
-            lambda: self._pick_bias(zones(), view),
-            support=False,
-            atr=atr,
-        )
-        deep = self._settle(
-            "deep",
-            i,
-            fresh,
-            self._keep_beyond("deep", line[0].low, True, view, new, zones, anchors),
-            lambda: self._pick_beyond(zones(), line[0].low, view, support=True),
-            support=True,
-            atr=atr,
-        )
-        ext = self._settle(
-            "ext",
-            i,
-            fresh,
-            self._keep_beyond("ext", bias[0].high, False, view, new, zones, anchors),
-            lambda: self._pick_beyond(zones(), bias[0].high, view, support=False),
-            support=False,
-            atr=atr,
-        )
+
+        def settle(
+            role: str, kept: tuple[Zone | None, str | None], pick: Callable[[], Zone], support: bool
+        ) -> tuple[Zone, str | None, int]:
+            return self._settle(role, i, fresh, kept, pick, support=support, atr=atr)
+
+        def pick_beyond(edge: float, support: bool) -> Callable[[], Zone]:
+            return lambda: self._pick_beyond(zones(), edge, view, support=support)
+
+        kept = self._keep_near("line", view, new, zones, anchors)
+        line = settle("line", kept, lambda: self._pick_line(zones(), view), True)
+        kept = self._keep_near("bias", view, new, zones, anchors)
+        bias = settle("bias", kept, lambda: self._pick_bias(zones(), view), False)
+        # The deeper level lies beneath the line, the extension beyond the bias.
+        below, above = line[0].low, bias[0].high
+        kept = self._keep_beyond("deep", below, True, view, new, zones, anchors)
+        deep = settle("deep", kept, pick_beyond(below, True), True)
+        kept = self._keep_beyond("ext", above, False, view, new, zones, anchors)
+        ext = settle("ext", kept, pick_beyond(above, False), False)
         for role, (zone, change, since) in zip(LEVEL_ROLES, (line, bias, ext, deep), strict=True):
             self.state[role] = (zone, since)
             out[role] = Level(zone if up else mirrored(zone), change, since)
@@ -274,78 +257,60 @@ class LevelTracker:
 
     # --- keeping --------------------------------------------------------------------------------
 
-    def _keep_line(
+    def _keep_near(
         self,
+        role: str,
         v: _View,
         new: bool,
         zones: Callable[[], list[Zone]],
         anchors: Callable[[], list[Anchor]],
     ) -> tuple[Zone | None, str | None]:
-        kept = self.state.get("line")
+        """Keep the line in the sand (support below the close) or the bias-defining level
+        (resistance above it), or say why not (the module docstring's change reasons)."""
+        kept = self.state.get(role)
         if kept is None:
             return None, None
         zone = kept[0]
-        if v.c < zone.low - v.acc and v.pc < zone.low - v.acc_prev:
+        line = role == "line"
+        if line:
+            accepted = v.c < zone.low - v.acc and v.pc < zone.low - v.acc_prev
+        else:
+            accepted = v.c > zone.high + v.acc and v.pc > zone.high + v.acc_prev
+        if accepted:
             return None, "accepted_through"
-        if zone.high > v.c - v.gap:
-            # Cut back to level_near_atr under the close, not to the gap: a line 0.1 ATR under
-            # the close is out of the band and the next close a little lower cuts it again (on
-            # ES such lines lasted a median of 1 session; bench/bench_quality.py).
-            if v.c - v.near - zone.low >= v.trim_min:
-                cut = trimmed(zone, zone.low, v.c - v.near, self.p.zone_max_scored_swings)
+        if zone.high > v.c - v.gap if line else zone.low < v.c + v.bias_gap:
+            # The line is cut back to level_near_atr under the close, not to the gap: a line
+            # 0.1 ATR under the close is out of the band and the next close a little lower cuts
+            # it again (on ES such lines lasted a median of 1 session; bench/bench_quality.py).
+            # The bias is cut to bias_gap_atr above the close (price at it has reached it).
+            edge = v.c - v.near if line else v.c + v.bias_gap
+            if (edge - zone.low if line else zone.high - edge) >= v.trim_min:
+                cut = trimmed(
+                    zone,
+                    zone.low if line else edge,
+                    edge if line else zone.high,
+                    self.p.zone_max_scored_swings,
+                )
                 if _still_structure(cut):
                     return cut, "trimmed"
-            if v.c < zone.low:
+            if line and v.c < zone.low:
                 self.broken = zone
             return None, "price_inside"
         if self._average_moved(zone, anchors):
             return None, "average_moved"
-        if v.c - zone.high > self.p.line_keep_atr * v.atr:
-            best = self._pick_line(zones(), v)
-            if best.projected or self._in_band((v.c - best.high) / v.atr):
-                return None, "out_of_range"
-        if new and v.c - zone.high > self.p.trail_after_atr * v.atr:
-            best = self._pick_line(zones(), v)
-            if self._better(
-                best,
-                rescored(zone, anchors(), self.p.zone_max_scored_swings),
-                lambda z: self._line_key(z, v),
-            ):
-                return None, "new_structure"
-        return zone, None
+        pick, key = (self._pick_line, self._line_key) if line else (self._pick_bias, self._bias_key)
 
-    def _keep_bias(
-        self,
-        v: _View,
-        new: bool,
-        zones: Callable[[], list[Zone]],
-        anchors: Callable[[], list[Anchor]],
-    ) -> tuple[Zone | None, str | None]:
-        kept = self.state.get("bias")
-        if kept is None:
-            return None, None
-        zone = kept[0]
-        if v.c > zone.high + v.acc and v.pc > zone.high + v.acc_prev:
-            return None, "accepted_through"
-        if zone.low < v.c + v.bias_gap:
-            if zone.high - (v.c + v.bias_gap) >= v.trim_min:
-                cut = trimmed(zone, v.c + v.bias_gap, zone.high, self.p.zone_max_scored_swings)
-                if _still_structure(cut):
-                    return cut, "trimmed"
-            return None, "price_inside"
-        if self._average_moved(zone, anchors):
-            return None, "average_moved"
-        if zone.low - v.c > self.p.level_keep_atr * v.atr:
-            best = self._pick_bias(zones(), v)
-            if best.projected or self._in_band((best.low - v.c) / v.atr):
+        def away(z: Zone) -> float:
+            return v.c - z.high if line else z.low - v.c
+
+        if away(zone) > (self.p.line_keep_atr if line else self.p.level_keep_atr) * v.atr:
+            best = pick(zones(), v)
+            if best.projected or self._in_band(away(best) / v.atr):
                 return None, "out_of_range"
-        if new and zone.low - v.c > self.p.trail_after_atr * v.atr:
-            best = self._pick_bias(zones(), v)
-            if self._better(
-                best,
-                rescored(zone, anchors(), self.p.zone_max_scored_swings),
-                lambda z: self._bias_key(z, v),
-            ):
+        if new and away(zone) > self.p.trail_after_atr * v.atr:
+            best = pick(zones(), v)
+            rescored_zone = rescored(zone, anchors(), self.p.zone_max_scored_swings)
+            if self._better(best, rescored_zone, lambda z: key(z, v)):
                 return None, "new_structure"
         return zone, None
 

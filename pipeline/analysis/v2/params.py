@@ -1,7 +1,8 @@
 """Methodology v2: every number the analysis uses, named, with its unit.
 
-v2 keeps v1's indicators, acceptance rule, horizon and base-rate shrinkage (the same numbers, so
-that v1 and v2 are scored on the same resolution rule) and adds its own rules for levels, regimes
+v2 composes the shared steps with their shared parameters (:class:`pipeline.analysis.params.
+CoreParams`: indicators, acceptance rule, horizon, base-rate shrinkage, the same numbers as v1's,
+so that v1 and v2 are scored on the same resolution rule) and adds its own rules for levels, regimes
 and statements. A v2 snapshot stores ``METHODOLOGY_VERSION`` and ``params_hash(params)``; changing
 any default here is a new methodology.
 
@@ -16,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.analysis.params import AnalysisParams
+from pipeline.analysis.params import CoreParams
 from pipeline.analysis.params import params_hash as _params_hash
 from pipeline.analysis.probability_params import V2_BARRIER_PARAMS, ProbabilityParams
 
@@ -24,19 +25,12 @@ METHODOLOGY_VERSION = "v2"
 
 
 @dataclass(frozen=True)
-class V2Params:
-    # --- Indicators (windows in sessions), as v1 -------------------------------------------------
-    atr_window: int = 14
-    rsi_window: int = 14
-    adx_window: int = 14
-    sma_fast: int = 20
-    sma_mid: int = 50
-    sma_slow: int = 200
-    ema_window: int = 21
-    warmup_sessions: int = 250  # no call before this many valid sessions
+class V2Params(CoreParams):
+    """v2's own rules beyond the shared :class:`CoreParams` (indicators, swings, the resolution
+    rule, base-rate shrinkage and relative strength: the same numbers as v1's, so v1 and v2 are
+    scored on the same resolution rule)."""
 
     # --- Primary trend -------------------------------------------------------------------------
-    trend_slope_lookback: int = 21  # slopes: SMA today minus SMA this many sessions ago
     # Breakdown rule (a crash turns the trend Bearish before the SMA50 crosses the SMA200): the
     # close at least this far below the SMA200 ...
     breakdown_below_sma200_pct: float = 0.10
@@ -49,7 +43,6 @@ class V2Params:
     # ... below a falling SMA50, with the last confirmed swing high below the one before.
     # Recovery rule: the mirror (close this far above a flat-or-rising SMA200, rising SMA50,
     # higher confirmed swing lows).
-    well_above_200_atr: float = 3.0  # "well above the 200-day": (close - SMA200) >= this many ATR
 
     # --- Regimes (market perspective) ----------------------------------------------------------
     fall_window: int = 30  # sessions: a fall is measured from the highest high of this window
@@ -61,31 +54,18 @@ class V2Params:
     breakout_window: int = 252  # a breakout clears the highest high of this many prior sessions
     breakout_base_sessions: int = 10  # ... set at least this many sessions before the breakout
     breakout_memory_sessions: int = 10  # "breakout" for this many sessions while price holds it
-    consolidation_window: int = 15  # sessions over which range width is measured
-    consolidation_max_range_atr: float = 4.0  # range (max high - min low) <= this = consolidating
-    # ... and the close moved at most this many ATR over the window (a steady grind inside a
-    # narrow range is trending, not consolidating)
+    # Consolidating (range within consolidation_max_range_atr) also needs the close to have moved
+    # at most this many ATR over the window (a steady grind inside a narrow range is trending)
     consolidation_max_drift_atr: float = 1.5
-    extreme_window: int = 252  # sessions for the 52-week high/low
-    near_extreme_atr: float = 3.0  # within this many ATR of the 252-session high/low = "near"
 
     # --- Swings and statements -----------------------------------------------------------------
-    fractal_k: int = 2  # a pivot needs k lower highs / higher lows on each side; known k later
     structure_min_swings: int = 3  # "higher lows since D" needs at least this many swing lows
     sma_hold_min_sessions: int = 10  # "held above the 50-day since D" needs this many sessions
     rs_memory_sessions: int = 63  # "no longer lagging": lagging on some session this recent
 
-    # --- Pullback character --------------------------------------------------------------------
-    shallow_retracement: float = 0.382  # retracement <= this fraction of the impulse = shallow
-    deep_retracement: float = 0.618  # > this = deep; > 1 is not a pullback (the impulse is gone)
-    impulse_lookback: int = 60  # sessions searched for the impulse's start before the extreme
-    bias_high_window: int = 20  # sessions: the recent high / low (pullback extreme, bias anchor)
-
     # --- Zones ---------------------------------------------------------------------------------
-    zone_lookback: int = 250  # sessions of confirmed swings that feed zones
     zone_band_atr: float = 10.0  # only anchors within this many ATR of the close are clustered
     zone_span_atr: float = 0.6  # members of one zone lie within this span (no chaining)
-    zone_min_width_atr: float = 0.25  # a zone is widened about its centre to at least this
     zone_trim_min_atr: float = 0.25  # a zone the close came into is kept, cut, if this is left
     zone_max_width_atr: float = 1.0  # a kept zone wider than this today is narrowed (hard cap 1.25)
     zone_gap_atr: float = 0.1  # the close is at least this far outside the line and bias zones
@@ -138,30 +118,17 @@ class V2Params:
     projected_width_atr: float = 0.5  # ... this wide
     extension_step_atr: float = 1.5  # a projected extension / deeper level: this beyond the last
 
-    # --- Acceptance and scenarios (as v1, so v1 and v2 resolve alike) ---------------------------
-    acceptance_sessions: int = 2  # N consecutive settlements beyond a level
-    acceptance_atr: float = 0.1  # ... by more than this many ATR
-    horizon_sessions: int = 20  # H: scenarios resolve within this many sessions
-    shrinkage_strength: float = 20.0  # a: geometry -> climatology (pseudo-counts)
-    state_shrinkage_strength: float = 60.0  # a': full state -> geometry (pseudo-counts)
-    climatology_prior_weight: float = 3.0  # pseudo-counts (split evenly) before any outcome
+    # --- Base rates ----------------------------------------------------------------------------
     # Barrier-distance buckets (ATR): about the quartiles of v2's own barrier distances on ES, NQ
     # and YM (1.5, 2.15, 3.0; read from the levels, no outcome). v1's (1.0, 2.5) put most v2
     # calls in one bucket.
     analog_distance_edges_atr: tuple[float, ...] = (1.5, 2.25, 3.0)
-    analog_vol_window: int = 252  # ATR% over its rolling median of this many sessions: vol regime
-    probability_decimals: int = 4
     # The published probabilities: the probability model (pipeline/analysis/probability_model.py:
     # Brownian exit probabilities between the barriers with a drift and the volatility regime),
     # its parameters chosen on ES, NQ and YM calls resolved before 2015 on v2's own barriers
     # (bench/bench_probability_model.py --barriers v2). The base rates above stay as evidence.
     # Hashed with the rest (a nested object in as_dict). Its resolution rule must be v2's.
     probability_model: ProbabilityParams = V2_BARRIER_PARAMS
-
-    # --- Relative strength (as v1) -------------------------------------------------------------
-    rs_mean_window: int = 200
-    rs_return_windows: tuple[int, ...] = (5, 20, 63)
-    rs_verdict_window: int = 20
 
     def __post_init__(self) -> None:
         model = self.probability_model
@@ -176,15 +143,6 @@ class V2Params:
 
     def as_dict(self) -> dict[str, Any]:
         return {"methodology": METHODOLOGY_VERSION, **dataclasses.asdict(self)}
-
-    def shared(self) -> AnalysisParams:
-        """v1's parameter object carrying v2's values, for the pieces v2 reuses from v1
-        (base-rate probabilities, relative strength)."""
-        names = {f.name for f in dataclasses.fields(AnalysisParams)}
-        return dataclasses.replace(
-            AnalysisParams(),
-            **{k: v for k, v in dataclasses.asdict(self).items() if k in names},
-        )
 
 
 def params_hash(params: V2Params) -> str:

@@ -22,6 +22,11 @@ import polars as pl
 from pipeline.analysis.swings import swing_points
 from pipeline.analysis.v2.params import V2Params
 
+#: (fact, the perspective that says it, upward): a breakout to new highs, its mirror.
+BREAKOUTS: tuple[tuple[str, str, bool], ...] = (
+    ("breakout", "breakout to new highs", True),
+    ("breakdown", "breakdown to new lows", False),
+)
 FALSE_SCHEMA = {"session_date": pl.Date, "fact": pl.String, "detail": pl.String}
 
 
@@ -399,7 +404,7 @@ def false_statements(
         perspective = cols["perspective"][i] or ""
         if perspective.startswith("rebound after"):
             # The note names the fall from the recent high when price is still 10 % below it,
-            # else the selloff of the last rebound_window sessions (pipeline/report/note_v2.py).
+            # else the selloff of the last rebound_window sessions (report/notes/v2_parts.md.j2).
             fall = cols["fall_pct"][i] is not None and cols["fall_pct"][i] >= p.selloff_fall_pct
             names = ("fall_high_date", "fall_low_date", "fall_depth_pct", "fall_recovered")
             if not fall:
@@ -414,32 +419,10 @@ def false_statements(
                 check(i, "rebound", rebound_from, *values)
         if cols["perspective"][i] in ("crash", "selloff") and cols["fall_high_date"][i]:
             check(i, "fall", fall_from_high, cols["fall_pct"][i], cols["fall_high_date"][i])
-        if (
-            cols["breakout_date"][i] is not None
-            and cols["perspective"][i] == "breakout to new highs"
-        ):
-            check(
-                i,
-                "breakout",
-                breakout_held,
-                cols["breakout_date"][i],
-                cols["breakout_level"][i],
-                True,
-                tick,
-            )
-        if (
-            cols["breakdown_date"][i] is not None
-            and cols["perspective"][i] == "breakdown to new lows"
-        ):
-            check(
-                i,
-                "breakdown",
-                breakout_held,
-                cols["breakdown_date"][i],
-                cols["breakdown_level"][i],
-                False,
-                tick,
-            )
+        for kind, said_by, upward in BREAKOUTS:
+            day, level = cols[f"{kind}_date"][i], cols[f"{kind}_level"][i]
+            if day is not None and cols["perspective"][i] == said_by:
+                check(i, kind, breakout_held, day, level, upward, tick)
     return pl.DataFrame(found, schema=FALSE_SCHEMA, orient="row")
 
 

@@ -26,8 +26,14 @@ from pipeline.analysis.snapshot import MODEL_AUTHOR, SCENARIO_TITLES, SCENARIOS,
 from pipeline.market.contracts import ROOT_SPECS
 from pipeline.report import table as cells
 from pipeline.report.format import format_number, format_price, format_zone, whole_percents
-from pipeline.report.note import DEMO_LABEL, LEVEL_TITLES, render_note
-from pipeline.report.note import V2_METHODOLOGY as NOTE_V2
+from pipeline.report.note import (
+    DEMO_LABEL,
+    LEVEL_TITLES,
+    TAKEAWAY_HEADING,
+    change_words,
+    render_note,
+    scenario_headings,
+)
 from pipeline.report.site import paths, svg
 from pipeline.report.site.series import ChartWindow
 
@@ -192,10 +198,6 @@ def note_takeaway(snapshot: Snapshot, *, demo: bool) -> str:
     return rest.split("\n\n", 1)[0].strip() if found else ""
 
 
-#: The note's last section (pipeline/report/note.py and note_v2.py).
-TAKEAWAY_HEADING = "## Final Takeaway"
-
-
 # --- shared pieces ----------------------------------------------------------------------------
 
 
@@ -220,18 +222,15 @@ def probability_parts(
 
 
 def scenario_titles(s: Snapshot) -> dict[str, str]:
-    """The scenario names the call's note uses: v2 names them by the call's orientation (a bull
-    scenario of a down call is a reversal), v1 and analysts' notes use the generic names.
+    """The scenario names the call's note uses (:func:`pipeline.report.note.scenario_headings`:
+    v2 names them by the call's orientation, a bull scenario of a down call is a reversal; v1
+    and analysts' notes use the generic names), as titles.
 
     >>> from pipeline.analysis.snapshot import example_snapshot
     >>> scenario_titles(example_snapshot())["bull"]
     'Bullish continuation'
     """
-    if s.methodology_version != NOTE_V2:
-        return dict(SCENARIO_TITLES)
-    from pipeline.report.note_v2 import scenario_heading
-
-    return {name: scenario_heading(s, name).capitalize() for name in SCENARIO_TITLES}
+    return {name: heading.capitalize() for name, heading in scenario_headings(s).items()}
 
 
 def call_label(row: Mapping[str, Any]) -> str:
@@ -361,15 +360,13 @@ def _versions_view(versions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
 def level_views(s: Snapshot) -> list[dict[str, Any]]:
     """The call's levels for a table: title, the Level, and (v2) why it is there, since when
     and why it changed this session, in the note's words."""
-    from pipeline.report.note_v2 import CHANGE_WORDS
-
     return [
         {
             "title": LEVEL_TITLES.get(lv.kind, lv.kind),
             "level": lv,
             "reason": lv.reason,
             "since": lv.since,
-            "change": CHANGE_WORDS.get(lv.change or "", lv.change or ""),
+            "change": change_words(s, lv.change),
         }
         for lv in s.levels
     ]

@@ -24,13 +24,13 @@ import numpy as np
 from pipeline.analysis.snapshot import SCENARIO_TITLES, SCENARIOS, Snapshot
 from pipeline.report.chart import LEVEL_LABELS, _month_ticks, spread_labels
 from pipeline.report.format import (
-    MONTH_ABBREVIATIONS,
     format_price,
     format_zone,
     prices_on_grid,
     root_spec,
 )
 from pipeline.report.site.series import ChartWindow
+from pipeline.text import MONTH_ABBREVIATIONS
 
 # Call chart geometry (SVG user units ~ CSS px at 960 wide).
 CHART_WIDTH, CHART_HEIGHT = 960, 430

@@ -12,6 +12,7 @@ import pytest
 from pipeline.analysis.assemble import (
     CONTENT_COLUMNS,
     RISK_RULES,
+    Publication,
     horizon_ends,
     level_rows,
     scenario_rows,
@@ -19,12 +20,15 @@ from pipeline.analysis.assemble import (
     snapshot_rows,
     with_content_hash,
 )
-from pipeline.analysis.calls import LEVEL_PREFIXES
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
 from pipeline.analysis.snapshot import MODEL_AUTHOR, SCENARIOS, Structure
+from pipeline.analysis.steps import LEVEL_PREFIXES
 from pipeline.market.calendar import add_sessions
 from tests.pipeline.analysis.builders import noisy_path, series_frame
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 PARAMS = AnalysisParams()
 RTY_TICK = 0.1
@@ -92,15 +96,12 @@ def test_row_values_come_from_the_call_table_in_front_contract_points(analysis, 
 def test_sessions_restricts_the_rows(analysis, snapshots):
     wanted = [snapshots["as_of"][5], snapshots["as_of"][-1], date(2000, 1, 3)]  # one unknown
     table = analysis.table
+    # Any per-row fingerprints will do: only has_call rows are kept.
+    fingerprints = pl.Series(snapshots["input_fingerprint"]).extend_constant(
+        None, table.height - snapshots.height
+    )
     rows = snapshot_rows(
-        table,
-        root="RTY",
-        source="demo",
-        tick=RTY_TICK,
-        fingerprints=pl.Series(snapshots["input_fingerprint"]).extend_constant(
-            None, table.height - snapshots.height
-        ),  # any per-row series will do: only has_call rows are kept
-        sessions=wanted,
+        table, AnalysisParams(), Publication("RTY", "demo", RTY_TICK, fingerprints, sessions=wanted)
     )
     assert rows["as_of"].to_list() == wanted[:2]
 

@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipeline.analysis.calls import LEVEL_PREFIXES, AnalysisInputError, call_table
+from pipeline.analysis.calls import call_table
 from pipeline.analysis.params import AnalysisParams
+from pipeline.analysis.steps import LEVEL_PREFIXES, AnalysisInputError
 from pipeline.market.continuous import continuous_series
 from pipeline.market.contracts import parse_contract
 from tests.pipeline.analysis.builders import contract_bars, noisy_path, series_frame, sessions

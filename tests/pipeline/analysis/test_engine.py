@@ -2,27 +2,29 @@
 
 No look-ahead is the product's key promise: the call published for session D, computed from the
 bars up to D, must be exactly the call a backfill computes for D from a longer history. It is
-checked on the demo history of RTY (peers ES and NQ) and ES (peer NQ) for seeded random days D
-and random k = 1..60 sessions later, every snapshot column and the content hash.
+checked for every methodology on the demo history of RTY (peers ES and NQ) and ES (peer NQ) for
+seeded random days D and random k = 1..60 sessions later, every snapshot column and the content
+hash (tests/pipeline/analysis/look_ahead.py).
 """
 
 from __future__ import annotations
 
-import random
 from datetime import date
 
 import numpy as np
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 
-from pipeline.analysis.assemble import CONTENT_COLUMNS, RS_FIELDS
-from pipeline.analysis.engine import analyse, chart_frame, peers_of
+from pipeline.analysis.assemble import RS_FIELDS
+from pipeline.analysis.engine import chart_frame, peers_of
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.analysis.params import AnalysisParams
-from pipeline.market.calendar import add_sessions, trade_dates
 from pipeline.market.continuous import continuous_series
-from pipeline.sources.demo import demo_bars
+from tests.pipeline.analysis import look_ahead
 from tests.pipeline.analysis.builders import contract_bars, noisy_path, series_frame, sessions
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 PARAMS = AnalysisParams()
 GROWTH = {"RTY": 1.01, "ES": 1.0, "NQ": 1.005}  # per session
@@ -99,11 +101,6 @@ def test_chart_frame_is_in_the_as_of_front_contracts_points() -> None:
 
 # ---- No look-ahead on the demo history ---------------------------------------------------
 
-HISTORY_END = date(2027, 12, 31)  # the demo goes on to 2035; this is history enough
-FIRST_CALLS = date(2006, 1, 10)  # 250 sessions after the first demo session (2005-01-03)
-LAST_D = date(2027, 9, 1)  # D + K_MAX sessions stays inside the history
-SEED = 20260204
-K_MAX = 60
 #: Days chosen on purpose, and how many random ones to add per root.
 SPECIAL_DAYS = {
     "RTY": [
@@ -113,74 +110,42 @@ SPECIAL_DAYS = {
     ],
     "ES": [date(2016, 3, 10)],  # the ES roll session of March 2016
 }
-RANDOM_DAYS = {"RTY": 17, "ES": 9}  # 20 + 10 = 30 days in all
-ROOT_PEERS = {"RTY": ("ES", "NQ"), "ES": ("NQ",)}
+#: How many random days per root: v1 20 + 10 = 30 days in all; v2, whose levels are kept from
+#: session to session (a call depends on the calls before it), 10 + 6 more.
+RANDOM_DAYS = {"v1": {"RTY": 17, "ES": 9}, "v2": {"RTY": 7, "ES": 5}}
+CASES = [
+    (version, case)
+    for version, counts in RANDOM_DAYS.items()
+    for case in look_ahead.cases(SPECIAL_DAYS, counts)
+]
+
+
+def test_the_cases_cover_the_history() -> None:
+    v1_cases = [case for version, case in CASES if version == "v1"]
+    assert len(v1_cases) >= 30
+    years = {day.year for _, day, _ in v1_cases}
+    assert len(years) >= 12
+    assert {k for _, _, k in v1_cases} != {1}
 
 
 @pytest.fixture(scope="module")
 def demo_history() -> dict[str, pl.DataFrame]:
-    return {
-        root: demo_bars(root).filter(pl.col("session_date") <= HISTORY_END)
-        for root in ("RTY", "ES", "NQ")
-    }
-
-
-def cut(history: dict[str, pl.DataFrame], root: str, last_day: date) -> dict[str, pl.DataFrame]:
-    """Continuous series of the root and its peers from the bars known on ``last_day``."""
-    return {
-        name: continuous_series(history[name].filter(pl.col("session_date") <= last_day))
-        for name in (root, *ROOT_PEERS[root])
-    }
-
-
-def look_ahead_cases() -> list[tuple[str, date, int]]:
-    rng = random.Random(SEED)
-    days = trade_dates(FIRST_CALLS, LAST_D)
-    cases = []
-    for root in ("RTY", "ES"):
-        chosen = SPECIAL_DAYS[root] + rng.sample(days, RANDOM_DAYS[root])
-        cases += [(root, day, rng.randint(1, K_MAX)) for day in chosen]
-    return cases
-
-
-CASES = look_ahead_cases()
-
-
-def test_the_cases_cover_the_history() -> None:
-    assert len(CASES) >= 30
-    years = {day.year for _, day, _ in CASES}
-    assert len(years) >= 12
-    assert {k for _, _, k in CASES} != {1}
+    return look_ahead.demo_history()
 
 
 @pytest.fixture(scope="module")
-def full_analyses(demo_history) -> dict[str, pl.DataFrame]:
-    """Snapshot rows of the whole history (every day of it, with a call) per root."""
-    return {
-        root: analyse(cut(demo_history, root, HISTORY_END), root, source="demo").snapshots
-        for root in ROOT_PEERS
-    }
+def whole_histories() -> dict[str, dict[str, pl.DataFrame]]:
+    """Snapshot rows of the whole history per methodology and root, computed when first asked."""
+    return {}
 
 
-TABLE_COLUMNS_WITH_THE_FUTURE = ("outcome", "outcome_steps")  # realised later, by design
-
-
-@pytest.mark.parametrize(("root", "day", "k"), CASES, ids=[f"{r}-{d}-k{k}" for r, d, k in CASES])
-def test_no_look_ahead(demo_history, full_analyses, root: str, day: date, k: int) -> None:
-    later = add_sessions(day, k)
-    now = analyse(cut(demo_history, root, day), root, source="demo", sessions=[day])
-    then = analyse(cut(demo_history, root, later), root, source="demo", sessions=[day])
-    assert now.table["session_date"][-1] == day  # the bars really end on D
-    assert then.table["session_date"][-1] == later
-    assert now.snapshots.height == 1, f"no call on {day}"
-    assert_frame_equal(now.snapshots, then.snapshots, check_exact=True)
-    full_row = full_analyses[root].filter(pl.col("as_of") == day)
-    assert_frame_equal(now.snapshots, full_row, check_exact=True)
-    # The whole call-table row too (minus the realised outcome, which needs the future).
-    columns = [c for c in now.table.columns if c not in TABLE_COLUMNS_WITH_THE_FUTURE]
-    assert_frame_equal(
-        now.table.tail(1).select(columns),
-        then.table.filter(pl.col("session_date") == day).select(columns),
-        check_exact=True,
-    )
-    assert list(now.snapshots.columns) == [*CONTENT_COLUMNS, "content_hash"]
+@pytest.mark.parametrize(
+    ("version", "case"), CASES, ids=[f"{v}-{r}-{d}-k{k}" for v, (r, d, k) in CASES]
+)
+def test_no_look_ahead(
+    demo_history, whole_histories, version: str, case: tuple[str, date, int]
+) -> None:
+    methodology = get_methodology(version)
+    if version not in whole_histories:
+        whole_histories[version] = look_ahead.whole_history(methodology, demo_history)
+    look_ahead.assert_no_look_ahead(methodology, demo_history, whole_histories[version], case)

@@ -16,10 +16,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.analysis.engine import Analysis, analyse
+from pipeline.analysis.engine import Analysis
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.market.continuous import continuous_series
 from pipeline.market.contracts import first_expiring_on_or_after
 from tests.pipeline.market.real_feeds import real_bars
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 #: The expiries are checked in this many groups (so that xdist can spread them over workers).
 GROUPS = 4

@@ -1,15 +1,19 @@
-"""The methodology registry: versions side by side, v1 unchanged under its registry entry."""
+"""The methodology registry: versions side by side, v1 unchanged under its registry entry, one
+driver for every methodology, tuning periods by instrument and dates."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import polars as pl
 import pytest
 
 from pipeline.analysis import methodology
-from pipeline.analysis.assemble import CONTENT_COLUMNS
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.assemble import CONTENT_COLUMNS, Publication, snapshot_rows
+from pipeline.analysis.calls import call_table
+from pipeline.analysis.fingerprint import input_fingerprints
+from pipeline.analysis.methodology import TunedOn, Tuning
 from pipeline.analysis.params import AnalysisParams, params_hash
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
@@ -32,15 +36,21 @@ def test_unknown_methodologies_are_refused_by_name() -> None:
 
 
 def test_v1_through_the_registry_is_v1() -> None:
+    """The registry's driver composes v1's own pieces exactly as written out here by hand."""
     v1 = methodology.get("v1")
     assert v1.params == AnalysisParams() and v1.params_hash == params_hash(AnalysisParams())
     assert v1.content_columns == CONTENT_COLUMNS
     assert methodology.content_columns("analyst") == CONTENT_COLUMNS
-    series = {"RTY": demo_series("RTY", sessions=ROOT_SESSIONS)}
-    direct = analyse(series, "RTY", source="demo")
-    registered = v1.analyse(series, "RTY", source="demo")
-    assert registered.snapshots.height == direct.snapshots.height > 100
-    assert registered.snapshots.equals(direct.snapshots)
+    series = demo_series("RTY", sessions=ROOT_SESSIONS)
+    table = call_table(series, tick=0.1, params=AnalysisParams(), peers={})
+    fingerprints = input_fingerprints(
+        series, peers={}, methodology_version="v1", params_hash=params_hash(AnalysisParams())
+    )
+    direct = snapshot_rows(table, AnalysisParams(), Publication("RTY", "demo", 0.1, fingerprints))
+    registered = v1.analyse({"RTY": series}, "RTY", source="demo")
+    assert registered.snapshots.height == direct.height > 100
+    assert registered.snapshots.equals(direct)
+    assert registered.table.equals(table)
 
 
 def test_a_variant_is_its_own_methodology(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,16 +77,37 @@ def test_a_variant_is_its_own_methodology(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_v1_declares_the_data_its_parameters_were_chosen_on() -> None:
-    from datetime import date
-
-    from pipeline.analysis.methodology import Tuning
-
     tuning = methodology.get("v1").tuning
     assert isinstance(tuning, Tuning)
     # state_shrinkage_strength = 60 was chosen on the demo history to 2026-11-20
-    # (bench/RESULTS.md, "Probability model", run 2026-11-24).
-    assert (tuning.through, tuning.sources) == (date(2026, 11, 20), ("demo",))
+    # (bench/RESULTS.md, "Probability model", run 2026-11-24): the synthetic market only.
+    assert tuning.periods == (TunedOn(("RTY", "ES", "NQ", "YM"), date(2026, 11, 20), True),)
+    assert tuning.in_sample("ES", date(2020, 3, 16), synthetic=True)
+    assert not tuning.in_sample("ES", date(2020, 3, 16), synthetic=False)
     assert "state_shrinkage_strength" in tuning.note
     # Declaring it is no parameter: v1's hash (as before the declaration), and so every stored
     # v1 content hash, is unchanged.
     assert methodology.get("v1").params_hash == "bfc82370cef580de"
+
+
+def test_v2_is_in_sample_on_its_instruments_whatever_the_source() -> None:
+    """v2 was tuned on the real ES, NQ, YM and TF1 (Russell 2000) files to 2026-02-20: the same
+    market's calls from Yahoo are as much in sample as the file's; another root on the Russell
+    2000 is too (by its underlying); later sessions and other markets are not."""
+    tuning = methodology.get("v2").tuning
+    assert tuning is not None
+    on_real = {"ES": "^GSPC", "RTY": "^RUT", "TF": "^RUT", "CL": None}
+    tuned = sorted(tuning.tuned_roots(on_real))
+    assert tuned == [
+        ("ES", False, date(2026, 2, 20)),
+        ("ES", True, date(2026, 11, 20)),
+        ("RTY", False, date(2026, 2, 20)),
+        ("RTY", True, date(2026, 11, 20)),
+        ("TF", False, date(2026, 2, 20)),
+    ]
+    for root, underlying in (("ES", "^GSPC"), ("TF", "^RUT"), ("YM", "^DJI")):
+        assert tuning.in_sample(root, date(2020, 3, 16), synthetic=False, underlying=underlying)
+    assert not tuning.in_sample("ES", date(2026, 2, 23), synthetic=False)
+    assert not tuning.in_sample("CL", date(2020, 3, 16), synthetic=False)
+    assert tuning.in_sample("ES", date(2026, 6, 1), synthetic=True)  # the demo history
+    assert "market data through 2026-02-20" in tuning.describe()

@@ -37,6 +37,7 @@ from pipeline.audit.scores import (
     ranked_probability_score,
     reliability_tables,
 )
+from tests.pipeline.analysis.base_rate_oracle import base_rates_at
 from tests.pipeline.analysis.builders import noisy_path, series_frame
 
 ES_FILE = "ES_F_yahoo_continuous_daily_2000-09-18_2026-02-23.csv"
@@ -655,13 +656,41 @@ def test_v2_publishes_the_model_with_its_own_parameters(v2_demo_table) -> None:
     assert (
         calls.select(pl.sum_horizontal("p_bear", "p_sideways", "p_bull")) - 1
     ).to_series().abs().max() < 1e-9  # type: ignore[operator]
-    # ... and differ from the base rates kept beside them as evidence, which still follow from
-    # their published counts: base = (n + a' geo) / (n_analogs + a').
+    # ... and differ from the base rates kept beside them as evidence.
     assert (calls["p_bear"] - calls["base_bear"]).abs().max() > 0.05  # type: ignore[operator]
-    a = V2Params().state_shrinkage_strength
-    for k in ("bear", "bull"):
-        recomputed = (calls[f"n_{k}"] + a * calls[f"geo_{k}"]) / (calls["n_analogs"] + a)
-        assert (recomputed - calls[f"base_{k}"]).abs().max() < 1e-4  # type: ignore[operator]
+
+
+def test_v2s_base_rate_evidence_equals_a_slow_count_of_past_calls(v2_demo_table) -> None:
+    """The evidence v2 stores beside its probabilities (climatology, geometry and state base
+    rates, analog counts) against base_rate_oracle's plain loops over the past calls."""
+    from pipeline.analysis.v2.params import V2Params
+
+    p = V2Params()
+    table = v2_demo_table.with_row_index("row")
+    calls = table.filter("has_call")
+    checked = 0
+    for row in calls.gather_every(37).iter_rows(named=True):
+        oracle = base_rates_at(
+            v2_demo_table,
+            row["row"],
+            horizon=p.horizon_sessions,
+            prior_weight=p.climatology_prior_weight,
+            geometry_weight=p.shrinkage_strength,
+            state_weight=p.state_shrinkage_strength,
+        )
+        for k, name in enumerate(("bear", "sideways", "bull")):
+            assert row[f"n_{name}"] == oracle.n[k], (row["session_date"], name)
+            # stored rounded to 4 decimals (sideways: the remainder of the rounded two)
+            tolerance = 1.01e-4 if name == "sideways" else 0.51e-4
+            assert row[f"clim_{name}"] == pytest.approx(oracle.clim[k], abs=tolerance)
+            assert row[f"geo_{name}"] == pytest.approx(oracle.geo[k], abs=tolerance)
+            assert row[f"base_{name}"] == pytest.approx(oracle.base[k], abs=tolerance)
+        assert row["n_analogs"] == sum(oracle.n) and row["n_geometry"] == oracle.n_geometry
+        checked += 1
+    assert checked > 40
+    # The evidence has content: analogs known, and geometry apart from climatology somewhere.
+    assert calls["n_analogs"].max() > 50  # type: ignore[operator]
+    assert (calls["geo_bull"] - calls["clim_bull"]).abs().max() > 0.05  # type: ignore[operator]
 
 
 def test_v2_hashes_the_model_parameters_and_refuses_another_resolution_rule() -> None:

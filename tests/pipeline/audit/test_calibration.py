@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.analysis.assemble import snapshot_rows
+from pipeline.analysis.assemble import Publication, snapshot_rows
 from pipeline.analysis.calls import call_table
+from pipeline.analysis.climatology import expanding_counts
 from pipeline.analysis.fingerprint import input_fingerprints
 from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
 from pipeline.audit.calibration import (
     GROUP,
     SCORED_COLUMNS,
     calibration_table,
-    expanding_counts,
     geometry_key,
     reference_forecasts,
     scoreboard,
@@ -336,7 +336,7 @@ def scored_backfill(series: pl.DataFrame, *, params: AnalysisParams = PARAMS) ->
         series, peers={}, methodology_version=METHODOLOGY_VERSION, params_hash=params_hash(params)
     )
     snapshots = snapshot_rows(
-        table, root="RTY", source="synthetic", tick=TICK, fingerprints=fingerprints, params=params
+        table, params, Publication("RTY", "synthetic", TICK, fingerprints)
     ).with_columns(pl.format("RTY-{}", pl.col("as_of")).alias("snapshot_id"))
     outcomes = resolve_outcomes(snapshots, series, params=params)
     return (

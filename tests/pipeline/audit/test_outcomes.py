@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.audit.outcomes import (
     CALL_COLUMNS,
     OUTCOME_SCHEMA,
@@ -25,6 +25,9 @@ from pipeline.audit.outcomes import (
 from pipeline.market.calendar import trade_dates
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 # Real CME trade dates (Presidents Day 2026-02-16 is not one; the RTYH26 -> RTYM26 roll is on
 # Thursday 2026-03-12).

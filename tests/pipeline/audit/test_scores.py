@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.analysis.climatology import expanding_climatology
 from pipeline.audit.scores import (
     INDEPENDENT,
     LOG_SCORE_FLOOR,
@@ -18,7 +19,6 @@ from pipeline.audit.scores import (
     block_bootstrap_skill,
     brier_score,
     effective_counts,
-    expanding_climatology,
     interval_block,
     log_score,
     outcome_index,

@@ -16,13 +16,17 @@ import polars as pl
 import pytest
 
 from pipeline.analysis.assemble import snapshot_from_row
+from pipeline.analysis.engine import Analysis
 from pipeline.analysis.methodology import get
+from pipeline.analysis.v2.params import V2Params
 from pipeline.market.continuous import continuous_series
 from pipeline.report.format import format_date_long, whole_percents
 from pipeline.report.note import render_note
 from pipeline.sources.demo import demo_bars
+from tests.pipeline.analysis.base_rate_oracle import base_rates_at
 
 END = date(2026, 11, 20)
+P = V2Params()
 MODEL = re.compile(r"Evidence: ([\d.]+)% is the chance that the close, as a random walk")
 EVIDENCE = re.compile(
     r"of the (\d+) past sessions .*?, (\d+) of \1 \(\d+%\) ended this way; shrunk toward the "
@@ -32,12 +36,17 @@ EVIDENCE = re.compile(
 
 
 @pytest.fixture(scope="module")
-def snapshots() -> list:
+def analysis() -> Analysis:
     series = {
         r: continuous_series(demo_bars(r).filter(pl.col("session_date") <= END))
         for r in ("RTY", "ES", "NQ")
     }
-    rows = get("v2").analyse(series, "RTY", source="demo").snapshots
+    return get("v2").analyse(series, "RTY", source="demo")
+
+
+@pytest.fixture(scope="module")
+def snapshots(analysis: Analysis) -> list:
+    rows = analysis.snapshots
     picked = rows.gather_every(97)  # ~55 calls across 2006-2026
     crash = rows.filter(pl.col("perspective").is_in(["crash", "rebound after crash"])).head(3)
     return [snapshot_from_row(r) for r in pl.concat([picked, crash]).iter_rows(named=True)]
@@ -81,7 +90,8 @@ def test_risk_wording_fits_where_price_is(snapshots) -> None:
             assert st.close > st.sma50
 
 
-def test_the_evidence_reconciles_with_the_printed_probability(snapshots) -> None:
+def test_the_evidence_reconciles_with_the_printed_probability(snapshots, analysis) -> None:
+    rows = analysis.table["session_date"].to_list()
     for s in snapshots:
         note = render_note(s)
         headings = [int(p) for p in re.findall(r"^### .*\((\d+)%\)$", note, flags=re.M)]
@@ -104,13 +114,24 @@ def test_the_evidence_reconciles_with_the_printed_probability(snapshots) -> None
             continue
         matches = EVIDENCE.findall(note)
         assert len(matches) == 3, s.as_of
+        # ... the counts and rates it prints are those of a slow count of the past calls.
+        oracle = base_rates_at(
+            analysis.table,
+            rows.index(s.as_of),
+            horizon=P.horizon_sessions,
+            prior_weight=P.climatology_prior_weight,
+            geometry_weight=P.shrinkage_strength,
+            state_weight=P.state_shrinkage_strength,
+        )
         for (total, n, geo, n2, geo2, total2, b), scenario in zip(
             matches, ("bull", "sideways", "bear"), strict=True
         ):
+            k = ("bear", "sideways", "bull").index(scenario)
             assert (n, geo, total) == (n2, geo2, total2)
-            recomputed = (int(n) + 60 * float(geo) / 100) / (int(total) + 60)
-            assert recomputed * 100 == pytest.approx(float(b), abs=0.06)  # rounding of g
-            assert int(n) == next(sc.analogs for sc in s.scenarios if sc.name == scenario)
+            assert (int(n), int(total)) == (oracle.n[k], sum(oracle.n)), (s.as_of, scenario)
+            # printed to 2 and 1 decimals of a percent, from rates stored to 4 decimals
+            assert float(geo) == pytest.approx(100 * oracle.geo[k], abs=0.016), s.as_of
+            assert float(b) == pytest.approx(100 * oracle.base[k], abs=0.061), s.as_of
 
 
 def test_a_v1_call_keeps_its_v1_note() -> None:

@@ -8,5 +8,5 @@ select
     $configured_at as configured_at,
     $tuning_declared as tuning_declared,
     $tuned_through::date as tuned_through,
-    $tuned_sources as tuned_sources,
+    $tuned_on as tuned_on,
     $tuning_note as tuning_note

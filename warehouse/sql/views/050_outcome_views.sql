@@ -1,8 +1,9 @@
 -- calls_vs_outcomes: every scored call next to what happened. For each (root, as_of, author,
 -- kind, methodology_version, source) only the latest version counts, so revisions never
 -- double-count. recorded_late: an analyst call stored after the next session opened;
--- in_tuning_period: made on data its methodology's parameters were chosen on (null: the
--- methodology does not declare its tuning period; false for analyst calls, which have none).
+-- in_tuning_period: made on data its methodology's parameters were chosen on: its root, up to the
+-- tuning period's last session, whatever source delivered the bars (null: the methodology does
+-- not declare its tuning period; false for analyst calls, which have none).
 create or replace view calls_vs_outcomes as
 with later_versions as (
     select root, as_of, author, methodology_version, source, kind, version
@@ -29,7 +30,11 @@ versions as (
 ),
 
 tuning as (
-    select methodology_version, tuning_declared, tuned_through, tuned_sources from methodologies
+    select methodology_version, tuning_declared from methodologies
+),
+
+tuned as (
+    select methodology_version, root, synthetic, tuned_through from tuning_periods
 ),
 
 final as (
@@ -40,9 +45,7 @@ final as (
         case
             when s.methodology_version = 'analyst' then false
             when t.tuning_declared is not true then null
-            when t.tuned_through is null then false
-            else s.as_of <= t.tuned_through
-                and list_contains(string_split(t.tuned_sources, ','), s.resolved_on_source)
+            else coalesce(s.as_of <= p.tuned_through, false)
         end as in_tuning_period,
         s.primary_trend, s.perspective, s.orientation, s.close, s.atr14,
         s.line_low, s.line_high, s.bias_low, s.bias_high, s.upper_barrier, s.lower_barrier,
@@ -53,7 +56,10 @@ final as (
         o.bias_accepted, o.risk_triggered, o.risk_trigger_step, o.trend_correct, o.rps, o.brier, o.log_score
     from versions as s
     join outcomes as o using (snapshot_id)
-    left join tuning as t using (methodology_version)
+    left join tuning as t on t.methodology_version = s.methodology_version
+    left join tuned as p
+      on p.methodology_version = s.methodology_version and p.root = s.root
+     and p.synthetic = synthetic_source(s.source)
 )
 
 select * from final;
@@ -134,17 +140,13 @@ expanding_groups as (
     select distinct root, author, kind, methodology_version, source from needs_expanding
 ),
 
--- The running counts of bear, sideways and bull outcomes travel as one integer (bits 0-19, 20-39,
--- 40 and up): one windowed sum instead of three. A group holds one call per session: far below
--- 2^20 per outcome.
+-- The running counts of bear, sideways and bull outcomes known by each horizon end.
 known_by_horizon_end as (
     select
         root, author, kind, methodology_version, source, horizon_end,
-        sum(
-            count(*) filter (where outcome = 'bear')
-            + (count(*) filter (where outcome = 'sideways') << 20)
-            + (count(*) filter (where outcome = 'bull') << 40)
-        ) over w as packed_counts
+        sum(count(*) filter (where outcome = 'bear')) over w as n_bear,
+        sum(count(*) filter (where outcome = 'sideways')) over w as n_sideways,
+        sum(count(*) filter (where outcome = 'bull')) over w as n_bull
     from calls
     semi join expanding_groups using (root, author, kind, methodology_version, source)
     group by root, author, kind, methodology_version, source, horizon_end
@@ -167,9 +169,9 @@ with_counts as (
 
     select
         c.*,
-        coalesce(k.packed_counts & 1048575, 0) as clim_n_bear,
-        coalesce((k.packed_counts >> 20) & 1048575, 0) as clim_n_sideways,
-        coalesce(k.packed_counts >> 40, 0) as clim_n_bull
+        coalesce(k.n_bear, 0) as clim_n_bear,
+        coalesce(k.n_sideways, 0) as clim_n_sideways,
+        coalesce(k.n_bull, 0) as clim_n_bull
     from needs_expanding as c
     asof left join known_by_horizon_end as k
       on c.root = k.root and c.author = k.author and c.kind = k.kind
@@ -177,24 +179,33 @@ with_counts as (
      and c.as_of >= k.horizon_end
 ),
 
+-- The expanding climatology's prior weight, as recorded from its Python definition.
+prior as (
+    select value as weight from reference_parameters where name = 'climatology_prior_weight'
+),
+
 with_climatology as (
     select
-        *,
-        coalesce(pit_clim_source, 'expanding') as ref_basis,
+        c.*,
+        coalesce(c.pit_clim_source, 'expanding') as ref_basis,
         -- stored rounded to 4 decimals: renormalised so the three sum to 1
         coalesce(
-            pit_clim_bear / (pit_clim_bear + pit_clim_sideways + pit_clim_bull),
-            (clim_n_bear + 1.0) / (clim_n_bear + clim_n_sideways + clim_n_bull + 3.0)
+            c.pit_clim_bear / (c.pit_clim_bear + c.pit_clim_sideways + c.pit_clim_bull),
+            shrunk_rate(c.clim_n_bear, n.counted, p.weight / 3, p.weight)
         ) as ref_bear,
         coalesce(
-            pit_clim_sideways / (pit_clim_bear + pit_clim_sideways + pit_clim_bull),
-            (clim_n_sideways + 1.0) / (clim_n_bear + clim_n_sideways + clim_n_bull + 3.0)
+            c.pit_clim_sideways / (c.pit_clim_bear + c.pit_clim_sideways + c.pit_clim_bull),
+            shrunk_rate(c.clim_n_sideways, n.counted, p.weight / 3, p.weight)
         ) as ref_sideways,
         coalesce(
-            pit_clim_bull / (pit_clim_bear + pit_clim_sideways + pit_clim_bull),
-            (clim_n_bull + 1.0) / (clim_n_bear + clim_n_sideways + clim_n_bull + 3.0)
+            c.pit_clim_bull / (c.pit_clim_bear + c.pit_clim_sideways + c.pit_clim_bull),
+            shrunk_rate(c.clim_n_bull, n.counted, p.weight / 3, p.weight)
         ) as ref_bull
-    from with_counts
+    from with_counts as c
+    cross join lateral (
+        select c.clim_n_bear + c.clim_n_sideways + c.clim_n_bull as counted
+    ) as n
+    left join prior as p on true
 ),
 
 final as (

@@ -1,15 +1,11 @@
-"""v2 through the methodology registry: no look-ahead on random dates (the twin of v1's test), v1
-reproducible bit for bit beside it, and v2's snapshot rows.
-
-No look-ahead matters more for v2 than for v1: its levels are kept from session to session, so a
-call depends on the calls before it. The call published for D from the bars up to D must still be
-exactly what a backfill over a longer history computes for D.
+"""v2 through the methodology registry: v1 reproducible bit for bit beside it, v2's snapshot rows,
+the nightly row equal to the backfill's (no look-ahead on random dates, for v1 and v2 alike:
+tests/pipeline/analysis/test_engine.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 from datetime import date
 
 import polars as pl
@@ -20,76 +16,27 @@ from pipeline.analysis.assemble import CONTENT_COLUMNS, with_content_hash
 from pipeline.analysis.methodology import get, parse_methodologies
 from pipeline.analysis.v2.assemble import EXTRA_COLUMNS, V2_CONTENT_COLUMNS
 from pipeline.analysis.v2.params import V2Params, params_hash
-from pipeline.market.calendar import add_sessions, trade_dates
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
+from tests.pipeline.analysis import look_ahead
 
-HISTORY_END = date(2027, 12, 31)
-FIRST_CALLS = date(2006, 1, 10)
-LAST_D = date(2027, 9, 1)
-SEED = 20260204
-K_MAX = 60
-SPECIAL_DAYS = {
-    "RTY": [date(2020, 3, 11), date(2024, 2, 29), date(2008, 10, 10)],
-    "ES": [date(2016, 3, 10)],
-}
-RANDOM_DAYS = {"RTY": 7, "ES": 5}
-ROOT_PEERS = {"RTY": ("ES", "NQ"), "ES": ("NQ",)}
 V2 = get("v2")
 
 
 @pytest.fixture(scope="module")
 def demo_history() -> dict[str, pl.DataFrame]:
-    return {
-        root: demo_bars(root).filter(pl.col("session_date") <= HISTORY_END)
-        for root in ("RTY", "ES", "NQ")
-    }
-
-
-def cut(history: dict[str, pl.DataFrame], root: str, last_day: date) -> dict[str, pl.DataFrame]:
-    return {
-        name: continuous_series(history[name].filter(pl.col("session_date") <= last_day))
-        for name in (root, *ROOT_PEERS[root])
-    }
-
-
-def look_ahead_cases() -> list[tuple[str, date, int]]:
-    rng = random.Random(SEED)
-    days = trade_dates(FIRST_CALLS, LAST_D)
-    cases = []
-    for root in ("RTY", "ES"):
-        chosen = SPECIAL_DAYS[root] + rng.sample(days, RANDOM_DAYS[root])
-        cases += [(root, day, rng.randint(1, K_MAX)) for day in chosen]
-    return cases
-
-
-CASES = look_ahead_cases()
+    return look_ahead.demo_history()
 
 
 @pytest.fixture(scope="module")
-def full_analyses(demo_history) -> dict[str, pl.DataFrame]:
-    return {
-        root: V2.analyse(cut(demo_history, root, HISTORY_END), root, source="demo").snapshots
-        for root in ROOT_PEERS
-    }
+def es_series(demo_history) -> dict[str, pl.DataFrame]:
+    return look_ahead.cut(demo_history, "ES", look_ahead.HISTORY_END)
 
 
-@pytest.mark.parametrize(("root", "day", "k"), CASES, ids=[f"{r}-{d}-k{k}" for r, d, k in CASES])
-def test_no_look_ahead(demo_history, full_analyses, root: str, day: date, k: int) -> None:
-    later = add_sessions(day, k)
-    now = V2.analyse(cut(demo_history, root, day), root, source="demo", sessions=[day])
-    then = V2.analyse(cut(demo_history, root, later), root, source="demo", sessions=[day])
-    assert now.table["session_date"][-1] == day
-    assert now.snapshots.height == 1, f"no call on {day}"
-    assert_frame_equal(now.snapshots, then.snapshots, check_exact=True)
-    assert_frame_equal(now.snapshots, full_analyses[root].filter(pl.col("as_of") == day))
-    columns = [c for c in now.table.columns if c not in ("outcome", "outcome_steps")]
-    assert_frame_equal(
-        now.table.tail(1).select(columns),
-        then.table.filter(pl.col("session_date") == day).select(columns),
-        check_exact=True,
-    )
-    assert list(now.snapshots.columns) == [*V2_CONTENT_COLUMNS, "content_hash"]
+@pytest.fixture(scope="module")
+def es_rows(es_series) -> pl.DataFrame:
+    """v2's snapshot rows of ES's whole history (peer NQ)."""
+    return V2.analyse(es_series, "ES", source="demo").snapshots
 
 
 # ---- v1 stays reproducible bit for bit ----------------------------------------------------
@@ -133,8 +80,8 @@ def test_v2_is_registered_beside_v1_with_its_own_parameters_and_columns() -> Non
     assert not set(EXTRA_COLUMNS) & set(CONTENT_COLUMNS)
 
 
-def test_v2_rows_hash_their_content_and_say_their_methodology(full_analyses) -> None:
-    rows = full_analyses["ES"]
+def test_v2_rows_hash_their_content_and_say_their_methodology(es_rows) -> None:
+    rows = es_rows
     assert set(rows["methodology_version"]) == {"v2"}
     assert set(rows["params_hash"]) == {params_hash(V2Params())}
     rehashed = with_content_hash(rows.drop("content_hash"), V2_CONTENT_COLUMNS)
@@ -147,10 +94,9 @@ def test_v2_rows_hash_their_content_and_say_their_methodology(full_analyses) -> 
     )
 
 
-def test_the_nightly_row_equals_the_backfill_row(demo_history, full_analyses) -> None:
+def test_the_nightly_row_equals_the_backfill_row(es_series, es_rows) -> None:
     """One session asked for alone (the nightly) gives the backfill's row of that session."""
-    series = cut(demo_history, "ES", HISTORY_END)
     days = [date(2009, 3, 9), date(2016, 3, 10), date(2020, 3, 16), date(2026, 2, 9)]
     for day in days:
-        alone = V2.analyse(series, "ES", source="demo", sessions=[day]).snapshots
-        assert_frame_equal(alone, full_analyses["ES"].filter(pl.col("as_of") == day))
+        alone = V2.analyse(es_series, "ES", source="demo", sessions=[day]).snapshots
+        assert_frame_equal(alone, es_rows.filter(pl.col("as_of") == day))

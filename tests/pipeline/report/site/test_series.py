@@ -8,7 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline.analysis.engine import analyse, chart_frame
+from pipeline.analysis.engine import chart_frame
+from pipeline.analysis.methodology import get as get_methodology
 from pipeline.analysis.params import AnalysisParams
 from pipeline.market.continuous import continuous_series
 from pipeline.report.site.series import (
@@ -19,6 +20,9 @@ from pipeline.report.site.series import (
     with_moving_averages,
 )
 from pipeline.sources.demo import demo_bars
+
+#: Methodology v1's analysis (the registry's one driver).
+analyse = get_methodology("v1").analyse
 
 PARAMS = AnalysisParams()
 DEMO_CUT = date(2026, 6, 30)
