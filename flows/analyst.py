@@ -80,7 +80,7 @@ def record_analyst_call(path: Path, settings: Settings) -> RecordedCall:
         mine = stored.filter(pl.col("resolved_on_source") == source)
         resolved = append_outcomes_of(wh, mine, series)
         snapshot_id = stored["snapshot_id"][0]
-        outcomes = wh.query("select * from outcomes where snapshot_id = $id", {"id": snapshot_id})
+        outcomes = wh.outcome_rows(snapshot_id)
         progress = pl.DataFrame()
         if outcomes.height == 0:
             progress = progress_of(mine, series)

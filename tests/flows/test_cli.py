@@ -14,6 +14,7 @@ import pytest
 
 from flows.cli import EXIT_FAILED, EXIT_OK, main
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -122,9 +123,10 @@ def test_an_analyst_call_is_recorded_resolved_and_scored(data_dir: Path, capsys)
     assert run(data_dir, "calls", "add", str(SEED_CALL)) == EXIT_OK
     assert "already recorded" in capsys.readouterr().out
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
-        stored = wh.query(
+        stored = query(
+            wh,
             "select s.kind, s.p_bull, s.recorded_late, s.resolved_on_source, o.rps, o.brier"
-            " from snapshots s join outcomes o using (snapshot_id) where s.author = 'seed-note'"
+            " from snapshots s join outcomes o using (snapshot_id) where s.author = 'seed-note'",
         )
     kind, p_bull, late, bars, rps, brier = stored.row(0)
     assert (kind, p_bull, late, bars) == ("analyst", 0.4, False, "demo")
@@ -323,10 +325,11 @@ def test_an_open_analyst_call_shows_its_status_so_far_and_no_score(
     assert f"**Status so far:** {status}" in note
 
     with Warehouse.open(seed_in_flight / "warehouse.duckdb", read_only=True) as wh:
-        view = wh.query("select * from open_calls where author = 'seed-note'")
-        outcomes = wh.query(
+        view = query(wh, "select * from open_calls where author = 'seed-note'")
+        outcomes = query(
+            wh,
             "select count(*) as n from outcomes o join snapshots s using "
-            "(snapshot_id) where s.author = 'seed-note'"
+            "(snapshot_id) where s.author = 'seed-note'",
         )
     # The nightly of 2026-02-20 recorded the same status in the open_calls view.
     assert view.select("sessions_elapsed", "horizon_sessions", "through_session").row(0) == (
@@ -387,9 +390,11 @@ def test_a_feed_file_with_its_index_file_rolls_by_the_basis(
         assert run(data, "backfill", "--roots", "YM", "--source", "file") == EXIT_OK
     capsys.readouterr()
     with Warehouse.open(data / "warehouse.duckdb", read_only=True) as wh:
-        stored = dict(wh.query("select contract, count(*) from bars_current group by 1").rows())
-        batches = wh.query("select row_count, metadata->>'$.index_symbol' as i from ingest_batches")
-        rolls = wh.query("select * from rolls_current order by roll_session")
+        stored = dict(query(wh, "select contract, count(*) from bars_current group by 1").rows())
+        batches = query(
+            wh, "select row_count, metadata->>'$.index_symbol' as i from ingest_batches"
+        )
+        rolls = query(wh, "select * from rolls_current order by roll_session")
     assert stored == {"YM=F": feed.height, "^DJI": index.height}
     assert batches.rows() == [(feed.height + index.height, "^DJI")]
     # Expiries 2025-03-21 .. 2025-12-19 and 2026-03-20: five rolls, each the jump in the basis.

@@ -25,6 +25,7 @@ from pipeline.market.calendar import last_completed_session
 from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.schema import Batch
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 # Saturday: the last session is 2027-01-15. v1's parameters were tuned on the demo history to
@@ -76,7 +77,7 @@ def copy_of(data_dir: Path, tmp_path: Path) -> Path:
 
 def index_rows(data_dir: Path, sql: str) -> list[dict]:
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
-        return wh.query(sql).to_dicts()
+        return query(wh, sql).to_dicts()
 
 
 def call_page(

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.analysis.assemble import with_content_hash
 from pipeline.audit.outcomes import OUTCOME_SCHEMA
+from tests.support.sql import query
 from tests.warehouse.test_store import bars, seed_call_rows
 from warehouse import store
 from warehouse.store import MethodologyEntry, Warehouse, WarehouseError
@@ -74,9 +75,9 @@ def test_an_analyst_call_is_late_from_the_next_sessions_open(wh: Warehouse) -> N
     write(wh, late, "analyst", AT_OPEN)
     # The model's calls are never late: a backfill made in July is point in time by construction.
     write(wh, model_call(), "backfill", datetime(2026, 7, 1, tzinfo=UTC))
-    stored = wh.query("select author, recorded_late from snapshots order by author")
+    stored = query(wh, "select author, recorded_late from snapshots order by author")
     assert stored.rows() == [("callbook", False), ("late-desk", True), ("seed-note", False)]
-    assert wh.query("select recorded_late from latest_calls where author = 'late-desk'").item()
+    assert query(wh, "select recorded_late from latest_calls where author = 'late-desk'").item()
     with pytest.raises(WarehouseError, match="resolved_on_source"):
         write(wh, seed_call_rows().drop("resolved_on_source"), "analyst", BEFORE_OPEN)
 
@@ -88,9 +89,10 @@ def test_provenance_defaults_and_as_known_columns(wh: Warehouse) -> None:
         bars_mode=pl.lit("as_known"), bars_known_at=pl.lit(known_at)
     )
     write(wh, as_known, "backfill", AT_OPEN)
-    stored = wh.query(
+    stored = query(
+        wh,
         "select methodology_version, bars_mode, bars_known_at, resolved_on_source, content_hash"
-        " from snapshots order by methodology_version"
+        " from snapshots order by methodology_version",
     )
     assert stored.select(pl.exclude("content_hash")).rows() == [
         ("v1", "current", BEFORE_OPEN, "demo"),
@@ -139,12 +141,13 @@ def test_methodologies_record_their_tuning_period_and_calls_are_flagged(wh: Ware
     write(wh, model_call("yahoo"), "backfill", BEFORE_OPEN)  # v1 was not tuned on yahoo's bars
     write(wh, model_call("demo", "v9"), "backfill", BEFORE_OPEN)
     write(wh, seed_call_rows(), "analyst", BEFORE_OPEN)
-    ids = wh.query("select snapshot_id from snapshots order by snapshot_id")["snapshot_id"]
+    ids = query(wh, "select snapshot_id from snapshots order by snapshot_id")["snapshot_id"]
     outcomes = pl.concat([outcome_row(i, "bull", 2, 0.2) for i in ids])
     wh.append_outcomes(outcomes, series_through=date(2026, 3, 5), recorded_at=at)
-    flags = wh.query(
+    flags = query(
+        wh,
         "select methodology_version, source, in_tuning_period from calls_vs_outcomes"
-        " order by methodology_version, source"
+        " order by methodology_version, source",
     )
     assert flags.rows() == [
         ("analyst", "analyst", False),
@@ -152,16 +155,17 @@ def test_methodologies_record_their_tuning_period_and_calls_are_flagged(wh: Ware
         ("v1", "yahoo", False),
         ("v9", "demo", None),
     ]
-    recorded = wh.query(
+    recorded = query(
+        wh,
         "select tuning_declared, tuned_through, tuned_sources, tuning_note from methodologies"
-        " order by methodology_version"
+        " order by methodology_version",
     )
     assert recorded.rows() == [
         (True, date(2026, 2, 4), "demo", "chosen on demo"),
         (False, None, "", ""),
     ]
     # The scoreboard view counts neither the in-sample v1 demo call nor a late one.
-    board = wh.query("select methodology_version, source, calls from scoreboard order by all")
+    board = query(wh, "select methodology_version, source, calls from scoreboard order by all")
     assert board.rows() == [("analyst", "analyst", 1), ("v1", "yahoo", 1), ("v9", "demo", 1)]
 
 
@@ -176,15 +180,16 @@ def test_scored_calls_use_the_stored_point_in_time_climatology(wh: Warehouse) ->
         .with_columns(pl.lit(date(2026, 2, 5)).alias("as_of"), pl.lit("desk").alias("author"))
     ).with_columns(resolved_on_source=pl.lit("demo"))
     write(wh, other_day, "analyst", BEFORE_OPEN + timedelta(days=1))
-    ids = wh.query("select snapshot_id from snapshots")["snapshot_id"]
+    ids = query(wh, "select snapshot_id from snapshots")["snapshot_id"]
     wh.append_outcomes(
         pl.concat([outcome_row(i, "sideways", 1, 0.1) for i in ids]),
         series_through=date(2026, 3, 6),
         recorded_at=AT_OPEN,
     )
-    refs = wh.query(
+    refs = query(
+        wh,
         "select author, methodology_version, ref_basis, ref_bear, ref_sideways, ref_bull, ref_rps"
-        " from scored_calls order by author, methodology_version"
+        " from scored_calls order by author, methodology_version",
     )
     rows = {(r[0], r[1]): r[2:] for r in refs.rows()}
     # The model's calls: their own stored climatology.
@@ -199,8 +204,8 @@ def test_scored_calls_use_the_stored_point_in_time_climatology(wh: Warehouse) ->
 
 def test_open_calls_show_the_latest_status_so_far(wh: Warehouse) -> None:
     write(wh, seed_call_rows(), "analyst", BEFORE_OPEN)
-    (snapshot_id,) = wh.query("select snapshot_id from snapshots")["snapshot_id"]
-    assert wh.query("select status_so_far from open_calls").item().startswith("no status yet")
+    (snapshot_id,) = query(wh, "select snapshot_id from snapshots")["snapshot_id"]
+    assert query(wh, "select status_so_far from open_calls").item().startswith("no status yet")
     progress = pl.DataFrame(
         {
             "snapshot_id": [snapshot_id] * 2,
@@ -213,14 +218,14 @@ def test_open_calls_show_the_latest_status_so_far(wh: Warehouse) -> None:
     )
     assert wh.append_progress(progress, source="demo", recorded_at=AT_OPEN) == 2
     assert wh.append_progress(progress, source="demo", recorded_at=AT_OPEN) == 0  # idempotent
-    view = wh.query("select sessions_elapsed, status_so_far, resolved_on_source from open_calls")
+    view = query(wh, "select sessions_elapsed, status_so_far, resolved_on_source from open_calls")
     assert view.rows() == [(11, "sideways so far, 11 of 20 sessions", "demo")]
     wh.append_outcomes(
         outcome_row(snapshot_id, "bull", 2, 0.2),
         series_through=date(2026, 3, 5),
         recorded_at=AT_OPEN,
     )
-    assert wh.query("select count(*) from open_calls").item() == 0  # resolved: scored, not open
+    assert query(wh, "select count(*) from open_calls").item() == 0  # resolved: scored, not open
 
 
 def test_migration_008_fills_the_provenance_of_calls_stored_before_it(tmp_path: Path) -> None:
@@ -278,11 +283,12 @@ def test_migration_008_fills_the_provenance_of_calls_stored_before_it(tmp_path: 
 
     with Warehouse.open(path) as wh:
         assert 8 in wh._applied_versions()
-        migrated = wh.query(
+        migrated = query(
+            wh,
             "select author, recorded_late, bars_mode, bars_known_at, resolved_on_source"
-            " from snapshots order by author"
+            " from snapshots order by author",
         )
-        assert wh.query("select snapshot_id, content_hash from snapshots order by 1").rows() == (
+        assert query(wh, "select snapshot_id, content_hash from snapshots order by 1").rows() == (
             hashes
         )
     assert migrated.rows() == [
