@@ -177,12 +177,12 @@ def _shared_api(*, remote_workers: bool) -> Any:
 
     if not remote_workers or PREFECT_API_URL.value():
         return nullcontext()
-    from prefect.server.api.server import SubprocessASGIServer
+    from prefect import get_client
 
-    server = SubprocessASGIServer()  # the temporary server this process's flow run uses
-    if not server.running:
-        return nullcontext()
-    return temporary_settings(updates={PREFECT_API_URL: server.api_url})
+    # Inside a flow run without PREFECT_API_URL, the run's client talks to the temporary server
+    # Prefect started for this process: its URL is the one to hand the workers.
+    url = str(get_client(sync_client=True).api_url).rstrip("/")
+    return temporary_settings(updates={PREFECT_API_URL: url})
 
 
 def in_flight_limit(settings: Settings) -> int:

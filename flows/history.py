@@ -37,6 +37,7 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
 from flows import analysis, clock, fanout, writer
+from flows.ingestion import default_as_of
 from flows.outcomes import resolve_root_outcomes, resolve_stored
 from flows.series import series_by_root
 from flows.settings import code_version, load_settings
@@ -248,8 +249,6 @@ def backfill(
     ``end`` defaults to the last completed CME session; ``start`` to the first session with a call.
     ``as_known``: each date from the bars as known then (BARS_MODES); default: as stored now.
     """
-    from flows.nightly import default_as_of
-
     settings = load_settings(
         data_dir=data_dir, roots=roots, source=source, methodologies=methodologies
     )

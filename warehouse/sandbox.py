@@ -293,7 +293,7 @@ def open_sandbox(
             "set lock_configuration = true",
         ):
             con.execute(setting).fetchall()
-        Warehouse(path, con, read_only=True)._check_schema_current()
+        Warehouse(path, con, read_only=True).check_schema_current()
     except BaseException:
         con.close()
         raise
