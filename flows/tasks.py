@@ -140,6 +140,14 @@ class RootSummary:
     message: str = ""
     batch_id: str = ""  # the sha256 of the batch received (empty when the fetch failed)
 
+    def line(self) -> str:
+        """The counts of the run in one line (`callbook ingest` prints it)."""
+        return (
+            f"{self.root}: received {self.received:,}, new {self.inserted:,}, revised "
+            f"{self.revised:,}, unchanged {self.unchanged:,}, quarantined {self.quarantined:,}, "
+            f"deferred {self.deferred:,} — {self.status}"
+        )
+
 
 @task(name="load", cache_policy=NO_CACHE, persist_result=False, task_run_name="load-{batch.root}")
 def load_batch(

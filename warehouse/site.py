@@ -24,7 +24,9 @@ class SiteReader:
 
     def call_versions(self, keys: pl.DataFrame) -> pl.DataFrame:
         """Every version (wide rows) of the calls whose SNAPSHOT_KEY columns are in ``keys``."""
-        return self.wh.read("site/call_versions", frames={"wanted_calls": keys.select(SNAPSHOT_KEY)})
+        return self.wh.read(
+            "site/call_versions", frames={"wanted_calls": keys.select(SNAPSHOT_KEY)}
+        )
 
     def outcomes(self, snapshot_ids: pl.Series) -> pl.DataFrame:
         """The outcome rows of these snapshots (those resolved)."""

@@ -628,6 +628,12 @@ class Warehouse:
             },
         )
 
+    def status_so_far(self, snapshot_id: str) -> str | None:
+        """An open call's status so far as the last resolution run recorded it (the open_calls
+        view); None before its first session after the call, once resolved or superseded."""
+        row = self._first(statement("status_so_far"), {"snapshot_id": snapshot_id})
+        return str(row[0]) if row else None
+
     def outcome_rows(self, snapshot_id: str) -> pl.DataFrame:
         """The stored outcome of one snapshot (no row while it is open)."""
         return self._query(statement("outcome_of"), {"snapshot_id": snapshot_id})
