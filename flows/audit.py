@@ -38,7 +38,7 @@ class Audit:
     left_out: pl.DataFrame  # pipeline.report.audit.left_out_view
     open_calls: pl.DataFrame  # pipeline.report.audit.open_calls_view (no rows: none shown)
     scored_calls: int  # resolved calls selected, before leaving any out
-    board: pl.DataFrame  # pipeline.report.audit.scoreboard_view (no rows: nothing scored)
+    board: text.ScoreboardText | None  # None: nothing left to score
     calibration: list[tuple[str, pl.DataFrame]] = field(default_factory=list)
     charts: list[Path] = field(default_factory=list)
 
@@ -78,7 +78,7 @@ def audit(
         left_out=text.left_out_view(selection.left_out),
         open_calls=text.open_calls_view(open_calls),
         scored_calls=scored.height,
-        board=pl.DataFrame(),
+        board=None,
     )
     if selection.scored.height == 0:
         return result
@@ -86,7 +86,7 @@ def audit(
     charts = _write_charts(calibration, settings.data_dir / REPORTS_DIR / "audit", demo=demo)
     return replace(
         result,
-        board=text.scoreboard_view(scoreboard(selection.scored, n_boot=boot)),
+        board=text.scoreboard_text(scoreboard(selection.scored, n_boot=boot)),
         calibration=list(text.calibration_views(calibration)),
         charts=charts,
     )

@@ -276,9 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one clear line for the user; the traceback with CALLBOOK_DEBUG=1
         if os.environ.get("CALLBOOK_DEBUG"):
             raise
-        from flows.console import warn
-
-        warn(f"callbook: error: {_one_line(exc)}")
+        # One line, however long: scripts and logs read an error as one line.
+        print(f"callbook: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -292,8 +291,13 @@ def _one_line(exc: BaseException) -> str:
 
 
 def run() -> NoReturn:
-    """The `callbook` executable: ``main`` on the command line, then a fast exit."""
-    exit_now(main())
+    """The `callbook` executable: ``main`` on the command line, then a fast exit (after a usage
+    error, --help, or a reader that closed the pipe too: rich and argparse raise SystemExit)."""
+    try:
+        code = main()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else EXIT_FAILED if stop.code else EXIT_OK
+    exit_now(code)
 
 
 def exit_now(code: int) -> NoReturn:

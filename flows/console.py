@@ -43,13 +43,14 @@ def console(*, stderr: bool = False) -> Console:
 
 def wrapped(text: str, *, indent: str = "", first: str = "") -> list[str]:
     """``text`` as lines of at most :func:`width` columns (``first`` opens the first line,
-    ``indent`` the others); a word longer than a line (a path) is broken, never overflows."""
+    ``indent`` the others). A word longer than a line (a long path, a URL) is not broken, so it
+    can still be copied: it stands alone on its line."""
     return textwrap.wrap(
         text,
         width=width(),
         initial_indent=first,
         subsequent_indent=indent,
-        break_long_words=True,
+        break_long_words=False,
         break_on_hyphens=False,
     ) or [first.rstrip()]
 
@@ -140,8 +141,8 @@ class ProgressLine:
     """Counts, elapsed time and an estimate of the time left, for work made of ``total`` steps.
 
     On a terminal one line on stderr is rewritten in place (log lines printed meanwhile go above
-    it: flows/logs.py clears and redraws it); in a log every :meth:`update` that completes a step
-    or comes ``log_every`` seconds after the last printed one is a plain line of its own. The
+    it: flows/logs.py clears and redraws it); in a log an :meth:`update` is a plain line of its
+    own when a step was completed since the last one printed, or ``log_every`` seconds after it. The
     estimate assumes the steps left take as long as the ones done so far took on average: none is
     given before the first step is done.
     """
@@ -159,8 +160,9 @@ class ProgressLine:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
         self.log_every, self.clock = log_every, clock
-        self.started = clock()
-        self.printed_at = self.started
+        self.started: float | None = None  # the first update: the work's own start
+        self.printed_at = 0.0
+        self.printed_steps = -1  # steps done when the last log line was printed
         self.text = ""
 
     def __enter__(self) -> ProgressLine:
@@ -179,7 +181,10 @@ class ProgressLine:
 
     def line(self, done: float, detail: str) -> str:
         """The progress line after ``done`` steps (a fraction counts a step under way)."""
-        elapsed = self.clock() - self.started
+        now = self.clock()
+        if self.started is None:
+            self.started = self.printed_at = now
+        elapsed = now - self.started
         left = (
             f", about {clock_text(elapsed * (self.total - done) / done)} left"
             if 0 < done < self.total
@@ -200,10 +205,10 @@ class ProgressLine:
             now = self.clock()
             if self.live:
                 self.redraw()
-            elif float(done).is_integer() or now - self.printed_at >= self.log_every:
+            elif int(done) != self.printed_steps or now - self.printed_at >= self.log_every:
                 self.stream.write(text + "\n")
                 self.stream.flush()
-                self.printed_at = now
+                self.printed_at, self.printed_steps = now, int(done)
 
     def clear(self) -> None:
         if self.live and self.text:

@@ -73,7 +73,7 @@ class BackfillStep:
     def describe(self) -> str:
         """The job under way, for a progress line."""
         if not self.job:
-            return "computing calls" if self.jobs_done < self.jobs else "resolving outcomes"
+            return "computing calls"
         return f"{self.job}, {self.stored:,} of {self.total:,} snapshots stored"
 
 
@@ -328,7 +328,6 @@ def backfill(
                 jobs=(progress.done, len(jobs)),
             )
             progress.advance()
-            _report(BackfillStep(progress.done, len(jobs)))
             stored[(computed.root, computed.methodology)] = RootBackfill(
                 computed.root, computed.methodology, total, written.written, written.unchanged
             )

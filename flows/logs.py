@@ -3,8 +3,9 @@ columns, and above the progress line rather than through it.
 
 `callbook`'s flow commands point Prefect at flows/logging.yml (PREFECT_LOGGING_SETTINGS_PATH,
 unless the user set one), which is Prefect's default configuration with this formatter and
-handler on the console: a line is the time and the message (the level only when it is not INFO;
-the task run's name is in the Prefect UI), wrapped at spaces with the continuation indented.
+handler on the console: a line is the time, the task run's name (a flow run's is in the Prefect
+UI), the level when it is not INFO, and the message, wrapped at spaces with the continuation
+indented.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ CONTINUATION = " " * 9
 
 
 class FittingFormatter(PrefectFormatter):
-    """``HH:MM:SS [LEVEL ]message``, wrapped to the console width."""
+    """``HH:MM:SS [LEVEL ][task-run: ]message``, wrapped to the console width."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         if record.levelno != logging.INFO:
             at, _, message = text.partition(" ")
-            text = f"{at} {record.levelname}: {message}"
+            text = f"{at} {record.levelname} {message}"
         lines = []
         for part in text.split("\n"):
             lines += console.wrapped(part, indent=CONTINUATION) if part else [""]

@@ -101,7 +101,7 @@ def audit(report: Audit) -> None:
     if report.open_calls.height:
         title = "Open calls — status so far (no score until the horizon ends)"
         console.print_table(report.open_calls.iter_rows(named=True), title=title)
-    if report.board.height == 0:
+    if report.board is None:
         if report.scored_calls:
             console.say(
                 "nothing left to score: every resolved call selected is recorded late or in its "
@@ -110,11 +110,15 @@ def audit(report: Audit) -> None:
             )
         return
     console.say(text.SCOREBOARD_INTRO)
-    console.print_table(report.board.iter_rows(named=True))
+    console.print_table(report.board.scores.iter_rows(named=True), title="Scoreboard")
+    console.print_table(report.board.details.iter_rows(named=True), title="Calls scored")
+    console.say(*report.board.notes)
     console.say(text.CALIBRATION_INTRO)
     for group, view in report.calibration:
         console.print_frame(view, title=group, limit=None, wrap=True)
-    console.say(*(f"reliability chart: {path}" for path in report.charts))
+    if report.charts:
+        console.say(f"reliability charts ({len(report.charts)}), in the folder")
+        console.say(f"  {report.charts[0].parent}", *(f"  {path.name}" for path in report.charts))
 
 
 def quality(report: Quality) -> None:

@@ -89,7 +89,12 @@ def land_batch(data_dir: Path, batch: Batch) -> str:
 
     landed = land(data_dir, batch)
     get_run_logger().info(
-        "%s: %s %s", batch.root, "landed" if landed.is_new else "already in the lake:", landed.path
+        # The file is named by the batch's sha256: the folder and the hash's head fit a line.
+        "%s: batch %s %s %s/",
+        batch.root,
+        batch.sha256[:12],
+        "landed in" if landed.is_new else "already in the lake:",
+        Path(landed.path).parent,
     )
     return str(landed.path)
 

@@ -317,7 +317,7 @@ class Warehouse:
     def in_memory(cls) -> Warehouse:
         """A fresh, migrated in-memory warehouse (tests)."""
         con = duckdb.connect(":memory:")
-        con.execute("set TimeZone = 'UTC'").fetchall()
+        con.execute(statement("utc_session")).fetchall()
         warehouse = cls(Path(":memory:"), con, read_only=False)
         warehouse._migrate()
         return warehouse

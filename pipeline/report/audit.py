@@ -8,6 +8,7 @@ Pure: frames and rows in, strings and frames of strings out (the command prints 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -23,7 +24,7 @@ SCOREBOARD_INTRO = (
     "base rates by barrier geometry alone. Skill = 1 − RPS / reference RPS, with a 90 % "
     "interval from a block bootstrap (blocks of three horizons, Student-t on the number of "
     "blocks: overlapping calls are not independent); none for fewer than three horizons of "
-    "calls (the note says why)."
+    "calls (a note below says so)."
 )
 CALIBRATION_INTRO = (
     "Calibration — for each forecast bucket, how often the scenario happened, with a 90 % "
@@ -62,13 +63,13 @@ def group_label(row: Mapping[str, Any], columns: Sequence[str] = GROUP) -> str:
 
 
 def interval_text(value: float, low: float | None, high: float | None, refused: str | None) -> str:
-    """``+0.102 [-0.016, +0.221]``; ``-0.440 (none)`` when no interval could be given.
+    """``+0.102 [-0.016, +0.221]``; ``-0.440 (no interval)`` when none could be given.
 
     >>> interval_text(0.1016, -0.0162, 0.2207, None), interval_text(-0.44, None, None, "few")
-    ('+0.102 [-0.016, +0.221]', '-0.440 (none)')
+    ('+0.102 [-0.016, +0.221]', '-0.440 (no interval)')
     """
     if refused or low is None or high is None:
-        return f"{value:+.3f} (none)"
+        return f"{value:+.3f} (no interval)"
     return f"{value:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
@@ -132,28 +133,45 @@ def open_calls_view(open_calls: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows) if rows else pl.DataFrame()
 
 
-def scoreboard_view(board: pl.DataFrame) -> pl.DataFrame:
-    """The scoreboard with one readable cell per figure, and a note where an interval is
-    missing (why) — a "-" otherwise."""
-    rows = [
+@dataclass(frozen=True)
+class ScoreboardText:
+    """The scoreboard as two tables that fit 100 columns, and a note per missing interval."""
+
+    scores: pl.DataFrame  # group, calls, RPS against the reference, skill with its interval
+    details: pl.DataFrame  # group, as-of range, climatology basis, Brier and log score
+    notes: list[str]  # why a group has no interval
+
+
+def scoreboard_text(board: pl.DataFrame) -> ScoreboardText:
+    """The scoreboard with one readable cell per figure (see :class:`ScoreboardText`)."""
+    rows = list(board.iter_rows(named=True))
+    scores = [
         {
             "group": group_label(r),
             "calls (eff.)": f"{r['calls']:,} ({r['effective_calls']:,.1f})",
-            "as of": f"{r['first_as_of']} to {r['last_as_of']}",
-            "RPS / ref": f"{r['mean_rps']:.3f} / {r['mean_clim_rps']:.3f}",
-            "clim.": r["climatology"],
+            "RPS": f"{r['mean_rps']:.3f}",
+            "ref RPS": f"{r['mean_clim_rps']:.3f}",
             "skill vs clim.": interval_text(
                 r["skill_vs_climatology"], r["skill_low"], r["skill_high"], r["interval"]
             ),
             "skill vs geometry": interval_text(
                 r["skill_vs_geometry"], r["geometry_low"], r["geometry_high"], r["interval"]
             ),
-            "Brier / log": f"{r['mean_brier']:.3f} / {r['mean_log_score']:.3f}",
-            "note": r["interval"] or MISSING,
         }
-        for r in board.iter_rows(named=True)
+        for r in rows
     ]
-    return pl.DataFrame(rows)
+    details = [
+        {
+            "group": group_label(r),
+            "as of": f"{r['first_as_of']} to {r['last_as_of']}",
+            "clim.": r["climatology"],
+            "Brier": f"{r['mean_brier']:.3f}",
+            "log score": f"{r['mean_log_score']:.3f}",
+        }
+        for r in rows
+    ]
+    notes = [f"no interval for {group_label(r)}: {r['interval']}" for r in rows if r["interval"]]
+    return ScoreboardText(pl.DataFrame(scores), pl.DataFrame(details), notes)
 
 
 def calibration_views(calibration: pl.DataFrame) -> Iterator[tuple[str, pl.DataFrame]]:

@@ -76,7 +76,7 @@ def test_the_nightly_makes_every_configured_methodology(data_dir: Path) -> None:
     assert configured.rows() == [("v1", False), (VARIANT, True)]
     # Only the published methodology's note is written, and it says which one it is.
     [report] = result.reports
-    assert report.note_path.name == f"note-{VARIANT}-v1.md"
+    assert report.note_path.name == f"note-{VARIANT}-r1.md"
     assert VARIANT in report.note
 
 

@@ -82,7 +82,7 @@ def test_first_run_writes_a_labelled_note_and_chart_per_root(first_run) -> None:
     assert [r.root for r in result.reports] == ROOTS
     for report in result.reports:
         assert (
-            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v2-v1.md"
+            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v2-r1.md"
         )
         note = report.note_path.read_text()
         assert "Methodology: v2" in note  # the published methodology's note

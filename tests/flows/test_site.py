@@ -192,7 +192,7 @@ def test_a_revised_bar_does_not_change_a_past_calls_chart(data_dir: Path, tmp_pa
     page = call_page(copy / "site", "RTY", day)
     bars_before = re.search(r'data-bars="([^"]*)"', page.read_text()).group(1)
     drawn_at = page.stat().st_mtime_ns
-    png = copy / "reports" / "RTY" / str(day) / "chart-v2-v1.png"
+    png = copy / "reports" / "RTY" / str(day) / "chart-v2-r1.png"
     png_before = png.read_bytes()
     # The vendor revises the settlements of the call's day and the session before, after the
     # call was made.
