@@ -98,6 +98,8 @@ def print_frame(
             sys.stdout.write(f"**{title}**\n\n")
         sys.stdout.write(table.render_markdown(frame, limit=limit))
     else:
+        from rich.markup import escape
+
         out = console()
         layout = (
             fmt
@@ -105,7 +107,8 @@ def print_frame(
             else table.choose_layout(frame, width=out.width, limit=limit, wrap=wrap)
         )
         render = table.render_vertical if layout == "vertical" else table.render_table
-        out.print(render(frame, title=title, limit=limit))
+        # A title is text, not markup: "[in tuning period]" is printed, not taken for a style.
+        out.print(render(frame, title=escape(title) if title else None, limit=limit))
     if limit is not None and frame.height > limit:
         print(f"({frame.height - limit:,} more rows; use --limit or --format csv)")
 
