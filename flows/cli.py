@@ -14,9 +14,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from flows.cli_args import build_parser
+
+if TYPE_CHECKING:
+    from flows.settings import Settings
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main", "run"]
 
@@ -27,7 +30,7 @@ class CliError(Exception):
     """A one-line error for the user; exit status 1."""
 
 
-def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     from flows.settings import load_settings
 
     return load_settings(data_dir=args.data_dir, **overrides)
@@ -76,7 +79,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     options = {"path": args.path, "columns": dict(args.map), "index_path": args.index_path}
     settings = _settings(args, roots=args.root, source=args.source)
     summary = run_ingest(
-        settings, start=args.start, end=args.end, file_options=options if args.path else None
+        settings,
+        start=args.start,
+        end=args.end,
+        file_options=options if args.source == "file" else None,
     )
     console.say(summary.line())
     if summary.status != "ok":
