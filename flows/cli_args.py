@@ -1,5 +1,5 @@
 """The ``callbook`` command line's arguments: one sub-command per command, its flags and their
-help. Only argparse: `callbook --help` loads nothing else."""
+help. Only argparse (and the source names): `callbook --help` loads nothing else."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import functools
 from datetime import date
 
-from flows.settings import SOURCES as SOURCE_CHOICES
+from pipeline.sources import SOURCE_NAMES as SOURCE_CHOICES
 
 
 def _date(value: str) -> date:

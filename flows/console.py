@@ -82,9 +82,12 @@ def print_frame(
     fmt: str = "auto",
     limit: int | None = 200,
     wrap: bool = False,
+    laid_out_for: int | None = None,
 ) -> None:
     """Print a result frame in one of pipeline.report.table.FORMATS (auto: table or vertical,
-    whichever fits the width; ``wrap``: a table whose cells wrap at spaces still fits)."""
+    whichever fits the width; ``wrap``: a table whose cells wrap at spaces still fits;
+    ``laid_out_for``: the frame is made to fit that many columns, so from that width on auto is
+    a table without measuring it first)."""
     from pipeline.report import table
 
     if fmt == "csv":
@@ -101,11 +104,12 @@ def print_frame(
         from rich.markup import escape
 
         out = console()
-        layout = (
-            fmt
-            if fmt != "auto"
-            else table.choose_layout(frame, width=out.width, limit=limit, wrap=wrap)
-        )
+        if fmt != "auto":
+            layout = fmt
+        elif laid_out_for is not None and out.width >= laid_out_for:
+            layout = "table"
+        else:
+            layout = table.choose_layout(frame, width=out.width, limit=limit, wrap=wrap)
         render = table.render_vertical if layout == "vertical" else table.render_table
         # A title is text, not markup: "[in tuning period]" is printed, not taken for a style.
         out.print(render(frame, title=escape(title) if title else None, limit=limit))

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from flows import console
+from flows.console import WIDTH
 
 #: Shown before a title when the warehouse holds synthetic prices.
 DEMO_TITLE = "DEMO DATA (synthetic prices) — "
@@ -42,14 +43,17 @@ def nightly(result: NightlyResult) -> None:
 
 
 def status(status: Status) -> None:
+    """Two tables laid out for 100 columns (warehouse/sql/statements/status_*.sql)."""
     demo = DEMO_TITLE if status.demo else ""
-    console.print_frame(status.bars, title=f"{demo}bars in {status.path}", limit=None, wrap=True)
+    title = f"{demo}bars in {status.path}"
+    console.print_frame(status.bars, title=title, limit=None, wrap=True, laid_out_for=WIDTH)
     published = f"; published: callbook {status.published})" if status.published else ")"
     console.print_frame(
         status.calls,
         title=f"calls (versions: rows incl. revisions; written: UTC{published}",
         limit=None,
         wrap=True,
+        laid_out_for=WIDTH,
     )
 
 
@@ -83,7 +87,7 @@ def call_list(found: CallList, *, fmt: str) -> None:
     if found.demo:  # outcomes too were resolved on the synthetic bars
         title = f"{DEMO_TITLE}{title}"
     view = calls_list_view(found.calls, with_root=found.root is None)
-    console.print_frame(view, title=title, fmt=fmt, limit=None)
+    console.print_frame(view, title=title, fmt=fmt, limit=None, laid_out_for=WIDTH)
 
 
 def audit(report: Audit) -> None:

@@ -188,8 +188,12 @@ def _no_call(
         return f"{asked}: none stored (run `callbook nightly` or `callbook backfill`)"
     stored = f"its calls run from {dates[0]} to {dates[-1]}"
     if as_of is None or version is not None:
-        return f"{asked}; {stored} (`callbook calls list {root}`)"
-    return f"{asked}; {_nearest(as_of, dates)}; {stored}"
+        return f"{asked}; {stored} (`callbook calls list {root}` lists them)"
+    since = max([d for d in dates if d < as_of] or dates[:1])
+    return (
+        f"{asked}; {_nearest(as_of, dates)}; {stored} "
+        f"(`callbook calls list {root} --since {since}` lists them)"
+    )
 
 
 def _nearest(day: date, dates: list[date]) -> str:

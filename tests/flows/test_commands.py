@@ -198,6 +198,9 @@ def test_a_command_that_matches_nothing_says_what_it_looked_for(book: Book) -> N
         saturday.err
     )
     assert "2025-07-07); nearest calls: before 2025-07-03 and after 2025-07-07" in saturday.err
+    assert saturday.err.rstrip().endswith(
+        "(`callbook calls list RTY --since 2025-07-03` lists them)"
+    )
 
     never = book.run("audit", "ES")
     assert never.code == 1 and "no resolved calls of ES to audit yet" in never.err
