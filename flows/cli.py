@@ -250,7 +250,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     started = time.monotonic()
     sample = None if args.all else args.sample
     report = verify(_settings(args).data_dir, sample=sample, seed=args.seed, on_wait=console.warn)
-    console.say(*(difference.line() for difference in report.differences), indent="    ")
+    for difference in report.differences:  # a record per line, whole: scripts grep them
+        print(difference.line())
     console.say(*summary_lines(report, seconds=time.monotonic() - started))
     return EXIT_OK if report.ok else EXIT_FAILED
 

@@ -4,7 +4,9 @@ at most WIDTH columns.
 The commands decide what to say (flows/cli.py); pipeline/report renders it (tables, notes); this
 module puts it on the terminal or in a log. A line never exceeds WIDTH columns: rich wraps what it
 renders at the console width (the terminal's, at most WIDTH), plain text is wrapped here, and
-Prefect's own log lines by flows/logs.py. Progress is one line rewritten in place on a terminal,
+Prefect's own log lines by flows/logs.py. Two kinds of line stay whole, whatever their length: a
+word longer than a line (a path, a URL: it stands alone on its line) and a record a script reads
+line by line (an error or failure, :func:`warn`; a difference `callbook verify` found). Progress is one line rewritten in place on a terminal,
 and plain lines, one per step, when the output is a file or a pipe (a log).
 
 Imports only the standard library at module level: rich loads when something is printed.
@@ -65,8 +67,9 @@ def say(*texts: str, indent: str = "  ", file: TextIO | None = None) -> None:
 
 
 def warn(text: str) -> None:
-    """One message on stderr, wrapped like :func:`say`."""
-    say(text, file=sys.stderr)
+    """One line on stderr, whole: an error, a failure or a wait is one line, whatever its length,
+    so that scripts and logs read it as one (the exception to WIDTH)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def print_markdown(text: str) -> None:
