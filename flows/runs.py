@@ -9,6 +9,7 @@ Prefect at flows/logging.yml before Prefect is imported (:func:`prepare_prefect`
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
@@ -31,7 +32,8 @@ def prepare_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(LOGGING_FILE))
+    if "prefect" not in sys.modules:  # the command line, before Prefect sets its logging up
+        os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(LOGGING_FILE))
 
 
 def run_nightly(settings: Settings, *, as_of: date | None) -> NightlyResult:
