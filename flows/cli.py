@@ -131,11 +131,11 @@ def _prepare_prefect() -> None:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from flows import console
+    from flows import printing
     from flows.runs import resolve
 
-    written = resolve(_settings(args, roots=args.roots, source=args.source))
-    console.say(*(f"{root}: {n:,} outcomes appended" for root, n in written.items()))
+    settings = _settings(args, roots=args.roots, source=args.source)
+    printing.resolved(resolve(settings), roots=settings.roots, source=settings.source)
     return EXIT_OK
 
 

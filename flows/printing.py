@@ -6,6 +6,7 @@ putting lines on the terminal is flows/console.py's.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from flows import console
@@ -40,6 +41,18 @@ def nightly(result: NightlyResult) -> None:
         console.say(f"chart: {featured.chart_path}")
     for s in result.failed:
         console.warn(f"callbook: {s.root} {s.status}: {s.message}")
+
+
+def resolved(written: Mapping[str, int], *, roots: Sequence[str], source: str) -> None:
+    """Outcomes appended per root; a root without bars says so rather than nothing."""
+    console.say(
+        *(
+            f"{root}: {written[root]:,} outcomes appended"
+            if root in written
+            else f"{root}: no {source} bars stored, nothing to resolve (run `callbook nightly`)"
+            for root in roots
+        )
+    )
 
 
 def status(status: Status) -> None:
