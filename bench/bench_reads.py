@@ -33,7 +33,7 @@ from machine import machine_summary, update_section
 ROOT = Path(__file__).resolve().parents[1]
 CALLBOOK = Path(sys.executable).with_name("callbook")
 #: The query of the `sql` case, as a user types it (SQL lives in files, not in Python).
-SELECT_ONE = (Path(__file__).with_name("select_one.sql")).read_text(encoding="utf-8").strip()
+SELECT_ONE = (Path(__file__).parent / "queries" / "select_one.sql").read_text("utf-8").strip()
 #: (label, arguments, target median wall seconds or None)
 CASES: tuple[tuple[str, list[str], float | None], ...] = (
     ("`callbook status`", ["status"], 0.3),

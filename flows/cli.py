@@ -158,19 +158,19 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    query = args.query
-    if query.startswith("@"):
-        with open(query[1:], encoding="utf-8") as fh:
-            query = fh.read()
-    from flows import console
-    from warehouse.sandbox import SandboxLimits, open_sandbox
-    from warehouse.store import reader_path
+    # The query runs in a bounded child process (flows/sql.py); nothing heavy is imported here.
+    from flows.sql import read_query, run_sql
 
-    limits = SandboxLimits(timeout=args.timeout, memory_limit_mb=args.memory_mb)
-    # Like every reader, the sandbox reads the published replica: never waits for a writer.
-    with open_sandbox(reader_path(_settings(args).warehouse_path), limits) as sandbox:
-        frame = sandbox.query(query, dict(args.param) or None)
-    console.print_frame(frame, fmt=args.format, limit=args.limit)
+    answer = run_sql(
+        _settings(args),
+        read_query(args.query),
+        dict(args.param) or None,
+        fmt=args.format,
+        limit=args.limit,
+        timeout=args.timeout,
+        memory_mb=args.memory_mb,
+    )
+    sys.stdout.write(answer)
     return EXIT_OK
 
 

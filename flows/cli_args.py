@@ -86,10 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("query", help="SQL text, or @FILE to read it from a file")
     p.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds before the query is stopped (60)"
+        "--timeout",
+        type=float,
+        help="seconds before the query is stopped (default and most: $CALLBOOK_SQL_TIMEOUT or 60)",
     )
     p.add_argument(
-        "--memory-mb", type=int, default=1024, help="memory the query may use, MiB (1024)"
+        "--memory-mb",
+        type=int,
+        help="memory the query may use, MiB (default and most: $CALLBOOK_SQL_MEMORY_MB or 1024)",
     )
     _format_option(p)
     p.add_argument(

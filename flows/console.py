@@ -87,37 +87,29 @@ def print_frame(
     wrap: bool = False,
     laid_out_for: int | None = None,
 ) -> None:
-    """Print a result frame in one of pipeline.report.table.FORMATS (auto: table or vertical,
-    whichever fits the width; ``wrap``: a table whose cells wrap at spaces still fits;
+    """Print a result frame in one of pipeline.report.table.FORMATS at the width (auto: table or
+    vertical, whichever fits; ``wrap``: a table whose cells wrap at spaces still fits;
     ``laid_out_for``: the frame is made to fit that many columns, so from that width on auto is
-    a table without measuring it first)."""
-    from pipeline.report import table
+    a table without measuring it first). An empty frame prints its header and "0 rows"."""
+    from pipeline.report.table import render_output
 
-    if fmt == "csv":
-        sys.stdout.write(table.render_csv(frame))
-        return
-    if fmt == "json":
-        sys.stdout.write(table.render_json(frame))
-        return
-    if fmt == "markdown":
-        if title:
-            sys.stdout.write(f"**{title}**\n\n")
-        sys.stdout.write(table.render_markdown(frame, limit=limit))
-    else:
+    if fmt == "auto" and laid_out_for is not None and width() >= laid_out_for:
+        fmt = "table"
+    if title and fmt != "markdown":
         from rich.markup import escape
 
-        out = console()
-        if fmt != "auto":
-            layout = fmt
-        elif laid_out_for is not None and out.width >= laid_out_for:
-            layout = "table"
-        else:
-            layout = table.choose_layout(frame, width=out.width, limit=limit, wrap=wrap)
-        render = table.render_vertical if layout == "vertical" else table.render_table
-        # A title is text, not markup: "[in tuning period]" is printed, not taken for a style.
-        out.print(render(frame, title=escape(title) if title else None, limit=limit))
-    if limit is not None and frame.height > limit:
-        print(f"({frame.height - limit:,} more rows; use --limit or --format csv)")
+        title = escape(title)  # text, not markup: "[in tuning period]" is printed as it is
+    sys.stdout.write(
+        render_output(
+            frame,
+            fmt=fmt,
+            title=title,
+            limit=limit,
+            wrap=wrap,
+            width=width(),
+            terminal=sys.stdout.isatty(),
+        )
+    )
 
 
 def print_table(rows: Iterable[dict[str, Any]], *, title: str | None = None) -> None:

@@ -167,6 +167,12 @@ def statement(name: str) -> str:
     return sql_text(f"statements/{name}")
 
 
+def statements_in(sql: str) -> list[str]:
+    """The statements of a SQL text holding several, as DuckDB's parser splits them (a ``;`` in a
+    comment or a string does not split)."""
+    return [statement.query for statement in duckdb.extract_statements(sql)]
+
+
 def with_identifiers(sql: str, **identifiers: str) -> str:
     """``sql`` with each ``{name}`` replaced by an identifier from an allow-list: a table of
     TABLES or a view of VIEWS (values are never spliced in: they are bound parameters)."""
@@ -494,7 +500,7 @@ class Warehouse:
     def copy_database_to(self, target: Path) -> None:
         """Copy the database into the new file ``target`` with COPY FROM DATABASE (what
         :meth:`publish` does not do: bench/bench_scale.py measures both)."""
-        for sql in statement("copy_database_to").split(";"):
+        for sql in statements_in(statement("copy_database_to")):
             self._run(sql, {"path": str(target)} if "$path" in sql else None)
 
     # -- schema --------------------------------------------------------------------------------
