@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 import pytest
 
+from flows.outcomes import append_outcomes_of
 from pipeline.analysis.methodology import get
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
@@ -44,6 +45,10 @@ def wh() -> Warehouse:
                 code_version="t",
                 created_at=AT,
             )
+    # Every call's horizon has passed by the end of May: each gets its outcome.
+    later = continuous_series(demo_bars("RTY").filter(pl.col("session_date") <= date(2026, 5, 29)))
+    due = warehouse.unresolved_snapshots("RTY", source="demo", through=date(2026, 5, 29))
+    assert append_outcomes_of(warehouse, due, later) == due.height == 70  # superseded ones too
     return warehouse
 
 
@@ -88,6 +93,7 @@ def test_a_revised_call_counts_once_with_its_newest_version(wh: Warehouse) -> No
 
 def test_scored_calls_filters_as_the_view_selected_in_polars(wh: Warehouse) -> None:
     everything = wh.table_rows("scored_calls")
+    assert everything["methodology_version"].unique().sort().to_list() == ["v1", "v2"]
     for methodologies in (None, ["v1"], ["v1", "v2"], []):
         got = wh.scored_calls(root="RTY", methodologies=methodologies)
         expected = everything.filter(pl.col("root") == "RTY")
