@@ -94,7 +94,7 @@ def _no_calls(wh: Warehouse, *, since: date | None, **wanted: str | None) -> str
 
 
 def _describe_stored(stored: pl.DataFrame) -> str:
-    """What calls there are, one item per root: 'ES (callbook v1, v2), RTY (...)'."""
+    """What calls there are, one item per root: 'ES (callbook v2, callbook v1); RTY (...)'."""
     parts = []
     for (root,), of_root in stored.group_by(["root"], maintain_order=True):
         parts.append(f"{root} ({', '.join(dict.fromkeys(of_root['by'].to_list()))})")
@@ -123,8 +123,8 @@ def call_to_show(
     chart: bool = False,
 ) -> ShownCall:
     """The call of ``root`` selected (the latest as-of and version by default; the published
-    methodology's for the model); ``chart``: draw its chart (from the bars as known when it
-    was made) if it was never drawn."""
+    methodology's for the model); ``chart``: draw its chart from the bars as known when it was
+    made (again, if it was drawn before)."""
     from warehouse.reports import report_paths
 
     with open_reader(settings) as wh:
