@@ -51,8 +51,6 @@ END = "2026-11-20"
 def warehouse_level(workdir: Path) -> list[str]:
     from datetime import UTC, datetime
 
-    import duckdb
-
     rows = [
         "| phase killed | next writer: lock + publish (ms) | readers see the commits | "
         "work files left |",
@@ -70,8 +68,8 @@ def warehouse_level(workdir: Path) -> list[str]:
         wh = Warehouse.open(path, write_lock_timeout=60)
         took = (time.perf_counter() - started) * 1000
         wh.close()
-        with duckdb.connect(str(replica_path(path)), read_only=True) as con:
-            seen = con.execute("select count(*) from methodologies").fetchall()[0][0]
+        with Warehouse.open(replica_path(path), read_only=True) as replica:
+            seen = replica.row_count("methodologies")
         expected = 1 if phase == "locked" else 2
         rows.append(
             f"| {phase} | {took:.0f} | {'yes' if seen == expected else 'NO'} | "

@@ -200,10 +200,9 @@ def task_runs(server: LocalPrefectServer) -> tuple[float, list[dict]]:
 def digest(path: Path) -> tuple[int, str]:
     from warehouse.store import Warehouse
 
+    sql = (Path(__file__).with_name("queries") / "snapshot_hashes.sql").read_text(encoding="utf-8")
     with Warehouse.open_reader(path) as wh:
-        rows = wh.query(
-            "select snapshot_id, content_hash from snapshots order by snapshot_id"
-        ).rows()
+        rows = wh.con.sql(sql).fetchall()
     return len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()
 
 

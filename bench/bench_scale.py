@@ -203,8 +203,8 @@ class Reader(threading.Thread):
         while not self.stop.is_set():
             started = time.perf_counter()
             with Warehouse.open_reader(self.path) as wh:
-                count = wh.query("select count(*) as n from snapshots")["n"].item()
-                wh.query("select * from latest_calls")
+                count = wh.row_count("snapshots")
+                wh.table_rows("latest_calls")
             self.latencies.append(time.perf_counter() - started)
             self.counts.append(int(count))
             time.sleep(READER_EVERY_SECONDS)
@@ -240,7 +240,7 @@ def run_variant(variant: str, base: Path, workdir: Path, count: int, env: dict[s
     from warehouse.store import Warehouse
 
     with Warehouse.open_reader(data_dir / "warehouse.duckdb") as wh:
-        published_before = wh.query("select count(*) as n from snapshots")["n"].item()
+        published_before = wh.row_count("snapshots")
     sampler.start()
     reader.start()
     out = process.stdout.read()
@@ -286,10 +286,10 @@ def time_views(path: Path) -> list[tuple[str, int, float, float]]:
             rows = 0
             for _ in range(3):
                 started = time.perf_counter()
-                wh.query(f"select count(*) from {view}")
+                wh.row_count(view)
                 best_count = min(best_count, time.perf_counter() - started)
                 started = time.perf_counter()
-                rows = wh.query(f"select * from {view}").height
+                rows = wh.table_rows(view).height
                 best_full = min(best_full, time.perf_counter() - started)
             out.append((view, rows, best_count, best_full))
     return out
@@ -304,9 +304,7 @@ def publish_costs(path: Path) -> dict[str, float]:
         target = path.with_name("copy-from-database.duckdb")
         target.unlink(missing_ok=True)
         started = time.perf_counter()
-        wh.con.execute(f"attach '{target}' as replica")
-        wh.con.execute("copy from database warehouse to replica")
-        wh.con.execute("detach replica")
+        wh.copy_database_to(target)
         copy_from = time.perf_counter() - started
         size = path.stat().st_size
     target.unlink()

@@ -85,11 +85,10 @@ def main() -> None:
             make_data(data)
             shutil.rmtree(data / "site", ignore_errors=True)  # the nightly built a small one
         with Warehouse.open(data / "warehouse.duckdb", read_only=True) as wh:
-            calls = wh.query(
-                "select methodology_version, count(*) as n from latest_snapshots group by 1"
-            ).rows()
-            last = wh.query("select max(session_date) as d from bars_current")["d"][0]
-            written = wh.query("select max(created_at) as t from snapshots")["t"][0]
+            snapshots = wh.snapshot_rows()
+            calls = snapshots.group_by("methodology_version").len("n").rows()
+            last = wh.table_rows("bars_current")["session_date"].max()
+            written = wh.table_rows("snapshots")["created_at"].max()
         # The clock after the last stored session settled and the data was written, then after
         # the next session settled.
         now = max((session_end(last) + timedelta(hours=1)).astimezone(UTC), written)

@@ -42,8 +42,11 @@ from machine import update_section
 
 ROOT = Path(__file__).resolve().parents[1]
 
-HUGE_STRING = "select length(repeat('x', 2000000000))"
-HUGE_ROWS = "select repeat('x', 10000000) s from range(200)"
+QUERIES = Path(__file__).with_name("queries")  # SQL lives in files, never in Python
+HUGE_STRING = (QUERIES / "huge_string.sql").read_text(encoding="utf-8").strip()
+HUGE_ROWS = (QUERIES / "huge_rows.sql").read_text(encoding="utf-8").strip()
+SELECT_ONE = (QUERIES / "select_one.sql").read_text(encoding="utf-8").strip()
+ALL_BARS = (QUERIES / "all_bars.sql").read_text(encoding="utf-8").strip()
 STATS = re.compile(
     r"query process peak RSS (?P<child>[\d,.]+) MiB, CPU [\d.]+ s; parent peak RSS "
     r"(?P<parent>[\d,.]+) MiB"
@@ -143,9 +146,9 @@ def main() -> None:
         )
         own_rss = _own_rss_mib()
         light = {
-            '`sql "select 1"`': (["select 1"], args.repeats),
-            '`sql "select * from bars" --format csv` (2,529 rows)': (
-                ["select * from bars", "--format", "csv"],
+            f'`sql "{SELECT_ONE}"`': ([SELECT_ONE], args.repeats),
+            f'`sql "{ALL_BARS}" --format csv` (2,529 rows)': (
+                [ALL_BARS, "--format", "csv"],
                 max(3, args.repeats // 2),
             ),
         }

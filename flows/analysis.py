@@ -23,6 +23,7 @@ from flows.series import series_by_root
 from flows.settings import Settings, code_version
 from pipeline.analysis.assemble import snapshot_from_row
 from pipeline.analysis.methodology import Methodology, get
+from pipeline.analysis.snapshot import MODEL_AUTHOR
 from pipeline.market.contracts import ROOT_SPECS
 from warehouse import results
 from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
@@ -170,11 +171,8 @@ def publish_report(
         root, author="callbook", as_of=as_of, methodology=methodology, source=source
     )
     snapshot = snapshot_from_row(stored.row(0, named=True))
-    previous_rows = warehouse.query(
-        "select * from latest_snapshots where root = $root and author = 'callbook'"
-        " and methodology_version = $methodology and source = $source"
-        " and as_of < $as_of order by as_of desc limit 1",
-        {"root": root, "as_of": as_of, "methodology": methodology, "source": source},
+    previous_rows = warehouse.previous_call(
+        root, author=MODEL_AUTHOR, methodology=methodology, source=source, as_of=as_of
     )
     previous = snapshot_from_row(previous_rows.row(0, named=True)) if previous_rows.height else None
     version = int(stored["version"].item())

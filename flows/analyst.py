@@ -45,6 +45,38 @@ class RecordedCall:
     outcome: dict[str, Any] | None  # the stored outcome row, once the horizon has passed
     progress: dict[str, Any] | None  # its status so far while the horizon is not over
 
+    def lines(self) -> list[str]:
+        """What `callbook calls add` says: the call, whether it was new, late, and its outcome
+        or status so far."""
+        from pipeline.report.note import render_summary_line
+
+        state = "recorded" if self.written else "already recorded (identical content)"
+        lines = [
+            f"{render_summary_line(self.snapshot)} — {state} on {self.resolved_on_source} bars"
+        ]
+        if self.resolved_on_source == "demo":
+            lines.insert(0, "DEMO DATA: resolved on synthetic demo bars")
+        if self.recorded_late:
+            lines.append(
+                f"recorded late: stored after the session following {self.snapshot.as_of} had "
+                "opened (prices after the call existed); kept, but left out of scoreboards "
+                "unless `callbook audit --include-late`"
+            )
+        if (o := self.outcome) is not None:
+            lines.append(
+                f"resolved{' now' if self.resolved_now else ''}: {o['outcome']} on "
+                f"{o['resolved_session']} (RPS {o['rps']:.3f}, Brier {o['brier']:.3f}, log "
+                f"{o['log_score']:.3f}; line held: {o['line_held']}, trend right: "
+                f"{o['trend_correct']})"
+            )
+            return lines
+        if self.progress is not None:
+            lines.append(f"status so far: {self.progress['summary']}")
+        lines.append(
+            f"its horizon ends {self.snapshot.horizon_end}: it will be resolved after that session"
+        )
+        return lines
+
 
 def record_analyst_call(path: Path, settings: Settings) -> RecordedCall:
     """Parse the call file (TOML or YAML), store it as an ``analyst`` snapshot on the bars of
@@ -80,7 +112,7 @@ def record_analyst_call(path: Path, settings: Settings) -> RecordedCall:
         mine = stored.filter(pl.col("resolved_on_source") == source)
         resolved = append_outcomes_of(wh, mine, series)
         snapshot_id = stored["snapshot_id"][0]
-        outcomes = wh.query("select * from outcomes where snapshot_id = $id", {"id": snapshot_id})
+        outcomes = wh.outcome_rows(snapshot_id)
         progress = pl.DataFrame()
         if outcomes.height == 0:
             progress = progress_of(mine, series)

@@ -35,6 +35,9 @@ class AppliedAutomation:
     replaced: int  # automations of the same name deleted first
     trigger: str  # one line: what it fires on
 
+    def line(self) -> str:
+        return f"{self.name}: {'replaced' if self.replaced else 'created'} ({self.id}) — {self.trigger}"
+
 
 def parse_duration(text: str) -> timedelta:
     """``"4h"``, ``"90m"``, ``"15s"``, ``"1d"`` -> timedelta.
@@ -115,3 +118,25 @@ def apply_automations(
                 )
             )
     return applied
+
+
+def apply_on_configured_api(
+    *, webhook_url: str | None, file: str | None, deadline: str | None
+) -> tuple[list[AppliedAutomation], str]:
+    """`callbook automations apply`: the automations of ``file`` (default AUTOMATIONS_FILE) on
+    the Prefect server of PREFECT_API_URL, with ``deadline`` ("4h") if given; returns them and
+    the API's URL. Without a configured server there is nowhere to put them: refused."""
+    from flows.prefect_api import configured_api_url
+
+    url = configured_api_url()
+    if not url:
+        raise AutomationsError(
+            "automations live on a Prefect server: set PREFECT_API_URL (e.g. "
+            "http://127.0.0.1:4200/api after `prefect server start`)"
+        )
+    applied = apply_automations(
+        webhook_url=webhook_url,
+        path=Path(file) if file else AUTOMATIONS_FILE,
+        deadline=parse_duration(deadline) if deadline else None,
+    )
+    return applied, url

@@ -37,6 +37,7 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
 from flows import analysis, clock, fanout, writer
+from flows.ingestion import default_as_of
 from flows.outcomes import resolve_root_outcomes, resolve_stored
 from flows.series import series_by_root
 from flows.settings import code_version, load_settings
@@ -52,9 +53,38 @@ BACKFILL_CHUNK = 10_000
 #: Seconds between two updates of the run's progress artifact (each is a call to the Prefect API).
 PROGRESS_EVERY_SECONDS = 2.0
 
-#: Called with (root, done, total) as the backfill writes; the CLI shows a progress bar with it.
-ProgressHook = Callable[[str, int, int], None]
+
+@dataclass(frozen=True)
+class BackfillStep:
+    """How far a backfill is: ``jobs_done`` of ``jobs`` (root x methodology) stored, and the job
+    being stored (``stored`` of its ``total`` snapshots; none before the first result)."""
+
+    jobs_done: int
+    jobs: int
+    job: str = ""  # "RTY v2"
+    stored: int = 0
+    total: int = 0
+
+    @property
+    def done(self) -> float:
+        """Jobs done, counting the one being stored by the fraction of its snapshots stored."""
+        return self.jobs_done + (self.stored / self.total if self.total else 0.0)
+
+    def describe(self) -> str:
+        """The job under way, for a progress line."""
+        if not self.job:
+            return "computing calls"
+        return f"{self.job}, {self.stored:,} of {self.total:,} snapshots stored"
+
+
+#: Called with each BackfillStep as the backfill writes (the CLI draws its progress line).
+ProgressHook = Callable[[BackfillStep], None]
 _progress_hooks: list[ProgressHook] = []
+
+
+def _report(step: BackfillStep) -> None:
+    for hook in _progress_hooks:
+        hook(step)
 
 
 @contextmanager
@@ -90,6 +120,14 @@ class BackfillResult:
     def computed(self) -> int:
         return sum(r.sessions for r in self.roots)
 
+    def lines(self) -> list[str]:
+        """What the backfill did, per root and methodology, then outcomes per root."""
+        return [
+            f"{r.root} {r.methodology}: {r.sessions:,} calls computed, {r.written:,} written, "
+            f"{r.unchanged:,} already stored"
+            for r in self.roots
+        ] + [f"{root}: {n:,} outcomes appended" for root, n in self.outcomes.items()]
+
 
 @task(
     name="resolve-outcomes",
@@ -101,6 +139,16 @@ def resolve_root(warehouse: Warehouse, root: str, series: pl.DataFrame, *, sourc
     """Resolve every stored snapshot of ``root`` resolved on ``source`` whose horizon ended
     within ``series``; record the status so far of the open ones."""
     return resolve_root_outcomes(warehouse, root, series, source=source, log=get_run_logger())
+
+
+def bars_mode_lines(*, as_known: bool) -> list[str]:
+    """What `callbook backfill` says first: which bars it computes each date from (and the
+    other mode's option)."""
+    mode = "as_known" if as_known else "current"
+    lines = [f"bars: {mode} — {BARS_MODES[mode]}"]
+    if not as_known:
+        lines.append(f"(--as-known: {BARS_MODES['as_known']})")
+    return lines
 
 
 #: What each bars mode of a backfill means (printed by `callbook backfill`, stored per snapshot).
@@ -185,9 +233,11 @@ def store_backfill(
     run_id: str | None,
     peers: list[str],
     as_known: bool = False,
+    jobs: tuple[int, int] = (0, 1),
 ) -> tuple[int, SnapshotWrite]:
     """Write one job's computed calls in chunks (the run's one writer); ``as_known``: first
-    recompute the dates a later revision reaches on the bars as known then (as_known_rows)."""
+    recompute the dates a later revision reaches on the bars as known then (as_known_rows).
+    ``jobs``: (jobs stored before this one, jobs in the run), for the progress hooks."""
     logger = get_run_logger()
     root, version = computed.root, computed.methodology
     rows = computed.snapshots()
@@ -217,8 +267,7 @@ def store_backfill(
         written += outcome.written
         unchanged += outcome.unchanged
         superseding += outcome.superseding
-        for hook in _progress_hooks:
-            hook(f"{root} {version}", offset + chunk.height, total)
+        _report(BackfillStep(*jobs, f"{root} {version}", offset + chunk.height, total))
     logger.info(
         "%s %s: %s snapshots computed in %.1f s, %s written (%s new versions), %s already stored",
         root,
@@ -249,8 +298,6 @@ def backfill(
     ``end`` defaults to the last completed CME session; ``start`` to the first session with a call.
     ``as_known``: each date from the bars as known then (BARS_MODES); default: as stored now.
     """
-    from flows.nightly import default_as_of
-
     settings = load_settings(
         data_dir=data_dir, roots=roots, source=source, methodologies=methodologies
     )
@@ -271,6 +318,7 @@ def backfill(
         outcomes: dict[str, int] = {}
         work = results.run_dir(settings.data_dir, run_id)
         progress = Progress(f"callbook backfill: {len(jobs)} root x methodology job(s)", len(jobs))
+        _report(BackfillStep(0, len(jobs)))
         for computed in fanout.compute(settings, jobs, series, work):
             total, written = store_backfill(
                 warehouse,
@@ -278,6 +326,7 @@ def backfill(
                 run_id=run_id,
                 peers=peers_of(computed.root, list(series)),
                 as_known=as_known,
+                jobs=(progress.done, len(jobs)),
             )
             progress.advance()
             stored[(computed.root, computed.methodology)] = RootBackfill(

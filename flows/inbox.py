@@ -16,6 +16,7 @@ from datetime import date
 from prefect.logging import get_run_logger
 
 from flows import clock, tasks
+from flows.ingestion import ingest_root
 from flows.settings import Settings
 from pipeline.market.contracts import ROOT_SPECS
 from pipeline.sources.file import FileSource
@@ -49,8 +50,6 @@ def take_file(
     run_id: str | None,
 ) -> tasks.RootSummary:
     """Load one dropped file like any batch (or recognise it as taken before), then archive it."""
-    from flows.nightly import ingest_root
-
     logger = get_run_logger()
     name = dropped.path.name
     before = warehouse.inbox_file_taken(dropped.sha256)

@@ -9,92 +9,25 @@ validates the parameters.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 from typing import Any
 
-import polars as pl
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows import analysis, fanout, history, inbox, tasks, writer
+from flows.ingestion import (
+    default_as_of,
+    incremental_start,
+    ingest_root,
+    validation_context,
+)
 from flows.settings import Settings, load_settings
 from flows.site import SiteBuild
 from flows.sources import make_source
-from pipeline.market.calendar import (
-    CALENDAR_END,
-    CALENDAR_START,
-    last_completed_session,
-    previous_trade_date,
-)
 from pipeline.sources.base import Source
 from warehouse.store import SnapshotWrite, Warehouse
-
-#: Sessions re-fetched before the last stored one, to pick up vendor revisions.
-REVISION_OVERLAP_SESSIONS = 5
-#: Stored bars handed to validation as context (previous close, ATR across the batch boundary):
-#: about 60 sessions.
-CONTEXT_CALENDAR_DAYS = 90
-
-
-def default_as_of() -> date:
-    return last_completed_session(tasks.utcnow())
-
-
-def incremental_start(
-    last_stored: date | None, *, overlap: int = REVISION_OVERLAP_SESSIONS
-) -> date | None:
-    """Where the next fetch starts: a few sessions before the last stored one (None: everything)."""
-    if last_stored is None:
-        return None
-    start = last_stored
-    for _ in range(overlap):
-        start = previous_trade_date(start)
-    return start
-
-
-def validation_context(
-    warehouse: Warehouse, root: str, source: str, first: date | None
-) -> pl.DataFrame | None:
-    """The stored bars just before a batch starting on ``first``: they seed validation's previous
-    close and ATR across the batch boundary (None when the batch starts at the beginning)."""
-    if first is None or not CALENDAR_START < first <= CALENDAR_END:
-        return None
-    return warehouse.current_bars(
-        root,
-        source=source,
-        start=first - timedelta(days=CONTEXT_CALENDAR_DAYS),
-        end=previous_trade_date(first),
-    )
-
-
-def ingest_root(
-    warehouse: Warehouse,
-    source: Source,
-    data_dir: Path,
-    root: str,
-    *,
-    start: date | None,
-    end: date,
-    run_id: str | None,
-) -> tasks.RootSummary:
-    """fetch -> land -> validate -> load for one root, in the writer's process (one vendor file, one
-    `callbook ingest`). A failed fetch is recorded, not raised."""
-    try:
-        batch = tasks.fetch_bars(source, root, start, end)
-    except Exception as exc:  # a failed root must not stop the others
-        get_run_logger().error("%s: fetch failed for good: %s", root, exc)
-        return tasks.fetch_failed(warehouse, root, source.name, tasks.failure_message(exc), run_id)
-    lake_path = tasks.land_batch(data_dir, batch)
-    # A batch asked from the beginning may still start after stored bars (a vendor file of recent
-    # days): the context is then the bars before its first session.
-    first = start if start is not None else batch.bars["session_date"].min()
-    context = validation_context(
-        warehouse, root, source.name, first if isinstance(first, date) else None
-    )
-    validation = tasks.validate_batch(batch, context)
-    return tasks.load_batch(warehouse, batch, lake_path, validation, run_id)
 
 
 def ingest_roots(

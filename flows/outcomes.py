@@ -1,7 +1,8 @@
 """Outcome resolution and the status so far of open calls, as plain functions (no Prefect).
 
 The nightly and backfill flows call them through the ``resolve-outcomes`` task; `callbook resolve`,
-`calls add`, `show` and `audit` call them directly, so these commands start no Prefect server.
+`calls add` and `audit` call them directly, so these commands start no Prefect server (`show`
+reads the status so far the last resolution recorded: the ``open_calls`` view).
 Every call is resolved on the bars of the source it names (``resolved_on_source``): a data
 directory holding several sources never resolves one source's calls on another's series.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 import polars as pl
 
@@ -113,22 +113,3 @@ def open_call_status(
             )  # fmt: skip
             parts.append(keys.join(progress, on="snapshot_id", how="inner"))
     return pl.concat(parts) if parts else pl.DataFrame()
-
-
-def status_line(warehouse: Warehouse, snapshot: dict[str, Any]) -> str | None:
-    """The status so far of one stored call (a wide snapshot row) while its horizon is not over,
-    in one line; None before its first session after the call, once it is resolved (or
-    superseded), or when its bars are unknown."""
-    status = open_call_status(
-        warehouse,
-        root=snapshot["root"],
-        source=snapshot.get("resolved_on_source"),
-        author=snapshot["author"],
-        as_of=snapshot["as_of"],
-    )
-    if status.height == 0:
-        return None
-    mine = status.filter(
-        (pl.col("snapshot_id") == snapshot["snapshot_id"]) & (pl.col("sessions_elapsed") > 0)
-    )
-    return str(mine["summary"][0]) if mine.height else None

@@ -38,10 +38,8 @@ def quality_report(
 ) -> QualityReport:
     """The quality of every stored model call of ``source`` (all roots with calls, or ``roots``)."""
     params = params or QualityParams()
-    stored = warehouse.query(
-        "select * from latest_snapshots where author = $author and source = $source"
-        " order by root, methodology_version, as_of",
-        {"author": MODEL_AUTHOR, "source": source},
+    stored = warehouse.snapshot_rows(author=MODEL_AUTHOR, source=source).sort(
+        "root", "methodology_version", "as_of"
     )
     if roots is not None:
         stored = stored.filter(pl.col("root").is_in(list(roots)))
@@ -76,11 +74,9 @@ def _as_scored_calls(stored: pl.DataFrame) -> pl.DataFrame:
 def _paired(
     warehouse: Warehouse, *, source: str, roots: Sequence[str] | None, params: QualityParams
 ) -> pl.DataFrame:
-    scored = warehouse.query(
-        "select root, methodology_version, as_of, rps, ref_rps from scored_calls"
-        " where author = $author and source = $source and methodology_version in ($a, $b)",
-        {"author": MODEL_AUTHOR, "source": source, "a": COMPARED[0], "b": COMPARED[1]},
-    )
+    scored = warehouse.scored_calls(
+        author=MODEL_AUTHOR, source=source, methodologies=COMPARED
+    ).select("root", "methodology_version", "as_of", "rps", "ref_rps")
     rows = []
     for (root,), of_root in scored.group_by(["root"], maintain_order=True):
         if roots is not None and root not in roots:

@@ -43,8 +43,9 @@ from typing import TypeVar
 
 from pipeline.analysis.methodology import parse_methodologies
 from pipeline.market.roots import ROOTS_FILE_ENV, describe_known, registry
+from pipeline.sources import SOURCE_NAMES
 
-SOURCES = ("demo", "yahoo", "file")
+SOURCES = SOURCE_NAMES
 TASK_RUNNERS = ("thread", "process", "dask")
 DEFAULT_WRITE_LOCK_TIMEOUT = 6 * 3600.0  # seconds
 DEFAULT_PUBLISH_INTERVAL = 120.0  # seconds

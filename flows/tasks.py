@@ -90,7 +90,12 @@ def land_batch(data_dir: Path, batch: Batch) -> str:
 
     landed = land(data_dir, batch)
     get_run_logger().info(
-        "%s: %s %s", batch.root, "landed" if landed.is_new else "already in the lake:", landed.path
+        # The file is named by the batch's sha256: the folder and the hash's head fit a line.
+        "%s: batch %s %s %s/",
+        batch.root,
+        batch.sha256[:12],
+        "landed in" if landed.is_new else "already in the lake:",
+        Path(landed.path).parent,
     )
     return str(landed.path)
 
@@ -140,6 +145,14 @@ class RootSummary:
     status: str = "ok"  # ok | rejected | quarantined (nothing loaded) | failed
     message: str = ""
     batch_id: str = ""  # the sha256 of the batch received (empty when the fetch failed)
+
+    def line(self) -> str:
+        """The counts of the run in one line (`callbook ingest` prints it)."""
+        return (
+            f"{self.root}: received {self.received:,}, new {self.inserted:,}, revised "
+            f"{self.revised:,}, unchanged {self.unchanged:,}, quarantined {self.quarantined:,}, "
+            f"deferred {self.deferred:,} — {self.status}"
+        )
 
 
 @task(name="load", cache_policy=NO_CACHE, persist_result=False, task_run_name="load-{batch.root}")

@@ -244,7 +244,7 @@ def reresolve(wh: Warehouse, outcomes: pl.DataFrame, snapshots: pl.DataFrame) ->
     orphans = outcomes.join(calls, on="snapshot_id", how="anti")
     out += [Difference("outcome", sid, "no such snapshot") for sid in orphans["snapshot_id"]]
     due = outcomes.join(calls, on="snapshot_id", how="inner", suffix="_call")
-    sources_of = {root: _bar_sources(wh, root) for root in due["root"].unique().to_list()}
+    sources_of = {root: wh.root_sources(root) for root in due["root"].unique().to_list()}
     for (root, source, recorded_at, through), group in due.group_by(
         "root", "resolved_on_source", "recorded_at", "series_through", maintain_order=True
     ):
@@ -273,15 +273,6 @@ def reresolve(wh: Warehouse, outcomes: pl.DataFrame, snapshots: pl.DataFrame) ->
                 break
         out += found
     return out
-
-
-def _bar_sources(wh: Warehouse, root: str) -> list[str]:
-    return [
-        str(s)
-        for s in wh.query(
-            "select distinct source from bars where root = $root order by source", {"root": root}
-        )["source"]
-    ]
 
 
 def _resolve(calls: pl.DataFrame, bars: pl.DataFrame) -> tuple[pl.DataFrame, list[Difference]]:

@@ -12,10 +12,12 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow as pa
+
+if TYPE_CHECKING:  # pyarrow loads where a batch is hashed, not for every reader of BAR_SCHEMA
+    import pyarrow as pa
 
 #: The canonical bar frame: one row per (contract, session_date).
 BAR_SCHEMA: dict[str, Any] = {
@@ -84,6 +86,8 @@ def table_sha256(table: pa.Table) -> str:
     Stable across runs for identical content; schema-level metadata is dropped first so that
     incidental metadata (e.g. pandas index info) never changes the hash.
     """
+    import pyarrow as pa
+
     table = table.replace_schema_metadata(None)
     sink = _HashingSink()
     # The stream goes into the hash as it is written: the serialised table is never held whole.

@@ -1,8 +1,10 @@
 """Report files under ``<data dir>/reports``: daily notes (Markdown) and charts (PNG).
 
-Layout: ``reports/<ROOT>/<as_of>/note-<methodology>-v<N>.md`` and ``chart-<methodology>-v<N>.png``
-(the snapshot's methodology and version), plus ``reports/<ROOT>/latest.md`` pointing at the newest
-note of the published methodology. Files are written to a temporary name and
+Layout: ``reports/<ROOT>/<as_of>/note-<methodology>-r<N>.md`` and ``chart-<methodology>-r<N>.png``
+(the snapshot's methodology, e.g. ``v2``, and its revision: the stored version N of that call),
+plus ``reports/<ROOT>/latest.md`` pointing at the newest note of the published methodology.
+Files written before the revision was spelt ``r<N>`` are named ``...-v<N>.md``/``.png``
+(``note-v2-v1.md`` read as two methodologies): they stay where they are and are still found. Files are written to a temporary name and
 renamed into place, so a reader never sees half a file.
 """
 
@@ -24,16 +26,29 @@ class ReportPaths:
     note: Path  # absolute
     chart: Path
     latest: Path
+    legacy_note: Path  # the names written before revisions were spelt r<N>
+    legacy_chart: Path
+
+    def existing_chart(self) -> Path | None:
+        """The chart drawn for this call, under its name or its legacy name; None: not drawn."""
+        return next((p for p in (self.chart, self.legacy_chart) if p.exists()), None)
 
 
 def report_paths(
     data_dir: Path, root: str, as_of: date, version: int, *, methodology: str
 ) -> ReportPaths:
+    """Where the note and chart of revision ``version`` of a call of ``methodology`` live.
+
+    >>> report_paths(Path("/d"), "RTY", date(2026, 2, 4), 1, methodology="v2").note.name
+    'note-v2-r1.md'
+    """
     folder = data_dir / REPORTS_DIR / root / as_of.isoformat()
     return ReportPaths(
-        note=folder / f"note-{methodology}-v{version}.md",
-        chart=folder / f"chart-{methodology}-v{version}.png",
+        note=folder / f"note-{methodology}-r{version}.md",
+        chart=folder / f"chart-{methodology}-r{version}.png",
         latest=data_dir / REPORTS_DIR / root / "latest.md",
+        legacy_note=folder / f"note-{methodology}-v{version}.md",
+        legacy_chart=folder / f"chart-{methodology}-v{version}.png",
     )
 
 

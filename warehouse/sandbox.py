@@ -67,7 +67,14 @@ from warehouse.sandbox_process import (
     size_refusal,
     time_refusal,
 )
-from warehouse.store import DEFAULT_LOCK_TIMEOUT, Warehouse, WarehouseError, with_lock_wait
+from warehouse.store import (
+    DEFAULT_LOCK_TIMEOUT,
+    Warehouse,
+    WarehouseError,
+    sql_text,
+    statements_in,
+    with_lock_wait,
+)
 
 __all__ = [
     "ALLOWED_TABLE_FUNCTIONS",
@@ -81,6 +88,12 @@ __all__ = [
 
 #: The catalog name the warehouse file is attached under (queries name tables without it).
 CATALOG = "warehouse"
+
+
+def _sandbox_sql(name: str) -> str:
+    """``sql/sandbox/<name>.sql`` with the catalog's name (a constant, never user input) in it."""
+    return sql_text(f"sandbox/{name}").replace("{catalog}", CATALOG)
+
 
 #: Statement types a sandboxed query may have (DuckDB's ``StatementType`` names).
 ALLOWED_STATEMENTS: frozenset[str] = frozenset({"SELECT"})
@@ -198,7 +211,7 @@ def _parse_tree(sql: str, con: duckdb.DuckDBPyConnection | None) -> dict[str, An
     )
     assert connection is not None
     try:
-        rows = connection.execute("select json_serialize_sql($sql)", {"sql": sql}).fetchall()
+        rows = connection.execute(sql_text("sandbox/parse_tree"), {"sql": sql}).fetchall()
     except duckdb.Error as exc:
         raise SqlRefused(f"refused: the query cannot be checked ({_first_line(exc)})") from exc
     finally:
@@ -517,34 +530,14 @@ def open_sandbox(
     try:
         with_lock_wait(
             path,
-            lambda: con.execute(
-                f"attach $path as {CATALOG} (read_only)", {"path": str(path)}
-            ).fetchall(),
+            lambda: con.execute(_sandbox_sql("attach"), {"path": str(path)}).fetchall(),
             lock_timeout=lock_timeout,
         )
-        for setting in (
-            f"use {CATALOG}",
-            "set TimeZone = 'UTC'",
-            # A table name never reads a Python variable of the calling frame.
-            "set python_enable_replacements = false",
-            # No secret is stored or read; the setting would show the home directory.
-            "set secret_directory = ''",
-            "set enable_external_access = false",
-            # DuckDB keeps an attached file's own paths (the file, its .wal ...) in allowed_paths
-            # even with external access off: a COPY onto the .wal, or DETACH + ATTACH
-            # read-write, would reach them. With the local file system disabled nothing new is
-            # opened at all; the attached file is read through the handle it already has.
-            "set disabled_filesystems = 'LocalFileSystem'",
-            "set lock_configuration = true",
-        ):
+        for setting in statements_in(_sandbox_sql("lock_down")):
             con.execute(setting).fetchall()
-        Warehouse(path, con, read_only=True)._check_schema_current()
-        macros = con.execute(
-            "select distinct lower(function_name) from duckdb_functions() "
-            "where database_name = $catalog and function_type = 'table_macro'",
-            {"catalog": CATALOG},
-        ).fetchall()
-        settings = con.execute("select lower(name), value from duckdb_settings()").fetchall()
+        Warehouse(path, con, read_only=True).check_schema_current()
+        macros = con.execute(sql_text("sandbox/warehouse_macros"), {"catalog": CATALOG}).fetchall()
+        settings = con.execute(sql_text("sandbox/settings")).fetchall()
     except BaseException:
         con.close()
         raise

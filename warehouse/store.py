@@ -36,9 +36,10 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -133,10 +134,70 @@ class ReplicaRegressionError(WarehouseError):
     """A publication would replace the replica with a record holding fewer rows."""
 
 
+#: Views analysts (and benchmarks) may read whole (identifier allow-list).
+VIEWS: tuple[str, ...] = (
+    "bars_current",
+    "bar_revisions",
+    "ingest_status",
+    "latest_snapshots",
+    "latest_calls",
+    "published_calls",
+    "call_history",
+    "call_changes",
+    "snapshot_versions",
+    "snapshot_status",
+    "calls_vs_outcomes",
+    "scored_calls",
+    "scoreboard",
+    "calibration",
+    "open_calls",
+    "level_checks",
+    "level_quality",
+    "rolls_current",
+)
+_IDENTIFIER = re.compile(r"\{(\w+)\}")
+
+
 @cache
+def sql_text(name: str) -> str:
+    """The SQL text of ``sql/<name>.sql`` (``name`` without a folder: ``sql/statements/``)."""
+    folder, _, stem = name.rpartition("/")
+    return (SQL_DIR / (folder or "statements") / f"{stem}.sql").read_text(encoding="utf-8")
+
+
 def statement(name: str) -> str:
     """The SQL text of ``sql/statements/<name>.sql``."""
-    return (SQL_DIR / "statements" / f"{name}.sql").read_text(encoding="utf-8")
+    return sql_text(f"statements/{name}")
+
+
+def statements_in(sql: str) -> list[str]:
+    """The statements of a SQL text holding several, as DuckDB's parser splits them (a ``;`` in a
+    comment or a string does not split)."""
+    return [statement.query for statement in duckdb.extract_statements(sql)]
+
+
+def with_identifiers(sql: str, **identifiers: str) -> str:
+    """``sql`` with each ``{name}`` replaced by an identifier from an allow-list: a table of
+    TABLES or a view of VIEWS (values are never spliced in: they are bound parameters)."""
+    for value in identifiers.values():
+        if value not in TABLES and value not in VIEWS:
+            raise ValueError(f"unknown table or view {value!r}; known: {', '.join(TABLES + VIEWS)}")
+    return _IDENTIFIER.sub(lambda m: identifiers[m[1]], sql)
+
+
+def to_polars(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
+    """A DuckDB result as a polars frame, through Arrow either way.
+
+    A read command (`callbook status`, `calls list`) never needs pyarrow, whose import costs it
+    about 0.1 s of its 0.3 s: without pyarrow loaded the result crosses over the Arrow C stream
+    interface instead. That path makes DuckDB 2.0 print a one-time "nanobind: leaked" warning at
+    interpreter exit (the CLI leaves with os._exit and never shows it), so processes that have
+    pyarrow anyway (flows, tests) keep the pyarrow path."""
+    if "pyarrow" not in sys.modules:
+        return pl.DataFrame(relation)
+    frame = pl.from_arrow(relation.to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -327,14 +388,18 @@ class Warehouse:
             if writer_lock is not None:
                 stale = _take_over(path)
             con = _connect(path, read_only=read_only, lock_timeout=lock_timeout)
-            con.execute("set TimeZone = 'UTC'").fetchall()
+            con.execute(statement("utc_session")).fetchall()
             if memory_limit_mb is not None:
-                con.execute(f"set memory_limit = '{int(memory_limit_mb)}MiB'").fetchall()
+                con.execute(
+                    statement("set_memory_limit"), {"memory_limit": f"{int(memory_limit_mb)}MiB"}
+                ).fetchall()
             warehouse = cls(path, con, read_only, writer_lock)
             if read_only:
-                warehouse._check_schema_current()
+                warehouse.check_schema_current()
             else:
-                con.execute(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'").fetchall()
+                con.execute(
+                    statement("set_checkpoint_threshold"), {"threshold": CHECKPOINT_THRESHOLD}
+                ).fetchall()
                 warehouse._migrate()
                 if stale:  # a dead writer's committed work: readers see it from now on
                     warehouse.publish()
@@ -366,7 +431,7 @@ class Warehouse:
     def in_memory(cls) -> Warehouse:
         """A fresh, migrated in-memory warehouse (tests)."""
         con = duckdb.connect(":memory:")
-        con.execute("set TimeZone = 'UTC'").fetchall()
+        con.execute(statement("utc_session")).fetchall()
         warehouse = cls(Path(":memory:"), con, read_only=False)
         warehouse._migrate()
         return warehouse
@@ -411,7 +476,7 @@ class Warehouse:
         if self._writer_lock is None:
             raise WarehouseError("only the writer publishes the replica")
         start = time.monotonic()
-        self._run("checkpoint")
+        self.con.checkpoint()
         target = replica_path(self.path)
         _refuse_regression(self._append_only_counts(), target)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -437,40 +502,40 @@ class Warehouse:
             return None
         return self.publish()
 
+    def copy_database_to(self, target: Path) -> None:
+        """Copy the database into the new file ``target`` with COPY FROM DATABASE (what
+        :meth:`publish` does not do: bench/bench_scale.py measures both)."""
+        for sql in statements_in(statement("copy_database_to")):
+            self._run(sql, {"path": str(target)} if "$path" in sql else None)
+
     # -- schema --------------------------------------------------------------------------------
 
     def _applied_versions(self) -> set[int]:
-        exists = self._first(
-            "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
-        )
+        exists = self._first(statement("schema_migrations_exists"))
         if not exists or not exists[0]:
             return set()
-        return {row[0] for row in self._rows("select version from schema_migrations")}
+        return {row[0] for row in self._rows(statement("applied_migrations"))}
 
     def _migrate(self) -> None:
-        self._run(
-            "create table if not exists schema_migrations ("
-            " version integer primary key, name varchar not null, applied_at timestamptz not null)"
-        )
+        self._run(statement("create_schema_migrations"))
         applied = self._applied_versions()
         for version, name, sql in migrations():
             if version in applied:
                 continue
             with self.transaction():
                 self._run(sql)
-                self._run(
-                    "insert into schema_migrations values ($version, $name, now())",
-                    {"version": version, "name": name},
-                )
+                self._run(statement("record_migration"), {"version": version, "name": name})
         with self.transaction():
             for name, value in REFERENCE_PARAMETERS.items():
                 self._run(statement("record_reference_parameter"), {"name": name, "value": value})
             for view in sorted((SQL_DIR / "views").glob("*.sql")):
                 self._run(view.read_text(encoding="utf-8"))
             if CALL_CHANGES_MIGRATION not in applied:  # upgraded now: derive the rows once
-                self._refresh_call_changes(self.query(statement("stored_calls")))
+                self._refresh_call_changes(self._query(statement("stored_calls")))
 
-    def _check_schema_current(self) -> None:
+    def check_schema_current(self) -> None:
+        """Raise WarehouseError naming the pending migrations if the file needs an upgrade (a
+        read-only connection cannot apply them)."""
         pending = {v for v, _, _ in migrations()} - self._applied_versions()
         if pending:
             raise WarehouseError(
@@ -492,25 +557,36 @@ class Warehouse:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One unit of work: commit on success, roll back on any exception."""
-        self._run("begin transaction")
+        self.con.begin()
         try:
             yield
         except BaseException:
-            self._run("rollback")
+            self.con.rollback()
             raise
-        self._run("commit")
+        self.con.commit()
 
     # -- reading -------------------------------------------------------------------------------
 
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    def _query(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Run one query and return its result as a polars frame."""
         relation = self.con.sql(sql, params=dict(params) if params else None)
         if relation is None:  # DuckDB returns no relation for an empty text or a non-query
             raise WarehouseError(f"not a query (no rows to return): {sql.strip()[:60]!r}")
-        table = relation.to_arrow_table()
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        return frame
+        return to_polars(relation)
+
+    def read(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        frames: Mapping[str, pl.DataFrame] | None = None,
+    ) -> pl.DataFrame:
+        """The rows of the named query ``sql/<name>.sql`` (see :func:`sql_text`), its values bound
+        from ``params``, with ``frames`` registered as tables under their names meanwhile."""
+        with ExitStack() as stack:
+            for table, frame in (frames or {}).items():
+                stack.enter_context(self._registered(table, frame))
+            return self._query(sql_text(name), params)
 
     def current_bars(
         self,
@@ -521,7 +597,7 @@ class Warehouse:
         end: date | None = None,
     ) -> pl.DataFrame:
         """Current bars of one root from one source (BAR_SCHEMA), by contract and session."""
-        frame = self.query(
+        frame = self._query(
             statement("current_bars"), {"source": source, "root": root, "start": start, "end": end}
         )
         return (
@@ -534,7 +610,7 @@ class Warehouse:
         """Bars of one root from one source exactly as stored at ``stored_at`` (BAR_SCHEMA): the
         versions recorded by then and not yet superseded (the ``bars_as_of`` macro); bars first
         recorded later are left out (compare :meth:`bars_as_known`)."""
-        frame = self.query(
+        frame = self._query(
             statement("bars_stored_at"),
             {"source": source, "root": root, "stored_at": stored_at, "end": end},
         )
@@ -552,46 +628,135 @@ class Warehouse:
         ]
 
     def last_session(self, root: str, *, source: str) -> date | None:
-        row = self._first(
-            "select max(session_date) from bars_current where source = $source and root = $root",
-            {"source": source, "root": root},
-        )
+        row = self._first(statement("last_session"), {"source": source, "root": root})
         return row[0] if row else None
-
-    def status(self) -> pl.DataFrame:
-        return self.query("select * from ingest_status")
 
     def bar_sources(self) -> set[str]:
         """The sources any batch came from ("demo" marks a warehouse of synthetic prices)."""
-        return {row[0] for row in self._rows("select distinct source from ingest_batches")}
+        return {row[0] for row in self._rows(statement("batch_sources"))}
+
+    def root_sources(self, root: str) -> list[str]:
+        """The sources of ``root``'s stored bars (every version), in name order."""
+        return [row[0] for row in self._rows(statement("root_sources"), {"root": root})]
 
     def quarantine_rows(self, root: str | None = None, *, limit: int = 50) -> pl.DataFrame:
-        return self.query(statement("quarantine_rows"), {"root": root, "limit": limit})
+        return self._query(statement("quarantine_rows"), {"root": root, "limit": limit})
+
+    def row_count(self, table: str) -> int:
+        """Rows of ``table`` (one of TABLES) or of a view (one of VIEWS)."""
+        row = self._first(with_identifiers(statement("row_count"), table=table))
+        return int(row[0]) if row else 0
 
     def _append_only_counts(self) -> dict[str, int]:
         return {t: n for t, n in self.table_counts().items() if t in APPEND_ONLY_TABLES}
 
     def table_counts(self) -> dict[str, int]:
-        counts = {}
-        for table in TABLES:
-            row = self._first(f"select count(*) from {table}")
-            counts[table] = int(row[0]) if row else 0
-        return counts
+        return {table: self.row_count(table) for table in TABLES}
 
     def table_rows(self, table: str) -> pl.DataFrame:
-        """Every stored row of ``table`` (one of TABLES), in no particular order."""
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
-        return self.query(f"select * from {table}")
+        """Every row of ``table`` (one of TABLES) or of a view (one of VIEWS), in no particular
+        order."""
+        return self._query(with_identifiers(statement("table_rows"), table=table))
 
     def content_hash(self, table: str) -> str:
         """md5 over every row of ``table`` in a canonical order (for idempotency checks)."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
-        row = self._first(
-            f"select md5(coalesce(string_agg(t::varchar, '\n' order by t::varchar), '')) from {table} t"
-        )
+        row = self._first(with_identifiers(statement("table_content_hash"), table=table))
         return str(row[0]) if row else ""
+
+    def superseded_bar_count(self) -> int:
+        """Bar versions a later version replaced (all roots and sources)."""
+        row = self._first(statement("superseded_bar_count"))
+        return int(row[0]) if row else 0
+
+    def ingest_status(self) -> pl.DataFrame:
+        """`callbook status`, bars: one row per source and root (narrow: fits 100 columns)."""
+        return self._query(statement("status_bars"))
+
+    def call_status(self) -> pl.DataFrame:
+        """`callbook status`, calls: one row per root, author, methodology and source."""
+        return self._query(statement("status_snapshots"))
+
+    def methodologies(self) -> pl.DataFrame:
+        """The configured methodologies (``methodologies`` rows), the published one first."""
+        return self._query(statement("methodologies"))
+
+    def published_methodology(self) -> str | None:
+        """The methodology the last run published (None before any run)."""
+        row = self._first(statement("published_methodology"))
+        return str(row[0]) if row else None
+
+    def calls_list(
+        self,
+        *,
+        root: str | None = None,
+        methodology: str | None = None,
+        author: str | None = None,
+        kind: str | None = None,
+        since: date | None = None,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """`callbook calls list`: current versions, newest first, with outcomes (None: any)."""
+        return self._query(
+            statement("calls_list"),
+            {
+                "root": root,
+                "methodology": methodology,
+                "author": author,
+                "kind": kind,
+                "since": since,
+                "limit": limit,
+            },
+        )
+
+    def previous_call(
+        self, root: str, *, author: str, methodology: str, source: str, as_of: date
+    ) -> pl.DataFrame:
+        """The current version of the same call on the session before ``as_of`` that has one
+        (a wide row; no row when there is none): what a note's day-over-day changes compare."""
+        return self._query(
+            statement("previous_call"),
+            {
+                "root": root,
+                "author": author,
+                "methodology": methodology,
+                "source": source,
+                "as_of": as_of,
+            },
+        )
+
+    def scored_calls(
+        self,
+        *,
+        root: str | None = None,
+        author: str | None = None,
+        kind: str | None = None,
+        source: str | None = None,
+        methodologies: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """Resolved calls with their scores (the ``scored_calls`` view), selected (None: any),
+        by root, author, kind, methodology, source and as-of date."""
+        return self._query(
+            statement("scored_calls"),
+            {
+                "root": root,
+                "author": author,
+                "kind": kind,
+                "source": source,
+                "methodologies": list(methodologies) if methodologies is not None else None,
+            },
+        )
+
+    def status_so_far(self, snapshot_id: str) -> str | None:
+        """An open call's status so far as the last resolution run recorded it (the open_calls
+        view); None before its first session after the call, once resolved or superseded."""
+        row = self._first(statement("status_so_far"), {"snapshot_id": snapshot_id})
+        return str(row[0]) if row else None
+
+    def outcome_rows(self, snapshot_id: str) -> pl.DataFrame:
+        """The stored outcome of one snapshot (no row while it is open)."""
+        return self._query(statement("outcome_of"), {"snapshot_id": snapshot_id})
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -607,10 +772,7 @@ class Warehouse:
             "run_id": run_id,
         }
         with self.transaction():
-            seen = self._first(
-                "select count(*) from ingest_batches where batch_id = $batch_id",
-                {"batch_id": batch.sha256},
-            )
+            seen = self._first(statement("batch_seen"), {"batch_id": batch.sha256})
             duplicate = bool(seen and seen[0])
             if not duplicate:
                 self._run(
@@ -698,12 +860,12 @@ class Warehouse:
                 self._run(statement("record_row_findings"), {**scope, "recorded_at": recorded_at})
             with self._registered("incoming_bars", clean):
                 self._run(statement("stage_bar_changes"), {"source": batch.source})
-            changes = dict(self._rows("select change, count(*) from bar_changes group by change"))
+            changes = dict(self._rows(statement("bar_change_counts")))
             self._run(statement("supersede_bars"), {"recorded_at": recorded_at})
             self._run(
                 statement("insert_bars"), {"batch_id": batch.sha256, "recorded_at": recorded_at}
             )
-            self._run("drop table bar_changes")
+            self._run(statement("drop_bar_changes"))
         return LoadOutcome(
             duplicate=duplicate,
             inserted=int(changes.get("new", 0)),
@@ -764,7 +926,7 @@ class Warehouse:
         keys = rows.select(SNAPSHOT_KEY)
         with self.transaction():
             with self._registered("incoming_keys", keys):
-                latest = self.query(statement("latest_snapshot_versions"))
+                latest = self._query(statement("latest_snapshot_versions"))
             joined = rows.join(latest, on=list(SNAPSHOT_KEY), how="left", nulls_equal=True)
             new = joined.filter(
                 pl.col("latest_hash").is_null() | (pl.col("latest_hash") != pl.col("content_hash"))
@@ -811,10 +973,10 @@ class Warehouse:
         with self.transaction():
             with self._registered("incoming_rolls", rolls):
                 self._run(statement("stage_roll_changes"), {"source": source})
-            changes = dict(self._rows("select change, count(*) from roll_changes group by change"))
+            changes = dict(self._rows(statement("roll_change_counts")))
             self._run(statement("supersede_rolls"), {"recorded_at": recorded_at})
             self._run(statement("insert_rolls"), {"recorded_at": recorded_at})
-            self._run("drop table roll_changes")
+            self._run(statement("drop_roll_changes"))
         return RollWrite(
             new=int(changes.get("new", 0)),
             revised=int(changes.get("revised", 0)),
@@ -834,13 +996,8 @@ class Warehouse:
     ) -> pl.DataFrame:
         """Stored wide snapshot rows, newest as_of first (latest version unless ``version``)."""
         table = "latest_snapshots" if latest_only and version is None else "snapshots"
-        return self.query(
-            f"select * from {table} where ($root is null or root = $root)"
-            " and ($author is null or author = $author) and ($as_of is null or as_of = $as_of)"
-            " and ($version is null or version = $version)"
-            " and ($methodology is null or methodology_version = $methodology)"
-            " and ($source is null or source = $source)"
-            " order by as_of desc, root, author, methodology_version, source",
+        return self._query(
+            with_identifiers(statement("snapshot_rows"), table=table),
             {
                 "root": root,
                 "author": author,
@@ -935,7 +1092,7 @@ class Warehouse:
     def unresolved_snapshots(self, root: str, *, source: str, through: date) -> pl.DataFrame:
         """Snapshots of ``root`` resolved on ``source``'s bars, without an outcome, whose horizon
         ended on or before ``through``."""
-        return self.query(
+        return self._query(
             statement("unresolved_snapshots"),
             {"root": root, "source": source, "through": through},
         )
@@ -951,7 +1108,7 @@ class Warehouse:
     ) -> pl.DataFrame:
         """Current versions of the calls without an outcome (of ``root``, resolved on
         ``source``'s bars, ...; None: any)."""
-        return self.query(
+        return self._query(
             statement("open_snapshots"),
             {"root": root, "source": source, "author": author, "as_of": as_of, "kind": kind},
         )
@@ -962,21 +1119,20 @@ class Warehouse:
         if progress.height == 0:
             return 0
         with self.transaction():
-            before = self._first("select count(*) from call_progress")
+            before = self.row_count("call_progress")
             with self._registered("incoming_progress", progress):
                 self._run(
                     statement("insert_progress"),
                     {"resolved_on_source": source, "recorded_at": recorded_at},
                 )
-            after = self._first("select count(*) from call_progress")
-        return int(after[0]) - int(before[0]) if before and after else 0
+            return self.row_count("call_progress") - before
 
     def bars_as_known(
         self, root: str, *, source: str, known_at: datetime, end: date
     ) -> pl.DataFrame:
         """Bars (BAR_SCHEMA) of one root up to ``end`` as known at ``known_at``: vendor revisions
         recorded later are not used; bars first recorded later count in their first version."""
-        frame = self.query(
+        frame = self._query(
             statement("bars_as_known"),
             {"source": source, "root": root, "known_at": known_at, "end": end},
         )
@@ -986,7 +1142,7 @@ class Warehouse:
 
     def superseded_bars(self, root: str, *, source: str) -> pl.DataFrame:
         """(session_date, superseded_at) of every bar version a vendor revision replaced."""
-        return self.query(statement("superseded_bars"), {"source": source, "root": root})
+        return self._query(statement("superseded_bars"), {"source": source, "root": root})
 
     def append_outcomes(
         self, outcomes: pl.DataFrame, *, series_through: date, recorded_at: datetime
@@ -996,20 +1152,19 @@ class Warehouse:
         if outcomes.height == 0:
             return 0
         with self.transaction():
-            before = self._first("select count(*) from outcomes")
+            before = self.row_count("outcomes")
             with self._registered("incoming_outcomes", outcomes):
                 self._run(
                     statement("insert_outcomes"),
                     {"series_through": series_through, "recorded_at": recorded_at},
                 )
-            after = self._first("select count(*) from outcomes")
-        return int(after[0]) - int(before[0]) if before and after else 0
+            return self.row_count("outcomes") - before
 
     def _insert_by_name(self, table: str, frame: pl.DataFrame) -> None:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
         with self._registered("incoming_rows", frame):
-            self._run(f"insert into {table} by name select * from incoming_rows")
+            self._run(with_identifiers(statement("insert_by_name"), table=table))
 
     @contextmanager
     def _registered(self, name: str, frame: pl.DataFrame) -> Iterator[None]:
@@ -1057,9 +1212,8 @@ def _refuse_regression(counts: Mapping[str, int], replica: Path) -> None:
     with con:
         for table in counts:
             with suppress(duckdb.Error):  # a table a later migration added
-                published[table] = int(
-                    con.execute(f"select count(*) from {table}").fetchall()[0][0]
-                )
+                count = with_identifiers(statement("row_count"), table=table)
+                published[table] = int(con.execute(count).fetchall()[0][0])
     shrunk = [
         f"{table} {published[table]:,} -> {n:,}"
         for table, n in counts.items()

@@ -15,10 +15,13 @@ import bisect
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:  # numpy loads where session numbers are needed, not for every date question
+    import numpy as np
 
 ET = ZoneInfo("America/New_York")
 SESSION_END_ET = time(17, 0)
@@ -187,6 +190,8 @@ def session_numbers(dates: Sequence[date]) -> np.ndarray:
     >>> session_numbers([date(2025, 12, 24), date(2025, 12, 26), date(2025, 12, 29)]).tolist()
     [7298, 7299, 7300]
     """
+    import numpy as np
+
     days = np.array(_trade_dates(), dtype="datetime64[D]")
     values = np.array(list(dates), dtype="datetime64[D]")
     index = np.searchsorted(days, values)

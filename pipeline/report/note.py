@@ -129,9 +129,10 @@ def change_words(snapshot: Snapshot, code: str | None) -> str:
 
 
 def render_summary_line(snapshot: Snapshot) -> str:
-    """One line for tables and logs: root, as-of, stored version, trend, perspective, levels, odds.
+    """One line for tables and logs: root, as-of, revision, trend, perspective, levels, odds.
 
-    The version (``v3``) appears once the snapshot is stored; an analyst's name follows ``by``.
+    The revision (``r3``: the stored version of the call; ``v1``/``v2`` name methodologies)
+    appears once the snapshot is stored; an analyst's name follows ``by``.
 
     >>> from pipeline.analysis.snapshot import example_snapshot
     >>> render_summary_line(example_snapshot())
@@ -140,7 +141,7 @@ def render_summary_line(snapshot: Snapshot) -> str:
     prices = Prices(root_spec(snapshot.root).tick)
     head = f"{snapshot.root} {snapshot.as_of.isoformat()}"
     if snapshot.version is not None:
-        head += f" v{snapshot.version}"
+        head += f" r{snapshot.version}"
     if snapshot.author != MODEL_AUTHOR:
         head += f" by {snapshot.author}"
     if snapshot.source == DEMO_SOURCE:

@@ -33,6 +33,7 @@ from tests.support.prefect_server import (
     local_prefect_server,
     wait_until,
 )
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 pytestmark = pytest.mark.server
@@ -309,8 +310,8 @@ def test_a_worker_runs_a_triggered_run_to_completion(
     assert run["state_type"] == "COMPLETED", f"{run['state']}\n{worker.tail()}"
     assert {"callbook-nightly-summary", "callbook-rty-note"} <= artifact_keys(server, run["id"])
     with Warehouse.open(deployed.data_dir / "warehouse.duckdb", read_only=True) as wh:
-        calls = wh.query(
-            "select distinct root, as_of, source, kind, flow_run_id from snapshots"
+        calls = query(
+            wh, "select distinct root, as_of, source, kind, flow_run_id from snapshots"
         ).rows()
     assert calls == [("RTY", DEMO_AS_OF, "demo", "backfill", run["id"])]
 
@@ -388,7 +389,7 @@ def test_serve_registers_its_own_deployment_and_completes_a_run(
     run = wait_for_final_state(server, runs.served, logs=process)
     assert run["state_type"] == "COMPLETED", f"{run['state']}\n{process.tail()}"
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
-        assert wh.query("select distinct root, as_of from snapshots").rows() == [
+        assert query(wh, "select distinct root, as_of from snapshots").rows() == [
             ("RTY", DEMO_AS_OF)
         ]
 

@@ -26,6 +26,7 @@ from pipeline.market.calendar import ET, add_sessions, trade_dates
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 #: Methodology v1's analysis (the registry's one driver).
@@ -96,7 +97,7 @@ def bars_at(wh: Warehouse, day: date) -> pl.DataFrame:
 
 def test_bars_as_known_match_the_versions_by_hand(revised: Path) -> None:
     with Warehouse.open(revised / "warehouse.duckdb", read_only=True) as wh:
-        versions = wh.query("select * from bars where root = 'RTY'")
+        versions = query(wh, "select * from bars where root = 'RTY'")
         for day in (add_sessions(S, -1), S, add_sessions(E, -1), E, END):
             known_at = bars_known_at(day)
             # By hand: per bar, the version recorded by then and not yet superseded, else the
@@ -164,7 +165,8 @@ def test_only_dates_a_later_revision_reaches_differ_and_the_backfill_matches_eac
             assert row["bars_mode"].item() == "as_known"
             assert row["bars_known_at"].item() == bars_known_at(day)
         # The call for S itself published the settlement as first delivered, not the correction.
-        first, correction = wh.query(
+        first, correction = query(
+            wh,
             "select close from bars where contract = $c and session_date = $d order by recorded_at",
             {"c": REVISED_CONTRACT, "d": S},
         )["close"].to_list()

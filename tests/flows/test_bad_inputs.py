@@ -12,6 +12,7 @@ import pytest
 
 from flows.cli import EXIT_FAILED, EXIT_OK, main
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from tests.warehouse.small_book import SEED_CALL, build_small_data_dir
 from warehouse.store import TABLES, Warehouse
 
@@ -61,7 +62,7 @@ def test_a_batch_with_every_row_quarantined_fails(
     ]
     with Warehouse.open(tmp_path / "data" / "warehouse.duckdb", read_only=True) as wh:
         assert wh.table_counts()["bars"] == 0
-        rules = wh.query("select row_index, rule from quarantine order by row_index")
+        rules = query(wh, "select row_index, rule from quarantine order by row_index")
     assert rules.rows() == [
         (0, "ohlc.high_bound"),
         (1, "volume.plausible"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from flows.cli import EXIT_FAILED, EXIT_OK, main
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -46,7 +48,7 @@ def test_nightly_prints_the_summary_and_the_rty_note(data_dir: Path, capsys) -> 
     assert "callbook nightly — 2026-11-20 (DEMO DATA" in out
     assert "E-mini Russell 2000 (RTY)" in out
     # v2 is published by default (v1 is computed beside it): its note and chart are shown.
-    assert out.rstrip().endswith("chart-v2-v1.png")
+    assert out.rstrip().endswith("chart-v2-r1.png")
     assert "Methodology: v2" in out
     assert "Summary" in out and "Looking Forward" in out
 
@@ -84,26 +86,31 @@ def test_audit_leaves_out_the_tuning_period_and_says_so(data_dir: Path, capsys) 
     # demo call of v1 here is in sample, so the honest scoreboard has nothing to count yet.
     assert run(data_dir, "audit", "RTY", "--boot", "200") == EXIT_OK
     out = " ".join(capsys.readouterr().out.split())
-    assert (
-        "v1: parameters chosen on RTY, ES, NQ, YM synthetic demo data through 2026-11-20" in out
-    )
+    assert "v1: parameters chosen on RTY, ES, NQ, YM synthetic demo data through 2026-11-20" in out
     assert "backfill: computed later from stored history, point in time by construction" in out
-    assert "left out: RTY callbook backfill v1 demo — 352 call(s) in tuning period" in out
+    # A table of what is left out: the group, its calls, why, and the option that scores them.
+    assert "Left out of the scores" in out and "RTY callbook backfill v1" in out
+    row = r"RTY callbook backfill v1 352 2025-06-02 to 2026-\d\d-\d\d in tuning period "
+    assert re.search(row + "--include-in-sample demo", out)  # "demo": the group's wrapped end
     assert "nothing left to score" in out and "Scoreboard" not in out
 
 
 def test_audit_prints_scoreboard_and_calibration_and_writes_a_chart(
     data_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: table cells on one line
+    monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: the output still fits 100 columns
     assert run(data_dir, "audit", "RTY", "--boot", "200", "--include-in-sample") == EXIT_OK
     out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
     assert "Scoreboard" in out and "Calibration" in out and "skill vs" in out
-    assert "RTY callbook backfill v1 demo [in tuning period]" in out
+    assert "null" not in out
+    # One calibration table per group, titled with it.
+    assert "\nRTY callbook backfill v1 demo [in tuning period]" in out
     assert "stored 352" in out  # scored against the climatology stored with each call
     assert "overlap estimated" in out  # 352 calls: over ten horizons, correlation estimated
     charts = list((data_dir / "reports" / "audit").glob("reliability-RTY-*.png"))
     assert charts and charts[0].read_bytes().startswith(b"\x89PNG")
+    assert f"  {charts[0].name}" in out.splitlines()
 
 
 def test_audit_quality_prints_the_call_quality_of_v1_and_v2(data_dir: Path, capsys) -> None:
@@ -124,9 +131,10 @@ def test_an_analyst_call_is_recorded_resolved_and_scored(data_dir: Path, capsys)
     assert run(data_dir, "calls", "add", str(SEED_CALL)) == EXIT_OK
     assert "already recorded" in capsys.readouterr().out
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
-        stored = wh.query(
+        stored = query(
+            wh,
             "select s.kind, s.p_bull, s.recorded_late, s.resolved_on_source, o.rps, o.brier"
-            " from snapshots s join outcomes o using (snapshot_id) where s.author = 'seed-note'"
+            " from snapshots s join outcomes o using (snapshot_id) where s.author = 'seed-note'",
         )
     kind, p_bull, late, bars, rps, brier = stored.row(0)
     assert (kind, p_bull, late, bars) == ("analyst", 0.4, False, "demo")
@@ -149,14 +157,17 @@ def test_a_back_dated_call_is_recorded_late_and_left_out_of_the_scoreboard(
     assert "recorded late: stored after the session following 2026-02-04 had opened" in out
     assert run(data_dir, "audit", "RTY", "--author", "hindsight", "--boot", "200") == EXIT_OK
     out = " ".join(capsys.readouterr().out.split())
-    assert "left out: RTY hindsight analyst analyst analyst — 1 call(s) recorded late" in out
+    assert "RTY hindsight analyst 1 2026-02-04 to 2026-02-04 recorded late --include-late" in out
     assert "Scoreboard" not in out
     assert run(data_dir, "audit", "RTY", "--author", "hindsight", "--include-late") == EXIT_OK
     out = capsys.readouterr().out
-    assert "RTY hindsight analyst analyst analyst [recorded late]" in out
-    # One call over a 20-session horizon: no interval, and the row says why.
-    assert "-0.133 (no interval)" in out or "(no interval)" in out
-    assert "too few calls: 1 < 60 (3 horizons of 20 sessions)" in out
+    assert "\nRTY hindsight analyst [recorded late]" in out  # its calibration table
+    # One call over a 20-session horizon: no interval, and a note says why.
+    assert "(no interval)" in out
+    assert (
+        "no interval for RTY hindsight analyst [recorded late]: too few calls: 1 < 60 (3 "
+        "horizons of 20 sessions)" in " ".join(out.split())
+    )
     # Scored against the model's climatology stored for RTY on 2026-02-04 (same bars, horizon).
     assert "model 1" in out
 
@@ -313,22 +324,25 @@ def test_an_open_analyst_call_shows_its_status_so_far_and_no_score(
     out = capsys.readouterr().out
     assert "run `callbook backfill`" not in out
     assert "Open calls" in out and "Scoreboard" not in out
-    (line,) = [x for x in out.splitlines() if "RTY 2026-02-04 seed-note" in x]
-    assert "analyst on demo bars: " in line and "[recorded late]" not in line
-    assert "11 of 20 sessions" in line and "(to 2026-02-20)" in line
-    assert line.rstrip().endswith("not scored until the horizon ends")
+    assert max(len(line) for line in out.splitlines()) <= 100
+    (row,) = [x for x in out.splitlines() if "RTY 2026-02-04 seed-note" in x]
+    assert row.split()[3:6] == ["analyst", "demo", "-"]  # methodology, bars, not late
+    text = " ".join(out.split())
     assert "RPS" not in out
 
     assert run(seed_in_flight, "show", "RTY", "--author", "seed-note", "--format", "markdown") == 0
     note = capsys.readouterr().out
-    status = line.split("bars: ", 1)[1].strip()
-    assert f"**Status so far:** {status}" in note
+    status = note.split("**Status so far:** ", 1)[1].splitlines()[0].strip()
+    assert "11 of 20 sessions" in status and "(to 2026-02-20)" in status
+    assert status.endswith("not scored until the horizon ends")
+    assert status in text  # the audit's table shows the same status, wrapped in its cell
 
     with Warehouse.open(seed_in_flight / "warehouse.duckdb", read_only=True) as wh:
-        view = wh.query("select * from open_calls where author = 'seed-note'")
-        outcomes = wh.query(
+        view = query(wh, "select * from open_calls where author = 'seed-note'")
+        outcomes = query(
+            wh,
             "select count(*) as n from outcomes o join snapshots s using "
-            "(snapshot_id) where s.author = 'seed-note'"
+            "(snapshot_id) where s.author = 'seed-note'",
         )
     # The nightly of 2026-02-20 recorded the same status in the open_calls view.
     assert view.select("sessions_elapsed", "horizon_sessions", "through_session").row(0) == (
@@ -389,9 +403,11 @@ def test_a_feed_file_with_its_index_file_rolls_by_the_basis(
         assert run(data, "backfill", "--roots", "YM", "--source", "file") == EXIT_OK
     capsys.readouterr()
     with Warehouse.open(data / "warehouse.duckdb", read_only=True) as wh:
-        stored = dict(wh.query("select contract, count(*) from bars_current group by 1").rows())
-        batches = wh.query("select row_count, metadata->>'$.index_symbol' as i from ingest_batches")
-        rolls = wh.query("select * from rolls_current order by roll_session")
+        stored = dict(query(wh, "select contract, count(*) from bars_current group by 1").rows())
+        batches = query(
+            wh, "select row_count, metadata->>'$.index_symbol' as i from ingest_batches"
+        )
+        rolls = query(wh, "select * from rolls_current order by roll_session")
     assert stored == {"YM=F": feed.height, "^DJI": index.height}
     assert batches.rows() == [(feed.height + index.height, "^DJI")]
     # Expiries 2025-03-21 .. 2025-12-19 and 2026-03-20: five rolls, each the jump in the basis.

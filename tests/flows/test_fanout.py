@@ -20,6 +20,7 @@ import pytest
 from flows.nightly import nightly
 from flows.settings import load_settings
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from warehouse.lock import lock_path, read_holder
 from warehouse.store import Warehouse, replica_is_stale, replica_path
 
@@ -46,17 +47,18 @@ def stored(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
     (everything but the provenance: run id, creation and recording times)."""
     with Warehouse.open_reader(data_dir / "warehouse.duckdb") as wh:
         return {
-            "snapshots": wh.query(
-                "select snapshot_id, content_hash, kind from snapshots order by snapshot_id"
+            "snapshots": query(
+                wh, "select snapshot_id, content_hash, kind from snapshots order by snapshot_id"
             ).rows(),
-            "levels": wh.query(
-                "select * exclude (snapshot_id), snapshot_id from snapshot_levels order by all"
+            "levels": query(
+                wh, "select * exclude (snapshot_id), snapshot_id from snapshot_levels order by all"
             ).rows(),
-            "scenarios": wh.query(
-                "select * exclude (snapshot_id), snapshot_id from snapshot_scenarios order by all"
+            "scenarios": query(
+                wh,
+                "select * exclude (snapshot_id), snapshot_id from snapshot_scenarios order by all",
             ).rows(),
-            "outcomes": wh.query(
-                "select * exclude (recorded_at) from outcomes order by snapshot_id"
+            "outcomes": query(
+                wh, "select * exclude (recorded_at) from outcomes order by snapshot_id"
             ).rows(),
         }
 
@@ -210,10 +212,10 @@ def test_a_reader_answers_from_the_published_state_while_a_backfill_writes(
             time.sleep(0.1)
         started = time.perf_counter()
         with Warehouse.open_reader(path) as reader:
-            during = reader.query(
-                "select snapshot_id, content_hash, kind from snapshots order by snapshot_id"
+            during = query(
+                reader, "select snapshot_id, content_hash, kind from snapshots order by snapshot_id"
             ).rows()
-            reader.query("select * from scoreboard")
+            query(reader, "select * from scoreboard")
         answered = time.perf_counter() - started
         assert writing(path, writer.pid)  # the writer was still at work when the answer came
     finally:

@@ -15,6 +15,7 @@ from pipeline.analysis.assemble import CONTENT_COLUMNS
 from pipeline.analysis.methodology import get as get_methodology
 from pipeline.market.continuous import continuous_series
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 #: Methodology v1's analysis (the registry's one driver).
@@ -62,7 +63,8 @@ def test_backfilled_snapshots_equal_the_calls_made_from_bars_cut_at_their_date(
 
 def test_outcomes_exist_exactly_for_calls_whose_horizon_has_passed(backfilled: Path) -> None:
     with Warehouse.open(backfilled / "warehouse.duckdb", read_only=True) as wh:
-        counts = wh.query(
+        counts = query(
+            wh,
             "select s.horizon_end <= $through as due, count(o.snapshot_id) as resolved, count(*) as n"
             " from snapshots s left join outcomes o using (snapshot_id) where s.root = 'RTY'"
             " group by 1 order by 1",

@@ -13,6 +13,7 @@ from flows.tasks import RootsFailed
 from pipeline.sources.demo import DemoSource
 from pipeline.sources.inbox import file_sha256
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 AS_OF = date(2026, 11, 20)
@@ -79,9 +80,10 @@ def run(data_dir: Path, *, fails: bool = False) -> list[tuple[str, str, int, int
 
 def inbox_files(data_dir: Path) -> list[tuple[object, ...]]:
     with Warehouse.open_reader(data_dir / "warehouse.duckdb") as wh:
-        return wh.query(
+        return query(
+            wh,
             "select root, file_name, status, archived_path, batch_id is not null as batch"
-            " from inbox_files order by root, file_name"
+            " from inbox_files order by root, file_name",
         ).rows()
 
 
@@ -116,10 +118,10 @@ def test_dropped_files_are_loaded_once_archived_and_bad_ones_kept_with_a_reason(
         "missing required columns: close" in (rejected / "es-2026-11-13.csv.reason.txt").read_text()
     )
     with Warehouse.open_reader(data_dir / "warehouse.duckdb") as wh:
-        calls = wh.query(
-            "select root, as_of, source, methodology_version from snapshots order by all"
+        calls = query(
+            wh, "select root, as_of, source, methodology_version from snapshots order by all"
         ).rows()
-        lake = wh.query("select source, root, row_count from ingest_batches").rows()
+        lake = query(wh, "select source, root, row_count from ingest_batches").rows()
     # the call of the file's last session, by each default methodology
     assert calls == [("RTY", FIRST_WEEK_END, "file", m) for m in ("v1", "v2")]
     assert lake == [("file", "RTY", history.height)]
@@ -157,11 +159,13 @@ def test_dropped_files_are_loaded_once_archived_and_bad_ones_kept_with_a_reason(
         ("RTY", "rty-2026-11-20.csv", "loaded", "RTY/done/rty-2026-11-20.csv", True),
     ]
     with Warehouse.open_reader(data_dir / "warehouse.duckdb") as wh:
-        rules = wh.query("select session_date, rule from quarantine").rows()
-        last = wh.query("select max(as_of) as d from snapshots")["d"].item()
-        batches = wh.query("select count(*) as n from ingest_batches")["n"].item()
-        duplicate = wh.query(
-            "select count(*) as n from inbox_files where file_sha256 = $sha", {"sha": resent_sha}
+        rules = query(wh, "select session_date, rule from quarantine").rows()
+        last = query(wh, "select max(as_of) as d from snapshots")["d"].item()
+        batches = query(wh, "select count(*) as n from ingest_batches")["n"].item()
+        duplicate = query(
+            wh,
+            "select count(*) as n from inbox_files where file_sha256 = $sha",
+            {"sha": resent_sha},
         )["n"].item()
         before = {t: wh.content_hash(t) for t in ("bars", "quarantine", "snapshots")}
     assert {d for d, _ in rules} == {date(2026, 11, 18)}

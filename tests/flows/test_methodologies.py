@@ -14,6 +14,7 @@ from flows.nightly import nightly
 from pipeline.analysis import methodology
 from pipeline.analysis.params import AnalysisParams
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 AS_OF = date(2026, 11, 20)
@@ -58,12 +59,15 @@ def test_the_nightly_makes_every_configured_methodology(data_dir: Path) -> None:
     # The v1 call of the first run is unchanged; the variant's call of the same session is new.
     assert (result.snapshots.written, result.snapshots.unchanged) == (1, 1)
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
-        calls = wh.query(
+        calls = query(
+            wh,
             "select methodology_version, version, horizon_sessions, snapshot_id from snapshots"
-            " order by methodology_version"
+            " order by methodology_version",
         )
-        published = wh.query("select methodology_version, as_of from published_calls")
-        configured = wh.query("select methodology_version, published from methodologies order by 1")
+        published = query(wh, "select methodology_version, as_of from published_calls")
+        configured = query(
+            wh, "select methodology_version, published from methodologies order by 1"
+        )
     assert calls.rows() == [
         ("v1", 1, 20, f"RTY/{AS_OF}/callbook/v1/demo/v1"),
         (VARIANT, 1, 10, f"RTY/{AS_OF}/callbook/{VARIANT}/demo/v1"),
@@ -72,7 +76,7 @@ def test_the_nightly_makes_every_configured_methodology(data_dir: Path) -> None:
     assert configured.rows() == [("v1", False), (VARIANT, True)]
     # Only the published methodology's note is written, and it says which one it is.
     [report] = result.reports
-    assert report.note_path.name == f"note-{VARIANT}-v1.md"
+    assert report.note_path.name == f"note-{VARIANT}-r1.md"
     assert VARIANT in report.note
 
 
@@ -90,9 +94,10 @@ def test_the_backfill_makes_every_methodology_for_the_same_sessions(data_dir: Pa
     assert set(by_methodology) == {"v1", VARIANT}
     assert by_methodology["v1"].sessions == by_methodology[VARIANT].sessions > 50
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
-        sessions = wh.query(
+        sessions = query(
+            wh,
             "select methodology_version, list(as_of order by as_of) as days from latest_snapshots"
-            " group by 1 order by 1"
+            " group by 1 order by 1",
         )
     v1_days, variant_days = sessions["days"].to_list()
     assert v1_days == variant_days

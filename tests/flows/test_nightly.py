@@ -16,6 +16,7 @@ from flows.nightly import NightlyResult, incremental_start, nightly, summary_mar
 from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.sources.demo import DemoSource
 from tests.fakes.clock import frozen_clock as clock_at
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 AS_OF = date(2026, 11, 20)
@@ -52,13 +53,14 @@ def test_first_run_loads_history_and_makes_the_days_calls(first_run) -> None:
     assert all(s.inserted > 5000 and s.revised == 0 and s.quarantined == 0 for s in result.ingest)
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
         sessions = dict(
-            wh.query(
-                "select root, count(distinct session_date) from bars_current group by root"
+            query(
+                wh, "select root, count(distinct session_date) from bars_current group by root"
             ).iter_rows()
         )
-        calls = wh.query(
+        calls = query(
+            wh,
             "select root, as_of, version, kind, source, author, methodology_version"
-            " from snapshots order by root, methodology_version"
+            " from snapshots order by root, methodology_version",
         )
     assert set(sessions) == {"RTY", "ES"} and min(sessions.values()) >= 5000
     # 2026-11-20 is the last completed session at the clock's time: a live call, made by each
@@ -80,7 +82,7 @@ def test_first_run_writes_a_labelled_note_and_chart_per_root(first_run) -> None:
     assert [r.root for r in result.reports] == ROOTS
     for report in result.reports:
         assert (
-            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v2-v1.md"
+            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v2-r1.md"
         )
         note = report.note_path.read_text()
         assert "Methodology: v2" in note  # the published methodology's note
@@ -107,7 +109,7 @@ def test_second_run_the_same_day_changes_nothing(first_run, frozen_clock: None) 
     assert all(s.duplicate for s in third.ingest)
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
         final = wh.table_counts()
-        outcomes = wh.query("select outcome from fetch_log order by fetch_id")["outcome"]
+        outcomes = query(wh, "select outcome from fetch_log order by fetch_id")["outcome"]
     assert final["ingest_batches"] == after["ingest_batches"]
     assert outcomes.to_list() == ["landed"] * 4 + ["duplicate"] * 2
     lake_files = sorted((data_dir / "lake" / "raw").rglob("*.parquet"))
@@ -122,7 +124,7 @@ def test_a_call_for_a_past_session_is_a_backfill(
     assert result.as_of == date(2026, 11, 19)  # 16:30 ET: the session of 2026-11-20 is not final
     nightly(roots=["YM"], source="demo", as_of=date(2026, 11, 18), data_dir=str(tmp_path / "d"))
     with Warehouse.open(tmp_path / "d" / "warehouse.duckdb", read_only=True) as wh:
-        kinds = wh.query("select distinct as_of, kind from snapshots order by as_of").rows()
+        kinds = query(wh, "select distinct as_of, kind from snapshots order by as_of").rows()
     assert kinds == [(date(2026, 11, 18), "backfill"), (date(2026, 11, 19), "live")]
 
 
@@ -135,8 +137,9 @@ def test_revised_bar_gives_version_2_only_to_the_calls_that_used_it(
     backfill(roots=["RTY"], source="demo", start=window[0], end=window[1], data_dir=str(data_dir))
     path = data_dir / "warehouse.duckdb"
     with Warehouse.open(path) as wh:
-        before = wh.query(
-            "select as_of, version, content_hash from snapshots where root = 'RTY' order by as_of"
+        before = query(
+            wh,
+            "select as_of, version, content_hash from snapshots where root = 'RTY' order by as_of",
         )
         # The vendor revises the front contract's settlement of 2026-11-13 by one tick.
         batch = DemoSource().fetch("RTY", start=revised_day, end=revised_day, fetched_at=NOW)
@@ -155,12 +158,13 @@ def test_revised_bar_gives_version_2_only_to_the_calls_that_used_it(
         assert outcome.revised == 1
     backfill(roots=["RTY"], source="demo", start=window[0], end=window[1], data_dir=str(data_dir))
     with Warehouse.open(path, read_only=True) as wh:
-        after = wh.query(
+        after = query(
+            wh,
             "select as_of, max(version) as version, count(*) as versions from snapshots"
-            " where root = 'RTY' group by as_of order by as_of"
+            " where root = 'RTY' group by as_of order by as_of",
         )
-        links = wh.query(
-            "select as_of, supersedes_version from snapshots where root = 'RTY' and version = 2"
+        links = query(
+            wh, "select as_of, supersedes_version from snapshots where root = 'RTY' and version = 2"
         )
     versions = dict(zip(after["as_of"], after["version"], strict=True))
     assert set(before["as_of"]) == set(versions)

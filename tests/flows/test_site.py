@@ -25,6 +25,7 @@ from pipeline.market.calendar import last_completed_session
 from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.schema import Batch
 from tests.fakes.clock import frozen_clock
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 # Saturday: the last session is 2027-01-15. v1's parameters were tuned on the demo history to
@@ -76,7 +77,7 @@ def copy_of(data_dir: Path, tmp_path: Path) -> Path:
 
 def index_rows(data_dir: Path, sql: str) -> list[dict]:
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
-        return wh.query(sql).to_dicts()
+        return query(wh, sql).to_dicts()
 
 
 def call_page(
@@ -191,7 +192,7 @@ def test_a_revised_bar_does_not_change_a_past_calls_chart(data_dir: Path, tmp_pa
     page = call_page(copy / "site", "RTY", day)
     bars_before = re.search(r'data-bars="([^"]*)"', page.read_text()).group(1)
     drawn_at = page.stat().st_mtime_ns
-    png = copy / "reports" / "RTY" / str(day) / "chart-v2-v1.png"
+    png = copy / "reports" / "RTY" / str(day) / "chart-v2-r1.png"
     png_before = png.read_bytes()
     # The vendor revises the settlements of the call's day and the session before, after the
     # call was made.

@@ -58,8 +58,15 @@ def sql(data_dir: Path, statement: str) -> list[tuple]:
 
 
 def verify_lines(data_dir: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> list[str]:
+    """verify's output lines: one per difference, then the summary (wrapped to 100 columns in
+    the output, its continuation lines indented: joined again here)."""
     status = main(["--data-dir", str(data_dir), "verify", *flags])
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines: list[str] = []
+    for line in capsys.readouterr().out.strip().splitlines():
+        if line.startswith("  ") and lines:
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
     assert status == (EXIT_OK if lines[-1].endswith("no differences") else EXIT_FAILED)
     return lines
 

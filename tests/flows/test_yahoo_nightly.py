@@ -17,6 +17,7 @@ from pipeline.market.contracts import ROOT_SPECS
 from pipeline.sources.demo import demo_bars, demo_index_bars
 from tests.fakes import feeds
 from tests.fakes.yahoo import FakeYahoo, isolate_yfinance
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 AS_OF = date(2026, 11, 20)
@@ -98,13 +99,15 @@ def test_nightly_on_yahoo_makes_calls_and_a_second_run_changes_nothing(
     assert first.snapshots.written == 2
     path = tmp_path / "warehouse.duckdb"
     with Warehouse.open(path, read_only=True) as wh:
-        contracts = wh.query(
-            "select contract, count(*) as n from bars_current where root = 'RTY' group by 1 order by 1"
+        contracts = query(
+            wh,
+            "select contract, count(*) as n from bars_current where root = 'RTY' group by 1 order by 1",
         )
         call = wh.snapshot_rows("RTY").row(0, named=True)
-        meta = wh.query(
+        meta = query(
+            wh,
             "select metadata->'$.symbols.\"RTY=F\".history_metadata.shortName' as name"
-            " from ingest_batches where root = 'RTY'"
+            " from ingest_batches where root = 'RTY'",
         )
         hashes = {t: wh.content_hash(t) for t in ("bars", "snapshots")}
     feed = front_month_feed("RTY").filter(pl.col("session_date") <= AS_OF)
@@ -134,7 +137,8 @@ def test_nightly_on_yahoo_makes_calls_and_a_second_run_changes_nothing(
     assert (third.ingest[0].revised, third.ingest[0].inserted) == (1, 0)
     assert (third.snapshots.written, third.snapshots.superseding) == (1, 1)
     with Warehouse.open(path, read_only=True) as wh:
-        history = wh.query(
+        history = query(
+            wh,
             "select close, superseded_at is null as current from bars where contract = 'RTY=F'"
             " and session_date = $day order by recorded_at",
             {"day": revised_day},
@@ -158,8 +162,8 @@ def test_unfinished_session_is_deferred_then_loaded_the_next_night(
     assert first.ingest[0].deferred >= 1
     with Warehouse.open(tmp_path / "warehouse.duckdb", read_only=True) as wh:
         assert wh.last_session("RTY", source="yahoo") == AS_OF
-        deferred = wh.query(
-            "select rule, session_date from row_findings where severity = 'deferred'"
+        deferred = query(
+            wh, "select rule, session_date from row_findings where severity = 'deferred'"
         )
         assert ("session.final", date(2026, 11, 23)) in deferred.rows()
         assert wh.snapshot_rows("RTY")["as_of"].to_list() == [AS_OF]  # the last final session
@@ -190,8 +194,8 @@ def test_rate_limit_is_retried_and_a_dead_root_does_not_stop_the_others(
     assert es.message.startswith(f"gave up after {tasks.FETCH_RETRIES + 1} attempts")
     assert "ES=F" in es.message
     with Warehouse.open(tmp_path / "warehouse.duckdb", read_only=True) as wh:
-        roots = wh.query("select distinct root from bars").rows()
-        failures = wh.query("select root, outcome from fetch_log where outcome = 'failed'").rows()
+        roots = query(wh, "select distinct root from bars").rows()
+        failures = query(wh, "select root, outcome from fetch_log where outcome = 'failed'").rows()
         assert wh.snapshot_rows("RTY").height == 1
         assert wh.snapshot_rows("ES").height == 0
     assert roots == [("RTY",)]
@@ -268,12 +272,13 @@ def test_the_roll_is_placed_by_calendar_and_measured_against_the_index(
     path = tmp_path / "warehouse.duckdb"
     with Warehouse.open(path, read_only=True) as wh:
         observations = wh.contract_month_observations("RTY", symbol="RTY=F")
-        calls = wh.query("select as_of, contract, content_hash from snapshots order by as_of")
-        roll = wh.query(
+        calls = query(wh, "select as_of, contract, content_hash from snapshots order by as_of")
+        roll = query(
+            wh,
             "select * from rolls_current where root = 'RTY' and roll_session = $day",
             {"day": date(2026, 12, 21)},
         ).row(0, named=True)
-        rolls = wh.query("select count(*) as n, count(distinct method) as m from rolls").row(0)
+        rolls = query(wh, "select count(*) as n, count(distinct method) as m from rolls").row(0)
     assert observations[-3:] == [
         (date(2026, 12, 17), "2026-12"),
         (date(2026, 12, 18), "2027-03"),
@@ -309,5 +314,5 @@ def test_the_roll_is_placed_by_calendar_and_measured_against_the_index(
         methodologies=["v1"],  # as the nights above (run() pins v1)
     )
     with Warehouse.open(path, read_only=True) as wh:
-        versions = wh.query("select as_of, count(*) as n from snapshots group by 1 order by 1")
+        versions = query(wh, "select as_of, count(*) as n from snapshots group by 1 order by 1")
     assert versions["n"].to_list() == [1, 1, 1]

@@ -14,6 +14,7 @@ import pytest
 from pipeline.analysis.methodology import get
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
+from tests.support.sql import query
 from warehouse.store import CALL_CHANGES_MIGRATION, Warehouse
 
 AT = datetime(2026, 11, 21, 12, tzinfo=UTC)
@@ -64,7 +65,7 @@ def expected_changes(current: pl.DataFrame) -> set[tuple[str, date, str]]:
 def stored_changes(wh: Warehouse) -> set[tuple[str, date, str]]:
     return {
         (m, d, w)
-        for m, d, w in wh.query("select methodology_version, as_of, what from call_changes").rows()
+        for m, d, w in query(wh, "select methodology_version, as_of, what from call_changes").rows()
     }
 
 
@@ -91,20 +92,21 @@ def test_call_changes_follow_every_write_of_current_versions(rows: pl.DataFrame)
     revised_days = [days[5], days[30]]
     revision = moved_line(rows, revised_days, 7.0)
     write(wh, revision)  # version 2 of two days in the middle of each history
-    current = wh.query("select * from latest_snapshots")
+    current = query(wh, "select * from latest_snapshots")
     assert current.filter(pl.col("version") == 2).height == 2 * len(revised_days)
     assert stored_changes(wh) == expected_changes(current)
     for day in revised_days:  # the day and the next one compare against the revised line
-        after = wh.query(
+        after = query(
+            wh,
             "select after from call_changes where as_of = $d and what = 'line_in_the_sand' "
             "and methodology_version = 'v1'",
             {"d": day},
         )["after"].to_list()
         row = revision.filter((pl.col("as_of") == day) & (pl.col("methodology_version") == "v1"))
         assert after == [f"{row['line_low'][0]}–{row['line_high'][0]}"]
-    n_rows = wh.query("select count(*) as n from call_change_rows")["n"][0]
+    n_rows = query(wh, "select count(*) as n from call_change_rows")["n"][0]
     write(wh, revision)  # written again: nothing new, nothing derived twice
-    assert wh.query("select count(*) as n from call_change_rows")["n"][0] == n_rows
+    assert query(wh, "select count(*) as n from call_change_rows")["n"][0] == n_rows
 
 
 def test_a_warehouse_upgraded_to_010_derives_the_changes_of_its_stored_calls(
@@ -113,7 +115,7 @@ def test_a_warehouse_upgraded_to_010_derives_the_changes_of_its_stored_calls(
     path = tmp_path / "warehouse.duckdb"
     wh = Warehouse.open(path)
     write(wh, rows)
-    before = wh.query("select * from call_changes order by all")
+    before = query(wh, "select * from call_changes order by all")
     assert before.height > 0
     # as a warehouse written before 010 is: no derived rows, migration 010 not applied (and never
     # published so: its replica would hold one migration fewer)
@@ -123,4 +125,4 @@ def test_a_warehouse_upgraded_to_010_derives_the_changes_of_its_stored_calls(
     )
     wh.close(publish=False)
     with Warehouse.open(path) as wh:
-        assert wh.query("select * from call_changes order by all").equals(before)
+        assert query(wh, "select * from call_changes order by all").equals(before)

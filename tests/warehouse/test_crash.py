@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from flows.verify import verify
+from tests.support.sql import query
 from warehouse.store import (
     MethodologyEntry,
     ReplicaRegressionError,
@@ -43,7 +44,7 @@ def replica_methodologies(path: Path) -> list[str]:
 def reader_methodologies(path: Path) -> list[str]:
     """What a callbook reader sees (it republishes a replica a dead writer left stale)."""
     with Warehouse.open_reader(path) as reader:
-        return sorted(reader.query("select methodology_version from methodologies")[:, 0])
+        return sorted(query(reader, "select methodology_version from methodologies")[:, 0])
 
 
 #: A writer in another process, stopped at a phase until killed. Phases: ``locked`` (the lock is

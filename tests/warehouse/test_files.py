@@ -42,7 +42,7 @@ def test_reports_get_the_mode_open_would_give_them(umask: int, tmp_path: Path) -
     from datetime import date
 
     paths = report_paths(tmp_path, "RTY", date(2026, 2, 4), 1, methodology="v1")
-    write_report(paths, note="# RTY\n\n![chart](chart-v1-v1.png)\n", chart=b"\x89PNG...")
+    write_report(paths, note="# RTY\n\n![chart](chart-v1-r1.png)\n", chart=b"\x89PNG...")
     plain = tmp_path / "plain.txt"
     plain.write_text("made by open()")
     for path in (paths.note, paths.chart, paths.latest):
@@ -53,3 +53,18 @@ def test_reports_get_the_mode_open_would_give_them(umask: int, tmp_path: Path) -
 def test_lake_files_too(umask: int, tmp_path: Path) -> None:
     landed = land_batch(tmp_path, make_batch())
     assert mode(tmp_path / landed.path) == EXPECTED[umask]
+
+
+def test_a_chart_written_under_the_old_name_is_still_found(tmp_path: Path) -> None:
+    """Reports written before revisions were spelt r<N> keep their names and are found."""
+    from datetime import date
+
+    paths = report_paths(tmp_path, "RTY", date(2026, 2, 4), 3, methodology="v2")
+    assert (paths.note.name, paths.chart.name) == ("note-v2-r3.md", "chart-v2-r3.png")
+    assert paths.existing_chart() is None
+    paths.legacy_chart.parent.mkdir(parents=True)
+    paths.legacy_chart.write_bytes(b"\x89PNG old")
+    assert paths.legacy_chart.name == "chart-v2-v3.png"
+    assert paths.existing_chart() == paths.legacy_chart
+    write_report(paths, note="# RTY\n\n![chart](chart-v2-r3.png)\n", chart=b"\x89PNG new")
+    assert paths.existing_chart() == paths.chart

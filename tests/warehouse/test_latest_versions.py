@@ -10,6 +10,7 @@ import pytest
 from pipeline.analysis.methodology import get
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
+from tests.support.sql import query
 from warehouse.store import SNAPSHOT_KEY, Warehouse
 
 AT = datetime(2026, 11, 21, 12, tzinfo=UTC)
@@ -51,8 +52,10 @@ def test_latest_snapshots_is_the_highest_version_of_every_call(rows: pl.DataFram
     write(revised(rows, 2, "-a"), "backfill")  # every 2nd call gets version 2
     write(revised(revised(rows, 2, "-a"), 6, "-b"), "backfill")  # every 6th: version 3
     write(revised(rows, 5, "-c").head(10), "live")  # some go back to other content: a new version
-    versions = wh.query("select version, count(*) as n from snapshots group by 1 order by 1").rows()
+    versions = query(
+        wh, "select version, count(*) as n from snapshots group by 1 order by 1"
+    ).rows()
     assert [v for v, _ in versions] == [1, 2, 3, 4] and sum(n for _, n in versions) > rows.height
-    latest = wh.query("select snapshot_id from latest_snapshots order by snapshot_id")
+    latest = query(wh, "select snapshot_id from latest_snapshots order by snapshot_id")
     assert latest.height == rows.height
-    assert latest["snapshot_id"].to_list() == wh.query(ORACLE)["snapshot_id"].to_list()
+    assert latest["snapshot_id"].to_list() == query(wh, ORACLE)["snapshot_id"].to_list()

@@ -17,6 +17,7 @@ from pipeline.analysis.methodology import get as get_methodology
 from pipeline.analysis.params import CLIMATOLOGY_PRIOR_WEIGHT
 from pipeline.audit.outcomes import OUTCOME_SCHEMA
 from pipeline.audit.scores import outcome_index
+from tests.support.sql import query
 from tests.warehouse.test_store import bars, seed_call_rows
 from warehouse import store
 from warehouse.store import MethodologyEntry, Warehouse, WarehouseError
@@ -83,9 +84,9 @@ def test_an_analyst_call_is_late_from_the_next_sessions_open(wh: Warehouse) -> N
     write(wh, late, "analyst", AT_OPEN)
     # The model's calls are never late: a backfill made in July is point in time by construction.
     write(wh, model_call(), "backfill", datetime(2026, 7, 1, tzinfo=UTC))
-    stored = wh.query("select author, recorded_late from snapshots order by author")
+    stored = query(wh, "select author, recorded_late from snapshots order by author")
     assert stored.rows() == [("callbook", False), ("late-desk", True), ("seed-note", False)]
-    assert wh.query("select recorded_late from latest_calls where author = 'late-desk'").item()
+    assert query(wh, "select recorded_late from latest_calls where author = 'late-desk'").item()
     with pytest.raises(WarehouseError, match="resolved_on_source"):
         write(wh, seed_call_rows().drop("resolved_on_source"), "analyst", BEFORE_OPEN)
 
@@ -97,9 +98,10 @@ def test_provenance_defaults_and_as_known_columns(wh: Warehouse) -> None:
         bars_mode=pl.lit("as_known"), bars_known_at=pl.lit(known_at)
     )
     write(wh, as_known, "backfill", AT_OPEN)
-    stored = wh.query(
+    stored = query(
+        wh,
         "select methodology_version, bars_mode, bars_known_at, resolved_on_source, content_hash"
-        " from snapshots order by methodology_version"
+        " from snapshots order by methodology_version",
     )
     assert stored.select(pl.exclude("content_hash")).rows() == [
         ("v1", "current", BEFORE_OPEN, "demo"),
@@ -164,12 +166,13 @@ def test_methodologies_record_their_tuning_period_and_calls_are_flagged(wh: Ware
     write(wh, model_call("yahoo"), "backfill", BEFORE_OPEN)  # v1 was not tuned on market data
     write(wh, model_call("demo", "v9"), "backfill", BEFORE_OPEN)
     write(wh, seed_call_rows(), "analyst", BEFORE_OPEN)
-    ids = wh.query("select snapshot_id from snapshots order by snapshot_id")["snapshot_id"]
+    ids = query(wh, "select snapshot_id from snapshots order by snapshot_id")["snapshot_id"]
     outcomes = pl.concat([outcome_row(i, "bull", 2, 0.2) for i in ids])
     wh.append_outcomes(outcomes, series_through=date(2026, 3, 5), recorded_at=at)
-    flags = wh.query(
+    flags = query(
+        wh,
         "select methodology_version, source, as_of, in_tuning_period from calls_vs_outcomes"
-        " order by methodology_version, source, as_of"
+        " order by methodology_version, source, as_of",
     )
     assert flags.rows() == [
         ("analyst", "analyst", AS_OF, False),
@@ -184,16 +187,17 @@ def test_methodologies_record_their_tuning_period_and_calls_are_flagged(wh: Ware
         ("v2", "yahoo", later, False),
         ("v9", "demo", AS_OF, None),
     ]
-    recorded = wh.query(
+    recorded = query(
+        wh,
         "select methodology_version, tuning_declared, tuned_through, tuned_on from methodologies"
-        " order by methodology_version"
+        " order by methodology_version",
     )
     assert recorded.rows() == [
         ("v1", True, date(2026, 11, 20), get_methodology("v1").tuning.describe()),
         ("v2", True, date(2026, 11, 20), get_methodology("v2").tuning.describe()),
         ("v9", False, None, ""),
     ]
-    periods = wh.query("select * from tuning_periods order by all")
+    periods = query(wh, "select * from tuning_periods order by all")
     assert periods.rows() == [
         ("v1", "ES", True, date(2026, 11, 20)),
         ("v1", "RTY", True, date(2026, 11, 20)),
@@ -204,11 +208,12 @@ def test_methodologies_record_their_tuning_period_and_calls_are_flagged(wh: Ware
     ]
     # Recorded again (every run does): the same rows, no duplicates.
     wh.record_methodologies([entry("v2", True), entry("v1"), undeclared], at=at)
-    assert wh.query("select * from tuning_periods order by all").rows() == periods.rows()
+    assert query(wh, "select * from tuning_periods order by all").rows() == periods.rows()
     # The scoreboard view counts no in-sample call (nor a late one).
-    board = wh.query(
+    board = query(
+        wh,
         "select methodology_version, source, calls from scoreboard order by methodology_version,"
-        " source"
+        " source",
     )
     assert board.rows() == [
         ("analyst", "analyst", 1),
@@ -230,15 +235,16 @@ def test_scored_calls_use_the_stored_point_in_time_climatology(wh: Warehouse) ->
         .with_columns(pl.lit(date(2026, 2, 5)).alias("as_of"), pl.lit("desk").alias("author"))
     ).with_columns(resolved_on_source=pl.lit("demo"))
     write(wh, other_day, "analyst", BEFORE_OPEN + timedelta(days=1))
-    ids = wh.query("select snapshot_id from snapshots")["snapshot_id"]
+    ids = query(wh, "select snapshot_id from snapshots")["snapshot_id"]
     wh.append_outcomes(
         pl.concat([outcome_row(i, "sideways", 1, 0.1) for i in ids]),
         series_through=date(2026, 3, 6),
         recorded_at=AT_OPEN,
     )
-    refs = wh.query(
+    refs = query(
+        wh,
         "select author, methodology_version, ref_basis, ref_bear, ref_sideways, ref_bull, ref_rps"
-        " from scored_calls order by author, methodology_version"
+        " from scored_calls order by author, methodology_version",
     )
     rows = {(r[0], r[1]): r[2:] for r in refs.rows()}
     # The model's calls: their own stored climatology.
@@ -253,8 +259,8 @@ def test_scored_calls_use_the_stored_point_in_time_climatology(wh: Warehouse) ->
 
 def test_open_calls_show_the_latest_status_so_far(wh: Warehouse) -> None:
     write(wh, seed_call_rows(), "analyst", BEFORE_OPEN)
-    (snapshot_id,) = wh.query("select snapshot_id from snapshots")["snapshot_id"]
-    assert wh.query("select status_so_far from open_calls").item().startswith("no status yet")
+    (snapshot_id,) = query(wh, "select snapshot_id from snapshots")["snapshot_id"]
+    assert query(wh, "select status_so_far from open_calls").item().startswith("no status yet")
     progress = pl.DataFrame(
         {
             "snapshot_id": [snapshot_id] * 2,
@@ -267,14 +273,14 @@ def test_open_calls_show_the_latest_status_so_far(wh: Warehouse) -> None:
     )
     assert wh.append_progress(progress, source="demo", recorded_at=AT_OPEN) == 2
     assert wh.append_progress(progress, source="demo", recorded_at=AT_OPEN) == 0  # idempotent
-    view = wh.query("select sessions_elapsed, status_so_far, resolved_on_source from open_calls")
+    view = query(wh, "select sessions_elapsed, status_so_far, resolved_on_source from open_calls")
     assert view.rows() == [(11, "sideways so far, 11 of 20 sessions", "demo")]
     wh.append_outcomes(
         outcome_row(snapshot_id, "bull", 2, 0.2),
         series_through=date(2026, 3, 5),
         recorded_at=AT_OPEN,
     )
-    assert wh.query("select count(*) from open_calls").item() == 0  # resolved: scored, not open
+    assert query(wh, "select count(*) from open_calls").item() == 0  # resolved: scored, not open
 
 
 def test_migration_008_fills_the_provenance_of_calls_stored_before_it(tmp_path: Path) -> None:
@@ -332,11 +338,12 @@ def test_migration_008_fills_the_provenance_of_calls_stored_before_it(tmp_path: 
 
     with Warehouse.open(path) as wh:
         assert 8 in wh._applied_versions()
-        migrated = wh.query(
+        migrated = query(
+            wh,
             "select author, recorded_late, bars_mode, bars_known_at, resolved_on_source"
-            " from snapshots order by author"
+            " from snapshots order by author",
         )
-        assert wh.query("select snapshot_id, content_hash from snapshots order by 1").rows() == (
+        assert query(wh, "select snapshot_id, content_hash from snapshots order by 1").rows() == (
             hashes
         )
     assert migrated.rows() == [
@@ -364,21 +371,22 @@ def test_the_expanding_climatology_of_scored_calls_is_the_python_one(wh: Warehou
         write(wh, with_content_hash(call.drop("resolved_on_source")).with_columns(
             resolved_on_source=pl.lit("demo")
         ), "analyst", datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
-    ids = wh.query("select snapshot_id from snapshots order by as_of")["snapshot_id"].to_list()
+    ids = query(wh, "select snapshot_id from snapshots order by as_of")["snapshot_id"].to_list()
     ordinal = {"bear": 0, "sideways": 1, "bull": 2}
     rows = [
         outcome_row(i, o, ordinal[o], 0.1).with_columns(pl.lit(end).alias("horizon_end"))
         for i, o, end in zip(ids, outcomes, ends, strict=True)
     ]
     wh.append_outcomes(pl.concat(rows), series_through=ends[-1], recorded_at=AT_OPEN)
-    assert wh.query("select * from reference_parameters").rows() == [
+    assert query(wh, "select * from reference_parameters").rows() == [
         ("climatology_prior_weight", CLIMATOLOGY_PRIOR_WEIGHT)
     ]
 
     def refs() -> np.ndarray:
-        frame = wh.query(
+        frame = query(
+            wh,
             "select ref_basis, ref_bear, ref_sideways, ref_bull from scored_calls"
-            " where author = 'desk' order by as_of"
+            " where author = 'desk' order by as_of",
         )
         assert set(frame["ref_basis"]) == {"expanding"}
         return frame.drop("ref_basis").to_numpy()

@@ -32,6 +32,7 @@ from pipeline.market.continuous import continuous_series
 from pipeline.quality.result import FINDING_SCHEMA, ValidationResult, empty_findings
 from pipeline.schema import BAR_SCHEMA, Batch
 from pipeline.sources.demo import DemoSource
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 #: Methodology v1's analysis (the registry's one driver).
@@ -103,7 +104,7 @@ def query_doc(path: Path) -> QueryDoc:
 
 def run_documented(book: Book, name: str) -> pl.DataFrame:
     doc = query_doc(QUERY_DIR / name)
-    return book.wh.query(doc.sql, doc.params or None)
+    return query(book.wh, doc.sql, doc.params or None)
 
 
 # -- building the warehouse --------------------------------------------------------------------
@@ -250,16 +251,16 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Book]:
 
 def scored_calls(wh: Warehouse) -> pl.DataFrame:
     """Latest version per (root, as_of, author, kind, methodology) joined with its outcome."""
-    snapshots = wh.query("select * from snapshots")
+    snapshots = query(wh, "select * from snapshots")
     latest = snapshots.sort("version", descending=True).unique(
         ["root", "as_of", "author", "kind", "methodology_version"], keep="first"
     )
-    outcomes = wh.query("select * from outcomes")
+    outcomes = query(wh, "select * from outcomes")
     return latest.join(outcomes, on="snapshot_id", suffix="_outcome")
 
 
 def latest_versions(wh: Warehouse) -> pl.DataFrame:
-    snapshots = wh.query("select * from snapshots")
+    snapshots = query(wh, "select * from snapshots")
     return snapshots.sort("version", descending=True).unique(
         ["root", "as_of", "author"], keep="first"
     )
@@ -330,7 +331,7 @@ def test_01_bullish_line_breaks_match_the_tables(book: Book) -> None:
     for row in result.iter_rows(named=True):
         assert row["line_break_session"] == add_sessions(row["as_of"], row["line_break_step"])
         assert row["contract"].startswith(root)
-    everything = book.wh.query(doc.sql, {"root": "ALL"})
+    everything = query(book.wh, doc.sql, {"root": "ALL"})
     assert set(everything["root"]) == set(ROOTS)
     assert (
         everything.height
@@ -431,7 +432,7 @@ def test_04_prefers_the_models_live_call_to_a_later_backfill(book: Book) -> None
             at=ANALYSED_AT,
         )
         doc = query_doc(QUERY_DIR / "04_analyst_vs_model.sql")
-        result = wh.query(doc.sql, doc.params)
+        result = query(wh, doc.sql, doc.params)
     assert result.height == 1
     row = result.row(0, named=True)
     assert (row["model_kind"], row["model_version"]) == ("live", 1)
@@ -534,7 +535,7 @@ def test_08_lists_the_revised_bar_with_old_and_new_values(book: Book) -> None:
 
     # Before the first load nothing was known: every current bar of the range arrived since.
     before_load = {**doc.params, "known_at": (LOADED_AT - timedelta(seconds=1)).isoformat()}
-    everything = book.wh.query(doc.sql, before_load)
+    everything = query(book.wh, doc.sql, before_load)
     in_range = book.wh.current_bars(
         "RTY",
         source="demo",
@@ -566,8 +567,8 @@ def test_09_quarantine_summary_counts_rules_with_recent_examples(book: Book) -> 
     newest = findings.filter(pl.col("session_date") == date(2026, 2, 6))["raw_row"].item()
     assert json.loads(high_bound["latest_raw_row"]) == json.loads(newest)
     assert high_bound["last_recorded_at"] == QUARANTINED_AT
-    only_rty = book.wh.query(
-        query_doc(QUERY_DIR / "09_quarantine_summary.sql").sql, {"root": "rty"}
+    only_rty = query(
+        book.wh, query_doc(QUERY_DIR / "09_quarantine_summary.sql").sql, {"root": "rty"}
     )
     assert only_rty.height == 0
 
@@ -583,7 +584,7 @@ def test_callbook_sql_runs_the_documented_command_line(
     monkeypatch.chdir(REPO)  # the example names the file relative to the checkout
     assert main(["--data-dir", str(book.data_dir), *doc.argv, "--format", "csv"]) == 0
     printed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    direct = book.wh.query(doc.sql, doc.params or None)
+    direct = query(book.wh, doc.sql, doc.params or None)
     assert len(printed) == direct.height > 0
     assert list(printed[0]) == direct.columns
 

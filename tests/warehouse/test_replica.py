@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.sql import query
 from warehouse.lock import lock_path, read_holder
 from warehouse.store import (
     DEFAULT_LOCK_TIMEOUT,
@@ -32,7 +33,7 @@ def add_methodology(wh: Warehouse, version: str) -> None:
 
 def methodologies(path: Path) -> list[str]:
     with Warehouse.open_reader(path) as reader:
-        return sorted(reader.query("select methodology_version from methodologies")[:, 0])
+        return sorted(query(reader, "select methodology_version from methodologies")[:, 0])
 
 
 def holder_process(path: Path) -> subprocess.Popen[str]:
@@ -175,7 +176,7 @@ def test_a_reader_of_an_older_data_dir_without_a_replica_publishes_it_first(
     replica_path(path).unlink()
     with Warehouse.open_reader(path) as reader:
         assert reader.path == replica_path(path) and reader.read_only
-        assert reader.query("select count(*) as n from methodologies")["n"].item() == 1
+        assert query(reader, "select count(*) as n from methodologies")["n"].item() == 1
 
 
 def test_callbook_sql_answers_from_the_replica_while_another_process_writes(
@@ -239,7 +240,7 @@ def test_the_writer_s_duckdb_memory_is_capped_by_configuration(
     from flows.writer import open_for_writing
 
     def limit(wh: Warehouse) -> str:
-        return str(wh.query("select current_setting('memory_limit') as m")["m"][0])
+        return str(query(wh, "select current_setting('memory_limit') as m")["m"][0])
 
     monkeypatch.delenv("CALLBOOK_WRITER_MEMORY_MB", raising=False)
     assert load_settings(data_dir=tmp_path).writer_memory_mb == DEFAULT_WRITER_MEMORY_MB == 1024

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.quality.result import FINDING_SCHEMA, ValidationResult, empty_findings
 from pipeline.schema import BAR_SCHEMA, Batch
+from tests.support.sql import query
 from warehouse import store
 from warehouse.store import Warehouse, WarehouseError, WarehouseLockedError
 
@@ -77,7 +78,7 @@ def wh() -> Warehouse:
 def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     with Warehouse.open(path) as first:
-        versions = first.query("select version, name from schema_migrations order by version")
+        versions = query(first, "select version, name from schema_migrations order by version")
     assert versions["version"].to_list() == [v for v, _, _ in store.migrations()]
     with Warehouse.open(path) as again:
         assert again.table_counts()["schema_migrations"] == versions.height
@@ -92,7 +93,7 @@ def test_new_then_identical_batch_changes_nothing(wh: Warehouse) -> None:
     assert (again.inserted, again.revised, again.unchanged, again.duplicate) == (0, 0, 3, True)
     assert wh.content_hash("bars") == hash_before
     assert wh.table_counts()["ingest_batches"] == 1
-    assert wh.query("select outcome from fetch_log order by fetch_id")["outcome"].to_list() == [
+    assert query(wh, "select outcome from fetch_log order by fetch_id")["outcome"].to_list() == [
         "landed",
         "duplicate",
     ]
@@ -105,9 +106,10 @@ def test_revision_supersedes_and_keeps_the_old_version(wh: Warehouse) -> None:
     outcome = load(wh, batch_of(bars(revised)), T1)
     assert (outcome.inserted, outcome.revised, outcome.unchanged) == (0, 1, 2)
 
-    history = wh.query(
+    history = query(
+        wh,
         "select close, recorded_at, superseded_at from bars "
-        "where session_date = '2026-02-04' order by recorded_at"
+        "where session_date = '2026-02-04' order by recorded_at",
     )
     assert history["close"].to_list() == [2618.4, 2620.0]
     assert history["superseded_at"].to_list() == [T1, None]
@@ -117,15 +119,15 @@ def test_revision_supersedes_and_keeps_the_old_version(wh: Warehouse) -> None:
 
     # "As known at" any past moment is a query, not a copy.
     def close_known_at(at: datetime) -> list[float]:
-        return wh.query(
-            "select close from bars_as_of($at) where session_date = '2026-02-04'", {"at": at}
+        return query(
+            wh, "select close from bars_as_of($at) where session_date = '2026-02-04'", {"at": at}
         )["close"].to_list()
 
     assert close_known_at(T0 - timedelta(seconds=1)) == []
     assert close_known_at(T0) == [2618.4]
     assert close_known_at(T1 - timedelta(seconds=1)) == [2618.4]
     assert close_known_at(T2) == [2620.0]
-    revisions = wh.query("select old_close, new_close from bar_revisions")
+    revisions = query(wh, "select old_close, new_close from bar_revisions")
     assert revisions.rows() == [(2618.4, 2620.0)]
 
 
@@ -163,7 +165,7 @@ def test_quarantined_rows_are_kept_with_rule_and_raw_row_and_not_loaded(wh: Ware
     q = wh.quarantine_rows("RTY")
     assert q.select("session_date", "rule").rows() == [(date(2026, 2, 3), "ohlc.high_bound")]
     assert q["raw_row"].item() == '{"close": 2589.3}'
-    assert wh.query("select rule, severity from row_findings").rows() == [
+    assert query(wh, "select rule, severity from row_findings").rows() == [
         ("volume.zero", "warning")
     ]
     assert date(2026, 2, 3) not in wh.current_bars("RTY", source="demo")["session_date"].to_list()
@@ -268,7 +270,7 @@ def test_many_readers_share_the_file(tmp_path: Path) -> None:
     with Warehouse.open(path, read_only=True) as a, Warehouse.open(path, read_only=True) as b:
         assert a.table_counts()["bars"] == b.table_counts()["bars"] == 3
         with pytest.raises(Exception, match="read-only"):
-            a.query("delete from bars")
+            query(a, "delete from bars")
 
 
 def test_register_roundtrip_keeps_arrow_types(wh: Warehouse) -> None:
@@ -311,8 +313,9 @@ def test_snapshots_are_versioned_never_updated(wh: Warehouse) -> None:
     # Back to the first content: compared with the LATEST version, so it is version 3.
     back = wh.write_snapshots(seed_call_rows(), created_at=T2, **write)
     assert back.written == 1
-    versions = wh.query(
-        "select version, supersedes_version, p_bull, snapshot_id, created_at from snapshots order by version"
+    versions = query(
+        wh,
+        "select version, supersedes_version, p_bull, snapshot_id, created_at from snapshots order by version",
     )
     assert versions.select("version", "supersedes_version", "p_bull").rows() == [
         (1, None, 0.4),
@@ -328,8 +331,9 @@ def test_snapshots_are_versioned_never_updated(wh: Warehouse) -> None:
     )
     latest = wh.snapshot_rows("RTY", author="seed-note")
     assert latest.select("version", "p_bull").rows() == [(3, 0.4)]
-    scenarios = wh.query(
-        "select scenario, ordinal, probability from snapshot_scenarios where version = 2 order by ordinal"
+    scenarios = query(
+        wh,
+        "select scenario, ordinal, probability from snapshot_scenarios where version = 2 order by ordinal",
     )
     assert scenarios.rows() == [("bear", 0, 0.2), ("sideways", 1, 0.3), ("bull", 2, 0.5)]
 
@@ -350,9 +354,10 @@ def test_each_methodology_and_source_has_its_own_version_chain(wh: Warehouse) ->
     elsewhere = _as_methodology(seed_call_rows(), "v9", source="yahoo")
     result = wh.write_snapshots(pl.concat([other, elsewhere]), created_at=T1, **write)
     assert (result.written, result.superseding) == (2, 0)
-    stored = wh.query(
+    stored = query(
+        wh,
         "select snapshot_id, methodology_version, source, version, supersedes_version"
-        " from snapshots order by snapshot_id"
+        " from snapshots order by snapshot_id",
     )
     assert stored.rows() == [
         ("RTY/2026-02-04/seed-note/analyst/analyst/v1", "analyst", "analyst", 1, None),
@@ -367,7 +372,7 @@ def test_each_methodology_and_source_has_its_own_version_chain(wh: Warehouse) ->
     assert wh.snapshot_rows("RTY", author="seed-note", methodology="analyst")[
         "version"
     ].to_list() == [1]
-    assert wh.query("select count(*) as n from latest_snapshots")["n"].item() == 3
+    assert query(wh, "select count(*) as n from latest_snapshots")["n"].item() == 3
 
 
 def test_migration_004_keeps_stored_snapshots_as_they_were(tmp_path: Path) -> None:
@@ -405,7 +410,7 @@ def test_migration_004_keeps_stored_snapshots_as_they_were(tmp_path: Path) -> No
 
     with Warehouse.open(path) as wh:
         assert 4 in wh._applied_versions()
-        assert wh.query(f"select {columns} from snapshots").rows() == before
+        assert query(wh, f"select {columns} from snapshots").rows() == before
         again = wh.write_snapshots(
             seed_call_rows(), kind="analyst", flow_run_id=None, code_version="t", created_at=T1
         )
@@ -418,7 +423,7 @@ def test_migration_004_keeps_stored_snapshots_as_they_were(tmp_path: Path) -> No
             created_at=T1,
         )
         assert changed.superseding == 1
-        ids = wh.query("select snapshot_id from snapshots order by version")["snapshot_id"]
+        ids = query(wh, "select snapshot_id from snapshots order by version")["snapshot_id"]
         assert ids.to_list() == [
             "RTY/2026-02-04/seed-note/v1",
             "RTY/2026-02-04/seed-note/analyst/analyst/v2",
@@ -481,8 +486,8 @@ def roll_table(gap: float = 25.0) -> pl.DataFrame:
 def test_rolls_round_trip_and_a_remeasured_roll_supersedes_its_version(wh: Warehouse) -> None:
     first = wh.write_rolls(roll_table(), source="yahoo", recorded_at=T0)
     assert (first.new, first.revised, first.unchanged) == (2, 0, 0)
-    stored = wh.query(
-        "select * exclude (source, recorded_at, superseded_at) from rolls order by roll_session"
+    stored = query(
+        wh, "select * exclude (source, recorded_at, superseded_at) from rolls order by roll_session"
     )
     assert stored.equals(roll_table())
     assert wh.write_rolls(roll_table(), source="yahoo", recorded_at=T1).unchanged == 2
@@ -494,14 +499,16 @@ def test_rolls_round_trip_and_a_remeasured_roll_supersedes_its_version(wh: Wareh
     # A revised bar changes the March gap: the old version is closed, the new one current.
     revised = wh.write_rolls(roll_table(gap=24.5), source="yahoo", recorded_at=T2)
     assert (revised.new, revised.revised, revised.unchanged) == (0, 1, 1)
-    history = wh.query(
+    history = query(
+        wh,
         "select gap, recorded_at, superseded_at from rolls where source = 'yahoo'"
-        " and roll_session = '2026-03-23' order by recorded_at"
+        " and roll_session = '2026-03-23' order by recorded_at",
     ).rows()
     assert history == [(25.0, T0, T2), (24.5, T2, None)]
-    view = wh.query(
+    view = query(
+        wh,
         "select roll_session, method, gap_pct, opening_gap_pct, carry_bound_pct,"
-        " within_carry_bound from rolls_current where source = 'yahoo' order by roll_session"
+        " within_carry_bound from rolls_current where source = 'yahoo' order by roll_session",
     ).rows()
     assert view == [
         (

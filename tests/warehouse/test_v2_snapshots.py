@@ -15,6 +15,7 @@ from pipeline.analysis.methodology import get
 from pipeline.analysis.v2.assemble import EXTRA_COLUMNS, V2_CONTENT_COLUMNS
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
+from tests.support.sql import query
 from warehouse.store import Warehouse
 
 END = date(2020, 6, 30)
@@ -42,7 +43,7 @@ def test_v2_rows_round_trip_with_their_own_columns_and_hashes(stored) -> None:
     with Warehouse.open(path, read_only=True) as wh:
         back = wh.snapshot_rows("RTY", methodology="v2", latest_only=True).sort("as_of")
         v1 = wh.snapshot_rows("RTY", methodology="v1", latest_only=True)
-        assert set(wh.query("select version from schema_migrations")["version"]) >= {5}
+        assert set(query(wh, "select version from schema_migrations")["version"]) >= {5}
     assert back.height == computed["v2"].height
     # Every hashed column reads back as written: the stored hash recomputes.
     rehashed = with_content_hash(back.select(V2_CONTENT_COLUMNS), V2_CONTENT_COLUMNS)
@@ -68,14 +69,16 @@ def test_snapshot_levels_and_call_changes_say_why_a_level_moved(stored) -> None:
     path, computed = stored
     v2 = computed["v2"]
     with Warehouse.open(path, read_only=True) as wh:
-        levels = wh.query(
+        levels = query(
+            wh,
             "select l.as_of, l.level_kind, l.change_reason, l.reason, l.since from snapshot_levels l"
             " join snapshots s using (snapshot_id) where s.methodology_version = 'v2'"
-            " and l.level_kind = 'line_in_the_sand' order by l.as_of"
+            " and l.level_kind = 'line_in_the_sand' order by l.as_of",
         )
-        changes = wh.query(
+        changes = query(
+            wh,
             "select as_of, why from call_changes where methodology_version = 'v2'"
-            " and what = 'line_in_the_sand' order by as_of"
+            " and what = 'line_in_the_sand' order by as_of",
         )
     assert levels["change_reason"].to_list() == v2.sort("as_of")["line_change"].to_list()
     changed = v2.filter(pl.col("line_change").is_not_null()).sort("as_of")["as_of"].to_list()
@@ -91,8 +94,8 @@ def test_snapshot_levels_and_call_changes_say_why_a_level_moved(stored) -> None:
 def test_level_quality_view_matches_the_report(stored) -> None:
     path, _ = stored
     with Warehouse.open(path, read_only=True) as wh:
-        view = wh.query(
-            "select * from level_quality where root = 'RTY' order by methodology_version"
+        view = query(
+            wh, "select * from level_quality where root = 'RTY' order by methodology_version"
         )
     v1, v2 = view.row(0, named=True), view.row(1, named=True)
     assert (v1["methodology_version"], v2["methodology_version"]) == ("v1", "v2")

@@ -473,7 +473,7 @@ def test_analyst_call_without_structure_skips_missing_sections() -> None:
 
 def test_summary_line() -> None:
     assert render_summary_line(model_snapshot()) == (
-        "RTY 2026-02-04 v1: Bullish, consolidation near highs; line 2,500.0–2,520.0; "
+        "RTY 2026-02-04 r1: Bullish, consolidation near highs; line 2,500.0–2,520.0; "
         "bias 2,650.0–2,700.0; bull 38% / side 41% / bear 21%"
     )
     assert render_summary_line(example_snapshot()).startswith("RTY 2026-02-04 by seed-note: ")

@@ -1,0 +1,1 @@
+select repeat('x', 10000000) s from range(200)

@@ -1,0 +1,1 @@
+select length(repeat('x', 2000000000))

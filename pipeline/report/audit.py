@@ -1,0 +1,228 @@
+"""The audit as text: what is scored, the scoreboard, calibration and open calls as tables whose
+every cell is already formatted (no cell is ever empty or "null": a missing figure is "-" or says
+why it is missing).
+
+Pure: frames and rows in, strings and frames of strings out (the command prints them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from pipeline.audit.calibration import FLAGS, GROUP
+
+MISSING = "-"
+
+SCOREBOARD_INTRO = (
+    "Scoreboard — ranked probability score (RPS, lower is better) against two point-in-time "
+    "references: the climatology known when each call was made (stored with it, the model's of "
+    "the same day for an analyst call, else its group's expanding one: column 'clim.'), and "
+    "base rates by barrier geometry alone. Skill = 1 − RPS / reference RPS, with a 90 % "
+    "interval from a block bootstrap (blocks of three horizons, Student-t on the number of "
+    "blocks: overlapping calls are not independent); none for fewer than three horizons of "
+    "calls (a note below says so)."
+)
+CALIBRATION_INTRO = (
+    "Calibration — for each forecast bucket, how often the scenario happened, with a 90 % "
+    "Wilson interval on the effective number of calls: overlapping horizons count once per "
+    "horizon of overlap (correlation by lag estimated from the calls, or bounded by the overlap "
+    "fraction for groups under ten horizons: 'basis')."
+)
+QUALITY_INTRO = (
+    "Call quality — per root and methodology (definitions: pipeline/audit/quality.py). Widths "
+    "and distances in ATR(14); runs in sessions."
+)
+PAIRED_INTRO = (
+    "v2 - v1 on the same sessions — mean RPS difference (negative favours v2) with a 90 % "
+    "block-bootstrap interval; each call resolved on its own barriers."
+)
+
+
+def group_label(row: Mapping[str, Any], columns: Sequence[str] = GROUP) -> str:
+    """A group's name, a word repeated in a row said once, and its flags in brackets.
+
+    >>> group_label({"root": "RTY", "author": "callbook", "kind": "backfill",
+    ...              "methodology_version": "v1", "source": "demo", "flags": ""})
+    'RTY callbook backfill v1 demo'
+    >>> group_label({"root": "RTY", "author": "desk", "kind": "analyst",
+    ...              "methodology_version": "analyst", "source": "analyst",
+    ...              "flags": "recorded late"})
+    'RTY desk analyst [recorded late]'
+    """
+    words: list[str] = []
+    for column in columns:
+        word = str(row[column])
+        if not words or words[-1] != word:
+            words.append(word)
+    text = " ".join(words)
+    return f"{text} [{row[FLAGS]}]" if row.get(FLAGS) else text
+
+
+def interval_text(value: float, low: float | None, high: float | None, refused: str | None) -> str:
+    """``+0.102 [-0.016, +0.221]``; ``-0.440 (no interval)`` when none could be given.
+
+    >>> interval_text(0.1016, -0.0162, 0.2207, None), interval_text(-0.44, None, None, "few")
+    ('+0.102 [-0.016, +0.221]', '-0.440 (no interval)')
+    """
+    if refused or low is None or high is None:
+        return f"{value:+.3f} (no interval)"
+    return f"{value:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def header_lines(scored: pl.DataFrame, tuning: pl.DataFrame, kinds: Mapping[str, str]) -> list[str]:
+    """What the audit counts: the kinds of calls, and each methodology's tuning period."""
+    lines = ["What is scored:"]
+    present = set(scored["kind"].to_list()) if scored.height else set()
+    lines += [f"{kind}: {meaning}" for kind, meaning in kinds.items() if kind in present]
+    versions = sorted(set(scored["methodology_version"].to_list())) if scored.height else []
+    recorded = {r["methodology_version"]: r for r in tuning.iter_rows(named=True)}
+    for version in versions:
+        if version == "analyst":
+            lines.append("analyst calls: no parameters tuned on data")
+            continue
+        entry = recorded.get(version)
+        if entry is None or not entry.get("tuning_declared"):
+            lines.append(
+                f"{version}: tuning period not declared: its calls cannot be shown to be out "
+                "of sample (flagged)"
+            )
+        elif entry["tuned_through"] is None:
+            lines.append(f"{version}: no parameters chosen on data")
+        else:
+            lines.append(
+                f"{version}: parameters chosen on {entry['tuned_on']} ({entry['tuning_note']});"
+                " its calls on those instruments up to those dates, whatever the source of their"
+                " bars, are in sample: left out unless --include-in-sample"
+            )
+    return lines
+
+
+def left_out_view(left_out: pl.DataFrame) -> pl.DataFrame:
+    """The groups of calls not scored, why, and the option that scores them apart."""
+    rows = [
+        {
+            "left out": group_label({**row, FLAGS: ""}),
+            "calls": f"{row['calls']:,}",
+            "as of": f"{row['first_as_of']} to {row['last_as_of']}",
+            "why": row["reason"],
+            "scored with": (
+                "--include-late" if row["reason"] == "recorded late" else "--include-in-sample"
+            ),
+        }
+        for row in left_out.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows) if rows else pl.DataFrame()
+
+
+def open_calls_view(open_calls: pl.DataFrame) -> pl.DataFrame:
+    """Open calls: whose, on which bars, and their status so far (never a score)."""
+    rows = [
+        {
+            "call": f"{row['root']} {row['as_of']} {row['author']}",
+            "methodology": row["methodology_version"],
+            "bars": row["resolved_on_source"] or MISSING,
+            "late": "recorded late" if row["recorded_late"] else MISSING,
+            "status so far": row["summary"],
+        }
+        for row in open_calls.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows) if rows else pl.DataFrame()
+
+
+@dataclass(frozen=True)
+class ScoreboardText:
+    """The scoreboard as two tables that fit 100 columns, and a note per missing interval."""
+
+    scores: pl.DataFrame  # group, calls, RPS against the reference, skill with its interval
+    details: pl.DataFrame  # group, as-of range, climatology basis, Brier and log score
+    notes: list[str]  # why a group has no interval
+
+
+def scoreboard_text(board: pl.DataFrame) -> ScoreboardText:
+    """The scoreboard with one readable cell per figure (see :class:`ScoreboardText`)."""
+    rows = list(board.iter_rows(named=True))
+    scores = [
+        {
+            "group": group_label(r),
+            "calls (eff.)": f"{r['calls']:,} ({r['effective_calls']:,.1f})",
+            "RPS": f"{r['mean_rps']:.3f}",
+            "ref RPS": f"{r['mean_clim_rps']:.3f}",
+            "skill vs clim.": interval_text(
+                r["skill_vs_climatology"], r["skill_low"], r["skill_high"], r["interval"]
+            ),
+            "skill vs geometry": interval_text(
+                r["skill_vs_geometry"], r["geometry_low"], r["geometry_high"], r["interval"]
+            ),
+        }
+        for r in rows
+    ]
+    details = [
+        {
+            "group": group_label(r),
+            "as of": f"{r['first_as_of']} to {r['last_as_of']}",
+            "clim.": r["climatology"],
+            "Brier": f"{r['mean_brier']:.3f}",
+            "log score": f"{r['mean_log_score']:.3f}",
+        }
+        for r in rows
+    ]
+    notes = [f"no interval for {group_label(r)}: {r['interval']}" for r in rows if r["interval"]]
+    return ScoreboardText(pl.DataFrame(scores), pl.DataFrame(details), notes)
+
+
+def calibration_views(calibration: pl.DataFrame) -> Iterator[tuple[str, pl.DataFrame]]:
+    """(group, its reliability table) per group: forecast bucket, calls, mean forecast and the
+    observed frequency with its interval, scenario by scenario."""
+    by = [*GROUP, FLAGS] if FLAGS in calibration.columns else list(GROUP)
+    for _, group in calibration.group_by(by, maintain_order=True):
+        first = group.row(0, named=True)
+        view = group.select(
+            "scenario",
+            pl.format("{}–{}", pl.col("bucket_low").round(1), pl.col("bucket_high").round(1)).alias(
+                "forecast"
+            ),
+            pl.format("{} ({})", pl.col("count"), pl.col("effective_count").round(1)).alias(
+                "calls (eff.)"
+            ),
+            pl.col("mean_forecast").round(3).alias("mean p"),
+            pl.format(
+                "{} [{}, {}]",
+                pl.col("observed_frequency").round(3),
+                pl.col("frequency_low").round(3),
+                pl.col("frequency_high").round(3),
+            ).alias("observed [90 %]"),
+            pl.col("interval_basis").fill_null(MISSING).alias("basis"),
+        )
+        yield group_label(first), view
+
+
+def chart_name(row: Mapping[str, Any]) -> str:
+    """The reliability chart's file stem of a group: its words joined by '-'.
+
+    >>> chart_name({"root": "RTY", "author": "callbook", "kind": "backfill",
+    ...             "methodology_version": "v1", "source": "demo", "flags": "in tuning period"})
+    'reliability-RTY-callbook-backfill-v1-demo-in_tuning_period'
+    """
+    keys = [row[c] for c in (*GROUP, FLAGS) if c in row]
+    return "reliability-" + "-".join(str(k).replace(", ", "+").replace(" ", "_") for k in keys if k)
+
+
+def paired_view(scores: pl.DataFrame) -> pl.DataFrame:
+    """The paired v2 - v1 differences, one readable cell each."""
+
+    def interval(prefix: str) -> pl.Expr:
+        return pl.format(
+            "{} [{}, {}]",
+            *(pl.col(f"{prefix}_{part}").round(4) for part in ("difference", "low", "high")),
+        )
+
+    return scores.select(
+        "root",
+        "sessions",
+        interval("rps").alias("RPS v2 - v1"),
+        interval("vs_climatology").alias("(RPS - ref RPS) v2 - v1"),
+    )

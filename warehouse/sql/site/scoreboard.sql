@@ -1,0 +1,2 @@
+-- The analysts' scoreboard view, as the site's scores page shows it.
+select * from scoreboard

@@ -1,0 +1,2 @@
+-- The configured methodologies, the published one first.
+select * from methodologies order by published desc, methodology_version
