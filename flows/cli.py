@@ -112,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add_parser(
+        "rebuild",
+        help="recreate warehouse.duckdb and its replica from the lake alone, checking every hash "
+        "(when they are missing or damaged)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even though the warehouse and its replica open and read whole",
+    )
+
+    p = add_parser(
         "verify",
         help="check that stored snapshots, outcomes and lake files are what was written "
         "(read-only; exit 1 on any difference)",
@@ -945,6 +956,33 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from flows.rebuild import rebuild
+
+    settings = _settings(args)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("replaying lake units", total=None)
+        result = rebuild(
+            settings.data_dir,
+            force=args.force,
+            on_progress=lambda done, total, _: bar.update(task, completed=done, total=total),
+            on_wait=lambda message: print(message, file=sys.stderr, flush=True),
+            write_lock_timeout=settings.write_lock_timeout,
+        )
+    for line in [*result.replaced, *result.left_out]:
+        print(f"callbook: {line}", file=sys.stderr)
+    print(result.summary())
+    return EXIT_OK
+
+
 def cmd_automations(args: argparse.Namespace) -> int:
     _quiet_prefect()
     from pathlib import Path
@@ -993,6 +1031,7 @@ COMMANDS = {
     "quarantine": cmd_quarantine,
     "site": cmd_site,
     "verify": cmd_verify,
+    "rebuild": cmd_rebuild,
 }
 
 

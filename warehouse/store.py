@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -86,6 +86,7 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "rolls",
     "inbox_files",
     "schema_migrations",
+    "record_units",
 )
 
 #: What identifies one call; each key has its own chain of versions.
@@ -111,7 +112,41 @@ TABLES: tuple[str, ...] = (
     "rolls",
     "inbox_files",
     "schema_migrations",
+    "record_units",
 )
+#: Tables the lake's record does not hold: derived from the snapshots, recomputed by a rebuild.
+DERIVED_TABLES: tuple[str, ...] = ("call_change_rows",)
+#: The statements replaying a unit's part (warehouse/record.py) per operation.
+_REPLAY = {
+    ("append", None): "replay_append",
+    ("upsert", None): "replay_upsert",
+    ("close", "bars"): "replay_close_bars",
+    ("close", "rolls"): "replay_close_rolls",
+}
+RECORD_MIGRATION = 11  # record_units: the lake's record starts once it exists
+
+#: Views analysts (and benchmarks) may read whole (identifier allow-list).
+VIEWS: tuple[str, ...] = (
+    "bars_current",
+    "bar_revisions",
+    "ingest_status",
+    "latest_snapshots",
+    "latest_calls",
+    "published_calls",
+    "call_history",
+    "call_changes",
+    "snapshot_versions",
+    "snapshot_status",
+    "calls_vs_outcomes",
+    "scored_calls",
+    "scoreboard",
+    "calibration",
+    "open_calls",
+    "level_checks",
+    "level_quality",
+    "rolls_current",
+)
+_IDENTIFIER = re.compile(r"\{(\w+)\}")
 
 
 class WarehouseError(RuntimeError):
@@ -130,10 +165,29 @@ class ReplicaRegressionError(WarehouseError):
     """A publication would replace the replica with a record holding fewer rows."""
 
 
+class PublishError(WarehouseError):
+    """Publishing the replica failed at one step (``phase``: checkpoint, or replica copy) after
+    the work it publishes had committed."""
+
+    def __init__(self, phase: str, cause: BaseException) -> None:
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        super().__init__(f"the {phase} failed ({reason})")
+        self.phase = phase
+
+
 @cache
 def statement(name: str) -> str:
     """The SQL text of ``sql/statements/<name>.sql``."""
     return (SQL_DIR / "statements" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def with_identifiers(sql: str, **identifiers: str) -> str:
+    """``sql`` with each ``{name}`` replaced by an identifier from an allow-list: a table of
+    TABLES or a view of VIEWS (values are never spliced in: they are bound parameters)."""
+    for value in identifiers.values():
+        if value not in TABLES and value not in VIEWS:
+            raise ValueError(f"unknown table or view {value!r}; known: {', '.join(TABLES + VIEWS)}")
+    return _IDENTIFIER.sub(lambda m: identifiers[m[1]], sql)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -273,6 +327,7 @@ class Warehouse:
         connection: duckdb.DuckDBPyConnection,
         read_only: bool,
         writer_lock: WriterLock | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
         self.con = connection
@@ -280,6 +335,14 @@ class Warehouse:
         self._writer_lock = writer_lock
         self._last_published = time.monotonic()
         self.published_at_open = False  # a writer that published a dead writer's work on open
+        #: What went wrong after work had committed (a checkpoint, the replica, a unit's final
+        #: rename): the work is kept; each line says what is left and how it gets finished.
+        self.warnings: list[str] = []
+        self._on_warning = on_warning
+        self._settings: list[str] = []  # connection settings, applied again on a reconnect
+        #: The data directory whose lake records this writer's units (None: not recorded).
+        self._record_dir: Path | None = None
+        self._unit: Any = None  # the open transaction's record.PendingUnit, once it wrote a part
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -292,26 +355,31 @@ class Warehouse:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         write_lock_timeout: float | None = None,
         on_wait: Callable[[str], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
         memory_limit_mb: int | None = None,
+        writer_lock: WriterLock | None = None,
     ) -> Warehouse:
         """Open the warehouse file ``path``.
 
         For writing (the default) take the writer lock first, waiting up to
         ``write_lock_timeout`` seconds (None: as long as it takes) for another writer to finish and
-        calling ``on_wait`` with a one-line message while waiting; then apply migrations. A process
-        that opened the file without the lock (a DuckDB session on the file itself) is waited for
-        ``lock_timeout`` seconds. ``read_only`` opens ``path`` itself read-only (readers normally
-        use :meth:`open_reader`, which reads the replica). ``memory_limit_mb`` caps DuckDB's
-        buffers in this connection (None: DuckDB's default, 80 % of RAM).
+        calling ``on_wait`` with a one-line message while waiting; settle the lake units a dead
+        writer left pending (warehouse/record.py), apply migrations, and start the lake's record
+        with a base unit if it has none. A process that opened the file without the lock (a
+        DuckDB session on the file itself) is waited for ``lock_timeout`` seconds. ``read_only``
+        opens ``path`` itself read-only (readers normally use :meth:`open_reader`, which reads
+        the replica). ``memory_limit_mb`` caps DuckDB's buffers in this connection (None:
+        DuckDB's default, 80 % of RAM). ``on_warning`` hears what failed after a commit (see
+        :attr:`warnings`). ``writer_lock``: the writer lock, already held by the caller (who
+        gives it to this writer: it is released on close).
         """
         path = Path(path)
         if read_only and not path.exists():
             raise WarehouseError(
                 f"no warehouse at {path}: run `callbook nightly` first (or pass --data-dir)"
             )
-        writer_lock = None
         stale = False
-        if not read_only:
+        if not read_only and writer_lock is None:
             path.parent.mkdir(parents=True, exist_ok=True)
             writer_lock = WriterLock(path, timeout=write_lock_timeout, on_wait=on_wait)
             try:
@@ -322,15 +390,20 @@ class Warehouse:
             if writer_lock is not None:
                 stale = _take_over(path)
             con = _connect(path, read_only=read_only, lock_timeout=lock_timeout)
-            con.execute("set TimeZone = 'UTC'").fetchall()
+            warehouse = cls(path, con, read_only, writer_lock, on_warning)
+            warehouse._settings = ["set TimeZone = 'UTC'"]
             if memory_limit_mb is not None:
-                con.execute(f"set memory_limit = '{int(memory_limit_mb)}MiB'").fetchall()
-            warehouse = cls(path, con, read_only, writer_lock)
+                warehouse._settings.append(f"set memory_limit = '{int(memory_limit_mb)}MiB'")
+            if not read_only:
+                warehouse._settings.append(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+            for setting in warehouse._settings:
+                con.execute(setting).fetchall()
             if read_only:
                 warehouse._check_schema_current()
             else:
-                con.execute(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'").fetchall()
+                warehouse._settle_record()
                 warehouse._migrate()
+                warehouse._start_record()
                 if stale:  # a dead writer's committed work: readers see it from now on
                     warehouse.publish()
                     warehouse.published_at_open = True
@@ -366,13 +439,30 @@ class Warehouse:
         warehouse._migrate()
         return warehouse
 
+    @classmethod
+    def create_for_rebuild(cls, path: Path) -> Warehouse:
+        """A new, empty database file ``path`` that :meth:`replay` fills from the lake's record
+        (``callbook rebuild``): no lock (the caller holds the warehouse's), no migration (the
+        record's units apply them at their place), nothing recorded."""
+        if path.exists():
+            raise WarehouseError(f"{path} exists: a rebuild writes into a new file")
+        con = duckdb.connect(str(path))
+        con.execute("set TimeZone = 'UTC'").fetchall()
+        con.execute("set enable_progress_bar = false").fetchall()
+        return cls(path, con, read_only=False)
+
     def close(self, *, publish: bool = True) -> None:
         """Close the connection; a writer publishes the replica first and then releases the lock
-        (its unpublished marker goes once the publication succeeded)."""
+        (its unpublished marker goes once the publication succeeded). A publication that fails
+        never undoes the committed work nor fails the close: it is a warning (:attr:`warnings`)
+        and the marker stays, so the next command publishes."""
         try:
             if publish and self._writer_lock is not None:
-                self.publish()
-                unpublished_marker(self.path).unlink(missing_ok=True)
+                try:
+                    self.publish()
+                    unpublished_marker(self.path).unlink(missing_ok=True)
+                except (WarehouseError, duckdb.Error, OSError) as exc:
+                    self._warn_unpublished(exc)
         finally:
             self.con.close()
             if self._writer_lock is not None:
@@ -396,17 +486,47 @@ class Warehouse:
         with suppress(Exception):
             self.close()
 
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if self._on_warning is not None:
+            self._on_warning(message)
+
+    def _warn_unpublished(self, exc: BaseException) -> None:
+        what = str(exc) if isinstance(exc, WarehouseError) else PublishError("publication", exc)
+        self._warn(
+            f"the work is committed in {self.path.name}, but publishing it for readers did not "
+            f"finish: {what}. Readers still see the previous state until the next callbook "
+            "command publishes it (any command does, e.g. `callbook verify`, once the cause is "
+            "fixed)."
+        )
+
+    def _reconnect(self) -> None:
+        """A new connection to the same file after DuckDB invalidated this one (a checkpoint
+        that failed: "reopen the database instance to recover"); the WAL holds every commit."""
+        with suppress(duckdb.Error):
+            self.con.close()
+        self.con = duckdb.connect(str(self.path))
+        for setting in self._settings:
+            self.con.execute(setting).fetchall()
+
     # -- the replica readers read --------------------------------------------------------------
 
     def publish(self) -> Published:
         """Publish the committed state as the replica (atomically: copy, fsync, rename).
 
-        Called by the writer between units of work (never inside a transaction).
+        Called by the writer between units of work (never inside a transaction). A step that
+        fails raises :class:`PublishError` naming it (the replica is left as it was); a
+        checkpoint that fails invalidates DuckDB's connection, so the writer reconnects first.
         """
         if self._writer_lock is None:
             raise WarehouseError("only the writer publishes the replica")
         start = time.monotonic()
-        self._run("checkpoint")
+        try:
+            self._run("checkpoint")
+        except duckdb.Error as exc:
+            with suppress(duckdb.Error, OSError):
+                self._reconnect()
+            raise PublishError("checkpoint", exc) from exc
         target = replica_path(self.path)
         _refuse_regression(self._append_only_counts(), target)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -415,52 +535,62 @@ class Warehouse:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
+            directory = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the rename itself survives a crash
+            finally:
+                os.close(directory)
+        except OSError as exc:
+            raise PublishError("replica copy", exc) from exc
         finally:
             tmp.unlink(missing_ok=True)
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # the rename itself survives a crash
-        finally:
-            os.close(directory)
         self._last_published = time.monotonic()
         return Published(target, self._last_published - start, target.stat().st_size)
 
     def publish_if_due(self, interval_seconds: float) -> Published | None:
         """Publish if the last publication is older than ``interval_seconds`` (a checkpoint of a
-        long run, so readers see its progress without paying a copy per unit of work)."""
+        long run, so readers see its progress without paying a copy per unit of work). A failed
+        publication is a warning: the run goes on, and publishes again at its end."""
         if time.monotonic() - self._last_published < interval_seconds:
             return None
-        return self.publish()
+        try:
+            return self.publish()
+        except (WarehouseError, duckdb.Error, OSError) as exc:
+            self._last_published = time.monotonic()
+            self._warn_unpublished(exc)
+            return None
 
     # -- schema --------------------------------------------------------------------------------
 
     def _applied_versions(self) -> set[int]:
-        exists = self._first(
-            "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
-        )
+        exists = self._first(statement("schema_migrations_exists"))
         if not exists or not exists[0]:
             return set()
-        return {row[0] for row in self._rows("select version from schema_migrations")}
+        return {row[0] for row in self._rows(statement("applied_migrations"))}
 
     def _migrate(self) -> None:
-        self._run(
-            "create table if not exists schema_migrations ("
-            " version integer primary key, name varchar not null, applied_at timestamptz not null)"
-        )
+        self._run(statement("create_schema_migrations"))
         applied = self._applied_versions()
         for version, name, sql in migrations():
             if version in applied:
                 continue
-            with self.transaction():
+            with self.transaction(
+                f"migration {version:03d} {name}", kind="migration", migrations={version: sql}
+            ):
                 self._run(sql)
-                self._run(
-                    "insert into schema_migrations values ($version, $name, now())",
+                self._capture(
+                    "schema_migrations",
+                    "append",
+                    statement("record_migration"),
                     {"version": version, "name": name},
                 )
+        self._create_views(derive_call_changes=CALL_CHANGES_MIGRATION not in applied)
+
+    def _create_views(self, *, derive_call_changes: bool) -> None:
         with self.transaction():
             for view in sorted((SQL_DIR / "views").glob("*.sql")):
                 self._run(view.read_text(encoding="utf-8"))
-            if CALL_CHANGES_MIGRATION not in applied:  # upgraded now: derive the rows once
+            if derive_call_changes:  # upgraded now (or rebuilt): derive the rows once
                 self._refresh_call_changes(self.query(statement("stored_calls")))
 
     def _check_schema_current(self) -> None:
@@ -483,15 +613,261 @@ class Warehouse:
         return rows[0] if rows else None
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One unit of work: commit on success, roll back on any exception."""
+    def transaction(
+        self,
+        label: str = "",
+        *,
+        kind: str = "work",
+        migrations: Mapping[int, str] | None = None,
+    ) -> Iterator[None]:
+        """One unit of work: commit on success, roll back on any exception.
+
+        A writer whose lake keeps the record (warehouse/record.py) also writes the rows the unit
+        changed (:meth:`_capture`) to a pending unit in the lake, seals it with its
+        ``record_units`` row before the commit, and moves it into place after: a unit that did
+        not commit leaves nothing, neither in the warehouse nor in the lake. ``label`` says what
+        the unit did; ``migrations`` (version -> SQL) names the migration a migration unit
+        applied."""
         self._run("begin transaction")
+        self._unit = None
         try:
             yield
+            sealed = self._seal_unit(label, kind, migrations)
         except BaseException:
-            self._run("rollback")
+            unit, self._unit = self._unit, None
+            try:
+                self._run("rollback")
+            finally:
+                if unit is not None:
+                    unit.discard()
             raise
-        self._run("commit")
+        self._unit = None
+        try:
+            self._run("commit")
+        except BaseException as exc:
+            if sealed is None or not self._committed_after_all(sealed, exc):
+                raise
+        if sealed is not None:
+            self._finalize_unit(sealed)
+
+    # -- the lake's record (warehouse/record.py) ----------------------------------------------
+
+    def _capture(
+        self, table: str, op: str, sql: str, params: Mapping[str, Any] | None = None
+    ) -> int:
+        """Run a writing statement that returns the rows it wrote (``returning *``); a recording
+        writer adds them to the open unit as a part (``op`` on ``table``). Returns their count."""
+        relation = self.con.sql(sql, params=dict(params) if params else None)
+        if relation is None:
+            return 0
+        if self._record_dir is None:
+            return len(relation.fetchall())
+        from warehouse import record
+
+        rows = relation.to_arrow_table()
+        if rows.num_rows:
+            if self._unit is None:
+                last = self._first(statement("record_unit_last"))
+                self._unit = record.PendingUnit(self._record_dir, (last[0] if last else 0) + 1)
+            self._unit.add(table, op, rows)
+        return int(rows.num_rows)
+
+    def _seal_unit(
+        self, label: str, kind: str, migrations: Mapping[int, str] | None
+    ) -> tuple[int, str] | None:
+        """Write the open unit's manifest and its record_units row (inside the transaction):
+        (seq, manifest sha256), or None when the unit wrote no row."""
+        unit = self._unit
+        if unit is None:
+            return None
+        from warehouse import record
+
+        last = self._first(statement("record_unit_last"))
+        manifest, sha = unit.seal(
+            kind=kind,
+            label=label or "work",
+            sealed_at=datetime.now(UTC),
+            prev_sha256=last[1] if last else None,
+            migrations={v: record.sha256_text(sql) for v, sql in (migrations or {}).items()},
+        )
+        self._run(
+            statement("record_unit_insert"),
+            {
+                "seq": manifest.seq,
+                "kind": manifest.kind,
+                "label": manifest.label,
+                "parts": len(manifest.parts),
+                "row_count": manifest.rows,
+                "manifest_sha256": sha,
+                "prev_sha256": manifest.prev_sha256,
+                "sealed_at": manifest.sealed_at,
+            },
+        )
+        return manifest.seq, sha
+
+    def _committed_after_all(self, sealed: tuple[int, str], exc: BaseException) -> bool:
+        """Whether a commit that raised took effect anyway (DuckDB: "COMMIT succeeded and is
+        durable, but the autocheckpoint failed"): asked of the warehouse itself, on a new
+        connection when DuckDB invalidated this one. False: the pending unit is deleted. True:
+        the caller keeps the unit and goes on, with a warning."""
+        from warehouse import record
+
+        seq, sha = sealed
+        try:
+            committed = self._unit_committed(seq, sha)
+        except duckdb.Error:
+            try:
+                self._reconnect()
+                committed = self._unit_committed(seq, sha)
+            except duckdb.Error:
+                # Unknown until the next writer opens and settles the pending unit against the
+                # warehouse: keep it for that.
+                self._warn(
+                    f"the commit of unit {seq} failed ({_first_line(exc)}) and the warehouse "
+                    "cannot be asked whether it took effect: the next callbook writer settles it"
+                )
+                return False
+        if not committed:
+            record.discard_pending(self._record_dir_or_fail(), seq)
+            return False
+        self._warn(
+            f"the work is committed (unit {seq}), but DuckDB's checkpoint after the commit "
+            f"failed ({_first_line(exc)}): nothing is lost (DuckDB's log holds it); the next "
+            "checkpoint, at the next publication or command, writes it into the file"
+        )
+        return True
+
+    def _record_dir_or_fail(self) -> Path:
+        if self._record_dir is None:
+            raise WarehouseError("this warehouse keeps no lake record")
+        return self._record_dir
+
+    def _unit_committed(self, seq: int, sha: str) -> bool:
+        rows = self._rows(statement("record_units_from"), {"first": seq})
+        return dict(rows).get(seq) == sha
+
+    def _finalize_unit(self, sealed: tuple[int, str]) -> None:
+        """Move a committed unit into place; a failure here loses nothing (the next writer
+        finishes it) and is a warning, not an error: the work is committed."""
+        from warehouse import record
+
+        seq, _ = sealed
+        try:
+            record.finalize(self._record_dir_or_fail(), seq)
+        except OSError as exc:
+            self._warn(
+                f"the work is committed (unit {seq}), but moving its lake record into place "
+                f"failed ({_first_line(exc)}): the next callbook writer moves it"
+            )
+
+    def _settle_record(self) -> None:
+        """A writer, on opening: settle the units a dead or failed writer left pending (keep the
+        committed, delete the others), before this writer records anything."""
+        from warehouse import record
+
+        data_dir = self.path.parent
+        exists = self._first(statement("record_units_exists"))
+        if not exists or not exists[0]:
+            return  # made before the record existed: its base unit comes after the migrations
+        if self._first(statement("record_unit_last")) is not None:
+            self._record_dir = data_dir  # the migrations about to run are units too
+        pending = record.pending_seqs(data_dir)
+        if pending:
+            committed = dict(self._rows(statement("record_units_from"), {"first": min(pending)}))
+            record.reconcile(data_dir, committed)
+
+    def _start_record(self) -> None:
+        """Record this writer's units in the lake from now on; a warehouse whose record has not
+        started (made before it existed, or new) first writes every table as a base unit."""
+        from warehouse import record
+
+        data_dir = self.path.parent
+        if self._record_dir is not None:
+            return
+        found = record.unit_dirs(data_dir)
+        if found:
+            raise WarehouseDamagedError(
+                f"{self.path.name} has no record of its units, but {data_dir / record.UNITS_DIR} "
+                f"holds {len(found):,}: this is not the warehouse the lake recorded. Nothing was "
+                "written. Recreate it from the lake with `callbook rebuild --force`, or move "
+                "the lake's record aside to start a new one."
+            )
+        applied = self._applied_versions()
+        self._record_dir = data_dir
+        try:
+            with self.transaction("base", kind="base", migrations=_migration_sql(applied)):
+                self._unit = record.PendingUnit(data_dir, 1)
+                for table in TABLES:
+                    if table in DERIVED_TABLES or table == "record_units":
+                        continue
+                    reader = self.con.sql(with_identifiers(statement("table_rows"), table=table))
+                    self._unit.add(table, "append", reader.fetch_record_batch())
+        except BaseException:
+            self._record_dir = None
+            raise
+
+    def replay(self, unit: Any) -> None:
+        """Apply one unit of the lake's record (a :class:`warehouse.record.Unit`) in one
+        transaction, as it was first committed: the migrations it applied (their SQL must be the
+        one recorded), then every part in order, checked against its sha256 and row count, then
+        its record_units row. Only on a database made by :meth:`create_for_rebuild`."""
+        from warehouse import record
+
+        manifest = unit.manifest
+        by_version = {v: (name, sql) for v, name, sql in migrations()}
+        with self.transaction():
+            if manifest.kind == "base":
+                self._run(statement("create_schema_migrations"))
+            if manifest.kind in ("base", "migration"):
+                for version, digest in sorted(manifest.migrations.items()):
+                    if version not in by_version:
+                        raise record.RecordError(
+                            f"unit {manifest.seq} relies on migration {version:03d}, which this "
+                            "callbook does not have: rebuild with the callbook that wrote it"
+                        )
+                    name, sql = by_version[version]
+                    if record.sha256_text(sql) != digest:
+                        raise record.RecordError(
+                            f"migration {version:03d}_{name}.sql is not the SQL unit "
+                            f"{manifest.seq} was recorded with (sha256 {digest[:16]})"
+                        )
+                    self._run(sql)
+            for part in manifest.parts:
+                path = unit.check_part(part)  # its sha256 and row count
+                replay = _REPLAY.get((part.op, part.table if part.op == "close" else None))
+                if replay is None or part.table not in TABLES:
+                    raise record.RecordError(
+                        f"unit {manifest.seq}: cannot replay {part.op} on {part.table!r}"
+                    )
+                sql = statement(replay)
+                if "{table}" in sql:
+                    sql = with_identifiers(sql, table=part.table)
+                changed = self._first(sql, {"path": str(path)})
+                if part.op == "close" and (not changed or changed[0] != part.rows):
+                    raise record.RecordError(
+                        f"unit {manifest.seq}: {part.name} closes {part.rows} {part.table} "
+                        f"versions, {changed[0] if changed else 0} matched a current version"
+                    )
+            self._run(
+                statement("record_unit_insert"),
+                {
+                    "seq": manifest.seq,
+                    "kind": manifest.kind,
+                    "label": manifest.label,
+                    "parts": len(manifest.parts),
+                    "row_count": manifest.rows,
+                    "manifest_sha256": unit.sha256,
+                    "prev_sha256": manifest.prev_sha256,
+                    "sealed_at": manifest.sealed_at,
+                },
+            )
+
+    def finish_rebuild(self) -> None:
+        """After the last unit: the analyst views, the derived call changes, the id sequences
+        moved past the ids the rows came back with, and a checkpoint (the file complete)."""
+        self._create_views(derive_call_changes=True)
+        self._run(statement("advance_sequences"))
+        self._run("checkpoint")
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -564,6 +940,19 @@ class Warehouse:
     def _append_only_counts(self) -> dict[str, int]:
         return {t: n for t, n in self.table_counts().items() if t in APPEND_ONLY_TABLES}
 
+    def read_whole(self) -> int:
+        """Read every value of every table this file holds (a block whose checksum does not
+        match raises): the rows read."""
+        return sum(
+            int(row[0])
+            for table in self.existing_tables()
+            if (row := self._first(with_identifiers(statement("table_scan"), table=table)))
+        )
+
+    def existing_tables(self) -> list[str]:
+        """The tables of TABLES this file holds (an older file lacks later migrations' tables)."""
+        return [t for (t,) in self._rows(statement("existing_tables")) if t in TABLES]
+
     def table_counts(self) -> dict[str, int]:
         counts = {}
         for table in TABLES:
@@ -599,14 +988,16 @@ class Warehouse:
             "fetched_at": batch.fetched_at,
             "run_id": run_id,
         }
-        with self.transaction():
+        with self.transaction(f"record_batch {batch.root} {batch.sha256[:16]}"):
             seen = self._first(
                 "select count(*) from ingest_batches where batch_id = $batch_id",
                 {"batch_id": batch.sha256},
             )
             duplicate = bool(seen and seen[0])
             if not duplicate:
-                self._run(
+                self._capture(
+                    "ingest_batches",
+                    "append",
                     statement("record_batch"),
                     {
                         **params,
@@ -618,7 +1009,9 @@ class Warehouse:
                         "recorded_at": recorded_at,
                     },
                 )
-            self._run(
+            self._capture(
+                "fetch_log",
+                "append",
                 statement("record_fetch"),
                 {**params, "outcome": "duplicate" if duplicate else "landed", "message": None},
             )
@@ -627,8 +1020,10 @@ class Warehouse:
     def record_fetch_failure(
         self, root: str, source: str, at: datetime, run_id: str | None, message: str
     ) -> None:
-        with self.transaction():
-            self._run(
+        with self.transaction(f"record_fetch_failure {root}"):
+            self._capture(
+                "fetch_log",
+                "append",
                 statement("record_fetch"),
                 {
                     "batch_id": None,
@@ -667,8 +1062,10 @@ class Warehouse:
             validation.clean if validation.status != "rejected" else pl.DataFrame(schema=BAR_SCHEMA)
         )
         scope = {"batch_id": batch.sha256, "source": batch.source, "root": batch.root}
-        with self.transaction():
-            self._run(
+        with self.transaction(f"load_batch {batch.root} {batch.sha256[:16]}"):
+            self._capture(
+                "validation_runs",
+                "append",
                 statement("record_validation"),
                 {
                     "batch_id": batch.sha256,
@@ -687,14 +1084,20 @@ class Warehouse:
                 },
             )
             with self._registered("incoming_findings", findings):
-                self._run(statement("record_quarantine"), {**scope, "recorded_at": recorded_at})
-                self._run(statement("record_row_findings"), {**scope, "recorded_at": recorded_at})
+                at = {**scope, "recorded_at": recorded_at}
+                self._capture("quarantine", "append", statement("record_quarantine"), at)
+                self._capture("row_findings", "append", statement("record_row_findings"), at)
             with self._registered("incoming_bars", clean):
                 self._run(statement("stage_bar_changes"), {"source": batch.source})
             changes = dict(self._rows("select change, count(*) from bar_changes group by change"))
-            self._run(statement("supersede_bars"), {"recorded_at": recorded_at})
-            self._run(
-                statement("insert_bars"), {"batch_id": batch.sha256, "recorded_at": recorded_at}
+            self._capture(
+                "bars", "close", statement("supersede_bars"), {"recorded_at": recorded_at}
+            )
+            self._capture(
+                "bars",
+                "append",
+                statement("insert_bars"),
+                {"batch_id": batch.sha256, "recorded_at": recorded_at},
             )
             self._run("drop table bar_changes")
         return LoadOutcome(
@@ -755,7 +1158,8 @@ class Warehouse:
             )
         )
         keys = rows.select(SNAPSHOT_KEY)
-        with self.transaction():
+        roots = ",".join(sorted(set(rows["root"].to_list())))
+        with self.transaction(f"write_snapshots {kind} {roots} ({rows.height:,} received)"):
             with self._registered("incoming_keys", keys):
                 latest = self.query(statement("latest_snapshot_versions"))
             joined = rows.join(latest, on=list(SNAPSHOT_KEY), how="left", nulls_equal=True)
@@ -801,12 +1205,13 @@ class Warehouse:
         version (kept), identical ones are skipped. Rolls not in ``rolls`` are left alone."""
         if rolls.height == 0:
             return RollWrite(0, 0, 0)
-        with self.transaction():
+        with self.transaction(f"write_rolls {source}"):
             with self._registered("incoming_rolls", rolls):
                 self._run(statement("stage_roll_changes"), {"source": source})
             changes = dict(self._rows("select change, count(*) from roll_changes group by change"))
-            self._run(statement("supersede_rolls"), {"recorded_at": recorded_at})
-            self._run(statement("insert_rolls"), {"recorded_at": recorded_at})
+            at = {"recorded_at": recorded_at}
+            self._capture("rolls", "close", statement("supersede_rolls"), at)
+            self._capture("rolls", "append", statement("insert_rolls"), at)
             self._run("drop table roll_changes")
         return RollWrite(
             new=int(changes.get("new", 0)),
@@ -846,9 +1251,11 @@ class Warehouse:
 
     def record_methodologies(self, entries: Sequence[MethodologyEntry], *, at: datetime) -> None:
         """Write the configured methodologies (the first published) in one transaction."""
-        with self.transaction():
+        with self.transaction("record_methodologies"):
             for entry in entries:
-                self._run(
+                self._capture(
+                    "methodologies",
+                    "upsert",
                     statement("record_methodology"),
                     {
                         "methodology_version": entry.version,
@@ -878,8 +1285,10 @@ class Warehouse:
         taken_at: datetime,
     ) -> None:
         """Record a file taken from the drop folder (one transaction)."""
-        with self.transaction():
-            self._run(
+        with self.transaction(f"record_inbox_file {root} {file_name}"):
+            self._capture(
+                "inbox_files",
+                "append",
                 statement("record_inbox_file"),
                 {
                     "file_sha256": file_sha256,
@@ -941,15 +1350,16 @@ class Warehouse:
         same call and session is kept. Returns the rows written."""
         if progress.height == 0:
             return 0
-        with self.transaction():
-            before = self._first("select count(*) from call_progress")
-            with self._registered("incoming_progress", progress):
-                self._run(
-                    statement("insert_progress"),
-                    {"resolved_on_source": source, "recorded_at": recorded_at},
-                )
-            after = self._first("select count(*) from call_progress")
-        return int(after[0]) - int(before[0]) if before and after else 0
+        with (
+            self.transaction(f"append_progress {source}"),
+            self._registered("incoming_progress", progress),
+        ):
+            return self._capture(
+                "call_progress",
+                "append",
+                statement("insert_progress"),
+                {"resolved_on_source": source, "recorded_at": recorded_at},
+            )
 
     def bars_as_known(
         self, root: str, *, source: str, known_at: datetime, end: date
@@ -975,21 +1385,22 @@ class Warehouse:
         written."""
         if outcomes.height == 0:
             return 0
-        with self.transaction():
-            before = self._first("select count(*) from outcomes")
-            with self._registered("incoming_outcomes", outcomes):
-                self._run(
-                    statement("insert_outcomes"),
-                    {"series_through": series_through, "recorded_at": recorded_at},
-                )
-            after = self._first("select count(*) from outcomes")
-        return int(after[0]) - int(before[0]) if before and after else 0
+        with (
+            self.transaction(f"append_outcomes through {series_through}"),
+            self._registered("incoming_outcomes", outcomes),
+        ):
+            return self._capture(
+                "outcomes",
+                "append",
+                statement("insert_outcomes"),
+                {"series_through": series_through, "recorded_at": recorded_at},
+            )
 
     def _insert_by_name(self, table: str, frame: pl.DataFrame) -> None:
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}")
         with self._registered("incoming_rows", frame):
-            self._run(f"insert into {table} by name select * from incoming_rows")
+            self._capture(
+                table, "append", with_identifiers(statement("insert_by_name"), table=table)
+            )
 
     @contextmanager
     def _registered(self, name: str, frame: pl.DataFrame) -> Iterator[None]:
@@ -1013,6 +1424,12 @@ def _take_over(path: Path) -> bool:
             f"{path.parent}: nothing was written. Restore the warehouse with `callbook rebuild` "
             "(from the lake, checking every hash)."
         )
+    if not path.exists() and _has_record(path.parent):
+        raise WarehouseDamagedError(
+            f"{path.name} is missing but the lake in {path.parent} holds its record: nothing "
+            "was written. Restore the warehouse with `callbook rebuild` (from the lake, "
+            "checking every hash)."
+        )
     stale = replica_is_stale(path)
     shutil.rmtree(path.parent / WORK_DIR, ignore_errors=True)
     for copy in path.parent.glob(f".{replica.name}.*.tmp"):  # a publication cut short
@@ -1025,31 +1442,54 @@ def _take_over(path: Path) -> bool:
     return stale
 
 
+def _has_record(data_dir: Path) -> bool:
+    """Whether the lake under ``data_dir`` holds a record of units (warehouse/record.py)."""
+    from warehouse import record
+
+    return bool(record.unit_dirs(data_dir))
+
+
+def _migration_sql(versions: set[int]) -> dict[int, str]:
+    """version -> SQL of the given applied migrations this code has."""
+    return {v: sql for v, _, sql in migrations() if v in versions}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _refuse_regression(counts: Mapping[str, int], replica: Path) -> None:
     """Raise ReplicaRegressionError if ``counts`` (of the record about to be published) hold fewer
     rows in a table that only grows than the current ``replica`` does. A replica that cannot be
     opened (missing, damaged, held open for writing by another session) is no better record."""
-    try:
-        con = duckdb.connect(str(replica), read_only=True)
-    except (duckdb.Error, OSError):
-        return
-    published: dict[str, int] = {}
-    with con:
-        for table in counts:
-            with suppress(duckdb.Error):  # a table a later migration added
-                published[table] = int(
-                    con.execute(f"select count(*) from {table}").fetchall()[0][0]
-                )
-    shrunk = [
-        f"{table} {published[table]:,} -> {n:,}"
-        for table, n in counts.items()
-        if n < published.get(table, 0)
-    ]
+    shrunk = fewer_rows(counts, replica)
     if shrunk:
         raise ReplicaRegressionError(
             f"not publishing: the record would lose rows the published replica {replica.name} "
             f"holds ({'; '.join(shrunk)}); the replica is kept as it was"
         )
+
+
+def fewer_rows(counts: Mapping[str, int], other: Path) -> list[str]:
+    """``"table before -> after"`` for each table of ``counts`` (a record about to replace the
+    DuckDB file ``other``) that holds fewer rows than ``other`` does; empty if ``other`` cannot
+    be opened (no better record) or a table is new."""
+    try:
+        con = duckdb.connect(str(other), read_only=True)
+    except (duckdb.Error, OSError):
+        return []
+    theirs: dict[str, int] = {}
+    with con:
+        for table in counts:
+            with suppress(duckdb.Error):  # a table a later migration added
+                row = con.execute(with_identifiers(statement("row_count"), table=table)).fetchone()
+                theirs[table] = int(row[0]) if row else 0
+    return [
+        f"{table} {theirs[table]:,} -> {n:,}"
+        for table, n in counts.items()
+        if n < theirs.get(table, 0)
+    ]
 
 
 def _connect(path: Path, *, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:

@@ -10,3 +10,4 @@ select
     $tuned_through::date as tuned_through,
     $tuned_sources as tuned_sources,
     $tuning_note as tuning_note
+returning *
