@@ -72,14 +72,15 @@ class RebuildResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        """One line (under 100 columns for any realistic count)."""
+        """One line of at most 100 columns (without the bars' count if it would not fit)."""
         c = self.counts
-        return (
-            f"rebuilt {self.path.name} from {self.units:,} lake units in {self.seconds:.1f} s: "
-            f"{c.get('snapshots', 0):,} snapshots ({self.live:,} live, {self.analyst:,} "
-            f"analyst), {c.get('outcomes', 0):,} outcomes, {c.get('bars', 0):,} bars; "
-            "hashes checked"
+        line = (
+            f"rebuilt {self.units:,} lake units ({self.seconds:.0f} s, hashes ok): "
+            f"{c.get('snapshots', 0):,} calls ({self.live:,} live, {self.analyst:,} analyst), "
+            f"{c.get('outcomes', 0):,} outcomes"
         )
+        bars = f", {c.get('bars', 0):,} bars"
+        return line + bars if len(line + bars) <= 100 else line
 
 
 def health(path: Path) -> str | None:
