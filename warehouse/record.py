@@ -302,6 +302,18 @@ def reconcile(data_dir: Path, committed: Mapping[int, str]) -> Reconciled:
     return Reconciled(tuple(finalized), tuple(removed))
 
 
+def disagreement(data_dir: Path, *, seq: int, sha256: str) -> str | None:
+    """Why the lake's record cannot continue after unit ``seq`` with manifest ``sha256`` (the
+    warehouse's last unit): the lake holds another unit ``seq``, or units after it. None if it
+    can (a lake that lost the unit itself is ``callbook verify``'s to report)."""
+    manifest = data_dir / UNITS_DIR / unit_name(seq) / MANIFEST
+    if manifest.is_file() and sha256_file(manifest) != sha256:
+        return f"the lake's unit {seq} is not the one the warehouse committed"
+    if (data_dir / UNITS_DIR / unit_name(seq + 1)).exists():
+        return f"the lake holds units after the warehouse's last one ({seq})"
+    return None
+
+
 @dataclass(frozen=True)
 class Unit:
     """A unit read back from the lake."""

@@ -754,7 +754,7 @@ class Warehouse:
         seq, _ = sealed
         try:
             record.finalize(self._record_dir_or_fail(), seq)
-        except OSError as exc:
+        except (OSError, record.RecordError) as exc:
             self._warn(
                 f"the work is committed (unit {seq}), but moving its lake record into place "
                 f"failed ({_first_line(exc)}): the next callbook writer moves it"
@@ -775,6 +775,15 @@ class Warehouse:
         if pending:
             committed = dict(self._rows(statement("record_units_from"), {"first": min(pending)}))
             record.reconcile(data_dir, committed)
+        last = self._first(statement("record_unit_last"))
+        if last is not None:
+            problem = record.disagreement(data_dir, seq=int(last[0]), sha256=str(last[1]))
+            if problem is not None:
+                raise WarehouseDamagedError(
+                    f"{self.path.name} and the lake's record disagree: {problem}. Nothing was "
+                    "written. If the lake is right (the warehouse file was replaced by an older "
+                    "or another one), `callbook rebuild --force` recreates the warehouse from it."
+                )
 
     def _start_record(self) -> None:
         """Record this writer's units in the lake from now on; a warehouse whose record has not
@@ -782,8 +791,9 @@ class Warehouse:
         from warehouse import record
 
         data_dir = self.path.parent
-        if self._record_dir is not None:
-            return
+        exists = self._first(statement("record_units_exists"))
+        if self._record_dir is not None or not exists or not exists[0]:
+            return  # started already, or a schema without the record (tests of old migrations)
         found = record.unit_dirs(data_dir)
         if found:
             raise WarehouseDamagedError(
