@@ -138,12 +138,12 @@ def _rebuild(
             "(`callbook verify` checks their content; --force rebuilds from the lake anyway)"
         )
     try:
-        found = record.scan(data_dir)
+        found = record.scan(record.record_dir(path))
     except record.RecordError as exc:
         raise RebuildRefusedError(f"the lake's record is damaged: {exc}; nothing replaced") from exc
     if not found.units:
         raise RebuildRefusedError(
-            f"no record in {data_dir / record.UNITS_DIR}: nothing to rebuild from (a data "
+            f"no record in {record.record_dir(path) / record.UNITS_DIR}: nothing to rebuild from (a data "
             "directory written before the lake kept the record)"
         )
     result.units, result.parts, result.rows = len(found.units), found.parts, found.rows

@@ -58,8 +58,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 RECORD_DIR = Path("lake") / "record"
-UNITS_DIR = RECORD_DIR / "units"
-PENDING_DIR = RECORD_DIR / "pending"
+UNITS_DIR = "units"
+PENDING_DIR = "pending"
 MANIFEST = "manifest.json"
 #: The manifest format this code writes and reads (a newer one is refused, never guessed at).
 FORMAT = 1
@@ -153,6 +153,15 @@ class Manifest:
         )
 
 
+def record_dir(warehouse: Path) -> Path:
+    """The record of the warehouse file ``warehouse``: ``<data dir>/lake/record`` for
+    ``warehouse.duckdb``; a file of another name (tests, benchmarks) keeps its own beside it,
+    ``lake/record-<stem>``."""
+    if warehouse.name == "warehouse.duckdb":
+        return warehouse.parent / RECORD_DIR
+    return warehouse.parent / "lake" / f"record-{warehouse.stem}"
+
+
 def unit_name(seq: int) -> str:
     """The directory name of unit ``seq``: ten digits, so names sort in commit order."""
     return f"{seq:010d}"
@@ -182,10 +191,10 @@ class PendingUnit:
     """A unit being written to ``lake/record/pending/<seq>/``: parts as they come, then the
     manifest (:meth:`seal`); after the commit, :func:`finalize` moves it into ``units/``."""
 
-    def __init__(self, data_dir: Path, seq: int) -> None:
-        self.data_dir = data_dir
+    def __init__(self, root: Path, seq: int) -> None:
+        self.root = root
         self.seq = seq
-        self.directory = data_dir / PENDING_DIR / unit_name(seq)
+        self.directory = root / PENDING_DIR / unit_name(seq)
         shutil.rmtree(self.directory, ignore_errors=True)  # a leftover no writer reconciled
         self.directory.mkdir(parents=True)
         self.parts: list[PartFile] = []
@@ -251,15 +260,15 @@ class PendingUnit:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def discard_pending(data_dir: Path, seq: int) -> None:
+def discard_pending(root: Path, seq: int) -> None:
     """Remove the pending unit ``seq`` (its transaction did not commit)."""
-    shutil.rmtree(data_dir / PENDING_DIR / unit_name(seq), ignore_errors=True)
+    shutil.rmtree(root / PENDING_DIR / unit_name(seq), ignore_errors=True)
 
 
-def finalize(data_dir: Path, seq: int) -> Path:
+def finalize(root: Path, seq: int) -> Path:
     """Move the committed pending unit ``seq`` into ``units/`` (atomic rename, then fsync)."""
-    source = data_dir / PENDING_DIR / unit_name(seq)
-    target = data_dir / UNITS_DIR / unit_name(seq)
+    source = root / PENDING_DIR / unit_name(seq)
+    target = root / UNITS_DIR / unit_name(seq)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         raise RecordError(f"{target} exists already: two units with seq {seq}")
@@ -277,24 +286,24 @@ class Reconciled:
     removed: tuple[int, ...] = ()  # never committed: deleted
 
 
-def pending_seqs(data_dir: Path) -> list[int]:
-    base = data_dir / PENDING_DIR
+def pending_seqs(root: Path) -> list[int]:
+    base = root / PENDING_DIR
     if not base.is_dir():
         return []
     return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def reconcile(data_dir: Path, committed: Mapping[int, str]) -> Reconciled:
+def reconcile(root: Path, committed: Mapping[int, str]) -> Reconciled:
     """Settle every pending unit: keep (rename into place) those whose seq ``committed`` maps to
     their manifest's sha256, delete the others. ``committed`` comes from ``record_units`` (at
     least every seq at or above the lowest pending one). Stray temporary files go too."""
     finalized, removed = [], []
-    for seq in pending_seqs(data_dir):
-        directory = data_dir / PENDING_DIR / unit_name(seq)
+    for seq in pending_seqs(root):
+        directory = root / PENDING_DIR / unit_name(seq)
         manifest = directory / MANIFEST
         sha = sha256_file(manifest) if manifest.is_file() else None
         if sha is not None and committed.get(seq) == sha:
-            finalize(data_dir, seq)
+            finalize(root, seq)
             finalized.append(seq)
         else:
             shutil.rmtree(directory, ignore_errors=True)
@@ -302,14 +311,14 @@ def reconcile(data_dir: Path, committed: Mapping[int, str]) -> Reconciled:
     return Reconciled(tuple(finalized), tuple(removed))
 
 
-def disagreement(data_dir: Path, *, seq: int, sha256: str) -> str | None:
+def disagreement(root: Path, *, seq: int, sha256: str) -> str | None:
     """Why the lake's record cannot continue after unit ``seq`` with manifest ``sha256`` (the
     warehouse's last unit): the lake holds another unit ``seq``, or units after it. None if it
     can (a lake that lost the unit itself is ``callbook verify``'s to report)."""
-    manifest = data_dir / UNITS_DIR / unit_name(seq) / MANIFEST
+    manifest = root / UNITS_DIR / unit_name(seq) / MANIFEST
     if manifest.is_file() and sha256_file(manifest) != sha256:
         return f"the lake's unit {seq} is not the one the warehouse committed"
-    if (data_dir / UNITS_DIR / unit_name(seq + 1)).exists():
+    if (root / UNITS_DIR / unit_name(seq + 1)).exists():
         return f"the lake holds units after the warehouse's last one ({seq})"
     return None
 
@@ -379,25 +388,25 @@ class Scan:
         return sum(len(u.manifest.parts) for u in self.units)
 
 
-def unit_dirs(data_dir: Path) -> list[Path]:
+def unit_dirs(root: Path) -> list[Path]:
     """The committed units' directories, in commit order."""
-    base = data_dir / UNITS_DIR
+    base = root / UNITS_DIR
     if not base.is_dir():
         return []
     return sorted(p for p in base.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def scan(data_dir: Path) -> Scan:
+def scan(root: Path) -> Scan:
     """Every unit of the lake's record in commit order, chained: each manifest's
     ``prev_sha256`` is the sha256 of the one before, seqs run 1, 2, ... without a gap. Pending
     units count when a later unit chains to them (see the module docstring). RecordError names
     the first unit that breaks the chain. Part files are checked as they are read
     (:meth:`Unit.read_part`)."""
-    final = {u.seq: u for u in (read_unit(d) for d in unit_dirs(data_dir))}
+    final = {u.seq: u for u in (read_unit(d) for d in unit_dirs(root))}
     pending: dict[int, Unit] = {}
     unsealed: list[Path] = []
-    for seq in pending_seqs(data_dir):
-        directory = data_dir / PENDING_DIR / unit_name(seq)
+    for seq in pending_seqs(root):
+        directory = root / PENDING_DIR / unit_name(seq)
         if seq in final:
             continue  # a leftover copy of a unit already in place
         try:
@@ -413,7 +422,7 @@ def scan(data_dir: Path) -> Scan:
             if seq > last_final:
                 break
             raise RecordError(
-                f"unit {seq} is missing from {data_dir / UNITS_DIR} (units up to {last_final} "
+                f"unit {seq} is missing from {root / UNITS_DIR} (units up to {last_final} "
                 "are there): the record cannot be replayed past it"
             )
         if unit.manifest.prev_sha256 != prev:

@@ -765,19 +765,19 @@ class Warehouse:
         committed, delete the others), before this writer records anything."""
         from warehouse import record
 
-        data_dir = self.path.parent
+        root = record.record_dir(self.path)
         exists = self._first(statement("record_units_exists"))
         if not exists or not exists[0]:
             return  # made before the record existed: its base unit comes after the migrations
         if self._first(statement("record_unit_last")) is not None:
-            self._record_dir = data_dir  # the migrations about to run are units too
-        pending = record.pending_seqs(data_dir)
+            self._record_dir = root  # the migrations about to run are units too
+        pending = record.pending_seqs(root)
         if pending:
             committed = dict(self._rows(statement("record_units_from"), {"first": min(pending)}))
-            record.reconcile(data_dir, committed)
+            record.reconcile(root, committed)
         last = self._first(statement("record_unit_last"))
         if last is not None:
-            problem = record.disagreement(data_dir, seq=int(last[0]), sha256=str(last[1]))
+            problem = record.disagreement(root, seq=int(last[0]), sha256=str(last[1]))
             if problem is not None:
                 raise WarehouseDamagedError(
                     f"{self.path.name} and the lake's record disagree: {problem}. Nothing was "
@@ -790,23 +790,23 @@ class Warehouse:
         started (made before it existed, or new) first writes every table as a base unit."""
         from warehouse import record
 
-        data_dir = self.path.parent
+        root = record.record_dir(self.path)
         exists = self._first(statement("record_units_exists"))
         if self._record_dir is not None or not exists or not exists[0]:
             return  # started already, or a schema without the record (tests of old migrations)
-        found = record.unit_dirs(data_dir)
+        found = record.unit_dirs(root)
         if found:
             raise WarehouseDamagedError(
-                f"{self.path.name} has no record of its units, but {data_dir / record.UNITS_DIR} "
+                f"{self.path.name} has no record of its units, but {root / record.UNITS_DIR} "
                 f"holds {len(found):,}: this is not the warehouse the lake recorded. Nothing was "
                 "written. Recreate it from the lake with `callbook rebuild --force`, or move "
                 "the lake's record aside to start a new one."
             )
         applied = self._applied_versions()
-        self._record_dir = data_dir
+        self._record_dir = root
         try:
             with self.transaction("base", kind="base", migrations=_migration_sql(applied)):
-                self._unit = record.PendingUnit(data_dir, 1)
+                self._unit = record.PendingUnit(root, 1)
                 for table in TABLES:
                     if table in DERIVED_TABLES or table == "record_units":
                         continue
@@ -1434,7 +1434,7 @@ def _take_over(path: Path) -> bool:
             f"{path.parent}: nothing was written. Restore the warehouse with `callbook rebuild` "
             "(from the lake, checking every hash)."
         )
-    if not path.exists() and _has_record(path.parent):
+    if not path.exists() and _has_record(path):
         raise WarehouseDamagedError(
             f"{path.name} is missing but the lake in {path.parent} holds its record: nothing "
             "was written. Restore the warehouse with `callbook rebuild` (from the lake, "
@@ -1452,11 +1452,11 @@ def _take_over(path: Path) -> bool:
     return stale
 
 
-def _has_record(data_dir: Path) -> bool:
-    """Whether the lake under ``data_dir`` holds a record of units (warehouse/record.py)."""
+def _has_record(path: Path) -> bool:
+    """Whether the lake holds a record of the warehouse ``path``'s units (warehouse/record.py)."""
     from warehouse import record
 
-    return bool(record.unit_dirs(data_dir))
+    return bool(record.unit_dirs(record.record_dir(path)))
 
 
 def _migration_sql(versions: set[int]) -> dict[int, str]:

@@ -240,7 +240,9 @@ def test_a_damaged_or_lost_warehouse_is_rebuilt_from_the_lake_alone(
         wh.record_fetch_failure("NQ", "demo", LATER, "r", "after the rebuild")
         ids = wh.table_rows("fetch_log")["fetch_id"]
     assert ids.n_unique() == ids.len()  # the id sequence moved past the rebuilt ids
-    assert [u.seq for u in record.scan(copy).units] == list(range(1, result.units + 2))
+    assert [u.seq for u in record.scan(copy / record.RECORD_DIR).units] == list(
+        range(1, result.units + 2)
+    )
 
 
 def test_a_healthy_warehouse_is_not_replaced_unless_forced(
@@ -258,7 +260,7 @@ def test_a_healthy_warehouse_is_not_replaced_unless_forced(
 
 def test_a_changed_lake_file_is_named_and_nothing_is_replaced(copy: Path) -> None:
     damage(copy, "writer deleted")
-    unit = record.scan(copy).units[5]
+    unit = record.scan(copy / record.RECORD_DIR).units[5]
     part = unit.part_path(unit.manifest.parts[0])
     frame = pl.read_parquet(part)
     frame.write_parquet(part)  # same rows, other bytes: not the file that was recorded
@@ -271,7 +273,7 @@ def test_a_changed_lake_file_is_named_and_nothing_is_replaced(copy: Path) -> Non
 def test_a_missing_unit_breaks_the_chain_and_nothing_is_replaced(copy: Path) -> None:
     damage(copy, "corrupt header")
     before = (copy / "warehouse.duckdb").read_bytes()
-    shutil.rmtree(record.scan(copy).units[3].directory)
+    shutil.rmtree(record.scan(copy / record.RECORD_DIR).units[3].directory)
     with pytest.raises(RebuildRefusedError, match=r"unit 4 is missing"):
         rebuild(copy)
     assert (copy / "warehouse.duckdb").read_bytes() == before
@@ -280,7 +282,7 @@ def test_a_missing_unit_breaks_the_chain_and_nothing_is_replaced(copy: Path) -> 
 def test_a_lake_that_lost_units_never_replaces_a_better_replica(copy: Path) -> None:
     """The writer file is lost and the lake's last units too: the replica holds more."""
     damage(copy, "writer deleted")
-    units = record.scan(copy).units
+    units = record.scan(copy / record.RECORD_DIR).units
     for unit in units[-3:]:
         shutil.rmtree(unit.directory)
     replica = replica_path(copy / "warehouse.duckdb")
@@ -304,7 +306,9 @@ def test_callbook_rebuild_through_the_installed_command(
     )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.strip().splitlines()
-    assert lines[-1].startswith(f"rebuilt {len(record.unit_dirs(copy))} lake units (")
+    assert lines[-1].startswith(
+        f"rebuilt {len(record.unit_dirs(copy / record.RECORD_DIR))} lake units ("
+    )
     assert lines[-1].endswith(
         f" s, hashes ok): {original['snapshots'][0]:,} calls (1 live, 2 analyst), "
         f"{original['outcomes'][0]:,} outcomes, {original['bars'][0]:,} bars"

@@ -125,7 +125,10 @@ def test_a_reader_republishes_what_a_dead_writer_committed(tmp_path: Path) -> No
     stale = [d.line() for d in report.differences if d.check == "replica"]
     assert stale == [
         "replica warehouse.read.duckdb:methodologies: 1 rows, the warehouse 2: not the "
-        "warehouse's content (stale: the next callbook command publishes it)"
+        "warehouse's content (stale: the next callbook command publishes it)",
+        # ... and the unit's row in the lake's record (warehouse/record.py)
+        "replica warehouse.read.duckdb:record_units: 2 rows, the warehouse 3: not the "
+        "warehouse's content (stale: the next callbook command publishes it)",
     ]
     assert reader_methodologies(path) == ["new", "old"]  # the next command published it
     assert not unpublished_marker(path).exists()

@@ -41,7 +41,11 @@ def recorded(path: Path) -> list[tuple[int, str, str]]:
 
 
 def lake_units(data_dir: Path) -> list[tuple[int, str, str]]:
-    return [(u.seq, u.manifest.label, u.sha256) for u in record.scan(data_dir).units]
+    return [(u.seq, u.manifest.label, u.sha256) for u in record.scan(lake(data_dir)).units]
+
+
+def lake(data_dir: Path) -> Path:
+    return record.record_dir(data_dir / "warehouse.duckdb")
 
 
 def test_every_unit_is_in_the_lake_with_the_rows_it_wrote(tmp_path: Path) -> None:
@@ -49,7 +53,7 @@ def test_every_unit_is_in_the_lake_with_the_rows_it_wrote(tmp_path: Path) -> Non
     with Warehouse.open(path) as wh:
         add_methodology(wh, "a")
         wh.record_fetch_failure("RTY", "demo", AT, "run-1", "HTTP 503")
-    units = record.scan(tmp_path).units
+    units = record.scan(lake(tmp_path)).units
     assert [(u.manifest.kind, u.manifest.label) for u in units] == [
         ("base", "base"),
         ("work", "record_methodologies"),
@@ -74,8 +78,8 @@ def test_every_unit_is_in_the_lake_with_the_rows_it_wrote(tmp_path: Path) -> Non
     ]
     # Chained: each manifest names the sha256 of the one before.
     assert [u.manifest.prev_sha256 for u in units] == [None, units[0].sha256, units[1].sha256]
-    assert not (tmp_path / record.PENDING_DIR).exists() or not any(
-        (tmp_path / record.PENDING_DIR).iterdir()
+    assert not (lake(tmp_path) / record.PENDING_DIR).exists() or not any(
+        (lake(tmp_path) / record.PENDING_DIR).iterdir()
     )
 
 
@@ -85,7 +89,7 @@ def test_a_unit_that_writes_nothing_is_no_unit(tmp_path: Path) -> None:
         assert (
             wh.append_progress(wh.table_rows("call_progress"), source="demo", recorded_at=AT) == 0
         )
-    assert [u.manifest.kind for u in record.scan(tmp_path).units] == ["base"]
+    assert [u.manifest.kind for u in record.scan(lake(tmp_path)).units] == ["base"]
 
 
 def test_a_failed_lake_write_leaves_no_trace(
@@ -107,7 +111,7 @@ def test_a_failed_lake_write_leaves_no_trace(
         with pytest.raises(OSError, match="File too large"):
             add_methodology(wh, "b")
         monkeypatch.undo()
-        assert not any((tmp_path / record.PENDING_DIR).iterdir())
+        assert not any((lake(tmp_path) / record.PENDING_DIR).iterdir())
         assert wh.table_rows("methodologies")["methodology_version"].to_list() == ["a"]
         add_methodology(wh, "c")  # the writer goes on: the next unit takes the next seq
     assert methodologies(path) == ["a", "c"]
@@ -169,10 +173,10 @@ def test_a_writer_killed_between_the_lake_and_the_commit_leaves_them_agreeing(
     with Warehouse.open(path) as wh:
         add_methodology(wh, "old")
     killed_writer(path, step)
-    assert record.pending_seqs(tmp_path) == [3]  # the unit is written, not in place
+    assert record.pending_seqs(lake(tmp_path)) == [3]  # the unit is written, not in place
     committed = step == "committed"
     with Warehouse.open(path) as wh:  # the next writer settles it before anything else
-        assert record.pending_seqs(tmp_path) == []
+        assert record.pending_seqs(lake(tmp_path)) == []
         add_methodology(wh, "next")
     expected = ["new", "next", "old"] if committed else ["next", "old"]
     assert methodologies(path) == expected
@@ -190,12 +194,12 @@ def test_the_lake_alone_decides_which_pending_units_committed(tmp_path: Path) ->
     with Warehouse.open(path) as wh:
         for name in ("a", "b", "c"):
             add_methodology(wh, name)
-    units = tmp_path / record.UNITS_DIR
-    pending = tmp_path / record.PENDING_DIR
+    units = lake(tmp_path) / record.UNITS_DIR
+    pending = lake(tmp_path) / record.PENDING_DIR
     pending.mkdir(exist_ok=True)
     for seq in (2, 4):  # as if the moves into place had not happened
         os.rename(units / record.unit_name(seq), pending / record.unit_name(seq))
-    found = record.scan(tmp_path)
+    found = record.scan(lake(tmp_path))
     assert [u.seq for u in found.units] == [1, 2, 3]
     assert [u.seq for u in found.unconfirmed] == [4]
     assert [u.pending for u in found.units] == [False, True, False]
@@ -206,24 +210,24 @@ def test_a_replaced_unit_breaks_the_chain(tmp_path: Path) -> None:
     with Warehouse.open(path) as wh:
         for name in ("a", "b"):
             add_methodology(wh, name)
-    manifest = tmp_path / record.UNITS_DIR / record.unit_name(2) / record.MANIFEST
+    manifest = lake(tmp_path) / record.UNITS_DIR / record.unit_name(2) / record.MANIFEST
     data = json.loads(manifest.read_bytes())
     data["label"] = "something else"
     manifest.write_text(json.dumps(data))
     with pytest.raises(record.RecordError, match=r"unit 3 .* does not follow unit 2"):
-        record.scan(tmp_path)
+        record.scan(lake(tmp_path))
 
 
 def test_a_manifest_from_a_newer_callbook_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "warehouse.duckdb"
     with Warehouse.open(path):
         pass
-    manifest = tmp_path / record.UNITS_DIR / record.unit_name(1) / record.MANIFEST
+    manifest = lake(tmp_path) / record.UNITS_DIR / record.unit_name(1) / record.MANIFEST
     data = json.loads(manifest.read_bytes())
     data["format"] = record.FORMAT + 1
     manifest.write_text(json.dumps(data))
     with pytest.raises(record.RecordError, match="newer than this callbook reads"):
-        record.scan(tmp_path)
+        record.scan(lake(tmp_path))
 
 
 def test_a_warehouse_made_before_the_record_starts_it_with_every_row(
@@ -235,11 +239,11 @@ def test_a_warehouse_made_before_the_record_starts_it_with_every_row(
     with Warehouse.open(path) as wh:
         add_methodology(wh, "made before")
         assert wh._record_dir is None  # no record table yet: nothing recorded
-    assert record.unit_dirs(tmp_path) == []
+    assert record.unit_dirs(lake(tmp_path)) == []
     monkeypatch.undo()
     with Warehouse.open(path) as wh:  # migration 011, then the base unit
         add_methodology(wh, "after")
-    (base, work) = record.scan(tmp_path).units
+    (base, work) = record.scan(lake(tmp_path)).units
     assert base.manifest.kind == "base"
     tables = {p.table: p.rows for p in base.manifest.parts}
     assert tables["methodologies"] == 1 and tables["schema_migrations"] == len(store.migrations())
@@ -270,7 +274,7 @@ def test_a_new_warehouse_never_starts_over_a_lake_that_holds_a_record(tmp_path: 
     os.replace(tmp_path / "other" / "empty.duckdb", path)  # an empty file: no record at all
     with pytest.raises(WarehouseDamagedError, match="not the warehouse the lake recorded"):
         Warehouse.open(path)
-    assert [u.manifest.label for u in record.scan(tmp_path).units] == [
+    assert [u.manifest.label for u in record.scan(lake(tmp_path)).units] == [
         "base",
         "record_methodologies",
     ]
