@@ -524,11 +524,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
             query = fh.read()
     params = dict(args.param) or None
     from warehouse.sandbox import SandboxLimits, open_sandbox
-    from warehouse.store import reader_path
+    from warehouse.store import reader_path, refresh_stale_replica
 
     limits = SandboxLimits(timeout=args.timeout, memory_limit_mb=args.memory_mb)
-    # Like every reader, the sandbox reads the published replica: never waits for a writer.
-    with open_sandbox(reader_path(_settings(args).warehouse_path), limits) as sandbox:
+    # Like every reader, the sandbox reads the published replica: never waits for a writer, and
+    # first publishes a replica a writer died (or failed) before refreshing.
+    path = _settings(args).warehouse_path
+    refresh_stale_replica(path)
+    with open_sandbox(reader_path(path), limits) as sandbox:
         frame = sandbox.query(query, params)
     _print_frame(frame, fmt=args.format, limit=args.limit)
     return EXIT_OK

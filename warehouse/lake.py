@@ -95,6 +95,20 @@ def land_batch(data_dir: Path, batch: Batch) -> Landed:
     return Landed(relative, is_new=True)
 
 
+def remove_landed(data_dir: Path, relative: str | Path) -> bool:
+    """Remove a landed file whose batch was never recorded (the unit recording it failed): a
+    write that did not commit leaves no trace. True if there was a file. The caller checks that
+    no recorded batch names it (the same content landed earlier is the same file)."""
+    path = data_dir / relative
+    if not path.is_relative_to(data_dir / RAW_DIR) or path.suffix != ".parquet":
+        raise ValueError(f"{relative} is not a landed batch")
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def read_landed(data_dir: Path, relative: str | Path) -> pq.ParquetFile:
     return pq.ParquetFile(data_dir / relative)
 

@@ -165,6 +165,10 @@ class ReplicaRegressionError(WarehouseError):
     """A publication would replace the replica with a record holding fewer rows."""
 
 
+class WarehouseWriteError(WarehouseError):
+    """A unit of work did not commit: nothing of it was written, in the warehouse or the lake."""
+
+
 class PublishError(WarehouseError):
     """Publishing the replica failed at one step (``phase``: checkpoint, or replica copy) after
     the work it publishes had committed."""
@@ -343,6 +347,9 @@ class Warehouse:
         #: The data directory whose lake records this writer's units (None: not recorded).
         self._record_dir: Path | None = None
         self._unit: Any = None  # the open transaction's record.PendingUnit, once it wrote a part
+        self._unit_label = ""
+        #: (seq, manifest sha256) of the last committed unit, once asked (None: ask the table).
+        self._last_unit: tuple[int, str] | None = None
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -630,6 +637,7 @@ class Warehouse:
         applied."""
         self._run("begin transaction")
         self._unit = None
+        self._unit_label = label or "a unit of work"
         try:
             yield
             sealed = self._seal_unit(label, kind, migrations)
@@ -645,9 +653,19 @@ class Warehouse:
         try:
             self._run("commit")
         except BaseException as exc:
-            if sealed is None or not self._committed_after_all(sealed, exc):
+            self._last_unit = None  # whatever happened, the table says
+            if sealed is None:
+                raise
+            committed = self._commit_outcome(sealed, exc)
+            if committed is False:
+                raise WarehouseWriteError(
+                    f"{self._unit_label}: the commit failed ({_first_line(exc)}); nothing of it "
+                    "was written"
+                ) from exc
+            if committed is None:
                 raise
         if sealed is not None:
+            self._last_unit = sealed
             self._finalize_unit(sealed)
 
     # -- the lake's record (warehouse/record.py) ----------------------------------------------
@@ -666,10 +684,13 @@ class Warehouse:
 
         rows = relation.to_arrow_table()
         if rows.num_rows:
-            if self._unit is None:
-                last = self._first(statement("record_unit_last"))
-                self._unit = record.PendingUnit(self._record_dir, (last[0] if last else 0) + 1)
-            self._unit.add(table, op, rows)
+            try:
+                if self._unit is None:
+                    last = self._last_committed_unit()
+                    self._unit = record.PendingUnit(self._record_dir, (last[0] if last else 0) + 1)
+                self._unit.add(table, op, rows)
+            except OSError as exc:
+                raise self._lake_write_failed(exc) from exc
         return int(rows.num_rows)
 
     def _seal_unit(
@@ -682,14 +703,17 @@ class Warehouse:
             return None
         from warehouse import record
 
-        last = self._first(statement("record_unit_last"))
-        manifest, sha = unit.seal(
-            kind=kind,
-            label=label or "work",
-            sealed_at=datetime.now(UTC),
-            prev_sha256=last[1] if last else None,
-            migrations={v: record.sha256_text(sql) for v, sql in (migrations or {}).items()},
-        )
+        last = self._last_committed_unit()
+        try:
+            manifest, sha = unit.seal(
+                kind=kind,
+                label=label or "work",
+                sealed_at=datetime.now(UTC),
+                prev_sha256=last[1] if last else None,
+                migrations={v: record.sha256_text(sql) for v, sql in (migrations or {}).items()},
+            )
+        except OSError as exc:
+            raise self._lake_write_failed(exc) from exc
         self._run(
             statement("record_unit_insert"),
             {
@@ -705,11 +729,18 @@ class Warehouse:
         )
         return manifest.seq, sha
 
-    def _committed_after_all(self, sealed: tuple[int, str], exc: BaseException) -> bool:
+    def _lake_write_failed(self, exc: OSError) -> WarehouseWriteError:
+        return WarehouseWriteError(
+            f"{self._unit_label}: writing its record to the lake failed ({_first_line(exc)}); "
+            "nothing of it was written"
+        )
+
+    def _commit_outcome(self, sealed: tuple[int, str], exc: BaseException) -> bool | None:
         """Whether a commit that raised took effect anyway (DuckDB: "COMMIT succeeded and is
         durable, but the autocheckpoint failed"): asked of the warehouse itself, on a new
         connection when DuckDB invalidated this one. False: the pending unit is deleted. True:
-        the caller keeps the unit and goes on, with a warning."""
+        the caller keeps the unit and goes on, with a warning. None: nobody can tell now (the
+        pending unit stays for the next writer to settle)."""
         from warehouse import record
 
         seq, sha = sealed
@@ -726,7 +757,7 @@ class Warehouse:
                     f"the commit of unit {seq} failed ({_first_line(exc)}) and the warehouse "
                     "cannot be asked whether it took effect: the next callbook writer settles it"
                 )
-                return False
+                return None
         if not committed:
             record.discard_pending(self._record_dir_or_fail(), seq)
             return False
@@ -736,6 +767,12 @@ class Warehouse:
             "checkpoint, at the next publication or command, writes it into the file"
         )
         return True
+
+    def _last_committed_unit(self) -> tuple[int, str] | None:
+        if self._last_unit is None:
+            row = self._first(statement("record_unit_last"))
+            self._last_unit = (int(row[0]), str(row[1])) if row else None
+        return self._last_unit
 
     def _record_dir_or_fail(self) -> Path:
         if self._record_dir is None:
@@ -999,11 +1036,7 @@ class Warehouse:
             "run_id": run_id,
         }
         with self.transaction(f"record_batch {batch.root} {batch.sha256[:16]}"):
-            seen = self._first(
-                "select count(*) from ingest_batches where batch_id = $batch_id",
-                {"batch_id": batch.sha256},
-            )
-            duplicate = bool(seen and seen[0])
+            duplicate = self.batch_recorded(batch.sha256)
             if not duplicate:
                 self._capture(
                     "ingest_batches",
@@ -1026,6 +1059,11 @@ class Warehouse:
                 {**params, "outcome": "duplicate" if duplicate else "landed", "message": None},
             )
         return duplicate
+
+    def batch_recorded(self, batch_id: str) -> bool:
+        """Whether a batch with this sha256 is in ingest_batches."""
+        seen = self._first(statement("batch_seen"), {"batch_id": batch_id})
+        return bool(seen and seen[0])
 
     def record_fetch_failure(
         self, root: str, source: str, at: datetime, run_id: str | None, message: str

@@ -176,10 +176,12 @@ def test_a_publication_that_would_lose_rows_is_refused(tmp_path: Path) -> None:
         add_methodology(wh, "a")
         add_methodology(wh, "b")
     before = replica_path(path).read_bytes()
-    # Another warehouse file with fewer rows in its place (a restored old copy, a bug):
+    # Another warehouse file with fewer rows in its place (a restored old copy, a bug), and its
+    # own lake record (the lake's record refuses a writer that does not match it):
     path.unlink()
     unpublished_marker(path).unlink(missing_ok=True)
     replica_path(path).rename(tmp_path / "kept.duckdb")
+    (tmp_path / "lake").rename(tmp_path / "kept-lake")
     with Warehouse.open(path) as wh:
         add_methodology(wh, "a")
     (tmp_path / "kept.duckdb").rename(replica_path(path))
@@ -189,7 +191,7 @@ def test_a_publication_that_would_lose_rows_is_refused(tmp_path: Path) -> None:
     wh.close(publish=False)
     assert str(raised.value) == (
         "not publishing: the record would lose rows the published replica warehouse.read.duckdb "
-        "holds (methodologies 2 -> 1); the replica is kept as it was"
+        "holds (methodologies 2 -> 1; record_units 3 -> 2); the replica is kept as it was"
     )
     assert replica_path(path).read_bytes() == before
 

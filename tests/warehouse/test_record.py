@@ -108,8 +108,12 @@ def test_a_failed_lake_write_leaves_no_trace(
             raise OSError(errno.EFBIG, "File too large")
 
         monkeypatch.setattr(record.PendingUnit, "add", full)
-        with pytest.raises(OSError, match="File too large"):
+        with pytest.raises(store.WarehouseWriteError) as raised:
             add_methodology(wh, "b")
+        assert str(raised.value) == (
+            "record_methodologies: writing its record to the lake failed ([Errno 27] File too "
+            "large); nothing of it was written"
+        )
         monkeypatch.undo()
         assert not any((lake(tmp_path) / record.PENDING_DIR).iterdir())
         assert wh.table_rows("methodologies")["methodology_version"].to_list() == ["a"]
