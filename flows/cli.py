@@ -337,12 +337,13 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from rich.markdown import Markdown
 
     from flows.nightly import nightly, summary_markdown
-    from flows.prefect_api import prefect_api
+    from flows.prefect_api import prefect_api, run_flow
     from flows.tasks import RootsFailed
 
     with prefect_api():
         try:
-            result = nightly(
+            result = run_flow(
+                nightly,
                 roots=list(settings.roots),
                 source=settings.source,
                 as_of=args.as_of,
@@ -461,12 +462,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.index_path and args.source != "file":
         raise CliError("--index-path is for --source file (yahoo fetches the index itself)")
     from flows.nightly import ingest
-    from flows.prefect_api import prefect_api
+    from flows.prefect_api import prefect_api, run_flow
     from flows.tasks import RootsFailed
 
     with prefect_api():
         try:
-            summary = ingest(
+            summary = run_flow(
+                ingest,
                 root=settings.roots[0],
                 source=settings.source,
                 start=args.start,
@@ -545,7 +547,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from flows.history import BARS_MODES, backfill, progress_hook
-    from flows.prefect_api import prefect_api
+    from flows.prefect_api import prefect_api, run_flow
 
     mode = "as_known" if args.as_known else "current"
     print(
@@ -570,7 +572,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             bar.update(bars[root], completed=done)
 
         with progress_hook(show):
-            result = backfill(
+            result = run_flow(
+                backfill,
                 roots=list(settings.roots),
                 source=settings.source,
                 start=args.start,

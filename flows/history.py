@@ -38,6 +38,7 @@ from prefect.runtime import flow_run
 
 from flows import analysis, clock, fanout, writer
 from flows.outcomes import resolve_root_outcomes, resolve_stored
+from flows.prefect_api import remembered
 from flows.series import series_by_root
 from flows.settings import code_version, load_settings
 from pipeline.analysis.engine import peers_of
@@ -233,6 +234,7 @@ def store_backfill(
 
 
 @flow(name="callbook-backfill")
+@remembered
 def backfill(
     roots: list[str] | None = None,
     source: str | None = None,
@@ -295,6 +297,7 @@ def backfill(
 
 
 @flow(name="callbook-resolve")
+@remembered
 def resolve(
     roots: list[str] | None = None,
     source: str | None = None,

@@ -19,6 +19,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows import analysis, fanout, history, inbox, tasks, writer
+from flows.prefect_api import remembered
 from flows.settings import Settings, load_settings
 from flows.site import SiteBuild
 from flows.sources import make_source
@@ -170,6 +171,7 @@ def summary_markdown(
 
 
 @flow(name="callbook-nightly", log_prints=True)
+@remembered
 def nightly(
     roots: list[str] | None = None,
     source: str | None = None,
@@ -251,6 +253,7 @@ def nightly(
 
 
 @flow(name="callbook-ingest")
+@remembered
 def ingest(
     root: str,
     source: str,

@@ -350,6 +350,7 @@ class Warehouse:
         self._unit_label = ""
         #: (seq, manifest sha256) of the last committed unit, once asked (None: ask the table).
         self._last_unit: tuple[int, str] | None = None
+        self.units_committed = 0  # units of work this writer committed (recorded in the lake)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -500,12 +501,18 @@ class Warehouse:
 
     def _warn_unpublished(self, exc: BaseException) -> None:
         what = str(exc) if isinstance(exc, WarehouseError) else PublishError("publication", exc)
-        self._warn(
-            f"the work is committed in {self.path.name}, but publishing it for readers did not "
-            f"finish: {what}. Readers still see the previous state until the next callbook "
-            "command publishes it (any command does, e.g. `callbook verify`, once the cause is "
-            "fixed)."
-        )
+        if self.units_committed:
+            self._warn(
+                f"the work is committed in {self.path.name}, but publishing it for readers did "
+                f"not finish: {what}. Readers still see the previous state until the next "
+                "callbook command publishes it (any command does, e.g. `callbook verify`, once "
+                "the cause is fixed)."
+            )
+        else:
+            self._warn(
+                f"publishing the replica did not finish: {what} (this command committed no "
+                "work; the next callbook command publishes the replica again)"
+            )
 
     def _reconnect(self) -> None:
         """A new connection to the same file after DuckDB invalidated this one (a checkpoint
@@ -666,6 +673,7 @@ class Warehouse:
                 raise
         if sealed is not None:
             self._last_unit = sealed
+            self.units_committed += 1
             self._finalize_unit(sealed)
 
     # -- the lake's record (warehouse/record.py) ----------------------------------------------
