@@ -19,7 +19,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows import analysis, fanout, history, inbox, tasks, writer
-from flows.prefect_api import remembered
+from flows.prefect_api import decoration, remembered
 from flows.settings import Settings, load_settings
 from flows.site import SiteBuild
 from flows.sources import make_source
@@ -241,7 +241,9 @@ def nightly(
     # After the snapshots, with the writer closed (the site reads the warehouse read-only):
     # redraws only what changed.
     site = tasks.build_site(str(settings.data_dir))
-    create_markdown_artifact(
+    decoration(
+        "the run's summary artifact",
+        create_markdown_artifact,
         key="callbook-nightly-summary",
         markdown=summary_markdown(summaries, as_of=as_of, source=settings.source, reports=reports)
         + f"\n\n{site.markdown()}",
@@ -277,7 +279,9 @@ def ingest(
             end=end,
             run_id=str(flow_run.get_id() or ""),
         )
-    create_markdown_artifact(
+    decoration(
+        "the run's summary artifact",
+        create_markdown_artifact,
         key="callbook-ingest-summary",
         markdown=summary_markdown([summary], as_of=end, source=settings.source),
     )

@@ -127,6 +127,25 @@ def run_flow(flow: Callable[..., T], /, **parameters: Any) -> T:
         return outcome.result  # type: ignore[no-any-return]
 
 
+def decoration(what: str, call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
+    """``call(*args, **kwargs)``: a Prefect API call that only decorates a run (an artifact). If
+    Prefect's API fails, the run goes on (its work is stored or about to be): a warning names
+    ``what`` was not saved, and the result is None."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as exc:
+        if not _is_api_failure(exc):
+            raise
+        from prefect.logging import get_run_logger
+
+        get_run_logger().warning(
+            "%s was not saved in Prefect (%s); the run's work does not depend on it",
+            what,
+            _api_failure(exc),
+        )
+        return None
+
+
 def _is_api_failure(exc: BaseException) -> bool:
     import httpx
     from prefect.exceptions import PrefectHTTPStatusError
