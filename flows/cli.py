@@ -93,10 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("query", help="SQL text, or @FILE to read it from a file")
     p.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds before the query is stopped (60)"
+        "--timeout",
+        type=float,
+        help="seconds before the query is stopped (default and most: $CALLBOOK_SQL_TIMEOUT or 60)",
     )
     p.add_argument(
-        "--memory-mb", type=int, default=1024, help="memory the query may use, MiB (1024)"
+        "--memory-mb",
+        type=int,
+        help="memory the query may use, MiB (default and most: $CALLBOOK_SQL_MEMORY_MB or 1024)",
     )
     _format_option(p)
     p.add_argument(
@@ -293,31 +297,15 @@ def _print_frame(
 ) -> None:
     """Print a result frame in one of pipeline.report.table.FORMATS (auto: table or vertical,
     whichever fits the terminal; ``wrap``: a table whose cells wrap at spaces still fits)."""
-    from rich.console import Console
-
+    from flows.sql import where_printed
     from pipeline.report import table
 
-    if fmt == "csv":
-        sys.stdout.write(table.render_csv(frame))
-        return
-    if fmt == "json":
-        sys.stdout.write(table.render_json(frame))
-        return
-    if fmt == "markdown":
-        if title:
-            sys.stdout.write(f"**{title}**\n\n")
-        sys.stdout.write(table.render_markdown(frame, limit=limit))
-    else:
-        console = Console()
-        layout = (
-            fmt
-            if fmt != "auto"
-            else table.choose_layout(frame, width=console.width, limit=limit, wrap=wrap)
+    terminal, width = where_printed()
+    sys.stdout.write(
+        table.render_output(
+            frame, fmt=fmt, title=title, limit=limit, wrap=wrap, width=width, terminal=terminal
         )
-        render = table.render_vertical if layout == "vertical" else table.render_table
-        console.print(render(frame, title=title, limit=limit))
-    if limit is not None and frame.height > limit:
-        print(f"({frame.height - limit:,} more rows; use --limit or --format csv)")
+    )
 
 
 def _quiet_prefect() -> None:
@@ -520,22 +508,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    query = args.query
-    if query.startswith("@"):
-        with open(query[1:], encoding="utf-8") as fh:
-            query = fh.read()
-    params = dict(args.param) or None
-    from warehouse.sandbox import SandboxLimits, open_sandbox
-    from warehouse.store import reader_path, refresh_stale_replica
+    # The query runs in a bounded child process (flows/sql.py); nothing heavy is imported here.
+    from flows.sql import read_query, run_sql
 
-    limits = SandboxLimits(timeout=args.timeout, memory_limit_mb=args.memory_mb)
-    # Like every reader, the sandbox reads the published replica: never waits for a writer, and
-    # first publishes a replica a writer died (or failed) before refreshing.
-    path = _settings(args).warehouse_path
-    refresh_stale_replica(path)
-    with open_sandbox(reader_path(path), limits) as sandbox:
-        frame = sandbox.query(query, params)
-    _print_frame(frame, fmt=args.format, limit=args.limit)
+    answer = run_sql(
+        _settings(args),
+        read_query(args.query),
+        dict(args.param) or None,
+        fmt=args.format,
+        limit=args.limit,
+        timeout=args.timeout,
+        memory_mb=args.memory_mb,
+    )
+    sys.stdout.write(answer)
     return EXIT_OK
 
 

@@ -20,6 +20,15 @@ Precedence: explicit argument > environment variable > default.
 - ``CALLBOOK_WRITER_MEMORY_MB`` (default 1024): the writer's DuckDB memory limit in MiB (DuckDB's own
   default is 80 % of RAM: its buffers of a large warehouse then grow past 2 GB; above the limit it
   evicts clean pages and spills to a temporary file beside the warehouse).
+- The ceilings of ``callbook sql`` (warehouse/sandbox.py, warehouse/sandbox_process.py); its
+  ``--timeout`` and ``--memory-mb`` may lower the first two for one query, never raise them:
+  ``CALLBOOK_SQL_TIMEOUT`` (default 60 s) of wall time for the query;
+  ``CALLBOOK_SQL_MEMORY_MB`` (default 1024) MiB of memory the query process may add to its
+  size at start (~150 MiB), read every 10 ms; also DuckDB's memory_limit, and with 128 MiB
+  more the bound on the growth of its address space;
+  ``CALLBOOK_SQL_THREADS`` (default 2) DuckDB and polars threads (its CPU time is bounded by
+  timeout x threads); ``CALLBOOK_SQL_MAX_ROWS`` (default 1,000,000) rows of a result;
+  ``CALLBOOK_SQL_MAX_RESULT_MB`` (default 64) MiB of a result, fetched and printed.
 """
 
 from __future__ import annotations
@@ -39,6 +48,11 @@ TASK_RUNNERS = ("thread", "process", "dask")
 DEFAULT_WRITE_LOCK_TIMEOUT = 6 * 3600.0  # seconds
 DEFAULT_PUBLISH_INTERVAL = 120.0  # seconds
 DEFAULT_WRITER_MEMORY_MB = 1024  # MiB of DuckDB buffers in the writer (bench/RESULTS.md, "Scale")
+DEFAULT_SQL_TIMEOUT = 60.0  # seconds of wall time for one `callbook sql` query
+DEFAULT_SQL_MEMORY_MB = 1024  # MiB a `callbook sql` query process may grow by
+DEFAULT_SQL_THREADS = 2  # DuckDB and polars threads of a `callbook sql` query
+DEFAULT_SQL_MAX_ROWS = 1_000_000  # rows of a `callbook sql` result
+DEFAULT_SQL_MAX_RESULT_MB = 64  # MiB of a `callbook sql` result, fetched and printed
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,11 @@ class Settings:
     publish_interval: float = DEFAULT_PUBLISH_INTERVAL
     inbox: Path | None = None  # None: <data dir>/inbox
     writer_memory_mb: int = DEFAULT_WRITER_MEMORY_MB
+    sql_timeout: float = DEFAULT_SQL_TIMEOUT
+    sql_memory_mb: int = DEFAULT_SQL_MEMORY_MB
+    sql_threads: int = DEFAULT_SQL_THREADS
+    sql_max_rows: int = DEFAULT_SQL_MAX_ROWS
+    sql_max_result_mb: int = DEFAULT_SQL_MAX_RESULT_MB
 
     @property
     def published_methodology(self) -> str:
@@ -133,6 +152,13 @@ def load_settings(
         inbox=Path(inbox).expanduser() if inbox else None,
         writer_memory_mb=_number(
             "CALLBOOK_WRITER_MEMORY_MB", DEFAULT_WRITER_MEMORY_MB, int, minimum=64
+        ),
+        sql_timeout=_number("CALLBOOK_SQL_TIMEOUT", DEFAULT_SQL_TIMEOUT, float, minimum=0.1),
+        sql_memory_mb=_number("CALLBOOK_SQL_MEMORY_MB", DEFAULT_SQL_MEMORY_MB, int, minimum=16),
+        sql_threads=_number("CALLBOOK_SQL_THREADS", DEFAULT_SQL_THREADS, int, minimum=1),
+        sql_max_rows=_number("CALLBOOK_SQL_MAX_ROWS", DEFAULT_SQL_MAX_ROWS, int, minimum=1),
+        sql_max_result_mb=_number(
+            "CALLBOOK_SQL_MAX_RESULT_MB", DEFAULT_SQL_MAX_RESULT_MB, int, minimum=1
         ),
     )
 

@@ -3,8 +3,17 @@
 Human layouts (table, vertical, Markdown) show every number rounded to what it means, chosen by
 its column name: prices on the root's tick grid (the frame's ``root`` column, else two decimals),
 probabilities and frequencies to 3 decimals, scores and skills to 4, multiples of ATR to 2,
-RSI/ADX to 1, counts with thousands separators, timestamps to the second in UTC. Machine layouts
-(CSV, JSON) keep every value exactly as stored.
+RSI/ADX to 1, counts with thousands separators, timestamps to the second in UTC; a cell longer
+than MAX_CELL_CHARS is cut there and says how much is left out. Machine layouts (CSV, JSON)
+keep every value exactly as stored.
+
+Every polars type prints in every layout: binary values as hex in PostgreSQL's form
+(``\\x616263``), decimals and 128-bit integers exactly, lists, arrays, structs and maps as
+JSON (a CSV cell holds the JSON text; a nested value holding binary data, a duration or a
+Python object is JSON text in JSON output too). JSON has no NaN or infinity: a non-finite
+float is ``null`` there, as polars and pandas write it (CSV and the human layouts print
+``NaN``, ``inf``). An empty result prints its header: the column names and ``0 rows`` in the
+human layouts, the header line in CSV, ``[]`` in JSON.
 
 ``auto`` picks the table when its rows fit the terminal width and one record per block (the
 ``psql \\x`` layout) when they do not, so a 30-column view never prints as 3-character columns.
@@ -15,10 +24,12 @@ Pure: a polars frame in, text or a rich renderable out; nothing here reads the t
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -36,6 +47,10 @@ MEASURE_WIDTH = 100_000
 DEFAULT_PRICE_DECIMALS = 2
 NULL_TEXT = ""
 VERTICAL_NULL_TEXT = "null"
+#: Characters of one cell a human layout prints; the rest is left out, and the cell says so.
+MAX_CELL_CHARS = 10_000
+#: Printed under an empty result in the human layouts (CSV prints its header, JSON ``[]``).
+NO_ROWS_TEXT = "0 rows"
 
 #: Decimals by meaning. ``price`` uses the tick grid instead.
 DECIMALS: dict[str, int] = {
@@ -100,7 +115,7 @@ def column_kind(name: str) -> str:
 
 
 def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) -> str:
-    """One value as a person reads it (see the module docstring).
+    r"""One value as a person reads it (see the module docstring).
 
     >>> format_cell(0.06544145077720197, kind="probability"), format_cell(0.06544145077720197)
     ('0.065', '0.0654')
@@ -110,6 +125,10 @@ def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) 
     ('21,873', 'true', '', '1,234.57')
     >>> format_cell(datetime(2026, 2, 5, 18, 15, 3, 123456, tzinfo=UTC))
     '2026-02-05 18:15:03Z'
+    >>> format_cell(b"abc"), format_cell(Decimal("12345.6700")), format_cell(time(9, 30))
+    ('\\x616263', '12,345.6700', '09:30:00')
+    >>> format_cell({"k": [b"\x00", Decimal("1.50")]}), format_cell(float("nan"))
+    ('{"k":["\\\\x00","1.50"]}', 'NaN')
     """
     if value is None:
         return NULL_TEXT
@@ -119,15 +138,51 @@ def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) 
         return f"{value:,}"
     if isinstance(value, float):
         return _format_float(value, kind=kind, tick=tick)
+    if isinstance(value, Decimal):
+        return f"{value:,}" if value.is_finite() else str(value)
     if isinstance(value, datetime):
         return _format_timestamp(value)
-    if isinstance(value, date):
+    if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return hex_text(bytes(value))
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(format_cell(v, kind=kind, tick=tick) for v in value) + "]"
+        items = (format_cell(v, kind=kind, tick=tick) if v is not None else "null" for v in value)
+        return "[" + ", ".join(items) + "]"
     if isinstance(value, dict):
-        return json.dumps(value, default=str, separators=(",", ":"))
+        return json.dumps(json_value(value), ensure_ascii=False, separators=(",", ":"))
     return str(value)
+
+
+def hex_text(value: bytes) -> str:
+    r"""Binary data as text, in PostgreSQL's hex form (``bytea_output = hex``).
+
+    >>> hex_text(b"abc"), hex_text(b"")
+    ('\\x616263', '\\x')
+    """
+    return "\\x" + value.hex()
+
+
+def json_value(value: Any) -> Any:
+    r"""``value`` as plain JSON data: binary as :func:`hex_text`, decimals as exact strings,
+    dates and times in ISO 8601, non-finite floats as None, nested values element by element.
+
+    >>> json_value({"b": b"ab", "d": Decimal("1.50"), "l": [date(2026, 1, 2), float("inf")]})
+    {'b': '\\x6162', 'd': '1.50', 'l': ['2026-01-02', None]}
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return hex_text(bytes(value))
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return str(value)  # Decimal, timedelta, UUID, anything else: its exact text
 
 
 def display_rows(frame: pl.DataFrame, *, limit: int | None = None) -> list[list[str]]:
@@ -138,9 +193,16 @@ def display_rows(frame: pl.DataFrame, *, limit: int | None = None) -> list[list[
         ticks = [ROOT_SPECS[r].tick if r in ROOT_SPECS else None for r in frame["root"].to_list()]
     rows = frame.head(limit) if limit is not None else frame
     return [
-        [format_cell(v, kind=k, tick=ticks[i]) for v, k in zip(row, kinds, strict=True)]
+        [_clip(format_cell(v, kind=k, tick=ticks[i])) for v, k in zip(row, kinds, strict=True)]
         for i, row in enumerate(rows.iter_rows())
     ]
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_CELL_CHARS:
+        return text
+    left_out = len(text) - MAX_CELL_CHARS
+    return f"{text[:MAX_CELL_CHARS]}… [{left_out:,} more characters: --format csv or json]"
 
 
 def table_width(table: RenderableType, *, wrapped: bool = False) -> int:
@@ -203,6 +265,8 @@ def render_vertical(
     from rich.text import Text
 
     parts: list[Any] = [Text(title, style="bold")] if title else []
+    if frame.height == 0:  # no record to show the names in: the names alone
+        parts.append(Text("columns: " + ", ".join(frame.columns)))
     for index, row in enumerate(display_rows(frame, limit=limit), start=1):
         parts.append(Rule(f"record {index:,}", align="left", style="dim"))
         grid = Table.grid(padding=(0, 2))
@@ -237,13 +301,79 @@ def render_markdown(frame: pl.DataFrame, *, limit: int | None = None) -> str:
 
 
 def render_csv(frame: pl.DataFrame) -> str:
-    """Every value as stored (no rounding), RFC 4180."""
-    return frame.write_csv()
+    r"""Every value as stored (no rounding), RFC 4180; nested values as JSON text, binary as hex.
+
+    >>> print(render_csv(pl.DataFrame({"b": [b"ab"], "l": [[1, 2]]})), end="")
+    b,l
+    \x6162,"[1,2]"
+    """
+    return _machine_ready(frame, nested_as_text=True).write_csv()
 
 
 def render_json(frame: pl.DataFrame) -> str:
-    """A JSON array of row objects, every value as stored (no rounding)."""
-    return frame.write_json() + "\n"
+    r"""A JSON array of row objects, every value as stored (no rounding; see the module docstring
+    for binary data and non-finite floats).
+
+    >>> render_json(pl.DataFrame({"b": [b"ab"], "n": [None]}))
+    '[{"b":"\\\\x6162","n":null}]\n'
+    """
+    return _machine_ready(frame, nested_as_text=False).write_json() + "\n"
+
+
+def render_output(
+    frame: pl.DataFrame,
+    *,
+    fmt: str = "auto",
+    title: str | None = None,
+    limit: int | None = 200,
+    wrap: bool = False,
+    width: int | None = None,
+    terminal: bool | None = None,
+) -> str:
+    r"""The whole printed answer for ``frame`` in one of FORMATS: the layout, then ``0 rows`` under
+    an empty result, or how many rows ``limit`` left out. ``auto`` picks table or vertical,
+    whichever fits ``width`` (``wrap``: a table whose cells wrap at spaces still fits).
+    ``width`` and ``terminal`` describe where the text goes (None: rich's defaults for a file,
+    80 columns and no colour); the caller reads them from its terminal.
+
+    >>> empty = pl.DataFrame(schema={"root": pl.String, "n": pl.Int64})
+    >>> print(render_output(empty, fmt="markdown"), end="")
+    | root | n |
+    |---|---:|
+    <BLANKLINE>
+    0 rows
+    >>> render_output(empty, fmt="csv"), render_output(empty, fmt="json")
+    ('root,n\n', '[]\n')
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "csv":
+        return render_csv(frame)
+    if fmt == "json":
+        return render_json(frame)
+    out = io.StringIO()
+    if fmt == "markdown":
+        if title:
+            out.write(f"**{title}**\n\n")
+        out.write(render_markdown(frame, limit=limit))
+        if frame.height == 0:
+            out.write("\n")
+    else:
+        from rich.console import Console
+
+        console = Console(file=out, width=width, force_terminal=terminal)
+        layout = (
+            fmt
+            if fmt != "auto"
+            else choose_layout(frame, width=console.width, limit=limit, wrap=wrap)
+        )
+        render = render_vertical if layout == "vertical" else render_table
+        console.print(render(frame, title=title, limit=limit))
+    if frame.height == 0:
+        out.write(NO_ROWS_TEXT + "\n")
+    elif limit is not None and frame.height > limit:
+        out.write(f"({frame.height - limit:,} more rows; use --limit or --format csv)\n")
+    return out.getvalue()
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -251,7 +381,7 @@ def render_json(frame: pl.DataFrame) -> str:
 
 def _format_float(value: float, *, kind: str, tick: float | None) -> str:
     if not math.isfinite(value):
-        return str(value)
+        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if kind == "price":
         if tick is not None:
             return format_price(value, tick=tick)
@@ -272,6 +402,49 @@ def _format_timestamp(value: datetime) -> str:
     if value.tzinfo is None:
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _machine_ready(frame: pl.DataFrame, *, nested_as_text: bool) -> pl.DataFrame:
+    """``frame`` with every column in a type polars writes to CSV (``nested_as_text``) or JSON:
+    binary as hex text, durations as ISO 8601 text, nested values as JSON text where the writer
+    cannot nest them or they hold such a type, Python objects as their text."""
+    columns = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if dtype == pl.Binary:
+            column = pl.concat_str([pl.lit("\\x"), column.bin.encode("hex")])
+        elif isinstance(dtype, pl.Duration):
+            column = column.dt.to_string("iso")
+        elif dtype == pl.Object or (
+            dtype.is_nested()
+            and _holds(dtype, lambda t: t in (pl.Binary, pl.Object) or t.is_(pl.Duration))
+        ):
+            column = column.map_elements(_json_text, return_dtype=pl.String, skip_nulls=True)
+        elif dtype.is_nested() and nested_as_text:
+            encoded = pl.struct(column.alias("v")).struct.json_encode()
+            text = encoded.str.strip_prefix('{"v":').str.strip_suffix("}")
+            column = pl.when(column.is_null()).then(None).otherwise(text)
+        else:
+            continue
+        columns.append(column.alias(name))
+    return frame.with_columns(columns) if columns else frame
+
+
+def _holds(dtype: Any, wanted: Any) -> bool:
+    """Whether ``dtype`` or any type nested in it satisfies ``wanted``."""
+    if wanted(dtype):
+        return True
+    if isinstance(dtype, pl.List | pl.Array):
+        return _holds(dtype.inner, wanted)
+    if isinstance(dtype, pl.Struct):
+        return any(_holds(field.dtype, wanted) for field in dtype.fields)
+    if isinstance(dtype, pl.Map):
+        return _holds(dtype.key, wanted) or _holds(dtype.value, wanted)
+    return False
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(json_value(value), ensure_ascii=False, separators=(",", ":"))
 
 
 def _md(text: str) -> str:

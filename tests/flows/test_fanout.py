@@ -142,7 +142,9 @@ def test_a_backfill_killed_while_writing_never_blocks_the_next_one(
 ) -> None:
     """`callbook backfill` through the installed command, killed with SIGKILL once it writes
     (writer lock taken, work files on disk), against the session's Prefect server: the next
-    backfill takes the writer lock within seconds, publishes and leaves no work files."""
+    backfill takes the writer lock without waiting for anyone (a wait is logged the moment it
+    starts), publishes and leaves no work files. How long it takes to start is measured in
+    bench/RESULTS.md ("Crash recovery"), not here: a timed assertion fails on a loaded machine."""
     from prefect.settings import PREFECT_API_URL
 
     data_dir = copy_of(ingested, tmp_path / "data")
@@ -168,16 +170,14 @@ def test_a_backfill_killed_while_writing_never_blocks_the_next_one(
     second = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    started = time.monotonic()
     try:
         while not writing(path, second.pid):
             assert second.poll() is None, second.communicate()[1]
-            assert time.monotonic() - started < 10.0, "the next writer did not start in 10 s"
             time.sleep(0.05)
     finally:
         _, err = second.communicate(timeout=600)
     assert second.returncode == 0, err
-    assert "waiting" not in err  # it never waited for the dead run
+    assert "waiting for the warehouse writer lock" not in err  # never waited for the dead run
     assert not (data_dir / "work").exists()
     assert not replica_is_stale(path)
     with Warehouse.open(path, read_only=True) as writer_view:
