@@ -221,3 +221,22 @@ def test_a_damaged_writer_file_names_the_way_back(tmp_path: Path) -> None:
     with pytest.raises(WarehouseDamagedError, match="`callbook rebuild`"):
         verify(tmp_path)
     assert reader_methodologies(path) == ["a"]  # readers keep reading the last publication
+
+
+def test_callbook_sql_reads_what_a_dead_writer_committed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`callbook sql` is a reader like the others: it publishes a replica a dead writer left
+    stale before it answers."""
+    from flows.cli import EXIT_OK, main
+
+    path = tmp_path / "warehouse.duckdb"
+    with Warehouse.open(path) as wh:
+        add_methodology(wh, "old")
+    killed_writer(path, "committed")
+    assert replica_methodologies(path) == ["old"]
+    query = "select methodology_version from methodologies order by 1"
+    code = main(["--data-dir", str(tmp_path), "sql", query, "--format", "csv"])
+    assert code == EXIT_OK
+    assert capsys.readouterr().out.split() == ["methodology_version", "new", "old"]
+    assert not unpublished_marker(path).exists()
