@@ -403,10 +403,12 @@ def record_differences(root: Path, units: pl.DataFrame) -> list[Difference]:
     """The lake's record (under ``root``) against the units the warehouse committed
     (``record_units`` rows): each there, chained, with the manifest the warehouse recorded and
     the part files its manifest names; nothing pending, nothing more."""
+    data_dir = f"{root.parent.parent}/"  # messages name files relative to the data directory
     try:
         found = record.scan(root)
     except record.RecordError as exc:
-        return [Difference("record", root.name, f"{exc} (`callbook rebuild` would refuse)")]
+        detail = str(exc).replace(data_dir, "")
+        return [Difference("record", "chain", f"{detail} (`callbook rebuild` would refuse)")]
     out = []
     in_lake = {u.seq: u for u in (*found.units, *found.unconfirmed)}
     for seq, sha in units.select("seq", "manifest_sha256").iter_rows():
@@ -424,7 +426,7 @@ def record_differences(root: Path, units: pl.DataFrame) -> list[Difference]:
                 try:
                     unit.check_part(part)
                 except (record.RecordError, OSError) as exc:
-                    detail = str(exc).replace(str(unit.directory) + "/", "")
+                    detail = str(exc).replace(f"{unit.directory}/", "").replace(data_dir, "")
                     out.append(Difference("record", f"unit {seq}", detail))
     out += [
         Difference(

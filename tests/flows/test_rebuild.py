@@ -342,3 +342,31 @@ from flows.cli import run
 sys.argv = ["callbook", "--data-dir", sys.argv[1], *sys.argv[2:]]
 run()
 """
+
+
+@pytest.mark.parametrize(
+    "how", ["corrupt header", "truncated", "writer deleted", "a damaged block"]
+)
+def test_verify_names_a_damaged_or_missing_warehouse_and_the_way_back(
+    copy: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    from flows.cli import EXIT_FAILED, main
+
+    path = copy / "warehouse.duckdb"
+    if how == "a damaged block":  # the header opens; a table's block fails its checksum
+        with open(path, "r+b") as fh:
+            for offset in range(path.stat().st_size // 4, path.stat().st_size, 262_144):
+                fh.seek(offset)
+                fh.write(b"\xff" * 4096)
+    else:
+        damage(copy, how)
+    assert main(["--data-dir", str(copy), "verify"]) == EXIT_FAILED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("callbook: error: WarehouseDamagedError: ")
+    said = "is missing" if how == "writer deleted" else "cannot be opened ("
+    assert said in err[-1]
+    assert "Restore the warehouse with `callbook rebuild`" in err[-1] or (
+        "restore it with `callbook rebuild`" in err[-1]
+    )
+    rebuild(copy)
+    assert verify(copy, sample=5).ok

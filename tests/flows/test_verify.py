@@ -23,6 +23,7 @@ import pytest
 from flows.cli import EXIT_FAILED, EXIT_OK, main
 from flows.verify import verify
 from tests.warehouse.small_book import build_small_data_dir
+from warehouse import record
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,8 @@ def test_the_untouched_record_verifies(pristine: Path, capsys: pytest.CaptureFix
     assert len(lines) == 1
     assert lines[0].startswith(
         "checked 1,132 snapshots hashed, 7,924 level and scenario rows, 1,131 snapshots "
-        "re-derived, 1,072 outcomes resolved again, 3 lake files, 16 replica tables in "
+        "re-derived, 1,072 outcomes resolved again, 3 lake files, 17 replica tables, 14 record "
+        "units in "
     )
     assert lines[0].endswith(" s: no differences")
 
@@ -236,3 +238,25 @@ def test_an_edited_probability_of_a_resolved_call_is_reported_not_fatal(
     assert subjects == [f"content-hash {sid}", f"outcome {sid}", f"scenarios {sid} bull"]
     assert "cannot be resolved again: probabilities row 0 sums to" in lines[1]
     assert lines[-1].endswith("3 difference(s)")
+
+
+def test_a_changed_or_lost_unit_of_the_lakes_record_is_reported(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lake's record (what `callbook rebuild` replays) is checked against the units the
+    warehouse committed, file by file."""
+    root = record.record_dir(copy / "warehouse.duckdb")
+    unit = record.scan(root).units[3]
+    part = unit.manifest.parts[0]
+    pq.write_table(pq.read_table(unit.part_path(part)), unit.part_path(part), compression="gzip")
+    lines = verify_lines(copy, capsys)
+    assert [line.split(" is not the ")[0] for line in lines[:-1]] == [
+        f"record unit 4: {part.name}: sha256 {record.sha256_file(unit.part_path(part))[:16]}"
+    ]
+    assert lines[0].endswith("its manifest records: the file changed")
+    shutil.rmtree(record.scan(root).units[5].directory)
+    lines = verify_lines(copy, capsys)
+    assert lines[:-1] == [
+        "record chain: unit 6 is missing from lake/record/units (units up to 14 are there): the "
+        "record cannot be replayed past it (`callbook rebuild` would refuse)"
+    ]
