@@ -27,6 +27,14 @@ why. A missing writer file next to a replica is never recreated empty: opening i
 fails and names ``callbook rebuild``. A whole-file copy was measured against ``COPY FROM DATABASE`` into an
 attached file: 0.075 s against 2.7 s for the 37 MiB demo warehouse (bench/RESULTS.md, "Scale").
 
+The lake holds the whole record (warehouse/record.py). A writer's every unit of work also writes
+the rows it changed, as its statements return them (``returning *``), to a pending unit in the
+lake, sealed with its ``record_units`` row inside the transaction and moved into place after the
+commit; a writer opening the file first settles what a dead one left pending. So the lake can
+recreate every table (:meth:`Warehouse.replay`, ``callbook rebuild``). What fails after a commit
+(moving the unit into place, a checkpoint, the replica) never undoes the unit nor raises: it is
+a warning (:attr:`Warehouse.warnings`) saying what is left and how it gets finished.
+
 SQL lives in ``sql/``; values are always bound parameters, identifiers come from allow-lists.
 """
 
