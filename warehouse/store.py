@@ -308,7 +308,7 @@ def refresh_stale_replica(path: str | Path, *, force: bool = False) -> bool:
         return False
     published = False
     try:
-        if force and not writer.published_at_open:
+        if not writer.published_at_open:  # forced, or the publication on open failed
             writer.publish()
         published = True
         # Published (on open, or just now) after the only changes this opening made (migrations
@@ -352,7 +352,7 @@ class Warehouse:
         self.warnings: list[str] = []
         self._on_warning = on_warning
         self._settings: list[str] = []  # connection settings, applied again on a reconnect
-        #: The data directory whose lake records this writer's units (None: not recorded).
+        #: The lake record directory of this writer's units (None: not recorded).
         self._record_dir: Path | None = None
         self._unit: Any = None  # the open transaction's record.PendingUnit, once it wrote a part
         self._unit_label = ""
@@ -421,8 +421,11 @@ class Warehouse:
                 warehouse._migrate()
                 warehouse._start_record()
                 if stale:  # a dead writer's committed work: readers see it from now on
-                    warehouse.publish()
-                    warehouse.published_at_open = True
+                    try:
+                        warehouse.publish()
+                        warehouse.published_at_open = True
+                    except PublishError as exc:  # (a replica that would lose rows: refused)
+                        warehouse._warn_unpublished(exc)
         except BaseException as exc:
             if "con" in locals():
                 con.close()
