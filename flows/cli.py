@@ -968,8 +968,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             on_wait=lambda message: print(message, file=sys.stderr, flush=True),
             write_lock_timeout=settings.write_lock_timeout,
         )
-    for line in [*result.replaced, *result.left_out]:
-        print(f"callbook: {line}", file=sys.stderr)
+    for line in result.replaced:
+        print(f"callbook: replaced {line}", file=sys.stderr)
+    for line in result.left_out:
+        print(f"callbook: left out {line}", file=sys.stderr)
     print(result.summary())
     return EXIT_OK
 

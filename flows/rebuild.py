@@ -131,7 +131,7 @@ def _rebuild(
     result = RebuildResult(path)
     replica = replica_path(path)
     problems = {p: health(p) for p in (path, replica)}
-    result.replaced = [f"{p.name} {problem}" for p, problem in problems.items() if problem]
+    result.replaced = [f"{p.name}: {problem}" for p, problem in problems.items() if problem]
     if not result.replaced and not force:
         raise RebuildRefusedError(
             f"{path.name} and {replica.name} open and read whole: nothing to rebuild "

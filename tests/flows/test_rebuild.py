@@ -314,7 +314,7 @@ def test_callbook_rebuild_through_the_installed_command(
         f"{original['outcomes'][0]:,} outcomes, {original['bars'][0]:,} bars"
     )
     assert all(len(line) <= 100 for line in run.stdout.splitlines())
-    assert "warehouse.duckdb cannot be read" in run.stderr
+    assert "callbook: replaced warehouse.duckdb: cannot be read (" in run.stderr
     assert fingerprints(copy / "warehouse.duckdb") == book[1]
     again = subprocess.run(
         [sys.executable, "-c", MIGRATION_099_THEN_CLI, str(copy), "rebuild"],
