@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from flows import clock, fanout
+from flows.prefect_api import decoration
 from flows.series import series_by_root
 from flows.settings import Settings, code_version
 from pipeline.analysis.assemble import snapshot_from_row
@@ -183,7 +184,9 @@ def publish_report(
     note = render_note(snapshot, chart_file=paths.chart.name, demo=demo, previous=previous)
     write_report(paths, note=note, chart=chart)
     summary = render_summary_line(snapshot)
-    create_markdown_artifact(
+    decoration(
+        f"{root}'s note artifact",
+        create_markdown_artifact,
         key=f"callbook-{root.lower()}-note",
         markdown=note.replace(f"]({paths.chart.name})", f"]({paths.chart.resolve().as_uri()})"),
         description=summary,

@@ -256,6 +256,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from flows import console
+    from flows.rebuild import rebuild
+
+    settings = _settings(args)
+    with console.ProgressLine("rebuild: lake units", 0) as line:
+        result = rebuild(
+            settings.data_dir,
+            force=args.force,
+            on_progress=lambda done, total, label: line.update(done, label, total=total),
+            on_wait=console.warn,
+            write_lock_timeout=settings.write_lock_timeout,
+        )
+    for text in result.replaced:
+        console.warn(f"replaced {text}")
+    for text in result.left_out:
+        console.warn(f"left out {text}")
+    console.say(result.summary())
+    return EXIT_OK
+
+
 COMMANDS = {
     "nightly": cmd_nightly,
     "ingest": cmd_ingest,
@@ -270,6 +291,7 @@ COMMANDS = {
     "quarantine": cmd_quarantine,
     "site": cmd_site,
     "verify": cmd_verify,
+    "rebuild": cmd_rebuild,
 }
 
 

@@ -109,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add_parser(
+        "rebuild",
+        help="recreate warehouse.duckdb and its replica from the lake alone, checking every hash "
+        "(when they are missing or damaged)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even though the warehouse and its replica open and read whole",
+    )
+
+    p = add_parser(
         "verify",
         help="check that stored snapshots, outcomes and lake files are what was written "
         "(read-only; exit 1 on any difference)",

@@ -39,6 +39,7 @@ from prefect.runtime import flow_run
 from flows import analysis, clock, fanout, writer
 from flows.ingestion import default_as_of
 from flows.outcomes import resolve_root_outcomes, resolve_stored
+from flows.prefect_api import decoration, remembered
 from flows.series import series_by_root
 from flows.settings import code_version, load_settings
 from pipeline.analysis.engine import peers_of
@@ -206,16 +207,23 @@ class Progress:
 
     def __init__(self, description: str, total: int) -> None:
         self.total, self.done = total, 0
-        artifact = create_progress_artifact(progress=0.0, description=description)
-        assert isinstance(artifact, UUID)  # the synchronous call returns the id
+        artifact = decoration(
+            "the progress artifact", create_progress_artifact, progress=0.0, description=description
+        )
+        assert artifact is None or isinstance(artifact, UUID)  # the synchronous call: the id
         self.artifact = artifact
         self.reported = time.monotonic()
 
     def advance(self) -> None:
         self.done += 1
+        if self.artifact is None:
+            return
         if self.done == self.total or time.monotonic() - self.reported >= PROGRESS_EVERY_SECONDS:
-            update_progress_artifact(
-                artifact_id=self.artifact, progress=100.0 * self.done / max(self.total, 1)
+            decoration(
+                "the progress artifact",
+                update_progress_artifact,
+                artifact_id=self.artifact,
+                progress=100.0 * self.done / max(self.total, 1),
             )
             self.reported = time.monotonic()
 
@@ -283,6 +291,7 @@ def store_backfill(
 
 @fanout.importable  # its run context goes to the workers: by reference, not by value
 @flow(name="callbook-backfill")
+@remembered
 def backfill(
     roots: list[str] | None = None,
     source: str | None = None,
@@ -345,6 +354,7 @@ def backfill(
 
 
 @flow(name="callbook-resolve")
+@remembered
 def resolve(
     roots: list[str] | None = None,
     source: str | None = None,

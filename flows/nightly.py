@@ -23,6 +23,7 @@ from flows.ingestion import (
     ingest_root,
     validation_context,
 )
+from flows.prefect_api import decoration, remembered
 from flows.settings import Settings, load_settings
 from flows.site import SiteBuild
 from flows.sources import make_source
@@ -104,6 +105,7 @@ def summary_markdown(
 
 @fanout.importable  # its run context goes to the workers: by reference, not by value
 @flow(name="callbook-nightly", log_prints=True)
+@remembered
 def nightly(
     roots: list[str] | None = None,
     source: str | None = None,
@@ -173,7 +175,9 @@ def nightly(
     # After the snapshots, with the writer closed (the site reads the warehouse read-only):
     # redraws only what changed.
     site = tasks.build_site(str(settings.data_dir))
-    create_markdown_artifact(
+    decoration(
+        "the run's summary artifact",
+        create_markdown_artifact,
         key="callbook-nightly-summary",
         markdown=summary_markdown(summaries, as_of=as_of, source=settings.source, reports=reports)
         + f"\n\n{site.markdown()}",
@@ -185,6 +189,7 @@ def nightly(
 
 
 @flow(name="callbook-ingest")
+@remembered
 def ingest(
     root: str,
     source: str,
@@ -208,7 +213,9 @@ def ingest(
             end=end,
             run_id=str(flow_run.get_id() or ""),
         )
-    create_markdown_artifact(
+    decoration(
+        "the run's summary artifact",
+        create_markdown_artifact,
         key="callbook-ingest-summary",
         markdown=summary_markdown([summary], as_of=end, source=settings.source),
     )

@@ -4,10 +4,17 @@ Only the flow commands (`nightly`, `backfill`, `ingest`) need a Prefect API. Wit
 ``PREFECT_API_URL`` set (environment or Prefect profile) they use that server and say so; without
 it they start a temporary local server as their own child process (flows/prefect_server.py),
 which dies with the command even when the command is killed with SIGKILL, and stop it at the end.
+
+When the Prefect API itself fails (its database cannot be written: a full disk answers HTTP 500),
+the command still tells the flow's own truth (:func:`run_flow`): every flow body remembers how it
+ended (:func:`remembered`); a run whose body failed ends with the body's error as the last line,
+a run whose body completed keeps its result and exit code, and one line says Prefect's record of
+the run is incomplete. Prefect's "--- Error logging to API ---" blocks are kept off the console.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -17,6 +24,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 #: Seconds to wait for the temporary server to answer /health (a busy 2-core machine needs ~20 s).
 DEFAULT_STARTUP_TIMEOUT_SECONDS = 120.0
@@ -47,6 +59,7 @@ def prefect_api(announce: Callable[[str], None] = _announce) -> Iterator[str]:
     """Run the block against the configured Prefect API, or against a temporary server started
     for it; yields the API URL. Console logs of the block carry no tracebacks (the command
     prints its error as one line; the run's logs on the server keep the traceback)."""
+    _no_logging_error_blocks()
     with _console_without_tracebacks():
         url = configured_api_url()
         if url:
@@ -64,6 +77,91 @@ def prefect_api(announce: Callable[[str], None] = _announce) -> Iterator[str]:
                 yield server.api_url
             finally:
                 _drain_prefect_queues()  # the run's last logs and events, while it listens
+
+
+@dataclass(frozen=True)
+class BodyOutcome:
+    """How a flow body ended, in this process: its result, or its error."""
+
+    result: Any = None
+    error: BaseException | None = None
+
+
+_OUTCOMES: list[BodyOutcome] = []
+
+
+def remembered(fn: Callable[P, T]) -> Callable[P, T]:
+    """Under ``@flow``: the body's own outcome is kept for :func:`run_flow`, whatever Prefect's
+    API does after it."""
+
+    @functools.wraps(fn)
+    def body(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            _OUTCOMES.append(BodyOutcome(error=exc))
+            raise
+        _OUTCOMES.append(BodyOutcome(result=result))
+        return result
+
+    return body
+
+
+def run_flow(flow: Callable[..., T], /, **parameters: Any) -> T:
+    """Call ``flow`` (a :func:`remembered` flow) with ``parameters``. If Prefect's API fails
+    after the body ran (it cannot record the run's state or logs), the body's outcome decides:
+    its error is raised, or its result returned; either way one line says what Prefect failed
+    to record."""
+    del _OUTCOMES[:]
+    try:
+        return flow(**parameters)
+    except Exception as exc:
+        if not _OUTCOMES or not _is_api_failure(exc):
+            raise
+        outcome = _OUTCOMES[-1]
+        _announce(
+            f"Prefect's API failed ({_api_failure(exc)}): its record of this run is incomplete"
+        )
+        if outcome.error is not None:
+            raise outcome.error from None
+        return outcome.result  # type: ignore[no-any-return]
+
+
+def decoration(what: str, call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
+    """``call(*args, **kwargs)``: a Prefect API call that only decorates a run (an artifact). If
+    Prefect's API fails, the run goes on (its work is stored or about to be): a warning names
+    ``what`` was not saved, and the result is None."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as exc:
+        if not _is_api_failure(exc):
+            raise
+        from prefect.logging import get_run_logger
+
+        get_run_logger().warning(
+            "%s was not saved in Prefect (%s); the run's work does not depend on it",
+            what,
+            _api_failure(exc),
+        )
+        return None
+
+
+def _is_api_failure(exc: BaseException) -> bool:
+    import httpx
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    return isinstance(exc, PrefectHTTPStatusError | httpx.HTTPError)
+
+
+def _api_failure(exc: BaseException) -> str:
+    """``HTTP 500 on /api/flow_runs/.../set_state``, or the transport error's name."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        path = exc.request.url.path.split("/")
+        where = "/".join([*path[:3], "...", *path[-1:]]) if len(path) > 4 else "/".join(path)
+        return f"HTTP {exc.response.status_code} on {where}"
+    return type(exc).__name__
 
 
 def _drain_prefect_queues(timeout: float = 10.0) -> None:
@@ -188,6 +286,16 @@ class TemporaryPrefectServer:
                 process.kill()
                 process.wait()
         self._log.close()
+
+
+def _no_logging_error_blocks() -> None:
+    """Prefect writes "--- Error logging to API ---" and the error to stderr, without a newline,
+    for every batch of logs its API refuses, until the process exits (its log queue drains at
+    exit): the run's own error would end up among them. For the rest of this command they are
+    not written (as the standard library advises in production); :func:`run_flow` tells the
+    flow's outcome instead. ``CALLBOOK_DEBUG`` keeps them."""
+    if not os.environ.get("CALLBOOK_DEBUG"):
+        logging.raiseExceptions = False
 
 
 class _DropExceptions(logging.Filter):

@@ -38,12 +38,13 @@ def prepare_prefect() -> None:
 
 def run_nightly(settings: Settings, *, as_of: date | None) -> NightlyResult:
     from flows.nightly import nightly
-    from flows.prefect_api import prefect_api
+    from flows.prefect_api import prefect_api, run_flow
     from flows.tasks import RootsFailed
 
     with prefect_api():
         try:
-            return nightly(
+            return run_flow(
+                nightly,
                 roots=list(settings.roots),
                 source=settings.source,
                 as_of=as_of,
@@ -65,12 +66,13 @@ def run_ingest(
     """Ingest ``settings.roots[0]`` from ``settings.source`` (``file_options``: the file
     source's path, column mapping and index file)."""
     from flows.nightly import ingest
-    from flows.prefect_api import prefect_api
+    from flows.prefect_api import prefect_api, run_flow
     from flows.tasks import RootsFailed
 
     with prefect_api():
         try:
-            return ingest(
+            return run_flow(
+                ingest,
                 root=settings.roots[0],
                 source=settings.source,
                 start=start,
@@ -94,10 +96,11 @@ def run_backfill(
     """Backfill every session in [start, end] of ``settings.roots``; ``on_step`` hears how far
     it is (flows.history.BackfillStep) as it stores."""
     from flows.history import backfill, progress_hook
-    from flows.prefect_api import prefect_api
+    from flows.prefect_api import prefect_api, run_flow
 
     with prefect_api(), progress_hook(on_step):
-        return backfill(
+        return run_flow(
+            backfill,
             roots=list(settings.roots),
             source=settings.source,
             start=start,

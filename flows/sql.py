@@ -114,9 +114,11 @@ def _answer(
 
     from pipeline.report.table import render_output
     from warehouse.sandbox import open_sandbox
-    from warehouse.store import reader_path
+    from warehouse.store import reader_path, refresh_stale_replica
 
-    # Like every reader, the sandbox reads the published replica: never waits for a writer.
+    # Like every reader, the sandbox reads the published replica: never waits for a writer, and
+    # first publishes a replica a writer died (or failed) before refreshing, if none is running.
+    refresh_stale_replica(warehouse_path)
     with open_sandbox(reader_path(Path(warehouse_path)), limits) as sandbox:
         # Start polars' thread pool and load the printing code now: their threads and modules
         # are part of the process's size at start, not of the query's budget.

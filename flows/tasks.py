@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -155,6 +155,17 @@ class RootSummary:
         )
 
 
+def _forget_landing(warehouse: Warehouse, batch: Batch, lake_path: str) -> None:
+    """The batch's record did not commit: its landed file goes too, unless a batch recorded
+    before holds the same content (then it is that batch's file). Best effort: the failure being
+    reported is the record's, not this."""
+    from warehouse.lake import remove_landed
+
+    with suppress(Exception):
+        if not warehouse.batch_recorded(batch.sha256):
+            remove_landed(warehouse.path.parent, lake_path)
+
+
 @task(name="load", cache_policy=NO_CACHE, persist_result=False, task_run_name="load-{batch.root}")
 def load_batch(
     warehouse: Warehouse,
@@ -165,9 +176,13 @@ def load_batch(
 ) -> RootSummary:
     """Record the landed batch (an identical batch received before is only logged), then store
     the validation run, the quarantined rows and the clean bars in one transaction."""
-    duplicate = warehouse.record_batch(
-        batch, lake_path=lake_path, run_id=run_id, recorded_at=utcnow()
-    )
+    try:
+        duplicate = warehouse.record_batch(
+            batch, lake_path=lake_path, run_id=run_id, recorded_at=utcnow()
+        )
+    except Exception:
+        _forget_landing(warehouse, batch, lake_path)
+        raise
     if duplicate:
         get_run_logger().info("%s: identical batch received before: %s", batch.root, lake_path)
     outcome = warehouse.load_batch(

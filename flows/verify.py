@@ -15,7 +15,14 @@ It checks, and reports one line per difference (:class:`pipeline.audit.verify.Di
    lake against the record;
 6. the published replica readers read: it opens, and every table holds what the warehouse holds
    (a replica a writer died before refreshing, or a damaged one, is a difference: the next
-   ``callbook`` command republishes it).
+   ``callbook`` command republishes it);
+7. the lake's record of every unit of work (warehouse/record.py), what ``callbook rebuild``
+   recreates the warehouse from: every unit the warehouse committed is in the lake, chained, with
+   the manifest sha256 the warehouse recorded, and every part file has the sha256 and row count
+   its manifest names.
+
+A warehouse file that cannot be read (a checksum that does not match, a truncated file) is not a
+difference but an error naming ``callbook rebuild``.
 
 Not a Prefect flow: it writes nothing (no flow run, no artifact), and the warehouse is opened
 read-only, under the writer lock (see :func:`verify`). Snapshots whose bars-as-known are identical (no bar recorded or superseded between
@@ -32,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from pipeline.analysis.assemble import PEERS
@@ -51,9 +59,17 @@ from pipeline.audit.verify import (
     long_row_differences,
 )
 from pipeline.market.continuous import continuous_series_and_rolls
+from warehouse import record
 from warehouse.lake import landed_files, landed_sha256
 from warehouse.lock import WriterLock
-from warehouse.store import Warehouse, WarehouseDamagedError, WarehouseError, replica_path
+from warehouse.store import (
+    Warehouse,
+    WarehouseDamagedError,
+    WarehouseError,
+    damaged_message,
+    is_damage,
+    replica_path,
+)
 
 DEFAULT_SAMPLE = 200
 DEFAULT_SEED = 0
@@ -98,7 +114,12 @@ def verify(
             f"no warehouse at {path}: run `callbook nightly` first (or pass --data-dir)"
         )
     with WriterLock(path, timeout=None, on_wait=on_wait, shared=True):
-        return _verify(data_dir, path, sample=sample, seed=seed)
+        try:
+            return _verify(data_dir, path, sample=sample, seed=seed)
+        except duckdb.Error as exc:  # damage found past the header, in a table's blocks
+            if is_damage(exc):
+                raise WarehouseDamagedError(damaged_message(path, exc)) from exc
+            raise
 
 
 def _verify(data_dir: Path, path: Path, *, sample: int | None, seed: int) -> VerifyReport:
@@ -117,6 +138,7 @@ def _verify(data_dir: Path, path: Path, *, sample: int | None, seed: int) -> Ver
         report.checked["outcomes resolved again"] = outcomes.height
         report.differences += reresolve(wh, outcomes, snapshots)
         batches = wh.table_rows("ingest_batches")
+        units = wh.table_rows("record_units")
         fingerprints = {
             table: (n, wh.content_hash(table)) for table, n in wh.table_counts().items()
         }
@@ -124,6 +146,8 @@ def _verify(data_dir: Path, path: Path, *, sample: int | None, seed: int) -> Ver
     report.differences += lake_differences(data_dir, batches)
     report.checked["replica tables"] = len(fingerprints)
     report.differences += replica_differences(path, fingerprints)
+    report.checked["record units"] = units.height
+    report.differences += record_differences(record.record_dir(path), units)
     report.differences.sort()
     return report
 
@@ -358,6 +382,48 @@ def replica_differences(path: Path, fingerprints: dict[str, tuple[int, str]]) ->
                         "warehouse's content (stale: the next callbook command publishes it)",
                     )
                 )
+    return out
+
+
+def record_differences(root: Path, units: pl.DataFrame) -> list[Difference]:
+    """The lake's record (under ``root``) against the units the warehouse committed
+    (``record_units`` rows): each there, chained, with the manifest the warehouse recorded and
+    the part files its manifest names; nothing pending, nothing more."""
+    data_dir = f"{root.parent.parent}/"  # messages name files relative to the data directory
+    try:
+        found = record.scan(root)
+    except record.RecordError as exc:
+        detail = str(exc).replace(data_dir, "")
+        return [Difference("record", "chain", f"{detail} (`callbook rebuild` would refuse)")]
+    out = []
+    in_lake = {u.seq: u for u in (*found.units, *found.unconfirmed)}
+    for seq, sha in units.select("seq", "manifest_sha256").iter_rows():
+        unit = in_lake.pop(seq, None)
+        if unit is None:
+            out.append(Difference("record", f"unit {seq}", "committed, missing from the lake"))
+        elif unit.sha256 != sha:
+            out.append(Difference("record", f"unit {seq}", "its manifest is not the one committed"))
+        elif unit.pending:
+            out.append(
+                Difference("record", f"unit {seq}", "pending: the next callbook writer settles it")
+            )
+        else:
+            for part in unit.manifest.parts:
+                try:
+                    unit.check_part(part)
+                except (record.RecordError, OSError) as exc:
+                    detail = str(exc).replace(f"{unit.directory}/", "").replace(data_dir, "")
+                    out.append(Difference("record", f"unit {seq}", detail))
+    out += [
+        Difference(
+            "record",
+            f"unit {seq}",
+            "pending, never committed: the next callbook writer removes it"
+            if unit.pending
+            else "in the lake, not committed in the warehouse",
+        )
+        for seq, unit in in_lake.items()
+    ]
     return out
 
 

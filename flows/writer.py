@@ -31,17 +31,25 @@ def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
     from prefect.logging import get_run_logger
 
     logger = get_run_logger()
-    with open_for_writing(settings, logger.warning) as wh:
+    with open_for_writing(settings, logger.warning, on_warning=logger.warning) as wh:
         yield wh
 
 
-def open_for_writing(settings: Settings, on_wait: Callable[[str], None] | None = None) -> Warehouse:
+def open_for_writing(
+    settings: Settings,
+    on_wait: Callable[[str], None] | None = None,
+    *,
+    on_warning: Callable[[str], None] | None = None,
+) -> Warehouse:
     """The warehouse opened for writing by a command that runs no flow (`calls add`, `resolve`):
-    the writer lock only (no Prefect); waits are said on stderr unless ``on_wait`` says otherwise."""
+    the writer lock only (no Prefect); waits, and what failed after work had committed (a
+    checkpoint, the replica: the work is kept and the command succeeds), are said on stderr
+    unless ``on_wait`` and ``on_warning`` say otherwise."""
     return Warehouse.open(
         settings.warehouse_path,
         write_lock_timeout=settings.write_lock_timeout,
         on_wait=on_wait or _say,
+        on_warning=on_warning or _say,
         memory_limit_mb=settings.writer_memory_mb,
     )
 

@@ -27,6 +27,10 @@ from warehouse.files import new_file_mode
 RAW_DIR = Path("lake") / "raw"
 
 
+class LakeWriteError(OSError):
+    """A batch could not be landed (a full disk, a file-size limit): nothing was written."""
+
+
 @dataclass(frozen=True)
 class Landed:
     path: Path  # relative to the data directory
@@ -77,11 +81,12 @@ def land_batch(data_dir: Path, batch: Batch) -> Landed:
             ).encode(),
         }
     )
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".landing-", suffix=".parquet")
-    os.fchmod(fd, new_file_mode())  # mkstemp's 0600 would hide the lake from the group
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".landing-", suffix=".parquet")
+        os.fchmod(fd, new_file_mode())  # mkstemp's 0600 would hide the lake from the group
+        os.close(fd)
+        tmp = Path(tmp_name)
         pq.write_table(table, tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
@@ -90,9 +95,29 @@ def land_batch(data_dir: Path, batch: Batch) -> Landed:
             os.link(tmp, target)
         except FileExistsError:
             return Landed(relative, is_new=False)
+    except OSError as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LakeWriteError(
+            f"{batch.root}: landing the batch in the lake failed ({text}); nothing was written"
+        ) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return Landed(relative, is_new=True)
+
+
+def remove_landed(data_dir: Path, relative: str | Path) -> bool:
+    """Remove a landed file whose batch was never recorded (the unit recording it failed): a
+    write that did not commit leaves no trace. True if there was a file. The caller checks that
+    no recorded batch names it (the same content landed earlier is the same file)."""
+    path = data_dir / relative
+    if not path.is_relative_to(data_dir / RAW_DIR) or path.suffix != ".parquet":
+        raise ValueError(f"{relative} is not a landed batch")
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def read_landed(data_dir: Path, relative: str | Path) -> pq.ParquetFile:

@@ -27,6 +27,14 @@ why. A missing writer file next to a replica is never recreated empty: opening i
 fails and names ``callbook rebuild``. A whole-file copy was measured against ``COPY FROM DATABASE`` into an
 attached file: 0.075 s against 2.7 s for the 37 MiB demo warehouse (bench/RESULTS.md, "Scale").
 
+The lake holds the whole record (warehouse/record.py). A writer's every unit of work also writes
+the rows it changed, as its statements return them (``returning *``), to a pending unit in the
+lake, sealed with its ``record_units`` row inside the transaction and moved into place after the
+commit; a writer opening the file first settles what a dead one left pending. So the lake can
+recreate every table (:meth:`Warehouse.replay`, ``callbook rebuild``). What fails after a commit
+(moving the unit into place, a checkpoint, the replica) never undoes the unit nor raises: it is
+a warning (:attr:`Warehouse.warnings`) saying what is left and how it gets finished.
+
 SQL lives in ``sql/``; values are always bound parameters, identifiers come from allow-lists.
 """
 
@@ -41,7 +49,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -88,6 +96,7 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "rolls",
     "inbox_files",
     "schema_migrations",
+    "record_units",
 )
 
 #: What identifies one call; each key has its own chain of versions.
@@ -115,24 +124,19 @@ TABLES: tuple[str, ...] = (
     "rolls",
     "inbox_files",
     "schema_migrations",
+    "record_units",
 )
-
-
-class WarehouseError(RuntimeError):
-    pass
-
-
-class WarehouseLockedError(WarehouseError):
-    """Another process holds the warehouse for writing (longer than the caller would wait)."""
-
-
-class WarehouseDamagedError(WarehouseError):
-    """The writer's file is missing (while its replica exists) or cannot be opened."""
-
-
-class ReplicaRegressionError(WarehouseError):
-    """A publication would replace the replica with a record holding fewer rows."""
-
+#: Tables the lake's record does not hold: derived from the snapshots (call_change_rows) or
+#: from the code's definitions on every write open (reference_parameters), recomputed by a rebuild.
+DERIVED_TABLES: tuple[str, ...] = ("call_change_rows", "reference_parameters")
+#: The statements replaying a unit's part (warehouse/record.py) per operation.
+_REPLAY = {
+    ("append", None): "replay_append",
+    ("upsert", None): "replay_upsert",
+    ("close", "bars"): "replay_close_bars",
+    ("close", "rolls"): "replay_close_rolls",
+}
+RECORD_MIGRATION = 12  # record_units: the lake's record starts once it exists
 
 #: Views analysts (and benchmarks) may read whole (identifier allow-list).
 VIEWS: tuple[str, ...] = (
@@ -156,6 +160,36 @@ VIEWS: tuple[str, ...] = (
     "rolls_current",
 )
 _IDENTIFIER = re.compile(r"\{(\w+)\}")
+
+
+class WarehouseError(RuntimeError):
+    pass
+
+
+class WarehouseLockedError(WarehouseError):
+    """Another process holds the warehouse for writing (longer than the caller would wait)."""
+
+
+class WarehouseDamagedError(WarehouseError):
+    """The writer's file is missing (while its replica exists) or cannot be opened."""
+
+
+class ReplicaRegressionError(WarehouseError):
+    """A publication would replace the replica with a record holding fewer rows."""
+
+
+class WarehouseWriteError(WarehouseError):
+    """A unit of work did not commit: nothing of it was written, in the warehouse or the lake."""
+
+
+class PublishError(WarehouseError):
+    """Publishing the replica failed at one step (``phase``: warehouse checkpoint, or replica copy) after
+    the work it publishes had committed."""
+
+    def __init__(self, phase: str, cause: BaseException) -> None:
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        super().__init__(f"the {phase} failed ({reason})")
+        self.phase = phase
 
 
 @cache
@@ -308,7 +342,7 @@ def refresh_stale_replica(path: str | Path, *, force: bool = False) -> bool:
         return False
     published = False
     try:
-        if force and not writer.published_at_open:
+        if not writer.published_at_open:  # forced, or the publication on open failed
             writer.publish()
         published = True
         # Published (on open, or just now) after the only changes this opening made (migrations
@@ -339,6 +373,7 @@ class Warehouse:
         connection: duckdb.DuckDBPyConnection,
         read_only: bool,
         writer_lock: WriterLock | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
         self.con = connection
@@ -346,6 +381,20 @@ class Warehouse:
         self._writer_lock = writer_lock
         self._last_published = time.monotonic()
         self.published_at_open = False  # a writer that published a dead writer's work on open
+        #: What went wrong after work had committed (a checkpoint, the replica, a unit's final
+        #: rename): the work is kept; each line says what is left and how it gets finished.
+        self.warnings: list[str] = []
+        self._on_warning = on_warning
+        self._settings: list[
+            tuple[str, dict[str, Any] | None]
+        ] = []  # connection settings, applied again on a reconnect
+        #: The lake record directory of this writer's units (None: not recorded).
+        self._record_dir: Path | None = None
+        self._unit: Any = None  # the open transaction's record.PendingUnit, once it wrote a part
+        self._unit_label = ""
+        #: (seq, manifest sha256) of the last committed unit, once asked (None: ask the table).
+        self._last_unit: tuple[int, str] | None = None
+        self.units_committed = 0  # units of work this writer committed (recorded in the lake)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -358,26 +407,31 @@ class Warehouse:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         write_lock_timeout: float | None = None,
         on_wait: Callable[[str], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
         memory_limit_mb: int | None = None,
+        writer_lock: WriterLock | None = None,
     ) -> Warehouse:
         """Open the warehouse file ``path``.
 
         For writing (the default) take the writer lock first, waiting up to
         ``write_lock_timeout`` seconds (None: as long as it takes) for another writer to finish and
-        calling ``on_wait`` with a one-line message while waiting; then apply migrations. A process
-        that opened the file without the lock (a DuckDB session on the file itself) is waited for
-        ``lock_timeout`` seconds. ``read_only`` opens ``path`` itself read-only (readers normally
-        use :meth:`open_reader`, which reads the replica). ``memory_limit_mb`` caps DuckDB's
-        buffers in this connection (None: DuckDB's default, 80 % of RAM).
+        calling ``on_wait`` with a one-line message while waiting; settle the lake units a dead
+        writer left pending (warehouse/record.py), apply migrations, and start the lake's record
+        with a base unit if it has none. A process that opened the file without the lock (a
+        DuckDB session on the file itself) is waited for ``lock_timeout`` seconds. ``read_only``
+        opens ``path`` itself read-only (readers normally use :meth:`open_reader`, which reads
+        the replica). ``memory_limit_mb`` caps DuckDB's buffers in this connection (None:
+        DuckDB's default, 80 % of RAM). ``on_warning`` hears what failed after a commit (see
+        :attr:`warnings`). ``writer_lock``: the writer lock, already held by the caller (who
+        gives it to this writer: it is released on close).
         """
         path = Path(path)
         if read_only and not path.exists():
             raise WarehouseError(
                 f"no warehouse at {path}: run `callbook nightly` first (or pass --data-dir)"
             )
-        writer_lock = None
         stale = False
-        if not read_only:
+        if not read_only and writer_lock is None:
             path.parent.mkdir(parents=True, exist_ok=True)
             writer_lock = WriterLock(path, timeout=write_lock_timeout, on_wait=on_wait)
             try:
@@ -388,22 +442,29 @@ class Warehouse:
             if writer_lock is not None:
                 stale = _take_over(path)
             con = _connect(path, read_only=read_only, lock_timeout=lock_timeout)
-            con.execute(statement("utc_session")).fetchall()
+            warehouse = cls(path, con, read_only, writer_lock, on_warning)
+            warehouse._settings = [(statement("utc_session"), None)]
             if memory_limit_mb is not None:
-                con.execute(
-                    statement("set_memory_limit"), {"memory_limit": f"{int(memory_limit_mb)}MiB"}
-                ).fetchall()
-            warehouse = cls(path, con, read_only, writer_lock)
+                warehouse._settings.append(
+                    (statement("set_memory_limit"), {"memory_limit": f"{int(memory_limit_mb)}MiB"})
+                )
+            if not read_only:
+                warehouse._settings.append(
+                    (statement("set_checkpoint_threshold"), {"threshold": CHECKPOINT_THRESHOLD})
+                )
+            warehouse._apply_settings()
             if read_only:
                 warehouse.check_schema_current()
             else:
-                con.execute(
-                    statement("set_checkpoint_threshold"), {"threshold": CHECKPOINT_THRESHOLD}
-                ).fetchall()
+                warehouse._settle_record()
                 warehouse._migrate()
+                warehouse._start_record()
                 if stale:  # a dead writer's committed work: readers see it from now on
-                    warehouse.publish()
-                    warehouse.published_at_open = True
+                    try:
+                        warehouse.publish()
+                        warehouse.published_at_open = True
+                    except PublishError as exc:  # (a replica that would lose rows: refused)
+                        warehouse._warn_unpublished(exc)
         except BaseException as exc:
             if "con" in locals():
                 con.close()
@@ -436,13 +497,30 @@ class Warehouse:
         warehouse._migrate()
         return warehouse
 
+    @classmethod
+    def create_for_rebuild(cls, path: Path) -> Warehouse:
+        """A new, empty database file ``path`` that :meth:`replay` fills from the lake's record
+        (``callbook rebuild``): no lock (the caller holds the warehouse's), no migration (the
+        record's units apply them at their place), nothing recorded."""
+        if path.exists():
+            raise WarehouseError(f"{path} exists: a rebuild writes into a new file")
+        con = duckdb.connect(str(path))
+        con.execute(statement("utc_session")).fetchall()
+        con.execute(statement("no_progress_bar")).fetchall()
+        return cls(path, con, read_only=False)
+
     def close(self, *, publish: bool = True) -> None:
         """Close the connection; a writer publishes the replica first and then releases the lock
-        (its unpublished marker goes once the publication succeeded)."""
+        (its unpublished marker goes once the publication succeeded). A publication that fails
+        never undoes the committed work nor fails the close: it is a warning (:attr:`warnings`)
+        and the marker stays, so the next command publishes."""
         try:
             if publish and self._writer_lock is not None:
-                self.publish()
-                unpublished_marker(self.path).unlink(missing_ok=True)
+                try:
+                    self.publish()
+                    unpublished_marker(self.path).unlink(missing_ok=True)
+                except (WarehouseError, duckdb.Error, OSError) as exc:
+                    self._warn_unpublished(exc)
         finally:
             self.con.close()
             if self._writer_lock is not None:
@@ -466,17 +544,56 @@ class Warehouse:
         with suppress(Exception):
             self.close()
 
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if self._on_warning is not None:
+            self._on_warning(message)
+
+    def _warn_unpublished(self, exc: BaseException) -> None:
+        what = str(exc) if isinstance(exc, WarehouseError) else PublishError("publication", exc)
+        if self.units_committed:
+            self._warn(
+                f"the work is committed in {self.path.name}, but publishing it for readers did "
+                f"not finish: {what}. Readers still see the previous state until the next "
+                "callbook command publishes it (any command does, e.g. `callbook verify`, once "
+                "the cause is fixed)."
+            )
+        else:
+            self._warn(
+                f"publishing the replica did not finish: {what} (this command committed no "
+                "work; the next callbook command publishes the replica again)"
+            )
+
+    def _reconnect(self) -> None:
+        """A new connection to the same file after DuckDB invalidated this one (a checkpoint
+        that failed: "reopen the database instance to recover"); the WAL holds every commit."""
+        with suppress(duckdb.Error):
+            self.con.close()
+        self.con = duckdb.connect(str(self.path))
+        self._apply_settings()
+
+    def _apply_settings(self) -> None:
+        for sql, params in self._settings:
+            self.con.execute(sql, params).fetchall()
+
     # -- the replica readers read --------------------------------------------------------------
 
     def publish(self) -> Published:
         """Publish the committed state as the replica (atomically: copy, fsync, rename).
 
-        Called by the writer between units of work (never inside a transaction).
+        Called by the writer between units of work (never inside a transaction). A step that
+        fails raises :class:`PublishError` naming it (the replica is left as it was); a
+        checkpoint that fails invalidates DuckDB's connection, so the writer reconnects first.
         """
         if self._writer_lock is None:
             raise WarehouseError("only the writer publishes the replica")
         start = time.monotonic()
-        self.con.checkpoint()
+        try:
+            self.con.checkpoint()
+        except duckdb.Error as exc:
+            with suppress(duckdb.Error, OSError):
+                self._reconnect()
+            raise PublishError("warehouse checkpoint", exc) from exc
         target = replica_path(self.path)
         _refuse_regression(self._append_only_counts(), target)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -485,22 +602,30 @@ class Warehouse:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
+            directory = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the rename itself survives a crash
+            finally:
+                os.close(directory)
+        except OSError as exc:
+            raise PublishError("replica copy", exc) from exc
         finally:
             tmp.unlink(missing_ok=True)
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # the rename itself survives a crash
-        finally:
-            os.close(directory)
         self._last_published = time.monotonic()
         return Published(target, self._last_published - start, target.stat().st_size)
 
     def publish_if_due(self, interval_seconds: float) -> Published | None:
         """Publish if the last publication is older than ``interval_seconds`` (a checkpoint of a
-        long run, so readers see its progress without paying a copy per unit of work)."""
+        long run, so readers see its progress without paying a copy per unit of work). A failed
+        publication is a warning: the run goes on, and publishes again at its end."""
         if time.monotonic() - self._last_published < interval_seconds:
             return None
-        return self.publish()
+        try:
+            return self.publish()
+        except (WarehouseError, duckdb.Error, OSError) as exc:
+            self._last_published = time.monotonic()
+            self._warn_unpublished(exc)
+            return None
 
     def copy_database_to(self, target: Path) -> None:
         """Copy the database into the new file ``target`` with COPY FROM DATABASE (what
@@ -522,15 +647,25 @@ class Warehouse:
         for version, name, sql in migrations():
             if version in applied:
                 continue
-            with self.transaction():
+            with self.transaction(
+                f"migration {version:03d} {name}", kind="migration", migrations={version: sql}
+            ):
                 self._run(sql)
-                self._run(statement("record_migration"), {"version": version, "name": name})
+                self._capture(
+                    "schema_migrations",
+                    "append",
+                    statement("record_migration"),
+                    {"version": version, "name": name},
+                )
+        self._create_views(derive_call_changes=CALL_CHANGES_MIGRATION not in applied)
+
+    def _create_views(self, *, derive_call_changes: bool) -> None:
         with self.transaction():
             for name, value in REFERENCE_PARAMETERS.items():
                 self._run(statement("record_reference_parameter"), {"name": name, "value": value})
             for view in sorted((SQL_DIR / "views").glob("*.sql")):
                 self._run(view.read_text(encoding="utf-8"))
-            if CALL_CHANGES_MIGRATION not in applied:  # upgraded now: derive the rows once
+            if derive_call_changes:  # upgraded now (or rebuilt): derive the rows once
                 self._refresh_call_changes(self._query(statement("stored_calls")))
 
     def check_schema_current(self) -> None:
@@ -555,15 +690,302 @@ class Warehouse:
         return rows[0] if rows else None
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One unit of work: commit on success, roll back on any exception."""
+    def transaction(
+        self,
+        label: str = "",
+        *,
+        kind: str = "work",
+        migrations: Mapping[int, str] | None = None,
+    ) -> Iterator[None]:
+        """One unit of work: commit on success, roll back on any exception.
+
+        A writer whose lake keeps the record (warehouse/record.py) also writes the rows the unit
+        changed (:meth:`_capture`) to a pending unit in the lake, seals it with its
+        ``record_units`` row before the commit, and moves it into place after: a unit that did
+        not commit leaves nothing, neither in the warehouse nor in the lake. ``label`` says what
+        the unit did; ``migrations`` (version -> SQL) names the migration a migration unit
+        applied."""
         self.con.begin()
+        self._unit = None
+        self._unit_label = label or "a unit of work"
         try:
             yield
+            sealed = self._seal_unit(label, kind, migrations)
         except BaseException:
-            self.con.rollback()
+            unit, self._unit = self._unit, None
+            try:
+                self.con.rollback()
+            finally:
+                if unit is not None:
+                    unit.discard()
             raise
-        self.con.commit()
+        self._unit = None
+        try:
+            self.con.commit()
+        except BaseException as exc:
+            self._last_unit = None  # whatever happened, the table says
+            if sealed is None:
+                raise
+            committed = self._commit_outcome(sealed, exc)
+            if committed is False:
+                raise WarehouseWriteError(
+                    f"{self._unit_label}: the commit failed ({_first_line(exc)}); nothing of it "
+                    "was written"
+                ) from exc
+            if committed is None:
+                raise
+        if sealed is not None:
+            self._last_unit = sealed
+            self.units_committed += 1
+            self._finalize_unit(sealed)
+
+    # -- the lake's record (warehouse/record.py) ----------------------------------------------
+
+    def _capture(
+        self, table: str, op: str, sql: str, params: Mapping[str, Any] | None = None
+    ) -> int:
+        """Run a writing statement that returns the rows it wrote (``returning *``); a recording
+        writer adds them to the open unit as a part (``op`` on ``table``). Returns their count."""
+        relation = self.con.sql(sql, params=dict(params) if params else None)
+        if relation is None:
+            return 0
+        if self._record_dir is None:
+            return len(relation.fetchall())
+        from warehouse import record
+
+        rows = relation.to_arrow_table()
+        if rows.num_rows:
+            try:
+                if self._unit is None:
+                    last = self._last_committed_unit()
+                    self._unit = record.PendingUnit(self._record_dir, (last[0] if last else 0) + 1)
+                self._unit.add(table, op, rows)
+            except OSError as exc:
+                raise self._lake_write_failed(exc) from exc
+        return int(rows.num_rows)
+
+    def _seal_unit(
+        self, label: str, kind: str, migrations: Mapping[int, str] | None
+    ) -> tuple[int, str] | None:
+        """Write the open unit's manifest and its record_units row (inside the transaction):
+        (seq, manifest sha256), or None when the unit wrote no row."""
+        unit = self._unit
+        if unit is None:
+            return None
+        from warehouse import record
+
+        last = self._last_committed_unit()
+        try:
+            manifest, sha = unit.seal(
+                kind=kind,
+                label=label or "work",
+                sealed_at=datetime.now(UTC),
+                prev_sha256=last[1] if last else None,
+                migrations={v: record.sha256_text(sql) for v, sql in (migrations or {}).items()},
+            )
+        except OSError as exc:
+            raise self._lake_write_failed(exc) from exc
+        self._run(
+            statement("record_unit_insert"),
+            {
+                "seq": manifest.seq,
+                "kind": manifest.kind,
+                "label": manifest.label,
+                "parts": len(manifest.parts),
+                "row_count": manifest.rows,
+                "manifest_sha256": sha,
+                "prev_sha256": manifest.prev_sha256,
+                "sealed_at": manifest.sealed_at,
+            },
+        )
+        return manifest.seq, sha
+
+    def _lake_write_failed(self, exc: OSError) -> WarehouseWriteError:
+        return WarehouseWriteError(
+            f"{self._unit_label}: writing its record to the lake failed ({_first_line(exc)}); "
+            "nothing of it was written"
+        )
+
+    def _commit_outcome(self, sealed: tuple[int, str], exc: BaseException) -> bool | None:
+        """Whether a commit that raised took effect anyway (DuckDB: "COMMIT succeeded and is
+        durable, but the autocheckpoint failed"): asked of the warehouse itself, on a new
+        connection when DuckDB invalidated this one. False: the pending unit is deleted. True:
+        the caller keeps the unit and goes on, with a warning. None: nobody can tell now (the
+        pending unit stays for the next writer to settle)."""
+        from warehouse import record
+
+        seq, sha = sealed
+        try:
+            committed = self._unit_committed(seq, sha)
+        except duckdb.Error:
+            try:
+                self._reconnect()
+                committed = self._unit_committed(seq, sha)
+            except duckdb.Error:
+                # Unknown until the next writer opens and settles the pending unit against the
+                # warehouse: keep it for that.
+                self._warn(
+                    f"the commit of unit {seq} failed ({_first_line(exc)}) and the warehouse "
+                    "cannot be asked whether it took effect: the next callbook writer settles it"
+                )
+                return None
+        if not committed:
+            record.discard_pending(self._record_dir_or_fail(), seq)
+            return False
+        self._warn(
+            f"the work is committed (unit {seq}), but DuckDB's checkpoint after the commit "
+            f"failed ({_first_line(exc)}): nothing is lost (DuckDB's log holds it); the next "
+            "checkpoint, at the next publication or command, writes it into the file"
+        )
+        return True
+
+    def _last_committed_unit(self) -> tuple[int, str] | None:
+        if self._last_unit is None:
+            row = self._first(statement("record_unit_last"))
+            self._last_unit = (int(row[0]), str(row[1])) if row else None
+        return self._last_unit
+
+    def _record_dir_or_fail(self) -> Path:
+        if self._record_dir is None:
+            raise WarehouseError("this warehouse keeps no lake record")
+        return self._record_dir
+
+    def _unit_committed(self, seq: int, sha: str) -> bool:
+        rows = self._rows(statement("record_units_from"), {"first": seq})
+        return dict(rows).get(seq) == sha
+
+    def _finalize_unit(self, sealed: tuple[int, str]) -> None:
+        """Move a committed unit into place; a failure here loses nothing (the next writer
+        finishes it) and is a warning, not an error: the work is committed."""
+        from warehouse import record
+
+        seq, _ = sealed
+        try:
+            record.finalize(self._record_dir_or_fail(), seq)
+        except (OSError, record.RecordError) as exc:
+            self._warn(
+                f"the work is committed (unit {seq}), but moving its lake record into place "
+                f"failed ({_first_line(exc)}): the next callbook writer moves it"
+            )
+
+    def _settle_record(self) -> None:
+        """A writer, on opening: settle the units a dead or failed writer left pending (keep the
+        committed, delete the others), before this writer records anything."""
+        from warehouse import record
+
+        root = record.record_dir(self.path)
+        exists = self._first(statement("record_units_exists"))
+        if not exists or not exists[0]:
+            return  # made before the record existed: its base unit comes after the migrations
+        if self._first(statement("record_unit_last")) is not None:
+            self._record_dir = root  # the migrations about to run are units too
+        pending = record.pending_seqs(root)
+        if pending:
+            committed = dict(self._rows(statement("record_units_from"), {"first": min(pending)}))
+            record.reconcile(root, committed)
+        last = self._first(statement("record_unit_last"))
+        if last is not None:
+            problem = record.disagreement(root, seq=int(last[0]), sha256=str(last[1]))
+            if problem is not None:
+                raise WarehouseDamagedError(
+                    f"{self.path.name} and the lake's record disagree: {problem}. Nothing was "
+                    "written. If the lake is right (the warehouse file was replaced by an older "
+                    "or another one), `callbook rebuild --force` recreates the warehouse from it."
+                )
+
+    def _start_record(self) -> None:
+        """Record this writer's units in the lake from now on; a warehouse whose record has not
+        started (made before it existed, or new) first writes every table as a base unit."""
+        from warehouse import record
+
+        root = record.record_dir(self.path)
+        exists = self._first(statement("record_units_exists"))
+        if self._record_dir is not None or not exists or not exists[0]:
+            return  # started already, or a schema without the record (tests of old migrations)
+        found = record.unit_dirs(root)
+        if found:
+            raise WarehouseDamagedError(
+                f"{self.path.name} has no record of its units, but {root / record.UNITS_DIR} "
+                f"holds {len(found):,}: this is not the warehouse the lake recorded. Nothing was "
+                "written. Recreate it from the lake with `callbook rebuild --force`, or move "
+                "the lake's record aside to start a new one."
+            )
+        applied = self._applied_versions()
+        self._record_dir = root
+        try:
+            with self.transaction("base", kind="base", migrations=_migration_sql(applied)):
+                self._unit = record.PendingUnit(root, 1)
+                for table in TABLES:
+                    if table in DERIVED_TABLES or table == "record_units":
+                        continue
+                    reader = self.con.sql(with_identifiers(statement("table_rows"), table=table))
+                    self._unit.add(table, "append", reader.fetch_record_batch())
+        except BaseException:
+            self._record_dir = None
+            raise
+
+    def replay(self, unit: Any) -> None:
+        """Apply one unit of the lake's record (a :class:`warehouse.record.Unit`) in one
+        transaction, as it was first committed: the migrations it applied (their SQL must be the
+        one recorded), then every part in order, checked against its sha256 and row count, then
+        its record_units row. Only on a database made by :meth:`create_for_rebuild`."""
+        from warehouse import record
+
+        manifest = unit.manifest
+        by_version = {v: (name, sql) for v, name, sql in migrations()}
+        with self.transaction():
+            if manifest.kind == "base":
+                self._run(statement("create_schema_migrations"))
+            if manifest.kind in ("base", "migration"):
+                for version, digest in sorted(manifest.migrations.items()):
+                    if version not in by_version:
+                        raise record.RecordError(
+                            f"unit {manifest.seq} relies on migration {version:03d}, which this "
+                            "callbook does not have: rebuild with the callbook that wrote it"
+                        )
+                    name, sql = by_version[version]
+                    if record.sha256_text(sql) != digest:
+                        raise record.RecordError(
+                            f"migration {version:03d}_{name}.sql is not the SQL unit "
+                            f"{manifest.seq} was recorded with (sha256 {digest[:16]})"
+                        )
+                    self._run(sql)
+            for part in manifest.parts:
+                path = unit.check_part(part)  # its sha256 and row count
+                replay = _REPLAY.get((part.op, part.table if part.op == "close" else None))
+                if replay is None or part.table not in TABLES:
+                    raise record.RecordError(
+                        f"unit {manifest.seq}: cannot replay {part.op} on {part.table!r}"
+                    )
+                sql = statement(replay)
+                if "{table}" in sql:
+                    sql = with_identifiers(sql, table=part.table)
+                changed = self._first(sql, {"path": str(path)})
+                if part.op == "close" and (not changed or changed[0] != part.rows):
+                    raise record.RecordError(
+                        f"unit {manifest.seq}: {part.name} closes {part.rows} {part.table} "
+                        f"versions, {changed[0] if changed else 0} matched a current version"
+                    )
+            self._run(
+                statement("record_unit_insert"),
+                {
+                    "seq": manifest.seq,
+                    "kind": manifest.kind,
+                    "label": manifest.label,
+                    "parts": len(manifest.parts),
+                    "row_count": manifest.rows,
+                    "manifest_sha256": unit.sha256,
+                    "prev_sha256": manifest.prev_sha256,
+                    "sealed_at": manifest.sealed_at,
+                },
+            )
+
+    def finish_rebuild(self) -> None:
+        """After the last unit: the analyst views, the derived call changes, the id sequences
+        moved past the ids the rows came back with, and a checkpoint (the file complete)."""
+        self._create_views(derive_call_changes=True)
+        self._run(statement("advance_sequences"))
+        self.con.checkpoint()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -649,6 +1071,19 @@ class Warehouse:
 
     def _append_only_counts(self) -> dict[str, int]:
         return {t: n for t, n in self.table_counts().items() if t in APPEND_ONLY_TABLES}
+
+    def read_whole(self) -> int:
+        """Read every value of every table this file holds (a block whose checksum does not
+        match raises): the rows read."""
+        return sum(
+            int(row[0])
+            for table in self.existing_tables()
+            if (row := self._first(with_identifiers(statement("table_scan"), table=table)))
+        )
+
+    def existing_tables(self) -> list[str]:
+        """The tables of TABLES this file holds (an older file lacks later migrations' tables)."""
+        return [t for (t,) in self._rows(statement("existing_tables")) if t in TABLES]
 
     def table_counts(self) -> dict[str, int]:
         return {table: self.row_count(table) for table in TABLES}
@@ -771,11 +1206,12 @@ class Warehouse:
             "fetched_at": batch.fetched_at,
             "run_id": run_id,
         }
-        with self.transaction():
-            seen = self._first(statement("batch_seen"), {"batch_id": batch.sha256})
-            duplicate = bool(seen and seen[0])
+        with self.transaction(f"record_batch {batch.root} {batch.sha256[:16]}"):
+            duplicate = self.batch_recorded(batch.sha256)
             if not duplicate:
-                self._run(
+                self._capture(
+                    "ingest_batches",
+                    "append",
                     statement("record_batch"),
                     {
                         **params,
@@ -787,17 +1223,26 @@ class Warehouse:
                         "recorded_at": recorded_at,
                     },
                 )
-            self._run(
+            self._capture(
+                "fetch_log",
+                "append",
                 statement("record_fetch"),
                 {**params, "outcome": "duplicate" if duplicate else "landed", "message": None},
             )
         return duplicate
 
+    def batch_recorded(self, batch_id: str) -> bool:
+        """Whether a batch with this sha256 is in ingest_batches."""
+        seen = self._first(statement("batch_seen"), {"batch_id": batch_id})
+        return bool(seen and seen[0])
+
     def record_fetch_failure(
         self, root: str, source: str, at: datetime, run_id: str | None, message: str
     ) -> None:
-        with self.transaction():
-            self._run(
+        with self.transaction(f"record_fetch_failure {root}"):
+            self._capture(
+                "fetch_log",
+                "append",
                 statement("record_fetch"),
                 {
                     "batch_id": None,
@@ -836,8 +1281,10 @@ class Warehouse:
             validation.clean if validation.status != "rejected" else pl.DataFrame(schema=BAR_SCHEMA)
         )
         scope = {"batch_id": batch.sha256, "source": batch.source, "root": batch.root}
-        with self.transaction():
-            self._run(
+        with self.transaction(f"load_batch {batch.root} {batch.sha256[:16]}"):
+            self._capture(
+                "validation_runs",
+                "append",
                 statement("record_validation"),
                 {
                     "batch_id": batch.sha256,
@@ -856,14 +1303,20 @@ class Warehouse:
                 },
             )
             with self._registered("incoming_findings", findings):
-                self._run(statement("record_quarantine"), {**scope, "recorded_at": recorded_at})
-                self._run(statement("record_row_findings"), {**scope, "recorded_at": recorded_at})
+                at = {**scope, "recorded_at": recorded_at}
+                self._capture("quarantine", "append", statement("record_quarantine"), at)
+                self._capture("row_findings", "append", statement("record_row_findings"), at)
             with self._registered("incoming_bars", clean):
                 self._run(statement("stage_bar_changes"), {"source": batch.source})
             changes = dict(self._rows(statement("bar_change_counts")))
-            self._run(statement("supersede_bars"), {"recorded_at": recorded_at})
-            self._run(
-                statement("insert_bars"), {"batch_id": batch.sha256, "recorded_at": recorded_at}
+            self._capture(
+                "bars", "close", statement("supersede_bars"), {"recorded_at": recorded_at}
+            )
+            self._capture(
+                "bars",
+                "append",
+                statement("insert_bars"),
+                {"batch_id": batch.sha256, "recorded_at": recorded_at},
             )
             self._run(statement("drop_bar_changes"))
         return LoadOutcome(
@@ -924,7 +1377,8 @@ class Warehouse:
             )
         )
         keys = rows.select(SNAPSHOT_KEY)
-        with self.transaction():
+        roots = ",".join(sorted(set(rows["root"].to_list())))
+        with self.transaction(f"write_snapshots {kind} {roots} ({rows.height:,} received)"):
             with self._registered("incoming_keys", keys):
                 latest = self._query(statement("latest_snapshot_versions"))
             joined = rows.join(latest, on=list(SNAPSHOT_KEY), how="left", nulls_equal=True)
@@ -970,12 +1424,13 @@ class Warehouse:
         version (kept), identical ones are skipped. Rolls not in ``rolls`` are left alone."""
         if rolls.height == 0:
             return RollWrite(0, 0, 0)
-        with self.transaction():
+        with self.transaction(f"write_rolls {source}"):
             with self._registered("incoming_rolls", rolls):
                 self._run(statement("stage_roll_changes"), {"source": source})
             changes = dict(self._rows(statement("roll_change_counts")))
-            self._run(statement("supersede_rolls"), {"recorded_at": recorded_at})
-            self._run(statement("insert_rolls"), {"recorded_at": recorded_at})
+            at = {"recorded_at": recorded_at}
+            self._capture("rolls", "close", statement("supersede_rolls"), at)
+            self._capture("rolls", "append", statement("insert_rolls"), at)
             self._run(statement("drop_roll_changes"))
         return RollWrite(
             new=int(changes.get("new", 0)),
@@ -1010,9 +1465,11 @@ class Warehouse:
 
     def record_methodologies(self, entries: Sequence[MethodologyEntry], *, at: datetime) -> None:
         """Write the configured methodologies (the first published) in one transaction."""
-        with self.transaction():
+        with self.transaction("record_methodologies"):
             for entry in entries:
-                self._run(
+                self._capture(
+                    "methodologies",
+                    "upsert",
                     statement("record_methodology"),
                     {
                         "methodology_version": entry.version,
@@ -1026,11 +1483,10 @@ class Warehouse:
                         "tuning_note": entry.tuning_note,
                     },
                 )
-                self._run(
-                    statement("delete_tuning_periods"), {"methodology_version": entry.version}
-                )
                 for root, synthetic, through in entry.tuned_roots:
-                    self._run(
+                    self._capture(
+                        "tuning_periods",
+                        "upsert",
                         statement("insert_tuning_period"),
                         {
                             "methodology_version": entry.version,
@@ -1055,8 +1511,10 @@ class Warehouse:
         taken_at: datetime,
     ) -> None:
         """Record a file taken from the drop folder (one transaction)."""
-        with self.transaction():
-            self._run(
+        with self.transaction(f"record_inbox_file {root} {file_name}"):
+            self._capture(
+                "inbox_files",
+                "append",
                 statement("record_inbox_file"),
                 {
                     "file_sha256": file_sha256,
@@ -1118,14 +1576,16 @@ class Warehouse:
         same call and session is kept. Returns the rows written."""
         if progress.height == 0:
             return 0
-        with self.transaction():
-            before = self.row_count("call_progress")
-            with self._registered("incoming_progress", progress):
-                self._run(
-                    statement("insert_progress"),
-                    {"resolved_on_source": source, "recorded_at": recorded_at},
-                )
-            return self.row_count("call_progress") - before
+        with (
+            self.transaction(f"append_progress {source}"),
+            self._registered("incoming_progress", progress),
+        ):
+            return self._capture(
+                "call_progress",
+                "append",
+                statement("insert_progress"),
+                {"resolved_on_source": source, "recorded_at": recorded_at},
+            )
 
     def bars_as_known(
         self, root: str, *, source: str, known_at: datetime, end: date
@@ -1151,20 +1611,22 @@ class Warehouse:
         written."""
         if outcomes.height == 0:
             return 0
-        with self.transaction():
-            before = self.row_count("outcomes")
-            with self._registered("incoming_outcomes", outcomes):
-                self._run(
-                    statement("insert_outcomes"),
-                    {"series_through": series_through, "recorded_at": recorded_at},
-                )
-            return self.row_count("outcomes") - before
+        with (
+            self.transaction(f"append_outcomes through {series_through}"),
+            self._registered("incoming_outcomes", outcomes),
+        ):
+            return self._capture(
+                "outcomes",
+                "append",
+                statement("insert_outcomes"),
+                {"series_through": series_through, "recorded_at": recorded_at},
+            )
 
     def _insert_by_name(self, table: str, frame: pl.DataFrame) -> None:
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}")
         with self._registered("incoming_rows", frame):
-            self._run(with_identifiers(statement("insert_by_name"), table=table))
+            self._capture(
+                table, "append", with_identifiers(statement("insert_by_name"), table=table)
+            )
 
     @contextmanager
     def _registered(self, name: str, frame: pl.DataFrame) -> Iterator[None]:
@@ -1188,6 +1650,12 @@ def _take_over(path: Path) -> bool:
             f"{path.parent}: nothing was written. Restore the warehouse with `callbook rebuild` "
             "(from the lake, checking every hash)."
         )
+    if not path.exists() and _has_record(path):
+        raise WarehouseDamagedError(
+            f"{path.name} is missing but the lake in {path.parent} holds its record: nothing "
+            "was written. Restore the warehouse with `callbook rebuild` (from the lake, "
+            "checking every hash)."
+        )
     stale = replica_is_stale(path)
     shutil.rmtree(path.parent / WORK_DIR, ignore_errors=True)
     for copy in path.parent.glob(f".{replica.name}.*.tmp"):  # a publication cut short
@@ -1200,30 +1668,54 @@ def _take_over(path: Path) -> bool:
     return stale
 
 
+def _has_record(path: Path) -> bool:
+    """Whether the lake holds a record of the warehouse ``path``'s units (warehouse/record.py)."""
+    from warehouse import record
+
+    return bool(record.unit_dirs(record.record_dir(path)))
+
+
+def _migration_sql(versions: set[int]) -> dict[int, str]:
+    """version -> SQL of the given applied migrations this code has."""
+    return {v: sql for v, _, sql in migrations() if v in versions}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _refuse_regression(counts: Mapping[str, int], replica: Path) -> None:
     """Raise ReplicaRegressionError if ``counts`` (of the record about to be published) hold fewer
     rows in a table that only grows than the current ``replica`` does. A replica that cannot be
     opened (missing, damaged, held open for writing by another session) is no better record."""
-    try:
-        con = duckdb.connect(str(replica), read_only=True)
-    except (duckdb.Error, OSError):
-        return
-    published: dict[str, int] = {}
-    with con:
-        for table in counts:
-            with suppress(duckdb.Error):  # a table a later migration added
-                count = with_identifiers(statement("row_count"), table=table)
-                published[table] = int(con.execute(count).fetchall()[0][0])
-    shrunk = [
-        f"{table} {published[table]:,} -> {n:,}"
-        for table, n in counts.items()
-        if n < published.get(table, 0)
-    ]
+    shrunk = fewer_rows(counts, replica)
     if shrunk:
         raise ReplicaRegressionError(
             f"not publishing: the record would lose rows the published replica {replica.name} "
             f"holds ({'; '.join(shrunk)}); the replica is kept as it was"
         )
+
+
+def fewer_rows(counts: Mapping[str, int], other: Path) -> list[str]:
+    """``"table before -> after"`` for each table of ``counts`` (a record about to replace the
+    DuckDB file ``other``) that holds fewer rows than ``other`` does; empty if ``other`` cannot
+    be opened (no better record) or a table is new."""
+    try:
+        con = duckdb.connect(str(other), read_only=True)
+    except (duckdb.Error, OSError):
+        return []
+    theirs: dict[str, int] = {}
+    with con:
+        for table in counts:
+            with suppress(duckdb.Error):  # a table a later migration added
+                row = con.execute(with_identifiers(statement("row_count"), table=table)).fetchone()
+                theirs[table] = int(row[0]) if row else 0
+    return [
+        f"{table} {theirs[table]:,} -> {n:,}"
+        for table, n in counts.items()
+        if n < theirs.get(table, 0)
+    ]
 
 
 def _connect(path: Path, *, read_only: bool, lock_timeout: float) -> duckdb.DuckDBPyConnection:

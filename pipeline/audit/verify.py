@@ -134,22 +134,28 @@ def frame_differences(
         if c in stored.columns and c in expected.columns and c not in key
     ]
     expected = expected.select(
-        *key, *(pl.col(c).cast(stored.schema[c], strict=False) for c in names)
+        *key,
+        *(pl.col(c).cast(stored.schema[c], strict=False) for c in names),
+        pl.lit(True).alias("_in_expected"),
     )
-    joined = stored.select(*key, *names).join(
+    joined = stored.select(*key, *names, pl.lit(True).alias("_in_stored")).join(
         expected, on=key, how="full", coalesce=True, suffix="_expected", nulls_equal=True
     )
+    # Only the rows that differ are looked at one by one (the others: one vectorized pass).
+    same = pl.all_horizontal(
+        pl.lit(True), *(pl.col(c).eq_missing(pl.col(f"{c}_expected")) for c in names)
+    )
+    joined = joined.filter(
+        ~same | pl.col("_in_stored").is_null() | pl.col("_in_expected").is_null()
+    )
     marks = joined.select(pl.col(c).eq_missing(pl.col(f"{c}_expected")).alias(c) for c in names)
-    stored_keys = set(stored.select(key).iter_rows())
-    expected_keys = set(expected.select(key).iter_rows())
     out = []
     for index, row in enumerate(joined.iter_rows(named=True)):
-        ident = tuple(row[k] for k in key)
-        subject = _subject(ident)
-        if ident not in expected_keys:
+        subject = _subject(tuple(row[k] for k in key))
+        if row["_in_expected"] is None:
             out.append(Difference(check, subject, not_expected))
             continue
-        if ident not in stored_keys:
+        if row["_in_stored"] is None:
             out.append(Difference(check, subject, "expected, not stored"))
             continue
         differing = [c for c in names if not marks[c][index]]

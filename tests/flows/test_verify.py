@@ -26,6 +26,7 @@ from pipeline.analysis import methodology
 from pipeline.market.continuous import continuous_series_and_rolls
 from tests.pipeline.analysis import decision_methodology as t1
 from tests.warehouse.small_book import ANALYSED_AT, build_small_data_dir
+from warehouse import record
 from warehouse.store import Warehouse
 
 
@@ -76,7 +77,8 @@ def test_the_untouched_record_verifies(pristine: Path, capsys: pytest.CaptureFix
     assert len(lines) == 1
     assert lines[0].startswith(
         "checked 1,132 snapshots hashed, 7,924 level and scenario rows, 1,131 snapshots "
-        "re-derived, 1,072 outcomes resolved again, 3 lake files, 18 replica tables in "
+        "re-derived, 1,072 outcomes resolved again, 3 lake files, 19 replica tables, 14 record "
+        "units in "
     )
     assert lines[0].endswith(" s: no differences")
 
@@ -292,3 +294,25 @@ def test_each_snapshot_verifies_under_its_own_hash_scheme(
     text = "\n".join(lines)
     assert f"content-hash {changed}: stored " in text and "is not the decision-v1 hash" in text
     assert "is not the row-v1 hash" in text
+
+
+def test_a_changed_or_lost_unit_of_the_lakes_record_is_reported(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lake's record (what `callbook rebuild` replays) is checked against the units the
+    warehouse committed, file by file."""
+    root = record.record_dir(copy / "warehouse.duckdb")
+    unit = record.scan(root).units[3]
+    part = unit.manifest.parts[0]
+    pq.write_table(pq.read_table(unit.part_path(part)), unit.part_path(part), compression="gzip")
+    lines = verify_lines(copy, capsys)
+    assert [line.split(" is not the ")[0] for line in lines[:-1]] == [
+        f"record unit 4: {part.name}: sha256 {record.sha256_file(unit.part_path(part))[:16]}"
+    ]
+    assert lines[0].endswith("its manifest records: the file changed")
+    shutil.rmtree(record.scan(root).units[5].directory)
+    lines = verify_lines(copy, capsys)
+    assert lines[:-1] == [
+        "record chain: unit 6 is missing from lake/record/units (units up to 14 are there): the "
+        "record cannot be replayed past it (`callbook rebuild` would refuse)"
+    ]

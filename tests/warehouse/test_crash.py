@@ -126,7 +126,10 @@ def test_a_reader_republishes_what_a_dead_writer_committed(tmp_path: Path) -> No
     stale = [d.line() for d in report.differences if d.check == "replica"]
     assert stale == [
         "replica warehouse.read.duckdb:methodologies: 1 rows, the warehouse 2: not the "
-        "warehouse's content (stale: the next callbook command publishes it)"
+        "warehouse's content (stale: the next callbook command publishes it)",
+        # ... and the unit's row in the lake's record (warehouse/record.py)
+        "replica warehouse.read.duckdb:record_units: 2 rows, the warehouse 3: not the "
+        "warehouse's content (stale: the next callbook command publishes it)",
     ]
     assert reader_methodologies(path) == ["new", "old"]  # the next command published it
     assert not unpublished_marker(path).exists()
@@ -174,10 +177,12 @@ def test_a_publication_that_would_lose_rows_is_refused(tmp_path: Path) -> None:
         add_methodology(wh, "a")
         add_methodology(wh, "b")
     before = replica_path(path).read_bytes()
-    # Another warehouse file with fewer rows in its place (a restored old copy, a bug):
+    # Another warehouse file with fewer rows in its place (a restored old copy, a bug), and its
+    # own lake record (the lake's record refuses a writer that does not match it):
     path.unlink()
     unpublished_marker(path).unlink(missing_ok=True)
     replica_path(path).rename(tmp_path / "kept.duckdb")
+    (tmp_path / "lake").rename(tmp_path / "kept-lake")
     with Warehouse.open(path) as wh:
         add_methodology(wh, "a")
     (tmp_path / "kept.duckdb").rename(replica_path(path))
@@ -187,7 +192,7 @@ def test_a_publication_that_would_lose_rows_is_refused(tmp_path: Path) -> None:
     wh.close(publish=False)
     assert str(raised.value) == (
         "not publishing: the record would lose rows the published replica warehouse.read.duckdb "
-        "holds (methodologies 2 -> 1); the replica is kept as it was"
+        "holds (methodologies 2 -> 1; record_units 3 -> 2); the replica is kept as it was"
     )
     assert replica_path(path).read_bytes() == before
 
@@ -217,3 +222,22 @@ def test_a_damaged_writer_file_names_the_way_back(tmp_path: Path) -> None:
     with pytest.raises(WarehouseDamagedError, match="`callbook rebuild`"):
         verify(tmp_path)
     assert reader_methodologies(path) == ["a"]  # readers keep reading the last publication
+
+
+def test_callbook_sql_reads_what_a_dead_writer_committed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`callbook sql` is a reader like the others: it publishes a replica a dead writer left
+    stale before it answers."""
+    from flows.cli import EXIT_OK, main
+
+    path = tmp_path / "warehouse.duckdb"
+    with Warehouse.open(path) as wh:
+        add_methodology(wh, "old")
+    killed_writer(path, "committed")
+    assert replica_methodologies(path) == ["old"]
+    query = "select methodology_version from methodologies order by 1"
+    code = main(["--data-dir", str(tmp_path), "sql", query, "--format", "csv"])
+    assert code == EXIT_OK
+    assert capsys.readouterr().out.split() == ["methodology_version", "new", "old"]
+    assert not unpublished_marker(path).exists()

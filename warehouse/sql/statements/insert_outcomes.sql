@@ -11,3 +11,4 @@ final as (
 )
 
 select * from final
+returning *

@@ -12,3 +12,4 @@ final as (
 )
 
 select * from final
+returning *

@@ -13,3 +13,4 @@ final as (
 )
 
 select * from final
+returning *

@@ -8,3 +8,4 @@ values (
     $metadata, $run_id, $recorded_at
 )
 on conflict do nothing
+returning *

@@ -10,3 +10,4 @@ select
     $tuned_through::date as tuned_through,
     $tuned_on as tuned_on,
     $tuning_note as tuning_note
+returning *

@@ -39,3 +39,4 @@ final as (
 )
 
 select * from final
+returning *

@@ -37,3 +37,4 @@ final as (
 )
 
 select * from final
+returning *

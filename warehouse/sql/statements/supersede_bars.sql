@@ -7,3 +7,4 @@ where c.change = 'revised'
   and bars.source = c.source
   and bars.contract = c.contract
   and bars.session_date = c.session_date
+returning *

@@ -7,3 +7,4 @@ where c.change = 'revised'
   and rolls.source = c.source
   and rolls.root = c.root
   and rolls.roll_session = c.roll_session
+returning *
