@@ -212,7 +212,7 @@ def with_targets(table: pl.DataFrame, p: V3Params, *, tick: float) -> pl.DataFra
 
     >>> frame = pl.DataFrame({"upper_barrier": [110.0], "lower_barrier": [90.0],
     ...     "line_low": [89.0], "line_high": [90.0], "bias_low": [109.0], "bias_high": [110.0],
-    ...     "ext_low": [110.5], "ext_high": [111.0], "deep_low": [80.0], "deep_high": [82.0],
+    ...     "ext_low": [110.5], "ext_high": [111.0], "deep_low": [85.0], "deep_high": [87.0],
     ...     "atr14": [2.0], "factor": [1.0]})
     >>> with_targets(frame, V3Params(), tick=0.25).select(
     ...     "bull_target_low", "bull_target_high", "bull_target_basis", "bear_target_basis").row(0)
