@@ -272,10 +272,10 @@ V3_TUNING = Tuning(
 
 def _v3() -> Methodology:
     from pipeline.analysis.canonical import DECISION_SCHEME
-    from pipeline.analysis.v2.statements import false_statements
     from pipeline.analysis.v3.assemble import V3_CONTENT_COLUMNS, snapshot_rows
     from pipeline.analysis.v3.calls import call_table
     from pipeline.analysis.v3.params import METHODOLOGY_VERSION, V3Params
+    from pipeline.analysis.v3.statements import false_statements
 
     return Methodology(
         version=METHODOLOGY_VERSION,

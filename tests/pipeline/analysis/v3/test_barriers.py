@@ -77,3 +77,13 @@ def test_a_moved_barrier_is_kept_while_it_stays_valid(tables) -> None:
     assert calls.filter(pl.col("upper_basis") != "structure")["upper_structure"].null_count() == (
         calls.filter(pl.col("upper_basis") != "structure").height
     )
+
+
+def test_every_statement_of_a_demo_call_holds_under_v3s_definitions(tables) -> None:
+    from pipeline.analysis.v2.statements import false_statements as v2_checker
+    from pipeline.analysis.v3.statements import false_statements
+
+    v3, _ = tables
+    assert false_statements(v3, tick=ROOT_SPECS["ES"].tick).height == 0
+    # v2's definition of speed is another one: it disagrees with v3's words on many calls.
+    assert v2_checker(v3, tick=ROOT_SPECS["ES"].tick).height > 100
