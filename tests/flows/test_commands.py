@@ -108,7 +108,7 @@ def test_backfill_shows_counts_and_an_estimate_as_plain_lines_in_a_log(book: Boo
     err = book.ran["backfill"].err
     progress = [line for line in err.splitlines() if line.startswith("backfill: jobs ")]
     assert "\r" not in err
-    assert progress[0] == "backfill: jobs 0/2: computing calls (0:00 elapsed)"
+    assert progress[0] == "backfill: jobs 0/3: computing calls (0:00 elapsed)"
     step = re.compile(
         r"backfill: jobs (\d)/2: RTY (v1|v2), (\d+) of \3 snapshots stored "
         r"\((\d+:\d\d) elapsed(, about \d+:\d\d left)?\)$"
@@ -150,7 +150,7 @@ def test_backfill_on_a_terminal_rewrites_one_progress_line(book: Book) -> None:
     frames = [f for f in terminal.split("\r\x1b[K") if f.startswith("backfill: jobs")]
     assert len(frames) >= 3  # the line was drawn again at each step...
     assert sum(f.count("\n") for f in frames) == 1  # ...and ended once
-    assert frames[-1].startswith("backfill: jobs 2/2: ")
+    assert frames[-1].startswith("backfill: jobs 3/3: ")
     assert b"RTY v2: 85 calls computed, 0 written, 85 already stored" in out
 
 
@@ -182,8 +182,9 @@ def test_a_command_that_matches_nothing_says_what_it_looked_for(book: Book) -> N
 
     nobody = book.run("calls", "list", "--author", "nobody")
     assert nobody.code == 1
-    assert "no calls with author nobody; stored: RTY (callbook v2, callbook v1, seed-note)" in (
-        nobody.err
+    assert (
+        "no calls with author nobody; stored: RTY (callbook v3, callbook v1, callbook v2, seed-note)"
+        in (nobody.err)
     )
 
     early = book.run("show", "RTY", "--as-of", "1999-01-04")
