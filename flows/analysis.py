@@ -100,6 +100,7 @@ def compute_calls(
             as_of,
             last_only=True,
             chart=m.version == settings.published_methodology,
+            spec=settings.registry.spec(root),
         )
         for m in methodologies
         for root in settings.roots

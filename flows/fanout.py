@@ -47,7 +47,7 @@ from prefect.tasks import Task
 from flows.settings import Settings
 from pipeline.analysis.engine import chart_frame
 from pipeline.analysis.methodology import get
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import RootSpec, builtin_registry
 from warehouse.results import read_result, write_result
 
 R = TypeVar("R")
@@ -65,6 +65,7 @@ class Job:
     start: date | None = None
     last_only: bool = False
     chart: bool = False
+    spec: RootSpec | None = None  # the root's registry entry (None: the built-in registry's)
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,13 @@ class Computed:
         return read_result(self.chart_path) if self.chart_path is not None else None
 
 
-def inputs_of(root: str, series: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """The series a job of ``root`` needs: its own and its registered peers' (those available)."""
-    peers = ROOT_SPECS[root].peers if root in ROOT_SPECS else ()
+def inputs_of(
+    root: str, series: Mapping[str, pl.DataFrame], spec: RootSpec | None = None
+) -> dict[str, pl.DataFrame]:
+    """The series a job of ``root`` needs: its own and its registered peers' (those available;
+    ``spec``: the root's registry entry)."""
+    known = spec if spec is not None else builtin_registry().get(root)
+    peers = known.peers if known is not None else ()
     return {r: series[r] for r in dict.fromkeys([root, *peers]) if r in series}
 
 
@@ -120,13 +125,15 @@ def compute_root(job: Job, series: dict[str, pl.DataFrame], out_dir: str) -> Com
                 job.end,
                 last,
             )
-        analysis = methodology.analyse(series, job.root, source=job.source, sessions=[last])
+        analysis = methodology.analyse(
+            series, job.root, source=job.source, sessions=[last], spec=job.spec
+        )
         if analysis.snapshots.height == 0:
             logger.warning(
                 "%s: no call on %s (fewer than the warm-up sessions of history)", job.root, last
             )
     else:
-        analysis = methodology.analyse(series, job.root, source=job.source)
+        analysis = methodology.analyse(series, job.root, source=job.source, spec=job.spec)
     rows = analysis.snapshots.filter(pl.col("as_of") <= job.end)
     if job.start is not None:
         rows = rows.filter(pl.col("as_of") >= job.start)
@@ -237,7 +244,7 @@ def compute(
         settings,
         compute_root,
         [
-            {"job": job, "series": inputs_of(job.root, series), "out_dir": str(out_dir)}
+            {"job": job, "series": inputs_of(job.root, series, job.spec), "out_dir": str(out_dir)}
             for job in jobs
         ],
     )

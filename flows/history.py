@@ -260,7 +260,14 @@ def backfill(
         methods = analysis.record_methodologies(warehouse, settings.methodologies)
         series = analysis.build_series(warehouse, settings.roots, source=settings.source, as_of=end)
         jobs = [
-            fanout.Job(root, m.version, settings.source, end, start=start)
+            fanout.Job(
+                root,
+                m.version,
+                settings.source,
+                end,
+                start=start,
+                spec=settings.registry.spec(root),
+            )
             for root in settings.roots
             if root in series
             for m in methods
@@ -275,7 +282,7 @@ def backfill(
                 warehouse,
                 computed,
                 run_id=run_id,
-                peers=peers_of(computed.root, list(series)),
+                peers=peers_of(computed.root, list(series), settings.registry.spec(computed.root)),
                 as_known=as_known,
             )
             progress.advance()

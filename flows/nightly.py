@@ -28,6 +28,7 @@ from pipeline.market.calendar import (
     last_completed_session,
     previous_trade_date,
 )
+from pipeline.market.roots import RootSpec
 from pipeline.sources.base import Source
 from warehouse.store import SnapshotWrite, Warehouse
 
@@ -78,9 +79,11 @@ def ingest_root(
     start: date | None,
     end: date,
     run_id: str | None,
+    spec: RootSpec,
 ) -> tasks.RootSummary:
     """fetch -> land -> validate -> load for one root, in the writer's process (one vendor file, one
-    `callbook ingest`). A failed fetch is recorded, not raised."""
+    `callbook ingest`). A failed fetch is recorded, not raised. ``spec``: the root's contract
+    facts (its registry entry), which validation checks the bars against."""
     try:
         batch = tasks.fetch_bars(source, root, start, end)
     except Exception as exc:  # a failed root must not stop the others
@@ -93,7 +96,7 @@ def ingest_root(
     context = validation_context(
         warehouse, root, source.name, first if isinstance(first, date) else None
     )
-    validation = tasks.validate_batch(batch, context)
+    validation = tasks.validate_batch(batch, context, spec)
     return tasks.load_batch(warehouse, batch, lake_path, validation, run_id)
 
 
@@ -118,6 +121,7 @@ def ingest_roots(
                 "start": start,
                 "end": end,
                 "context": validation_context(warehouse, root, source.name, start),
+                "spec": settings.registry.spec(root),
             }
         )
     summaries = {
@@ -211,7 +215,9 @@ def nightly(
         if settings.source == "file" and not source_options:
             summaries = inbox.ingest_inbox(warehouse, settings, end=as_of, run_id=run_id)
         else:
-            src = make_source(settings.source, **dict(source_options or {}))
+            src = make_source(
+                settings.source, registry=settings.registry, **dict(source_options or {})
+            )
             summaries = ingest_roots(warehouse, src, settings, end=as_of, run_id=run_id)
         methods = analysis.record_methodologies(warehouse, settings.methodologies)
         series = analysis.build_series(
@@ -262,7 +268,7 @@ def ingest(
     """Ingest one root from one source over a date range (no analysis)."""
     settings = load_settings(data_dir=data_dir, roots=[root], source=source)
     end = end or default_as_of()
-    src = make_source(settings.source, **dict(source_options or {}))
+    src = make_source(settings.source, registry=settings.registry, **dict(source_options or {}))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with writer.open_warehouse(settings) as warehouse:
         summary = ingest_root(
@@ -273,6 +279,7 @@ def ingest(
             start=start,
             end=end,
             run_id=str(flow_run.get_id() or ""),
+            spec=settings.registry.spec(settings.roots[0]),
         )
     create_markdown_artifact(
         key="callbook-ingest-summary",

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from flows.series import root_series_and_rolls
+from flows.settings import load_registry_from_env
 from pipeline.analysis.snapshot import MODEL_AUTHOR
 from pipeline.analysis.v2.statements import false_statements
 from pipeline.audit.quality import QualityParams, paired_scores, quality_table, statement_table
-from pipeline.market.contracts import ROOT_SPECS
 from warehouse.store import Warehouse
 
 #: The pair compared in the score table: the newer methodology first.
@@ -38,6 +38,7 @@ def quality_report(
 ) -> QualityReport:
     """The quality of every stored model call of ``source`` (all roots with calls, or ``roots``)."""
     params = params or QualityParams()
+    known = load_registry_from_env()
     stored = warehouse.query(
         "select * from latest_snapshots where author = $author and source = $source"
         " order by root, methodology_version, as_of",
@@ -54,12 +55,13 @@ def quality_report(
         if built is None:
             continue
         series[str(root)], rolls[str(root)] = built
-        tick = ROOT_SPECS[str(root)].tick if root in ROOT_SPECS else 0.01
+        spec = known.get(str(root))
+        tick = spec.tick if spec is not None else 0.01
         for (methodology,), rows in of_root.group_by(["methodology_version"], maintain_order=True):
             key = (str(root), str(methodology))
             tables[key] = statement_table(rows, series[str(root)])
             found[key] = false_statements(tables[key], tick=tick)
-    ticks = {r: ROOT_SPECS[r].tick if r in ROOT_SPECS else 0.01 for r, _ in tables}
+    ticks = {r: s.tick if (s := known.get(r)) is not None else 0.01 for r, _ in tables}
     table = quality_table(tables, ticks=ticks, params=params, false_statements=found, rolls=rolls)
     return QualityReport(table, _paired(warehouse, source=source, roots=roots, params=params))
 

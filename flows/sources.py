@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.market.roots import Registry
 from pipeline.sources.base import Source
 
 
@@ -18,11 +19,14 @@ def make_source(
     yahoo_session: Any | None = None,
     yahoo_mode: str = "all",
     cache_dir: Path | None = None,
+    registry: Registry | None = None,
 ) -> Source:
+    """The source ``name`` with its options; ``registry``: the roots it may be asked for
+    (``Settings.registry``; None: the built-in roots)."""
     if name == "demo":
         from pipeline.sources.demo import DemoSource
 
-        return DemoSource()
+        return DemoSource(registry=registry)
     if name == "file":
         if path is None:
             raise ValueError(
@@ -30,9 +34,11 @@ def make_source(
             )
         from pipeline.sources.file import FileSource
 
-        return FileSource(path, columns=columns, index_path=index_path)
+        return FileSource(path, columns=columns, index_path=index_path, registry=registry)
     if name == "yahoo":
         from pipeline.sources.yahoo import YahooSource
 
-        return YahooSource(session=yahoo_session, mode=yahoo_mode, cache_dir=cache_dir)  # type: ignore[arg-type]
+        return YahooSource(  # type: ignore[arg-type]
+            session=yahoo_session, mode=yahoo_mode, cache_dir=cache_dir, registry=registry
+        )
     raise ValueError(f"unknown source {name!r}; choose demo, yahoo or file")

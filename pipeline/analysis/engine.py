@@ -18,7 +18,7 @@ from pipeline.analysis.assemble import PEERS, snapshot_rows
 from pipeline.analysis.calls import call_table
 from pipeline.analysis.fingerprint import input_fingerprints
 from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import RootSpec, builtin_registry
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,21 @@ class Analysis:
     snapshots: pl.DataFrame  # wide snapshot rows for the requested sessions that have a call
 
 
-def peers_of(root: str, available: Sequence[str]) -> list[str]:
-    """The peers a root is compared with: its registered peers among those v1 stores (ES, NQ),
-    never itself, only those available (a root outside the registry: ES and NQ).
+def _spec(root: str, spec: RootSpec | None) -> RootSpec | None:
+    """The root's contract facts as given, else the built-in registry's (None: unknown root)."""
+    return spec if spec is not None else builtin_registry().get(root)
+
+
+def peers_of(root: str, available: Sequence[str], spec: RootSpec | None = None) -> list[str]:
+    """The peers a root is compared with: its registered peers (``spec``: its registry entry;
+    None: the built-in registry's) among those v1 stores (ES, NQ), never itself, only those
+    available (a root outside the registry: ES and NQ).
 
     >>> peers_of("RTY", ["ES", "NQ", "YM"]), peers_of("ES", ["ES", "NQ"]), peers_of("NQ", ["NQ"])
     (['ES', 'NQ'], ['NQ'], [])
     """
-    declared = ROOT_SPECS[root].peers if root in ROOT_SPECS else PEERS
+    known = _spec(root, spec)
+    declared = known.peers if known is not None else PEERS
     return [peer for peer in PEERS if peer != root and peer in declared and peer in available]
 
 
@@ -47,12 +54,14 @@ def analyse(
     sessions: Sequence[date] | None = None,
     params: AnalysisParams | None = None,
     methodology_version: str = METHODOLOGY_VERSION,
+    spec: RootSpec | None = None,
 ) -> Analysis:
     """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call).
 
     ``series_by_root`` holds continuous series (internal frame), each cut at the as-of date the
     caller wants: nothing after it is read. ``methodology_version`` names the rules in the
-    snapshots (v1's rules under other parameters are another methodology).
+    snapshots (v1's rules under other parameters are another methodology). ``spec``: the root's
+    registry entry (tick, peers; None: the built-in registry's).
     """
     params = params or AnalysisParams()
     return one_pass(
@@ -65,6 +74,7 @@ def analyse(
         methodology_version=methodology_version,
         call_table=call_table,
         snapshot_rows=snapshot_rows,
+        spec=spec,
     )
 
 
@@ -79,13 +89,15 @@ def one_pass(
     methodology_version: str,
     call_table: Callable[..., pl.DataFrame],
     snapshot_rows: Callable[..., pl.DataFrame],
+    spec: RootSpec | None = None,
 ) -> Analysis:
     """What every methodology's ``analyse`` does with its own ``call_table`` and
     ``snapshot_rows``: the root's peers and tick, one causal pass over the history, the input
     fingerprints, and the snapshot rows of ``sessions``."""
     series = series_by_root[root]
-    peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root))}
-    tick = ROOT_SPECS[root].tick if root in ROOT_SPECS else 0.01
+    known = _spec(root, spec)
+    peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root), known)}
+    tick = known.tick if known is not None else 0.01
     table = call_table(series, tick=tick, params=params, peers=peers)
     fingerprints = input_fingerprints(
         series,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from pipeline.analysis.engine import Analysis
+    from pipeline.market.roots import RootSpec
 
 #: The methodology of hand-written analyst calls (pipeline/audit/analyst.py).
 ANALYST_METHODOLOGY = "analyst"
@@ -67,8 +68,10 @@ class Methodology:
         *,
         source: str,
         sessions: Sequence[date] | None = None,
+        spec: RootSpec | None = None,
     ) -> Analysis:
-        """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call)."""
+        """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call);
+        ``spec``: the root's registry entry (None: the built-in registry's)."""
         return self.analyse_fn(
             series_by_root,
             root,
@@ -76,6 +79,7 @@ class Methodology:
             sessions=sessions,
             params=self.params,
             methodology_version=self.version,
+            spec=spec,
         )
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import Registry, builtin_registry
 from pipeline.report.format import format_price
 
 if TYPE_CHECKING:
@@ -99,8 +99,11 @@ def column_kind(name: str) -> str:
     return "number"
 
 
-def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) -> str:
-    """One value as a person reads it (see the module docstring).
+def format_cell(
+    value: Any, *, kind: str = "number", tick: float | None = None, notation: str = "decimal"
+) -> str:
+    """One value as a person reads it (see the module docstring); a price in the root's
+    ``notation`` on its ``tick`` grid.
 
     >>> format_cell(0.06544145077720197, kind="probability"), format_cell(0.06544145077720197)
     ('0.065', '0.0654')
@@ -110,6 +113,8 @@ def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) 
     ('21,873', 'true', '', '1,234.57')
     >>> format_cell(datetime(2026, 2, 5, 18, 15, 3, 123456, tzinfo=UTC))
     '2026-02-05 18:15:03Z'
+    >>> format_cell(112.953125, kind="price", tick=0.015625, notation="32nds")
+    "112'305"
     """
     if value is None:
         return NULL_TEXT
@@ -118,27 +123,38 @@ def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) 
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return _format_float(value, kind=kind, tick=tick)
+        return _format_float(value, kind=kind, tick=tick, notation=notation)
     if isinstance(value, datetime):
         return _format_timestamp(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(format_cell(v, kind=kind, tick=tick) for v in value) + "]"
+        cells = (format_cell(v, kind=kind, tick=tick, notation=notation) for v in value)
+        return "[" + ", ".join(cells) + "]"
     if isinstance(value, dict):
         return json.dumps(value, default=str, separators=(",", ":"))
     return str(value)
 
 
-def display_rows(frame: pl.DataFrame, *, limit: int | None = None) -> list[list[str]]:
-    """The frame's first ``limit`` rows (all when None) as display strings, column by column."""
+def display_rows(
+    frame: pl.DataFrame, *, limit: int | None = None, registry: Registry | None = None
+) -> list[list[str]]:
+    """The frame's first ``limit`` rows (all when None) as display strings, column by column;
+    prices in the notation of the row's root (``registry``; None: the built-in roots)."""
     kinds = [column_kind(c) for c in frame.columns]
-    ticks: list[float | None] = [None] * frame.height
-    if "root" in frame.columns and frame.schema["root"] == pl.String:
-        ticks = [ROOT_SPECS[r].tick if r in ROOT_SPECS else None for r in frame["root"].to_list()]
     rows = frame.head(limit) if limit is not None else frame
+    writers: list[tuple[float | None, str]] = [(None, "decimal")] * rows.height
+    if "root" in frame.columns and frame.schema["root"] == pl.String:
+        specs = (registry if registry is not None else builtin_registry()).specs
+        writers = [
+            (s.tick, s.notation) if (s := specs.get(r)) is not None else (None, "decimal")
+            for r in rows["root"].to_list()
+        ]
     return [
-        [format_cell(v, kind=k, tick=ticks[i]) for v, k in zip(row, kinds, strict=True)]
+        [
+            format_cell(v, kind=k, tick=writers[i][0], notation=writers[i][1])
+            for v, k in zip(row, kinds, strict=True)
+        ]
         for i, row in enumerate(rows.iter_rows())
     ]
 
@@ -249,12 +265,12 @@ def render_json(frame: pl.DataFrame) -> str:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _format_float(value: float, *, kind: str, tick: float | None) -> str:
+def _format_float(value: float, *, kind: str, tick: float | None, notation: str) -> str:
     if not math.isfinite(value):
         return str(value)
     if kind == "price":
         if tick is not None:
-            return format_price(value, tick=tick)
+            return format_price(value, tick=tick, notation=notation)
         return f"{value:,.{DEFAULT_PRICE_DECIMALS}f}"
     if kind in DECIMALS:
         return f"{value:,.{DECIMALS[kind]}f}"

@@ -15,6 +15,7 @@ from pipeline.analysis.engine import Analysis, one_pass
 from pipeline.analysis.v2.assemble import snapshot_rows
 from pipeline.analysis.v2.calls import call_table
 from pipeline.analysis.v2.params import METHODOLOGY_VERSION, V2Params, params_hash
+from pipeline.market.roots import RootSpec
 
 
 def analyse(
@@ -25,6 +26,7 @@ def analyse(
     sessions: Sequence[date] | None = None,
     params: V2Params | None = None,
     methodology_version: str = METHODOLOGY_VERSION,
+    spec: RootSpec | None = None,
 ) -> Analysis:
     """v2 calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call).
 
@@ -43,4 +45,5 @@ def analyse(
         methodology_version=methodology_version,
         call_table=call_table,
         snapshot_rows=snapshot_rows,
+        spec=spec,
     )
