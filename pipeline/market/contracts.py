@@ -21,7 +21,8 @@ Each root's cash index (``RootSpec.cash_index``, Yahoo's symbol such as ``^GSPC`
 bars of the root under that symbol as the contract; front-month feeds measure their roll gaps
 against it (:mod:`pipeline.market.rolls`).
 
-Pure: every function takes the root's ``RootSpec`` (a registry value) and dates.
+Pure: every function takes the root's ``RootSpec`` (a registry value) and dates; a root's name
+instead of its spec means the built-in registry's entry (``builtin_spec``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
-from pipeline.market.roots import INDEX_PREFIX, MONTH_CODES, RootSpec
+from pipeline.market.roots import INDEX_PREFIX, MONTH_CODES, RootSpec, builtin_spec
 from pipeline.text import excerpt
 
 #: How far ahead of a session a contract can already be listed (CME lists the equity index
@@ -70,7 +71,13 @@ class Contract:
     year: int
     month: int
     root: str
-    spec: RootSpec = field(compare=False, repr=False, hash=False)
+    #: The root's contract facts; None: the built-in registry's entry for ``root``.
+    spec: RootSpec | None = field(default=None, compare=False, repr=False, hash=False)
+
+    @cached_property
+    def facts(self) -> RootSpec:
+        """The root's contract facts (``spec``, else the built-in registry's)."""
+        return self.spec if self.spec is not None else builtin_spec(self.root)
 
     @property
     def code(self) -> str:
@@ -90,7 +97,7 @@ class Contract:
         >>> contract(builtin_spec("RTY"), 2026, 3).expiry, contract(builtin_spec("CL"), 2020, 5).expiry
         (datetime.date(2026, 3, 20), datetime.date(2020, 4, 21))
         """
-        return self.spec.last_trade.date(self.spec.trading_calendar, self.year, self.month)
+        return self.facts.last_trade.date(self.facts.trading_calendar, self.year, self.month)
 
     @cached_property
     def first_notice(self) -> date | None:
@@ -100,9 +107,9 @@ class Contract:
         >>> contract(builtin_spec("GC"), 2024, 4).first_notice  # Good Friday 29 Mar 2024
         datetime.date(2024, 3, 28)
         """
-        rule = self.spec.first_notice
+        rule = self.facts.first_notice
         return (
-            None if rule is None else rule.date(self.spec.trading_calendar, self.year, self.month)
+            None if rule is None else rule.date(self.facts.trading_calendar, self.year, self.month)
         )
 
     @cached_property
@@ -119,8 +126,8 @@ class Contract:
         >>> contract(builtin_spec("GC"), 2024, 4).roll_date  # 2 sessions before first notice
         datetime.date(2024, 3, 26)
         """
-        return self.spec.roll.date(
-            self.spec.trading_calendar,
+        return self.facts.roll.date(
+            self.facts.trading_calendar,
             self.year,
             self.month,
             last_trade=self.expiry,
@@ -129,27 +136,35 @@ class Contract:
 
     def next(self) -> Contract:
         """The next contract of the root's active cycle."""
-        y, m = _step(self.year, self.month, self.spec.month_numbers(self.spec.active), True)
-        return Contract(y, m, self.root, self.spec)
+        y, m = _step(self.year, self.month, self.facts.month_numbers(self.facts.active), True)
+        return Contract(y, m, self.root, self.facts)
 
     def previous(self) -> Contract:
         """The previous contract of the root's active cycle."""
-        y, m = _step(self.year, self.month, self.spec.month_numbers(self.spec.active), False)
-        return Contract(y, m, self.root, self.spec)
+        y, m = _step(self.year, self.month, self.facts.month_numbers(self.facts.active), False)
+        return Contract(y, m, self.root, self.facts)
 
     def next_listed(self) -> Contract:
         """The next listed contract (``RootSpec.months``): the next one a front-month feed holds."""
-        y, m = _step(self.year, self.month, self.spec.month_numbers(self.spec.months), True)
-        return Contract(y, m, self.root, self.spec)
+        y, m = _step(self.year, self.month, self.facts.month_numbers(self.facts.months), True)
+        return Contract(y, m, self.root, self.facts)
 
 
-def contract(spec: RootSpec, year: int, month: int) -> Contract:
+Root = RootSpec | str
+
+
+def _facts(root: Root) -> RootSpec:
+    return root if isinstance(root, RootSpec) else builtin_spec(root)
+
+
+def contract(spec: Root, year: int, month: int) -> Contract:
     """The contract of ``spec``'s root for ``year``-``month`` (any month: a listed or an active
     one is the caller's business)."""
-    return Contract(year, month, spec.root, spec)
+    facts = _facts(spec)
+    return Contract(year, month, facts.root, facts)
 
 
-def parse_contract(code: str, spec: RootSpec) -> Contract:
+def parse_contract(code: str, spec: Root | None = None) -> Contract:
     """``RTYH26`` -> the RTY March 2026 contract. Two-digit years map to 2000-2099; the month must
     be one of the root's listed months.
 
@@ -163,6 +178,11 @@ def parse_contract(code: str, spec: RootSpec) -> Contract:
     ValueError: 'ESX05' is not a contract of ES (ROOT + a month of HMUZ + two-digit year)
     """
     m = _CONTRACT_RE.match(code)
+    if spec is None and m:
+        spec = m["root"]
+    if spec is None:
+        raise ValueError(f"{excerpt(code)} is not a contract code (ROOT + month code + yy)")
+    spec = _facts(spec)
     if not m or m["root"] != spec.root or m["code"] not in spec.months:
         raise ValueError(
             f"{excerpt(code)} is not a contract of {spec.root} "
@@ -231,7 +251,7 @@ def listing_problem(
     return None
 
 
-def front_contract(spec: RootSpec, d: date) -> Contract:
+def front_contract(spec: Root, d: date) -> Contract:
     """The front contract of a per-contract series on session ``d`` (active cycle, roll rule).
 
     >>> from pipeline.market.roots import builtin_spec
@@ -242,6 +262,7 @@ def front_contract(spec: RootSpec, d: date) -> Contract:
     >>> front_contract(gc, date(2024, 3, 25)).code, front_contract(gc, date(2024, 3, 26)).code
     ('GCJ24', 'GCM24')
     """
+    spec = _facts(spec)
     c = _first_in_cycle(spec, spec.active, d.year, d.month).previous()
     while c.roll_date <= d:
         c = c.next()
@@ -257,7 +278,7 @@ def _first_in_cycle(spec: RootSpec, cycle: str, year: int, month: int) -> Contra
     return Contract(y, m, spec.root, spec)
 
 
-def first_expiring_on_or_after(spec: RootSpec, day: date) -> Contract:
+def first_expiring_on_or_after(spec: Root, day: date) -> Contract:
     """The listed contract with the earliest expiry on or after ``day``: the contract a vendor
     front-month feed holds on ``day`` (it stays on a contract through its expiry session).
 
@@ -269,13 +290,14 @@ def first_expiring_on_or_after(spec: RootSpec, day: date) -> Contract:
     >>> [first_expiring_on_or_after(cl, date(2020, 4, d)).code for d in (20, 21, 22)]
     ['CLK20', 'CLK20', 'CLM20']
     """
+    spec = _facts(spec)
     c = _first_in_cycle(spec, spec.months, day.year, day.month)
     while c.expiry < day:
         c = c.next_listed()
     return c
 
 
-def contracts_between(spec: RootSpec, start: date, end: date) -> list[Contract]:
+def contracts_between(spec: Root, start: date, end: date) -> list[Contract]:
     """Every active contract that is front or next at some session in [start, end], by expiry."""
     c = front_contract(spec, start)
     out = [c]
@@ -286,7 +308,7 @@ def contracts_between(spec: RootSpec, start: date, end: date) -> list[Contract]:
     return out
 
 
-def expiries_between(spec: RootSpec, start: date, end: date) -> list[Contract]:
+def expiries_between(spec: Root, start: date, end: date) -> list[Contract]:
     """The listed contracts expiring in [start, end], by expiry (a front-month feed's rolls).
 
     >>> from pipeline.market.roots import builtin_spec

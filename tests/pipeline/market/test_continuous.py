@@ -873,7 +873,7 @@ def test_input_errors() -> None:
     )
     with pytest.raises(ContinuousSeriesError, match=r"one root.*'ES', 'RTY'"):
         continuous_series(mixed)
-    with pytest.raises(ContinuousSeriesError, match="'ESH26' is not a quarterly RTY contract"):
+    with pytest.raises(ContinuousSeriesError, match="'ESH26' is not a RTY contract code"):
         continuous_series(make_bars([("ESH26", d(3, 9), 6000.0)]))
     with pytest.raises(ContinuousSeriesError, match="several bars for RTYH26 on 2026-03-09"):
         continuous_series(make_bars([HAND_ROWS[0], HAND_ROWS[0]]))

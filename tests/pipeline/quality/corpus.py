@@ -160,6 +160,32 @@ def _narrow_range(rows: list[dict[str, str]]) -> None:
     row.update(Open=str(close), High=str(close + 1.0), Low=str(close - 1.0))
 
 
+def _inverted(rows: list[dict[str, str]]) -> None:
+    row = rows[17]  # high and low exchanged: high below low
+    row["High"], row["Low"] = row["Low"], row["High"]
+
+
+def _settlement_only(rows: list[dict[str, str]]) -> None:
+    row = rows[19]  # a quiet session recorded as its settlement alone
+    close = row["Close"]
+    row.update(Open=close, High=close, Low=close, Volume="0")
+
+
+def _off_tick(rows: list[dict[str, str]]) -> None:
+    row = rows[21]  # 0.1 off the 0.25 grid: not a float32 rounding of a tick multiple
+    row["Close"] = str(_num(row, "Close") + 0.1)
+
+
+def _float32_prices(rows: list[dict[str, str]]) -> None:
+    """Prices as a vendor's float32 values written in full (6815.25 -> 6815.25 exactly, but
+    6812.75 + 0.000244... for values float32 cannot hold): on the grid within its precision."""
+    import numpy as np
+
+    for row in rows:
+        for c in ("Open", "High", "Low", "Close"):
+            row[c] = repr(float(np.float32(_num(row, c) + 0.05) - np.float32(0.05)))
+
+
 def _swap(i: int, j: int) -> Callable[[list[dict[str, str]]], None]:
     def edit(rows: list[dict[str, str]]) -> None:
         rows[i], rows[j] = rows[j], rows[i]
@@ -214,6 +240,30 @@ def corpus() -> list[CorpusCase]:
             "ohlc.high_bound",
             "error",
             (14,),
+        ),
+        CorpusCase(
+            "inverted_bar",
+            "row 17: high and low exchanged (high below low)",
+            make_batch(_planted(_inverted)),
+            "ohlc.inverted",
+            "error",
+            (17,),
+        ),
+        CorpusCase(
+            "settlement_only",
+            "row 19: open = high = low = close, volume 0 (a settlement-only record): kept",
+            make_batch(_planted(_settlement_only)),
+            "bar.settlement_only",
+            "warning",
+            (19,),
+        ),
+        CorpusCase(
+            "off_tick_close",
+            "row 21: close 0.1 off ES's 0.25 tick grid: kept, named",
+            make_batch(_planted(_off_tick)),
+            "price.tick_grid",
+            "warning",
+            (21,),
         ),
         CorpusCase(
             "negative_volume",
