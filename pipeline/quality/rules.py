@@ -71,6 +71,9 @@ CONTINUOUS_SUFFIX = "=F"
 #: float32 step, 2^-24 of the price; prices within 2^-22 of the price from a tick multiple are on
 #: the grid (a genuine off-grid price, 1408.60 on a 0.25 tick, misses by 0.10).
 FLOAT32_RELATIVE_TOLERANCE = 2.0**-22
+#: ... or within this fraction of a tick: vendors that wrote prices to four decimals put ZN's
+#: 100 3/32 (100.09375) at 100.0938, 0.3 % of its 1/64 tick away (ZN=F 2000-2003).
+TICK_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,20 @@ class QualityParams:
     #: volume.plausible: most contracts one session can trade. The largest real session in
     #: ../shared/data is 6,285,917 (ES=F), the demo's 7,621,951; 100 million is 13x that.
     max_volume: int = 100_000_000
+    #: A thin session: fewer contracts than this traded (GC=F's spot month and ZC=F's electronic
+    #: session before side-by-side trading in August 2006: a median of 18 to 2,000 a day, ZN=F's
+    #: expiring contract in the weeks before its last trade), ...
+    thin_session_volume: int = 5_000
+    #: ... and at least this fraction of the median volume of the contract's previous
+    #: ``volume_median_sessions`` rows: a thin *market*, not a bar cut short. The updater's
+    #: partial bars of 2025-08-11 traded 0.2-0.6 % of their usual volume (CL=F 516 of a median
+    #: 263,619, YM=F 426 of 76,906, ES=F 3,856 of 1,187,728); GC=F's thin sessions 3 % and more.
+    #: A thin session's open and settlement may lie outside the range of its few trades (the
+    #: exchange settles it from the active month: ohlc.settlement_outside_range, named and kept),
+    #: its range is no partial bar's, and its ATR understates the market's moves (price.jump
+    #: judged by jump_fallback_fraction instead).
+    thin_relative_volume: float = 0.01
+    volume_median_sessions: int = 60
 
 
 RuleSeverity = Literal["batch", "error", "deferred", "warning"]
@@ -124,6 +141,7 @@ PRICE_POSITIVE = "price.positive"
 OHLC_LOW_BOUND = "ohlc.low_bound"
 OHLC_HIGH_BOUND = "ohlc.high_bound"
 OHLC_INVERTED = "ohlc.inverted"
+OHLC_SETTLEMENT_OUTSIDE = "ohlc.settlement_outside_range"
 PRICE_TICK_GRID = "price.tick_grid"
 BAR_SETTLEMENT_ONLY = "bar.settlement_only"
 VOLUME_NON_NEGATIVE = "volume.non_negative"
@@ -173,8 +191,13 @@ RULES: tuple[Rule, ...] = (
         "symbol or its cash index",
     ),
     Rule(OHLC_INVERTED, "error", "high >= low (a bar whose high is below its low is inverted)"),
-    Rule(OHLC_LOW_BOUND, "error", "low <= min(open, close)"),
-    Rule(OHLC_HIGH_BOUND, "error", "high >= max(open, close)"),
+    Rule(
+        OHLC_LOW_BOUND,
+        "error",
+        "low <= min(open, close) (a thin session's close outside the range: see "
+        "ohlc.settlement_outside_range)",
+    ),
+    Rule(OHLC_HIGH_BOUND, "error", "high >= max(open, close) (likewise)"),
     Rule(VOLUME_NON_NEGATIVE, "error", "volume >= 0"),
     Rule(KEY_UNIQUE, "error", "one row per (contract, session_date)"),
     Rule(
@@ -193,8 +216,16 @@ RULES: tuple[Rule, ...] = (
     Rule(
         BAR_SETTLEMENT_ONLY,
         "warning",
-        "not open = high = low = close with zero volume (a settlement-only record, as vendors "
-        "kept for quiet early sessions: it loads as the session's settlement)",
+        "not open = high = low = close (a settlement-only record, as vendors kept for quiet "
+        "sessions, with zero volume or the day's volume beside it: it loads as the session's "
+        "settlement; no partial-range check, jumps judged by the fallback fraction)",
+    ),
+    Rule(
+        OHLC_SETTLEMENT_OUTSIDE,
+        "warning",
+        "on a thin session (QualityParams.thin_session_volume) the open or the close (the "
+        "exchange's settlement, set from the active month) lies outside the range of its few "
+        "trades: named, kept",
     ),
     Rule(
         PRICE_TICK_GRID,
@@ -441,16 +472,21 @@ def session_checks(
     )
 
 
-def value_checks(bars: pl.DataFrame, *, allows_negative: bool = False) -> pl.DataFrame:
+def value_checks(
+    bars: pl.DataFrame, *, allows_negative: bool = False, thin: pl.Series | None = None
+) -> pl.DataFrame:
     """Price and volume rules that need one row only, aligned with ``bars``.
 
     Adds the derived inputs ``lowest_price`` (min of the four prices, nulls and NaN ignored),
     ``body_low`` = min(open, close) and ``body_high`` = max(open, close) (null if either is
-    missing), ``price_sign_ok`` (null without a price) and the masks/details of
+    missing or the settlement lies apart, below), ``price_sign_ok`` and ``settles_inside`` (null
+    without a price) and the masks/details of
     ``price.not_null``, ``price.positive`` (never failing where ``allows_negative``: a root whose
     prices can fall to or below zero), ``ohlc.inverted``, ``ohlc.low_bound``, ``ohlc.high_bound``,
-    ``volume.non_negative``, ``volume.zero``. Null prices fail only ``price.not_null``;
-    comparisons with a null are not failures.
+    ``volume.non_negative``, ``volume.zero`` and ``ohlc.settlement_outside_range``: on a thin
+    session (``thin``, aligned with ``bars``: :func:`thin_sessions`; None: none is) an open or
+    close outside the traded range is that rule's warning, not a bound's error. Null prices fail
+    only ``price.not_null``; comparisons with a null are not failures.
 
     >>> bars = pl.DataFrame({"open": [10.0, 10.0, -5.0], "high": [11.0, 9.5, -1.0],
     ...     "low": [9.0, 9.0, -8.0], "close": [10.5, 9.8, -2.0], "volume": [5, 0, 7]})
@@ -476,13 +512,19 @@ def value_checks(bars: pl.DataFrame, *, allows_negative: bool = False) -> pl.Dat
         v,
         missing_names.alias("_missing"),
         non_positive_names.alias("_non_positive"),
+        (thin if thin is not None else pl.repeat(False, bars.height, eager=True)).alias("_thin"),
     )
-    low_above_body = pl.col("low") > pl.col("body_low")
     inverted = lo > h
+    outside = (o > h) | (o < lo) | (c > h) | (c < lo)
+    apart = (pl.col("_thin").fill_null(False) & outside & ~inverted).fill_null(False)
+    low_above_body = (pl.col("low") > pl.col("body_low")) & ~apart
+    # The body of a thin session whose settlement lies apart is not held to the range (null:
+    # the bound rules, here and in the suite, skip it).
+    body = o.is_not_null() & c.is_not_null() & ~apart
     return frame.with_columns(
         lowest_price=pl.min_horizontal(*(pl.col(x) for x in PRICE_COLUMNS)),
-        body_low=pl.when(o.is_not_null() & c.is_not_null()).then(pl.min_horizontal(o, c)),
-        body_high=pl.when(o.is_not_null() & c.is_not_null()).then(pl.max_horizontal(o, c)),
+        body_low=pl.when(body).then(pl.min_horizontal(o, c)),
+        body_high=pl.when(body).then(pl.max_horizontal(o, c)),
     ).select(
         "lowest_price",
         "body_low",
@@ -490,6 +532,7 @@ def value_checks(bars: pl.DataFrame, *, allows_negative: bool = False) -> pl.Dat
         pl.when(pl.col("lowest_price").is_not_null())
         .then(pl.col("_non_positive").list.len() == 0)
         .alias("price_sign_ok"),
+        pl.when(pl.col("lowest_price").is_not_null()).then(~apart).alias("settles_inside"),
         (pl.col("_missing").list.len() > 0).alias(fails(PRICE_NOT_NULL)),
         pl.when(pl.col("_missing").list.len() > 0)
         .then(
@@ -508,10 +551,24 @@ def value_checks(bars: pl.DataFrame, *, allows_negative: bool = False) -> pl.Dat
         pl.when(low_above_body)
         .then(pl.format("low {} > min(open {}, close {})", _fmt(lo), _fmt(o), _fmt(c)))
         .alias(detail(OHLC_LOW_BOUND)),
-        (h < pl.col("body_high")).fill_null(False).alias(fails(OHLC_HIGH_BOUND)),
-        pl.when(h < pl.col("body_high"))
+        ((h < pl.col("body_high")) & ~apart).fill_null(False).alias(fails(OHLC_HIGH_BOUND)),
+        pl.when((h < pl.col("body_high")) & ~apart)
         .then(pl.format("high {} < max(open {}, close {})", _fmt(h), _fmt(o), _fmt(c)))
         .alias(detail(OHLC_HIGH_BOUND)),
+        apart.alias(fails(OHLC_SETTLEMENT_OUTSIDE)),
+        pl.when(apart)
+        .then(
+            pl.format(
+                "open {}, close {}: outside the traded range {} .. {} of a thin session "
+                "(volume {})",
+                _fmt(o),
+                _fmt(c),
+                _fmt(lo),
+                _fmt(h),
+                v,
+            )
+        )
+        .alias(detail(OHLC_SETTLEMENT_OUTSIDE)),
         (v < 0).fill_null(False).alias(fails(VOLUME_NON_NEGATIVE)),
         pl.when(v < 0).then(pl.format("volume {} < 0", _fmt(v))).alias(detail(VOLUME_NON_NEGATIVE)),
         (v == 0).fill_null(False).alias(fails(VOLUME_ZERO)),
@@ -519,12 +576,14 @@ def value_checks(bars: pl.DataFrame, *, allows_negative: bool = False) -> pl.Dat
     )
 
 
-def product_checks(bars: pl.DataFrame, *, spec: RootSpec) -> pl.DataFrame:
+def product_checks(
+    bars: pl.DataFrame, *, spec: RootSpec, params: QualityParams | None = None
+) -> pl.DataFrame:
     """The rules a root's own contract facts define, aligned with ``bars``: ``price.tick_grid``
-    (every price a multiple of the root's tick, within ``FLOAT32_RELATIVE_TOLERANCE``; cash
-    index rows are not futures prices and are not checked) and ``bar.settlement_only`` (open =
-    high = low = close and volume 0). Adds ``on_tick_grid`` and ``full_bar`` (null where a rule
-    does not apply) and ``settlement_only`` (never null).
+    (every price a multiple of the root's tick, within ``FLOAT32_RELATIVE_TOLERANCE`` of the
+    price or ``TICK_TOLERANCE`` of a tick; cash index rows are not futures prices and are not
+    checked) and ``bar.settlement_only`` (open = high = low = close). Adds ``on_tick_grid`` and
+    ``full_bar`` (null where a rule does not apply) and ``settlement_only`` (never null).
 
     >>> bars = pl.DataFrame({"contract": ["ZCH05", "ZCH05", "^X"], "open": [200.0, 201.0, 1.3],
     ...     "high": [200.0, 202.5, 1.3], "low": [200.0, 200.1, 1.3], "close": [200.0, 201.75, 1.3],
@@ -533,8 +592,9 @@ def product_checks(bars: pl.DataFrame, *, spec: RootSpec) -> pl.DataFrame:
     >>> out.select("on_tick_grid", "settlement_only").rows()
     [(True, True), (False, False), (None, False)]
     >>> out["detail:price.tick_grid"][1]
-    "low 200.1 is not a multiple of the tick 0.25 (nearest 200.0 or 200.25)"
+    'low 200.1 is not a multiple of the tick 0.25 (nearest 200.0 or 200.25)'
     """
+    params = params or QualityParams()
     tick = spec.tick
     index_row = pl.col("contract").str.starts_with("^").fill_null(False)
     off = []
@@ -542,7 +602,9 @@ def product_checks(bars: pl.DataFrame, *, spec: RootSpec) -> pl.DataFrame:
         price = pl.col(x).fill_nan(None)
         steps = price / tick
         nearest = steps.round(0) * tick
-        tolerance = pl.max_horizontal(price.abs() * FLOAT32_RELATIVE_TOLERANCE, pl.lit(tick * 1e-9))
+        tolerance = pl.max_horizontal(
+            price.abs() * FLOAT32_RELATIVE_TOLERANCE, pl.lit(tick * TICK_TOLERANCE)
+        )
         miss = (price - nearest).abs() > tolerance
         lower = (steps.floor() * tick).round(9)
         off.append(
@@ -563,12 +625,14 @@ def product_checks(bars: pl.DataFrame, *, spec: RootSpec) -> pl.DataFrame:
         & (pl.col("high") == pl.col("low"))
         & (pl.col("low") == pl.col("close"))
     )
-    settlement_only = (flat & (pl.col("volume") == 0)).fill_null(False) & ~index_row
+    settlement_only = flat.fill_null(False) & ~index_row
     return bars.select(
         pl.concat_list(off).list.drop_nulls().alias("_off"),
         has_price.alias("_has_price"),
         index_row.alias("_index"),
         settlement_only.alias("settlement_only"),
+        pl.col("volume"),
+        pl.col("close"),
     ).select(
         pl.when(pl.col("_has_price") & ~pl.col("_index"))
         .then(pl.col("_off").list.len() == 0)
@@ -581,7 +645,13 @@ def product_checks(bars: pl.DataFrame, *, spec: RootSpec) -> pl.DataFrame:
         .alias(detail(PRICE_TICK_GRID)),
         pl.col("settlement_only").alias(fails(BAR_SETTLEMENT_ONLY)),
         pl.when(pl.col("settlement_only"))
-        .then(pl.lit("open = high = low = close and volume 0: a settlement-only record"))
+        .then(
+            pl.format(
+                "open = high = low = close = {} (volume {}): a settlement-only record",
+                _fmt(pl.col("close")),
+                pl.col("volume").cast(pl.String).fill_null("missing"),
+            )
+        )
         .alias(detail(BAR_SETTLEMENT_ONLY)),
     )
 
@@ -936,13 +1006,17 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
 
     ``timeline`` has ``row_index`` (null for stored context bars, which are trusted and only feed
     the state), ``contract``, ``session_date``, the four prices, ``volume``, ``roll_exempt`` (no
-    jump check; the true range is the bar's own high - low, not bridged to the previous close)
-    and ``early_close`` (no partial-range check). Prices are non-null: only rows that passed
-    every stateless rule are walked.
+    jump check; the true range is the bar's own high - low, not bridged to the previous close),
+    ``early_close`` (no partial-range check) and optionally ``settlement_only`` and ``thin``
+    (:func:`thin_sessions`). Prices are non-null: only rows that passed every stateless rule are
+    walked.
 
     State per contract: previous loaded close and volume, and a Wilder ATR over true ranges
     max(high - low, |high - prev close|, |low - prev close|): no value until ``atr_window`` true
     ranges exist (the first bar has none), then their mean, then ATR = (ATR * (n - 1) + TR) / n.
+    A settlement-only or thin row has no partial-range check and its jump is judged by
+    ``jump_fallback_fraction`` of the previous close (its absolute value: prices may be
+    negative), as before an ATR exists.
     A batch row that fails ``price.jump`` or ``range.partial`` does not update the state.
     This is a loop, not an expression: each row's verdict decides what the next row is compared
     with, which no vectorised scan can express. Returns ``WALK_SCHEMA`` rows for the batch rows.
@@ -950,7 +1024,7 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
     >>> tl = pl.DataFrame({"row_index": [0, 1, 2], "contract": "A",
     ...     "session_date": [date(2026, 1, d) for d in (5, 6, 7)],
     ...     "open": [100.0, 101.0, 150.0], "high": [102.0, 103.0, 151.0], "low": [99.0, 100.0, 149.0],
-    ...     "close": [101.0, 102.0, 150.0], "volume": [10, 10, 12],
+    ...     "close": [101.0, 102.0, 150.0], "volume": [5000, 5000, 6000],
     ...     "roll_exempt": False, "early_close": False})
     >>> walk_sessions(tl, params=QualityParams(atr_window=1)).select("atr", "jump_atr", "volume_changed").rows()
     [(None, None, None), (None, None, False), (3.0, 16.0, True)]
@@ -964,6 +1038,7 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
     atr: float | None = None
     seed_sum = 0.0
     seed_count = 0
+    flags = [c for c in ("settlement_only", "thin") if c in timeline.columns]
     ordered = timeline.sort("contract", "session_date", "row_index", nulls_last=True)
     for row in ordered.iter_rows(named=True):
         if row["contract"] != contract:
@@ -973,16 +1048,17 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
         high, low, close, volume = row["high"], row["low"], row["close"], row["volume"]
         loads = True
         if row["row_index"] is not None:
+            thin = any(bool(row[c]) for c in flags)
             jump_atr = jump_fraction = range_atr = None
             if prev_close is not None and not row["roll_exempt"]:
                 move = abs(close - prev_close)
-                if atr is not None and atr > 0:
+                if atr is not None and atr > 0 and not thin:
                     jump_atr = move / atr
                     loads = jump_atr <= params.jump_atr_multiple
-                else:
-                    jump_fraction = move / prev_close
+                elif prev_close != 0:
+                    jump_fraction = move / abs(prev_close)
                     loads = jump_fraction <= params.jump_fallback_fraction
-            if atr is not None and atr > 0 and not row["early_close"]:
+            if atr is not None and atr > 0 and not row["early_close"] and not thin:
                 range_atr = (high - low) / atr
                 loads = loads and range_atr >= params.partial_range_atr
             changed = None
@@ -1017,6 +1093,70 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
     return pl.DataFrame(out, schema=WALK_SCHEMA)
 
 
+def thin_sessions(
+    bars: pl.DataFrame, context: pl.DataFrame | None, *, params: QualityParams
+) -> pl.Series:
+    """Which rows of ``bars`` (aligned) are thin sessions: fewer than ``thin_session_volume``
+    contracts traded, and at least ``thin_relative_volume`` of the median volume of the same
+    contract's previous ``volume_median_sessions`` rows (batch and stored ``context``; no
+    previous row: thin) -- a thin market, not a bar cut short (``QualityParams``).
+
+    >>> bars = pl.DataFrame({"contract": "GCJ24", "session_date": [date(2024, 4, d) for d in (1, 2, 3)],
+    ...     "volume": [400, 20, 2]})
+    >>> thin_sessions(bars, None, params=QualityParams(thin_relative_volume=0.05)).to_list()
+    [True, True, False]
+    """
+    rows = bars.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), "contract", "session_date", "volume"
+    )
+    parts = [rows]
+    if context is not None and context.height:
+        stored = (
+            context.select(
+                pl.col("contract").cast(pl.String),
+                pl.col("session_date").cast(pl.Date),
+                pl.col("volume").cast(pl.Int64),
+            )
+            .join(
+                rows.select("contract", "session_date"), on=["contract", "session_date"], how="anti"
+            )
+            .select(
+                pl.lit(None, dtype=pl.Int64).alias("_row"), "contract", "session_date", "volume"
+            )
+        )
+        parts.append(stored)
+    median = (
+        pl.col("volume")
+        .cast(pl.Float64)
+        .rolling_median(params.volume_median_sessions, min_samples=1)
+        .shift(1)
+        .over("contract", order_by="session_date")
+    )
+    judged = (
+        pl.concat(parts)
+        .filter(pl.col("session_date").is_not_null())
+        .with_columns(median.alias("_median"))
+        .filter(pl.col("_row").is_not_null())
+        .select(
+            "_row",
+            (
+                (pl.col("volume") < params.thin_session_volume)
+                & (
+                    pl.col("_median").is_null()
+                    | (pl.col("volume") >= params.thin_relative_volume * pl.col("_median"))
+                )
+            )
+            .fill_null(False)
+            .alias("thin"),
+        )
+    )
+    return (
+        rows.select("_row")
+        .join(judged, on="_row", how="left", maintain_order="left")["thin"]
+        .fill_null(False)
+    )
+
+
 def _timeline(
     bars: pl.DataFrame,
     walkable: pl.Series,
@@ -1024,16 +1164,19 @@ def _timeline(
     *,
     params: QualityParams,
     spec: RootSpec,
+    thin: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Walkable batch rows plus the context bars of the same contracts not replaced by them,
-    with ``roll_exempt`` (near a last trade day: :func:`near_expiry`) and ``early_close``
-    (settlement-only records count as early closes: no partial-range check on them)."""
+    with ``roll_exempt`` (near a last trade day: :func:`near_expiry`), ``early_close``,
+    ``settlement_only`` (bar.settlement_only's definition) and ``thin`` (``thin``, aligned with
+    ``bars``; context rows are never judged)."""
     columns = ["contract", "session_date", *PRICE_COLUMNS, "volume"]
+    thin = thin if thin is not None else pl.repeat(False, bars.height, eager=True)
     batch_rows = (
         bars.with_row_index("row_index")
-        .with_columns(pl.col("row_index").cast(pl.Int64))
+        .with_columns(pl.col("row_index").cast(pl.Int64), thin.alias("thin"))
         .filter(walkable)
-        .select("row_index", *columns)
+        .select("row_index", *columns, "thin")
     )
     parts = [batch_rows]
     if context is not None and context.height > 0:
@@ -1041,7 +1184,11 @@ def _timeline(
             context.select(pl.col(c).cast(BAR_SCHEMA[c]) for c in columns)
             .join(batch_rows.select(KEY_COLUMNS), on=list(KEY_COLUMNS), how="anti")
             .filter(pl.col("contract").is_in(batch_rows["contract"].unique().to_list()))
-            .select(pl.lit(None, dtype=pl.Int64).alias("row_index"), *columns)
+            .select(
+                pl.lit(None, dtype=pl.Int64).alias("row_index"),
+                *columns,
+                pl.lit(False).alias("thin"),
+            )
         )
         parts.append(stored)
     timeline = pl.concat(parts)
@@ -1062,12 +1209,11 @@ def _timeline(
         (pl.col("open") == pl.col("high"))
         & (pl.col("high") == pl.col("low"))
         & (pl.col("low") == pl.col("close"))
-        & (pl.col("volume") == 0)
     ).fill_null(False)
     return (
         timeline.join(exempt, on=["contract", "session_date"], how="left")
         .join(early, on="session_date", how="left")
-        .with_columns(early_close=pl.col("early_close").fill_null(False) | flat)
+        .with_columns(pl.col("early_close").fill_null(False), flat.alias("settlement_only"))
     )
 
 
@@ -1078,6 +1224,7 @@ def sequential_checks(
     *,
     params: QualityParams,
     spec: RootSpec | None = None,
+    thin: pl.Series | None = None,
 ) -> pl.DataFrame:
     """``price.jump``, ``range.partial`` and ``volume.repeated``, aligned with ``bars``.
 
@@ -1089,7 +1236,7 @@ def sequential_checks(
     """
     spec = spec if spec is not None else builtin_spec(bars["root"][0])
     walked = walk_sessions(
-        _timeline(bars, walkable, context, params=params, spec=spec), params=params
+        _timeline(bars, walkable, context, params=params, spec=spec, thin=thin), params=params
     )
     k, fraction, p = (
         params.jump_atr_multiple,
@@ -1189,6 +1336,7 @@ VALUE_RULES: tuple[str, ...] = (
     VOLUME_REPEATED,
     PRICE_TICK_GRID,
     BAR_SETTLEMENT_ONLY,
+    OHLC_SETTLEMENT_OUTSIDE,
 )
 
 
@@ -1236,17 +1384,18 @@ def derive_checks(
         bars, window_end=window_end, fetched_at=fetched_at, calendar=spec.trading_calendar
     )
     deferred = sessions["deferred"]
-    values = value_checks(bars, allows_negative=spec.allows_negative)
+    thin = thin_sessions(bars, context, params=params)
+    values = value_checks(bars, allows_negative=spec.allows_negative, thin=thin)
     plausible = plausibility_checks(bars, raw_cells=raw_cells, params=params, spec=spec)
     keys = key_checks(bars, in_scope=~deferred)
     order = order_checks(bars)
-    product = product_checks(bars, spec=spec)
+    product = product_checks(bars, spec=spec, params=params)
     stateless = pl.concat([sessions, values, plausible, keys, product], how="horizontal")
     stateless_ok = ~pl.any_horizontal(
         *(pl.col(fails(r)) & ~pl.col("deferred") for r in STATELESS_ERRORS)
     )
     walkable = stateless.select((stateless_ok & ~pl.col("deferred")).alias("w"))["w"]
-    sequential = sequential_checks(bars, walkable, context, params=params, spec=spec)
+    sequential = sequential_checks(bars, walkable, context, params=params, spec=spec, thin=thin)
     frame = pl.concat(
         [
             bars.with_row_index("row_index").with_columns(pl.col("row_index").cast(pl.Int64)),
@@ -1262,6 +1411,7 @@ def derive_checks(
         "body_low",
         "body_high",
         "price_sign_ok",
+        "settles_inside",
         "duplicate_of",
         "price_plausible",
         "volume_plausible",

@@ -46,6 +46,7 @@ from pipeline.quality.rules import (
     OHLC_HIGH_BOUND,
     OHLC_INVERTED,
     OHLC_LOW_BOUND,
+    OHLC_SETTLEMENT_OUTSIDE,
     PRICE_JUMP,
     PRICE_NOT_NULL,
     PRICE_PLAUSIBLE,
@@ -111,6 +112,7 @@ SUITE_INPUT_COLUMNS: tuple[str, ...] = (
     "contract_listed",
     "on_tick_grid",
     "full_bar",
+    "settles_inside",
 )
 
 #: The three suites: whole-batch rules, exact copies, and the row rules of the other rows.
@@ -242,6 +244,7 @@ def row_expectations(params: QualityParams) -> tuple[ExpectationSpec, ...]:
         must_be_true(VOLUME_REPEATED, "volume_changed"),
         must_be_true(PRICE_TICK_GRID, "on_tick_grid"),
         must_be_true(BAR_SETTLEMENT_ONLY, "full_bar"),
+        must_be_true(OHLC_SETTLEMENT_OUTSIDE, "settles_inside"),
         must_be_true(ROWS_OUT_OF_ORDER, "in_order"),
     )
 

@@ -176,14 +176,13 @@ def _off_tick(rows: list[dict[str, str]]) -> None:
     row["Close"] = str(_num(row, "Close") + 0.1)
 
 
-def _float32_prices(rows: list[dict[str, str]]) -> None:
-    """Prices as a vendor's float32 values written in full (6815.25 -> 6815.25 exactly, but
-    6812.75 + 0.000244... for values float32 cannot hold): on the grid within its precision."""
-    import numpy as np
-
-    for row in rows:
-        for c in ("Open", "High", "Low", "Close"):
-            row[c] = repr(float(np.float32(_num(row, c) + 0.05) - np.float32(0.05)))
+def _thin_settlement_apart(rows: list[dict[str, str]]) -> None:
+    """A thin market (every session ~2,000 contracts, as ZC=F's electronic session before 2006)
+    whose row 23 settles 2 points above its few trades: the exchange's settlement, kept."""
+    for i, row in enumerate(rows):
+        row["Volume"] = str(2_000 + 13 * i)
+    row = rows[23]
+    row["Close"] = str(_num(row, "High") + 2.0)
 
 
 def _swap(i: int, j: int) -> Callable[[list[dict[str, str]]], None]:
@@ -264,6 +263,14 @@ def corpus() -> list[CorpusCase]:
             "price.tick_grid",
             "warning",
             (21,),
+        ),
+        CorpusCase(
+            "thin_settlement_apart",
+            "a thin market; row 23's settlement 2 points above its traded high: kept, named",
+            make_batch(_planted(_thin_settlement_apart)),
+            "ohlc.settlement_outside_range",
+            "warning",
+            (23,),
         ),
         CorpusCase(
             "negative_volume",

@@ -163,8 +163,8 @@ def test_tick_grid_allows_vendor_float32_values_and_names_real_misses() -> None:
         {
             "contract": "ZN=F",
             "open": [float(np.float32(v)) for v in values],
-            "high": [float(np.float32(v)) for v in values],
-            "low": [float(np.float32(v)) for v in values],
+            "high": [float(np.float32(v + d)) for v, d in zip(values, (0.5, 0, 0.5), strict=True)],
+            "low": [float(np.float32(v - d)) for v, d in zip(values, (0.5, 0, 0.5), strict=True)],
             "close": [float(np.float32(v)) for v in values],
             "volume": [10, 0, 10],
         }
