@@ -27,7 +27,7 @@ from pipeline.analysis.snapshot import (
     Snapshot,
     Structure,
 )
-from pipeline.market.calendar import add_sessions
+from pipeline.market.calendar import EQUITY, TradingCalendar
 
 PEERS: tuple[str, ...] = ("ES", "NQ")
 RS_FIELDS: tuple[str, ...] = ("ratio_vs_mean", "spread_5", "spread_20", "spread_63", "verdict")
@@ -65,9 +65,11 @@ RISK_RULES: dict[str, str] = {
 }
 
 
-def horizon_ends(as_of: Sequence[date], horizon: int) -> list[date]:
-    """The CME trade date ``horizon`` sessions after each as-of trade date."""
-    return [add_sessions(d, horizon) for d in as_of]
+def horizon_ends(
+    as_of: Sequence[date], horizon: int, calendar: TradingCalendar = EQUITY
+) -> list[date]:
+    """The trade date ``horizon`` sessions after each as-of trade date (the root's calendar)."""
+    return [calendar.add_sessions(d, horizon) for d in as_of]
 
 
 def snapshot_rows(
@@ -80,6 +82,7 @@ def snapshot_rows(
     params: AnalysisParams | None = None,
     sessions: Sequence[date] | None = None,
     methodology_version: str = METHODOLOGY_VERSION,
+    calendar: TradingCalendar = EQUITY,
 ) -> pl.DataFrame:
     """Wide snapshot rows (CONTENT_COLUMNS + content_hash) for every call in ``table``.
 
@@ -120,7 +123,7 @@ def snapshot_rows(
             horizon_sessions=params.horizon_sessions,
         )
     )
-    return with_content_hash(with_horizon_end(out, params.horizon_sessions))
+    return with_content_hash(with_horizon_end(out, params.horizon_sessions, calendar))
 
 
 def _calls_frame(
@@ -235,11 +238,13 @@ def common_columns(
     ]
 
 
-def with_horizon_end(rows: pl.DataFrame, horizon: int) -> pl.DataFrame:
-    """Fill ``horizon_end``: the CME trade date ``horizon`` sessions after each as-of."""
-    return rows.with_columns(
-        pl.Series("horizon_end", horizon_ends(rows["as_of"].to_list(), horizon), pl.Date)
-    )
+def with_horizon_end(
+    rows: pl.DataFrame, horizon: int, calendar: TradingCalendar = EQUITY
+) -> pl.DataFrame:
+    """Fill ``horizon_end``: the trade date ``horizon`` sessions after each as-of (the root's
+    calendar)."""
+    ends = horizon_ends(rows["as_of"].to_list(), horizon, calendar)
+    return rows.with_columns(pl.Series("horizon_end", ends, pl.Date))
 
 
 def with_content_hash(rows: pl.DataFrame, columns: Sequence[str] = CONTENT_COLUMNS) -> pl.DataFrame:

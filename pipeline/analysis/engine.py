@@ -18,6 +18,7 @@ from pipeline.analysis.assemble import PEERS, snapshot_rows
 from pipeline.analysis.calls import call_table
 from pipeline.analysis.fingerprint import input_fingerprints
 from pipeline.analysis.params import METHODOLOGY_VERSION, AnalysisParams, params_hash
+from pipeline.market.calendar import EQUITY
 from pipeline.market.roots import RootSpec, builtin_registry
 
 
@@ -114,6 +115,7 @@ def one_pass(
         params=params,
         sessions=sessions,
         methodology_version=methodology_version,
+        calendar=known.trading_calendar if known is not None else EQUITY,
     )
     return Analysis(root, table, rows)
 

@@ -29,6 +29,7 @@ from pipeline.analysis.assemble import (
 from pipeline.analysis.calls import LEVEL_PREFIXES
 from pipeline.analysis.v2.calls import LEVEL_EXTRA_FIELDS
 from pipeline.analysis.v2.params import METHODOLOGY_VERSION, V2Params, params_hash
+from pipeline.market.calendar import EQUITY, TradingCalendar
 
 #: v2's columns beyond v1's CONTENT_COLUMNS, in hash order. Units: ``_pct`` and ``_recovered``
 #: are fractions (0.2 = 20 %), prices are front-contract points, dates CME trade dates.
@@ -75,6 +76,7 @@ def snapshot_rows(
     params: V2Params | None = None,
     sessions: Sequence[date] | None = None,
     methodology_version: str = METHODOLOGY_VERSION,
+    calendar: TradingCalendar = EQUITY,
 ) -> pl.DataFrame:
     """Wide v2 snapshot rows (V2_CONTENT_COLUMNS + content_hash) for every call in ``table``
     (:func:`pipeline.analysis.v2.calls.call_table`'s output), on ``sessions`` if given."""
@@ -166,4 +168,6 @@ def snapshot_rows(
     )
     if sessions is not None:
         out = out.filter(pl.col("as_of").is_in(list(sessions)))
-    return with_content_hash(with_horizon_end(out, p.horizon_sessions), V2_CONTENT_COLUMNS)
+    return with_content_hash(
+        with_horizon_end(out, p.horizon_sessions, calendar), V2_CONTENT_COLUMNS
+    )
