@@ -12,7 +12,10 @@ It checks, and reports one line per difference (:class:`pipeline.audit.verify.Di
    (``resolved_on_source``) as stored when it was recorded, cut at the session it was resolved
    through;
 5. every landed lake file against the sha256 its batch was recorded with, and every file in the
-   lake against the record.
+   lake against the record;
+6. the published replica readers read: it opens, and every table holds what the warehouse holds
+   (a replica a writer died before refreshing, or a damaged one, is a difference: the next
+   ``callbook`` command republishes it).
 
 Not a Prefect flow: it writes nothing (no flow run, no artifact), and the warehouse is opened
 read-only, under the writer lock (see :func:`verify`). Snapshots whose bars-as-known are identical (no bar recorded or superseded between
@@ -49,7 +52,7 @@ from pipeline.audit.verify import (
 from pipeline.market.continuous import continuous_series_and_rolls
 from warehouse.lake import landed_files, landed_sha256
 from warehouse.lock import WriterLock
-from warehouse.store import Warehouse, WarehouseError
+from warehouse.store import Warehouse, WarehouseDamagedError, WarehouseError, replica_path
 
 DEFAULT_SAMPLE = 200
 DEFAULT_SEED = 0
@@ -85,6 +88,11 @@ def verify(
     """
     path = data_dir / "warehouse.duckdb"
     if not path.exists():
+        if replica_path(path).exists():
+            raise WarehouseDamagedError(
+                f"{path} is missing (its replica {replica_path(path).name} is there): restore "
+                "the warehouse with `callbook rebuild` (from the lake, checking every hash)"
+            )
         raise WarehouseError(
             f"no warehouse at {path}: run `callbook nightly` first (or pass --data-dir)"
         )
@@ -108,8 +116,13 @@ def _verify(data_dir: Path, path: Path, *, sample: int | None, seed: int) -> Ver
         report.checked["outcomes resolved again"] = outcomes.height
         report.differences += reresolve(wh, outcomes, snapshots)
         batches = wh.table_rows("ingest_batches")
+        fingerprints = {
+            table: (n, wh.content_hash(table)) for table, n in wh.table_counts().items()
+        }
     report.checked["lake files"] = batches.height
     report.differences += lake_differences(data_dir, batches)
+    report.checked["replica tables"] = len(fingerprints)
+    report.differences += replica_differences(path, fingerprints)
     report.differences.sort()
     return report
 
@@ -326,6 +339,39 @@ def lake_differences(data_dir: Path, batches: pl.DataFrame) -> list[Difference]:
     for relative in landed_files(data_dir):
         if relative not in recorded:
             out.append(Difference("lake", str(relative), "not recorded in ingest_batches"))
+    return out
+
+
+def replica_differences(path: Path, fingerprints: dict[str, tuple[int, str]]) -> list[Difference]:
+    """The published replica of the warehouse ``path`` against the warehouse's tables
+    (``fingerprints``: table -> (rows, content hash)): missing, unreadable, or a table that
+    differs."""
+    replica = replica_path(path)
+    if not replica.exists():
+        return [
+            Difference(
+                "replica",
+                replica.name,
+                "missing: readers have nothing to read; the next callbook command publishes it",
+            )
+        ]
+    try:
+        reader = Warehouse.open(replica, read_only=True)
+    except WarehouseError as exc:
+        return [Difference("replica", replica.name, str(exc).replace(str(replica), "").strip())]
+    out = []
+    with reader:
+        counts = reader.table_counts()
+        for table, (rows, digest) in fingerprints.items():
+            if counts.get(table) != rows or reader.content_hash(table) != digest:
+                out.append(
+                    Difference(
+                        "replica",
+                        f"{replica.name}:{table}",
+                        f"{counts.get(table, 0):,} rows, the warehouse {rows:,}: not the "
+                        "warehouse's content (stale: the next callbook command publishes it)",
+                    )
+                )
     return out
 
 

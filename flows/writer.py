@@ -1,36 +1,27 @@
 """The one writer of a run: the warehouse opened for writing, guarded so two runs never write at once.
 
-Two guards, one inside the other:
+The guard is the warehouse's writer lock (warehouse/lock.py): an operating-system ``flock`` held by
+the writing process, which the kernel releases when that process ends, however it ends (kill -9
+included). A crashed run therefore never blocks the next one: the next writer takes the lock at
+once, publishes the state the dead run committed (warehouse/store.py) and removes its work files.
+The same lock queues writers with or without a Prefect server (nightly, backfill, ingest,
+``calls add``, ``resolve``): a second writer waits for the first, up to
+``CALLBOOK_WRITE_LOCK_TIMEOUT`` seconds (default 6 h), logging the holder (PID, command, since
+when) every 30 s, and then fails naming the holder.
 
-1. With a Prefect server configured (``PREFECT_API_URL``), a global concurrency limit of one slot
-   per warehouse (``callbook-writer-<hash of its path>``, created on first use): a second run waits
-   for the slot, visibly in the Prefect UI (Concurrency) and in its log.
-2. Always, the warehouse's writer lock (warehouse/lock.py): the same queue without a server (the
-   CLI's temporary server, ``calls add``, tests), and the guarantee that survives a crashed run
-   (the kernel drops the lock with the process; a Prefect lease only expires after minutes).
-
-While waiting, the run logs who holds the lock every 30 s. On leaving, the writer publishes the
-replica readers read (warehouse/store.py) and releases both.
+Earlier versions also took a Prefect global concurrency slot per warehouse. Prefect keeps such a
+slot in its own database, so a writer killed while holding it left the slot taken and every later
+writer waiting for hours; the slot is gone, and a slot left by an older version is never consulted.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from typing import Any
+from contextlib import contextmanager
 
 from flows.settings import Settings
 from warehouse.store import Warehouse
-
-WRITER_LIMIT_PREFIX = "callbook-writer-"
-
-
-def writer_limit_name(settings: Settings) -> str:
-    """The Prefect concurrency limit guarding this warehouse (one per warehouse file)."""
-    digest = hashlib.sha256(str(settings.warehouse_path.resolve()).encode()).hexdigest()[:12]
-    return f"{WRITER_LIMIT_PREFIX}{digest}"
 
 
 @contextmanager
@@ -40,7 +31,7 @@ def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
     from prefect.logging import get_run_logger
 
     logger = get_run_logger()
-    with _prefect_writer_slot(settings, logger), open_for_writing(settings, logger.warning) as wh:
+    with open_for_writing(settings, logger.warning) as wh:
         yield wh
 
 
@@ -57,30 +48,3 @@ def open_for_writing(settings: Settings, on_wait: Callable[[str], None] | None =
 
 def _say(message: str) -> None:
     print(f"callbook: {message}", file=sys.stderr, flush=True)
-
-
-def _prefect_writer_slot(settings: Settings, logger: Any) -> Any:
-    from prefect.settings import PREFECT_API_URL
-
-    if not PREFECT_API_URL.value():
-        return nullcontext()  # a temporary server per process: the writer lock is the guard
-    return _writer_slot(settings, logger)
-
-
-@contextmanager
-def _writer_slot(settings: Settings, logger: Any) -> Iterator[None]:
-    from prefect.client.orchestration import get_client
-    from prefect.concurrency.sync import concurrency
-
-    name = writer_limit_name(settings)
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(name, 1)
-        busy = client.read_global_concurrency_limit_by_name(name).active_slots
-    if busy:
-        logger.warning(
-            "waiting for the concurrency limit %s: another run is writing %s",
-            name,
-            settings.warehouse_path,
-        )
-    with concurrency(name, occupy=1, timeout_seconds=settings.write_lock_timeout, strict=True):
-        yield

@@ -160,7 +160,7 @@ def test_a_killed_writer_leaves_no_lock_behind(tmp_path: Path) -> None:
     assert methodologies(path) == ["after"]
 
 
-def test_readers_of_an_older_data_dir_without_a_replica_read_the_file_itself(
+def test_a_reader_of_an_older_data_dir_without_a_replica_publishes_it_first(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "warehouse.duckdb"
@@ -168,7 +168,7 @@ def test_readers_of_an_older_data_dir_without_a_replica_read_the_file_itself(
         add_methodology(wh, "a")
     replica_path(path).unlink()
     with Warehouse.open_reader(path) as reader:
-        assert reader.path == path and reader.read_only
+        assert reader.path == replica_path(path) and reader.read_only
         assert reader.query("select count(*) as n from methodologies")["n"].item() == 1
 
 
