@@ -120,18 +120,24 @@ DISCLAIMER = (
 
 @dataclass(frozen=True)
 class _Prices:
-    """Formats prices and zones on one root's tick grid."""
+    """Formats prices and zones on one root's tick grid, in its notation (ZN 112'30)."""
 
     tick: float
+    notation: str = "decimal"
+
+    @classmethod
+    def of(cls, root: str) -> _Prices:
+        spec = root_spec(root)
+        return cls(spec.tick, spec.notation)
 
     def price(self, value: float) -> str:
-        return format_price(value, tick=self.tick)
+        return format_price(value, tick=self.tick, notation=self.notation)
 
     def zone(self, level: Level) -> str:
-        return format_zone(level.low, level.high, tick=self.tick)
+        return format_zone(level.low, level.high, tick=self.tick, notation=self.notation)
 
     def span(self, low: float, high: float) -> str:
-        return format_zone(low, high, tick=self.tick)
+        return format_zone(low, high, tick=self.tick, notation=self.notation)
 
 
 def render_note(
@@ -160,7 +166,7 @@ def render_note(
             f"previous call is on {previous.root}, not {snapshot.root}: cannot compare calls "
             "on different roots"
         )
-    prices = _Prices(root_spec(snapshot.root).tick)
+    prices = _Prices.of(snapshot.root)
     labelled = demo or snapshot.source == DEMO_SOURCE
     if snapshot.methodology_version == V2_METHODOLOGY:
         from pipeline.report.note_v2 import render_note_v2
@@ -184,6 +190,12 @@ def render_note(
     return "\n\n".join(blocks) + "\n"
 
 
+def _unit(root: str) -> str:
+    """What the note's prices are in: "its index points", "US cents per bushel" ..."""
+    unit = root_spec(root).unit
+    return f"its {unit}" if unit == "index points" else unit
+
+
 def render_summary_line(snapshot: Snapshot) -> str:
     """One line for tables and logs: root, as-of, stored version, trend, perspective, levels, odds.
 
@@ -193,7 +205,7 @@ def render_summary_line(snapshot: Snapshot) -> str:
     >>> render_summary_line(example_snapshot())
     'RTY 2026-02-04 by seed-note: Bullish, consolidation near highs; line 2,500.0–2,520.0; bias 2,650.0–2,700.0; bull 40% / side 40% / bear 20%'
     """
-    prices = _Prices(root_spec(snapshot.root).tick)
+    prices = _Prices.of(snapshot.root)
     head = f"{snapshot.root} {snapshot.as_of.isoformat()}"
     if snapshot.version is not None:
         head += f" v{snapshot.version}"
@@ -244,8 +256,8 @@ def _provenance(s: Snapshot) -> str:
     if s.content_hash:
         facts.append(f"call id `{s.content_hash[:CALL_ID_LENGTH]}`")
     return (
-        f"*Front contract {s.contract}; prices in its index points (settlement "
-        f"{format_price(s.raw_close, tick=root_spec(s.root).tick)}). Call by {made_by}: "
+        f"*Front contract {s.contract}; prices in {_unit(s.root)} (settlement "
+        f"{_Prices.of(s.root).price(s.raw_close)}). Call by {made_by}: "
         f"{', '.join(facts)}.*"
     )
 
