@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--all", action="store_true", help="re-derive every model snapshot")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
 
+    add_parser("roots", help="the roots the registry knows: name, group, cycle, tick, peers")
     p = add_parser("quarantine", help="show quarantined rows with the rule they broke")
     p.add_argument("--root")
     p.add_argument("--limit", type=int, default=50)
@@ -503,6 +504,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             limit=None,
             wrap=True,
         )
+    return EXIT_OK
+
+
+def cmd_roots(args: argparse.Namespace) -> int:
+    from flows.settings import load_registry_from_env
+    from pipeline.market.roots import roots_table
+
+    _print_frame(roots_table(load_registry_from_env()), title="roots", limit=None, wrap=True)
     return EXIT_OK
 
 
@@ -989,6 +998,7 @@ COMMANDS = {
     "calls": cmd_calls,
     "automations": cmd_automations,
     "status": cmd_status,
+    "roots": cmd_roots,
     "sql": cmd_sql,
     "quarantine": cmd_quarantine,
     "site": cmd_site,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,15 @@ def make_source(
     yahoo_mode: str = "all",
     cache_dir: Path | None = None,
     registry: Registry | None = None,
+    demo_start: date | None = None,
 ) -> Source:
     """The source ``name`` with its options; ``registry``: the roots it may be asked for
-    (``Settings.registry``; None: the built-in roots)."""
+    (``Settings.registry``; None: the built-in roots); ``demo_start``: the demo's first session
+    (a short history)."""
     if name == "demo":
-        from pipeline.sources.demo import DemoSource
+        from pipeline.sources.demo import GENERATION_START, DemoSource
 
-        return DemoSource(registry=registry)
+        return DemoSource(registry=registry, start=demo_start or GENERATION_START)
     if name == "file":
         if path is None:
             raise ValueError(
@@ -38,7 +41,10 @@ def make_source(
     if name == "yahoo":
         from pipeline.sources.yahoo import YahooSource
 
-        return YahooSource(  # type: ignore[arg-type]
-            session=yahoo_session, mode=yahoo_mode, cache_dir=cache_dir, registry=registry
+        return YahooSource(
+            session=yahoo_session,
+            mode=yahoo_mode,  # type: ignore[arg-type]
+            cache_dir=cache_dir,
+            registry=registry,
         )
     raise ValueError(f"unknown source {name!r}; choose demo, yahoo or file")

@@ -53,13 +53,14 @@ def tick_decimals(tick: float) -> int:
 def on_tick(value: float, tick: float) -> Decimal:
     """``value`` rounded to the nearest multiple of ``tick`` (half away from zero), exactly.
 
-    >>> on_tick(2512.35, 0.1), on_tick(-37.625, 0.01)
-    (Decimal('2512.4'), Decimal('-37.63'))
+    >>> import numpy as np
+    >>> on_tick(2512.35, 0.1), on_tick(-37.625, 0.01), on_tick(np.float64(101.5), 0.00390625)
+    (Decimal('2512.4'), Decimal('-37.63'), Decimal('101.50000000'))
     """
     if not math.isfinite(value):
         raise NotationError(f"cannot write a non-finite price: {value!r}")
-    step = Decimal(repr(tick))
-    return (Decimal(repr(value)) / step).to_integral_value(rounding=ROUND_HALF_UP) * step
+    step = Decimal(repr(float(tick)))
+    return (Decimal(repr(float(value))) / step).to_integral_value(rounding=ROUND_HALF_UP) * step
 
 
 def check(notation: str, tick: float) -> None:

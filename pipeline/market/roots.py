@@ -32,6 +32,8 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from pipeline.market.calendar import CALENDARS, TradingCalendar, trading_calendar
 from pipeline.market.expiry import DateRule, RollRule, RuleError
 from pipeline.market.notation import NotationError, PriceWriter, check
@@ -485,6 +487,36 @@ def builtin_spec(root: str) -> RootSpec:
     'GJMQVZ'
     """
     return builtin_registry().spec(root)
+
+
+def roots_table(registry: Registry) -> pl.DataFrame:
+    """What the registry knows, one row per root (``callbook roots``): name, group, the listed
+    months (the cycle), the tick written as the root writes prices, the notation, the peers and
+    the note's words for them; generated demo roots are left out.
+
+    >>> table = roots_table(builtin_registry())
+    >>> table.filter(pl.col("root") == "ZN").row(0)
+    ('ZN', '10-Year T-Note', 'rates', 'HMUZ', "0'005", '32nds', 'ZT ZF ZB', 'the 10-year vs the rest of the curve')
+    """
+    rows = [
+        (
+            s.root,
+            s.name,
+            s.group,
+            s.months if s.active == s.months else f"{s.months} (active {s.active})",
+            s.prices(s.tick),
+            s.notation,
+            " ".join(s.peers),
+            f"{s.words.root} vs {s.words.peers}" if s.words.root else "",
+        )
+        for s in registry.specs.values()
+        if not s.synthetic
+    ]
+    return pl.DataFrame(
+        rows,
+        schema=["root", "name", "group", "cycle", "tick", "notation", "peers", "words"],
+        orient="row",
+    )
 
 
 def describe_known(specs: Mapping[str, RootSpec]) -> str:

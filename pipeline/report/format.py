@@ -21,6 +21,8 @@ from pipeline.market.roots import Registry, RootSpec, builtin_registry
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+#: The tick of a root no registry describes (the analysis's fallback too).
+FALLBACK_TICK = 0.01
 #: The separator between the two edges of a zone (an en dash, as in a printed note).
 ZONE_DASH = "–"
 MONTH_ABBREVIATIONS: tuple[str, ...] = (
@@ -45,18 +47,18 @@ PROBABILITY_SUM_TOLERANCE = 0.005
 
 
 def root_spec(root: str, registry: Registry | None = None) -> RootSpec:
-    """The contract specification of ``root`` in ``registry`` (None: the built-in registry), or
-    a ValueError naming the roots that have one.
+    """The contract specification of ``root`` in ``registry`` (None: the built-in registry).
 
-    >>> root_spec("ES").tick
-    0.25
+    A root the registry does not know (a user's root, a generated demo root, when the caller
+    passes no registry) is written with a generic specification: its name, a 0.01 tick, decimal
+    prices in points, the analysis's own fallback for such roots (pipeline/analysis/engine.py).
+
+    >>> root_spec("ES").tick, root_spec("DEMO042").tick, root_spec("DEMO042").name
+    (0.25, 0.01, 'DEMO042')
     """
     specs = (registry if registry is not None else builtin_registry()).specs
-    try:
-        return specs[root]
-    except KeyError:
-        known = ", ".join(sorted(specs))
-        raise ValueError(f"unknown root {root!r}: no contract spec (known: {known})") from None
+    spec = specs.get(root)
+    return spec if spec is not None else RootSpec(root, root, 1.0, FALLBACK_TICK, unit="points")
 
 
 def format_price(value: float, *, tick: float, notation: str = "decimal") -> str:
