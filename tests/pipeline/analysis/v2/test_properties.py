@@ -104,7 +104,9 @@ def demo_tables() -> dict[str, pl.DataFrame]:
         root: continuous_series(demo_bars(root).filter(pl.col("session_date") <= DEMO_END))
         for root in ("RTY", "ES", "NQ", "YM")
     }
-    return {root: call_table(s, tick=builtin_spec(root).tick, peers={}) for root, s in series.items()}
+    return {
+        root: call_table(s, tick=builtin_spec(root).tick, peers={}) for root, s in series.items()
+    }
 
 
 @pytest.mark.parametrize("root", ["RTY", "ES", "NQ", "YM"])
