@@ -36,7 +36,7 @@ from pipeline.audit.quality import (
     quality_table,
     scored_calls,
 )
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import builtin_spec
 from tests.real_files import LABELS, available, real_series_and_rolls
 
 ROOTS = ("ES", "NQ", "YM", "RTY")
@@ -97,7 +97,7 @@ def main() -> None:
     found: dict[tuple[str, str], pl.DataFrame] = {}
     seconds: dict[tuple[str, str], float] = {}
     for root in ROOTS:
-        tick = ROOT_SPECS[root].tick
+        tick = builtin_spec(root).tick
         for m in METHODOLOGIES:
             t0 = time.perf_counter()
             analysis = get(m).analyse(series, root, source="file")
@@ -109,7 +109,7 @@ def main() -> None:
     params = QualityParams()
     quality = quality_table(
         tables,
-        ticks={r: ROOT_SPECS[r].tick for r in ROOTS},
+        ticks={r: builtin_spec(r).tick for r in ROOTS},
         params=params,
         false_statements=found,
         rolls=rolls,
@@ -135,7 +135,7 @@ def main() -> None:
         )
     date_lines = []
     for root in DATE_ROOTS:
-        tick = ROOT_SPECS[root].tick
+        tick = builtin_spec(root).tick
         for day in DATES:
             for m in METHODOLOGIES:
                 date_lines.append(f"- {root} {day} {m}: {call_line(tables[(root, m)], day, tick)}")

@@ -146,6 +146,7 @@ def quality(settings: Settings, *, root: str | None, boot: int) -> Quality:
             source=settings.source,
             roots=[root] if root else None,
             params=QualityParams(n_boot=boot),
+            registry=settings.registry,
         )
     if report.table.height == 0:
         raise NothingToJudge(

@@ -146,6 +146,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_roots(args: argparse.Namespace) -> int:
+    from flows import console, reads
+
+    roots = reads.roots(_settings(args))
+    console.print_frame(roots, title="roots", fmt=args.format, limit=None, wrap=True)
+    return EXIT_OK
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from flows import printing, reads
 
@@ -270,9 +278,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             write_lock_timeout=settings.write_lock_timeout,
         )
     for text in result.replaced:
-        console.warn(f"replaced {text}")
+        console.warn(f"callbook: replaced {text}")
     for text in result.left_out:
-        console.warn(f"left out {text}")
+        console.warn(f"callbook: left out {text}")
     console.say(result.summary())
     return EXIT_OK
 
@@ -287,6 +295,7 @@ COMMANDS = {
     "calls": cmd_calls,
     "automations": cmd_automations,
     "status": cmd_status,
+    "roots": cmd_roots,
     "sql": cmd_sql,
     "quarantine": cmd_quarantine,
     "site": cmd_site,

@@ -52,6 +52,7 @@ def ingest_roots(
                 "start": start,
                 "end": end,
                 "context": validation_context(warehouse, root, source.name, start),
+                "spec": settings.registry.spec(root),
             }
         )
     summaries = {
@@ -147,9 +148,13 @@ def nightly(
         if settings.source == "file" and not source_options:
             summaries = inbox.ingest_inbox(warehouse, settings, end=as_of, run_id=run_id)
         else:
-            src = make_source(settings.source, **dict(source_options or {}))
+            src = make_source(
+                settings.source, registry=settings.registry, **dict(source_options or {})
+            )
             summaries = ingest_roots(warehouse, src, settings, end=as_of, run_id=run_id)
-        methods = analysis.record_methodologies(warehouse, settings.methodologies)
+        methods = analysis.record_methodologies(
+            warehouse, settings.methodologies, settings.registry
+        )
         series = analysis.build_series(
             warehouse, settings.roots, source=settings.source, as_of=as_of
         )
@@ -201,7 +206,7 @@ def ingest(
     """Ingest one root from one source over a date range (no analysis)."""
     settings = load_settings(data_dir=data_dir, roots=[root], source=source)
     end = end or default_as_of()
-    src = make_source(settings.source, **dict(source_options or {}))
+    src = make_source(settings.source, registry=settings.registry, **dict(source_options or {}))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with writer.open_warehouse(settings) as warehouse:
         summary = ingest_root(
@@ -212,6 +217,7 @@ def ingest(
             start=start,
             end=end,
             run_id=str(flow_run.get_id() or ""),
+            spec=settings.registry.spec(settings.roots[0]),
         )
     decoration(
         "the run's summary artifact",

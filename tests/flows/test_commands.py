@@ -219,12 +219,34 @@ def test_show_draws_the_chart_under_a_name_no_one_reads_as_two_methodologies(boo
     assert "Methodology: v3" in shown.out
 
 
+def test_roots_lists_the_registry_with_the_users_roots_file(book: Book, tmp_path: Path) -> None:
+    """`callbook roots`: every registry root as the exchange writes its tick (ZN in 32nds, ZC in
+    eighths), and a root of CALLBOOK_ROOTS_FILE beside them; lines fit 100 columns."""
+    built_in = book.run("roots", "--format", "csv")
+    assert built_in.code == 0, built_in.err
+    rows = {line.split(",")[0]: line for line in built_in.out.splitlines()[1:]}
+    assert len(rows) == 27 and "MES" not in rows
+    assert rows["ZN"].startswith("ZN,10-Year T-Note,rates,HMUZ,0'005,32nds,ZT ZF ZB,")
+    assert rows["ZC"].split(",")[4:6] == ["0'2", "eighths"]
+    assert rows["ES"].split(",")[4:6] == ["0.25", "decimal"]
+    user = tmp_path / "roots.toml"
+    user.write_text('[roots.MES]\nname = "Micro E-mini S&P 500"\ntick = 0.25\npoint_value = 5\n')
+    env = {**book.env, "CALLBOOK_ROOTS_FILE": str(user)}
+    with_user = callbook(book.data, env, "roots", "--format", "csv")
+    assert with_user.code == 0, with_user.err
+    last = 'MES,Micro E-mini S&P 500,equity_index,HMUZ,0.25,decimal,"",""'
+    assert with_user.out.splitlines()[-1] == last
+    table = callbook(book.data, env, "roots")
+    assert table.code == 0 and "Micro E-mini" in table.out and table.widest() <= WIDTH
+
+
 READS = {
     "status": ["status"],
     "show": ["show", "RTY"],
     "calls list": ["calls", "list", "RTY"],
     "sql": ["sql", "select count(*) as n from snapshots"],
     "help": ["--help"],
+    "roots": ["roots"],
 }
 HEAVY = ("prefect", "great_expectations", "yfinance", "pandas", "pandas_market_calendars")
 
