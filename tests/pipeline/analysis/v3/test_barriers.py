@@ -84,6 +84,6 @@ def test_every_statement_of_a_demo_call_holds_under_v3s_definitions(tables) -> N
     from pipeline.analysis.v3.statements import false_statements
 
     v3, _ = tables
-    assert false_statements(v3, tick=ROOT_SPECS["ES"].tick).height == 0
+    assert false_statements(v3, tick=builtin_spec("ES").tick).height == 0
     # v2's definition of speed is another one: it disagrees with v3's words on many calls.
-    assert v2_checker(v3, tick=ROOT_SPECS["ES"].tick).height > 100
+    assert v2_checker(v3, tick=builtin_spec("ES").tick).height > 100
