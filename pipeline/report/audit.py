@@ -36,9 +36,18 @@ QUALITY_INTRO = (
     "Call quality — per root and methodology (definitions: pipeline/audit/quality.py). Widths "
     "and distances in ATR(14); runs in sessions."
 )
+#: Why methodologies are compared as they are (point 6 of issue 18): one sentence.
+NOT_RANKED_BY_RPS = (
+    "Raw RPS does not rank methodologies: each forecasts a different event (its scenarios "
+    "resolve on its own barriers), so one can score lower only because its question is easier; "
+    "compare what is comparable: skill against each one's own point-in-time climatology and "
+    "barrier geometry, calibration, and coherence."
+)
 PAIRED_INTRO = (
-    "v2 - v1 on the same sessions — mean RPS difference (negative favours v2) with a 90 % "
-    "block-bootstrap interval; each call resolved on its own barriers."
+    "Methodologies on the same sessions (A - B, negative favours A; 90 % block-bootstrap "
+    "intervals). " + NOT_RANKED_BY_RPS + " Here: each one's RPS less its own climatology "
+    "reference's, then less its own barrier-geometry reference's, differenced; the raw RPS "
+    "difference last, for reference only. Calibration: `callbook audit`; coherence: above."
 )
 COHERENCE_INTRO = (
     "Coherence — does each call tell one story? Every stored call's note, rendered as "
@@ -148,7 +157,7 @@ class ScoreboardText:
 
     scores: pl.DataFrame  # group, calls, RPS against the reference, skill with its interval
     details: pl.DataFrame  # group, as-of range, climatology basis, Brier and log score
-    notes: list[str]  # why a group has no interval
+    notes: list[str]  # why methodologies are not ranked by RPS; why a group has no interval
 
 
 def scoreboard_text(board: pl.DataFrame) -> ScoreboardText:
@@ -180,6 +189,8 @@ def scoreboard_text(board: pl.DataFrame) -> ScoreboardText:
         for r in rows
     ]
     notes = [f"no interval for {group_label(r)}: {r['interval']}" for r in rows if r["interval"]]
+    if len({r["methodology_version"] for r in rows if r["author"] == "callbook"}) > 1:
+        notes.insert(0, f"{NOT_RANKED_BY_RPS} (Coherence: `callbook audit --quality`.)")
     return ScoreboardText(pl.DataFrame(scores), pl.DataFrame(details), notes)
 
 
@@ -221,7 +232,8 @@ def chart_name(row: Mapping[str, Any]) -> str:
 
 
 def paired_view(scores: pl.DataFrame) -> pl.DataFrame:
-    """The paired v2 - v1 differences, one readable cell each."""
+    """The paired differences of each pair of methodologies, one readable cell each: relative
+    to each one's own references first, the raw RPS difference last."""
 
     def interval(prefix: str) -> pl.Expr:
         return pl.format(
@@ -231,9 +243,11 @@ def paired_view(scores: pl.DataFrame) -> pl.DataFrame:
 
     return scores.select(
         "root",
+        pl.col("compared").alias("A - B"),
         "sessions",
-        interval("rps").alias("RPS v2 - v1"),
-        interval("vs_climatology").alias("(RPS - ref RPS) v2 - v1"),
+        interval("vs_climatology").alias("vs own climatology"),
+        interval("vs_geometry").alias("vs own geometry"),
+        interval("rps").alias("raw RPS (not a ranking)"),
     )
 
 

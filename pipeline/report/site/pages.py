@@ -601,10 +601,13 @@ def render_scoreboard(
                 "rows": part.to_dicts(),
             }
         )
+    from pipeline.report.audit import NOT_RANKED_BY_RPS
+
     return _render(
         "scoreboard.html.j2",
         paths.SCOREBOARD,
         ctx,
+        not_ranked=NOT_RANKED_BY_RPS,
         rows=joined.to_dicts(),
         apart=[] if apart is None else apart.to_dicts(),
         diagrams=groups,
