@@ -234,21 +234,26 @@ def chart_name(row: Mapping[str, Any]) -> str:
 def paired_view(scores: pl.DataFrame) -> pl.DataFrame:
     """The paired differences of each pair of methodologies, one readable cell each: relative
     to each one's own references first, the raw RPS difference last."""
-
-    def interval(prefix: str) -> pl.Expr:
-        return pl.format(
-            "{} [{}, {}]",
-            *(pl.col(f"{prefix}_{part}").round(4) for part in ("difference", "low", "high")),
-        )
-
-    return scores.select(
-        "root",
-        pl.col("compared").alias("A - B"),
-        "sessions",
-        interval("vs_climatology").alias("vs own climatology"),
-        interval("vs_geometry").alias("vs own geometry"),
-        interval("rps").alias("raw RPS (not a ranking)"),
+    columns = (
+        ("vs_climatology", "vs own climatology"),
+        ("vs_geometry", "vs own geometry"),
+        ("rps", "raw RPS (not a ranking)"),
     )
+    rows = [
+        {
+            "root": r["root"],
+            "A - B": r["compared"],
+            "sessions": f"{r['sessions']:,}",
+            **{
+                heading: interval_text(
+                    r[f"{prefix}_difference"], r[f"{prefix}_low"], r[f"{prefix}_high"], None
+                )
+                for prefix, heading in columns
+            },
+        }
+        for r in scores.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows)
 
 
 def coherence_views(
