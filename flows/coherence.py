@@ -38,10 +38,15 @@ from pipeline.audit.coherence import (
 from warehouse.checks import CHECKS_SCHEMA, checks_path, read_checks, write_checks
 from warehouse.store import Warehouse
 
-#: The code a call's findings depend on: everything under pipeline/ that renders a note (its
-#: templates, number formats, root specs, snapshots) or checks it. Hashed whole: a change of any
-#: of it checks every call again.
+#: The code a call's findings depend on: what renders a note (pipeline/report's note and number
+#: formats and its templates, the snapshot read model, methodologies and root specs under
+#: pipeline/analysis and pipeline/market) and the checker. A change of any of it checks every
+#: call again; the site's pages, the audit's tables and charts do not.
 _PIPELINE = Path(__file__).resolve().parents[1] / "pipeline"
+_CODE_DIRS = ("analysis", "market", "audit/coherence", "report/notes")
+_CODE_LOOSE = ("", "report")  # the modules directly in these folders ...
+_NOT_CODE = ("report/audit.py", "report/chart.py")  # ... but these
+_CODE_ALSO = ("audit/__init__.py",)
 _CODE_SUFFIXES = {".py", ".j2", ".toml"}
 
 
@@ -57,8 +62,17 @@ class Coherence:
 
 
 def coherence_code_files() -> list[Path]:
-    """The files whose content decides a call's findings (see ``_PIPELINE``)."""
-    return sorted(p for p in _PIPELINE.rglob("*") if p.is_file() and p.suffix in _CODE_SUFFIXES)
+    """The files whose content decides a call's findings (see ``_CODE_DIRS``)."""
+    found = [p for d in _CODE_DIRS for p in (_PIPELINE / d).rglob("*")]
+    found += [p for d in _CODE_LOOSE for p in (_PIPELINE / d).glob("*.py")]
+    found += [_PIPELINE / name for name in _CODE_ALSO]
+    return sorted(
+        p
+        for p in set(found)
+        if p.is_file()
+        and p.suffix in _CODE_SUFFIXES
+        and p.relative_to(_PIPELINE).as_posix() not in _NOT_CODE
+    )
 
 
 def coherence_code() -> str:
