@@ -199,6 +199,7 @@ def environment() -> Any:
         capitalised=lambda text: text[:1].upper() + text[1:],
         lowered=lambda text: text[:1].lower() + text[1:],
         joined=_joined,
+        member_tokens=_member_tokens,
     )
     env.globals.update(
         DEMO_LABEL=DEMO_LABEL,
@@ -277,6 +278,27 @@ def _market_name(root: str) -> str:
         return root_spec(root).name
     except ValueError:
         return root
+
+
+def _member_tokens(members: str | None) -> list[dict[str, Any]]:
+    """A level's stored members (``swing_high:2020-03-12:flipped,sma50``) as ``kind``, ``day``
+    (a date or None) and ``flipped``: the codes a template words a level's reason from.
+
+    >>> _member_tokens("swing_low:2020-03-12,sma50")[0]["day"]
+    datetime.date(2020, 3, 12)
+    """
+    from datetime import date
+
+    out = []
+    for token in (members or "").split(","):
+        if not token:
+            continue
+        kind, _, rest = token.partition(":")
+        day, _, flag = rest.partition(":")
+        out.append(
+            {"kind": kind, "day": date.fromisoformat(day) if day else None, "flipped": bool(flag)}
+        )
+    return out
 
 
 def _joined(parts: Sequence[str]) -> str:
