@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import EXIT_FAILED, EXIT_OK, main
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
 from tests.fakes.clock import frozen_clock
 from tests.support.sql import query
 from warehouse.store import Warehouse
@@ -119,8 +120,10 @@ def test_audit_quality_prints_the_call_quality_of_v1_and_v2(data_dir: Path, caps
     assert "Call quality" in out and "Methodologies on the same sessions" in out
     text = " ".join(out.split())
     assert "Raw RPS does not rank methodologies: each forecasts a different event" in text
-    for root in ("RTY", "ES"):  # the published one against the other, on each root
-        assert re.search(rf"^ {root} +v2 - v1 +\d", out, re.M)
+    published, *others = DEFAULT_METHODOLOGIES
+    for root in ("RTY", "ES"):  # the published one against each other one, on each root
+        for other in others:
+            assert re.search(rf"^ {root} +{published} - {other} +\d", out, re.M)
         assert f"{root} — coherence" in out
     for figure in ("zones > 1.25 ATR", "close in line", "false statements", "crash as range"):
         assert figure in out

@@ -314,15 +314,17 @@ def test_audit_quality_prints_the_coherence_figures_of_every_stored_call(
     ran = callbook(data, book.env, "audit", "--quality", "--boot", "100")
     assert ran.code == 0, ran.err
     assert ran.widest() <= WIDTH
-    assert "coherence: RTY v2: 85 calls, 85 checked now, 0 kept (" in ran.err
     printed = coherence_table(ran.out, "RTY")
     report, rows = checked_in_process(data)
     table = {r["methodology"]: r for r in report.table().iter_rows(named=True)}
     violations = report.violations.filter(pl.col("as_of").is_not_null())
-    assert set(table) == {"v1", "v2"}
+    stored = sorted(set(rows["methodology_version"]))
+    assert sorted(table) == stored and "v2" in stored  # every stored methodology, v2 among them
+    for m in stored:
+        assert f"coherence: RTY {m}: 85 calls, 85 checked now, 0 kept (" in ran.err
     for m, figures in table.items():
         n = figures["calls"]
-        assert printed["calls"][m] == f"{n:,}" == "85"
+        assert printed["calls"][m] == f"{n:,}" == "85"  # the book's RTY sessions with a call
         of_m = violations.filter(pl.col("methodology") == m)
         for rule in RULES:
             cell = printed[rule.id][m]
@@ -351,7 +353,8 @@ def test_audit_quality_prints_the_coherence_figures_of_every_stored_call(
 
     # A second run checks nothing again: every call's findings were kept.
     again = callbook(data, book.env, "audit", "--quality", "--boot", "100")
-    assert "coherence: RTY v2: 85 calls, 0 checked now, 85 kept (" in again.err
+    for m in stored:
+        assert f"coherence: RTY {m}: 85 calls, 0 checked now, 85 kept (" in again.err
     assert coherence_table(again.out, "RTY") == printed
 
     # Planted: a Bullish v2 call whose bull scenario becomes the least likely, re-derived (a new
@@ -377,8 +380,11 @@ def test_audit_quality_prints_the_coherence_figures_of_every_stored_call(
     third = callbook(data, book.env, "audit", "--quality", "--boot", "100")
     assert third.code == 0, third.err
     assert "coherence: RTY v2: 85 calls, 2 checked now, 83 kept (" in third.err
-    assert "coherence: RTY v1: 85 calls, 0 checked now, 85 kept (" in third.err
     after = coherence_table(third.out, "RTY")
     expected = table["v2"]["thesis_least_likely"] + 1
     assert after["thesis_least_likely"]["v2"].startswith(f"{expected:,} (")
-    assert after["thesis_least_likely"]["v1"] == printed["thesis_least_likely"]["v1"]
+    for m in (m for m in stored if m != "v2"):
+        assert f"coherence: RTY {m}: 85 calls, 0 checked now, 85 kept (" in third.err
+        assert {f: cells[m] for f, cells in after.items()} == {
+            f: cells[m] for f, cells in printed.items()
+        }

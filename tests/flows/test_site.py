@@ -22,6 +22,7 @@ import pytest
 
 from flows.cli import EXIT_OK, main
 from flows.site import build_site
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
 from pipeline.market.calendar import last_completed_session
 from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.schema import Batch
@@ -281,29 +282,32 @@ def test_the_call_quality_page_shows_the_coherence_figures_audit_quality_prints(
     assert list(parser.tables) == list(ROOTS)  # the site's root order
     assert cli(data_dir, "audit", "--quality", "--boot", "100") == EXIT_OK
     out = capsys.readouterr().out
+    published = DEFAULT_METHODOLOGIES[0]
     for root, rows in parser.tables.items():
         head, *body = rows
-        assert head == ["figure", "v2 (published)", "v1"]
-        # The printed table of the same root: figure, then v1 and v2 (columns in stored order).
+        assert head[:2] == ["figure", f"{published} (published)"]  # the published one first
+        shown = [h.removesuffix(" (published)") for h in head[1:]]
+        # The printed table of the same root: figure, then each methodology.
         lines = out.splitlines()
         start = next(i for i, line in enumerate(lines) if line.strip() == f"{root} — coherence")
-        assert lines[start + 1].split() == ["figure", "v1", "v2"]
+        heads = lines[start + 1].split()[1:]
+        assert sorted(heads) == sorted(shown)
         printed = {}
         for line in lines[start + 3 :]:
             if not line.startswith(" "):
                 break
-            figure, v1, v2 = re.split(r"\s{2,}", line.strip())
-            printed[figure] = [v2, v1]
-        assert {figure: cells for figure, *cells in body} == printed
+            figure, *cells = re.split(r"\s{2,}", line.strip())
+            printed[figure] = dict(zip(heads, cells, strict=True))
+        assert {figure: dict(zip(shown, cells, strict=True)) for figure, *cells in body} == printed
         stored = index_rows(
             data_dir,
             "select methodology_version as m, count(*) as n, count(*) filter (where "
             "(upper_barrier - lower_barrier) / close > 0.10) as wide from latest_snapshots "
-            f"where root = '{root}' and author = 'callbook' group by all order by m desc",
+            f"where root = '{root}' and author = 'callbook' group by all",
         )
-        assert body[0] == ["calls", *(f"{r['n']:,}" for r in stored)]
-        wide = next(cells for figure, *cells in body if figure == "band_too_wide_pct")
-        assert [c.split(" ")[0] for c in wide] == [f"{r['wide']:,}" for r in stored]
+        assert printed["calls"] == {r["m"]: f"{r['n']:,}" for r in stored}
+        wide = {m: cell.split(" ")[0] for m, cell in printed["band_too_wide_pct"].items()}
+        assert wide == {r["m"]: f"{r['wide']:,}" for r in stored}
     scoreboard = (site / "scoreboard.html").read_text()
     assert "Raw RPS does not rank methodologies: each forecasts a different event" in scoreboard
     assert 'href="call-quality.html#coherence"' in scoreboard

@@ -88,7 +88,7 @@ POINTS: dict[int, str] = {
     1: "the thesis follows the evidence",
     2: "one invalidation level",
     3: "scenarios that say something",
-    4: "stable probabilities, every move explained",
+    4: "stable probabilities",
     5: "statements that discriminate",
 }
 
