@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bench_coherence  # noqa: E402
+import bench_coherence
 
 DATES = [
     ("ES", date(2002, 9, 26)),

@@ -128,6 +128,17 @@ def change_words(snapshot: Snapshot, code: str | None) -> str:
     return "" if code is None else str(_parts(snapshot).change_word(code))
 
 
+def level_reason(snapshot: Snapshot, level: Level) -> str:
+    """Why a level is there, in the words of the call's note: its stored reason (v2 stores
+    words), else the words its methodology's parts template renders from the level's stored
+    codes (a ``reason(s, kind, level)`` macro: v3), else nothing."""
+    if level.reason:
+        return level.reason
+    parts = _parts(snapshot)
+    render = getattr(parts, "reason", None)
+    return "" if render is None else str(render(snapshot, level.kind, level))
+
+
 def render_summary_line(snapshot: Snapshot) -> str:
     """One line for tables and logs: root, as-of, revision, trend, perspective, levels, odds.
 

@@ -9,7 +9,7 @@ within the limit, and otherwise takes the level that matters now:
   limit alone where the close is at or below zero: no percentage of such a price means anything);
 * beyond it, the nearest tested structure on that side between ``barrier_min_gap_atr`` ATR and
   the limit: the last two confirmed swing highs (lows), the recent high (low), the 50-day and the
-  200-day;
+  200-day, or the near edge of one of v2's level zones lying across the limit;
 * with none there, a barrier projected at the limit, labelled projected.
 
 Only the barriers move: v2's levels stay as they are (their persistence, widths and order are
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.analysis import barriers
 from pipeline.analysis.prices import front_price, internal_price, published_price, round_to_tick
 from pipeline.analysis.v3.params import V3Params
 
@@ -66,21 +65,34 @@ def barrier_limit(p: V3Params, *, tick: float) -> pl.Expr:
     return limit - tick * pl.col("factor")
 
 
+#: v2's level zones, by prefix: a barrier may move to the near edge of one that lies across the
+#: limit (its far edge, the level's own trigger, beyond it).
+LEVEL_ZONES: tuple[str, ...] = ("line", "bias", "ext", "deep")
+
+
 def _nearest(side: str, p: V3Params) -> tuple[pl.Expr, pl.Expr]:
     """(price, code) of the nearest structure on ``side`` (above / below) between the minimum
-    gap and the limit, in the internal frame; null where there is none."""
+    gap and the limit, in the internal frame; null where there is none. Candidates: ABOVE /
+    BELOW, and the edges of v2's level zones (code ``<prefix>_edge``)."""
     sign = 1.0 if side == "above" else -1.0
-    candidates = ABOVE if side == "above" else BELOW
+    candidates: list[tuple[pl.Expr, str]] = [
+        (pl.col(c), name) for c, name in (ABOVE if side == "above" else BELOW)
+    ]
+    candidates += [
+        (internal_price(pl.col(f"{prefix}_{edge}")), f"{prefix}_edge")
+        for prefix in LEVEL_ZONES
+        for edge in ("low", "high")
+    ]
     close, gap, limit = pl.col("close"), p.barrier_min_gap_atr * pl.col("atr14"), pl.col("_limit")
 
-    def distance(column: str) -> pl.Expr:
-        d = sign * (pl.col(column) - close)
+    def distance(price: pl.Expr) -> pl.Expr:
+        d = sign * (price - close)
         return pl.when((d >= gap) & (d <= limit)).then(d)
 
-    nearest = pl.min_horizontal(*(distance(c) for c, _ in candidates))
+    nearest = pl.min_horizontal(*(distance(price) for price, _ in candidates))
     code = pl.lit(None, dtype=pl.String)
-    for column, name in reversed(candidates):  # the first of equals wins
-        code = pl.when(distance(column) == nearest).then(pl.lit(name)).otherwise(code)
+    for price, name in reversed(candidates):  # the first of equals wins
+        code = pl.when(distance(price) == nearest).then(pl.lit(name)).otherwise(code)
     return close + sign * nearest, code
 
 
@@ -193,13 +205,15 @@ def _sticky_barriers(frame: pl.DataFrame, p: V3Params) -> pl.DataFrame:
 
 def with_targets(table: pl.DataFrame, p: V3Params, *, tick: float) -> pl.DataFrame:
     """Each directional scenario's target zone (front-contract prices) a meaningful step beyond
-    its trigger: ``<scenario>_target_low`` / ``_high`` and ``<scenario>_target_basis`` (``level``:
-    v2's extension or deeper level, which starts at least ``target_min_atr`` beyond the trigger;
-    ``projected``: a zone ``target_step_atr`` beyond it, ``target_width_atr`` wide).
+    its trigger: ``<scenario>_target_low`` / ``_high`` and ``<scenario>_target_basis``
+    (``level``: the nearest of v2's level zones whose near edge lies ``target_min_atr`` to
+    ``target_max_atr`` beyond the trigger; ``projected``: with none, a zone ``target_step_atr``
+    beyond it, ``target_width_atr`` wide).
 
-    >>> frame = pl.DataFrame({"orientation": ["up"], "upper_barrier": [110.0],
-    ...     "lower_barrier": [90.0], "ext_low": [110.5], "ext_high": [111.0],
-    ...     "deep_low": [80.0], "deep_high": [82.0], "atr14": [2.0], "factor": [1.0]})
+    >>> frame = pl.DataFrame({"upper_barrier": [110.0], "lower_barrier": [90.0],
+    ...     "line_low": [89.0], "line_high": [90.0], "bias_low": [109.0], "bias_high": [110.0],
+    ...     "ext_low": [110.5], "ext_high": [111.0], "deep_low": [85.0], "deep_high": [87.0],
+    ...     "atr14": [2.0], "factor": [1.0]})
     >>> with_targets(frame, V3Params(), tick=0.25).select(
     ...     "bull_target_low", "bull_target_high", "bull_target_basis", "bear_target_basis").row(0)
     (112.0, 113.0, 'projected', 'level')
@@ -210,22 +224,37 @@ def with_targets(table: pl.DataFrame, p: V3Params, *, tick: float) -> pl.DataFra
         ("bull", 1.0, pl.col("upper_barrier")),
         ("bear", -1.0, pl.col("lower_barrier")),
     ):
-        low, high = barriers.scenario_target(name)
-        near = low if sign > 0 else high
-        ok = (sign * (near - trigger) >= p.target_min_atr * atr).fill_null(False)
+        near_edge = "low" if sign > 0 else "high"
+
+        def beyond(prefix: str, sign: float = sign, trigger: pl.Expr = trigger,
+                   near_edge: str = near_edge) -> pl.Expr:  # fmt: skip
+            d = sign * (pl.col(f"{prefix}_{near_edge}") - trigger)
+            return pl.when((d >= p.target_min_atr * atr) & (d <= p.target_max_atr * atr)).then(d)
+
+        nearest = pl.min_horizontal(*(beyond(prefix) for prefix in LEVEL_ZONES))
+        low: pl.Expr = pl.lit(None, dtype=pl.Float64)
+        high: pl.Expr = pl.lit(None, dtype=pl.Float64)
+        for prefix in reversed(LEVEL_ZONES):
+            hit = beyond(prefix) == nearest
+            low = pl.when(hit).then(pl.col(f"{prefix}_low")).otherwise(low)
+            high = pl.when(hit).then(pl.col(f"{prefix}_high")).otherwise(high)
         step = round_to_tick(trigger + sign * p.target_step_atr * atr, tick=tick)
         far = round_to_tick(
             trigger + sign * (p.target_step_atr + p.target_width_atr) * atr, tick=tick
         )
+        found = nearest.is_not_null()
         out += [
-            pl.when(ok).then(low).otherwise(step if sign > 0 else far).alias(f"{name}_target_low"),
-            pl.when(ok)
+            pl.when(found)
+            .then(low)
+            .otherwise(step if sign > 0 else far)
+            .alias(f"{name}_target_low"),
+            pl.when(found)
             .then(high)
             .otherwise(far if sign > 0 else step)
             .alias(f"{name}_target_high"),
             pl.when(trigger.is_null())
             .then(None)
-            .when(ok)
+            .when(found)
             .then(pl.lit("level"))
             .otherwise(pl.lit("projected"))
             .alias(f"{name}_target_basis"),

@@ -41,9 +41,12 @@ class V3Params(V2Params):
     barrier_min_gap_atr: float = 0.5
     barrier_zone_atr: float = 0.25  # a moved barrier's zone: this wide, on its far side
     # A scenario's target zone starts at least target_min_atr beyond its trigger: the level
-    # beyond (v2's extension or deeper level) where it does, else a zone projected
+    # beyond (the nearest of v2's level zones within target_max_atr) where one does, else a zone projected
     # target_step_atr beyond the trigger, target_width_atr wide, and labelled projected.
     target_min_atr: float = 0.5
+    target_max_atr: float = (
+        3.0  # ... and at most this far (a level further is no 20-session target)
+    )
     target_step_atr: float = 1.0
     target_width_atr: float = 0.5
 
