@@ -8,6 +8,7 @@ status so far of open calls, and writes one reliability chart per group under
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -129,14 +130,26 @@ class Quality:
 
     by_root: list[tuple[str, pl.DataFrame]]  # per root: the properties by methodology
     paired: pl.DataFrame  # pipeline.report.audit.paired_view (no rows: no pair to compare)
+    #: per root: the coherence checker's figures by methodology (pipeline.report.audit.
+    #: coherence_views), and how many calls were checked now and kept from an earlier run
+    coherence: list[tuple[str, pl.DataFrame]] = field(default_factory=list)
+    coherence_checked: tuple[int, int, float] = (0, 0, 0.0)  # checked, kept, seconds
 
 
 class NothingToJudge(LookupError):
     """No stored model calls of the source to judge."""
 
 
-def quality(settings: Settings, *, root: str | None, boot: int) -> Quality:
-    """The call quality of the stored model calls of ``settings.source`` (one root or all)."""
+def quality(
+    settings: Settings,
+    *,
+    root: str | None,
+    boot: int,
+    progress: Callable[[str], None] | None = None,
+) -> Quality:
+    """The call quality of the stored model calls of ``settings.source`` (one root or all), and
+    their coherence (flows.coherence; ``progress`` is told each root and methodology checked)."""
+    from flows.coherence import coherence_report
     from flows.quality import quality_report
     from pipeline.audit.quality import QUALITY_COLUMNS, transposed_quality
 
@@ -147,6 +160,14 @@ def quality(settings: Settings, *, root: str | None, boot: int) -> Quality:
             roots=[root] if root else None,
             params=QualityParams(n_boot=boot),
             registry=settings.registry,
+            compared=settings.methodologies,
+        )
+        coherence = coherence_report(
+            wh,
+            source=settings.source,
+            data_dir=settings.data_dir,
+            roots=[root] if root else None,
+            progress=progress,
         )
     if report.table.height == 0:
         raise NothingToJudge(
@@ -156,4 +177,6 @@ def quality(settings: Settings, *, root: str | None, boot: int) -> Quality:
     return Quality(
         by_root=list(transposed_quality(report.table, QUALITY_COLUMNS)),
         paired=text.paired_view(report.scores) if report.scores.height else pl.DataFrame(),
+        coherence=text.coherence_views(coherence.table, coherence.violations),
+        coherence_checked=(coherence.checked, coherence.kept, coherence.seconds),
     )

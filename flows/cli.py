@@ -224,12 +224,13 @@ def _calls_add(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from flows import audit, printing
+    from flows import audit, console, printing
 
     if args.quality:
         quality = audit.quality(
-            _settings(args, source=args.source), root=_root(args), boot=args.boot
-        )
+            _settings(args, source=args.source), root=_root(args), boot=args.boot,
+            progress=console.warn,
+        )  # fmt: skip
         printing.quality(quality)
         return EXIT_OK
     report = audit.audit(

@@ -144,6 +144,14 @@ def quality(report: Quality) -> None:
     console.say(text.QUALITY_INTRO)
     for root, by_methodology in report.by_root:
         console.print_frame(by_methodology, title=root, wrap=True)
+    if report.coherence:
+        checked, kept, seconds = report.coherence_checked
+        console.say(
+            text.COHERENCE_INTRO,
+            f"{checked:,} calls checked now, {kept:,} kept from an earlier run ({seconds:.1f} s).",
+        )
+        for root, by_methodology in report.coherence:
+            console.print_frame(by_methodology, title=f"{root} — coherence", wrap=True)
     if report.paired.height:
         console.say(text.PAIRED_INTRO)
         console.print_frame(report.paired, wrap=True)

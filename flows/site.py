@@ -109,8 +109,17 @@ def site_code_files() -> list[Path]:
 
 
 def quality_code_files() -> list[Path]:
-    """The code of the call-quality report (its page is redrawn when it changes)."""
-    return [_REPORT_DIR.parent / "audit" / "quality.py", Path(__file__).with_name("quality.py")]
+    """The code of the call-quality report and of the coherence figures beside it (its page is
+    redrawn when it changes)."""
+    from flows.coherence import coherence_code_files
+
+    here = Path(__file__)
+    return [
+        _REPORT_DIR.parent / "audit" / "quality.py",
+        here.with_name("quality.py"),
+        here.with_name("coherence.py"),
+        *coherence_code_files(),
+    ]
 
 
 def code_hash(files: list[Path]) -> str:
@@ -154,6 +163,7 @@ def build_site(
             published=settings.published_methodology,
             fresh=fresh,
             root_order=settings.roots,
+            data_dir=settings.data_dir,
         )
         for path, inputs, render in builder.site():
             manifest[path] = inputs
@@ -201,9 +211,11 @@ class _Builder:
         published: str,
         fresh: Callable[[str, str], bool],
         root_order: tuple[str, ...] = (),
+        data_dir: Path | None = None,
     ) -> None:
         self.reader = reader
         self.root_order = root_order
+        self.data_dir = data_dir  # where the coherence checker's findings are kept (None: not)
         self.now = now
         self.code = code
         self.fresh = fresh
@@ -566,8 +578,10 @@ class _Builder:
         )
 
         def render_call_quality() -> str:
+            from flows.coherence import coherence_report
             from flows.quality import quality_report
             from pipeline.audit.quality import QUALITY_COLUMNS, QualityParams, transposed_quality
+            from pipeline.report.audit import coherence_views
 
             # Its paired scores are not shown (the scoreboard compares methodologies): the
             # fewest bootstrap replicates the interval accepts keep them cheap.
@@ -583,6 +597,13 @@ class _Builder:
                     source: transposed_quality(r.table, QUALITY_COLUMNS)
                     for source, r in reports.items()
                     if r.table.height
+                },
+                coherence={
+                    source: coherence_views(c.table, c.violations)
+                    for source in model_sources
+                    if (
+                        c := coherence_report(reader.wh, source=source, data_dir=self.data_dir)
+                    ).table.height
                 },
             )
 

@@ -10,7 +10,8 @@ Every methodology offers one interface (:class:`Methodology`): its call table an
 (composed from the shared steps of :mod:`pipeline.analysis.steps`), :meth:`Methodology.analyse`
 (the one driver), its parameters and their hash, the content columns and the hash scheme of its
 snapshots (:mod:`pipeline.analysis.canonical`), its tuning declaration (:class:`Tuning`), the
-name of its note templates (``pipeline/report/notes/<name>.md.j2``) and its statement checker.
+name of its note templates (``pipeline/report/notes/<name>.md.j2``), its statement checker and
+what the coherence checker needs to know of it (:func:`coherence_settings`).
 How to add one: /work/notes/method.md, "How to add a methodology" (and the module docstring of
 :mod:`pipeline.analysis.steps`).
 
@@ -146,6 +147,13 @@ class Methodology:
     note_template: str | None = None
     #: (call table, *, tick) -> its false statements (session_date, fact, detail); None: none
     statement_checker: Callable[..., pl.DataFrame] | None = None
+    #: How the coherence checker (pipeline.audit.coherence) reads its calls, as plain data
+    #: (analysis never imports the audit): overrides of ``CoherenceParams`` fields, e.g. its
+    #: stated band limits ``(("band_max_pct", 0.10),)``, and phrases its templates use that the
+    #: checker's ``Lexicon`` lacks (``Lexicon.extended`` keywords), e.g.
+    #: ``(("thesis_markers", ("our call:",)),)``. Empty: the checker's defaults.
+    coherence_params: tuple[tuple[str, Any], ...] = ()
+    coherence_lexicon: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if self.note_template is None:  # named after the version (a variant keeps its own)
@@ -380,3 +388,19 @@ def statement_checker(methodology_version: str) -> Callable[..., pl.DataFrame] |
     if methodology_version in _LOADERS:
         return get(methodology_version).statement_checker
     return None
+
+
+def coherence_settings(
+    methodology_version: str,
+) -> tuple[dict[str, Any], dict[str, tuple[str, ...]]]:
+    """What a stored call's methodology declares for the coherence checker: (parameter
+    overrides, lexicon additions); none for analyst calls and a methodology this code does not
+    register.
+
+    >>> coherence_settings("v1"), coherence_settings("old-variant")
+    (({}, {}), ({}, {}))
+    """
+    if methodology_version in _LOADERS:
+        m = get(methodology_version)
+        return dict(m.coherence_params), dict(m.coherence_lexicon)
+    return {}, {}

@@ -266,23 +266,32 @@ def paired_scores(
     a: pl.DataFrame, b: pl.DataFrame, params: QualityParams
 ) -> dict[str, PairedDifference]:
     """Two methodologies' scores on the sessions both resolved (``scored_calls`` frames):
-    mean RPS difference a - b, and the difference of their RPS relative to each one's own
-    climatology (each is scored on its own barriers, so the second is the fairer comparison).
-    Negative favours ``a``. Intervals by the audit's one rule (:func:`paired_difference`: blocks
-    of ``SKILL_BLOCK_HORIZONS`` horizons, Student-t); fewer than ``MIN_INTERVAL_HORIZONS``
-    horizons of common sessions give no figures at all (an empty dict), never a narrow interval."""
+    the difference a - b of their RPS relative to each one's own point-in-time climatology
+    (``rps_vs_climatology``) and, where both frames carry ``geo_rps``, to each one's own
+    barrier-geometry reference (``rps_vs_geometry``), and the raw RPS difference (``rps``).
+    Each methodology forecasts its own event (its scenarios resolve on its own barriers), so
+    the raw difference does not rank them; the relative ones do. Negative favours ``a``.
+    Intervals by the audit's one rule (:func:`paired_difference`: blocks of
+    ``SKILL_BLOCK_HORIZONS`` horizons, Student-t); fewer than ``MIN_INTERVAL_HORIZONS`` horizons
+    of common sessions give no figures at all (an empty dict), never a narrow interval."""
     both = a.join(b, on="session_date", suffix="_b").sort("session_date")
     horizon = params.horizon_sessions
     if both.height < MIN_INTERVAL_HORIZONS * horizon:
         return {}
+    references = [("rps_vs_climatology", "clim_rps")]
+    if "geo_rps" in a.columns and "geo_rps" in b.columns:
+        references.append(("rps_vs_geometry", "geo_rps"))
     return {
         "rps": paired_difference(both["rps"], both["rps_b"], horizon=horizon, n_boot=params.n_boot),
-        "rps_vs_climatology": paired_difference(
-            both["rps"] - both["clim_rps"],
-            both["rps_b"] - both["clim_rps_b"],
-            horizon=horizon,
-            n_boot=params.n_boot,
-        ),
+        **{
+            name: paired_difference(
+                both["rps"] - both[reference],
+                both["rps_b"] - both[f"{reference}_b"],
+                horizon=horizon,
+                n_boot=params.n_boot,
+            )
+            for name, reference in references
+        },
     }
 
 

@@ -36,9 +36,27 @@ QUALITY_INTRO = (
     "Call quality — per root and methodology (definitions: pipeline/audit/quality.py). Widths "
     "and distances in ATR(14); runs in sessions."
 )
+#: Why methodologies are compared as they are (point 6 of issue 18): one sentence.
+NOT_RANKED_BY_RPS = (
+    "Raw RPS does not rank methodologies: each forecasts a different event (its scenarios "
+    "resolve on its own barriers), so one can score lower only because its question is easier; "
+    "compare what is comparable: skill against each one's own point-in-time climatology and "
+    "barrier geometry, calibration, and coherence."
+)
 PAIRED_INTRO = (
-    "v2 - v1 on the same sessions — mean RPS difference (negative favours v2) with a 90 % "
-    "block-bootstrap interval; each call resolved on its own barriers."
+    "Methodologies on the same sessions (A - B, negative favours A; 90 % block-bootstrap "
+    "intervals). " + NOT_RANKED_BY_RPS + " Here: each one's RPS less its own climatology "
+    "reference's, then less its own barrier-geometry reference's, differenced; the raw RPS "
+    "difference last, for reference only. Calibration: `callbook audit`; coherence: above."
+)
+COHERENCE_INTRO = (
+    "Coherence — does each call tell one story? Every stored call's note, rendered as "
+    "`callbook show` renders it, read with its values by the coherence checker (issue 18, "
+    "points 1-5; rules: pipeline/audit/coherence/rules.py). Per rule: violations (share of the "
+    "calls with at least one); per point: the calls with any of its rules. word_does_not_split "
+    "counts words (over all of a root's notes), not calls. Moves: sessions where a scenario's "
+    "probability moved more than 10 / 20 points since the previous call (share of the calls "
+    "that have one). Band: between the barriers, % of price."
 )
 
 
@@ -139,7 +157,7 @@ class ScoreboardText:
 
     scores: pl.DataFrame  # group, calls, RPS against the reference, skill with its interval
     details: pl.DataFrame  # group, as-of range, climatology basis, Brier and log score
-    notes: list[str]  # why a group has no interval
+    notes: list[str]  # why methodologies are not ranked by RPS; why a group has no interval
 
 
 def scoreboard_text(board: pl.DataFrame) -> ScoreboardText:
@@ -171,6 +189,8 @@ def scoreboard_text(board: pl.DataFrame) -> ScoreboardText:
         for r in rows
     ]
     notes = [f"no interval for {group_label(r)}: {r['interval']}" for r in rows if r["interval"]]
+    if len({r["methodology_version"] for r in rows if r["author"] == "callbook"}) > 1:
+        notes.insert(0, f"{NOT_RANKED_BY_RPS} (Coherence: `callbook audit --quality`.)")
     return ScoreboardText(pl.DataFrame(scores), pl.DataFrame(details), notes)
 
 
@@ -212,17 +232,111 @@ def chart_name(row: Mapping[str, Any]) -> str:
 
 
 def paired_view(scores: pl.DataFrame) -> pl.DataFrame:
-    """The paired v2 - v1 differences, one readable cell each."""
-
-    def interval(prefix: str) -> pl.Expr:
-        return pl.format(
-            "{} [{}, {}]",
-            *(pl.col(f"{prefix}_{part}").round(4) for part in ("difference", "low", "high")),
-        )
-
-    return scores.select(
-        "root",
-        "sessions",
-        interval("rps").alias("RPS v2 - v1"),
-        interval("vs_climatology").alias("(RPS - ref RPS) v2 - v1"),
+    """The paired differences of each pair of methodologies, one readable cell each: relative
+    to each one's own references first, the raw RPS difference last."""
+    columns = (
+        ("vs_climatology", "vs own climatology"),
+        ("vs_geometry", "vs own geometry"),
+        ("rps", "raw RPS (not a ranking)"),
     )
+    rows = [
+        {
+            "root": r["root"],
+            "A - B": r["compared"],
+            "sessions": f"{r['sessions']:,}",
+            **{
+                heading: interval_text(
+                    r[f"{prefix}_difference"], r[f"{prefix}_low"], r[f"{prefix}_high"], None
+                )
+                for prefix, heading in columns
+            },
+        }
+        for r in scores.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows)
+
+
+def coherence_views(
+    table: pl.DataFrame, violations: pl.DataFrame
+) -> list[tuple[str, pl.DataFrame]]:
+    """Per root, the coherence checker's figures as rows (grouped by issue 18's points: the
+    calls with any of a point's rules, then each rule) and the methodologies as columns.
+
+    ``table``: :meth:`pipeline.audit.coherence.CoherenceReport.table` rows; ``violations``: its
+    VIOLATION_SCHEMA rows (for the calls with at least one violation of a rule or point)."""
+    key = ["root", "methodology"]
+    dated = violations.filter(pl.col("as_of").is_not_null())
+    with_rule = {
+        (r, m, rule): n
+        for r, m, rule, n in dated.group_by(*key, "rule").agg(pl.col("as_of").n_unique()).rows()
+    }
+    with_point = {
+        (r, m, point): n
+        for r, m, point, n in dated.group_by(*key, "point").agg(pl.col("as_of").n_unique()).rows()
+    }
+    out = []
+    for (root,), part in table.sort(key).group_by(["root"], maintain_order=True):
+        columns = [
+            _coherence_column(
+                c,
+                {
+                    rule: n
+                    for (r, m, rule), n in with_rule.items()
+                    if (r, m) == (root, c["methodology"])
+                },
+                {p: n for (r, m, p), n in with_point.items() if (r, m) == (root, c["methodology"])},
+            )
+            for c in part.iter_rows(named=True)
+        ]
+        rows = [[label, *(col[i][1] for col in columns)] for i, (label, _) in enumerate(columns[0])]
+        frame = pl.DataFrame(rows, schema=["figure", *part["methodology"]], orient="row")
+        out.append((str(root), frame))
+    return out
+
+
+def _coherence_column(
+    c: Mapping[str, Any], calls_with_rule: Mapping[str, int], calls_with_point: Mapping[int, int]
+) -> list[tuple[str, str]]:
+    """One methodology's cells of :func:`coherence_views`, (figure, cell) in row order."""
+    from pipeline.audit.coherence import POINTS, RULES
+
+    cells = [("calls", f"{c['calls']:,}")]
+    for point, what in POINTS.items():
+        cells.append((f"{point} {what}", _count_share(c, calls_with_point.get(point, 0))))
+        for rule in (r for r in RULES if r.point == point):
+            if rule.id == "word_does_not_split":  # over all of a root's notes: words, not calls
+                cells.append((f"  {rule.id}", f"{c[rule.id]:,} words"))
+            else:
+                cells.append(
+                    (f"  {rule.id}", _count_share(c, c[rule.id], calls_with_rule.get(rule.id, 0)))
+                )
+        if point == 3:
+            cells.append(("  band median / max", _pair(c["band_pct_median"], c["band_pct_max"])))
+            cells.append(
+                (
+                    "  crash calls: band median / max",
+                    f"{c['crash_calls']:,}: "
+                    + _pair(c["crash_band_pct_median"], c["crash_band_pct_max"]),
+                )
+            )
+        if point == 4:
+            for over in ("10", "20"):
+                count, share = c[f"moves_over_{over}"], c[f"moves_over_{over}_share"]
+                cells.append((f"  moves > {over} points", f"{count:,} ({_percent(share)})"))
+    return cells
+
+
+def _count_share(call: Mapping[str, Any], count: int, calls_with: int | None = None) -> str:
+    """``1,290 (24.5%)``: a count and the share of the calls it concerns (``calls_with``: the
+    calls with at least one, where a rule may fire more than once in a call)."""
+    share = (count if calls_with is None else calls_with) / call["calls"] if call["calls"] else None
+    return f"{count:,} ({_percent(share)})"
+
+
+def _percent(share: float | None) -> str:
+    """``24.5%``; "-" for none (``None`` or NaN)."""
+    return MISSING if share is None or share != share else f"{100 * share:.1f}%"
+
+
+def _pair(a: float | None, b: float | None) -> str:
+    return f"{_percent(a)} / {_percent(b)}"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import EXIT_FAILED, EXIT_OK, main
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
 from tests.fakes.clock import frozen_clock
 from tests.support.sql import query
 from warehouse.store import Warehouse
@@ -116,7 +117,14 @@ def test_audit_prints_scoreboard_and_calibration_and_writes_a_chart(
 def test_audit_quality_prints_the_call_quality_of_v1_and_v2(data_dir: Path, capsys) -> None:
     assert run(data_dir, "audit", "--quality", "--boot", "100") == EXIT_OK
     out = capsys.readouterr().out
-    assert "Call quality" in out and "v2 - v1 on the same sessions" in out
+    assert "Call quality" in out and "Methodologies on the same sessions" in out
+    text = " ".join(out.split())
+    assert "Raw RPS does not rank methodologies: each forecasts a different event" in text
+    published, *others = DEFAULT_METHODOLOGIES
+    for root in ("RTY", "ES"):  # the published one against each other one, on each root
+        for other in others:
+            assert re.search(rf"^ {root} +{published} - {other} +\d", out, re.M)
+        assert f"{root} — coherence" in out
     for figure in ("zones > 1.25 ATR", "close in line", "false statements", "crash as range"):
         assert figure in out
     assert "RTY" in out and "ES" in out

@@ -21,8 +21,14 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import duckdb
+import polars as pl
 import pytest
+
+if TYPE_CHECKING:
+    from pipeline.audit.coherence import CoherenceReport
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLBOOK = Path(sys.executable).with_name("callbook")
@@ -277,3 +283,131 @@ def test_reads_import_only_what_they_use(book: Book) -> None:
         assert loaded.isdisjoint(HEAVY), (name, loaded & set(HEAVY))
         if name in ("status", "show", "calls list", "help"):
             assert "pyarrow" not in loaded, name
+
+
+# --- audit --quality: the coherence checker's figures (issue 18, point 7) ----------------------
+
+
+def coherence_table(out: str, root: str) -> dict[str, dict[str, str]]:
+    """``root``'s coherence table as printed: figure -> methodology -> cell."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == f"{root} — coherence")
+    heads = lines[start + 1].split()
+    assert heads[0] == "figure" and set(lines[start + 2].strip()) == {"─"}
+    table = {}
+    for line in lines[start + 3 :]:
+        if not line.startswith(" "):
+            break
+        figure, *cells = re.split(r"\s{2,}", line.strip())
+        table[figure] = dict(zip(heads[1:], cells, strict=True))
+    return table
+
+
+def checked_in_process(data: Path) -> tuple[CoherenceReport, pl.DataFrame]:
+    """The oracle: RTY's stored model calls read here, their notes rendered as `callbook show`
+    renders them, and checked all at once (check_calls: not the command's call-by-call path
+    nor its kept findings)."""
+    from pipeline.analysis.assemble import snapshots_from_frame
+    from pipeline.audit.coherence import StoredCall, check_calls
+    from pipeline.report.note import render_note
+    from warehouse.store import Warehouse
+
+    with Warehouse.open_reader(data / "warehouse.duckdb") as wh:
+        rows = wh.snapshot_rows("RTY", author="callbook", source="demo").sort("as_of")
+    calls = []
+    for (_,), part in rows.group_by(["methodology_version"]):
+        snapshots = snapshots_from_frame(part)
+        for i, (values, snapshot) in enumerate(zip(part.to_dicts(), snapshots, strict=True)):
+            note = render_note(snapshot, previous=snapshots[i - 1] if i else None)
+            calls.append(StoredCall(values, note))
+    return check_calls(calls), rows
+
+
+def share(n: int, of: int) -> str:
+    return f"{n:,} ({100 * n / of:.1f}%)"
+
+
+def test_audit_quality_prints_the_coherence_figures_of_every_stored_call(
+    book: Book, tmp_path: Path
+) -> None:
+    from pipeline.audit.coherence import RULES, CoherenceParams
+
+    data = tmp_path / "data"
+    shutil.copytree(book.data, data)
+    ran = callbook(data, book.env, "audit", "--quality", "--boot", "100")
+    assert ran.code == 0, ran.err
+    assert ran.widest() <= WIDTH
+    printed = coherence_table(ran.out, "RTY")
+    report, rows = checked_in_process(data)
+    table = {r["methodology"]: r for r in report.table().iter_rows(named=True)}
+    violations = report.violations.filter(pl.col("as_of").is_not_null())
+    stored = sorted(set(rows["methodology_version"]))
+    assert sorted(table) == stored and "v2" in stored  # every stored methodology, v2 among them
+    for m in stored:
+        assert f"coherence: RTY {m}: 85 calls, 85 checked now, 0 kept (" in ran.err
+    for m, figures in table.items():
+        n = figures["calls"]
+        assert printed["calls"][m] == f"{n:,}" == "85"  # the book's RTY sessions with a call
+        of_m = violations.filter(pl.col("methodology") == m)
+        for rule in RULES:
+            cell = printed[rule.id][m]
+            if rule.id == "word_does_not_split":
+                assert cell == f"{figures[rule.id]:,} words"
+                continue
+            with_it = of_m.filter(pl.col("rule") == rule.id)["as_of"].n_unique()
+            assert cell == f"{figures[rule.id]:,} ({100 * with_it / n:.1f}%)", rule.id
+        for point in range(1, 6):
+            label = next(f for f in printed if f.startswith(f"{point} "))
+            with_any = of_m.filter(pl.col("point") == point)["as_of"].n_unique()
+            assert printed[label][m] == share(with_any, n)
+
+    # Values alone, without the checker: the band between the barriers and the moves.
+    limits = CoherenceParams()
+    for (m,), part in rows.group_by(["methodology_version"]):
+        band = part["upper_barrier"] - part["lower_barrier"]
+        wide = int((band / part["close"] > limits.band_max_pct).sum())
+        assert printed["band_too_wide_pct"][m].startswith(f"{wide:,} (")
+        moved = part.select(
+            pl.max_horizontal(pl.col(c).diff().abs() for c in ("p_bear", "p_sideways", "p_bull"))
+        ).to_series()
+        over = int((moved > limits.move_points).sum())
+        assert printed["moves > 10 points"][m] == share(over, part.height - 1)
+    assert table["v2"]["band_too_wide_pct"] + table["v1"]["band_too_wide_pct"] > 0
+
+    # A second run checks nothing again: every call's findings were kept.
+    again = callbook(data, book.env, "audit", "--quality", "--boot", "100")
+    for m in stored:
+        assert f"coherence: RTY {m}: 85 calls, 0 checked now, 85 kept (" in again.err
+    assert coherence_table(again.out, "RTY") == printed
+
+    # Planted: a Bullish v2 call whose bull scenario becomes the least likely, re-derived (a new
+    # content hash). Its note still says the advance continues: one more thesis_least_likely;
+    # it and the call after it (whose "What changed" compares with it) are checked again.
+    flagged = set(violations.filter((pl.col("methodology") == "v2")
+                                    & (pl.col("rule") == "thesis_least_likely"))["as_of"])  # fmt: skip
+    v2 = rows.filter(pl.col("methodology_version") == "v2")
+    planted = v2.filter(
+        (pl.col("primary_trend") == "Bullish") & ~pl.col("as_of").is_in(list(flagged))
+    ).row(10, named=True)
+    assert planted["as_of"] < v2["as_of"].max()
+    for name in ("warehouse.duckdb", "warehouse.read.duckdb"):
+        con = duckdb.connect(str(data / name))
+        try:
+            con.execute(
+                "update snapshots set p_bear = 0.5, p_sideways = 0.4, p_bull = 0.1, "
+                "content_hash = 'planted' where snapshot_id = $id",
+                {"id": planted["snapshot_id"]},
+            )
+        finally:
+            con.close()
+    third = callbook(data, book.env, "audit", "--quality", "--boot", "100")
+    assert third.code == 0, third.err
+    assert "coherence: RTY v2: 85 calls, 2 checked now, 83 kept (" in third.err
+    after = coherence_table(third.out, "RTY")
+    expected = table["v2"]["thesis_least_likely"] + 1
+    assert after["thesis_least_likely"]["v2"].startswith(f"{expected:,} (")
+    for m in (m for m in stored if m != "v2"):
+        assert f"coherence: RTY {m}: 85 calls, 0 checked now, 85 kept (" in third.err
+        assert {f: cells[m] for f, cells in after.items()} == {
+            f: cells[m] for f, cells in printed.items()
+        }

@@ -14,6 +14,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import polars as pl
@@ -21,6 +22,7 @@ import pytest
 
 from flows.cli import EXIT_OK, main
 from flows.site import build_site
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
 from pipeline.market.calendar import last_completed_session
 from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.schema import Batch
@@ -238,6 +240,77 @@ def revise_close(data_dir: Path, root: str, days: list[date], *, by: float, at: 
         result = ValidationResult("passed", revised, empty_findings(), "test", "1")
         outcome = wh.load_batch(batch, result, run_id="test", recorded_at=at, duplicate=duplicate)
     assert outcome.revised == revised.height > 0
+
+
+class _Tables(HTMLParser):
+    """The rows of every ``<table class="coherence">`` of a page, by its ``data-root``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._root: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "table" and found.get("class") == "coherence":
+            self._root = found["data-root"]
+            self.tables[str(self._root)] = []
+        elif self._root and tag == "tr":
+            self.tables[self._root].append([])
+        elif self._root and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._root and tag in ("td", "th") and self._cell is not None:
+            self.tables[self._root][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._root = None
+
+
+def test_the_call_quality_page_shows_the_coherence_figures_audit_quality_prints(
+    data_dir: Path, site: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    parser = _Tables()
+    parser.feed((site / "call-quality.html").read_text())
+    assert list(parser.tables) == list(ROOTS)  # the site's root order
+    assert cli(data_dir, "audit", "--quality", "--boot", "100") == EXIT_OK
+    out = capsys.readouterr().out
+    published = DEFAULT_METHODOLOGIES[0]
+    for root, rows in parser.tables.items():
+        head, *body = rows
+        assert head[:2] == ["figure", f"{published} (published)"]  # the published one first
+        shown = [h.removesuffix(" (published)") for h in head[1:]]
+        # The printed table of the same root: figure, then each methodology.
+        lines = out.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.strip() == f"{root} — coherence")
+        heads = lines[start + 1].split()[1:]
+        assert sorted(heads) == sorted(shown)
+        printed = {}
+        for line in lines[start + 3 :]:
+            if not line.startswith(" "):
+                break
+            figure, *cells = re.split(r"\s{2,}", line.strip())
+            printed[figure] = dict(zip(heads, cells, strict=True))
+        assert {figure: dict(zip(shown, cells, strict=True)) for figure, *cells in body} == printed
+        stored = index_rows(
+            data_dir,
+            "select methodology_version as m, count(*) as n, count(*) filter (where "
+            "(upper_barrier - lower_barrier) / close > 0.10) as wide from latest_snapshots "
+            f"where root = '{root}' and author = 'callbook' group by all",
+        )
+        assert printed["calls"] == {r["m"]: f"{r['n']:,}" for r in stored}
+        wide = {m: cell.split(" ")[0] for m, cell in printed["band_too_wide_pct"].items()}
+        assert wide == {r["m"]: f"{r['wide']:,}" for r in stored}
+    scoreboard = (site / "scoreboard.html").read_text()
+    assert "Raw RPS does not rank methodologies: each forecasts a different event" in scoreboard
+    assert 'href="call-quality.html#coherence"' in scoreboard
 
 
 # --- terminal layouts -------------------------------------------------------------------------

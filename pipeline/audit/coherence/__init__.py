@@ -12,6 +12,10 @@ word things differently with its own.
     report.calls                           # one row per call checked (CALL_SCHEMA): the figures' base
     report.table()                         # one row per root and methodology: counts per rule, figures
 
+One call at a time (:func:`check_call`, with the values of the call before it): its findings
+(:class:`CallCheck`) depend on nothing else, so a caller may keep them and check only calls it
+has not seen; :func:`report_of` puts such findings together as :func:`check_calls` does.
+
 Calls are grouped by (root, methodology) and ordered by as-of date; the previous call of a group
 is what the probability-stability rule compares with, and each group's notes together are what
 the qualitative-word rule counts.
@@ -19,8 +23,10 @@ the qualitative-word rule counts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -30,11 +36,11 @@ from pipeline.audit.coherence.reading import (
     SCENARIO_NAMES,
     Lexicon,
     NoteReading,
-    Sentence,
     read_note,
 )
 from pipeline.audit.coherence.rules import (
     CALL_RULES,
+    POINTS,
     RULES,
     CallValues,
     CoherenceParams,
@@ -48,15 +54,19 @@ from pipeline.audit.coherence.rules import (
 
 __all__ = [
     "CALL_SCHEMA",
+    "POINTS",
     "RULES",
     "VIOLATION_SCHEMA",
+    "CallCheck",
     "CoherenceParams",
     "CoherenceReport",
     "Lexicon",
     "StoredCall",
     "Violation",
+    "check_call",
     "check_calls",
     "read_note",
+    "report_of",
 ]
 
 #: Perspectives of a falling market (the vocabulary of v2; v3 keeps the words).
@@ -113,6 +123,46 @@ class CoherenceReport:
         return coherence_table(self.violations, self.calls, self.params)
 
 
+@dataclass(frozen=True)
+class CallCheck:
+    """What the checker found in one call: a pure function of the call, the values of the call
+    before it (same root and methodology), the parameters and the lexicon."""
+
+    violations: tuple[Violation, ...]  # of the per-call rules and the probability-move rule
+    facts: Mapping[str, Any]  # its CALL_SCHEMA row
+    words: Mapping[str, Mapping[str, int]]  # word family -> word -> sentences (word_cases)
+
+    def as_json(self) -> str:
+        """The findings as JSON text (dates as ISO text), for keeping them between runs."""
+        return json.dumps(
+            {
+                "violations": [
+                    [x.rule, x.root, x.methodology, _iso(x.as_of), x.subject, x.detail, x.value]
+                    for x in self.violations
+                ],
+                "facts": {**self.facts, "as_of": _iso(self.facts["as_of"])},
+                "words": self.words,
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> CallCheck:
+        """The findings :meth:`as_json` wrote.
+
+        >>> check = CallCheck((), {"as_of": date(2020, 3, 16), "move": None}, {"speed": {}})
+        >>> CallCheck.from_json(check.as_json()) == check
+        True
+        """
+        data = json.loads(text)
+        violations = tuple(
+            Violation(rule, root, methodology, _date(as_of), subject, detail, value)
+            for rule, root, methodology, as_of, subject, detail, value in data["violations"]
+        )
+        facts = {**data["facts"], "as_of": _date(data["facts"]["as_of"])}
+        return cls(violations, facts, data["words"])
+
+
 def check_calls(
     calls: Iterable[StoredCall],
     *,
@@ -121,25 +171,70 @@ def check_calls(
 ) -> CoherenceReport:
     """Every violation of every call (see the module docstring)."""
     params = params or CoherenceParams()
-    groups: dict[tuple[str, str], list[tuple[CallValues, str]]] = {}
+    groups: dict[tuple[str, str], list[StoredCall]] = {}
     for call in calls:
         v = CallValues.from_row(call.values)
-        groups.setdefault((v.root, v.methodology), []).append((v, call.note))
+        groups.setdefault((v.root, v.methodology), []).append(call)
+    checks: list[CallCheck] = []
+    for _, group in sorted(groups.items()):
+        group.sort(key=lambda call: call.values["as_of"])
+        previous: Mapping[str, Any] | None = None
+        for call in group:
+            checks.append(check_call(call, previous, params=params, lexicon=lexicon))
+            previous = call.values
+    return report_of(checks, params=params, lexicon=lexicon)
+
+
+def check_call(
+    call: StoredCall,
+    previous: Mapping[str, Any] | None = None,
+    *,
+    params: CoherenceParams | None = None,
+    lexicon: Lexicon = DEFAULT_LEXICON,
+) -> CallCheck:
+    """The findings of one call; ``previous``: the stored values of the call before it of the
+    same root and methodology (None: it is the first), which the probability-move rule reads."""
+    params = params or CoherenceParams()
+    v = CallValues.from_row(call.values)
+    before = None if previous is None else CallValues.from_row(previous)
+    reading = read_note(call.note, lexicon)
     found: list[Violation] = []
-    facts: list[dict[str, Any]] = []
-    for (root, methodology), group in sorted(groups.items()):
-        group.sort(key=lambda item: item[0].as_of)
-        previous: CallValues | None = None
-        sentences: list[Sentence] = []
-        for v, note in group:
-            reading = read_note(note, lexicon)
-            for rule in CALL_RULES:
-                found += rule(v, reading, params)
-            found += probability_moves(v, previous, reading, params)
-            facts.append(_facts(v, previous, reading))
-            sentences += reading.sentences
-            previous = v
-        found += words_that_do_not_split(root, methodology, word_cases(sentences, lexicon), params)
+    for rule in CALL_RULES:
+        found += rule(v, reading, params)
+    found += probability_moves(v, before, reading, params)
+    return CallCheck(
+        tuple(found), _facts(v, before, reading), word_cases(reading.sentences, lexicon)
+    )
+
+
+def report_of(
+    checks: Iterable[CallCheck],
+    *,
+    params: CoherenceParams | None = None,
+    lexicon: Lexicon = DEFAULT_LEXICON,
+) -> CoherenceReport:
+    """The report of calls checked one by one (:func:`check_call`), as :func:`check_calls`
+    makes it: their violations, and per root and methodology the words that do not split its
+    notes (counted over all of them)."""
+    params = params or CoherenceParams()
+    found: list[Violation] = []
+    facts: list[Mapping[str, Any]] = []
+    words: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    families = [family for family, _, _ in lexicon.word_families]
+    for check in checks:
+        found += check.violations
+        facts.append(check.facts)
+        key = (check.facts["root"], check.facts["methodology"])
+        counts = words.setdefault(key, {family: {} for family in families})
+        for family, by_word in check.words.items():
+            into = counts.setdefault(family, {})
+            for word, n in by_word.items():
+                into[word] = into.get(word, 0) + n
+    for (root, methodology), counts in sorted(words.items()):
+        found += words_that_do_not_split(root, methodology, counts, params)
+    # By root, methodology and as-of date (stable: a call's own findings keep their rule order),
+    # each group's words last.
+    found.sort(key=lambda x: (x.root, x.methodology, x.as_of is None, x.as_of or date.min))
     violations = pl.DataFrame(
         [
             {
@@ -242,3 +337,11 @@ def coherence_table(
         )
         .sort(key)
     )
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _date(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)

@@ -83,6 +83,14 @@ RULES: tuple[Rule, ...] = (
     Rule("recovery_two_definitions", 5, "recovery figures of one move that disagree"),
 )
 RULE_POINTS: dict[str, int] = {rule.id: rule.point for rule in RULES}
+#: Issue 18's points 1-5, in its words: what each group of rules enforces.
+POINTS: dict[int, str] = {
+    1: "the thesis follows the evidence",
+    2: "one invalidation level",
+    3: "scenarios that say something",
+    4: "stable probabilities",
+    5: "statements that discriminate",
+}
 
 
 @dataclass(frozen=True)

@@ -610,10 +610,13 @@ def render_scoreboard(
                 "rows": part.to_dicts(),
             }
         )
+    from pipeline.report.audit import NOT_RANKED_BY_RPS
+
     return _render(
         "scoreboard.html.j2",
         paths.SCOREBOARD,
         ctx,
+        not_ranked=NOT_RANKED_BY_RPS,
         rows=joined.to_dicts(),
         apart=[] if apart is None else apart.to_dicts(),
         diagrams=groups,
@@ -663,24 +666,38 @@ def render_quality(
 
 
 def render_call_quality(
-    ctx: SiteContext, *, sources: Mapping[str, Sequence[tuple[str, pl.DataFrame]]]
+    ctx: SiteContext,
+    *,
+    sources: Mapping[str, Sequence[tuple[str, pl.DataFrame]]],
+    coherence: Mapping[str, Sequence[tuple[str, pl.DataFrame]]] | None = None,
 ) -> str:
     """``callbook audit --quality`` as a page: per bar source and root (in the site's root
     order), the level properties, persistence, false statements and crash labels of each
     methodology's stored calls (figures as rows: pipeline.audit.quality.transposed_quality),
-    the published methodology's column first. The scores of the methodologies on the same
-    sessions are on the scoreboard (one comparison, one rule)."""
+    and beside them the coherence checker's figures (``coherence``: pipeline.report.audit.
+    coherence_views), the published methodology's column first. The scores of the
+    methodologies on the same sessions are on the scoreboard (one comparison, one rule)."""
     rank = {root: i for i, root in enumerate(ctx.roots)}
     views = []
     for source, tables in sources.items():
+        checked = dict((coherence or {}).get(source, ()))
         shown = []
         for root, frame in sorted(tables, key=lambda t: (rank.get(t[0], len(rank)), t[0])):
-            order = [m for m in ctx.methodologies if m in frame.columns]
-            rest = sorted(c for c in frame.columns[1:] if c not in order)
-            frame = frame.select(frame.columns[0], *order, *rest)
-            shown.append({"root": root, "columns": frame.columns, "rows": frame.rows()})
+            frame = _published_first(frame, ctx)
+            table: dict[str, Any] = {"root": root, "columns": frame.columns, "rows": frame.rows()}
+            if root in checked:
+                told = _published_first(checked[root], ctx)
+                table["coherence"] = {"columns": told.columns, "rows": told.rows()}
+            shown.append(table)
         views.append({"source": source, "tables": shown})
     return _render("call_quality.html.j2", paths.CALL_QUALITY, ctx, sources=views)
+
+
+def _published_first(frame: pl.DataFrame, ctx: SiteContext) -> pl.DataFrame:
+    """A figures-as-rows frame with its methodology columns in the site's order."""
+    order = [m for m in ctx.methodologies if m in frame.columns]
+    rest = sorted(c for c in frame.columns[1:] if c not in order)
+    return frame.select(frame.columns[0], *order, *rest)
 
 
 def _in_site_order(frame: pl.DataFrame, ctx: SiteContext) -> pl.DataFrame:

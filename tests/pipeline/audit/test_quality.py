@@ -116,6 +116,14 @@ def test_paired_scores_use_the_audits_one_interval_rule() -> None:
     # the same figures as scores.paired_difference on the same pairs (one rule, one place)
     assert scores["rps"] == paired_difference(a_rps, b_rps, horizon=20, n_boot=500)
     assert scores["rps_vs_climatology"].mean == pytest.approx(float(np.mean(a_rps - b_rps)) - 0.1)
+    assert "rps_vs_geometry" not in scores  # neither frame carries a geometry reference
+    # Each one's RPS less its own barrier-geometry reference's, differenced, by the same rule.
+    a_geo, b_geo = rng.uniform(0.1, 0.5, 400), rng.uniform(0.1, 0.5, 400)
+    with_geo = paired_scores(a.with_columns(geo_rps=a_geo), b.with_columns(geo_rps=b_geo), params)[
+        "rps_vs_geometry"
+    ]
+    assert with_geo == paired_difference(a_rps - a_geo, b_rps - b_geo, horizon=20, n_boot=500)
+    assert with_geo.mean == pytest.approx(float(np.mean(a_rps - a_geo - (b_rps - b_geo))))
     # fewer than three horizons of common sessions: no figures rather than a narrow interval
     assert paired_scores(a.head(59), b.head(59), params) == {}
     assert paired_scores(a.head(60), b.head(60), params)["rps"].n == 60

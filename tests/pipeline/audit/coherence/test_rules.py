@@ -8,7 +8,14 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from pipeline.audit.coherence import CoherenceParams, StoredCall, check_calls
+from pipeline.audit.coherence import (
+    CallCheck,
+    CoherenceParams,
+    StoredCall,
+    check_call,
+    check_calls,
+    report_of,
+)
 from tests.pipeline.audit.coherence.notes import SUMMARY, VALUES, call, note, scenario_sections
 
 
@@ -417,3 +424,41 @@ def test_a_stored_row_without_a_needed_value_is_a_clear_error() -> None:
     row = {k: v for k, v in VALUES.items() if k != "atr14"}
     with pytest.raises(ValueError, match=r"ES 2020-04-09: the stored row has no atr14"):
         check_calls([StoredCall(row, "")])
+
+
+def test_calls_checked_one_at_a_time_make_the_same_report_as_all_at_once() -> None:
+    """check_call with the previous call's values, then report_of (what `audit --quality` does
+    with the findings it keeps, kept as JSON text) equals check_calls over the same calls:
+    violations row for row (the qualitative-word rule counted over every note of a root), the
+    calls' facts and the table."""
+    params = CoherenceParams(word_min_cases=5)
+    start = date(2020, 1, 1)
+    pullbacks = [
+        call(pullback_note("impulsive" if i < 8 else "corrective", "shallow"),
+             as_of=start + timedelta(days=i), p_bull=0.3, p_sideways=0.4, p_bear=0.3)
+        for i in range(10)
+    ]  # fmt: skip
+    moved = pair(changes("Bullish Reversal: 24% → 45%"))
+    calls = [
+        *moved,
+        call(note(structure(THESIS_DECLINE)), as_of=date(2020, 4, 10)),
+        call(relative("ES", {"NQ": "leading"}, BROADENING), as_of=date(2020, 4, 13)),
+        call(note({}), root="NQ", as_of=date(2020, 4, 9)),
+        *pullbacks,
+    ]
+    whole = check_calls(list(reversed(calls)), params=params)
+    assert set(whole.violations["rule"]) >= {
+        "unexplained_move", "thesis_least_likely", "peer_reading", "word_does_not_split",
+    }  # fmt: skip
+
+    es = sorted((c for c in calls if c.values["root"] == "ES"), key=lambda c: c.values["as_of"])
+    nq = [c for c in calls if c.values["root"] == "NQ"]
+    checks = [
+        check_call(c, es[i - 1].values if i else None, params=params) for i, c in enumerate(es)
+    ] + [check_call(nq[0], params=params)]
+    kept = [CallCheck.from_json(c.as_json()) for c in checks]
+    assert kept == checks
+    one_by_one = report_of(kept, params=params)
+    assert one_by_one.violations.equals(whole.violations)
+    assert one_by_one.calls.sort("root", "as_of").equals(whole.calls.sort("root", "as_of"))
+    assert one_by_one.table().equals(whole.table())
