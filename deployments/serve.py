@@ -75,16 +75,22 @@ def main() -> None:
             ),
         )
     finally:
-        say(
-            f"stopped serving {full_name}; its schedule is left {'paused' if paused else 'active'}"
-            + (
-                ""
-                if paused
-                else ": runs that fall due while nothing serves them turn Late (the deadline "
-                "alert fires) and run when serve.py starts again; `prefect deployment pause "
-                f"'{full_name}'` stops scheduling them"
-            )
-        )
+        say(f"stopped serving {full_name}; {_left(full_name)}")
+
+
+def _left(full_name: str) -> str:
+    """What stopping left: the deployment's schedule as the user last set it."""
+    try:
+        paused = paused_by_user(full_name)
+    except Exception as exc:  # the server is gone: say so, never hide the stop
+        return f"its schedule was not changed (the server did not answer: {type(exc).__name__})"
+    if paused:
+        return f"its schedule is left paused (`prefect deployment resume '{full_name}'`)"
+    return (
+        "its schedule is left active: runs that fall due while nothing serves them turn Late "
+        "(the deadline alert fires) and run when serve.py starts again; `prefect deployment "
+        f"pause '{full_name}'` stops scheduling them"
+    )
 
 
 if __name__ == "__main__":
