@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.prefect_server import (  # noqa: E402
     LocalPrefectServer,
     Process,
+    deploy_nightly,
     local_prefect_server,
     wait_until,
 )
@@ -66,15 +67,7 @@ def time_to_first_run(server: LocalPrefectServer, deployment_id: str, since: flo
 
 def deploy(server: LocalPrefectServer, data_dir: Path) -> tuple[str, float]:
     """`prefect deploy --name nightly`; returns the deployment's id and when the command ended."""
-    server.cli(
-        str(BIN / "prefect"),
-        "deploy",
-        "--prefect-file",
-        "deployments/prefect.yaml",
-        "--name",
-        "nightly",
-        env=server.env(CALLBOOK_HOME=str(ROOT), CALLBOOK_DATA_DIR=str(data_dir)),
-    )
+    deploy_nightly(server, data_dir)
     ended = time.monotonic()
     deployment = server.api("GET", "/deployments/name/callbook-nightly/nightly")
     return str(deployment["id"]), ended

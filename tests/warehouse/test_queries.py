@@ -153,6 +153,12 @@ def write(wh: Warehouse, rows: pl.DataFrame, *, kind: str, at: datetime) -> None
     wh.write_snapshots(rows, kind=kind, flow_run_id=None, code_version=CODE_VERSION, created_at=at)
 
 
+def write_analyst_call(wh: Warehouse, rows: pl.DataFrame) -> None:
+    """The seed call's rows (from the book) again, resolved on the demo bars."""
+    rows = with_content_hash(rows).with_columns(resolved_on_source=pl.lit("demo"))
+    write(wh, rows, kind="analyst", at=ANALYSED_AT)
+
+
 def revise_settlement(wh: Warehouse) -> tuple[float, float]:
     """A vendor revision: the close of REVISED_CONTRACT on CALL_DAY, moved toward the low."""
     bar = wh.current_bars("RTY", source="demo").filter(
@@ -465,12 +471,7 @@ def test_04_prefers_the_models_live_call_to_a_later_backfill(book: Book) -> None
         publish(wh, METHODOLOGIES)
         write(wh, with_content_hash(model), kind="live", at=ANALYSED_AT)
         write(wh, with_content_hash(later), kind="backfill", at=RERUN_AT)
-        write(
-            wh,
-            with_content_hash(seed).with_columns(resolved_on_source=pl.lit("demo")),
-            kind="analyst",
-            at=ANALYSED_AT,
-        )
+        write_analyst_call(wh, seed)
         doc = query_doc(QUERY_DIR / "04_analyst_vs_model.sql")
         result = query(wh, doc.sql, doc.params)
     assert result.height == 1
@@ -501,12 +502,7 @@ def test_04_pairs_with_whichever_methodology_is_published_on_the_same_source(
                     source=pl.lit("yahoo"), resolved_on_source=pl.lit("yahoo"), p_bull=0.9
                 )
                 write(wh, with_content_hash(elsewhere), kind="live", at=ANALYSED_AT)
-        write(
-            wh,
-            with_content_hash(seed).with_columns(resolved_on_source=pl.lit("demo")),
-            kind="analyst",
-            at=ANALYSED_AT,
-        )
+        write_analyst_call(wh, seed)
         doc = query_doc(QUERY_DIR / "04_analyst_vs_model.sql")
         result = query(wh, doc.sql, doc.params)
     (row,) = result.iter_rows(named=True)
