@@ -67,7 +67,7 @@ from tests.real_files import available, real_series
 
 ROOTS = ("ES", "NQ", "YM", "RTY")
 THREE = ("ES", "NQ", "YM")  # the issue's figures and the v3 targets: ES, NQ and YM
-METHODOLOGIES = ("v1", "v2")
+METHODOLOGIES = ("v1", "v2", "v3")
 SPLIT = date(2015, 1, 1)  # parameters chosen on calls resolved before, scored on calls from
 H = 20  # the scenarios' horizon, sessions
 V2 = V2Params()
@@ -323,6 +323,60 @@ def issue_figures(tables: dict, rows: dict, report: CoherenceReport) -> list[str
         "them exact ties.",
     ]
     return lines
+
+
+def v3_against_v2(tables: dict, report: CoherenceReport) -> list[str]:
+    """Issue 18's "done when" on v3 beside v2: the checker's points 1, 2 and 5 (violations),
+    stability (moves > 20 / > 10 points, every move > 10 with a printed cause), and the
+    probabilities from 2015 (skill against each one's own barrier-geometry base rates, with a
+    block-bootstrap 90 % interval; reliability buckets whose 90 % band misses the forecast)."""
+    points = {rule.id: rule.point for rule in RULES}
+    v = report.violations.with_columns(
+        pl.col("rule").replace_strict(points, return_dtype=pl.Int64).alias("point")
+    )
+    header = [
+        "root", "methodology", "calls", "points 1 / 2 / 5", "moves > 20 / > 10 (cause unprinted)",
+        "skill vs geometry from 2015 [90 %]", "buckets out",
+    ]  # fmt: skip
+    body = []
+    for r in ROOTS:
+        for m in ("v2", "v3"):
+            mine = v.filter((pl.col("root") == r) & (pl.col("methodology") == m))
+            calls = report.calls.filter((pl.col("root") == r) & (pl.col("methodology") == m))
+            moves = calls["move"].drop_nulls().abs()
+            unexplained = mine.filter(pl.col("rule") == "unexplained_move").height
+            by_point = [mine.filter(pl.col("point") == k).height for k in (1, 2, 5)]
+            t = (
+                tables[(r, m)]
+                .with_columns(
+                    pl.int_range(pl.len()).alias("session"),
+                    pl.col("session_date").shift(-H).alias("horizon_end"),
+                )
+                .filter(pl.col("has_call"))
+            )
+            scores = smoothed_scores(t, t.select(*(f"p_{k}" for k in SCENARIOS)).to_numpy())
+            skill = block_bootstrap_skill(scores["rq"], scores["rg"], horizon=H, n_boot=1000)
+            body.append(
+                [
+                    label(r),
+                    m,
+                    f"{calls.height:,}",
+                    " / ".join(f"{n:,}" for n in by_point),
+                    f"{pct(float((moves > 0.2 + MOVE_EPS).mean()))} / "
+                    f"{pct(float((moves > 0.1 + MOVE_EPS).mean()))} ({unexplained:,})",
+                    f"{skill.skill:+.3f} [{skill.low:+.3f}, {skill.high:+.3f}]",
+                    f"{scores['outside']}/{scores['buckets']}",
+                ]
+            )
+    return [
+        "Per root: violations of issue 18's points 1, 2 and 5 (the checker), the share of "
+        "sessions where a scenario moved more than 20 / 10 points (and how many moves over 10 "
+        "points had no cause printed in the note), and from 2015 the skill of the published "
+        "probabilities against each methodology's own barrier-geometry base rates "
+        "(point in time; each resolves on its own barriers, so raw RPS does not rank them).",
+        "",
+        *md_table(header, body),
+    ]
 
 
 def examples(report: CoherenceReport) -> list[str]:
@@ -951,7 +1005,7 @@ def main() -> None:
     check_seconds = time.perf_counter() - t0
     print(f"loaded in {load_seconds:.0f} s; checked {len(calls):,} calls in {check_seconds:.0f} s")
     sections = [
-        f"Real files (../shared/data), whole history, every call of v1 and v2 (ES, NQ, YM; TF1 "
+        f"Real files (../shared/data), whole history, every call of v1, v2 and v3 (ES, NQ, YM; TF1 "
         f"as RTY), notes rendered with the previous call; checked by pipeline/audit/coherence "
         f"({len(calls):,} calls in {check_seconds:.0f} s, {1000 * check_seconds / len(calls):.1f} "
         "ms a call). Limits of the band rules: 10 % of price, 8 ATR (CoherenceParams: the v3 "
@@ -960,6 +1014,10 @@ def main() -> None:
         "### Violations per rule (issue 18 point in brackets)",
         "",
         *baseline_table(report),
+        "",
+        "### v3 against v2 (issue 18's targets)",
+        "",
+        *v3_against_v2(tables, report),
         "",
         "### The issue's figures on v2 (ES, NQ, YM pooled)",
         "",

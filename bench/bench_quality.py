@@ -1,4 +1,4 @@
-"""Benchmark: call quality of methodologies v1 and v2 on the real files (issue 8, item 7).
+"""Benchmark: call quality of methodologies v1, v2 and v3 on the real files (issue 8, item 7).
 
 For ES, NQ, YM and TF1 (as RTY) from ../shared/data, loaded the way a user loads them (file
 source -> validation -> continuous series), every session of the whole history: the level
@@ -40,7 +40,7 @@ from pipeline.market.contracts import ROOT_SPECS
 from tests.real_files import LABELS, available, real_series_and_rolls
 
 ROOTS = ("ES", "NQ", "YM", "RTY")
-METHODOLOGIES = ("v1", "v2")
+METHODOLOGIES = ("v1", "v2", "v3")
 DATES = (date(2008, 10, 10), date(2020, 3, 16), date(2020, 3, 23), date(2022, 6, 16),
          date(2024, 11, 11))  # fmt: skip
 DATE_ROOTS = ("ES", "NQ", "YM")
@@ -171,7 +171,9 @@ def main() -> None:
         for root in ROOTS
     )
     timing = "\n".join(
-        f"| {LABELS[root]} | {series[root].height:,} | {seconds[(root, 'v1')]:.2f} | {seconds[(root, 'v2')]:.2f} |"
+        f"| {LABELS[root]} | {series[root].height:,} | "
+        + " | ".join(f"{seconds[(root, m)]:.2f}" for m in METHODOLOGIES)
+        + " |"
         for root in ROOTS
     )
     text = "\n".join(
@@ -222,8 +224,8 @@ def main() -> None:
             "",
             "Cost of `analyse` (call table + fingerprints + every snapshot row, peers included), seconds:",
             "",
-            "| root | sessions | v1 | v2 |",
-            "|---|---:|---:|---:|",
+            "| root | sessions | " + " | ".join(METHODOLOGIES) + " |",
+            "|---|---:|" + "---:|" * len(METHODOLOGIES),
             timing,
         ]
     )

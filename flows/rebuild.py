@@ -45,6 +45,7 @@ from warehouse.store import (
     WarehouseLockedError,
     fewer_rows,
     replica_path,
+    statement,
     unpublished_marker,
 )
 

@@ -312,10 +312,20 @@ def level_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts, how="diagonal").sort(*key, "level_kind")
 
 
+def _target(snapshots: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
+    """The bull or bear scenario's target zone: the methodology's own (``<name>_target_low`` /
+    ``_high``, v3) where stored, else the level beyond the trigger (barriers.scenario_target)."""
+    low, high = barriers.scenario_target(name)
+    own = (f"{name}_target_low", f"{name}_target_high")
+    if all(c in snapshots.columns for c in own):
+        return pl.coalesce(pl.col(own[0]), low), pl.coalesce(pl.col(own[1]), high)
+    return low, high
+
+
 def scenario_rows(snapshots: pl.DataFrame) -> pl.DataFrame:
     """Long form: one row per (snapshot, scenario) with ordinal, probability and triggers."""
     key = [c for c in _LONG_KEY if c in snapshots.columns]
-    targets = {name: barriers.scenario_target(name) for name in ("bear", "bull")}
+    targets = {name: _target(snapshots, name) for name in ("bear", "bull")}
     triggers = {
         "bear": ("accept_below_lower", pl.col("lower_barrier")),
         "sideways": ("neither_barrier_accepted", pl.lit(None, dtype=pl.Float64)),
@@ -418,7 +428,8 @@ def _snapshot(row: dict, scenario_dicts: list[dict]) -> Snapshot:
         raw_close=row["close"],
         offset=row["roll_offset"] or 0.0,
         primary_trend=row["primary_trend"],
-        perspective=row["perspective"],
+        # A code under decision-v1 (words joined by _: "rebound_after_crash"), words elsewhere.
+        perspective=row["perspective"].replace("_", " "),
         orientation=row["orientation"],
         structure=structure,
         levels=levels,

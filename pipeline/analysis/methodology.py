@@ -257,14 +257,52 @@ def _v2() -> Methodology:
     )
 
 
+#: v3 adds no parameter chosen on data: its barrier limits (5 % / 4 ATR), move limits and tie
+#: width are conventions stated in the issue; its levels, regimes and probability model are v2's,
+#: tuned as v2's were. Its tuning periods are therefore v2's.
+V3_TUNING = Tuning(
+    periods=V2_TUNING.periods,
+    note=(
+        "v2's level, regime and probability-model parameters (chosen as for v2); v3's own "
+        "limits (barriers within min(5 % of price, 4 ATR), probability moves of at most 9.5 / "
+        "19 points a session, ties within 2 points) are conventions, not fitted"
+    ),
+)
+
+
+def _v3() -> Methodology:
+    from pipeline.analysis.canonical import DECISION_SCHEME
+    from pipeline.analysis.v2.statements import false_statements
+    from pipeline.analysis.v3.assemble import V3_CONTENT_COLUMNS, snapshot_rows
+    from pipeline.analysis.v3.calls import call_table
+    from pipeline.analysis.v3.params import METHODOLOGY_VERSION, V3Params
+
+    return Methodology(
+        version=METHODOLOGY_VERSION,
+        description=(
+            "v3: v2's levels and regimes with barriers kept within min(5 % of price, 4 ATR), "
+            "probabilities that move more than 9.5 points only for a named cause, and a thesis "
+            "decided from the probabilities: one story per call"
+        ),
+        params=V3Params(),
+        content_columns=V3_CONTENT_COLUMNS,
+        call_table=call_table,
+        snapshot_rows=snapshot_rows,
+        hash_scheme=DECISION_SCHEME,
+        tuning=V3_TUNING,
+        statement_checker=false_statements,
+    )
+
+
 #: version -> a loader returning its Methodology (its code is imported on first use).
 _LOADERS: dict[str, Callable[[], Methodology]] = {
     "v1": _v1,
     "v2": _v2,
+    "v3": _v3,
 }
 
 #: What a data directory computes unless configured otherwise; the first is published.
-DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v2", "v1")
+DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v3", "v2", "v1")
 
 
 def registered() -> tuple[str, ...]:

@@ -128,6 +128,17 @@ def change_words(snapshot: Snapshot, code: str | None) -> str:
     return "" if code is None else str(_parts(snapshot).change_word(code))
 
 
+def level_reason(snapshot: Snapshot, level: Level) -> str:
+    """Why a level is there, in the words of the call's note: its stored reason (v2 stores
+    words), else the words its methodology's parts template renders from the level's stored
+    codes (a ``reason(s, kind, level)`` macro: v3), else nothing."""
+    if level.reason:
+        return level.reason
+    parts = _parts(snapshot)
+    render = getattr(parts, "reason", None)
+    return "" if render is None else str(render(snapshot, level.kind, level))
+
+
 def render_summary_line(snapshot: Snapshot) -> str:
     """One line for tables and logs: root, as-of, revision, trend, perspective, levels, odds.
 
@@ -199,6 +210,7 @@ def environment() -> Any:
         capitalised=lambda text: text[:1].upper() + text[1:],
         lowered=lambda text: text[:1].lower() + text[1:],
         joined=_joined,
+        member_tokens=_member_tokens,
     )
     env.globals.update(
         DEMO_LABEL=DEMO_LABEL,
@@ -277,6 +289,27 @@ def _market_name(root: str) -> str:
         return root_spec(root).name
     except ValueError:
         return root
+
+
+def _member_tokens(members: str | None) -> list[dict[str, Any]]:
+    """A level's stored members (``swing_high:2020-03-12:flipped,sma50``) as ``kind``, ``day``
+    (a date or None) and ``flipped``: the codes a template words a level's reason from.
+
+    >>> _member_tokens("swing_low:2020-03-12,sma50")[0]["day"]
+    datetime.date(2020, 3, 12)
+    """
+    from datetime import date
+
+    out = []
+    for token in (members or "").split(","):
+        if not token:
+            continue
+        kind, _, rest = token.partition(":")
+        day, _, flag = rest.partition(":")
+        out.append(
+            {"kind": kind, "day": date.fromisoformat(day) if day else None, "flipped": bool(flag)}
+        )
+    return out
 
 
 def _joined(parts: Sequence[str]) -> str:

@@ -212,10 +212,10 @@ def test_a_command_that_matches_nothing_says_what_it_looked_for(book: Book) -> N
 def test_show_draws_the_chart_under_a_name_no_one_reads_as_two_methodologies(book: Book) -> None:
     shown = book.run("show", "RTY", "--as-of", "2025-09-30", "--chart")
     assert shown.code == 0, shown.err
-    chart = book.data / "reports" / "RTY" / "2025-09-30" / "chart-v2-r1.png"
+    chart = book.data / "reports" / "RTY" / "2025-09-30" / "chart-v3-r1.png"
     assert chart.read_bytes().startswith(b"\x89PNG")
     assert f"chart: {chart}" in shown.out
-    assert "Methodology: v2" in shown.out
+    assert "Methodology: v3" in shown.out
 
 
 READS = {

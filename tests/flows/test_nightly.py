@@ -64,15 +64,14 @@ def test_first_run_loads_history_and_makes_the_days_calls(first_run) -> None:
         )
     assert set(sessions) == {"RTY", "ES"} and min(sessions.values()) >= 5000
     # 2026-11-20 is the last completed session at the clock's time: a live call, made by each
-    # default methodology (v2 published, v1 beside it).
+    # default methodology (v3 published, v2 and v1 beside it).
     assert calls.rows() == [
-        ("ES", AS_OF, 1, "live", "demo", "callbook", "v1"),
-        ("ES", AS_OF, 1, "live", "demo", "callbook", "v2"),
-        ("RTY", AS_OF, 1, "live", "demo", "callbook", "v1"),
-        ("RTY", AS_OF, 1, "live", "demo", "callbook", "v2"),
+        (root, AS_OF, 1, "live", "demo", "callbook", m)
+        for root in ("ES", "RTY")
+        for m in ("v1", "v2", "v3")
     ]
-    assert result.snapshots.written == 4
-    assert counts["snapshot_levels"] == 16 and counts["snapshot_scenarios"] == 12
+    assert result.snapshots.written == 6
+    assert counts["snapshot_levels"] == 24 and counts["snapshot_scenarios"] == 18
     lake_files = sorted((data_dir / "lake" / "raw").rglob("*.parquet"))
     assert len(lake_files) == counts["ingest_batches"] == 2
 
@@ -82,10 +81,10 @@ def test_first_run_writes_a_labelled_note_and_chart_per_root(first_run) -> None:
     assert [r.root for r in result.reports] == ROOTS
     for report in result.reports:
         assert (
-            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v2-r1.md"
+            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v3-r1.md"
         )
         note = report.note_path.read_text()
-        assert "Methodology: v2" in note  # the published methodology's note
+        assert "Methodology: v3" in note  # the published methodology's note
         assert "DEMO DATA" in note
         assert f"]({report.chart_path.name})" in note
         assert report.chart_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

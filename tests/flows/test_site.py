@@ -170,10 +170,10 @@ def test_the_nightly_site_task_redraws_a_small_part(data_dir: Path, tmp_path: Pa
         result = nightly(roots=list(ROOTS), data_dir=str(copy))
     assert result.site is not None
     redrawn = result.site.call_pages_written
-    # Per series (root x methodology, published v2 and v1): the new call, the call before it
+    # Per series (root x methodology, published v3, v2 and v1): the new call, the call before it
     # (its "next" link), the open calls (their status so far was read again: ~20 each) and the
     # calls resolved that night.
-    series = len(ROOTS) * 2
+    series = len(ROOTS) * 3
     assert 2 * series <= redrawn <= series * 24 + 2 * series, redrawn
     assert redrawn < result.site.call_pages / 8
 
@@ -192,7 +192,7 @@ def test_a_revised_bar_does_not_change_a_past_calls_chart(data_dir: Path, tmp_pa
     page = call_page(copy / "site", "RTY", day)
     bars_before = re.search(r'data-bars="([^"]*)"', page.read_text()).group(1)
     drawn_at = page.stat().st_mtime_ns
-    png = copy / "reports" / "RTY" / str(day) / "chart-v2-r1.png"
+    png = copy / "reports" / "RTY" / str(day) / "chart-v3-r1.png"
     png_before = png.read_bytes()
     # The vendor revises the settlements of the call's day and the session before, after the
     # call was made.
@@ -262,10 +262,10 @@ def test_status_and_calls_list_fit_the_terminal(
         calls = [r[:9] for r in rows if r[1:2] == ["callbook"]]
         # The published methodology's rows first within a root, and named in the title.
         assert calls.index(
-            ["RTY", "callbook", "v2", "live", "1", "1", str(LAST), "→", str(LAST)]
-        ) < (calls.index(["RTY", "callbook", "v1", "live", "1", "1", str(LAST), "→", str(LAST)]))
+            ["RTY", "callbook", "v3", "live", "1", "1", str(LAST), "→", str(LAST)]
+        ) < (calls.index(["RTY", "callbook", "v2", "live", "1", "1", str(LAST), "→", str(LAST)]))
         assert any(
-            line.startswith("calls (") and "published: callbook v2)" in line for line in lines
+            line.startswith("calls (") and "published: callbook v3)" in line for line in lines
         )
     assert cli(data_dir, "calls", "list", "RTY", "--limit", "5") == EXIT_OK
     out = capsys.readouterr().out.splitlines()
@@ -461,7 +461,7 @@ def test_a_call_page_shows_its_chart_outcome_and_hover_values(
     expected = index_rows(
         data_dir,
         f"select status_so_far from open_calls where root = 'RTY' and as_of = '{open_day}' "
-        "and author = 'callbook' and methodology_version = 'v2'",
+        "and author = 'callbook' and methodology_version = 'v3'",
     )[0]["status_so_far"]
     assert status.startswith("Open — status so far, not a score")
     assert expected[:40].capitalize() in status and "not scored until the horizon ends" in status
@@ -523,26 +523,32 @@ def test_v2_is_published_and_v1_is_its_comparison(browser, served: str, data_dir
     visit = Visit(browser, served)
     page = visit.open("index.html", "home")
     card = page.locator("article.card").nth(0)
-    assert card.locator("p.when").inner_text().split(" · ")[1] == "callbook v2"
-    # The note's own last paragraph, and v1's latest call beside it.
+    assert card.locator("p.when").inner_text().split(" · ")[1] == "callbook v3"
+    # The note's own last paragraph, and v2's and v1's latest calls beside it.
     takeaway = card.locator("p.takeaway").inner_text()
-    assert takeaway.startswith("RTY") and "line in the sand" in takeaway
-    assert "callbook v1" in card.locator("ul.others").inner_text()
+    assert "most likely" in takeaway or "tie" in takeaway
+    assert "invalidated by acceptance" in takeaway and "line in the sand" in takeaway
+    others = card.locator("ul.others").inner_text()
+    assert "callbook v2" in others and "callbook v1" in others
     visit.close()
 
     day = date(2026, 6, 1)
     stored = index_rows(
         data_dir,
-        "select line_low, line_reason, line_since, bias_reason from latest_snapshots "
-        f"where root = 'RTY' and as_of = '{day}' and methodology_version = 'v2'",
+        "select line_members, line_since, bias_members from latest_snapshots "
+        f"where root = 'RTY' and as_of = '{day}' and methodology_version = 'v3'",
     )[0]
     visit = Visit(browser, served)
     page = visit.open(str(call_page(Path("."), "RTY", day)), "call-resolved")
     levels = page.locator("#levels tr")
     line = levels.nth(0).inner_text()
-    assert line.startswith("Line in the sand") and stored["line_reason"] in line
-    assert f"since {stored['line_since']}" in line
-    assert stored["bias_reason"] in levels.nth(1).inner_text()
+    assert line.startswith("Line in the sand") and f"since {stored['line_since']}" in line
+    # v3 stores why a level is there as codes; the page words them: each member's date is named.
+    for row, members in ((line, stored["line_members"]), (levels.nth(1).inner_text(),
+                                                        stored["bias_members"])):  # fmt: skip
+        days = [date.fromisoformat(t.split(":")[1]) for t in members.split(",") if ":" in t]
+        for d in sorted(days)[-3:]:
+            assert f"{d.day} {d:%b}" in row, (d, row)
     # The bar under the summary names the scenarios as the note's headings do.
     headings = page.locator("#note h4").all_inner_texts()
     for title in page.locator(".summary .odds").get_attribute("title").split("; "):
@@ -556,9 +562,10 @@ def test_v2_is_published_and_v1_is_its_comparison(browser, served: str, data_dir
         page.locator("h2#comparison").inner_text() == "Methodology comparison on the same sessions"
     )
     rows = page.locator("table.comparison.honest tbody tr")
-    assert [rows.nth(i).get_attribute("data-root") for i in range(rows.count())] == list(ROOTS)
+    roots = [rows.nth(i).get_attribute("data-root") for i in range(rows.count())]
+    assert list(dict.fromkeys(roots)) == list(ROOTS)
     assert {(rows.nth(i).get_attribute("data-a"), rows.nth(i).get_attribute("data-b"))
-            for i in range(rows.count())} == {("v2", "v1")}  # fmt: skip
+            for i in range(rows.count())} == {("v3", "v2"), ("v3", "v1"), ("v2", "v1")}  # fmt: skip
     visit.close()
 
     visit = Visit(browser, served)
@@ -566,12 +573,12 @@ def test_v2_is_published_and_v1_is_its_comparison(browser, served: str, data_dir
     tables = page.locator("table.call-quality")
     assert [tables.nth(i).get_attribute("data-root") for i in range(tables.count())] == list(ROOTS)
     heads = tables.nth(0).locator("thead th").all_inner_texts()
-    assert heads == ["figure", "v2 (published)", "v1"]
+    assert heads == ["figure", "v3 (published)", "v2", "v1"]
     calls = tables.nth(0).locator("tbody tr").nth(0).locator("td").all_inner_texts()
     n = index_rows(
         data_dir,
         "select count(*) as n from latest_snapshots where root = 'RTY' and author = 'callbook' "
-        "and methodology_version = 'v2'",
+        "and methodology_version = 'v3'",
     )[0]["n"]
-    assert calls == ["calls", f"{n:,}", f"{n:,}"]
+    assert calls == ["calls", f"{n:,}", f"{n:,}", f"{n:,}"]
     visit.close()

@@ -74,10 +74,30 @@ def snapshot_rows(table: pl.DataFrame, p: V2Params, publication: Publication) ->
         .otherwise((close < sma50) & (sma50 < internal_price(pl.col("line_low"))))
     )
 
+    extras = extra_columns(table, tick)
+    columns = common_columns(
+        table,
+        publication,
+        params_hash=params_hash(p),
+        risk=risk_to_the_thesis(sma50_guards, tick=tick),
+        horizon_sessions=p.horizon_sessions,
+    )
+    return assemble_rows(
+        table,
+        publication,
+        [*columns, *extras],
+        horizon=p.horizon_sessions,
+        content_columns=V2_CONTENT_COLUMNS,
+    )
+
+
+def extra_columns(table: pl.DataFrame, tick: float) -> list[pl.Expr]:
+    """The expressions of EXTRA_COLUMNS (in order) over a v2-shaped call table's rows."""
+
     def front(column: str) -> pl.Expr:
         return published_price(pl.col(column), tick=tick).alias(column)
 
-    extras = [
+    return [
         pl.col("trend_rule"),
         pl.col("trend_structure"),
         pl.col("perspective_rule").cast(pl.Int32),
@@ -105,17 +125,3 @@ def snapshot_rows(table: pl.DataFrame, p: V2Params, publication: Publication) ->
             for peer in PEERS
         ),
     ]
-    columns = common_columns(
-        table,
-        publication,
-        params_hash=params_hash(p),
-        risk=risk_to_the_thesis(sma50_guards, tick=tick),
-        horizon_sessions=p.horizon_sessions,
-    )
-    return assemble_rows(
-        table,
-        publication,
-        [*columns, *extras],
-        horizon=p.horizon_sessions,
-        content_columns=V2_CONTENT_COLUMNS,
-    )

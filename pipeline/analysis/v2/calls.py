@@ -53,13 +53,28 @@ def call_table(
     indicators but no call (``has_call`` false).
     """
     p = params or V2Params()
+    table = levels_table(series, tick=tick, params=p)
+    table = steps.with_outcomes(table, p)
+    table = scenario_probabilities(table, p)
+    return with_peer_readings(table, series, peers, p)
+
+
+def levels_table(series: pl.DataFrame, *, tick: float, params: V2Params) -> pl.DataFrame:
+    """v2's call table up to its levels (indicators, structure facts, trend and perspective,
+    the kept zones and the pullback), before outcomes and probabilities: the step a later
+    methodology composes (v3 moves barriers that lie too far, then resolves and forecasts)."""
+    p = params
     table = steps.with_indicators(steps.check_series(series), p)
     swings = swing_points(table, k=p.fractal_k)
     table = _with_structure(table, swings, p)
     table = with_perspective(with_trend(table, p), p)
-    table = _with_levels(table, swings, p, tick=tick)
-    table = steps.with_outcomes(table, p)
-    table = scenario_probabilities(table, p)
+    return _with_levels(table, swings, p, tick=tick)
+
+
+def with_peer_readings(
+    table: pl.DataFrame, series: pl.DataFrame, peers: Peers | None, p: V2Params
+) -> pl.DataFrame:
+    """Relative strength against each peer, with v2's ``rs_<PEER>_no_longer_lagging``."""
     return steps.with_relative_strength(
         table, series, peers or {}, p, each=lambda t, peer: _no_longer_lagging(t, peer, p)
     )
@@ -142,8 +157,8 @@ def _with_levels(
     atr_col, sma50_col = cols["atr14"], cols["sma50"]
     recent_high_col, recent_low_col = cols["recent_high"], cols["recent_low"]
     # The bar of the recent high / low (latest of equals), to name it by its date.
-    recent_high_at = _latest_extreme_index(high, p.bias_high_window, highest=True)
-    recent_low_at = _latest_extreme_index(low, p.bias_high_window, highest=False)
+    recent_high_at = latest_extreme_index(high, p.bias_high_window, highest=True)
+    recent_low_at = latest_extreme_index(low, p.bias_high_window, highest=False)
     out: dict[str, list[object]] = {name: [] for name in _LOOP_COLUMNS}
     pivots = swings.select("pivot_index", "price", "kind", "confirm_index").rows()
     next_pivot = 0
@@ -395,7 +410,7 @@ def _short_date(d: date, year: int) -> str:
     return format_date_short(d) if d.year == year else format_date_long(d)
 
 
-def _latest_extreme_index(values: list[float], window: int, *, highest: bool) -> list[int]:
+def latest_extreme_index(values: list[float], window: int, *, highest: bool) -> list[int]:
     """Per session, the index of the highest (lowest) value of the last ``window`` sessions,
     the latest of equal values."""
     out: list[int] = []

@@ -31,6 +31,7 @@ from pipeline.report.note import (
     LEVEL_TITLES,
     TAKEAWAY_HEADING,
     change_words,
+    level_reason,
     render_note,
     scenario_headings,
 )
@@ -364,7 +365,7 @@ def level_views(s: Snapshot) -> list[dict[str, Any]]:
         {
             "title": LEVEL_TITLES.get(lv.kind, lv.kind),
             "level": lv,
-            "reason": lv.reason,
+            "reason": level_reason(s, lv),
             "since": lv.since,
             "change": change_words(s, lv.change),
         }

@@ -112,7 +112,7 @@ SPECIAL_DAYS = {
 }
 #: How many random days per root: v1 20 + 10 = 30 days in all; v2, whose levels are kept from
 #: session to session (a call depends on the calls before it), 10 + 6 more.
-RANDOM_DAYS = {"v1": {"RTY": 17, "ES": 9}, "v2": {"RTY": 7, "ES": 5}}
+RANDOM_DAYS = {"v1": {"RTY": 17, "ES": 9}, "v2": {"RTY": 7, "ES": 5}, "v3": {"RTY": 5, "ES": 4}}
 CASES = [
     (version, case)
     for version, counts in RANDOM_DAYS.items()

@@ -1,0 +1,66 @@
+"""v3's statement definitions: pullback speed on like spans, one drawdown and recovery figure."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.analysis.v3.statements import drawdown_and_recovery, pullback_speed
+
+
+def test_speed_compares_the_pullback_with_the_same_span_of_the_impulse() -> None:
+    # A 10-session advance of 1 a session, then the last 2 sessions of it faster (+3 each).
+    high = [float(i) for i in range(10)] + [12.0, 15.0]
+    low = [h - 0.5 for h in high]
+    extreme = len(high) - 1
+    # A 2-session pullback losing 2.5 a session: slower than the impulse's last 2 sessions
+    # (3 a session), though faster than its whole-move average (v2 called it impulsive).
+    high += [13.0, 10.5]
+    low += [12.5, 10.0]
+    assert (
+        pullback_speed(high, low, 0, extreme, extreme + 2, up=True, min_sessions=2) == "corrective"
+    )
+    low[-1] = 7.0  # now 4 a session: faster than the impulse's last two sessions
+    assert (
+        pullback_speed(high, low, 0, extreme, extreme + 2, up=True, min_sessions=2) == "impulsive"
+    )
+    assert pullback_speed(high, low, 0, extreme, extreme + 1, up=True, min_sessions=2) is None
+
+
+def slow_drawdown(high, low, close, i, window):
+    first = max(0, i - window + 1)
+    peak_at = max(range(first, i + 1), key=lambda j: (high[j], j))
+    trough_at = min(range(peak_at, i + 1), key=lambda j: (low[j], -j))
+    peak, trough = high[peak_at], low[trough_at]
+    recovered = (close[i] - trough) / (peak - trough) if peak > trough else None
+    return 1 - close[i] / peak, recovered, peak_at, trough_at
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(
+    moves=st.lists(st.floats(-3.0, 3.0), min_size=5, max_size=60),
+    window=st.integers(3, 20),
+)
+def test_drawdown_and_recovery_equal_the_obvious_loop(moves: list[float], window: int) -> None:
+    close = [100.0]
+    for m in moves:
+        close.append(close[-1] + m)
+    high = [c + 1.0 for c in close]
+    low = [c - 1.0 for c in close]
+    days = [date(2020, 1, 1) + timedelta(days=i) for i in range(len(close))]
+    out = drawdown_and_recovery(high, low, close, days, window=window)
+    for i in range(len(close)):
+        dd, rec, peak_at, trough_at = slow_drawdown(high, low, close, i, window)
+        assert out["drawdown_pct"][i] == round(dd, 6)
+        assert out["drawdown_recovered"][i] == (None if rec is None else round(rec, 6))
+        assert out["drawdown_peak_date"][i] == days[peak_at]
+        assert out["drawdown_trough_date"][i] == days[trough_at]
+
+
+def test_no_percentage_of_a_price_at_or_below_zero() -> None:
+    days = [date(2020, 4, d) for d in (17, 20, 21)]
+    out = drawdown_and_recovery([20.0, 18.0, 11.0], [17.0, -40.0, 9.0], [18.27, -37.63, 10.01],
+                                days, window=252)  # fmt: skip
+    assert out["drawdown_pct"] == [round(1 - 18.27 / 20.0, 6), None, round(1 - 10.01 / 20.0, 6)]
