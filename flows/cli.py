@@ -31,9 +31,14 @@ class CliError(Exception):
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """The configuration, or one line saying what in it is wrong (an unknown root lists the
+    known ones), before any Prefect server starts."""
     from flows.settings import load_settings
 
-    return load_settings(data_dir=args.data_dir, **overrides)
+    try:
+        return load_settings(data_dir=args.data_dir, **overrides)
+    except ValueError as exc:  # the user's own configuration: its message says it all
+        raise CliError(str(exc)) from None
 
 
 def _root(args: argparse.Namespace) -> str | None:

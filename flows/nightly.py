@@ -27,6 +27,7 @@ from flows.prefect_api import decoration, remembered
 from flows.settings import Settings, load_settings
 from flows.site import SiteBuild
 from flows.sources import make_source
+from pipeline.market.calendar import is_trade_date, next_trade_date, previous_trade_date
 from pipeline.sources.base import Source
 from warehouse.store import SnapshotWrite, Warehouse
 
@@ -104,6 +105,26 @@ def summary_markdown(
     return "\n".join(lines)
 
 
+def session_as_of(requested: date | None, last_completed: date) -> tuple[date, str | None]:
+    """The session a nightly makes its calls for (``requested``, else the last completed one)
+    and, when ``requested`` is no CME trade date, the line that says which session it takes: the
+    one before it, whose call a run on that day would make.
+
+    >>> session_as_of(date(2026, 12, 5), date(2026, 12, 7))[1]
+    '2026-12-05 is not a CME trade date (the sessions around it: 2026-12-04 and 2026-12-07): \
+the calls are made as of 2026-12-04'
+    """
+    if requested is None:
+        return last_completed, None
+    if is_trade_date(requested):
+        return requested, None
+    before, after = previous_trade_date(requested), next_trade_date(requested)
+    return before, (
+        f"{requested} is not a CME trade date (the sessions around it: {before} and {after}): "
+        f"the calls are made as of {before}"
+    )
+
+
 @fanout.importable  # its run context goes to the workers: by reference, not by value
 @flow(name="callbook-nightly", log_prints=True)
 @remembered
@@ -128,9 +149,11 @@ def nightly(
         data_dir=data_dir, roots=roots, source=source, methodologies=methodologies
     )
     last_completed = default_as_of()
-    as_of = as_of or last_completed
+    as_of, moved = session_as_of(as_of, last_completed)
     kind = "live" if as_of == last_completed else "backfill"
     logger = get_run_logger()
+    if moved:
+        logger.warning(moved)
     logger.info(
         "callbook nightly: as of %s (%s), source %s, roots %s, methodologies %s (%s published), "
         "data dir %s",
