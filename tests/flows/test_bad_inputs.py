@@ -56,7 +56,7 @@ def test_a_batch_with_every_row_quarantined_fails(
         )
     assert status == EXIT_FAILED
     out = capsys.readouterr()
-    assert "quarantined 3, deferred 0 — quarantined" in out.out
+    assert "quarantined 3, deferred 0 — quarantined" in " ".join(out.out.split())
     errors = problems(out.err)
     assert errors == [
         "callbook: ES quarantined: every row was quarantined, nothing loaded (3 rows; "

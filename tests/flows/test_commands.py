@@ -195,7 +195,7 @@ def test_a_command_that_matches_nothing_says_what_it_looked_for(book: Book) -> N
 
     early = book.run("show", "RTY", "--as-of", "1999-01-04")
     assert early.code == 1
-    assert "no callbook v2 call of RTY on 1999-01-04; 1999-01-04 is a CME trade date" in early.err
+    assert "no callbook v3 call of RTY on 1999-01-04; 1999-01-04 is a CME trade date" in early.err
     assert "nearest calls: after 2025-05-30; its calls run from 2025-05-30 to 2025-09-30" in (
         early.err
     )

@@ -117,7 +117,7 @@ def test_the_thread_backfill_stores_every_call_of_the_window(
     lines = per_job_lines(out)
     # 2026-10-01..2026-11-20: 37 CME sessions (22 weekdays in October from Thursday the 1st,
     # 15 in November to Friday the 20th, no exchange holiday); the last was the nightly's
-    assert lines[: len(ROOTS) * 2] == [
+    assert lines[: len(ROOTS) * len(methodologies)] == [
         f"{root} {m}: 37 calls computed, 36 written, 1 already stored"
         for root in ROOTS
         for m in methodologies

@@ -650,7 +650,7 @@ def test_v2_is_published_and_v1_is_its_comparison(browser, served: str, data_dir
     tables = page.locator("table.call-quality")
     assert [tables.nth(i).get_attribute("data-root") for i in range(tables.count())] == list(ROOTS)
     heads = tables.nth(0).locator("thead th").all_inner_texts()
-    assert heads == ["figure", "v3 (published)", "v2", "v1"]
+    assert heads == ["figure", "v3 (published)", "v1", "v2"]
     calls = tables.nth(0).locator("tbody tr").nth(0).locator("td").all_inner_texts()
     n = index_rows(
         data_dir,
