@@ -1005,7 +1005,7 @@ def main() -> None:
     check_seconds = time.perf_counter() - t0
     print(f"loaded in {load_seconds:.0f} s; checked {len(calls):,} calls in {check_seconds:.0f} s")
     sections = [
-        f"Real files (../shared/data), whole history, every call of v1 and v2 (ES, NQ, YM; TF1 "
+        f"Real files (../shared/data), whole history, every call of v1, v2 and v3 (ES, NQ, YM; TF1 "
         f"as RTY), notes rendered with the previous call; checked by pipeline/audit/coherence "
         f"({len(calls):,} calls in {check_seconds:.0f} s, {1000 * check_seconds / len(calls):.1f} "
         "ms a call). Limits of the band rules: 10 % of price, 8 ATR (CoherenceParams: the v3 "

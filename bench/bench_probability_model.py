@@ -66,7 +66,7 @@ from pipeline.audit.scores import (
 )
 from pipeline.market.calendar import ET
 from pipeline.market.continuous import continuous_series
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import builtin_spec
 from pipeline.sources.demo import demo_bars
 from tests.real_files import INDEX_FILES, LABELS, SHARED_DATA, real_series_and_rolls
 
@@ -150,7 +150,7 @@ def v1_demo() -> str:
         series = continuous_series(demo_bars(root).filter(pl.col("session_date") <= AS_OF))
         for strength in STRENGTHS:
             params = dataclasses.replace(base, state_shrinkage_strength=strength)
-            table = call_table(series, tick=ROOT_SPECS[root].tick, params=params).filter(
+            table = call_table(series, tick=builtin_spec(root).tick, params=params).filter(
                 pl.col("has_call") & (pl.col("outcome") >= 0)
             )
             outcome = table["outcome"].to_numpy()
@@ -222,7 +222,7 @@ def real_call_tables(
     tables = {
         root: call_table(
             s,
-            tick=ROOT_SPECS[root].tick,
+            tick=builtin_spec(root).tick,
             peers={p: other for p, other in series.items() if p != root},
         )
         for root, s in series.items()

@@ -36,7 +36,7 @@ from pipeline.audit.quality import (
     quality_table,
     scored_calls,
 )
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import builtin_spec
 from tests.real_files import LABELS, available, real_series_and_rolls
 
 ROOTS = ("ES", "NQ", "YM", "RTY")
@@ -97,18 +97,19 @@ def main() -> None:
     found: dict[tuple[str, str], pl.DataFrame] = {}
     seconds: dict[tuple[str, str], float] = {}
     for root in ROOTS:
-        tick = ROOT_SPECS[root].tick
+        tick = builtin_spec(root).tick
         for m in METHODOLOGIES:
             t0 = time.perf_counter()
             analysis = get(m).analyse(series, root, source="file")
             seconds[(root, m)] = time.perf_counter() - t0
             tables[(root, m)] = analysis.table
-            found[(root, m)] = false_statements(analysis.table, tick=tick)
+            checker = get(m).statement_checker or false_statements
+            found[(root, m)] = checker(analysis.table, tick=tick)
             print(f"{root} {m}: {seconds[(root, m)]:.2f} s, {found[(root, m)].height} false")
     params = QualityParams()
     quality = quality_table(
         tables,
-        ticks={r: ROOT_SPECS[r].tick for r in ROOTS},
+        ticks={r: builtin_spec(r).tick for r in ROOTS},
         params=params,
         false_statements=found,
         rolls=rolls,
@@ -134,7 +135,7 @@ def main() -> None:
         )
     date_lines = []
     for root in DATE_ROOTS:
-        tick = ROOT_SPECS[root].tick
+        tick = builtin_spec(root).tick
         for day in DATES:
             for m in METHODOLOGIES:
                 date_lines.append(f"- {root} {day} {m}: {call_line(tables[(root, m)], day, tick)}")

@@ -33,8 +33,9 @@ from machine import machine_summary, update_section
 
 from pipeline.analysis.methodology import get as get_methodology
 from pipeline.market.continuous import continuous_series_and_rolls
-from pipeline.market.contracts import first_expiring_on_or_after, is_index_symbol
+from pipeline.market.contracts import Contract, first_expiring_on_or_after, is_index_symbol
 from pipeline.market.rolls import RollParams
+from pipeline.market.roots import builtin_spec
 from pipeline.quality.suite import validate_batch
 from pipeline.sources.file import FileSource
 
@@ -61,6 +62,13 @@ FEEDS = (
     ("ES", "ES", "ES_F_yahoo_continuous_daily_2000-09-18_2026-02-23.csv", None),
     ("NQ", "NQ", "NQ_F_yahoo_continuous_daily_2000-09-18_2026-02-23.csv", None),
 )
+#: The feeds of roots beyond the equity indexes (no cash index: every roll is estimated).
+PRODUCT_FEEDS = (
+    ("CL", "CL_F_yahoo_continuous_daily_2000-08-23_2026-02-23.csv"),
+    ("GC", "GC_F_yahoo_continuous_daily_2000-08-30_2026-02-23.csv"),
+    ("ZN", "ZN_F_yahoo_continuous_daily_2000-09-21_2026-02-23.csv"),
+    ("ZC", "ZC_F_yahoo_continuous_daily_2000-07-17_2026-02-23.csv"),
+)
 MARCH_2020_EXPIRY = date(2020, 3, 20)
 #: The replaced rule's sizing: this roll's own opening gap, unbounded.
 NO_BOUND = RollParams(max_annual_carry=math.inf, carry_estimate_rolls=1)
@@ -70,7 +78,7 @@ def clean_bars(root: str, futures: str, index: str | None) -> pl.DataFrame:
     """The file(s) as the warehouse would hold them: read, validated, clean rows only."""
     source = FileSource(DATA / futures, index_path=None if index is None else DATA / index)
     batch = source.fetch(root, start=None, end=LAST_SESSION, fetched_at=FETCHED_AT)
-    return validate_batch(batch).clean
+    return validate_batch(batch, spec=builtin_spec(root)).clean
 
 
 def feed_only(bars: pl.DataFrame) -> pl.DataFrame:
@@ -241,6 +249,86 @@ def march_2020(label: str, root: str, bars: pl.DataFrame) -> list[tuple[str, ...
     return rows
 
 
+def product_switch(root: str, bars: pl.DataFrame) -> tuple[str, ...]:
+    """Where the raw feed switches contract around each last trade day E: the median
+    close-to-close move (% of price, signed: the calendar spread's sign survives, the market's
+    moves cancel; a median, so that CLK20's -306 % on E-1 does not decide it) and the mean
+    absolute opening gap on E and on the sessions either side, against the mean absolute opening
+    gap of all sessions; and the median volume on E-1, E and E+1."""
+    feed = bars.sort("session_date")
+    days = feed["session_date"].to_list()
+    closes, opens = feed["close"].to_list(), feed["open"].to_list()
+    volumes = feed["volume"].to_list()
+    moves: dict[int, list[float]] = {k: [] for k in (-1, 0, 1, 2)}
+    gaps: dict[int, list[float]] = {k: [] for k in (-1, 0, 1, 2)}
+    vols: dict[int, list[int]] = {k: [] for k in (-1, 0, 1)}
+    for contract in expiries_of_contracts(root, days):
+        e = bisect.bisect_left(days, contract.expiry)
+        if e < 2 or e + 2 >= len(days) or days[e] != contract.expiry:
+            continue
+        for k in moves:
+            i = e + k
+            if closes[i - 1] and closes[i - 1] > 0:
+                moves[k].append(100 * (closes[i] - closes[i - 1]) / closes[i - 1])
+                gaps[k].append(100 * abs(opens[i] - closes[i - 1]) / closes[i - 1])
+        for k in vols:
+            if volumes[e + k] is not None:
+                vols[k].append(volumes[e + k])
+    every = [
+        100 * abs(o - c) / c for o, c in zip(opens[1:], closes[:-1], strict=True) if c and c > 0
+    ]
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    def median(values: list[int]) -> str:
+        return f"{sorted(values)[len(values) // 2]:,}"
+
+    return (
+        root,
+        str(len(moves[1])),
+        " / ".join(f"{sorted(moves[k])[len(moves[k]) // 2]:+.2f}" for k in (-1, 0, 1, 2)),
+        " / ".join(f"{mean(gaps[k]):.2f}" for k in (-1, 0, 1, 2)) + f" (all {mean(every):.2f})",
+        " / ".join(median(vols[k]) for k in (-1, 0, 1)),
+    )
+
+
+def expiries_of_contracts(root: str, days: list[date]) -> list[Contract]:
+    out, contract = [], first_expiring_on_or_after(root, days[0])
+    while contract.expiry < days[-1]:
+        out.append(contract)
+        contract = contract.next_listed()
+    return out
+
+
+def product_rolls(root: str, bars: pl.DataFrame) -> tuple[str, ...]:
+    """Largest roll gap before the roll handling (the raw feed's jump: the roll session's opening
+    gap) and after it (the estimated gap the series removes), % of the old contract's price."""
+    started = time.perf_counter()
+    _, rolls = continuous_series_and_rolls(bars, spec=builtin_spec(root))
+    elapsed = time.perf_counter() - started
+    scale = pl.when(pl.col("before_close") > 0).then("before_close").otherwise("after_close")
+    rolls = rolls.with_columns(
+        (100 * pl.col("opening_gap") / scale).abs().alias("before"),
+        (100 * pl.col("gap") / scale).abs().alias("after"),
+    )
+    worst_before = rolls.sort("before", descending=True, nulls_last=True).row(0, named=True)
+    worst_after = rolls.sort("after", descending=True, nulls_last=True).row(0, named=True)
+    spec = builtin_spec(root)
+    return (
+        root,
+        str(rolls.height),
+        str(int(rolls["estimated"].sum())),
+        f"{spec.max_annual_carry:.0%}" + (", seasonal" if spec.seasonal else ""),
+        str(int(rolls["clipped"].sum())),
+        f"{worst_before['before']:.2f} ({worst_before['roll_session']})",
+        f"{rolls['before'].median():.2f}",
+        f"{worst_after['after']:.2f} ({worst_after['roll_session']})",
+        f"{rolls['after'].median():.2f}",
+        f"{1000 * elapsed:.0f}",
+    )
+
+
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -340,8 +428,55 @@ def main() -> None:
         ]
     )
     print(body)
+    products = {root: clean_bars(root, name, None) for root, name in PRODUCT_FEEDS}
+    switch = table(
+        (
+            "feed",
+            "expiries",
+            "median move % on E-1 / E / E+1 / E+2",
+            "mean abs opening gap % on E-1 / E / E+1 / E+2",
+            "median volume on E-1 / E / E+1",
+        ),
+        [product_switch(root, bars) for root, bars in products.items()],
+    )
+    product_table = table(
+        (
+            "feed",
+            "rolls",
+            "estimated",
+            "carry bound a year",
+            "clipped",
+            "before: max abs jump % (roll)",
+            "before: median %",
+            "after: max abs gap % (roll)",
+            "after: median %",
+            "series + rolls ms",
+        ),
+        [product_rolls(root, bars) for root, bars in products.items()],
+    )
+    product_body = "\n\n".join(
+        [
+            summary,
+            f"- Data: {DATA} (validated with the bar suite; clean rows only). No cash index: "
+            "every roll is carry_bounded (estimated, flagged so): the mean carry rate of the "
+            "last 8 rolls (seasonal roots: of the same pair of months), each roll's opening gap "
+            "clipped to the root's carry bound (roots.toml max_annual_carry).",
+            "Where each feed switches contract around a last trading day E (E+1: the first "
+            "session after it; the calendar spread shows as a signed median move and a larger "
+            "opening gap where the feed switches; the volume on E is already the next "
+            "contract's, the close still the expiring one's: CLK20 settled 10.01 on E):",
+            switch,
+            "Largest roll gap before the roll handling (the unadjusted feed's jump: the roll "
+            "session's opening gap) and after it (the gap the continuous series removes), % of "
+            "the old contract's last close before its expiry session (the new one's where that "
+            "is at or below zero: CLK20, -37.63):",
+            product_table,
+        ]
+    )
+    print(product_body)
     if not args.no_write:
         update_section("Rolls of front-month feeds", body)
+        update_section("Rolls of the energy, metal, Treasury and grain feeds", product_body)
 
 
 if __name__ == "__main__":

@@ -35,15 +35,22 @@ def main() -> None:
     parser.add_argument("--cache", type=Path)
     parser.add_argument("--methodologies", default="v2,v3")
     args = parser.parse_args()
-    _, _, notes = bench_coherence.load(args.cache)
+    from pipeline.analysis.assemble import snapshots_from_frame
+    from pipeline.report.note import render_note
+
+    _, rows, _ = bench_coherence.load(args.cache)
     for root, day in DATES:
         name = "TF1 (as RTY)" if root == "RTY" else root
         print(f"# {name} {day.isoformat()}\n")
         for m in args.methodologies.split(","):
-            frame = notes[(root, m)]
-            text = frame.filter(frame["as_of"] == day)["note"]
+            frame = rows[(root, m)]
+            at = frame["as_of"].to_list().index(day) if day in frame["as_of"].to_list() else None
             print(f"## {m}\n")
-            print(text[0] if len(text) else "(no call on this date)")
+            if at is None:
+                print("(no call on this date)\n")
+                continue
+            previous, snapshot = snapshots_from_frame(frame.slice(max(at - 1, 0), 2))[-2:]
+            print(render_note(snapshot, previous=previous if at else None))
             print()
 
 

@@ -25,7 +25,7 @@ from flows.settings import Settings, code_version
 from pipeline.analysis.assemble import snapshot_from_row
 from pipeline.analysis.methodology import Methodology, get
 from pipeline.analysis.snapshot import MODEL_AUTHOR
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import Registry
 from warehouse import results
 from warehouse.store import MethodologyEntry, SnapshotWrite, Warehouse
 
@@ -39,12 +39,14 @@ def build_series(
     return series_by_root(warehouse, roots, source=source, as_of=as_of, log=get_run_logger())
 
 
-def record_methodologies(warehouse: Warehouse, versions: Sequence[str]) -> list[Methodology]:
+def record_methodologies(
+    warehouse: Warehouse, versions: Sequence[str], registry: Registry
+) -> list[Methodology]:
     """The configured methodologies (the first published), recorded in ``methodologies`` with
-    their tuning periods per root (``tuning_periods``, an underlying index expanded to the
-    registered roots on it)."""
+    their tuning periods per root (``tuning_periods``, an underlying index expanded to the roots
+    of ``registry`` on it)."""
     methodologies = [get(v) for v in versions]
-    underlyings = {root: spec.cash_index for root, spec in ROOT_SPECS.items()}
+    underlyings = {root: spec.cash_index for root, spec in registry.specs.items()}
     warehouse.record_methodologies(
         [
             MethodologyEntry(
@@ -107,6 +109,7 @@ def compute_calls(
             as_of,
             last_only=True,
             chart=m.version == settings.published_methodology,
+            spec=settings.registry.spec(root),
         )
         for m in methodologies
         for root in settings.roots

@@ -18,7 +18,7 @@ import polars as pl
 from flows import clock
 from flows.outcomes import append_outcomes_of, progress_of
 from flows.series import root_series
-from flows.settings import Settings, code_version
+from flows.settings import Settings, code_version, load_registry_from_env
 from flows.writer import open_for_writing
 from pipeline.analysis.assemble import snapshot_from_row
 from pipeline.analysis.methodology import ANALYST_METHODOLOGY
@@ -82,7 +82,7 @@ def record_analyst_call(path: Path, settings: Settings) -> RecordedCall:
     """Parse the call file (TOML or YAML), store it as an ``analyst`` snapshot on the bars of
     ``settings.source`` and append its outcome when its horizon has passed (idempotent). A call
     already stored on another source's bars is refused (one call, one series)."""
-    call = load_analyst_call(path)
+    call = load_analyst_call(path, load_registry_from_env())
     source = settings.source
     with open_for_writing(settings) as wh:
         before = wh.snapshot_rows(

@@ -159,6 +159,7 @@ def quality(
             source=settings.source,
             roots=[root] if root else None,
             params=QualityParams(n_boot=boot),
+            registry=settings.registry,
             compared=settings.methodologies,
         )
         coherence = coherence_report(

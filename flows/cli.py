@@ -31,9 +31,14 @@ class CliError(Exception):
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """The configuration, or one line saying what in it is wrong (an unknown root lists the
+    known ones), before any Prefect server starts."""
     from flows.settings import load_settings
 
-    return load_settings(data_dir=args.data_dir, **overrides)
+    try:
+        return load_settings(data_dir=args.data_dir, **overrides)
+    except ValueError as exc:  # the user's own configuration: its message says it all
+        raise CliError(str(exc)) from None
 
 
 def _root(args: argparse.Namespace) -> str | None:
@@ -143,6 +148,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     from flows import printing, reads
 
     printing.status(reads.status(_settings(args)))
+    return EXIT_OK
+
+
+def cmd_roots(args: argparse.Namespace) -> int:
+    from flows import console, reads
+
+    roots = reads.roots(_settings(args))
+    console.print_frame(roots, title="roots", fmt=args.format, limit=None, wrap=True)
     return EXIT_OK
 
 
@@ -271,9 +284,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             write_lock_timeout=settings.write_lock_timeout,
         )
     for text in result.replaced:
-        console.warn(f"replaced {text}")
+        console.warn(f"callbook: replaced {text}")
     for text in result.left_out:
-        console.warn(f"left out {text}")
+        console.warn(f"callbook: left out {text}")
     console.say(result.summary())
     return EXIT_OK
 
@@ -288,6 +301,7 @@ COMMANDS = {
     "calls": cmd_calls,
     "automations": cmd_automations,
     "status": cmd_status,
+    "roots": cmd_roots,
     "sql": cmd_sql,
     "quarantine": cmd_quarantine,
     "site": cmd_site,

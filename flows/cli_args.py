@@ -134,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--all", action="store_true", help="re-derive every model snapshot")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
 
+    p = add_parser("roots", help="the roots the registry knows: name, group, cycle, tick, peers")
+    _format_option(p)
     p = add_parser("quarantine", help="show quarantined rows with the rule they broke")
     p.add_argument("--root")
     p.add_argument("--limit", type=int, default=50)

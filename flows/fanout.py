@@ -61,7 +61,7 @@ from prefect.tasks import Task
 from flows.settings import Settings
 from pipeline.analysis.engine import chart_frame
 from pipeline.analysis.methodology import get
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import RootSpec, builtin_registry
 from warehouse.results import read_result, write_result
 
 API_URL_VARIABLE = "PREFECT_API_URL"
@@ -137,6 +137,7 @@ class Job:
     start: date | None = None
     last_only: bool = False
     chart: bool = False
+    spec: RootSpec | None = None  # the root's registry entry (None: the built-in registry's)
 
 
 @dataclass(frozen=True)
@@ -164,10 +165,12 @@ class Computed:
         return read_result(self.chart_path) if self.chart_path is not None else None
 
 
-def inputs_of(root: str, available: Mapping[str, V]) -> dict[str, V]:
+def inputs_of(root: str, available: Mapping[str, V], spec: RootSpec | None = None) -> dict[str, V]:
     """What a job of ``root`` needs of ``available`` (series or their files, by root): its own and
-    its registered peers' (those available)."""
-    peers = ROOT_SPECS[root].peers if root in ROOT_SPECS else ()
+    its registered peers' (those available; ``spec``: the root's registry entry, None: the
+    built-in registry's)."""
+    known = spec if spec is not None else builtin_registry().get(root)
+    peers = known.peers if known is not None else ()
     return {r: available[r] for r in dict.fromkeys([root, *peers]) if r in available}
 
 
@@ -204,13 +207,15 @@ def compute_root(job: Job, series: dict[str, str], out_dir: str) -> Computed:
                 job.end,
                 last,
             )
-        analysis = methodology.analyse(frames, job.root, source=job.source, sessions=[last])
+        analysis = methodology.analyse(
+            frames, job.root, source=job.source, sessions=[last], spec=job.spec
+        )
         if analysis.snapshots.height == 0:
             logger.warning(
                 "%s: no call on %s (fewer than the warm-up sessions of history)", job.root, last
             )
     else:
-        analysis = methodology.analyse(frames, job.root, source=job.source)
+        analysis = methodology.analyse(frames, job.root, source=job.source, spec=job.spec)
     rows = analysis.snapshots.filter(pl.col("as_of") <= job.end)
     if job.start is not None:
         rows = rows.filter(pl.col("as_of") >= job.start)
@@ -368,13 +373,13 @@ def compute(
 ) -> Iterator[Computed]:
     """Compute ``jobs`` on the configured task runner; yield each result as it completes. The
     series are written to ``out_dir`` first (:func:`write_inputs`); the jobs read them there."""
-    needed = {root for job in jobs for root in inputs_of(job.root, series)}
+    needed = {root for job in jobs for root in inputs_of(job.root, series, job.spec)}
     paths = write_inputs(out_dir, {root: series[root] for root in series if root in needed})
     return run(
         settings,
         compute_root,
         [
-            {"job": job, "series": inputs_of(job.root, paths), "out_dir": str(out_dir)}
+            {"job": job, "series": inputs_of(job.root, paths, job.spec), "out_dir": str(out_dir)}
             for job in jobs
         ],
     )

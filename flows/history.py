@@ -314,10 +314,19 @@ def backfill(
     run_id = str(flow_run.get_id() or "")
     result = BackfillResult()
     with writer.open_warehouse(settings) as warehouse:
-        methods = analysis.record_methodologies(warehouse, settings.methodologies)
+        methods = analysis.record_methodologies(
+            warehouse, settings.methodologies, settings.registry
+        )
         series = analysis.build_series(warehouse, settings.roots, source=settings.source, as_of=end)
         jobs = [
-            fanout.Job(root, m.version, settings.source, end, start=start)
+            fanout.Job(
+                root,
+                m.version,
+                settings.source,
+                end,
+                start=start,
+                spec=settings.registry.spec(root),
+            )
             for root in settings.roots
             if root in series
             for m in methods
@@ -333,7 +342,7 @@ def backfill(
                 warehouse,
                 computed,
                 run_id=run_id,
-                peers=peers_of(computed.root, list(series)),
+                peers=peers_of(computed.root, list(series), settings.registry.spec(computed.root)),
                 as_known=as_known,
                 jobs=(progress.done, len(jobs)),
             )

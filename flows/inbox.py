@@ -18,7 +18,6 @@ from prefect.logging import get_run_logger
 from flows import clock, tasks
 from flows.ingestion import ingest_root
 from flows.settings import Settings
-from pipeline.market.contracts import ROOT_SPECS
 from pipeline.sources.file import FileSource
 from pipeline.sources.inbox import DroppedFile, pending_files
 from warehouse.inbox import archive_path, move_to_archive
@@ -70,10 +69,17 @@ def take_file(
             run_id=run_id,
         )
         return summary
-    spec = ROOT_SPECS[dropped.root]
-    source = FileSource(dropped.path, columns=spec.file_columns)
+    spec = settings.registry.spec(dropped.root)
+    source = FileSource(dropped.path, columns=spec.columns, registry=settings.registry)
     summary = ingest_root(
-        warehouse, source, settings.data_dir, dropped.root, start=None, end=end, run_id=run_id
+        warehouse,
+        source,
+        settings.data_dir,
+        dropped.root,
+        start=None,
+        end=end,
+        run_id=run_id,
+        spec=spec,
     )
     status = {"ok": "loaded"}.get(
         summary.status, summary.status

@@ -20,6 +20,7 @@ from pipeline.market.calendar import (
     last_completed_session,
     previous_trade_date,
 )
+from pipeline.market.roots import RootSpec
 from pipeline.sources.base import Source
 from warehouse.store import Warehouse
 
@@ -71,9 +72,11 @@ def ingest_root(
     start: date | None,
     end: date,
     run_id: str | None,
+    spec: RootSpec,
 ) -> tasks.RootSummary:
     """fetch -> land -> validate -> load for one root, in the writer's process (one vendor file, one
-    `callbook ingest`). A failed fetch is recorded, not raised."""
+    `callbook ingest`). A failed fetch is recorded, not raised. ``spec``: the root's contract
+    facts (its registry entry), which validation checks the bars against."""
     try:
         batch = tasks.fetch_bars(source, root, start, end)
     except Exception as exc:  # a failed root must not stop the others
@@ -86,5 +89,5 @@ def ingest_root(
     context = validation_context(
         warehouse, root, source.name, first if isinstance(first, date) else None
     )
-    validation = tasks.validate_batch(batch, context)
+    validation = tasks.validate_batch(batch, context, spec)
     return tasks.load_batch(warehouse, batch, lake_path, validation, run_id)

@@ -27,6 +27,7 @@ from flows.prefect_api import decoration, remembered
 from flows.settings import Settings, load_settings
 from flows.site import SiteBuild
 from flows.sources import make_source
+from pipeline.market.calendar import is_trade_date, next_trade_date, previous_trade_date
 from pipeline.sources.base import Source
 from warehouse.store import SnapshotWrite, Warehouse
 
@@ -52,6 +53,7 @@ def ingest_roots(
                 "start": start,
                 "end": end,
                 "context": validation_context(warehouse, root, source.name, start),
+                "spec": settings.registry.spec(root),
             }
         )
     summaries = {
@@ -103,6 +105,26 @@ def summary_markdown(
     return "\n".join(lines)
 
 
+def session_as_of(requested: date | None, last_completed: date) -> tuple[date, str | None]:
+    """The session a nightly makes its calls for (``requested``, else the last completed one)
+    and, when ``requested`` is no CME trade date, the line that says which session it takes: the
+    one before it, whose call a run on that day would make.
+
+    >>> session_as_of(date(2026, 12, 5), date(2026, 12, 7))[1]
+    '2026-12-05 is not a CME trade date (the sessions around it: 2026-12-04 and 2026-12-07): \
+the calls are made as of 2026-12-04'
+    """
+    if requested is None:
+        return last_completed, None
+    if is_trade_date(requested):
+        return requested, None
+    before, after = previous_trade_date(requested), next_trade_date(requested)
+    return before, (
+        f"{requested} is not a CME trade date (the sessions around it: {before} and {after}): "
+        f"the calls are made as of {before}"
+    )
+
+
 @fanout.importable  # its run context goes to the workers: by reference, not by value
 @flow(name="callbook-nightly", log_prints=True)
 @remembered
@@ -127,9 +149,11 @@ def nightly(
         data_dir=data_dir, roots=roots, source=source, methodologies=methodologies
     )
     last_completed = default_as_of()
-    as_of = as_of or last_completed
+    as_of, moved = session_as_of(as_of, last_completed)
     kind = "live" if as_of == last_completed else "backfill"
     logger = get_run_logger()
+    if moved:
+        logger.warning(moved)
     logger.info(
         "callbook nightly: as of %s (%s), source %s, roots %s, methodologies %s (%s published), "
         "data dir %s",
@@ -147,9 +171,13 @@ def nightly(
         if settings.source == "file" and not source_options:
             summaries = inbox.ingest_inbox(warehouse, settings, end=as_of, run_id=run_id)
         else:
-            src = make_source(settings.source, **dict(source_options or {}))
+            src = make_source(
+                settings.source, registry=settings.registry, **dict(source_options or {})
+            )
             summaries = ingest_roots(warehouse, src, settings, end=as_of, run_id=run_id)
-        methods = analysis.record_methodologies(warehouse, settings.methodologies)
+        methods = analysis.record_methodologies(
+            warehouse, settings.methodologies, settings.registry
+        )
         series = analysis.build_series(
             warehouse, settings.roots, source=settings.source, as_of=as_of
         )
@@ -201,7 +229,7 @@ def ingest(
     """Ingest one root from one source over a date range (no analysis)."""
     settings = load_settings(data_dir=data_dir, roots=[root], source=source)
     end = end or default_as_of()
-    src = make_source(settings.source, **dict(source_options or {}))
+    src = make_source(settings.source, registry=settings.registry, **dict(source_options or {}))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with writer.open_warehouse(settings) as warehouse:
         summary = ingest_root(
@@ -212,6 +240,7 @@ def ingest(
             start=start,
             end=end,
             run_id=str(flow_run.get_id() or ""),
+            spec=settings.registry.spec(settings.roots[0]),
         )
     decoration(
         "the run's summary artifact",

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import polars as pl
 
 from flows.series import root_series_and_rolls
+from flows.settings import load_registry_from_env
 from pipeline.analysis.methodology import statement_checker
 from pipeline.analysis.params import CoreParams
 from pipeline.analysis.snapshot import MODEL_AUTHOR
 from pipeline.audit.calibration import reference_forecasts
 from pipeline.audit.quality import QualityParams, paired_scores, quality_table, statement_table
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import FALLBACK_TICK, Registry
 from warehouse.store import Warehouse
 
 #: The methodologies compared in the score table unless told: the first against each other.
@@ -39,12 +40,14 @@ def quality_report(
     source: str,
     roots: Sequence[str] | None = None,
     params: QualityParams | None = None,
+    registry: Registry | None = None,
     compared: Sequence[str] = COMPARED,
 ) -> QualityReport:
-    """The quality of every stored model call of ``source`` (all roots with calls, or ``roots``);
-    the scores of ``compared[0]`` against each other methodology of ``compared`` on the same
-    sessions."""
+    """The quality of every stored model call of ``source`` (all roots with calls, or ``roots``;
+    ``registry``: the roots' contract facts, default this configuration's); the scores of
+    ``compared[0]`` against each other methodology of ``compared`` on the same sessions."""
     params = params or QualityParams()
+    known = registry if registry is not None else load_registry_from_env()
     stored = warehouse.snapshot_rows(author=MODEL_AUTHOR, source=source).sort(
         "root", "methodology_version", "as_of"
     )
@@ -59,14 +62,15 @@ def quality_report(
         if built is None:
             continue
         series[str(root)], rolls[str(root)] = built
-        tick = ROOT_SPECS[str(root)].tick if root in ROOT_SPECS else 0.01
+        spec = known.get(str(root))
+        tick = spec.tick if spec is not None else FALLBACK_TICK
         for (methodology,), rows in of_root.group_by(["methodology_version"], maintain_order=True):
             key = (str(root), str(methodology))
             tables[key] = statement_table(rows, series[str(root)])
             checker = statement_checker(str(methodology))
             if checker is not None:
                 found[key] = checker(tables[key], tick=tick)
-    ticks = {r: ROOT_SPECS[r].tick if r in ROOT_SPECS else 0.01 for r, _ in tables}
+    ticks = {r: s.tick if (s := known.get(r)) is not None else FALLBACK_TICK for r, _ in tables}
     table = quality_table(tables, ticks=ticks, params=params, false_statements=found, rolls=rolls)
     scores = _paired(warehouse, source=source, roots=roots, params=params, compared=compared)
     return QualityReport(table, scores)

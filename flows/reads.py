@@ -1,4 +1,4 @@
-"""The read commands' services: `status`, `show`, `calls list` and `quarantine`.
+"""The read commands' services: `status`, `show`, `calls list`, `quarantine` and `roots`.
 
 Each reads the published replica (never waits for a writer) and returns what the command
 prints; when nothing matches it raises :class:`NotFound` saying what it looked for and, where it
@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from flows.settings import Settings
+from pipeline.market.roots import roots_table
 from warehouse.store import Warehouse
 
 
@@ -54,6 +55,12 @@ def status(settings: Settings) -> Status:
 def quarantine(settings: Settings, root: str | None, *, limit: int) -> pl.DataFrame:
     with open_reader(settings) as wh:
         return wh.quarantine_rows(root, limit=limit)
+
+
+def roots(settings: Settings) -> pl.DataFrame:
+    """The roots this configuration's registry knows (built-in plus CALLBOOK_ROOTS_FILE), one row
+    each: pipeline.market.roots.roots_table."""
+    return roots_table(settings.registry)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Precedence: explicit argument > environment variable > default.
 
 - ``CALLBOOK_DATA_DIR`` (default ``./data``): holds ``warehouse.duckdb``, ``lake/`` and ``reports/``.
 - ``CALLBOOK_ROOTS`` (default: the registry's ``default``, ``RTY,ES,NQ,YM`` built in).
-- ``CALLBOOK_ROOTS_FILE``: the user's roots file(s) added to the registry (pipeline/market/roots.py).
+- ``CALLBOOK_ROOTS_FILE``: the user's roots file(s) added to the registry (pipeline/market/roots.py),
+  several separated by ``os.pathsep``; read here only: ``Settings.registry`` is the value every
+  pure function is given.
 - ``CALLBOOK_SOURCE`` (default ``demo``): ``demo`` | ``yahoo`` | ``file``.
 - ``CALLBOOK_METHODOLOGIES`` (default: pipeline.analysis.methodology.DEFAULT_METHODOLOGIES): the
   methodology versions every run computes for the same sessions; the first is published.
@@ -42,7 +44,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from pipeline.analysis.methodology import parse_methodologies
-from pipeline.market.roots import ROOTS_FILE_ENV, describe_known, registry
+from pipeline.market.roots import (
+    BUILTIN_FILE,
+    ROOTS_FILE_ENV,
+    Registry,
+    cached_registry,
+    describe_known,
+)
 from pipeline.sources import SOURCE_NAMES
 
 SOURCES = SOURCE_NAMES
@@ -57,11 +65,23 @@ DEFAULT_SQL_MAX_ROWS = 1_000_000  # rows of a `callbook sql` result
 DEFAULT_SQL_MAX_RESULT_MB = 64  # MiB of a `callbook sql` result, fetched and printed
 
 
+def roots_files() -> tuple[Path, ...]:
+    """The built-in roots file, then the user's from ``CALLBOOK_ROOTS_FILE``."""
+    extra = os.environ.get(ROOTS_FILE_ENV, "")
+    return (BUILTIN_FILE, *(Path(p).expanduser() for p in extra.split(os.pathsep) if p.strip()))
+
+
+def load_registry_from_env() -> Registry:
+    """The roots registry of this configuration (built-in roots plus ``CALLBOOK_ROOTS_FILE``)."""
+    return cached_registry(roots_files())
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     roots: tuple[str, ...]
     source: str
+    registry: Registry = field(default_factory=load_registry_from_env)
     methodologies: tuple[str, ...] = parse_methodologies(None)
     task_runner: str = "thread"
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -95,15 +115,18 @@ class Settings:
         return self.inbox if self.inbox is not None else self.data_dir / "inbox"
 
 
-def parse_roots(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+def parse_roots(
+    value: str | list[str] | tuple[str, ...] | None, registry: Registry | None = None
+) -> tuple[str, ...]:
     """``"rty, es"`` -> ``("RTY", "ES")``; unknown roots are refused with the list of known ones.
 
-    Known roots come from the roots registry (pipeline/market/roots.toml plus CALLBOOK_ROOTS_FILE).
+    Known roots come from ``registry`` (default: this configuration's, pipeline/market/roots.toml
+    plus CALLBOOK_ROOTS_FILE).
 
     >>> parse_roots("rty,ES")
     ('RTY', 'ES')
     """
-    known = registry()
+    known = registry if registry is not None else load_registry_from_env()
     if value is None:
         return known.default
     items = value.split(",") if isinstance(value, str) else list(value)
@@ -135,10 +158,12 @@ def load_settings(
             f"CALLBOOK_TASK_RUNNER={runner!r}: choose one of {', '.join(TASK_RUNNERS)}"
         )
     inbox = os.environ.get("CALLBOOK_INBOX")
+    known = load_registry_from_env()
     return Settings(
         data_dir=Path(data_dir or os.environ.get("CALLBOOK_DATA_DIR") or "data").expanduser(),
-        roots=parse_roots(roots if roots is not None else os.environ.get("CALLBOOK_ROOTS")),
+        roots=parse_roots(roots if roots is not None else os.environ.get("CALLBOOK_ROOTS"), known),
         source=source,
+        registry=known,
         methodologies=parse_methodologies(
             methodologies if methodologies is not None else os.environ.get("CALLBOOK_METHODOLOGIES")
         ),

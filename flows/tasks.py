@@ -21,6 +21,7 @@ from prefect.tasks import Task, exponential_backoff
 from flows import clock, site
 from flows.fanout import importable
 from flows.site import SiteBuild
+from pipeline.market.roots import RootSpec
 from pipeline.quality.result import ValidationResult
 from pipeline.schema import Batch
 from pipeline.sources.base import Source, TransientSourceError
@@ -106,11 +107,11 @@ def land_batch(data_dir: Path, batch: Batch) -> str:
     persist_result=False,
     task_run_name="validate-{batch.root}",
 )
-def validate_batch(batch: Batch, context: pl.DataFrame | None) -> ValidationResult:
+def validate_batch(batch: Batch, context: pl.DataFrame | None, spec: RootSpec) -> ValidationResult:
     from pipeline.quality.suite import validate_batch as validate
 
     with _VALIDATION_LOCK:  # one Great Expectations context per process, not made for threads
-        result = validate(batch, context=context)
+        result = validate(batch, context=context, spec=spec)
     logger = get_run_logger()
     if result.status == "rejected":
         logger.error("%s: batch rejected: %s", batch.root, result.rejection)
@@ -310,6 +311,7 @@ def prepare_root(
     start: date | None,
     end: date,
     context: pl.DataFrame | None,
+    spec: RootSpec,
 ) -> Prepared:
     """fetch -> land -> validate for one root, on a worker (no DuckDB here). A fetch that fails
     for good is returned as such, not raised: a failed root must not stop the others."""
@@ -319,7 +321,7 @@ def prepare_root(
         get_run_logger().error("%s: fetch failed for good: %s", root, exc)
         return Prepared(root, source.name, failure=failure_message(exc))
     lake_path = land_batch(data_dir, batch)
-    return Prepared(root, source.name, batch, lake_path, validate_batch(batch, context))
+    return Prepared(root, source.name, batch, lake_path, validate_batch(batch, context, spec))
 
 
 @task(

@@ -30,7 +30,7 @@ from pipeline.analysis.snapshot import (
     Structure,
 )
 from pipeline.analysis.steps import LEVEL_FIELD_TYPES, LEVEL_PREFIXES, level_columns
-from pipeline.market.calendar import add_sessions
+from pipeline.market.calendar import EQUITY, TradingCalendar
 
 PEERS: tuple[str, ...] = ("ES", "NQ")
 RS_FIELDS: tuple[str, ...] = ("ratio_vs_mean", "spread_5", "spread_20", "spread_63", "verdict")
@@ -68,16 +68,19 @@ RISK_RULES: dict[str, str] = {
 }
 
 
-def horizon_ends(as_of: Sequence[date], horizon: int) -> list[date]:
-    """The CME trade date ``horizon`` sessions after each as-of trade date."""
-    return [add_sessions(d, horizon) for d in as_of]
+def horizon_ends(
+    as_of: Sequence[date], horizon: int, calendar: TradingCalendar = EQUITY
+) -> list[date]:
+    """The trade date ``horizon`` sessions after each as-of trade date (the root's calendar)."""
+    return [calendar.add_sessions(d, horizon) for d in as_of]
 
 
 @dataclass(frozen=True)
 class Publication:
     """What a methodology's snapshot rows are of, besides its call table and parameters: the
     root, the source of its bars and its tick, the calls' input fingerprints (one per table
-    row), the methodology's name and the sessions asked for (None: every call)."""
+    row), the methodology's name, the sessions asked for (None: every call) and the root's
+    trade calendar (its horizons end on it: ``RootSpec.trading_calendar``)."""
 
     root: str
     source: str
@@ -85,6 +88,7 @@ class Publication:
     fingerprints: pl.Series
     methodology_version: str = METHODOLOGY_VERSION
     sessions: Sequence[date] | None = None
+    calendar: TradingCalendar = EQUITY
 
 
 def snapshot_rows(
@@ -141,7 +145,7 @@ def assemble_rows(
 ) -> pl.DataFrame:
     """The wide rows every methodology stores: its ``columns`` (expressions over the call table,
     ``input_fingerprint`` included) on the calls of ``table``, cut to the sessions asked for,
-    with ``horizon_end`` and the content hash over ``content_columns`` under hash ``scheme``.
+    with ``horizon_end`` (on the publication's calendar) and the content hash over ``content_columns`` under hash ``scheme``.
 
     Every row is computed on the whole table and only then cut to the sessions, so that a call
     asked for alone (the nightly) is computed exactly as in the whole-history pass (the
@@ -150,7 +154,8 @@ def assemble_rows(
     out = frame.filter(pl.col("has_call")).select(*columns)
     if publication.sessions is not None:
         out = out.filter(pl.col("as_of").is_in(list(publication.sessions)))
-    return with_content_hash(with_horizon_end(out, horizon), content_columns, scheme=scheme)
+    ends = with_horizon_end(out, horizon, publication.calendar)
+    return with_content_hash(ends, content_columns, scheme=scheme)
 
 
 def common_columns(
@@ -250,11 +255,13 @@ def common_columns(
     ]
 
 
-def with_horizon_end(rows: pl.DataFrame, horizon: int) -> pl.DataFrame:
-    """Fill ``horizon_end``: the CME trade date ``horizon`` sessions after each as-of."""
-    return rows.with_columns(
-        pl.Series("horizon_end", horizon_ends(rows["as_of"].to_list(), horizon), pl.Date)
-    )
+def with_horizon_end(
+    rows: pl.DataFrame, horizon: int, calendar: TradingCalendar = EQUITY
+) -> pl.DataFrame:
+    """Fill ``horizon_end``: the trade date ``horizon`` sessions after each as-of (the root's
+    calendar)."""
+    ends = horizon_ends(rows["as_of"].to_list(), horizon, calendar)
+    return rows.with_columns(pl.Series("horizon_end", ends, pl.Date))
 
 
 def with_content_hash(

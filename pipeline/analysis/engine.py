@@ -15,7 +15,7 @@ from datetime import date
 import polars as pl
 
 from pipeline.analysis.assemble import PEERS
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import FALLBACK_TICK, RootSpec, builtin_registry
 
 
 @dataclass(frozen=True)
@@ -25,20 +25,29 @@ class Analysis:
     snapshots: pl.DataFrame  # wide snapshot rows for the requested sessions that have a call
 
 
-def peers_of(root: str, available: Sequence[str]) -> list[str]:
-    """The peers a root is compared with: its registered peers among those v1 stores (ES, NQ),
-    never itself, only those available (a root outside the registry: ES and NQ).
+def known_spec(root: str, spec: RootSpec | None = None) -> RootSpec | None:
+    """The root's contract facts as given (its registry entry), else the built-in registry's
+    (None: a root no registry describes)."""
+    return spec if spec is not None else builtin_registry().get(root)
+
+
+def peers_of(root: str, available: Sequence[str], spec: RootSpec | None = None) -> list[str]:
+    """The peers a root is compared with: its registered peers (``spec``: its registry entry;
+    None: the built-in registry's) among those v1 stores (ES, NQ), never itself, only those
+    available (a root outside the registry: ES and NQ).
 
     >>> peers_of("RTY", ["ES", "NQ", "YM"]), peers_of("ES", ["ES", "NQ"]), peers_of("NQ", ["NQ"])
     (['ES', 'NQ'], ['NQ'], [])
     """
-    declared = ROOT_SPECS[root].peers if root in ROOT_SPECS else PEERS
+    known = known_spec(root, spec)
+    declared = known.peers if known is not None else PEERS
     return [peer for peer in PEERS if peer != root and peer in declared and peer in available]
 
 
-def root_tick(root: str) -> float:
-    """The root's tick (index points); 0.01 for a root outside the registry."""
-    return ROOT_SPECS[root].tick if root in ROOT_SPECS else 0.01
+def root_tick(root: str, spec: RootSpec | None = None) -> float:
+    """The root's tick (price units); FALLBACK_TICK for a root outside the registry."""
+    known = known_spec(root, spec)
+    return known.tick if known is not None else FALLBACK_TICK
 
 
 def chart_frame(table: pl.DataFrame, as_of: date) -> pl.DataFrame:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from pipeline.analysis.engine import Analysis
+    from pipeline.market.roots import RootSpec
 
 #: The methodology of hand-written analyst calls (pipeline/audit/analyst.py).
 ANALYST_METHODOLOGY = "analyst"
@@ -171,25 +172,32 @@ class Methodology:
         *,
         source: str,
         sessions: Sequence[date] | None = None,
+        spec: RootSpec | None = None,
     ) -> Analysis:
         """Calls and snapshot rows of ``root`` for ``sessions`` (None: every session with a call).
 
         ``series_by_root`` holds continuous series (internal frame), each cut at the as-of date
-        the caller wants: nothing after it is read. The root's peers and tick, one causal pass
-        over the history (the nightly and the backfill alike), the input fingerprints, and the
-        snapshot rows of ``sessions``."""
+        the caller wants: nothing after it is read. ``spec``: the root's registry entry (tick,
+        peers, trade calendar; None: the built-in registry's). The root's peers and tick, one
+        causal pass over the history (the nightly and the backfill alike), the input
+        fingerprints, and the snapshot rows of ``sessions`` (horizons on the root's calendar)."""
         from pipeline.analysis.assemble import Publication
-        from pipeline.analysis.engine import Analysis, peers_of, root_tick
+        from pipeline.analysis.engine import Analysis, known_spec, peers_of, root_tick
         from pipeline.analysis.fingerprint import input_fingerprints
+        from pipeline.market.calendar import EQUITY
 
+        known = known_spec(root, spec)
         series = series_by_root[root]
-        peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root))}
-        tick = root_tick(root)
+        peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root), known)}
+        tick = root_tick(root, known)
         table = self.call_table(series, tick=tick, params=self.params, peers=peers)
         fingerprints = input_fingerprints(
             series, peers=peers, methodology_version=self.version, params_hash=self.params_hash
         )
-        publication = Publication(root, source, tick, fingerprints, self.version, sessions)
+        calendar = known.trading_calendar if known is not None else EQUITY
+        publication = Publication(
+            root, source, tick, fingerprints, self.version, sessions, calendar
+        )
         return Analysis(root, table, self.snapshot_rows(table, self.params, publication))
 
 
@@ -280,10 +288,10 @@ V3_TUNING = Tuning(
 
 def _v3() -> Methodology:
     from pipeline.analysis.canonical import DECISION_SCHEME
-    from pipeline.analysis.v2.statements import false_statements
     from pipeline.analysis.v3.assemble import V3_CONTENT_COLUMNS, snapshot_rows
     from pipeline.analysis.v3.calls import call_table
     from pipeline.analysis.v3.params import METHODOLOGY_VERSION, V3Params
+    from pipeline.analysis.v3.statements import false_statements
 
     return Methodology(
         version=METHODOLOGY_VERSION,

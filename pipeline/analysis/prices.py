@@ -15,19 +15,9 @@ computed alone (the nightly) rounds exactly as the backfill's row of the same se
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import polars as pl
 
-
-def tick_decimals(tick: float) -> int:
-    """Decimals needed to show every multiple of ``tick`` exactly.
-
-    >>> tick_decimals(0.1), tick_decimals(0.25), tick_decimals(1.0)
-    (1, 2, 0)
-    """
-    exponent = Decimal(repr(tick)).normalize().as_tuple().exponent
-    return max(0, -int(exponent))
+from pipeline.market.notation import tick_decimals as tick_decimals
 
 
 def front_price(internal: pl.Expr) -> pl.Expr:

@@ -49,7 +49,8 @@ from pipeline.analysis.params import AnalysisParams
 from pipeline.analysis.snapshot import MODEL_AUTHOR, PERSPECTIVES, SCENARIOS
 from pipeline.analysis.steps import LEVEL_PREFIXES
 from pipeline.market.calendar import CalendarRangeError, is_trade_date, next_session_open
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.notation import NotationError
+from pipeline.market.roots import Registry, RootSpec, builtin_registry
 from pipeline.text import excerpt
 
 ANALYST_METHODOLOGY = "analyst"
@@ -103,10 +104,18 @@ class AnalystCall:
 
 
 def parse_analyst_call(
-    text: str, *, fmt: str = "toml", params: AnalysisParams | None = None
+    text: str,
+    *,
+    fmt: str = "toml",
+    params: AnalysisParams | None = None,
+    registry: Registry | None = None,
 ) -> AnalystCall:
-    """Parse and check an analyst call file's text. Raises AnalystCallError naming the field."""
+    """Parse and check an analyst call file's text. Raises AnalystCallError naming the field.
+
+    ``registry``: the roots a call may be about (None: the built-in roots). Levels are numbers or
+    prices written as the exchange writes them (ZN "112'30", ZC "427'4": the root's notation)."""
     params = params or AnalysisParams()
+    known = registry if registry is not None else builtin_registry()
     try:
         if fmt == "toml":
             data = tomllib.loads(text)
@@ -132,9 +141,9 @@ def parse_analyst_call(
         )
 
     root = _text(data, "root").upper()
-    if root not in ROOT_SPECS:
+    if root not in known:
         raise AnalystCallError(
-            f"field 'root': unknown root {excerpt(root)}; known: {', '.join(ROOT_SPECS)}"
+            f"field 'root': unknown root {excerpt(root)}; known: {', '.join(known.names())}"
         )
     as_of = _date(data, "as_of")
     author = _text(data, "author")
@@ -155,13 +164,13 @@ def parse_analyst_call(
         raise AnalystCallError(
             f"field 'perspective': {excerpt(perspective)} is not one of: {'; '.join(PERSPECTIVES)}"
         )
-    price_range = ROOT_SPECS[root].price_range
+    spec = known.spec(root)
 
     raw_levels = _table(data, "levels")
     levels = {}
     for kind in LEVEL_PREFIXES:
         if kind in raw_levels:
-            levels[kind] = _zone(raw_levels[kind], f"levels.{kind}", price_range)
+            levels[kind] = _zone(raw_levels[kind], f"levels.{kind}", spec)
         elif kind in ("line_in_the_sand", "bias_defining"):
             raise AnalystCallError(f"field 'levels.{kind}' is required")
     unknown = sorted(set(raw_levels) - set(LEVEL_PREFIXES))
@@ -418,33 +427,46 @@ def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _zone(value: Any, name: str, price_range: tuple[float, float]) -> tuple[float, float]:
-    """[low, high] in index points: finite, low <= high, inside the root's plausible range."""
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    ):
+def _price(value: Any, name: str, spec: RootSpec) -> float:
+    """A level as a number or as the exchange writes it (the root's notation: "112'30")."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return spec.prices.parse(value)
+        except NotationError as exc:
+            raise AnalystCallError(f"field '{name}': {exc}") from None
+    raise AnalystCallError(
+        f"field '{name}': expected [low, high] in {spec.unit}, got {excerpt(value)}"
+    )
+
+
+def _zone(value: Any, name: str, spec: RootSpec) -> tuple[float, float]:
+    """[low, high] in the root's price units (numbers, or prices in its notation): finite,
+    low <= high, inside the root's plausible range (above zero unless its prices can fall
+    below: CL)."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
         raise AnalystCallError(
-            f"field '{name}': expected [low, high] in index points, got {excerpt(value)}"
+            f"field '{name}': expected [low, high] in {spec.unit}, got {excerpt(value)}"
         )
-    low, high = float(value[0]), float(value[1])
+    low, high = (_price(v, name, spec) for v in value)
     if not (math.isfinite(low) and math.isfinite(high)):
         raise AnalystCallError(f"field '{name}': need finite numbers, got [{low:g}, {high:g}]")
-    if not (0 < low <= high):
+    if not (low <= high and (low > 0 or spec.allows_negative)):
         raise AnalystCallError(f"field '{name}': need 0 < low <= high, got [{low:g}, {high:g}]")
-    least, most = price_range
+    least, most = spec.price_range
     if low < least or high > most:
         raise AnalystCallError(
             f"field '{name}': [{low:g}, {high:g}] is outside the plausible range of the root "
-            f"({least:g} .. {most:g} index points)"
+            f"({least:g} .. {most:g} {spec.unit})"
         )
     return low, high
 
 
-def load_analyst_call(path: Path) -> AnalystCall:
+def load_analyst_call(path: Path, registry: Registry | None = None) -> AnalystCall:
     """Read and check a call file (.toml, .yaml or .yml). Raises AnalystCallError naming the
-    problem; the file's contents are never echoed beyond a short excerpt."""
+    problem; the file's contents are never echoed beyond a short excerpt. ``registry``: the
+    roots a call may be about (None: the built-in roots)."""
     if not path.is_file():
         raise AnalystCallError(f"{path}: no such file (or not a regular file)")
     size = path.stat().st_size
@@ -456,7 +478,7 @@ def load_analyst_call(path: Path) -> AnalystCall:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise AnalystCallError(f"{path.name}: not UTF-8 text (byte {exc.start:,})") from exc
-    return parse_analyst_call(text, fmt=path.suffix.lower().lstrip("."))
+    return parse_analyst_call(text, fmt=path.suffix.lower().lstrip("."), registry=registry)
 
 
 def recorded_late(as_of: date, created_at: datetime) -> bool:

@@ -52,13 +52,13 @@ from typing import Literal, get_args
 import polars as pl
 
 from pipeline.market.contracts import (
-    INDEX_PREFIX,
     Contract,
     contracts_between,
     first_expiring_on_or_after,
     parse_contract,
 )
 from pipeline.market.rolls import FeedRows, RollParams, contract_rolls, feed_rolls
+from pipeline.market.roots import INDEX_PREFIX, RootSpec, builtin_spec
 
 Method = Literal["difference", "ratio", "none"]
 RollRule = Literal["calendar", "volume"]
@@ -96,10 +96,11 @@ class ContinuousSeriesError(ValueError):
 def continuous_series(
     bars: pl.DataFrame,
     *,
+    spec: RootSpec | None = None,
     method: Method = "difference",
     roll: RollRule = "calendar",
     roll_sessions: Sequence[date] | None = None,
-    params: RollParams = RollParams(),  # noqa: B008 - frozen dataclass, immutable
+    params: RollParams | None = None,
 ) -> pl.DataFrame:
     """One row per session from the front contract of one root, raw and adjusted (SERIES_SCHEMA).
 
@@ -144,7 +145,7 @@ def continuous_series(
     ([100.0, 101.0, 102.0, 103.0], [0.0, 0.0, -10.0, -10.0], [None, None, 10.0, None])
     """
     series, _ = continuous_series_and_rolls(
-        bars, method=method, roll=roll, roll_sessions=roll_sessions, params=params
+        bars, spec=spec, method=method, roll=roll, roll_sessions=roll_sessions, params=params
     )
     return series
 
@@ -152,13 +153,18 @@ def continuous_series(
 def continuous_series_and_rolls(
     bars: pl.DataFrame,
     *,
+    spec: RootSpec | None = None,
     method: Method = "difference",
     roll: RollRule = "calendar",
     roll_sessions: Sequence[date] | None = None,
-    params: RollParams = RollParams(),  # noqa: B008 - frozen dataclass, immutable
+    params: RollParams | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``continuous_series`` and its roll table (``ROLL_SCHEMA``: one row per roll with the gap,
-    the method that measured it and the evidence), from the same bars and options."""
+    the method that measured it and the evidence), from the same bars and options.
+
+    ``spec``: the root's contract facts (its registry entry; None: the built-in registry's);
+    ``params``: None for the defaults with the root's own carry bound (``RollParams.for_spec``).
+    """
     _check_choice("method", method, Method)
     _check_choice("roll", roll, RollRule)
     if bars.is_empty():
@@ -169,6 +175,14 @@ def continuous_series_and_rolls(
     if "open_interest" not in bars.columns:
         bars = bars.with_columns(pl.lit(None, dtype=pl.Int64).alias("open_interest"))
     root = _single_root(bars)
+    if spec is None:
+        spec = builtin_spec(root)
+    elif spec.root != root:
+        raise ContinuousSeriesError(f"bars of root {root} with the contract facts of {spec.root}")
+    if params is None:
+        params = RollParams.for_spec(spec)
+    if method == "ratio":
+        _require_positive_prices(bars, root)
     is_index = pl.col("contract").str.starts_with(INDEX_PREFIX)
     index, bars = bars.filter(is_index), bars.filter(~is_index)
     if bars.is_empty():
@@ -183,7 +197,7 @@ def continuous_series_and_rolls(
             )
         fronts, rolls = _feed_fronts(
             feed,
-            root,
+            spec,
             method=method,
             roll_sessions=roll_sessions,
             index=index,
@@ -196,12 +210,14 @@ def continuous_series_and_rolls(
                 f"{root}: roll_sessions applies to a front-month feed "
                 f"({root}{FRONT_MONTH_SUFFIX}); per-contract bars roll by the roll rule"
             )
-        rows = _checked_contract_rows(bars, root)
-        schedule = _calendar_fronts(rows, root) if roll == "calendar" else _volume_fronts(rows)
+        rows = _checked_contract_rows(bars, spec)
+        schedule = (
+            _calendar_fronts(rows, spec) if roll == "calendar" else _volume_fronts(rows, spec)
+        )
         fronts, measured = _with_contract_roll_gaps(
             _front_rows(rows, schedule), rows, root, method=method
         )
-        rolls = contract_rolls(measured, fronts, root, params=params)
+        rolls = contract_rolls(measured, fronts, spec, params=params)
     return _adjust(fronts, method=method), rolls
 
 
@@ -257,17 +273,19 @@ def _single_root(bars: pl.DataFrame) -> str:
     return str(roots[0])
 
 
-def _checked_contract_rows(bars: pl.DataFrame, root: str) -> pl.DataFrame:
-    """Bars with every contract code parsed and of ``root``, one row per (contract, session)."""
+def _checked_contract_rows(bars: pl.DataFrame, spec: RootSpec) -> pl.DataFrame:
+    """Bars with every contract code parsed and of the root, one row per (contract, session)."""
+    root = spec.root
     for code in bars["contract"].unique().sort(nulls_last=True).to_list():
         try:
-            contract = parse_contract(code) if code is not None else None
+            contract = parse_contract(code, spec) if code is not None else None
         except ValueError:
             contract = None
-        if contract is None or contract.root != root:
+        if contract is None:
+            example = f"{root}{spec.months[0]}26"
             raise ContinuousSeriesError(
-                f"{root}: contract {code!r} is not a quarterly {root} contract code "
-                f"(expected e.g. {root}H26) nor a front-month symbol {root}{FRONT_MONTH_SUFFIX}"
+                f"{root}: contract {code!r} is not a {root} contract code (expected e.g. "
+                f"{example}) nor a front-month symbol {root}{FRONT_MONTH_SUFFIX}"
             )
     duplicated = bars.filter(pl.struct("contract", "session_date").is_duplicated())
     if not duplicated.is_empty():
@@ -276,12 +294,12 @@ def _checked_contract_rows(bars: pl.DataFrame, root: str) -> pl.DataFrame:
     return bars
 
 
-def _calendar_fronts(rows: pl.DataFrame, root: str) -> pl.DataFrame:
-    """(session_date, contract): ``front_contract(root, d)`` for every session in ``rows``."""
+def _calendar_fronts(rows: pl.DataFrame, spec: RootSpec) -> pl.DataFrame:
+    """(session_date, contract): ``front_contract(spec, d)`` for every session in ``rows``."""
     sessions = rows.select("session_date").unique().sort("session_date")
     first, last = sessions["session_date"][0], sessions["session_date"][-1]
     schedule = pl.DataFrame(
-        [(c.previous().roll_date, c.code) for c in contracts_between(root, first, last)],
+        [(c.previous().roll_date, c.code) for c in contracts_between(spec, first, last)],
         schema={"front_from": pl.Date, "contract": pl.String},
         orient="row",
     )
@@ -290,7 +308,7 @@ def _calendar_fronts(rows: pl.DataFrame, root: str) -> pl.DataFrame:
     ).select("session_date", "contract")
 
 
-def _volume_fronts(rows: pl.DataFrame) -> pl.DataFrame:
+def _volume_fronts(rows: pl.DataFrame, spec: RootSpec) -> pl.DataFrame:
     """(session_date, contract) under the volume rule, deciding each session from its own bars.
 
     The first front is the earliest-expiring contract with a bar on the first session and an
@@ -308,7 +326,9 @@ def _volume_fronts(rows: pl.DataFrame) -> pl.DataFrame:
     front: Contract | None = None
     for day in sorted(codes_on):
         if front is None:
-            live = sorted(c for c in map(parse_contract, codes_on[day]) if c.expiry > day)
+            live = sorted(
+                c for c in (parse_contract(x, spec) for x in codes_on[day]) if c.expiry > day
+            )
             if not live:
                 continue
             front = live[0]
@@ -378,6 +398,19 @@ def _with_contract_roll_gaps(
     return fronts.join(gaps, on="session_date", how="left").sort("session_date"), measured
 
 
+def _require_positive_prices(bars: pl.DataFrame, root: str) -> None:
+    """Ratio adjustment multiplies prices: a series with a price at or below zero (CL in April
+    2020) cannot stay meaningful under it and is adjusted by difference instead."""
+    bad = bars.filter(pl.min_horizontal(*(pl.col(p) for p in _PRICES)) <= 0)
+    if not bad.is_empty():
+        row = bad.sort("session_date").row(0, named=True)
+        raise ContinuousSeriesError(
+            f"{root}: ratio adjustment needs positive prices; {row['contract']} on "
+            f"{row['session_date']} has a price at or below zero (low {row['low']}): use the "
+            "difference adjustment"
+        )
+
+
 def _require_positive(measured: pl.DataFrame, root: str) -> None:
     bad = measured.filter((pl.col("close_old") <= 0) | (pl.col("close_new") <= 0))
     if not bad.is_empty():
@@ -391,7 +424,7 @@ def _require_positive(measured: pl.DataFrame, root: str) -> None:
 
 def _feed_fronts(
     feed: pl.DataFrame,
-    root: str,
+    spec: RootSpec,
     *,
     method: Method,
     roll_sessions: Sequence[date] | None,
@@ -406,6 +439,7 @@ def _feed_fronts(
     first row's such contract, then at each given roll R the next contract after the one
     expiring on or after the session before R.
     """
+    root = spec.root
     symbols = feed["contract"].unique().sort().to_list()
     if len(symbols) != 1:
         raise ContinuousSeriesError(f"{root}: several front-month feeds in one series: {symbols}")
@@ -420,7 +454,7 @@ def _feed_fronts(
         )
     feed = feed.sort("session_date")
     days: list[date] = feed["session_date"].to_list()
-    labels = _feed_contracts(root, days, roll_sessions)
+    labels = _feed_contracts(spec, days, roll_sessions)
     index_close = {
         d: c
         for d, c in index.select("session_date", "close").iter_rows()
@@ -474,19 +508,19 @@ def _feed_fronts(
 
 
 def _feed_contracts(
-    root: str, days: list[date], roll_sessions: Sequence[date] | None
+    spec: RootSpec, days: list[date], roll_sessions: Sequence[date] | None
 ) -> list[Contract]:
     """The contract each feed row (``days``, ascending) is read as (see ``_feed_fronts``)."""
     if roll_sessions is None:
-        chain = [first_expiring_on_or_after(root, days[0])]
+        chain = [first_expiring_on_or_after(spec, days[0])]
         while chain[-1].expiry < days[-1]:
-            chain.append(chain[-1].next())
+            chain.append(chain[-1].next_listed())
         expiries = [c.expiry for c in chain]
         return [chain[bisect.bisect_left(expiries, d)] for d in days]
     roll_rows = sorted({bisect.bisect_left(days, d) for d in roll_sessions})
     roll_rows = [i for i in roll_rows if 0 < i < len(days)]
-    segments = [first_expiring_on_or_after(root, days[0])] + [
-        first_expiring_on_or_after(root, days[i - 1]).next() for i in roll_rows
+    segments = [first_expiring_on_or_after(spec, days[0])] + [
+        first_expiring_on_or_after(spec, days[i - 1]).next_listed() for i in roll_rows
     ]
     return [segments[bisect.bisect_right(roll_rows, j)] for j in range(len(days))]
 

@@ -1,36 +1,42 @@
-"""Contract specifications, quarterly expiries and the roll schedule.
+"""Contracts of a root: codes, last trading days, first notice days and the roll schedule.
 
-Equity-index futures list quarterly contracts (H=Mar, M=Jun, U=Sep, Z=Dec) that expire on the
-third Friday of the contract month (moved to the previous trade date if that Friday is not one).
-The default roll is the Thursday 8 calendar days before expiry: from that session on, the next
-contract is the front.
+A contract is a root's delivery month (``CLK20``: WTI crude for May 2020). Its dates come from the
+root's named rules in the roots registry (:mod:`pipeline.market.expiry`), evaluated on the root's
+trade-date calendar:
+
+* ``expiry``: the last trading day (CLK20: 21 Apr 2020; ESH26: 20 Mar 2026).
+* ``first_notice``: the first notice day of a physically delivered root with a notice period
+  before the last trading day (GCJ24: 28 Mar 2024), else None.
+* ``roll_date``: the first session on which a per-contract series holds the next *active*
+  contract (``RootSpec.active``): the CME equity convention for the index roots (the Thursday 8
+  calendar days before the third Friday), sessions before first notice for physically delivered
+  roots (sessions before the last trading day where there is no notice period).
+
+Two cycles: a root's ``months`` are the contract months listed (codes validation accepts, the
+months a vendor front-month feed walks through: :func:`first_expiring_on_or_after`); its
+``active`` months are those a per-contract series holds (:func:`front_contract`). They differ
+for the metals (gold lists every near month and trades G J M Q V Z).
 
 Each root's cash index (``RootSpec.cash_index``, Yahoo's symbol such as ``^GSPC``) is stored as
 bars of the root under that symbol as the contract; front-month feeds measure their roll gaps
 against it (:mod:`pipeline.market.rolls`).
+
+Pure: every function takes the root's ``RootSpec`` (a registry value) and dates; a root's name
+instead of its spec means the built-in registry's entry (``builtin_spec``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
 
-from pipeline.market.calendar import is_trade_date, previous_trade_date
-from pipeline.market.roots import INDEX_PREFIX, RootSpec, RootSpecs
+from pipeline.market.roots import INDEX_PREFIX, MONTH_CODES, RootSpec, builtin_spec
 from pipeline.text import excerpt
 
-QUARTER_CODES: dict[int, str] = {3: "H", 6: "M", 9: "U", 12: "Z"}
-CODE_MONTHS: dict[str, int] = {v: k for k, v in QUARTER_CODES.items()}
-ROLL_DAYS_BEFORE_EXPIRY = 8
-
-
-#: Every root's specification, from the roots registry (pipeline/market/roots.toml and the user's
-#: CALLBOOK_ROOTS_FILE): a live view, so a configured file is seen wherever this is imported.
-ROOT_SPECS: Mapping[str, RootSpec] = RootSpecs()
-#: How far ahead of a session a quarterly contract can already be listed (CME lists the equity
-#: index quarterlies about five quarters out; two years leaves room for any vendor's next-next).
+#: How far ahead of a session a contract can already be listed (CME lists the equity index
+#: quarterlies about five quarters out; two years leaves room for any vendor's next-next).
 LISTING_HORIZON_DAYS = 730
 
 
@@ -44,94 +50,179 @@ def is_index_symbol(code: str) -> bool:
 
 
 #: A root (see pipeline.market.roots.ROOT_PATTERN), the month code and a two-digit year.
-_CONTRACT_RE = re.compile(r"^(?P<root>[A-Z][A-Z0-9]{0,11})(?P<code>[HMUZ])(?P<yy>\d{2})$")
+_CONTRACT_RE = re.compile(
+    r"^(?P<root>[A-Z0-9][A-Z0-9]{0,11})(?P<code>[FGHJKMNQUVXZ])(?P<yy>\d{2})$"
+)
+
+
+def _step(year: int, month: int, cycle: tuple[int, ...], forward: bool) -> tuple[int, int]:
+    """The next (or previous) month of ``cycle`` strictly after (before) ``year``-``month``."""
+    if forward:
+        later = [m for m in cycle if m > month]
+        return (year, later[0]) if later else (year + 1, cycle[0])
+    earlier = [m for m in cycle if m < month]
+    return (year, earlier[-1]) if earlier else (year - 1, cycle[-1])
 
 
 @dataclass(frozen=True, order=True)
 class Contract:
-    """One quarterly contract, ordered by expiry."""
+    """One contract of a root, ordered by delivery month (and so by expiry)."""
 
     year: int
     month: int
     root: str
+    #: The root's contract facts; None: the built-in registry's entry for ``root``.
+    spec: RootSpec | None = field(default=None, compare=False, repr=False, hash=False)
+
+    @cached_property
+    def facts(self) -> RootSpec:
+        """The root's contract facts (``spec``, else the built-in registry's)."""
+        return self.spec if self.spec is not None else builtin_spec(self.root)
 
     @property
     def code(self) -> str:
         """Exchange-style code with a two-digit year, e.g. ``RTYH26``.
 
-        >>> Contract(2026, 3, "RTY").code
-        'RTYH26'
+        >>> from pipeline.market.roots import builtin_spec
+        >>> contract(builtin_spec("CL"), 2020, 5).code
+        'CLK20'
         """
-        return f"{self.root}{QUARTER_CODES[self.month]}{self.year % 100:02d}"
+        return f"{self.root}{MONTH_CODES[self.month - 1]}{self.year % 100:02d}"
 
-    @property
+    @cached_property
     def expiry(self) -> date:
-        """Last trade date: the third Friday of the contract month (or the trade date before it).
+        """The last trading day (the root's ``last_trade`` rule on its calendar).
 
-        >>> Contract(2026, 3, "RTY").expiry
-        datetime.date(2026, 3, 20)
+        >>> from pipeline.market.roots import builtin_spec
+        >>> contract(builtin_spec("RTY"), 2026, 3).expiry, contract(builtin_spec("CL"), 2020, 5).expiry
+        (datetime.date(2026, 3, 20), datetime.date(2020, 4, 21))
         """
-        third_friday = self.third_friday
-        return third_friday if is_trade_date(third_friday) else previous_trade_date(third_friday)
+        return self.facts.last_trade.date(self.facts.trading_calendar, self.year, self.month)
 
-    @property
-    def third_friday(self) -> date:
-        first = date(self.year, self.month, 1)
-        return first + timedelta(days=(4 - first.weekday()) % 7 + 14)
+    @cached_property
+    def first_notice(self) -> date | None:
+        """The first notice day of a physically delivered root that has one, else None.
 
-    @property
+        >>> from pipeline.market.roots import builtin_spec
+        >>> contract(builtin_spec("GC"), 2024, 4).first_notice  # Good Friday 29 Mar 2024
+        datetime.date(2024, 3, 28)
+        """
+        rule = self.facts.first_notice
+        return (
+            None if rule is None else rule.date(self.facts.trading_calendar, self.year, self.month)
+        )
+
+    @cached_property
     def roll_date(self) -> date:
-        """First session on which the *next* contract is the front (calendar roll).
+        """First session on which the *next* active contract is a per-contract series' front.
 
-        Counted from the nominal third Friday, as CME publishes it, even when the expiry moves
-        (June 2026: Juneteenth moves the expiry to Thursday 18 June; the roll stays on 11 June).
+        Equity index: counted from the nominal third Friday, as CME publishes it, even when the
+        expiry moves (June 2026: Juneteenth moves the expiry to Thursday 18 June; the roll stays
+        on 11 June).
 
-        >>> [Contract(2026, m, "RTY").roll_date.isoformat() for m in (3, 6, 9, 12)]
+        >>> from pipeline.market.roots import builtin_spec
+        >>> [contract(builtin_spec("RTY"), 2026, m).roll_date.isoformat() for m in (3, 6, 9, 12)]
         ['2026-03-12', '2026-06-11', '2026-09-10', '2026-12-10']
+        >>> contract(builtin_spec("GC"), 2024, 4).roll_date  # 2 sessions before first notice
+        datetime.date(2024, 3, 26)
         """
-        d = self.third_friday - timedelta(days=ROLL_DAYS_BEFORE_EXPIRY)
-        return d if is_trade_date(d) else previous_trade_date(d)
+        return self.facts.roll.date(
+            self.facts.trading_calendar,
+            self.year,
+            self.month,
+            last_trade=self.expiry,
+            first_notice=self.first_notice,
+        )
 
     def next(self) -> Contract:
-        return Contract(self.year + (self.month == 12), self.month % 12 + 3, self.root)
+        """The next contract of the root's active cycle."""
+        y, m = _step(self.year, self.month, self.facts.month_numbers(self.facts.active), True)
+        return Contract(y, m, self.root, self.facts)
 
     def previous(self) -> Contract:
-        return Contract(self.year - (self.month == 3), (self.month - 4) % 12 + 1, self.root)
+        """The previous contract of the root's active cycle."""
+        y, m = _step(self.year, self.month, self.facts.month_numbers(self.facts.active), False)
+        return Contract(y, m, self.root, self.facts)
+
+    def next_listed(self) -> Contract:
+        """The next listed contract (``RootSpec.months``): the next one a front-month feed holds."""
+        y, m = _step(self.year, self.month, self.facts.month_numbers(self.facts.months), True)
+        return Contract(y, m, self.root, self.facts)
 
 
-def parse_contract(code: str) -> Contract:
-    """``RTYH26`` -> Contract(2026, 3, 'RTY'). Two-digit years map to 2000-2099.
+Root = RootSpec | str
 
-    >>> parse_contract("ESZ05")
-    Contract(year=2005, month=12, root='ES')
-    >>> parse_contract("DEMO042U31")
-    Contract(year=2031, month=9, root='DEMO042')
+
+def _facts(root: Root) -> RootSpec:
+    return root if isinstance(root, RootSpec) else builtin_spec(root)
+
+
+def contract(spec: Root, year: int, month: int) -> Contract:
+    """The contract of ``spec``'s root for ``year``-``month`` (any month: a listed or an active
+    one is the caller's business)."""
+    facts = _facts(spec)
+    return Contract(year, month, facts.root, facts)
+
+
+def parse_contract(code: str, spec: Root | None = None) -> Contract:
+    """``RTYH26`` -> the RTY March 2026 contract. Two-digit years map to 2000-2099; the month must
+    be one of the root's listed months.
+
+    >>> from pipeline.market.roots import builtin_spec
+    >>> c = parse_contract("ESZ05", builtin_spec("ES"))
+    >>> (c.year, c.month, c.root)
+    (2005, 12, 'ES')
+    >>> parse_contract("ESX05", builtin_spec("ES"))
+    Traceback (most recent call last):
+    ...
+    ValueError: 'ESX05' is not a contract of ES (ROOT + a month of HMUZ + two-digit year)
     """
     m = _CONTRACT_RE.match(code)
-    if not m:
-        raise ValueError(f"not a quarterly contract code: {code!r}")
-    return Contract(2000 + int(m["yy"]), CODE_MONTHS[m["code"]], m["root"])
+    if spec is None and m:
+        spec = m["root"]
+    if spec is None:
+        raise ValueError(f"{excerpt(code)} is not a contract code (ROOT + month code + yy)")
+    spec = _facts(spec)
+    if not m or m["root"] != spec.root or m["code"] not in spec.months:
+        raise ValueError(
+            f"{excerpt(code)} is not a contract of {spec.root} "
+            f"(ROOT + a month of {spec.months} + two-digit year)"
+        )
+    return Contract(2000 + int(m["yy"]), MONTH_CODES.index(m["code"]) + 1, spec.root, spec)
 
 
-def listing_problem(root: str, code: str | None, session: date | None) -> str | None:
-    """Why ``code`` cannot be a bar of ``root`` on ``session``, or None if it can.
+def contract_root(code: str) -> str | None:
+    """The root a contract code names (``ZNH26`` -> ``ZN``), None for anything else.
 
-    A bar's contract is one of the root's quarterly contracts, listed on the session (expiring on
+    >>> contract_root("ZNH26"), contract_root("6EM25"), contract_root("ES=F")
+    ('ZN', '6E', None)
+    """
+    m = _CONTRACT_RE.match(code)
+    return m["root"] if m else None
+
+
+def listing_problem(
+    spec: RootSpec | None, root: str, code: str | None, session: date | None
+) -> str | None:
+    """Why ``code`` cannot be a bar of ``root`` (its spec ``spec``) on ``session``, or None.
+
+    A bar's contract is one of the root's listed contracts, listed on the session (expiring on
     or after it and at most LISTING_HORIZON_DAYS later), the root's continuous symbol (``ES=F``)
     or its cash index (``^GSPC``).
 
-    >>> [listing_problem("ES", c, date(2026, 2, 4)) for c in ("ESH26", "ES=F", "^GSPC")]
+    >>> from pipeline.market.roots import builtin_spec
+    >>> es = builtin_spec("ES")
+    >>> [listing_problem(es, "ES", c, date(2026, 2, 4)) for c in ("ESH26", "ES=F", "^GSPC")]
     [None, None, None]
-    >>> listing_problem("ES", "ESX26", date(2026, 2, 4))
-    "'ESX26' is not a quarterly contract code (ROOT + H/M/U/Z + two-digit year)"
-    >>> listing_problem("ES", "NQH26", date(2026, 2, 4))
+    >>> listing_problem(es, "ES", "ESX26", date(2026, 2, 4))
+    "'ESX26' is not a contract of ES (ROOT + a month of HMUZ + two-digit year)"
+    >>> listing_problem(es, "ES", "NQH26", date(2026, 2, 4))
     "'NQH26' is a contract of NQ, not of ES"
-    >>> listing_problem("ES", "ESZ25", date(2026, 2, 4))
+    >>> listing_problem(es, "ES", "ESZ25", date(2026, 2, 4))
     'ESZ25 expired on 2025-12-19, before the session 2026-02-04'
-    >>> listing_problem("ES", "ESZ29", date(2026, 2, 4))
+    >>> listing_problem(es, "ES", "ESZ29", date(2026, 2, 4))
     'ESZ29 (expiry 2029-12-21) was not listed on 2026-02-04 (more than 730 days ahead)'
     """
-    spec = ROOT_SPECS.get(root)
     if spec is None:
         return f"unknown root {root!r}"
     if code is None or not code.strip():
@@ -140,15 +231,16 @@ def listing_problem(root: str, code: str | None, session: date | None) -> str | 
         return None
     if is_index_symbol(code) or code.endswith("=F"):
         return f"{excerpt(code)} is not {root}'s continuous symbol or cash index"
+    other = contract_root(code)
+    if other is not None and other != root:
+        return f"{excerpt(code)} is a contract of {other}, not of {root}"
     try:
-        contract = parse_contract(code)
-    except ValueError:
-        return f"{excerpt(code)} is not a quarterly contract code (ROOT + H/M/U/Z + two-digit year)"
-    if contract.root != root:
-        return f"{excerpt(code)} is a contract of {contract.root}, not of {root}"
+        c = parse_contract(code, spec)
+    except ValueError as exc:
+        return str(exc)
     if session is None:
         return None  # an undated row is session.parsed's finding
-    expiry = contract.expiry
+    expiry = c.expiry
     if expiry < session:
         return f"{code} expired on {expiry}, before the session {session}"
     if (expiry - session).days > LISTING_HORIZON_DAYS:
@@ -159,38 +251,73 @@ def listing_problem(root: str, code: str | None, session: date | None) -> str | 
     return None
 
 
-def front_contract(root: str, d: date) -> Contract:
-    """The front contract on session ``d`` under the calendar roll.
+def front_contract(spec: Root, d: date) -> Contract:
+    """The front contract of a per-contract series on session ``d`` (active cycle, roll rule).
 
-    >>> front_contract("RTY", date(2026, 3, 11)).code, front_contract("RTY", date(2026, 3, 12)).code
+    >>> from pipeline.market.roots import builtin_spec
+    >>> rty = builtin_spec("RTY")
+    >>> front_contract(rty, date(2026, 3, 11)).code, front_contract(rty, date(2026, 3, 12)).code
     ('RTYH26', 'RTYM26')
+    >>> gc = builtin_spec("GC")
+    >>> front_contract(gc, date(2024, 3, 25)).code, front_contract(gc, date(2024, 3, 26)).code
+    ('GCJ24', 'GCM24')
     """
-    month = ((d.month - 1) // 3 + 1) * 3
-    c = Contract(d.year, month, root)
+    spec = _facts(spec)
+    c = _first_in_cycle(spec, spec.active, d.year, d.month).previous()
     while c.roll_date <= d:
         c = c.next()
     return c
 
 
-def first_expiring_on_or_after(root: str, day: date) -> Contract:
-    """The contract of ``root`` with the earliest expiry on or after ``day``: the contract a vendor
+def _first_in_cycle(spec: RootSpec, cycle: str, year: int, month: int) -> Contract:
+    """The contract of the first month of ``cycle`` on or after ``year``-``month``."""
+    months = spec.month_numbers(cycle)
+    if month in months:
+        return Contract(year, month, spec.root, spec)
+    y, m = _step(year, month, months, True)
+    return Contract(y, m, spec.root, spec)
+
+
+def first_expiring_on_or_after(spec: Root, day: date) -> Contract:
+    """The listed contract with the earliest expiry on or after ``day``: the contract a vendor
     front-month feed holds on ``day`` (it stays on a contract through its expiry session).
 
-    >>> [first_expiring_on_or_after("ES", date(2026, 3, d)).code for d in (19, 20, 23)]
+    >>> from pipeline.market.roots import builtin_spec
+    >>> es = builtin_spec("ES")
+    >>> [first_expiring_on_or_after(es, date(2026, 3, d)).code for d in (19, 20, 23)]
     ['ESH26', 'ESH26', 'ESM26']
+    >>> cl = builtin_spec("CL")
+    >>> [first_expiring_on_or_after(cl, date(2020, 4, d)).code for d in (20, 21, 22)]
+    ['CLK20', 'CLK20', 'CLM20']
     """
-    contract = front_contract(root, day).previous()
-    while contract.expiry < day:
-        contract = contract.next()
-    return contract
+    spec = _facts(spec)
+    c = _first_in_cycle(spec, spec.months, day.year, day.month)
+    while c.expiry < day:
+        c = c.next_listed()
+    return c
 
 
-def contracts_between(root: str, start: date, end: date) -> list[Contract]:
-    """Every contract that is front or next at some session in [start, end], by expiry."""
-    c = front_contract(root, start)
+def contracts_between(spec: Root, start: date, end: date) -> list[Contract]:
+    """Every active contract that is front or next at some session in [start, end], by expiry."""
+    c = front_contract(spec, start)
     out = [c]
-    last = front_contract(root, end).next()
+    last = front_contract(spec, end).next()
     while c < last:
         c = c.next()
         out.append(c)
+    return out
+
+
+def expiries_between(spec: Root, start: date, end: date) -> list[Contract]:
+    """The listed contracts expiring in [start, end], by expiry (a front-month feed's rolls).
+
+    >>> from pipeline.market.roots import builtin_spec
+    >>> [c.code for c in expiries_between(builtin_spec("ZC"), date(2024, 1, 1), date(2024, 12, 31))]
+    ['ZCH24', 'ZCK24', 'ZCN24', 'ZCU24', 'ZCZ24']
+    """
+    out = []
+    c = first_expiring_on_or_after(spec, start)
+    while c.expiry <= end:
+        out.append(c)
+        c = c.next_listed()
     return out

@@ -22,11 +22,21 @@ order of preference:
   gap clipped to the carry bound, times this roll's price and years. A single day's market move
   then weighs 1/8 and never more than the bound; the roll is flagged ``estimated``.
 
-The carry bound: a calendar spread is the cost of carrying the index from one expiry to the next,
-``price x (r - q) x T`` with r the financing rate, q the dividend yield and T the time between the
-two expiries (about a quarter). ``RollParams.max_annual_carry`` bounds ``|r - q|``, so no gap is
-ever larger than ``price x max_annual_carry x T``; a measurement beyond it (a bad print, a stale
-close) is clipped to it and flagged ``clipped``.
+The carry bound: a calendar spread is the cost of carrying the underlying from one expiry to the
+next, ``price x (r - q) x T`` with r the financing rate, q the yield of holding it (dividends, a
+coupon, a commodity's convenience yield net of storage) and T the time between the two expiries.
+``RollParams.max_annual_carry`` bounds ``|r - q|`` (each root declares its own in the roots
+registry: 7 % a year for an equity index or a Treasury, 8 % for gold, 300 % for crude oil, whose
+one-month spreads reached a quarter of the price in the contango of December 2008 and April
+2020), so no gap is ever larger than ``price x max_annual_carry x T``; a measurement beyond it
+(a bad print, a stale close) is clipped to it and flagged ``clipped``. The price is the old
+contract's last close before its expiry session, or the new contract's close where that one is
+at or below zero (CLK20 settled at -37.63 the day before its expiry): a spread is a fraction of
+a positive price.
+
+Seasonal roots (``RootSpec.seasonal``: grains' crop years, the heating and driving seasons of
+energy) do not carry at one rate all year: a ``carry_bounded`` estimate averages the past rolls
+of the same pair of months (July to September corn) instead of the last rolls.
 
 Where a vendor feed rolls (measured on the real files in ../shared/data, bench/bench_rolls.py):
 Yahoo's ``ES=F``, ``NQ=F`` and ``YM=F`` stay on the expiring contract through its expiry
@@ -56,6 +66,7 @@ from typing import Literal
 import polars as pl
 
 from pipeline.market.contracts import Contract, parse_contract
+from pipeline.market.roots import RootSpec
 
 RollMethod = Literal["observed_spread", "basis", "carry_bounded"]
 #: The column order and types of a roll table (one row per roll of one series).
@@ -113,12 +124,21 @@ class RollParams:
     max_annual_carry: float = 0.07  # fraction of price per year
     max_spread_age_days: int = 14  # calendar days before the old contract's expiry
     carry_estimate_rolls: int = 8  # rolls (two years) averaged by a carry_bounded estimate
+    seasonal: bool = False  # average the same month pair's past rolls (RootSpec.seasonal)
+
+    @classmethod
+    def for_spec(cls, spec: RootSpec) -> RollParams:
+        """The defaults with the root's own carry bound and seasonality (roots registry)."""
+        return cls(max_annual_carry=spec.max_annual_carry, seasonal=spec.seasonal)
 
 
 def carry_years(old: Contract, new: Contract) -> float:
     """Years between the two contracts' expiries (calendar days / 365).
 
-    >>> round(carry_years(Contract(2020, 3, "ES"), Contract(2020, 6, "ES")), 4)  # 20 Mar -> 19 Jun
+    >>> from pipeline.market.contracts import contract
+    >>> from pipeline.market.roots import builtin_spec
+    >>> es = builtin_spec("ES")
+    >>> round(carry_years(contract(es, 2020, 3), contract(es, 2020, 6)), 4)  # 20 Mar -> 19 Jun
     0.2493
     """
     return (new.expiry - old.expiry).days / DAYS_PER_YEAR
@@ -127,7 +147,10 @@ def carry_years(old: Contract, new: Contract) -> float:
 def carry_bound(price: float, old: Contract, new: Contract, params: RollParams) -> float:
     """The largest roll gap carry allows between ``old`` and ``new`` at ``price``, index points.
 
-    >>> round(carry_bound(2403.25, Contract(2020, 3, "ES"), Contract(2020, 6, "ES"), RollParams()), 2)
+    >>> from pipeline.market.contracts import contract
+    >>> from pipeline.market.roots import builtin_spec
+    >>> es = builtin_spec("ES")
+    >>> round(carry_bound(2403.25, contract(es, 2020, 3), contract(es, 2020, 6), RollParams()), 2)
     41.94
     """
     return abs(price) * params.max_annual_carry * carry_years(old, new)
@@ -167,7 +190,9 @@ def feed_rolls(
     close on the roll session) has null ``gap`` and ``ratio``.
 
     >>> from datetime import date
-    >>> h, m = Contract(2026, 3, "ES"), Contract(2026, 6, "ES")
+    >>> from pipeline.market.contracts import contract
+    >>> from pipeline.market.roots import builtin_spec
+    >>> h, m = contract(builtin_spec("ES"), 2026, 3), contract(builtin_spec("ES"), 2026, 6)
     >>> rows = FeedRows(
     ...     days=[date(2026, 3, 19), date(2026, 3, 20), date(2026, 3, 23)],
     ...     opens=[6000.0, 6010.0, 6060.0], closes=[6010.0, 6000.0, 6070.0],
@@ -181,13 +206,17 @@ def feed_rolls(
     (60.0, False, False)
     """
     out = []
-    carries: list[float] = []  # carry rate of each roll so far, fraction of price per year
+    # Carry rate of each roll so far (fraction of price per year) with its pair of months.
+    carries: list[tuple[tuple[int, int], float]] = []
     for i in range(1, len(rows.days)):
-        if rows.contracts[i] != rows.contracts[i - 1]:
-            row, carry = _measure(rows, i, root, params, carries)
+        old, new = rows.contracts[i - 1], rows.contracts[i]
+        if new != old:
+            pair = (old.month, new.month)
+            history = [c for p, c in carries if p == pair or not params.seasonal]
+            row, carry = _measure(rows, i, root, params, history)
             out.append(row)
             if carry is not None:
-                carries.append(carry)
+                carries.append((pair, carry))
     return pl.DataFrame(out, schema=ROLL_SCHEMA, orient="row")
 
 
@@ -209,7 +238,8 @@ def _measure(
 ) -> tuple[tuple[object, ...], float | None]:
     """The ROLL_SCHEMA row of the roll on row ``i`` and the carry rate it contributes to later
     estimates (as measured, or implied by its own clipped opening gap); ``carries`` holds those
-    of the feed's earlier rolls."""
+    of the feed's earlier rolls an estimate may average (the same pair of months for a seasonal
+    root)."""
     old, new = rows.contracts[i - 1], rows.contracts[i]
     # The old contract's sessions before its expiry session (whose bar is mixed), latest first.
     before = []
@@ -228,7 +258,7 @@ def _measure(
         or _by_opening_gap(rows, i, before, opening_gap)
     )
     years = carry_years(old, new)
-    price = m.before_close
+    price = _price_scale(m)
     bound = None if price is None else carry_bound(price, old, new, params)
     gap = ratio = carry = clipped = averaged = own = None
     if m.method == "carry_bounded":
@@ -273,6 +303,15 @@ def _measure(
         averaged,
     )
     return row, own
+
+
+def _price_scale(m: _Measurement) -> float | None:
+    """The positive price a roll's carry is a fraction of: the old contract's close before its
+    expiry session, or the new contract's close where the old one is at or below zero."""
+    for price in (m.before_close, m.after_close):
+        if price is not None and price > 0:
+            return price
+    return None
 
 
 def _minus(a: float | None, b: float | None) -> float | None:
@@ -361,7 +400,7 @@ def _observed_spread(
 def contract_rolls(
     measured: pl.DataFrame,
     fronts: pl.DataFrame,
-    root: str,
+    spec: RootSpec,
     *,
     params: RollParams = RollParams(),
 ) -> pl.DataFrame:
@@ -372,6 +411,7 @@ def contract_rolls(
     ``open``, ``close``, ``is_roll``) for the opening gap. The carry bound is evidence only here:
     a spread of two real closes is never clipped.
     """
+    root = spec.root
     if measured.is_empty():
         return pl.DataFrame(schema=ROLL_SCHEMA)
     opening = fronts.sort("session_date").select(
@@ -380,8 +420,9 @@ def contract_rolls(
     )
     rows = []
     for row in measured.join(opening, on="roll_session", how="left").iter_rows(named=True):
-        old, new = parse_contract(row["old"]), parse_contract(row["new"])
+        old, new = parse_contract(row["old"], spec), parse_contract(row["new"], spec)
         spread = row["close_new"] - row["close_old"]
+        scale = next((p for p in (row["close_old"], row["close_new"]) if p and p > 0), None)
         rows.append(
             (
                 root,
@@ -404,9 +445,9 @@ def contract_rolls(
                 None,
                 None,
                 row["opening_gap"],
-                carry_bound(row["close_old"], old, new, params),
+                carry_bound(scale, old, new, params) if scale else None,
                 carry_years(old, new),
-                spread / row["close_old"] / carry_years(old, new) if row["close_old"] else None,
+                spread / scale / carry_years(old, new) if scale else None,
                 None,
             )
         )

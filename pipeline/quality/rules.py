@@ -43,30 +43,37 @@ from typing import Any, Literal
 import polars as pl
 
 from pipeline.market.calendar import (
+    EQUITY,
     ET,
     SESSION_END_ET,
     CalendarRangeError,
-    is_early_close,
-    is_trade_date,
+    TradingCalendar,
     session_end,
-    sessions_between,
 )
 from pipeline.market.contracts import (
-    QUARTER_CODES,
-    ROOT_SPECS,
-    Contract,
+    contract_root,
+    first_expiring_on_or_after,
     is_index_symbol,
     listing_problem,
+    parse_contract,
 )
+from pipeline.market.roots import RootSpec, builtin_spec
 from pipeline.schema import BAR_COLUMNS, BAR_SCHEMA, PRICE_COLUMNS
 from pipeline.text import excerpt_expr
 
 SUITE_NAME = "callbook.bars"
 #: Bump when a rule, its scope or a default parameter changes: results record the version.
-SUITE_VERSION = "1.1.0"
+SUITE_VERSION = "1.2.0"
 
-#: A vendor continuous symbol ("ES=F") ends with this; its bars jump at every quarterly roll.
+#: A vendor continuous symbol ("ES=F") ends with this; its bars jump at every roll.
 CONTINUOUS_SUFFIX = "=F"
+#: A vendor's float32 price (1408.699951171875 for 1408.70) is off its tick by up to half a
+#: float32 step, 2^-24 of the price; prices within 2^-22 of the price from a tick multiple are on
+#: the grid (a genuine off-grid price, 1408.60 on a 0.25 tick, misses by 0.10).
+FLOAT32_RELATIVE_TOLERANCE = 2.0**-22
+#: ... or within this fraction of a tick: vendors that wrote prices to four decimals put ZN's
+#: 100 3/32 (100.09375) at 100.0938, 0.3 % of its 1/64 tick away (ZN=F 2000-2003).
+TICK_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -94,10 +101,24 @@ class QualityParams:
     jump_atr_multiple: float = 8.0  # k: |close - previous close| above k x ATR is a jump
     jump_fallback_fraction: float = 0.25  # fraction of the previous close, while no ATR exists
     partial_range_atr: float = 0.15  # p: high - low below p x ATR is a partial bar
-    roll_window_sessions: int = 1  # "=F" roll exception: sessions either side of an expiry
+    roll_window_sessions: int = 1  # expiry exception: sessions either side of a last trade day
     #: volume.plausible: most contracts one session can trade. The largest real session in
     #: ../shared/data is 6,285,917 (ES=F), the demo's 7,621,951; 100 million is 13x that.
     max_volume: int = 100_000_000
+    #: A thin session: fewer contracts than this traded (GC=F's spot month and ZC=F's electronic
+    #: session before side-by-side trading in August 2006: a median of 18 to 2,000 a day, ZN=F's
+    #: expiring contract in the weeks before its last trade), ...
+    thin_session_volume: int = 5_000
+    #: ... and at least this fraction of the median volume of the contract's previous
+    #: ``volume_median_sessions`` rows: a thin *market*, not a bar cut short. The updater's
+    #: partial bars of 2025-08-11 traded 0.2-0.6 % of their usual volume (CL=F 516 of a median
+    #: 263,619, YM=F 426 of 76,906, ES=F 3,856 of 1,187,728); GC=F's thin sessions 3 % and more.
+    #: A thin session's open and settlement may lie outside the range of its few trades (the
+    #: exchange settles it from the active month: ohlc.settlement_outside_range, named and kept),
+    #: its range is no partial bar's, and its ATR understates the market's moves (price.jump
+    #: judged by jump_fallback_fraction instead).
+    thin_relative_volume: float = 0.01
+    volume_median_sessions: int = 60
 
 
 RuleSeverity = Literal["batch", "error", "deferred", "warning"]
@@ -119,6 +140,10 @@ PRICE_NOT_NULL = "price.not_null"
 PRICE_POSITIVE = "price.positive"
 OHLC_LOW_BOUND = "ohlc.low_bound"
 OHLC_HIGH_BOUND = "ohlc.high_bound"
+OHLC_INVERTED = "ohlc.inverted"
+OHLC_SETTLEMENT_OUTSIDE = "ohlc.settlement_outside_range"
+PRICE_TICK_GRID = "price.tick_grid"
+BAR_SETTLEMENT_ONLY = "bar.settlement_only"
 VOLUME_NON_NEGATIVE = "volume.non_negative"
 SESSION_PARSED = "session.parsed"
 SESSION_TRADE_DATE = "session.trade_date"
@@ -139,10 +164,15 @@ RULES: tuple[Rule, ...] = (
     Rule(SCHEMA_REQUIRED_COLUMNS, "batch", "every BAR_SCHEMA column but open_interest is present"),
     Rule(SCHEMA_COLUMN_TYPES, "batch", "each price column has at least one numeric cell"),
     Rule(SESSION_PARSED, "error", "session_date is present and parses as a date"),
-    Rule(SESSION_TRADE_DATE, "error", "session_date is a CME trade date"),
+    Rule(SESSION_TRADE_DATE, "error", "session_date is a trade date of the root's calendar"),
     Rule(SESSION_NOT_FUTURE, "error", "session_date is not after window_end or the fetch date"),
     Rule(PRICE_NOT_NULL, "error", "open, high, low and close are numbers (not null, not NaN)"),
-    Rule(PRICE_POSITIVE, "error", "every price is > 0"),
+    Rule(
+        PRICE_POSITIVE,
+        "error",
+        "every price is > 0, unless the root's prices can fall to or below zero (its "
+        "price_range starts at or below 0: CL)",
+    ),
     Rule(
         PRICE_PLAUSIBLE,
         "error",
@@ -157,21 +187,52 @@ RULES: tuple[Rule, ...] = (
     Rule(
         CONTRACT_LISTED,
         "error",
-        "the contract is one of the root's quarterly contracts listed on the session, its "
-        "continuous symbol or its cash index",
+        "the contract is one of the root's contracts listed on the session, its continuous "
+        "symbol or its cash index",
     ),
-    Rule(OHLC_LOW_BOUND, "error", "low <= min(open, close) and low <= high"),
-    Rule(OHLC_HIGH_BOUND, "error", "high >= max(open, close)"),
+    Rule(OHLC_INVERTED, "error", "high >= low (a bar whose high is below its low is inverted)"),
+    Rule(
+        OHLC_LOW_BOUND,
+        "error",
+        "low <= min(open, close) (a thin session's close outside the range: see "
+        "ohlc.settlement_outside_range)",
+    ),
+    Rule(OHLC_HIGH_BOUND, "error", "high >= max(open, close) (likewise)"),
     Rule(VOLUME_NON_NEGATIVE, "error", "volume >= 0"),
     Rule(KEY_UNIQUE, "error", "one row per (contract, session_date)"),
     Rule(
         PRICE_JUMP,
         "error",
-        "|close - previous close| <= k ATR (before an ATR exists: a fraction of it)",
+        "|close - previous close| <= k ATR (before an ATR exists: a fraction of it); not "
+        "within roll_window_sessions of the contract's (or a front-month feed's) last trade day",
     ),
-    Rule(RANGE_PARTIAL, "error", "high - low >= p ATR on a full-length session"),
+    Rule(
+        RANGE_PARTIAL,
+        "error",
+        "high - low >= p ATR on a full-length session (not on a settlement-only record)",
+    ),
     Rule(SESSION_FINAL, "deferred", "the session had closed (17:00 ET) when the batch was fetched"),
     Rule(VOLUME_ZERO, "warning", "volume is not 0"),
+    Rule(
+        BAR_SETTLEMENT_ONLY,
+        "warning",
+        "not open = high = low = close (a settlement-only record, as vendors kept for quiet "
+        "sessions, with zero volume or the day's volume beside it: it loads as the session's "
+        "settlement; no partial-range check, jumps judged by the fallback fraction)",
+    ),
+    Rule(
+        OHLC_SETTLEMENT_OUTSIDE,
+        "warning",
+        "on a thin session (QualityParams.thin_session_volume) the open or the close (the "
+        "exchange's settlement, set from the active month) lies outside the range of its few "
+        "trades: named, kept",
+    ),
+    Rule(
+        PRICE_TICK_GRID,
+        "warning",
+        "every price is a multiple of the root's tick, within float32 precision (2^-22 of the "
+        "price)",
+    ),
     Rule(VOLUME_REPEATED, "warning", "volume differs from the previous session's volume"),
     Rule(ROWS_OUT_OF_ORDER, "warning", "each contract's rows come in session order"),
 )
@@ -249,31 +310,49 @@ def _by_date(
     )
 
 
-def _trade_date_status(d: date) -> str:
-    """Classify ``d``: "trade date", "weekend", "holiday" or "outside the CME calendar"."""
-    try:
-        if is_trade_date(d):
-            return "trade date"
-    except CalendarRangeError:
-        return "outside the CME calendar"
-    return "weekend" if d.weekday() >= 5 else "holiday"
+def _trade_date_status(calendar: TradingCalendar) -> Callable[[date], str]:
+    """Classify a date: "trade date", "weekend", "holiday" or "outside the CME calendar"."""
+
+    def status(d: date) -> str:
+        try:
+            if calendar.is_trade_date(d):
+                return "trade date"
+        except CalendarRangeError:
+            return "outside the CME calendar"
+        return "weekend" if d.weekday() >= 5 else "holiday"
+
+    return status
 
 
-def near_quarterly_expiry(d: date, *, sessions: int) -> bool:
-    """True if trade date ``d`` is within ``sessions`` sessions of a quarterly expiry.
+def near_expiry(spec: RootSpec, contract: str | None, d: date, *, sessions: int) -> bool:
+    """True if trade date ``d`` is within ``sessions`` sessions of a last trade day of the bar's
+    contract: for a front-month feed (``ES=F``) the expiry of any contract it walks through (the
+    feed switches contract there, so its close jumps by the calendar spread), for a single
+    contract its own expiry (an expiring contract can squeeze: CLK20 settled at -37.63 the day
+    before its last trade). Cash index rows and codes of other roots: False.
 
-    Vendor continuous series ("ES=F") switch contract around the expiry (the last session on the
-    old contract is the Thursday before, the expiry Friday is mixed), so their close jumps by the
-    calendar spread there.
-
-    >>> [near_quarterly_expiry(date(2026, 3, d), sessions=1) for d in (18, 19, 20, 23, 24)]
+    >>> es = builtin_spec("ES")
+    >>> [near_expiry(es, "ES=F", date(2026, 3, d), sessions=1) for d in (18, 19, 20, 23, 24)]
     [False, True, True, True, False]
+    >>> cl = builtin_spec("CL")
+    >>> [near_expiry(cl, "CLK20", date(2020, 4, d), sessions=1) for d in (16, 17, 20, 21)]
+    [False, False, True, True]
     """
-    if d.month not in QUARTER_CODES:
+    if contract is None or is_index_symbol(contract):
         return False
-    expiry = Contract(d.year, d.month, "ES").expiry  # expiries are the same for every root
-    first, last = min(d, expiry), max(d, expiry)
-    return sessions_between(first, last) <= sessions
+    cal = spec.trading_calendar
+    if contract.endswith(CONTINUOUS_SUFFIX):
+        current = first_expiring_on_or_after(spec, d)
+        before = first_expiring_on_or_after(spec, cal.previous_trade_date(d))
+        expiries = {current.expiry, before.expiry}
+    else:
+        if contract_root(contract) != spec.root:
+            return False
+        try:
+            expiries = {parse_contract(contract, spec).expiry}
+        except ValueError:
+            return False
+    return any(cal.sessions_between(min(d, e), max(d, e)) <= sessions for e in expiries)
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,18 +369,35 @@ def _fmt2(expr: pl.Expr) -> pl.Expr:
     return expr.round(2).cast(pl.String)
 
 
+def _fmt_bound(expr: pl.Expr) -> pl.Expr:
+    """A plausible-range bound: whole when it is one (200000), else as given (0.002)."""
+    return (
+        pl.when(expr == expr.round(0))
+        .then(expr.round(0).cast(pl.Int64).cast(pl.String))
+        .otherwise(expr.cast(pl.String))
+    )
+
+
 def _fmt3(expr: pl.Expr) -> pl.Expr:
     """A ratio to a threshold (ATR multiples) with three decimals, so 0.148 < 0.15 reads true."""
     return expr.round(3).cast(pl.String)
 
 
-def session_checks(bars: pl.DataFrame, *, window_end: date, fetched_at: datetime) -> pl.DataFrame:
+def session_checks(
+    bars: pl.DataFrame,
+    *,
+    window_end: date,
+    fetched_at: datetime,
+    calendar: TradingCalendar = EQUITY,
+) -> pl.DataFrame:
     """Date rules and the deferral flag, one row per bar (aligned with ``bars``).
 
     Adds ``is_trade_date`` and ``not_future`` (null when the date is null), ``session_final``
     (null unless the date passed the three date rules), ``deferred`` (never null), the failure
     masks and details of ``session.parsed/trade_date/not_future/final``.
     ``fetched_at`` must be timezone-aware; "the fetch date" is its calendar date in New York.
+    ``calendar``: the root's trade-date calendar (a bar on one of its holidays fails
+    ``session.trade_date``).
 
     >>> days = pl.DataFrame({"session_date": [date(2026, 2, 19), date(2026, 2, 20), date(2026, 2, 21)]})
     >>> out = session_checks(days, window_end=date(2026, 2, 20),
@@ -314,7 +410,7 @@ def session_checks(bars: pl.DataFrame, *, window_end: date, fetched_at: datetime
     fetched_et = fetched_at.astimezone(ET)
     fetch_date = fetched_et.date()
     latest_allowed = min(window_end, fetch_date)
-    status = _by_date(bars["session_date"], _trade_date_status, pl.String(), "_status")
+    status = _by_date(bars["session_date"], _trade_date_status(calendar), pl.String(), "_status")
     final = _by_date(
         bars["session_date"], lambda d: fetched_at >= session_end(d), pl.Boolean(), "_final"
     )
@@ -376,19 +472,29 @@ def session_checks(bars: pl.DataFrame, *, window_end: date, fetched_at: datetime
     )
 
 
-def value_checks(bars: pl.DataFrame) -> pl.DataFrame:
+def value_checks(
+    bars: pl.DataFrame, *, allows_negative: bool = False, thin: pl.Series | None = None
+) -> pl.DataFrame:
     """Price and volume rules that need one row only, aligned with ``bars``.
 
     Adds the derived inputs ``lowest_price`` (min of the four prices, nulls and NaN ignored),
     ``body_low`` = min(open, close) and ``body_high`` = max(open, close) (null if either is
-    missing), and the masks/details of ``price.not_null``, ``price.positive``,
-    ``ohlc.low_bound``, ``ohlc.high_bound``, ``volume.non_negative``, ``volume.zero``.
-    Null prices fail only ``price.not_null``; comparisons with a null are not failures.
+    missing or the settlement lies apart, below), ``price_sign_ok`` and ``settles_inside`` (null
+    without a price) and the masks/details of
+    ``price.not_null``, ``price.positive`` (never failing where ``allows_negative``: a root whose
+    prices can fall to or below zero), ``ohlc.inverted``, ``ohlc.low_bound``, ``ohlc.high_bound``,
+    ``volume.non_negative``, ``volume.zero`` and ``ohlc.settlement_outside_range``: on a thin
+    session (``thin``, aligned with ``bars``: :func:`thin_sessions`; None: none is) an open or
+    close outside the traded range is that rule's warning, not a bound's error. Null prices fail
+    only ``price.not_null``; comparisons with a null are not failures.
 
-    >>> bars = pl.DataFrame({"open": [10.0, 10.0], "high": [11.0, 9.5], "low": [9.0, 9.0],
-    ...                      "close": [10.5, 9.8], "volume": [5, 0]})
-    >>> value_checks(bars).select("body_high", "fails:ohlc.high_bound", "fails:volume.zero").rows()
-    [(10.5, False, False), (10.0, True, True)]
+    >>> bars = pl.DataFrame({"open": [10.0, 10.0, -5.0], "high": [11.0, 9.5, -1.0],
+    ...     "low": [9.0, 9.0, -8.0], "close": [10.5, 9.8, -2.0], "volume": [5, 0, 7]})
+    >>> out = value_checks(bars)
+    >>> out.select("body_high", "fails:ohlc.high_bound", "fails:volume.zero").rows()
+    [(10.5, False, False), (10.0, True, True), (-2.0, False, False)]
+    >>> out["fails:price.positive"].to_list(), value_checks(bars, allows_negative=True)["fails:price.positive"].to_list()
+    ([False, False, True], [False, False, False])
     """
     o, h, lo, c, v = (pl.col(x) for x in ("open", "high", "low", "close", "volume"))
     missing = [pl.col(x).is_null() | pl.col(x).is_nan() for x in PRICE_COLUMNS]
@@ -396,7 +502,9 @@ def value_checks(bars: pl.DataFrame) -> pl.DataFrame:
         pl.when(m).then(pl.lit(x)) for m, x in zip(missing, PRICE_COLUMNS, strict=True)
     ).list.drop_nulls()
     non_positive_names = pl.concat_list(
-        pl.when(pl.col(x) <= 0).then(pl.format("{} {}", pl.lit(x), _fmt(pl.col(x))))
+        pl.when((pl.col(x) <= 0) & pl.lit(not allows_negative)).then(
+            pl.format("{} {}", pl.lit(x), _fmt(pl.col(x)))
+        )
         for x in PRICE_COLUMNS
     ).list.drop_nulls()
     frame = bars.select(
@@ -404,17 +512,27 @@ def value_checks(bars: pl.DataFrame) -> pl.DataFrame:
         v,
         missing_names.alias("_missing"),
         non_positive_names.alias("_non_positive"),
+        (thin if thin is not None else pl.repeat(False, bars.height, eager=True)).alias("_thin"),
     )
-    low_above_body = pl.col("low") > pl.col("body_low")
-    low_above_high = pl.col("low") > h
+    inverted = lo > h
+    outside = (o > h) | (o < lo) | (c > h) | (c < lo)
+    apart = (pl.col("_thin").fill_null(False) & outside & ~inverted).fill_null(False)
+    low_above_body = (pl.col("low") > pl.col("body_low")) & ~apart
+    # The body of a thin session whose settlement lies apart is not held to the range (null:
+    # the bound rules, here and in the suite, skip it).
+    body = o.is_not_null() & c.is_not_null() & ~apart
     return frame.with_columns(
         lowest_price=pl.min_horizontal(*(pl.col(x) for x in PRICE_COLUMNS)),
-        body_low=pl.when(o.is_not_null() & c.is_not_null()).then(pl.min_horizontal(o, c)),
-        body_high=pl.when(o.is_not_null() & c.is_not_null()).then(pl.max_horizontal(o, c)),
+        body_low=pl.when(body).then(pl.min_horizontal(o, c)),
+        body_high=pl.when(body).then(pl.max_horizontal(o, c)),
     ).select(
         "lowest_price",
         "body_low",
         "body_high",
+        pl.when(pl.col("lowest_price").is_not_null())
+        .then(pl.col("_non_positive").list.len() == 0)
+        .alias("price_sign_ok"),
+        pl.when(pl.col("lowest_price").is_not_null()).then(~apart).alias("settles_inside"),
         (pl.col("_missing").list.len() > 0).alias(fails(PRICE_NOT_NULL)),
         pl.when(pl.col("_missing").list.len() > 0)
         .then(
@@ -425,20 +543,116 @@ def value_checks(bars: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("_non_positive").list.len() > 0)
         .then(pl.format("{} <= 0", pl.col("_non_positive").list.join(", ")))
         .alias(detail(PRICE_POSITIVE)),
-        (low_above_body | low_above_high).fill_null(False).alias(fails(OHLC_LOW_BOUND)),
+        inverted.fill_null(False).alias(fails(OHLC_INVERTED)),
+        pl.when(inverted)
+        .then(pl.format("high {} < low {}", _fmt(h), _fmt(lo)))
+        .alias(detail(OHLC_INVERTED)),
+        low_above_body.fill_null(False).alias(fails(OHLC_LOW_BOUND)),
         pl.when(low_above_body)
         .then(pl.format("low {} > min(open {}, close {})", _fmt(lo), _fmt(o), _fmt(c)))
-        .when(low_above_high)
-        .then(pl.format("low {} > high {}", _fmt(lo), _fmt(h)))
         .alias(detail(OHLC_LOW_BOUND)),
-        (h < pl.col("body_high")).fill_null(False).alias(fails(OHLC_HIGH_BOUND)),
-        pl.when(h < pl.col("body_high"))
+        ((h < pl.col("body_high")) & ~apart).fill_null(False).alias(fails(OHLC_HIGH_BOUND)),
+        pl.when((h < pl.col("body_high")) & ~apart)
         .then(pl.format("high {} < max(open {}, close {})", _fmt(h), _fmt(o), _fmt(c)))
         .alias(detail(OHLC_HIGH_BOUND)),
+        apart.alias(fails(OHLC_SETTLEMENT_OUTSIDE)),
+        pl.when(apart)
+        .then(
+            pl.format(
+                "open {}, close {}: outside the traded range {} .. {} of a thin session "
+                "(volume {})",
+                _fmt(o),
+                _fmt(c),
+                _fmt(lo),
+                _fmt(h),
+                v,
+            )
+        )
+        .alias(detail(OHLC_SETTLEMENT_OUTSIDE)),
         (v < 0).fill_null(False).alias(fails(VOLUME_NON_NEGATIVE)),
         pl.when(v < 0).then(pl.format("volume {} < 0", _fmt(v))).alias(detail(VOLUME_NON_NEGATIVE)),
         (v == 0).fill_null(False).alias(fails(VOLUME_ZERO)),
         pl.when(v == 0).then(pl.lit("volume 0")).alias(detail(VOLUME_ZERO)),
+    )
+
+
+def product_checks(
+    bars: pl.DataFrame, *, spec: RootSpec, params: QualityParams | None = None
+) -> pl.DataFrame:
+    """The rules a root's own contract facts define, aligned with ``bars``: ``price.tick_grid``
+    (every price a multiple of the root's tick, within ``FLOAT32_RELATIVE_TOLERANCE`` of the
+    price or ``TICK_TOLERANCE`` of a tick; cash index rows are not futures prices and are not
+    checked) and ``bar.settlement_only`` (open = high = low = close). Adds ``on_tick_grid`` and
+    ``full_bar`` (null where a rule does not apply) and ``settlement_only`` (never null).
+
+    >>> bars = pl.DataFrame({"contract": ["ZCH05", "ZCH05", "^X"], "open": [200.0, 201.0, 1.3],
+    ...     "high": [200.0, 202.5, 1.3], "low": [200.0, 200.1, 1.3], "close": [200.0, 201.75, 1.3],
+    ...     "volume": [0, 10, None]})
+    >>> out = product_checks(bars, spec=builtin_spec("ZC"))
+    >>> out.select("on_tick_grid", "settlement_only").rows()
+    [(True, True), (False, False), (None, False)]
+    >>> out["detail:price.tick_grid"][1]
+    'low 200.1 is not a multiple of the tick 0.25 (nearest 200.0 or 200.25)'
+    """
+    params = params or QualityParams()
+    tick = spec.tick
+    index_row = pl.col("contract").str.starts_with("^").fill_null(False)
+    off = []
+    for x in PRICE_COLUMNS:
+        price = pl.col(x).fill_nan(None)
+        steps = price / tick
+        nearest = steps.round(0) * tick
+        tolerance = pl.max_horizontal(
+            price.abs() * FLOAT32_RELATIVE_TOLERANCE, pl.lit(tick * TICK_TOLERANCE)
+        )
+        miss = (price - nearest).abs() > tolerance
+        lower = (steps.floor() * tick).round(9)
+        off.append(
+            pl.when(miss & ~index_row).then(
+                pl.format(
+                    "{} {} is not a multiple of the tick {} (nearest {} or {})",
+                    pl.lit(x),
+                    _fmt(price),
+                    pl.lit(repr(tick)),
+                    _fmt(lower),
+                    _fmt((lower + tick).round(9)),
+                )
+            )
+        )
+    has_price = pl.any_horizontal(pl.col(x).fill_nan(None).is_not_null() for x in PRICE_COLUMNS)
+    flat = (
+        (pl.col("open") == pl.col("high"))
+        & (pl.col("high") == pl.col("low"))
+        & (pl.col("low") == pl.col("close"))
+    )
+    settlement_only = flat.fill_null(False) & ~index_row
+    return bars.select(
+        pl.concat_list(off).list.drop_nulls().alias("_off"),
+        has_price.alias("_has_price"),
+        index_row.alias("_index"),
+        settlement_only.alias("settlement_only"),
+        pl.col("volume"),
+        pl.col("close"),
+    ).select(
+        pl.when(pl.col("_has_price") & ~pl.col("_index"))
+        .then(pl.col("_off").list.len() == 0)
+        .alias("on_tick_grid"),
+        pl.when(pl.col("_has_price")).then(~pl.col("settlement_only")).alias("full_bar"),
+        "settlement_only",
+        (pl.col("_off").list.len() > 0).alias(fails(PRICE_TICK_GRID)),
+        pl.when(pl.col("_off").list.len() > 0)
+        .then(pl.col("_off").list.join("; "))
+        .alias(detail(PRICE_TICK_GRID)),
+        pl.col("settlement_only").alias(fails(BAR_SETTLEMENT_ONLY)),
+        pl.when(pl.col("settlement_only"))
+        .then(
+            pl.format(
+                "open = high = low = close = {} (volume {}): a settlement-only record",
+                _fmt(pl.col("close")),
+                pl.col("volume").cast(pl.String).fill_null("missing"),
+            )
+        )
+        .alias(detail(BAR_SETTLEMENT_ONLY)),
     )
 
 
@@ -449,7 +663,11 @@ COUNT_COLUMNS: tuple[str, ...] = ("volume", "open_interest")
 
 
 def plausibility_checks(
-    bars: pl.DataFrame, *, raw_cells: pl.DataFrame | None = None, params: QualityParams
+    bars: pl.DataFrame,
+    *,
+    raw_cells: pl.DataFrame | None = None,
+    params: QualityParams,
+    spec: RootSpec | None = None,
 ) -> pl.DataFrame:
     """``price.plausible``, ``volume.plausible`` and ``contract.listed``, aligned with ``bars``.
 
@@ -459,7 +677,9 @@ def plausibility_checks(
     Adds ``price_plausible``, ``volume_plausible`` and ``contract_listed``, the inputs the suite
     checks (null where a rule does not apply: no price at all, a cash index row's volume, which
     counts shares). Each distinct (root, contract, session) is judged once by
-    :func:`pipeline.market.contracts.listing_problem`.
+    :func:`pipeline.market.contracts.listing_problem`. ``spec``: the batch root's contract facts
+    (None: the built-in registry's entry of the rows' root); rows of another root fail
+    ``contract.listed`` and ``price.plausible`` (no range is known for them).
 
     >>> bars = pl.DataFrame({"root": "ES", "contract": ["ESH26", "ESX26", "ESH26"],
     ...     "session_date": [date(2026, 2, 4)] * 3, "open": [6800.0, 6800.0, 1e300],
@@ -475,8 +695,16 @@ def plausibility_checks(
     'open 1e+300, high 1e+300, low 1e+300, close 1e+300 outside the plausible range for ES (300 .. 200000 index points)'
     """
     keys = bars.select("root", "contract", "session_date").unique()
+    if spec is None and keys.height:
+        first = keys["root"].drop_nulls()
+        spec = builtin_spec(first[0]) if first.len() else None
+    specs = {spec.root: spec} if spec is not None else {}
     keys = keys.with_columns(
-        pl.Series("_listing", [listing_problem(*row) for row in keys.iter_rows()], dtype=pl.String),
+        pl.Series(
+            "_listing",
+            [listing_problem(specs.get(r), r, c, d) for r, c, d in keys.iter_rows()],
+            dtype=pl.String,
+        ),
         pl.Series(
             "_index",
             [code is not None and is_index_symbol(code) for code in keys["contract"]],
@@ -484,12 +712,12 @@ def plausibility_checks(
         ),
         pl.Series(
             "_lo",
-            [ROOT_SPECS[r].price_range[0] if r in ROOT_SPECS else None for r in keys["root"]],
+            [specs[r].price_range[0] if r in specs else None for r in keys["root"]],
             dtype=pl.Float64,
         ),
         pl.Series(
             "_hi",
-            [ROOT_SPECS[r].price_range[1] if r in ROOT_SPECS else None for r in keys["root"]],
+            [specs[r].price_range[1] if r in specs else None for r in keys["root"]],
             dtype=pl.Float64,
         ),
     )
@@ -548,11 +776,13 @@ def plausibility_checks(
     volume_detail: Any = pl
     for bad, text in count_failures:
         volume_detail = volume_detail.when(bad).then(text)
+    unit = spec.unit if spec is not None else "index points"
     range_text = pl.format(
-        "the plausible range for {} ({} .. {} index points)",
+        "the plausible range for {} ({} .. {} {})",
         "root",
-        lo.round(0).cast(pl.Int64),
-        hi.round(0).cast(pl.Int64),
+        _fmt_bound(lo),
+        _fmt_bound(hi),
+        pl.lit(unit),
     )
     return frame.select(
         pl.when(pl.any_horizontal(p.is_not_null() for p in prices))
@@ -776,13 +1006,17 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
 
     ``timeline`` has ``row_index`` (null for stored context bars, which are trusted and only feed
     the state), ``contract``, ``session_date``, the four prices, ``volume``, ``roll_exempt`` (no
-    jump check; the true range is the bar's own high - low, not bridged to the previous close)
-    and ``early_close`` (no partial-range check). Prices are non-null: only rows that passed
-    every stateless rule are walked.
+    jump check; the true range is the bar's own high - low, not bridged to the previous close),
+    ``early_close`` (no partial-range check) and optionally ``settlement_only`` and ``thin``
+    (:func:`thin_sessions`). Prices are non-null: only rows that passed every stateless rule are
+    walked.
 
     State per contract: previous loaded close and volume, and a Wilder ATR over true ranges
     max(high - low, |high - prev close|, |low - prev close|): no value until ``atr_window`` true
     ranges exist (the first bar has none), then their mean, then ATR = (ATR * (n - 1) + TR) / n.
+    A settlement-only or thin row has no partial-range check and its jump is judged by
+    ``jump_fallback_fraction`` of the previous close (its absolute value: prices may be
+    negative), as before an ATR exists.
     A batch row that fails ``price.jump`` or ``range.partial`` does not update the state.
     This is a loop, not an expression: each row's verdict decides what the next row is compared
     with, which no vectorised scan can express. Returns ``WALK_SCHEMA`` rows for the batch rows.
@@ -790,7 +1024,7 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
     >>> tl = pl.DataFrame({"row_index": [0, 1, 2], "contract": "A",
     ...     "session_date": [date(2026, 1, d) for d in (5, 6, 7)],
     ...     "open": [100.0, 101.0, 150.0], "high": [102.0, 103.0, 151.0], "low": [99.0, 100.0, 149.0],
-    ...     "close": [101.0, 102.0, 150.0], "volume": [10, 10, 12],
+    ...     "close": [101.0, 102.0, 150.0], "volume": [5000, 5000, 6000],
     ...     "roll_exempt": False, "early_close": False})
     >>> walk_sessions(tl, params=QualityParams(atr_window=1)).select("atr", "jump_atr", "volume_changed").rows()
     [(None, None, None), (None, None, False), (3.0, 16.0, True)]
@@ -804,6 +1038,7 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
     atr: float | None = None
     seed_sum = 0.0
     seed_count = 0
+    flags = [c for c in ("settlement_only", "thin") if c in timeline.columns]
     ordered = timeline.sort("contract", "session_date", "row_index", nulls_last=True)
     for row in ordered.iter_rows(named=True):
         if row["contract"] != contract:
@@ -813,16 +1048,17 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
         high, low, close, volume = row["high"], row["low"], row["close"], row["volume"]
         loads = True
         if row["row_index"] is not None:
+            thin = any(bool(row[c]) for c in flags)
             jump_atr = jump_fraction = range_atr = None
             if prev_close is not None and not row["roll_exempt"]:
                 move = abs(close - prev_close)
-                if atr is not None and atr > 0:
+                if atr is not None and atr > 0 and not thin:
                     jump_atr = move / atr
                     loads = jump_atr <= params.jump_atr_multiple
-                else:
-                    jump_fraction = move / prev_close
+                elif prev_close != 0:
+                    jump_fraction = move / abs(prev_close)
                     loads = jump_fraction <= params.jump_fallback_fraction
-            if atr is not None and atr > 0 and not row["early_close"]:
+            if atr is not None and atr > 0 and not row["early_close"] and not thin:
                 range_atr = (high - low) / atr
                 loads = loads and range_atr >= params.partial_range_atr
             changed = None
@@ -857,20 +1093,90 @@ def walk_sessions(timeline: pl.DataFrame, *, params: QualityParams) -> pl.DataFr
     return pl.DataFrame(out, schema=WALK_SCHEMA)
 
 
+def thin_sessions(
+    bars: pl.DataFrame, context: pl.DataFrame | None, *, params: QualityParams
+) -> pl.Series:
+    """Which rows of ``bars`` (aligned) are thin sessions: fewer than ``thin_session_volume``
+    contracts traded, and at least ``thin_relative_volume`` of the median volume of the same
+    contract's previous ``volume_median_sessions`` rows (batch and stored ``context``; no
+    previous row: thin) -- a thin market, not a bar cut short (``QualityParams``).
+
+    >>> bars = pl.DataFrame({"contract": "GCJ24", "session_date": [date(2024, 4, d) for d in (1, 2, 3)],
+    ...     "volume": [400, 20, 2]})
+    >>> thin_sessions(bars, None, params=QualityParams(thin_relative_volume=0.05)).to_list()
+    [True, True, False]
+    """
+    rows = bars.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), "contract", "session_date", "volume"
+    )
+    parts = [rows]
+    if context is not None and context.height:
+        stored = (
+            context.select(
+                pl.col("contract").cast(pl.String),
+                pl.col("session_date").cast(pl.Date),
+                pl.col("volume").cast(pl.Int64),
+            )
+            .join(
+                rows.select("contract", "session_date"), on=["contract", "session_date"], how="anti"
+            )
+            .select(
+                pl.lit(None, dtype=pl.Int64).alias("_row"), "contract", "session_date", "volume"
+            )
+        )
+        parts.append(stored)
+    median = (
+        pl.col("volume")
+        .cast(pl.Float64)
+        .rolling_median(params.volume_median_sessions, min_samples=1)
+        .shift(1)
+        .over("contract", order_by="session_date")
+    )
+    judged = (
+        pl.concat(parts)
+        .filter(pl.col("session_date").is_not_null())
+        .with_columns(median.alias("_median"))
+        .filter(pl.col("_row").is_not_null())
+        .select(
+            "_row",
+            (
+                (pl.col("volume") < params.thin_session_volume)
+                & (
+                    pl.col("_median").is_null()
+                    | (pl.col("volume") >= params.thin_relative_volume * pl.col("_median"))
+                )
+            )
+            .fill_null(False)
+            .alias("thin"),
+        )
+    )
+    return (
+        rows.select("_row")
+        .join(judged, on="_row", how="left", maintain_order="left")["thin"]
+        .fill_null(False)
+    )
+
+
 def _timeline(
     bars: pl.DataFrame,
     walkable: pl.Series,
     context: pl.DataFrame | None,
     *,
     params: QualityParams,
+    spec: RootSpec,
+    thin: pl.Series | None = None,
 ) -> pl.DataFrame:
-    """Walkable batch rows plus the context bars of the same contracts not replaced by them."""
+    """Walkable batch rows plus the context bars of the same contracts not replaced by them,
+    with ``roll_exempt`` (near a last trade day: :func:`near_expiry`), ``early_close``,
+    ``settlement_only`` (bar.settlement_only's definition) and ``thin`` (``thin``, aligned with
+    ``bars``; context rows are never judged)."""
     columns = ["contract", "session_date", *PRICE_COLUMNS, "volume"]
+    thin = thin if thin is not None else pl.repeat(False, bars.height, eager=True)
     batch_rows = (
         bars.with_row_index("row_index")
-        .with_columns(pl.col("row_index").cast(pl.Int64))
+        .with_columns(pl.col("row_index").cast(pl.Int64), thin.alias("thin"))
         .filter(walkable)
-        .select("row_index", *columns)
+        .select("row_index", *columns, "thin")
     )
     parts = [batch_rows]
     if context is not None and context.height > 0:
@@ -878,23 +1184,36 @@ def _timeline(
             context.select(pl.col(c).cast(BAR_SCHEMA[c]) for c in columns)
             .join(batch_rows.select(KEY_COLUMNS), on=list(KEY_COLUMNS), how="anti")
             .filter(pl.col("contract").is_in(batch_rows["contract"].unique().to_list()))
-            .select(pl.lit(None, dtype=pl.Int64).alias("row_index"), *columns)
+            .select(
+                pl.lit(None, dtype=pl.Int64).alias("row_index"),
+                *columns,
+                pl.lit(False).alias("thin"),
+            )
         )
         parts.append(stored)
     timeline = pl.concat(parts)
-    continuous = pl.col("contract").str.ends_with(CONTINUOUS_SUFFIX)
-    near_expiry = _by_date(
-        timeline["session_date"],
-        lambda d: near_quarterly_expiry(d, sessions=params.roll_window_sessions),
-        pl.Boolean(),
-        "_near_expiry",
+    keys = timeline.select("contract", "session_date").unique()
+    exempt = keys.with_columns(
+        pl.Series(
+            "roll_exempt",
+            [
+                near_expiry(spec, c, d, sessions=params.roll_window_sessions)
+                for c, d in keys.iter_rows()
+            ],
+            dtype=pl.Boolean,
+        )
     )
-    early = _by_date(timeline["session_date"], is_early_close, pl.Boolean(), "early_close")
+    cal = spec.trading_calendar
+    early = _by_date(timeline["session_date"], cal.is_early_close, pl.Boolean(), "early_close")
+    flat = (
+        (pl.col("open") == pl.col("high"))
+        & (pl.col("high") == pl.col("low"))
+        & (pl.col("low") == pl.col("close"))
+    ).fill_null(False)
     return (
-        timeline.join(near_expiry, on="session_date", how="left")
+        timeline.join(exempt, on=["contract", "session_date"], how="left")
         .join(early, on="session_date", how="left")
-        .with_columns(roll_exempt=continuous & pl.col("_near_expiry"))
-        .drop("_near_expiry")
+        .with_columns(pl.col("early_close").fill_null(False), flat.alias("settlement_only"))
     )
 
 
@@ -904,15 +1223,21 @@ def sequential_checks(
     context: pl.DataFrame | None,
     *,
     params: QualityParams,
+    spec: RootSpec | None = None,
+    thin: pl.Series | None = None,
 ) -> pl.DataFrame:
     """``price.jump``, ``range.partial`` and ``volume.repeated``, aligned with ``bars``.
 
     Only rows where ``walkable`` is True are evaluated (the others get nulls and no failure).
     ``context`` is stored bars (BAR_SCHEMA) of the same root: they seed the previous close, the
     ATR and the previous volume across the batch boundary; a batch row replaces the stored bar
-    of the same (contract, session_date).
+    of the same (contract, session_date). ``spec``: the root's contract facts (None: the
+    built-in registry's entry of the bars' root).
     """
-    walked = walk_sessions(_timeline(bars, walkable, context, params=params), params=params)
+    spec = spec if spec is not None else builtin_spec(bars["root"][0])
+    walked = walk_sessions(
+        _timeline(bars, walkable, context, params=params, spec=spec, thin=thin), params=params
+    )
     k, fraction, p = (
         params.jump_atr_multiple,
         params.jump_fallback_fraction,
@@ -1000,6 +1325,7 @@ VALUE_RULES: tuple[str, ...] = (
     PRICE_PLAUSIBLE,
     VOLUME_PLAUSIBLE,
     CONTRACT_LISTED,
+    OHLC_INVERTED,
     OHLC_LOW_BOUND,
     OHLC_HIGH_BOUND,
     VOLUME_NON_NEGATIVE,
@@ -1008,6 +1334,9 @@ VALUE_RULES: tuple[str, ...] = (
     RANGE_PARTIAL,
     VOLUME_ZERO,
     VOLUME_REPEATED,
+    PRICE_TICK_GRID,
+    BAR_SETTLEMENT_ONLY,
+    OHLC_SETTLEMENT_OUTSIDE,
 )
 
 
@@ -1019,17 +1348,21 @@ def derive_checks(
     context: pl.DataFrame | None = None,
     raw_cells: pl.DataFrame | None = None,
     params: QualityParams = QualityParams(),
+    spec: RootSpec | None = None,
 ) -> pl.DataFrame:
     """Every row rule's inputs, failure mask and detail, one row per bar (aligned with ``bars``).
 
     ``raw_cells``: the vendor's text of the volume and open interest cells, aligned with
-    ``bars`` (see :func:`plausibility_checks`).
+    ``bars`` (see :func:`plausibility_checks`). ``spec``: the batch root's contract facts
+    (calendar, listed months, tick, whether prices can fall below zero); None: the built-in
+    registry's entry of the bars' root.
 
     ``bars`` is a conformed canonical frame (BAR_SCHEMA). The result has ``row_index``, the key
     and value columns, the derived inputs the suite checks (``lowest_price``, ``body_low``,
-    ``body_high``, ``is_trade_date``, ``not_future``, ``session_final``, ``deferred``,
-    ``duplicate_of``, ``key_scope``, ``jump_atr``, ``jump_fraction``, ``range_atr``,
-    ``volume_changed``, ``in_order``), and per row rule ``fails:<rule>`` and ``detail:<rule>``.
+    ``body_high``, ``price_sign_ok``, ``is_trade_date``, ``not_future``, ``session_final``,
+    ``deferred``, ``duplicate_of``, ``key_scope``, ``jump_atr``, ``jump_fraction``,
+    ``range_atr``, ``volume_changed``, ``in_order``, ``on_tick_grid``, ``full_bar``), and per row
+    rule ``fails:<rule>`` and ``detail:<rule>``.
     Masks follow the scope rules of the module docstring (a deferred row fails only
     ``session.final``).
 
@@ -1045,18 +1378,24 @@ def derive_checks(
     >>> checks["detail:ohlc.high_bound"][1]
     'high 6805.0 < max(open 6810.0, close 6800.0)'
     """
-    sessions = session_checks(bars, window_end=window_end, fetched_at=fetched_at)
+    if spec is None:
+        spec = builtin_spec(bars["root"][0])
+    sessions = session_checks(
+        bars, window_end=window_end, fetched_at=fetched_at, calendar=spec.trading_calendar
+    )
     deferred = sessions["deferred"]
-    values = value_checks(bars)
-    plausible = plausibility_checks(bars, raw_cells=raw_cells, params=params)
+    thin = thin_sessions(bars, context, params=params)
+    values = value_checks(bars, allows_negative=spec.allows_negative, thin=thin)
+    plausible = plausibility_checks(bars, raw_cells=raw_cells, params=params, spec=spec)
     keys = key_checks(bars, in_scope=~deferred)
     order = order_checks(bars)
-    stateless = pl.concat([sessions, values, plausible, keys], how="horizontal")
+    product = product_checks(bars, spec=spec, params=params)
+    stateless = pl.concat([sessions, values, plausible, keys, product], how="horizontal")
     stateless_ok = ~pl.any_horizontal(
         *(pl.col(fails(r)) & ~pl.col("deferred") for r in STATELESS_ERRORS)
     )
     walkable = stateless.select((stateless_ok & ~pl.col("deferred")).alias("w"))["w"]
-    sequential = sequential_checks(bars, walkable, context, params=params)
+    sequential = sequential_checks(bars, walkable, context, params=params, spec=spec, thin=thin)
     frame = pl.concat(
         [
             bars.with_row_index("row_index").with_columns(pl.col("row_index").cast(pl.Int64)),
@@ -1071,10 +1410,14 @@ def derive_checks(
         "lowest_price",
         "body_low",
         "body_high",
+        "price_sign_ok",
+        "settles_inside",
         "duplicate_of",
         "price_plausible",
         "volume_plausible",
         "contract_listed",
+        "on_tick_grid",
+        "full_bar",
     )
     return frame.with_columns(
         *(pl.col(c).fill_nan(None) for c in PRICE_COLUMNS),

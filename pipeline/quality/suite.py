@@ -34,19 +34,24 @@ from typing import Any, Literal
 import polars as pl
 import pyarrow as pa
 
+from pipeline.market.roots import RootSpec, builtin_spec
 from pipeline.quality.result import FINDING_SCHEMA, ValidationResult, empty_findings
 from pipeline.quality.rules import (
+    BAR_SETTLEMENT_ONLY,
     BATCH_NOT_EMPTY,
     BATCH_RULES,
     CONTRACT_LISTED,
     COUNT_COLUMNS,
     KEY_UNIQUE,
     OHLC_HIGH_BOUND,
+    OHLC_INVERTED,
     OHLC_LOW_BOUND,
+    OHLC_SETTLEMENT_OUTSIDE,
     PRICE_JUMP,
     PRICE_NOT_NULL,
     PRICE_PLAUSIBLE,
     PRICE_POSITIVE,
+    PRICE_TICK_GRID,
     RANGE_PARTIAL,
     REQUIRED_COLUMNS,
     ROW_RULES,
@@ -90,6 +95,7 @@ SUITE_INPUT_COLUMNS: tuple[str, ...] = (
     "lowest_price",
     "body_low",
     "body_high",
+    "price_sign_ok",
     "is_trade_date",
     "not_future",
     "session_final",
@@ -104,6 +110,9 @@ SUITE_INPUT_COLUMNS: tuple[str, ...] = (
     "price_plausible",
     "volume_plausible",
     "contract_listed",
+    "on_tick_grid",
+    "full_bar",
+    "settles_inside",
 )
 
 #: The three suites: whole-batch rules, exact copies, and the row rules of the other rows.
@@ -177,20 +186,16 @@ def row_expectations(params: QualityParams) -> tuple[ExpectationSpec, ...]:
             )
             for c in PRICE_COLUMNS
         ),
+        must_be_true(PRICE_POSITIVE, "price_sign_ok"),
         ExpectationSpec(
-            PRICE_POSITIVE,
-            "ExpectColumnValuesToBeBetween",
-            {"column": "lowest_price", "min_value": 0, "strict_min": True, **values},
+            OHLC_INVERTED,
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            {"column_A": "high", "column_B": "low", **pair},
         ),
         ExpectationSpec(
             OHLC_LOW_BOUND,
             "ExpectColumnPairValuesAToBeGreaterThanB",
             {"column_A": "body_low", "column_B": "low", **pair},
-        ),
-        ExpectationSpec(
-            OHLC_LOW_BOUND,
-            "ExpectColumnPairValuesAToBeGreaterThanB",
-            {"column_A": "high", "column_B": "low", **pair},
         ),
         ExpectationSpec(
             OHLC_HIGH_BOUND,
@@ -237,6 +242,9 @@ def row_expectations(params: QualityParams) -> tuple[ExpectationSpec, ...]:
             {"column": "volume", "value_set": [0], **values},
         ),
         must_be_true(VOLUME_REPEATED, "volume_changed"),
+        must_be_true(PRICE_TICK_GRID, "on_tick_grid"),
+        must_be_true(BAR_SETTLEMENT_ONLY, "full_bar"),
+        must_be_true(OHLC_SETTLEMENT_OUTSIDE, "settles_inside"),
         must_be_true(ROWS_OUT_OF_ORDER, "in_order"),
     )
 
@@ -357,12 +365,14 @@ def validate_batch(
     *,
     context: pl.DataFrame | None = None,
     params: QualityParams = QualityParams(),  # noqa: B008 - frozen dataclass, immutable
+    spec: RootSpec | None = None,
 ) -> ValidationResult:
     """Validate one batch: which rows load, which are quarantined or deferred, and why.
 
     ``context`` holds stored current bars of the same root (BAR_SCHEMA; the last ~60 sessions
     before the batch, or None): the previous close, ATR and volume across the batch boundary.
-    See :mod:`pipeline.quality.rules` for every rule, its scope and parameters.
+    See :mod:`pipeline.quality.rules` for every rule, its scope and parameters. ``spec``: the
+    batch root's contract facts (its registry entry; None: the built-in registry's).
 
     Raises ``ValueError`` if ``batch.raw`` and ``batch.bars`` are not aligned row for row (a
     source bug, not bad data), and ``RuntimeError`` if GX and polars disagree about a rule.
@@ -392,6 +402,8 @@ def validate_batch(
     )
     originals = pl.int_range(bars.height, eager=True, dtype=pl.Int64).filter(copy_of.is_null())
     raw_cells = _raw_count_cells(batch)
+    if spec is None:
+        spec = builtin_spec(batch.root)
     checks = derive_checks(
         bars.filter(copy_of.is_null()),
         window_end=batch.window_end,
@@ -399,6 +411,7 @@ def validate_batch(
         context=context,
         raw_cells=None if raw_cells is None else raw_cells.filter(copy_of.is_null()),
         params=params,
+        spec=spec,
     ).with_columns(row_index=originals)  # batch positions, not positions among the originals
     outcomes = run_suite("rows", checks.select(SUITE_INPUT_COLUMNS), params=params)
     flagged = _flagged_rows(outcomes, positions=originals)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from pipeline.analysis.snapshot import SCENARIO_TITLES, SCENARIOS, Level, Snapshot
+from pipeline.market.notation import PriceWriter
 from pipeline.report.format import (
-    format_price,
     format_zone,
     root_spec,
     tick_decimals,
@@ -114,7 +114,7 @@ def render_chart(
     FigureCanvasAgg(fig)
     fig.subplots_adjust(left=LEFT_MARGIN, right=0.93, top=AXES_TOP, bottom=0.11)
     ax = fig.add_subplot()
-    tick = root_spec(snapshot.root).tick
+    prices = root_spec(snapshot.root).prices  # the root's tick and notation (ZN 112'30)
     n = window.height
     x = list(range(n))
 
@@ -131,7 +131,7 @@ def render_chart(
 
     days = window["session_date"].to_list()
     labels = [
-        _draw_level(ax, level, tick=tick, start=_first_session_from(days, level.since))
+        _draw_level(ax, level, prices=prices, start=_first_session_from(days, level.since))
         for level in snapshot.levels
     ]
     ax.axhline(snapshot.upper_barrier, color=SUPPORT_COLOUR, linestyle="--", linewidth=1.2)
@@ -139,10 +139,10 @@ def render_chart(
     close = snapshot.structure.close if snapshot.structure is not None else snapshot.raw_close
     ax.scatter([n - 1], [close], s=60, color=CLOSE_COLOUR, zorder=6, edgecolors="white")
     ax.hlines(close, n - 1, right_edge, colors=CLOSE_COLOUR, linestyles=":", linewidth=1.0)
-    labels.append((close, f"Close {format_price(close, tick=tick)}", CLOSE_COLOUR))
+    labels.append((close, f"Close {prices(close)}", CLOSE_COLOUR))
     _draw_right_labels(ax, labels, span=(low - pad, high + pad))
 
-    _style_axes(ax, window["session_date"].to_list(), span=high - low, tick=tick)
+    _style_axes(ax, window["session_date"].to_list(), span=high - low, prices=prices)
     legend_handles = [
         Line2D([], [], color=SMA50_COLOUR, linewidth=1.6, label="SMA50"),
         Line2D([], [], color=SMA200_COLOUR, linewidth=1.6, label="SMA200"),
@@ -151,18 +151,18 @@ def render_chart(
             [],
             color=SUPPORT_COLOUR,
             linestyle="--",
-            label=f"Bull trigger: acceptance above {format_price(snapshot.upper_barrier, tick=tick)}",
+            label=f"Bull trigger: acceptance above {prices(snapshot.upper_barrier)}",
         ),
         Line2D(
             [],
             [],
             color=RESISTANCE_COLOUR,
             linestyle="--",
-            label=f"Bear trigger: acceptance below {format_price(snapshot.lower_barrier, tick=tick)}",
+            label=f"Bear trigger: acceptance below {prices(snapshot.lower_barrier)}",
         ),
     ]
     fig.legend(handles=legend_handles, loc="lower center", ncol=4, frameon=False, fontsize=10.5)
-    _titles(fig, snapshot, tick=tick, demo=demo or snapshot.source == DEMO_SOURCE, ax=ax)
+    _titles(fig, snapshot, prices=prices, demo=demo or snapshot.source == DEMO_SOURCE, ax=ax)
     return _png_bytes(fig)
 
 
@@ -365,7 +365,7 @@ def _first_session_from(days: list[date], since: date | None) -> int | None:
 
 
 def _draw_level(
-    ax: Axes, level: Level, *, tick: float, start: int | None = None
+    ax: Axes, level: Level, *, prices: PriceWriter, start: int | None = None
 ) -> tuple[float, str, str]:
     """The level as a band across the chart, or from session ``start`` on (a methodology that
     keeps its levels says since when: the band begins where the level was drawn)."""
@@ -393,7 +393,9 @@ def _draw_level(
             )
         )
     name = LEVEL_LABELS.get(level.kind, level.kind)
-    text = f"{name} {format_zone(level.low, level.high, tick=tick)}"
+    text = (
+        f"{name} {format_zone(level.low, level.high, tick=prices.tick, notation=prices.notation)}"
+    )
     if level.projected:
         text += " (projected)"
     return level.mid, text, colour
@@ -430,14 +432,17 @@ def _draw_right_labels(
         )
 
 
-def _style_axes(ax: Axes, days: list[date], *, span: float, tick: float) -> None:
+def _style_axes(ax: Axes, days: list[date], *, span: float, prices: PriceWriter) -> None:
     from matplotlib.ticker import FixedLocator, FuncFormatter
 
     positions, names = _month_ticks(days)
     ax.xaxis.set_major_locator(FixedLocator(positions))
     ax.set_xticklabels(names, fontsize=10)
-    decimals = 0 if span > WHOLE_POINT_SPAN else tick_decimals(tick)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.{decimals}f}"))
+    if prices.notation != "decimal":  # the exchange's notation (ZN 112'30), on the tick grid
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: prices(v)))
+    else:
+        decimals = 0 if span > WHOLE_POINT_SPAN else tick_decimals(prices.tick)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.{decimals}f}"))
     ax.yaxis.tick_right()
     ax.tick_params(axis="y", labelsize=10)
     ax.grid(color=GRID_COLOUR, linewidth=0.6, alpha=0.8)
@@ -460,7 +465,7 @@ def _month_ticks(days: list[date]) -> tuple[list[int], list[str]]:
     return starts, names
 
 
-def _titles(fig: Figure, snapshot: Snapshot, *, tick: float, demo: bool, ax: Axes) -> None:
+def _titles(fig: Figure, snapshot: Snapshot, *, prices: PriceWriter, demo: bool, ax: Axes) -> None:
     spec = root_spec(snapshot.root)
     top = TITLE_TOP
     if demo:
@@ -478,7 +483,7 @@ def _titles(fig: Figure, snapshot: Snapshot, *, tick: float, demo: bool, ax: Axe
     fig.text(
         LEFT_MARGIN,
         top - TITLE_LINE_STEP,
-        f"Front {snapshot.contract}, settlement {format_price(snapshot.raw_close, tick=tick)}; "
+        f"Front {snapshot.contract}, settlement {prices(snapshot.raw_close)}; "
         f"prices in {snapshot.contract} points. Scenarios resolve over {snapshot.horizon_sessions} "
         f"sessions (to {snapshot.horizon_end.isoformat()}). Methodology "
         f"{snapshot.methodology_version}.",

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from pipeline.analysis.prices import tick_decimals as tick_decimals
-from pipeline.market.contracts import ROOT_SPECS, RootSpec
+from pipeline.market.notation import format_price as notation_price
+from pipeline.market.notation import tick_decimals as tick_decimals
+from pipeline.market.roots import FALLBACK_TICK, Registry, RootSpec, builtin_registry
 from pipeline.text import format_date_long as format_date_long
 from pipeline.text import format_date_short as format_date_short
 
@@ -30,34 +31,35 @@ HALF_TICK_GUARD = 1e-6
 PROBABILITY_SUM_TOLERANCE = 0.005
 
 
-def root_spec(root: str) -> RootSpec:
-    """The contract specification of ``root``, or a ValueError naming the roots that have one.
+def root_spec(root: str, registry: Registry | None = None) -> RootSpec:
+    """The contract specification of ``root`` in ``registry`` (None: the built-in registry).
 
-    >>> root_spec("ES").tick
-    0.25
+    A root the registry does not know (a user's root, a generated demo root, when the caller
+    passes no registry) is written with a generic specification: its name, a 0.01 tick, decimal
+    prices in points, the analysis's own fallback for such roots (pipeline/analysis/engine.py).
+
+    >>> root_spec("ES").tick, root_spec("DEMO042").tick, root_spec("DEMO042").name
+    (0.25, 0.01, 'DEMO042')
     """
-    try:
-        return ROOT_SPECS[root]
-    except KeyError:
-        known = ", ".join(sorted(ROOT_SPECS))
-        raise ValueError(f"unknown root {root!r}: no contract spec (known: {known})") from None
+    specs = (registry if registry is not None else builtin_registry()).specs
+    spec = specs.get(root)
+    return spec if spec is not None else RootSpec(root, root, 1.0, FALLBACK_TICK, unit="points")
 
 
-def format_price(value: float, *, tick: float) -> str:
-    """``value`` (index points) on the nearest tick, with thousands separators.
+def format_price(value: float, *, tick: float, notation: str = "decimal") -> str:
+    """``value`` (price units) on the nearest tick, written in the root's ``notation``
+    (:mod:`pipeline.market.notation`: decimal with thousands separators, 32nds, eighths).
 
     >>> format_price(2512.34, tick=0.1), format_price(2512.35, tick=0.1)
     ('2,512.3', '2,512.4')
     >>> format_price(6812.3, tick=0.25), format_price(44010.4, tick=1.0)
     ('6,812.25', '44,010')
+    >>> format_price(112.9375, tick=0.015625, notation="32nds"), format_price(-37.63, tick=0.01)
+    ("112'30", '-37.63')
     """
     if not math.isfinite(value):
         raise ValueError(f"cannot format a non-finite price: {value!r}")
-    step = Decimal(repr(tick))
-    on_grid = (Decimal(repr(value)) / step).to_integral_value(rounding=ROUND_HALF_UP) * step
-    decimals = tick_decimals(tick)
-    text = f"{on_grid:,.{decimals}f}"
-    return "0" + text[2:] if text.startswith("-0") and float(on_grid) == 0 else text
+    return notation_price(value, tick=tick, notation=notation)
 
 
 def prices_on_grid(values: Sequence[float] | NDArray[Any], *, tick: float) -> list[str | None]:
@@ -83,13 +85,14 @@ def prices_on_grid(values: Sequence[float] | NDArray[Any], *, tick: float) -> li
     return out
 
 
-def format_zone(low: float, high: float, *, tick: float) -> str:
-    """A zone as ``low–high`` (en dash), both edges on the tick grid.
+def format_zone(low: float, high: float, *, tick: float, notation: str = "decimal") -> str:
+    """A zone as ``low–high`` (en dash), both edges on the tick grid, in the root's notation.
 
     >>> format_zone(2500.0, 2520.0, tick=0.1)
     '2,500.0–2,520.0'
     """
-    return f"{format_price(low, tick=tick)}{ZONE_DASH}{format_price(high, tick=tick)}"
+    low_text = format_price(low, tick=tick, notation=notation)
+    return f"{low_text}{ZONE_DASH}{format_price(high, tick=tick, notation=notation)}"
 
 
 def format_percent(fraction: float | None, *, decimals: int = 1, signed: bool = False) -> str:

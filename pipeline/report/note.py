@@ -60,18 +60,26 @@ TAKEAWAY_HEADING = "## Final Takeaway"
 
 @dataclass(frozen=True)
 class Prices:
-    """Formats prices and zones on one root's tick grid."""
+    """Formats prices and zones on one root's tick grid, in its notation (ZN 112'30); ``unit``:
+    what the prices are in (the registry's ``unit``: "index points", "US cents per bushel")."""
 
     tick: float
+    notation: str = "decimal"
+    unit: str = "index points"
+
+    @classmethod
+    def of(cls, root: str) -> Prices:
+        spec = root_spec(root)
+        return cls(spec.tick, spec.notation, spec.unit)
 
     def price(self, value: float) -> str:
-        return format_price(value, tick=self.tick)
+        return format_price(value, tick=self.tick, notation=self.notation)
 
     def zone(self, level: Level) -> str:
-        return format_zone(level.low, level.high, tick=self.tick)
+        return format_zone(level.low, level.high, tick=self.tick, notation=self.notation)
 
     def span(self, low: float, high: float) -> str:
-        return format_zone(low, high, tick=self.tick)
+        return format_zone(low, high, tick=self.tick, notation=self.notation)
 
 
 def render_note(
@@ -149,7 +157,7 @@ def render_summary_line(snapshot: Snapshot) -> str:
     >>> render_summary_line(example_snapshot())
     'RTY 2026-02-04 by seed-note: Bullish, consolidation near highs; line 2,500.0–2,520.0; bias 2,650.0–2,700.0; bull 40% / side 40% / bear 20%'
     """
-    prices = Prices(root_spec(snapshot.root).tick)
+    prices = Prices.of(snapshot.root)
     head = f"{snapshot.root} {snapshot.as_of.isoformat()}"
     if snapshot.version is not None:
         head += f" r{snapshot.version}"
@@ -236,7 +244,7 @@ def _parts(snapshot: Snapshot) -> Any:
 
 
 def _context(snapshot: Snapshot) -> dict[str, Any]:
-    prices = Prices(root_spec(snapshot.root).tick)
+    prices = Prices.of(snapshot.root)
 
     def target(scenario: Scenario) -> str | None:
         if scenario.target_low is None or scenario.target_high is None:

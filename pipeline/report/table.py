@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import Registry, builtin_registry
 from pipeline.report.format import format_price
 
 if TYPE_CHECKING:
@@ -114,8 +114,11 @@ def column_kind(name: str) -> str:
     return "number"
 
 
-def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) -> str:
-    r"""One value as a person reads it (see the module docstring).
+def format_cell(
+    value: Any, *, kind: str = "number", tick: float | None = None, notation: str = "decimal"
+) -> str:
+    r"""One value as a person reads it (see the module docstring); a price in the root's
+    ``notation`` on its ``tick`` grid.
 
     >>> format_cell(0.06544145077720197, kind="probability"), format_cell(0.06544145077720197)
     ('0.065', '0.0654')
@@ -129,6 +132,8 @@ def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) 
     ('\\x616263', '12,345.6700', '09:30:00')
     >>> format_cell({"k": [b"\x00", Decimal("1.50")]}), format_cell(float("nan"))
     ('{"k":["\\\\x00","1.50"]}', 'NaN')
+    >>> format_cell(112.953125, kind="price", tick=0.015625, notation="32nds")
+    "112'305"
     """
     if value is None:
         return NULL_TEXT
@@ -137,7 +142,7 @@ def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) 
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return _format_float(value, kind=kind, tick=tick)
+        return _format_float(value, kind=kind, tick=tick, notation=notation)
     if isinstance(value, Decimal):
         return f"{value:,}" if value.is_finite() else str(value)
     if isinstance(value, datetime):
@@ -147,7 +152,10 @@ def format_cell(value: Any, *, kind: str = "number", tick: float | None = None) 
     if isinstance(value, bytes | bytearray | memoryview):
         return hex_text(bytes(value))
     if isinstance(value, list | tuple):
-        items = (format_cell(v, kind=kind, tick=tick) if v is not None else "null" for v in value)
+        items = (
+            format_cell(v, kind=kind, tick=tick, notation=notation) if v is not None else "null"
+            for v in value
+        )
         return "[" + ", ".join(items) + "]"
     if isinstance(value, dict):
         return json.dumps(json_value(value), ensure_ascii=False, separators=(",", ":"))
@@ -185,15 +193,25 @@ def json_value(value: Any) -> Any:
     return str(value)  # Decimal, timedelta, UUID, anything else: its exact text
 
 
-def display_rows(frame: pl.DataFrame, *, limit: int | None = None) -> list[list[str]]:
-    """The frame's first ``limit`` rows (all when None) as display strings, column by column."""
+def display_rows(
+    frame: pl.DataFrame, *, limit: int | None = None, registry: Registry | None = None
+) -> list[list[str]]:
+    """The frame's first ``limit`` rows (all when None) as display strings, column by column;
+    prices in the notation of the row's root (``registry``; None: the built-in roots)."""
     kinds = [column_kind(c) for c in frame.columns]
-    ticks: list[float | None] = [None] * frame.height
-    if "root" in frame.columns and frame.schema["root"] == pl.String:
-        ticks = [ROOT_SPECS[r].tick if r in ROOT_SPECS else None for r in frame["root"].to_list()]
     rows = frame.head(limit) if limit is not None else frame
+    writers: list[tuple[float | None, str]] = [(None, "decimal")] * rows.height
+    if "root" in frame.columns and frame.schema["root"] == pl.String:
+        specs = (registry if registry is not None else builtin_registry()).specs
+        writers = [
+            (s.tick, s.notation) if (s := specs.get(r)) is not None else (None, "decimal")
+            for r in rows["root"].to_list()
+        ]
     return [
-        [_clip(format_cell(v, kind=k, tick=ticks[i])) for v, k in zip(row, kinds, strict=True)]
+        [
+            _clip(format_cell(v, kind=k, tick=writers[i][0], notation=writers[i][1]))
+            for v, k in zip(row, kinds, strict=True)
+        ]
         for i, row in enumerate(rows.iter_rows())
     ]
 
@@ -379,12 +397,12 @@ def render_output(
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _format_float(value: float, *, kind: str, tick: float | None) -> str:
+def _format_float(value: float, *, kind: str, tick: float | None, notation: str) -> str:
     if not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if kind == "price":
         if tick is not None:
-            return format_price(value, tick=tick)
+            return format_price(value, tick=tick, notation=notation)
         return f"{value:,.{DEFAULT_PRICE_DECIMALS}f}"
     if kind in DECIMALS:
         return f"{value:,.{DECIMALS[kind]}f}"

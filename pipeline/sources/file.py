@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline.market.contracts import ROOT_SPECS, is_index_symbol
+from pipeline.market.contracts import is_index_symbol
+from pipeline.market.roots import Registry, builtin_registry
 from pipeline.schema import Batch, SchemaError, conform_bars, empty_bars
 from pipeline.sources.base import SourceError
 from pipeline.text import excerpt
@@ -147,7 +148,12 @@ def _shown(names: list[str], limit: int = 8) -> str:
 
 
 def canonical_from_raw(
-    raw: pa.Table, root: str, columns: Mapping[str, str], *, contract: str | None = None
+    raw: pa.Table,
+    root: str,
+    columns: Mapping[str, str],
+    *,
+    contract: str | None = None,
+    registry: Registry | None = None,
 ) -> pl.DataFrame:
     """Canonical bars aligned 1:1 with ``raw``; unparseable cells become null (validation names them).
 
@@ -165,7 +171,7 @@ def canonical_from_raw(
         if contract is not None
         else pl.col(columns["contract"]).cast(pl.String)
         if "contract" in columns
-        else pl.lit(continuous_symbol(root))
+        else pl.lit(continuous_symbol(root, registry))
     )
     exprs = [
         pl.lit(root).alias("root"),
@@ -184,26 +190,27 @@ def canonical_from_raw(
     return conform_bars(frame.select(exprs))
 
 
-def continuous_symbol(root: str) -> str:
+def continuous_symbol(root: str, registry: Registry | None = None) -> str:
     """The contract a front-month feed's bars are stored under: the root's Yahoo symbol when it has
     one, else ``<root>=F`` (the ``=F`` suffix tells validation to expect roll gaps).
 
-    >>> continuous_symbol("ES")
-    'ES=F'
+    >>> continuous_symbol("ES"), continuous_symbol("ZN")
+    ('ES=F', 'ZN=F')
     """
-    spec = ROOT_SPECS.get(root)
+    spec = (registry if registry is not None else builtin_registry()).get(root)
     return spec.yahoo_continuous if spec and spec.yahoo_continuous else f"{root}=F"
 
 
-def index_symbol(root: str) -> str:
+def index_symbol(root: str, registry: Registry | None = None) -> str:
     """The cash index symbol an index file of ``root`` is stored under.
 
     >>> index_symbol("YM")
     '^DJI'
     """
-    spec = ROOT_SPECS.get(root)
+    specs = (registry if registry is not None else builtin_registry()).specs
+    spec = specs.get(root)
     if spec is None or spec.cash_index is None:
-        known = ", ".join(f"{r} {s.cash_index}" for r, s in ROOT_SPECS.items() if s.cash_index)
+        known = ", ".join(f"{r} {s.cash_index}" for r, s in specs.items() if s.cash_index)
         raise SourceError(
             f"no cash index is known for root {root!r} (known: {known}; a root's cash_index in "
             "the roots registry)"
@@ -240,7 +247,9 @@ class FileSource:
         *,
         columns: Mapping[str, str] | None = None,
         index_path: str | Path | None = None,
+        registry: Registry | None = None,
     ) -> None:
+        self.registry = registry if registry is not None else builtin_registry()
         self.path = Path(path)
         self.columns = dict(columns or {})
         self.index_path = None if index_path is None else Path(index_path)
@@ -252,7 +261,7 @@ class FileSource:
             return self._batch(root, raw, empty_bars(), start, end, fetched_at)
         columns = resolve_columns(raw.schema.names, self.columns)
         self._resolved = columns
-        bars = canonical_from_raw(raw, root, columns)
+        bars = canonical_from_raw(raw, root, columns, registry=self.registry)
         in_window = _in_window(start, end)
         keep = bars.select(in_window.alias("keep"))["keep"]
         if not keep.all():  # the usual case keeps every row: no copy of a large file
@@ -261,10 +270,11 @@ class FileSource:
             return self._batch(root, raw, bars, start, end, fetched_at)
         if any(is_index_symbol(c) for c in bars["contract"].drop_nulls().unique()):
             raise SourceError(
-                f"{self.path}: the futures file holds cash index rows ({index_symbol(root)}); "
+                f"{self.path}: the futures file holds cash index rows "
+                f"({index_symbol(root, self.registry)}); "
                 "pass the index as --index-path only"
             )
-        symbol = index_symbol(root)
+        symbol = index_symbol(root, self.registry)
         index_raw = read_raw(self.index_path)
         index_bars = canonical_from_raw(
             index_raw, root, resolve_columns(index_raw.schema.names), contract=symbol
@@ -323,6 +333,6 @@ class FileSource:
             metadata |= {
                 "index_path": str(self.index_path.resolve()),
                 "index_file_name": self.index_path.name,
-                "index_symbol": index_symbol(root),
+                "index_symbol": index_symbol(root, self.registry),
             }
         return metadata

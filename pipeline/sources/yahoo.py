@@ -52,7 +52,8 @@ from pipeline.market.calendar import (
     session_end,
     trade_dates,
 )
-from pipeline.market.contracts import ROOT_SPECS, front_contract
+from pipeline.market.contracts import front_contract
+from pipeline.market.roots import Registry, builtin_registry
 from pipeline.schema import Batch, conform_bars
 from pipeline.sources.base import SourceError, TransientSourceError
 
@@ -109,20 +110,23 @@ _SHORT_NAME_MONTH = re.compile(
 # -- pure helpers ------------------------------------------------------------------------------
 
 
-def yahoo_symbols(root: str, end: date, *, mode: Mode = "all") -> tuple[str, ...]:
+def yahoo_symbols(
+    root: str, end: date, *, mode: Mode = "all", registry: Registry | None = None
+) -> tuple[str, ...]:
     """Yahoo symbols fetched for ``root`` over a window ending on ``end``.
 
     The continuous series and its cash index come first, then the front and next contracts on
-    ``end`` (calendar roll).
+    ``end`` (calendar roll). ``registry``: the roots registry (None: the built-in one).
 
     >>> yahoo_symbols("RTY", date(2026, 2, 4))
     ('RTY=F', '^RUT', 'RTYH26.CME', 'RTYM26.CME')
     >>> yahoo_symbols("ES", date(2026, 3, 12), mode="contracts")  # 12 March: June is the front
     ('ESM26.CME', 'ESU26.CME')
     """
-    spec = ROOT_SPECS.get(root)
+    known = registry if registry is not None else builtin_registry()
+    spec = known.get(root)
     if spec is None or spec.yahoo_continuous is None:
-        on_yahoo = [r for r, s in ROOT_SPECS.items() if s.yahoo_continuous is not None]
+        on_yahoo = [r for r, s in known.specs.items() if s.yahoo_continuous is not None]
         raise SourceError(
             f"yahoo source has no root {root!r}; it knows {', '.join(on_yahoo)} "
             "(a root's yahoo_continuous symbol in the roots registry)"
@@ -135,7 +139,7 @@ def yahoo_symbols(root: str, end: date, *, mode: Mode = "all") -> tuple[str, ...
         if spec.cash_index is not None:
             symbols.append(spec.cash_index)
     if mode in ("contracts", "all") and spec.yahoo_contracts:
-        front = front_contract(root, end)
+        front = front_contract(spec, end)
         symbols += [front.code + CONTRACT_SUFFIX, front.next().code + CONTRACT_SUFFIX]
     return tuple(symbols)
 
@@ -370,9 +374,11 @@ class YahooSource:
         session: Any | None = None,
         mode: Mode = "all",
         cache_dir: Path | None = None,
+        registry: Registry | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown yahoo mode {mode!r}; choose {', '.join(MODES)}")
+        self.registry = registry if registry is not None else builtin_registry()
         self.session = session
         self.mode = mode
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
@@ -382,7 +388,7 @@ class YahooSource:
         reset_yfinance_state()
 
     def fetch(self, root: str, *, start: date | None, end: date, fetched_at: datetime) -> Batch:
-        symbols = yahoo_symbols(root, end, mode=self.mode)
+        symbols = yahoo_symbols(root, end, mode=self.mode, registry=self.registry)
         sessions = window_trade_dates(start, end)
         metadata: dict[str, Any] = {
             "mode": self.mode,
@@ -397,7 +403,7 @@ class YahooSource:
         _forget_cached_responses()
         expected = final_sessions(sessions, fetched_at)
         tables = []
-        index = ROOT_SPECS[root].cash_index
+        index = self.registry.spec(root).cash_index
         for symbol in symbols:
             try:
                 table, history_metadata = self._history(yf, symbol, start, end, expected)

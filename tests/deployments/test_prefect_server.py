@@ -1,18 +1,22 @@
 """The README's scheduling section against a REAL local Prefect server (not the test harness).
 
-`prefect deploy --prefect-file deployments/prefect.yaml --all` on a fresh server, a process worker,
-`prefect deployment run`, `callbook automations apply` with a loopback webhook receiver, and
-`python deployments/serve.py`, each as a separate process, as a user runs them. The server runs on
-127.0.0.1 with its own PREFECT_HOME and SQLite file; every wait is bounded and every process is
-killed (as a process group) when the module ends, whatever happened.
+`prefect deploy --prefect-file deployments/prefect.yaml --name nightly` on a fresh server, a
+process worker, `prefect deployment run`, `callbook automations apply` with a loopback webhook
+receiver, `callbook nightly` with PREFECT_API_URL set, and `python deployments/serve.py` (started,
+stopped with Ctrl-C and started again), each as a separate process, as a user runs them. The server
+runs on 127.0.0.1 with its own PREFECT_HOME and SQLite file; every wait is bounded and every
+process is killed (as a process group) when the module ends, whatever happened.
 
-The runs are kept short and offline: source demo for RTY only, as of 2006-06-30 (a year and a
-half of bars), into a data directory under the test's tmp directory.
+The runs are kept short and offline: RTY only, as of 2006-06-30 (a year and a half of bars), on
+the deployment's own source (demo, as created), into data directories under the test's tmp
+directory.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -30,6 +34,7 @@ from tests.support.prefect_server import (
     LocalPrefectServer,
     Process,
     WebhookReceiver,
+    deploy_nightly,
     local_prefect_server,
     wait_until,
 )
@@ -42,8 +47,11 @@ BIN = Path(sys.executable).parent
 NEW_YORK = ZoneInfo("America/New_York")
 DEMO_AS_OF = date(2006, 6, 30)
 DEMO_PARAMETERS = {"source": "demo", "roots": ["RTY"], "as_of": DEMO_AS_OF.isoformat()}
+#: What a user overrides to keep a triggered run short; the source stays the deployment's.
+SHORT_RUN = {"roots": ["RTY"], "as_of": DEMO_AS_OF.isoformat()}
 RUN_TIMEOUT = 300.0  # one short demo run by a worker on a loaded 2-core machine takes ~30-60 s
 ALERT_TIMEOUT = 90.0
+GRACEFUL_STOP_TIMEOUT = 60.0  # serve.py stopping after Ctrl-C on a loaded machine
 SCHEDULE_HORIZON_DAYS = 370  # > 1 year of scheduled runs: at least one DST change either way
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
@@ -81,14 +89,7 @@ def deployed(server: LocalPrefectServer, tmp_path_factory: pytest.TempPathFactor
     data_dir = tmp_path_factory.mktemp("nightly-data") / "data"
     server.cli(str(BIN / "prefect"), "work-pool", "create", "callbook-process", "--type", "process")
     deployed_at = datetime.now(UTC)
-    server.cli(
-        str(BIN / "prefect"),
-        "deploy",
-        "--prefect-file",
-        "deployments/prefect.yaml",
-        "--all",
-        env=server.env(CALLBOOK_HOME=str(ROOT), CALLBOOK_DATA_DIR=str(data_dir)),
-    )
+    deploy_nightly(server, data_dir)
     deployment = server.api("GET", "/deployments/name/callbook-nightly/nightly")
     return Deployed(deployment, data_dir, deployed_at)
 
@@ -123,17 +124,32 @@ def alerts(server: LocalPrefectServer, deployed: Deployed) -> Iterator[WebhookRe
         yield receiver
 
 
+def start_serve(server: LocalPrefectServer, data_dir: Path, log: str) -> Process:
+    """`python deployments/serve.py` as a user starts it."""
+    return Process(
+        [sys.executable, "deployments/serve.py"],
+        env=server.env(CALLBOOK_DATA_DIR=str(data_dir), PREFECT_RUNNER_POLL_FREQUENCY="2"),
+        log=server.home / log,
+    )
+
+
+def interrupt(process: Process) -> str:
+    """Ctrl-C (SIGINT to its group), as a user stops serve.py; its output, whitespace folded."""
+    os.killpg(process.popen.pid, signal.SIGINT)
+    try:
+        process.popen.wait(timeout=GRACEFUL_STOP_TIMEOUT)
+    finally:
+        process.stop(signal.SIGKILL)  # whatever is left of its group
+    return " ".join(process.tail(200).split())
+
+
 @pytest.fixture(scope="module")
 def served(
     server: LocalPrefectServer, deployed: Deployed, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Process, dict, Path]]:
     """`python deployments/serve.py` as a user starts it; yields it, its deployment, its data."""
     data_dir = tmp_path_factory.mktemp("served") / "data"
-    process = Process(
-        [sys.executable, "deployments/serve.py"],
-        env=server.env(CALLBOOK_DATA_DIR=str(data_dir), PREFECT_RUNNER_POLL_FREQUENCY="2"),
-        log=server.home / "serve.log",
-    )
+    process = start_serve(server, data_dir, "serve.log")
     try:
 
         def registered() -> dict | None:
@@ -154,7 +170,7 @@ def served(
 
 @dataclass(frozen=True)
 class Runs:
-    completes: str  # demo data, by the worker
+    completes: str  # the deployment's own source (demo), by the worker
     fails: str  # a root fails (its file is missing), by the worker
     missing_file: Path
     served: str  # demo data, by serve.py
@@ -193,18 +209,10 @@ def runs(
         "--as-of",
         DEMO_AS_OF.isoformat(),
     ]
-    cli = subprocess.Popen(
-        [str(BIN / "callbook"), *argv],
-        env=server.env(PREFECT_LOGGING_LEVEL="INFO"),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    cli = callbook_nightly(server, argv)
     return Runs(
         # As the README shows, with `prefect deployment run`; the others through the API (faster).
-        completes=trigger(server, "callbook-nightly/nightly", DEMO_PARAMETERS),
+        completes=trigger(server, "callbook-nightly/nightly", SHORT_RUN),
         fails=create_run(
             nightly_id,
             {"source": "file", "roots": ["RTY"], "source_options": {"path": str(missing)}},
@@ -215,6 +223,28 @@ def runs(
         cli=cli,
         cli_data_dir=cli_data_dir,
     )
+
+
+def callbook_nightly(server: LocalPrefectServer, argv: list[str]) -> subprocess.Popen[str]:
+    """`callbook <argv>` on this server (PREFECT_API_URL set), as a shell or cron runs it."""
+    return subprocess.Popen(
+        [str(BIN / "callbook"), *argv],
+        env=server.env(PREFECT_LOGGING_LEVEL="INFO"),
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finished(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    try:
+        out, err = process.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, out, err
 
 
 def next_weekday_1815_new_york(after: datetime) -> datetime:
@@ -283,6 +313,8 @@ def test_deploy_schedules_weekdays_at_1815_new_york_across_dst(
     ]
     (schedule,) = deployment["schedules"]
     assert schedule["schedule"]["timezone"] == "America/New_York" and schedule["active"]
+    # As created, the deployment runs on the offline demo source (README: how to switch).
+    assert deployment["parameters"] == {"roots": ["RTY", "ES", "NQ", "YM"], "source": "demo"}
 
     # The scheduler fills the horizon within seconds (it never does with SQLAlchemy 2.1).
     def scheduled() -> list[dict]:
@@ -303,7 +335,7 @@ def test_deploy_schedules_weekdays_at_1815_new_york_across_dst(
     }
 
 
-def test_a_worker_runs_a_triggered_run_to_completion(
+def test_a_worker_runs_a_triggered_run_on_the_deployments_own_source(
     server: LocalPrefectServer, deployed: Deployed, worker: Process, runs: Runs
 ) -> None:
     run = wait_for_final_state(server, runs.completes, logs=worker)
@@ -339,6 +371,7 @@ def test_a_failed_root_fails_the_run_and_the_webhook_hears_of_it(
     )
     assert (alert["state"], alert["deployment"]) == ("Failed", "nightly")
     assert alert["event"] == "prefect.flow-run.Failed"
+    assert alert["text"].endswith("ended Failed (deployment nightly)")
     assert "RTY failed" in alert["message"]
     # The run that completed raised no failure alert.
     assert not alerts.received(
@@ -394,15 +427,58 @@ def test_serve_registers_its_own_deployment_and_completes_a_run(
         ]
 
 
+def test_stopping_serve_leaves_its_schedule_as_set_and_says_so(
+    server: LocalPrefectServer, served: tuple[Process, dict, Path], runs: Runs
+) -> None:
+    """Ctrl-C leaves the deployment active (Prefect's own serve pauses it, silently) and says
+    so, with the command that pauses it; a run due meanwhile turns Late and runs when serve.py is
+    back; a schedule the user paused stays paused when serve.py starts again (Prefect's serve
+    would resume it), and serve.py says so, at start and at stop."""
+    process, deployment, data_dir = served
+    wait_for_final_state(server, runs.served, logs=process)  # its run is over
+    said = interrupt(process)
+    full_name = "callbook-nightly/nightly-serve"
+    assert f"serve.py: stopped serving {full_name}; its schedule is left active: runs" in said
+    (schedule,) = server.api("GET", f"/deployments/{deployment['id']}")["schedules"]
+    pause = f"prefect deployment schedule pause '{full_name}' {schedule['id']}"
+    assert f"`{pause}` stops scheduling them" in said
+    stopped = server.api("GET", f"/deployments/{deployment['id']}")
+    assert stopped["paused"] is False and [s["active"] for s in stopped["schedules"]] == [True]
+
+    # A run falls due while nothing serves the deployment: it turns Late. The user pauses the
+    # schedule with the command the stop message gave.
+    body = {"parameters": SHORT_RUN}
+    due = server.api("POST", f"/deployments/{deployment['id']}/create_flow_run", json=body)["id"]
+    wait_until(
+        lambda: server.api("GET", f"/flow_runs/{due}")["state_name"] == "Late",
+        timeout=ALERT_TIMEOUT,
+        what="the unserved run to turn Late",
+    )
+    server.cli(str(BIN / "prefect"), *shlex.split(pause)[1:])
+
+    again = start_serve(server, data_dir, "serve-again.log")
+    try:
+        run = wait_for_final_state(server, due, logs=again)  # the Late run, taken on return
+        assert run["state_type"] == "COMPLETED", f"{run['state']}\n{again.tail()}"
+        started = " ".join(again.tail(200).split())
+        resume = f"(`prefect deployment schedule resume '{full_name}' {schedule['id']}` resumes it)"
+        assert (
+            f"serving {full_name}: weekdays at 18:15 America/New_York, source demo "
+            f"(CALLBOOK_SOURCE), data dir {data_dir}; its schedule is paused {resume}, "
+            "as it was left"
+        ) in started
+        kept = server.api("GET", f"/deployments/{deployment['id']}")
+        assert [s["active"] for s in kept["schedules"]] == [False] and kept["paused"] is False
+    finally:
+        said = interrupt(again)
+    assert f"stopped serving {full_name}; its schedule is left paused (`prefect deployment" in said
+
+
 def test_a_flow_command_uses_the_running_server_and_says_so(
     server: LocalPrefectServer, runs: Runs
 ) -> None:
-    try:
-        out, err = runs.cli.communicate(timeout=RUN_TIMEOUT)
-    finally:
-        if runs.cli.poll() is None:
-            runs.cli.kill()
-    assert runs.cli.returncode == 0, err
+    code, out, err = finished(runs.cli)
+    assert code == 0, err
     assert err.splitlines()[0] == f"callbook: using Prefect API at {server.api_url}"
     assert "temporary" not in err
     match = re.search(r"/runs/flow-run/([0-9a-f-]{36})", err)
@@ -417,3 +493,39 @@ def test_a_flow_command_uses_the_running_server_and_says_so(
     )
     assert "Finished in state Completed()" in [log["message"] for log in logs]
     assert "callbook nightly" in out and "RTY" in out
+
+
+def test_a_nightly_started_on_the_command_line_is_alerted_like_a_scheduled_one(
+    server: LocalPrefectServer,
+    alerts: WebhookReceiver,
+    runs: Runs,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`callbook nightly` from a shell or cron (PREFECT_API_URL set) belongs to no deployment;
+    its failure posts to the webhook all the same. (Started after the module's other runs: a
+    worker that meets a busy SQLite server reports its run Crashed.)"""
+    # A drop folder holding a file that is not a bar file: RTY fails, the run ends Failed.
+    data_dir = tmp_path_factory.mktemp("cli-fails") / "data"
+    (data_dir / "inbox" / "RTY").mkdir(parents=True)
+    (data_dir / "inbox" / "RTY" / "bad.csv").write_text("not,a,bar\n1,2,3\n")
+    argv = ["--data-dir", str(data_dir), "nightly", "--source", "file", "--roots", "RTY"]
+    code, _, err = finished(callbook_nightly(server, [*argv, "--as-of", DEMO_AS_OF.isoformat()]))
+    assert code == 1, err
+    match = re.search(r"/runs/flow-run/([0-9a-f-]{36})", err)
+    assert match, err
+    run = server.api("GET", f"/flow_runs/{match[1]}")
+    assert run["state_type"] == "FAILED" and run["deployment_id"] is None
+    (alert,) = wait_until(
+        lambda: alerts.received(
+            lambda b: (
+                isinstance(b, dict)
+                and b.get("alert") == "callbook-nightly-failed"
+                and b.get("flow_run_id") == match[1]
+            )
+        ),
+        timeout=ALERT_TIMEOUT,
+        what="the webhook call for the command line's failed run",
+    )
+    assert (alert["state"], alert["deployment"]) == ("Failed", None)
+    assert alert["text"].endswith("ended Failed (started by `callbook nightly`, no deployment)")
+    assert "RTY failed: bad.csv: SchemaError: missing required columns" in alert["message"]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.market.contracts import ROOT_SPECS, first_expiring_on_or_after
+from pipeline.market.contracts import first_expiring_on_or_after
+from pipeline.market.roots import builtin_spec
 
 
 def front_month_feed(
     contracts: pl.DataFrame, root: str, *, index: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """A ``=F`` feed (BAR_SCHEMA, contract ``ROOT_SPECS[root].yahoo_continuous``): per session the
+    """A ``=F`` feed (BAR_SCHEMA, contract ``builtin_spec(root).yahoo_continuous``): per session the
     bar of the contract expiring on or after it. With ``index``, an expiry session's close is the
     index's open that day (the final settlement), its high and low widened to contain it.
     Sessions on which that contract has no bar are absent."""
@@ -46,7 +47,7 @@ def front_month_feed(
             )
         )
     return (
-        feed.with_columns(pl.lit(ROOT_SPECS[root].yahoo_continuous).alias("contract"))
+        feed.with_columns(pl.lit(builtin_spec(root).yahoo_continuous).alias("contract"))
         .select(contracts.columns)
         .sort("session_date")
     )

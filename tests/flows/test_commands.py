@@ -114,7 +114,7 @@ def test_backfill_shows_counts_and_an_estimate_as_plain_lines_in_a_log(book: Boo
     err = book.ran["backfill"].err
     progress = [line for line in err.splitlines() if line.startswith("backfill: jobs ")]
     assert "\r" not in err
-    assert progress[0] == "backfill: jobs 0/2: computing calls (0:00 elapsed)"
+    assert progress[0] == "backfill: jobs 0/3: computing calls (0:00 elapsed)"
     step = re.compile(
         r"backfill: jobs (\d)/2: RTY (v1|v2), (\d+) of \3 snapshots stored "
         r"\((\d+:\d\d) elapsed(, about \d+:\d\d left)?\)$"
@@ -156,7 +156,7 @@ def test_backfill_on_a_terminal_rewrites_one_progress_line(book: Book) -> None:
     frames = [f for f in terminal.split("\r\x1b[K") if f.startswith("backfill: jobs")]
     assert len(frames) >= 3  # the line was drawn again at each step...
     assert sum(f.count("\n") for f in frames) == 1  # ...and ended once
-    assert frames[-1].startswith("backfill: jobs 2/2: ")
+    assert frames[-1].startswith("backfill: jobs 3/3: ")
     assert b"RTY v2: 85 calls computed, 0 written, 85 already stored" in out
 
 
@@ -188,8 +188,9 @@ def test_a_command_that_matches_nothing_says_what_it_looked_for(book: Book) -> N
 
     nobody = book.run("calls", "list", "--author", "nobody")
     assert nobody.code == 1
-    assert "no calls with author nobody; stored: RTY (callbook v2, callbook v1, seed-note)" in (
-        nobody.err
+    assert (
+        "no calls with author nobody; stored: RTY (callbook v3, callbook v1, callbook v2, seed-note)"
+        in (nobody.err)
     )
 
     early = book.run("show", "RTY", "--as-of", "1999-01-04")
@@ -224,12 +225,34 @@ def test_show_draws_the_chart_under_a_name_no_one_reads_as_two_methodologies(boo
     assert "Methodology: v3" in shown.out
 
 
+def test_roots_lists_the_registry_with_the_users_roots_file(book: Book, tmp_path: Path) -> None:
+    """`callbook roots`: every registry root as the exchange writes its tick (ZN in 32nds, ZC in
+    eighths), and a root of CALLBOOK_ROOTS_FILE beside them; lines fit 100 columns."""
+    built_in = book.run("roots", "--format", "csv")
+    assert built_in.code == 0, built_in.err
+    rows = {line.split(",")[0]: line for line in built_in.out.splitlines()[1:]}
+    assert len(rows) == 27 and "MES" not in rows
+    assert rows["ZN"].startswith("ZN,10-Year T-Note,rates,HMUZ,0'005,32nds,ZT ZF ZB,")
+    assert rows["ZC"].split(",")[4:6] == ["0'2", "eighths"]
+    assert rows["ES"].split(",")[4:6] == ["0.25", "decimal"]
+    user = tmp_path / "roots.toml"
+    user.write_text('[roots.MES]\nname = "Micro E-mini S&P 500"\ntick = 0.25\npoint_value = 5\n')
+    env = {**book.env, "CALLBOOK_ROOTS_FILE": str(user)}
+    with_user = callbook(book.data, env, "roots", "--format", "csv")
+    assert with_user.code == 0, with_user.err
+    last = 'MES,Micro E-mini S&P 500,equity_index,HMUZ,0.25,decimal,"",""'
+    assert with_user.out.splitlines()[-1] == last
+    table = callbook(book.data, env, "roots")
+    assert table.code == 0 and "Micro E-mini" in table.out and table.widest() <= WIDTH
+
+
 READS = {
     "status": ["status"],
     "show": ["show", "RTY"],
     "calls list": ["calls", "list", "RTY"],
     "sql": ["sql", "select count(*) as n from snapshots"],
     "help": ["--help"],
+    "roots": ["roots"],
 }
 HEAVY = ("prefect", "great_expectations", "yfinance", "pandas", "pandas_market_calendars")
 

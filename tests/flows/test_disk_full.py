@@ -239,7 +239,10 @@ def test_a_full_disk_at_any_phase_leaves_exit_code_and_state_agreeing(
         assert revised(run) == 0
     else:
         assert revised(run) == before.warehouse["bars"][0]  # every bar: a new version
-        warning = next(line for line in err if "publishing it for readers did not finish" in line)
+        # A log line wrapped at the width (flows/logs.py: continuation lines indented), unwrapped.
+        logged = " ".join(err).replace("\n", " ").split(" WARNING ")
+        unwrapped = [" ".join(part.split()) for part in logged]
+        warning = next(w for w in unwrapped if "publishing it for readers did not finish" in w)
         assert says in warning
         assert "the next callbook command publishes it" in warning
     assert "Error logging to API" not in run.stderr

@@ -24,7 +24,7 @@ import pytest
 from flows.outcomes import resolve_stored
 from flows.rebuild import RebuildRefusedError, rebuild
 from flows.verify import verify
-from pipeline.analysis.engine import analyse
+from pipeline.analysis.methodology import get
 from pipeline.audit.analyst import analyst_snapshot_rows, market_facts, parse_analyst_call
 from pipeline.market.continuous import continuous_series_and_rolls
 from pipeline.quality.result import FINDING_SCHEMA, ValidationResult
@@ -119,7 +119,7 @@ def build_full_book(data_dir: Path) -> Path:
             root: continuous_series_and_rolls(wh.current_bars(root, source="demo"))[0]
             for root in ROOTS
         }
-        live = analyse(series, "RTY", source="demo", sessions=[LAST_SESSION]).snapshots
+        live = get("v1").analyse(series, "RTY", source="demo", sessions=[LAST_SESSION]).snapshots
         wh.write_snapshots(
             live, kind="live", flow_run_id="run-live", code_version="t", created_at=LATER
         )
@@ -136,8 +136,12 @@ def build_full_book(data_dir: Path) -> Path:
             code_version="t",
             created_at=LATER + timedelta(hours=1),
         )
+        # Recorded twice: the second upserts its tuning period (tuning_periods).
+        tuned = (("RTY", True, date(2026, 11, 20)),)
         for at in (LATER, LATER + timedelta(hours=2)):
-            wh.record_methodologies([MethodologyEntry("v1", "h", {"a": 1}, published=True)], at=at)
+            v1 = MethodologyEntry("v1", "h", {"a": 1}, published=True, tuning_declared=True,
+                                  tuned_through=date(2026, 11, 20), tuned_roots=tuned)  # fmt: skip
+            wh.record_methodologies([v1], at=at)
         wh.record_inbox_file(
             file_sha256="f" * 64,
             root="RTY",
@@ -306,10 +310,13 @@ def test_callbook_rebuild_through_the_installed_command(
     )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.strip().splitlines()
-    assert lines[-1].startswith(
+    # The summary, wrapped at the width (flows/console.say: continuation lines indented).
+    first = max(i for i, line in enumerate(lines) if line.startswith("rebuilt "))
+    summary = " ".join([lines[first], *(line.strip() for line in lines[first + 1 :])])
+    assert summary.startswith(
         f"rebuilt {len(record.unit_dirs(copy / record.RECORD_DIR))} lake units ("
     )
-    assert lines[-1].endswith(
+    assert summary.endswith(
         f" s, hashes ok): {original['snapshots'][0]:,} calls (1 live, 2 analyst), "
         f"{original['outcomes'][0]:,} outcomes, {original['bars'][0]:,} bars"
     )

@@ -13,7 +13,7 @@ import pytest
 from flows import clock as flows_clock
 from flows import tasks
 from flows.nightly import nightly
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import builtin_spec
 from pipeline.sources.demo import demo_bars, demo_index_bars
 from tests.fakes import feeds
 from tests.fakes.yahoo import FakeYahoo, isolate_yfinance
@@ -53,7 +53,7 @@ def fake_yahoo(tmp_path: Path) -> Iterator[FakeYahoo]:
                 f"{root}=F", feed.filter(pl.col("session_date") <= AS_OF), short_name=name
             )
             index = index_bars(root).filter(pl.col("session_date") <= AS_OF)
-            fake.set_bars(ROOT_SPECS[root].cash_index, index)
+            fake.set_bars(builtin_spec(root).cash_index, index)
             for code in (f"{root}Z26", f"{root}H27"):
                 bars = contract_bars(code, root).filter(pl.col("session_date") <= AS_OF)
                 fake.set_bars(f"{code}.CME", bars)

@@ -212,6 +212,21 @@ def local_prefect_server(
         server.stop()
 
 
+def deploy_nightly(server: LocalPrefectServer, data_dir: Path, *options: str) -> None:
+    """The README's `prefect deploy --prefect-file deployments/prefect.yaml --name nightly`, with
+    CALLBOOK_HOME (this checkout) and CALLBOOK_DATA_DIR (``data_dir``) as it says."""
+    server.cli(
+        str(Path(sys.executable).parent / "prefect"),
+        "deploy",
+        "--prefect-file",
+        "deployments/prefect.yaml",
+        "--name",
+        "nightly",
+        *options,
+        env=server.env(CALLBOOK_HOME=str(ROOT), CALLBOOK_DATA_DIR=str(data_dir)),
+    )
+
+
 class WebhookReceiver:
     """A loopback HTTP endpoint that records the JSON bodies POSTed to it."""
 

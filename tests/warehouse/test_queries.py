@@ -3,14 +3,16 @@ on a small but real warehouse, and returns what a direct computation from the ta
 
 The warehouse (built once per module, on a file, then opened read-only as analysts do): demo bars
 of RTY and ES for 2024-01-02..2026-06-30, one vendor revision of an RTY settlement, point-in-time
-backfill calls for every session with a call, a second version of the RTY call of 2026-02-04, the
-seed analyst call of that day, resolved outcomes, and an ES batch with quarantined rows.
+backfill calls of every default methodology (the first published, as a run records them) for every
+session with a call, a second version of each RTY call of 2026-02-04, the seed analyst call of
+that day, resolved outcomes, and an ES batch with quarantined rows.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import shlex
@@ -24,6 +26,7 @@ import pytest
 
 from flows.cli import build_parser, main
 from pipeline.analysis.assemble import with_content_hash
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
 from pipeline.analysis.methodology import get as get_methodology
 from pipeline.audit.analyst import analyst_snapshot_rows, market_facts, parse_analyst_call
 from pipeline.audit.outcomes import resolve_outcomes
@@ -33,10 +36,11 @@ from pipeline.quality.result import FINDING_SCHEMA, ValidationResult, empty_find
 from pipeline.schema import BAR_SCHEMA, Batch
 from pipeline.sources.demo import DemoSource
 from tests.support.sql import query
-from warehouse.store import Warehouse
+from warehouse.store import MethodologyEntry, Warehouse
 
-#: Methodology v1's analysis (the registry's one driver).
-analyse = get_methodology("v1").analyse
+#: The methodologies a run computes by default; the first is published.
+METHODOLOGIES = DEFAULT_METHODOLOGIES
+PUBLISHED = METHODOLOGIES[0]
 
 REPO = Path(__file__).resolve().parents[2]
 QUERY_DIR = REPO / "warehouse" / "queries"
@@ -149,6 +153,12 @@ def write(wh: Warehouse, rows: pl.DataFrame, *, kind: str, at: datetime) -> None
     wh.write_snapshots(rows, kind=kind, flow_run_id=None, code_version=CODE_VERSION, created_at=at)
 
 
+def write_analyst_call(wh: Warehouse, rows: pl.DataFrame) -> None:
+    """The seed call's rows (from the book) again, resolved on the demo bars."""
+    rows = with_content_hash(rows).with_columns(resolved_on_source=pl.lit("demo"))
+    write(wh, rows, kind="analyst", at=ANALYSED_AT)
+
+
 def revise_settlement(wh: Warehouse) -> tuple[float, float]:
     """A vendor revision: the close of REVISED_CONTRACT on CALL_DAY, moved toward the low."""
     bar = wh.current_bars("RTY", source="demo").filter(
@@ -162,8 +172,23 @@ def revise_settlement(wh: Warehouse) -> tuple[float, float]:
     return before, after
 
 
+def publish(wh: Warehouse, versions: tuple[str, ...]) -> None:
+    """The methodologies table as a run writes it (the first published), without tuning periods:
+    every call here is scored (tuning periods have tests of their own)."""
+    entries = []
+    for i, version in enumerate(versions):
+        methodology = get_methodology(version)
+        entries.append(
+            MethodologyEntry(
+                version, methodology.params_hash, methodology.params.as_dict(), published=i == 0
+            )
+        )
+    wh.record_methodologies(entries, at=ANALYSED_AT)
+
+
 def rerun_call(wh: Warehouse) -> None:
-    """Version 2 of the model's CALL_DAY call: other inputs, the bull probability moved up."""
+    """Version 2 of the model's CALL_DAY call of every methodology: other inputs, the bull
+    probability moved up."""
     v1 = wh.snapshot_rows("RTY", author=MODEL, as_of=CALL_DAY)
     rerun = v1.with_columns(
         (pl.col("p_bull") + P_BULL_SHIFT).round(4),
@@ -214,11 +239,13 @@ def build(path: Path) -> tuple[float, float, pl.DataFrame]:
         for root in ROOTS:
             batch = source.fetch(root, start=FIRST_SESSION, end=LAST_SESSION, fetched_at=LOADED_AT)
             record(wh, batch, passed(batch), LOADED_AT)
+        publish(wh, METHODOLOGIES)
         series = series_by_root(wh)
-        for root in ROOTS:
-            write(
-                wh, analyse(series, root, source="demo").snapshots, kind="backfill", at=ANALYSED_AT
-            )
+        for version in METHODOLOGIES:
+            analyse = get_methodology(version).analyse
+            for root in ROOTS:
+                calls = analyse(series, root, source="demo").snapshots
+                write(wh, calls, kind="backfill", at=ANALYSED_AT)
         call = parse_analyst_call(SEED_CALL.read_text(encoding="utf-8"), fmt="toml")
         seed = analyst_snapshot_rows(call, market_facts(series["RTY"], call.as_of))
         write(
@@ -260,9 +287,10 @@ def scored_calls(wh: Warehouse) -> pl.DataFrame:
 
 
 def latest_versions(wh: Warehouse) -> pl.DataFrame:
+    """The latest version of each call: per (root, as_of, author, methodology, source)."""
     snapshots = query(wh, "select * from snapshots")
     return snapshots.sort("version", descending=True).unique(
-        ["root", "as_of", "author"], keep="first"
+        ["root", "as_of", "author", "methodology_version", "source"], keep="first"
     )
 
 
@@ -357,17 +385,19 @@ def test_02_bull_calibration_matches_the_tables(book: Book) -> None:
             ),
             (pl.col("outcome") == "bull").cast(pl.Float64).alias("hit"),
         )
-        .group_by("root", "bucket_low")
+        .group_by("root", "methodology_version", "source", "bucket_low")
         .agg(
             pl.len().alias("calls"),
             pl.col("p_bull").mean().alias("mean_forecast"),
             pl.col("hit").mean().alias("observed_frequency"),
         )
-        .sort("root", "bucket_low")
+        .sort("root", "methodology_version", "source", "bucket_low")
     )
     assert result["calls"].sum() == model.height > 0
     assert set(result["root"]) == set(ROOTS)
-    assert result.select("root", "calls").rows() == expected.select("root", "calls").rows()
+    assert set(result["methodology_version"]) == set(METHODOLOGIES)
+    key = ["root", "methodology_version", "source", "calls"]
+    assert result.select(key).rows() == expected.select(key).rows()
     for column in ("bucket_low", "mean_forecast", "observed_frequency"):
         assert result[column].to_list() == pytest.approx(expected[column].to_list())
     assert (result["bucket_high"] - result["bucket_low"]).to_list() == pytest.approx(
@@ -376,31 +406,44 @@ def test_02_bull_calibration_matches_the_tables(book: Book) -> None:
 
 
 def test_03_call_versions_show_the_rerun_and_what_changed(book: Book) -> None:
+    """Each methodology's version 2 is compared with its own version 1, never with another
+    methodology's version 1 of the same day (versions count per methodology and source)."""
     result = run_documented(book, "03_call_versions.sql")
-    assert result.select("author", "version", "kind").rows() == [
-        (MODEL, 1, "backfill"),
-        (MODEL, 2, "backfill"),
-        (ANALYST, 1, "analyst"),
+    expected = [
+        (MODEL, methodology, version, "backfill")
+        for methodology in sorted(METHODOLOGIES)
+        for version in (1, 2)
     ]
-    v1, v2, analyst = result.iter_rows(named=True)
-    assert v2["p_bull"] == pytest.approx(v1["p_bull"] + P_BULL_SHIFT)
-    assert v2["p_sideways"] == pytest.approx(v1["p_sideways"] - P_BULL_SHIFT)
-    assert v2["supersedes_version"] == 1 and v1["supersedes_version"] is None
-    assert v1["changes"] == "first version" and analyst["changes"] == "first version"
-    assert v2["changes"].split("; ")[0] == "input fingerprint"
-    bull_before, bull_after = f"{100 * v1['p_bull']:.1f}", f"{100 * v2['p_bull']:.1f}"
-    assert f"/{bull_before}% → " in v2["changes"] and v2["changes"].endswith(f"/{bull_after}%")
-    assert "trend" not in v2["changes"] and "line in the sand" not in v2["changes"]
-    assert v1["created_at"] == ANALYSED_AT and v2["created_at"] == RERUN_AT
+    assert result.select("author", "methodology_version", "version", "kind").rows() == [
+        *expected,
+        (ANALYST, "analyst", 1, "analyst"),
+    ]
+    rows = list(result.iter_rows(named=True))
+    for first, second in zip(rows[:-1:2], rows[1:-1:2], strict=True):
+        assert first["methodology_version"] == second["methodology_version"]
+        assert second["p_bull"] == pytest.approx(first["p_bull"] + P_BULL_SHIFT)
+        assert second["p_sideways"] == pytest.approx(first["p_sideways"] - P_BULL_SHIFT)
+        assert second["supersedes_version"] == 1 and first["supersedes_version"] is None
+        assert first["changes"] == "first version"
+        assert second["changes"].split("; ")[0] == "input fingerprint"
+        bull_before, bull_after = f"{100 * first['p_bull']:.1f}", f"{100 * second['p_bull']:.1f}"
+        assert f"/{bull_before}% → " in second["changes"]
+        assert second["changes"].endswith(f"/{bull_after}%")
+        assert "trend" not in second["changes"] and "line in the sand" not in second["changes"]
+        assert first["created_at"] == ANALYSED_AT and second["created_at"] == RERUN_AT
+    assert rows[-1]["changes"] == "first version"
 
 
-def test_04_pairs_the_seed_call_with_the_models_latest_call(book: Book) -> None:
+def test_04_pairs_the_seed_call_with_the_published_methodologys_latest_call(book: Book) -> None:
     result = run_documented(book, "04_analyst_vs_model.sql")
     assert result.height == 1
     row = result.row(0, named=True)
     assert (row["root"], row["as_of"], row["analyst"]) == ("RTY", CALL_DAY, ANALYST)
     assert (row["model_kind"], row["model_version"]) == ("backfill", 2)
-    model_v2 = book.wh.snapshot_rows("RTY", author=MODEL, as_of=CALL_DAY).row(0, named=True)
+    assert (row["model_methodology"], row["source"]) == (PUBLISHED, "demo")
+    model_v2 = book.wh.snapshot_rows(
+        "RTY", author=MODEL, as_of=CALL_DAY, methodology=PUBLISHED
+    ).row(0, named=True)
     assert row["model_p_bull"] == pytest.approx(model_v2["p_bull"])
     assert (row["analyst_p_bear"], row["analyst_p_sideways"], row["analyst_p_bull"]) == (
         0.20,
@@ -417,20 +460,18 @@ def test_04_pairs_the_seed_call_with_the_models_latest_call(book: Book) -> None:
 
 
 def test_04_prefers_the_models_live_call_to_a_later_backfill(book: Book) -> None:
-    model = book.wh.snapshot_rows("RTY", author=MODEL, as_of=CALL_DAY, version=1)
+    model = book.wh.snapshot_rows(
+        "RTY", author=MODEL, as_of=CALL_DAY, version=1, methodology=PUBLISHED
+    )
     seed = book.wh.snapshot_rows("RTY", author=ANALYST, as_of=CALL_DAY)
     later = model.with_columns(
         (pl.col("p_bull") + P_BULL_SHIFT).round(4), (pl.col("p_sideways") - P_BULL_SHIFT).round(4)
     )
     with Warehouse.in_memory() as wh:
+        publish(wh, METHODOLOGIES)
         write(wh, with_content_hash(model), kind="live", at=ANALYSED_AT)
         write(wh, with_content_hash(later), kind="backfill", at=RERUN_AT)
-        write(
-            wh,
-            with_content_hash(seed).with_columns(resolved_on_source=pl.lit("demo")),
-            kind="analyst",
-            at=ANALYSED_AT,
-        )
+        write_analyst_call(wh, seed)
         doc = query_doc(QUERY_DIR / "04_analyst_vs_model.sql")
         result = query(wh, doc.sql, doc.params)
     assert result.height == 1
@@ -441,6 +482,41 @@ def test_04_prefers_the_models_live_call_to_a_later_backfill(book: Book) -> None
     assert row["analyst_outcome"] is None and row["rps_difference"] is None
 
 
+@pytest.mark.parametrize("published", METHODOLOGIES)
+def test_04_pairs_with_whichever_methodology_is_published_on_the_same_source(
+    book: Book, published: str
+) -> None:
+    """Every methodology has a live call that day, and so has the published one on other bars
+    (source yahoo): the analyst call (resolved on demo bars) is paired with the published
+    methodology's demo call, whichever methodology the run published."""
+    seed = book.wh.snapshot_rows("RTY", author=ANALYST, as_of=CALL_DAY)
+    with Warehouse.in_memory() as wh:
+        publish(wh, (published, *(m for m in METHODOLOGIES if m != published)))
+        for methodology in METHODOLOGIES:
+            model = book.wh.snapshot_rows(
+                "RTY", author=MODEL, as_of=CALL_DAY, version=1, methodology=methodology
+            )
+            write(wh, with_content_hash(model), kind="live", at=ANALYSED_AT)
+            if methodology == published:
+                elsewhere = model.with_columns(
+                    source=pl.lit("yahoo"), resolved_on_source=pl.lit("yahoo"), p_bull=0.9
+                )
+                write(wh, with_content_hash(elsewhere), kind="live", at=ANALYSED_AT)
+        write_analyst_call(wh, seed)
+        doc = query_doc(QUERY_DIR / "04_analyst_vs_model.sql")
+        result = query(wh, doc.sql, doc.params)
+    (row,) = result.iter_rows(named=True)
+    expected = book.wh.snapshot_rows(
+        "RTY", author=MODEL, as_of=CALL_DAY, version=1, methodology=published
+    ).row(0, named=True)
+    assert (row["model_methodology"], row["source"], row["model_kind"]) == (
+        published,
+        "demo",
+        "live",
+    )
+    assert row["model_p_bull"] == expected["p_bull"] != 0.9
+
+
 def test_05_scoreboard_counts_and_means_match_the_tables(book: Book) -> None:
     result = run_documented(book, "05_scoreboard.sql")
     calls = scored_calls(book.wh)
@@ -449,11 +525,11 @@ def test_05_scoreboard_counts_and_means_match_the_tables(book: Book) -> None:
     assert late.select("author", "as_of").rows() == [(ANALYST, CALL_DAY)]
     expected = (
         calls.filter(~pl.col("recorded_late"))
-        .group_by("root", "kind", "author", "methodology_version")
+        .group_by("root", "kind", "author", "methodology_version", "source")
         .agg(pl.len().alias("calls"), pl.col("rps").mean().alias("mean_rps"))
-        .sort("root", "kind", "author", "methodology_version")
+        .sort("root", "kind", "author", "methodology_version", "source")
     )
-    key = ["root", "kind", "author", "methodology_version", "calls"]
+    key = ["root", "kind", "author", "methodology_version", "source", "calls"]
     assert result.select(key).rows() == expected.select(key).rows()
     assert result["mean_rps"].to_list() == pytest.approx(expected["mean_rps"].to_list())
     assert ("RTY", "analyst", ANALYST) not in result.select("root", "kind", "author").rows()
@@ -479,38 +555,46 @@ def test_06_worst_calls_are_the_highest_rps_of_the_last_n_sessions(book: Book) -
 
 
 def test_07_call_changes_are_the_differences_between_consecutive_calls(book: Book) -> None:
+    """Each methodology's call is compared with the previous call of the same methodology."""
     result = run_documented(book, "07_call_changes.sql")
     params = query_doc(QUERY_DIR / "07_call_changes.sql").params
     root, n = params["root"], int(params["n"])
-    history = (
-        latest_versions(book.wh)
-        .filter((pl.col("root") == root) & (pl.col("author") == MODEL))
-        .sort("as_of")
-    )
-    window = set(history["as_of"].tail(n))
+    calls = latest_versions(book.wh).filter((pl.col("root") == root) & (pl.col("author") == MODEL))
+    window = set(sorted(set(calls["as_of"]))[-n:])
     expected = set()
-    for previous, current in zip(
-        history.rows(named=True), history.rows(named=True)[1:], strict=False
-    ):
-        if current["as_of"] not in window:
-            continue
-        for what, columns in {
-            "primary_trend": ("primary_trend",),
-            "perspective": ("perspective",),
-            "line_in_the_sand": ("line_low", "line_high"),
-            "bias_defining": ("bias_low", "bias_high"),
-        }.items():
-            if any(previous[c] != current[c] for c in columns):
-                expected.add((current["as_of"], previous["as_of"], what))
-        moved = max(abs(current[p] - previous[p]) for p in ("p_bull", "p_bear"))
-        if moved >= PROBABILITY_MOVE:
-            expected.add((current["as_of"], previous["as_of"], "probabilities"))
-    assert expected
-    assert set(result.select("as_of", "prev_as_of", "what").rows()) == expected
+    trends = {}
+    for methodology in METHODOLOGIES:
+        history = calls.filter(pl.col("methodology_version") == methodology).sort("as_of")
+        rows = list(history.iter_rows(named=True))
+        trends[methodology] = {r["as_of"]: r["primary_trend"] for r in rows}
+        for previous, current in itertools.pairwise(rows):
+            if current["as_of"] not in window:
+                continue
+            changed = {
+                "primary_trend": previous["primary_trend"] != current["primary_trend"],
+                "perspective": previous["perspective"] != current["perspective"],
+                # A methodology that keeps its levels says why one changed (line_change).
+                "line_in_the_sand": (previous["line_low"], previous["line_high"])
+                != (current["line_low"], current["line_high"])
+                or current["line_change"] is not None,
+                "bias_defining": (previous["bias_low"], previous["bias_high"])
+                != (current["bias_low"], current["bias_high"])
+                or current["bias_change"] is not None,
+                "probabilities": max(abs(current[p] - previous[p]) for p in ("p_bull", "p_bear"))
+                >= PROBABILITY_MOVE,
+            }
+            expected |= {
+                (current["as_of"], previous["as_of"], methodology, what)
+                for what, yes in changed.items()
+                if yes
+            }
+    assert {m for *_, m, _ in expected} == set(METHODOLOGIES)
+    key = ["as_of", "prev_as_of", "methodology_version", "what"]
+    assert set(result.select(key).rows()) == expected
     assert set(result["author"]) == {MODEL} and set(result["root"]) == {root}
     trend_rows = result.filter(pl.col("what") == "primary_trend")
-    by_day = {r["as_of"]: r["primary_trend"] for r in history.rows(named=True)}
     for row in trend_rows.iter_rows(named=True):
+        by_day = trends[row["methodology_version"]]
         assert (row["before"], row["after"]) == (by_day[row["prev_as_of"]], by_day[row["as_of"]])
 
 
@@ -604,12 +688,16 @@ def test_readme_python_recipe_runs(book: Book, monkeypatch: pytest.MonkeyPatch) 
     readme = README.read_text(encoding="utf-8")
     recipes = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
     assert len(recipes) == 1
+    assert "data/warehouse.read.duckdb" in recipes[0]  # the replica, as every reader
     monkeypatch.chdir(REPO)
     namespace: dict[str, object] = {}
     exec(
-        recipes[0].replace("data/warehouse.duckdb", str(book.data_dir / "warehouse.duckdb")),
+        recipes[0].replace("data/warehouse.read.duckdb", str(book.data_dir / "warehouse.duckdb")),
         namespace,
     )
     frame = namespace["frame"]
     assert isinstance(frame, pl.DataFrame)
-    assert frame.select("author", "version").rows() == [(MODEL, 1), (MODEL, 2), (ANALYST, 1)]
+    assert frame.select("author", "methodology_version", "version").rows() == [
+        *((MODEL, m, v) for m in sorted(METHODOLOGIES) for v in (1, 2)),
+        (ANALYST, "analyst", 1),
+    ]

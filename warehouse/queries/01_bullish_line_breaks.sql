@@ -15,8 +15,10 @@
 --   mae_atr, mfe_atr                              multiples of atr14
 --   outcome                                       bear | sideways | bull
 --   rps                                           ranked probability score, 0..1, lower is better
+--   source                                        who made the call's bars (demo, yahoo, file;
+--                                                 an analyst call: `analyst`)
 --   line_break_session counts line_break_step sessions on the trade dates the warehouse holds
---   bars for (any source); it is null if those bars are missing.
+--   bars for from the source the call is resolved on; it is null if those bars are missing.
 -- Example:
 --   callbook sql @warehouse/queries/01_bullish_line_breaks.sql --param root=RTY
 
@@ -49,23 +51,25 @@ with_contract as (
 
 sessions as (
     select
-        root, session_date,
-        row_number() over (partition by root order by session_date) as session_number
-    from (select distinct root, session_date from bars_current)
+        source, root, session_date,
+        row_number() over (partition by source, root order by session_date) as session_number
+    from (select distinct source, root, session_date from bars_current)
 ),
 
 with_break_session as (
     select c.*, broke.session_date as line_break_session
     from with_contract as c
     left join sessions as called
-      on called.root = c.root and called.session_date = c.as_of
+      on called.source = c.resolved_on_source and called.root = c.root
+     and called.session_date = c.as_of
     left join sessions as broke
-      on broke.root = c.root and broke.session_number = called.session_number + c.line_break_step
+      on broke.source = called.source and broke.root = c.root
+     and broke.session_number = called.session_number + c.line_break_step
 ),
 
 final as (
     select
-        root, as_of, author, kind, methodology_version, version, primary_trend,
+        root, as_of, author, kind, methodology_version, source, version, primary_trend,
         contract, close, line_low, line_high, atr14,
         line_break_step, line_break_session,
         outcome, resolved_session, steps, close_at_horizon, mae_atr, mfe_atr,
@@ -74,4 +78,4 @@ final as (
 )
 
 select * from final
-order by root, as_of, author, kind, methodology_version
+order by root, as_of, author, kind, methodology_version, source

@@ -2,11 +2,12 @@
 --
 -- Question: when the model (author 'callbook') gave the bull scenario a probability in a given
 --   tenth (0.0-0.1, ..., 0.9-1.0), how often did the bull scenario actually resolve? One kind at
---   a time (live, backfill), per root and methodology version, for calls made since a date.
+--   a time (live, backfill), per root, methodology version and source (demo bars are never
+--   pooled with market bars), for calls made since a date.
 -- Parameters:
 --   $since  first as_of included, YYYY-MM-DD (the standard study starts at 2015-01-01)
 --   $kind   live | backfill (kinds are never mixed in a score)
--- Returns: one row per (root, methodology_version, bucket) that has calls.
+-- Returns: one row per (root, methodology_version, source, bucket) that has calls.
 --   bucket_low, bucket_high  forecast bucket [low, high), fractions (the last one includes 1.0)
 --   calls                    resolved calls in the bucket (overlapping horizons: the effective
 --                            sample is about calls / 20)
@@ -33,7 +34,7 @@ scored as (
 
 model_calls as (
     select
-        scored.root, scored.methodology_version, scored.as_of,
+        scored.root, scored.methodology_version, scored.source, scored.as_of,
         scored.p_bull as forecast,
         (scored.outcome = 'bull')::int as hit
     from scored, settings, selection
@@ -52,7 +53,7 @@ bucketed as (
 
 final as (
     select
-        root, methodology_version,
+        root, methodology_version, source,
         bucket / buckets as bucket_low,
         (bucket + 1) / buckets as bucket_high,
         count(*) as calls,
@@ -62,8 +63,8 @@ final as (
         min(as_of) as first_as_of,
         max(as_of) as last_as_of
     from bucketed
-    group by root, methodology_version, bucket, buckets
+    group by root, methodology_version, source, bucket, buckets
 )
 
 select * from final
-order by root, methodology_version, bucket_low
+order by root, methodology_version, source, bucket_low

@@ -3,10 +3,12 @@
 -- Question: for one root and as-of session, every stored version of every author's call: how
 --   and when it was made (kind, methodology, parameters, input fingerprint, run, code) and what
 --   differs from the version it supersedes (trend, perspective, levels, probabilities, inputs).
+--   Versions count per author, methodology and source: version 2 of the v2 call supersedes
+--   version 1 of the v2 call, never the v1 call of the same day.
 -- Parameters:
 --   $root   RTY | ES | NQ | YM (any case)
 --   $as_of  the call's as-of session, YYYY-MM-DD (a CME trade date)
--- Returns: one row per (author, version).
+-- Returns: one row per (author, methodology_version, source, version).
 --   created_at                           UTC timestamp when the version was written
 --   line_*, bias_*, ext_*, deep_*        zone bounds, index points of the as-of front contract
 --   p_bear, p_sideways, p_bull           scenario probabilities, fractions summing to 1
@@ -35,8 +37,6 @@ compared as (
         concat_ws('; ',
             case when v.kind is distinct from p.kind
                 then 'kind ' || p.kind || ' → ' || v.kind end,
-            case when v.methodology_version is distinct from p.methodology_version
-                then 'methodology ' || p.methodology_version || ' → ' || v.methodology_version end,
             case when v.params_hash is distinct from p.params_hash then 'parameters' end,
             case when v.input_fingerprint is distinct from p.input_fingerprint
                 then 'input fingerprint' end,
@@ -66,6 +66,7 @@ compared as (
     from versions as v
     left join snapshots as p
       on p.root = v.root and p.as_of = v.as_of and p.author = v.author
+     and p.methodology_version = v.methodology_version and p.source = v.source
      and p.version = v.supersedes_version
 ),
 
@@ -86,4 +87,4 @@ final as (
 )
 
 select * from final
-order by author, version
+order by author, methodology_version, source, version

@@ -2,13 +2,19 @@
 --
 -- Question: on the days an analyst made a call, what did the model say, what happened, and who
 --   scored better? Each analyst call (latest version per root, as_of, author) is paired with the
---   model's call (author 'callbook') of the same root and as_of: its live call if there is one,
---   else its backfill call, latest version of that kind. Kinds are never pooled: the pair is a
---   side-by-side, not a score of a mixed group.
+--   model's call (author 'callbook') of the same root and as_of, of the published methodology
+--   (table methodologies: the one `callbook show` prints; whichever version the last run
+--   published) and on the bars the analyst call is resolved on (same source): its live call if
+--   there is one, else its backfill call, latest version of that kind. Kinds are never pooled:
+--   the pair is a side-by-side, not a score of a mixed group.
 -- Parameters:
 --   $root  RTY | ES | NQ | YM (any case), or ALL for every root
 -- Returns: one row per analyst call; model_* and outcome columns are null while there is no
---   model call or no outcome yet (the horizon has not passed).
+--   model call of the published methodology that day, or no outcome yet (the horizon has not
+--   passed).
+--   model_methodology                         the published methodology (v2, ...)
+--   source                                    the bars both calls are resolved on (demo, yahoo,
+--                                             file)
 --   as_of                                     CME trade date
 --   close, *_line_low/high, *_bias_low/high   index points of the as-of front contract
 --   *_p_bear, *_p_sideways, *_p_bull          fractions summing to 1
@@ -36,21 +42,27 @@ analyst_calls as (
     qualify row_number() over (partition by root, as_of, author order by version desc) = 1
 ),
 
--- The model's call of a day: live beats backfill (made on the day, not later from history);
--- within the kind, the latest version.
+-- The methodology the last run published: the model's calls an analyst is compared with.
+published as (
+    select methodology_version from methodologies where published
+),
+
+-- The model's call of a day, per source, of the published methodology: live beats backfill
+-- (made on the day, not later from history); within the kind, the latest version.
 model_calls as (
     select snapshots.*
     from snapshots, settings
     where snapshots.author = settings.model_author
       and snapshots.kind in ('live', 'backfill')
+      and snapshots.methodology_version in (select methodology_version from published)
     qualify row_number() over (
-        partition by root, as_of order by (kind = 'live') desc, version desc
+        partition by root, as_of, source order by (kind = 'live') desc, version desc
     ) = 1
 ),
 
 paired as (
     select
-        a.root, a.as_of, a.close, a.contract,
+        a.root, a.as_of, a.resolved_on_source as source, a.close, a.contract,
         a.author as analyst, a.version as analyst_version,
         m.kind as model_kind, m.version as model_version,
         m.methodology_version as model_methodology,
@@ -69,7 +81,8 @@ paired as (
         ao.trend_correct as analyst_trend_correct, mo.trend_correct as model_trend_correct,
         ao.rps as analyst_rps, mo.rps as model_rps
     from analyst_calls as a
-    left join model_calls as m on m.root = a.root and m.as_of = a.as_of
+    left join model_calls as m
+      on m.root = a.root and m.as_of = a.as_of and m.source = a.resolved_on_source
     left join outcomes as ao on ao.snapshot_id = a.snapshot_id
     left join outcomes as mo on mo.snapshot_id = m.snapshot_id
 ),

@@ -1,9 +1,9 @@
 -- 05 Scoreboard: how good the calls were, per root and kind.
 --
--- Question: per root, kind (live | backfill | analyst), author and methodology version, how many
---   calls were resolved and how they scored, against the climatology known when each call was
---   made (stored with it, else the expanding one of its group: never the full sample). Kinds
---   are never pooled. Analyst calls recorded late and calls in their methodology's tuning
+-- Question: per root, kind (live | backfill | analyst), author, methodology version and source
+--   (demo bars are never pooled with market bars), how many calls were resolved and how they
+--   scored, against the climatology known when each call was made (stored with it, else the
+--   expanding one of its group: never the full sample). Kinds are never pooled. Analyst calls recorded late and calls in their methodology's tuning
 --   period are left out (scored_calls keeps them, flagged: recorded_late, in_tuning_period).
 -- Parameters: none.
 -- Returns: one row per group (from the scoreboard view).
@@ -27,7 +27,7 @@ with board as (
 
 final as (
     select
-        root, kind, author, methodology_version,
+        root, kind, author, methodology_version, source,
         calls, first_as_of, last_as_of,
         mean_rps, mean_ref_rps, skill_rps,
         mean_brier, skill_brier, mean_log_score, skill_log,
@@ -36,4 +36,4 @@ final as (
 )
 
 select * from final
-order by root, kind, author, methodology_version
+order by root, kind, author, methodology_version, source

@@ -2,7 +2,8 @@
 --
 -- Question: among the calls made in the N most recent as-of sessions that have a resolved call
 --   (calls of the last 20 sessions are not resolved yet), which 10 scored worst, and why?
---   Every root, author and kind is listed with its kind; compare like with like.
+--   Every root, author, kind, methodology and source is listed with its own labels; compare
+--   like with like.
 -- Parameters:
 --   $n  how many recent as-of sessions to look at (a positive integer)
 -- Returns: up to 10 rows, worst first (ties: the more recent call first).
@@ -45,7 +46,7 @@ ranked as (
 
 final as (
     select
-        worst_rank, root, as_of, author, kind, methodology_version, version,
+        worst_rank, root, as_of, author, kind, methodology_version, source, version,
         primary_trend, perspective, close, line_low, line_high, bias_low, bias_high,
         p_bear, p_sideways, p_bull, outcome, resolved_session, rps,
         line_held, trend_correct, mae_atr, mfe_atr

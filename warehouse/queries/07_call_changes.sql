@@ -3,7 +3,8 @@
 -- Question: over the last N sessions with a call for a root, what changed in the call from one
 --   session to the next (trend, perspective, line in the sand, bias-defining level, a move of 5
 --   percentage points or more in the bull or bear probability), and why? Latest version of each
---   day's call, per author.
+--   day's call, per author, methodology and source: each call is compared with the previous one
+--   of the same methodology, never with another methodology's.
 -- Parameters:
 --   $root  RTY | ES | NQ | YM (any case)
 --   $n     how many recent sessions with a call to look at (a positive integer)
@@ -38,6 +39,7 @@ changes as (
 final as (
     select
         changes.root, changes.as_of, changes.prev_as_of, changes.author,
+        changes.methodology_version, changes.source,
         changes.what, changes.before, changes.after, changes.why
     from changes
     join recent_sessions using (as_of)
@@ -47,4 +49,4 @@ final as (
 )
 
 select * from final
-order by as_of desc, author, what
+order by as_of desc, author, methodology_version, source, what

@@ -166,9 +166,25 @@ def sma200_position(b: _Bars, i: int, dist_atr: float, well_above: bool) -> str 
     return None
 
 
+#: (toward, against, impulse start, extreme, pullback's furthest point) -> the speed word a
+#: methodology's definition gives that pullback (None: no word). v2's: points per session of
+#: each whole leg.
+SpeedRule = Callable[[np.ndarray, np.ndarray, int, int, int], str | None]
+
+
+def whole_leg_speed(
+    toward: np.ndarray, against: np.ndarray, start: int, extreme: int, back: int
+) -> str | None:
+    """v2's speed: impulsive when the pullback lost more points per session than the whole
+    impulse gained per session."""
+    impulse, given = toward[extreme] - against[start], toward[extreme] - against[back]
+    fast = given / max(back - extreme, 1) > impulse / max(extreme - start, 1)
+    return "impulsive" if fast else "corrective"
+
+
 def last_pullback(
     b: _Bars, i: int, up: bool, retracement: float | None, depth: str | None, speed: str | None,
-    extreme: date | None, erased: bool,
+    extreme: date | None, erased: bool, speed_rule: SpeedRule = whole_leg_speed,
 ) -> str | None:  # fmt: skip
     """ "The last pullback was shallow (r% of the prior impulse) and corrective": recomputed from
     highs and lows by its definition (:func:`.pullback.pullback`): the extreme is the highest high
@@ -216,8 +232,7 @@ def last_pullback(
     )
     if depth != want:
         return f"depth {want}, said {depth}"
-    fast = given / max(back_j - e, 1) > impulse / max(e - s, 1)
-    if speed != ("impulsive" if fast else "corrective"):
+    if speed != speed_rule(toward, against, s, e, back_j):
         return f"speed said {speed}"
     return None
 
@@ -355,12 +370,17 @@ def breakout_held(b: _Bars, i: int, day: date, level: float, up: bool, tick: flo
 
 
 def false_statements(
-    table: pl.DataFrame, *, tick: float, params: V2Params | None = None
+    table: pl.DataFrame,
+    *,
+    tick: float,
+    params: V2Params | None = None,
+    speed_rule: SpeedRule = whole_leg_speed,
 ) -> pl.DataFrame:
     """Every said fact of every call in ``table`` (a v1 or v2 call table, internal frame) that
     does not hold on the table's own bars: (session_date, fact, detail). Empty = all true.
 
     Facts a table does not carry are skipped (v1 has no SMA50 holds, level members ...).
+    ``speed_rule``: the methodology's definition of a pullback's speed (v2's by default).
     """
     p = params or V2Params()
     b = _bars(table, p)
@@ -393,7 +413,8 @@ def false_statements(
         if cols["pullback_depth"][i] is not None or cols["impulse_erased"][i]:
             check(i, "pullback", last_pullback, up[i], cols["pullback_retracement"][i],
                   cols["pullback_depth"][i], cols["pullback_speed"][i],
-                  cols["pullback_extreme_date"][i], bool(cols["impulse_erased"][i]))  # fmt: skip
+                  cols["pullback_extreme_date"][i], bool(cols["impulse_erased"][i]),
+                  speed_rule)  # fmt: skip
         for prefix in ("line", "bias", "ext", "deep"):
             members = cols[f"{prefix}_members"][i]
             if members:

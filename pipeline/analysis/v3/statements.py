@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.analysis.v2.calls import latest_extreme_index
+from pipeline.analysis.v2.statements import false_statements as v2_false_statements
 from pipeline.analysis.v3.params import V3Params
 
 
@@ -177,3 +178,23 @@ class _RunningMin:
         level = int(np.log2(b - a + 1))
         left, right = self.table[level][a], self.table[level][b - (1 << level) + 1]
         return int(right if self.values[right] <= self.values[left] else left)
+
+
+def false_statements(table: pl.DataFrame, *, tick: float) -> pl.DataFrame:
+    """v3's false statements: v2's checks of every fact v3 prints with v2's definition, and the
+    pullback's speed under v3's (recomputed here from the bars, apart from
+    :func:`pullback_speed`): (session_date, fact, detail), empty when all hold."""
+    p = V3Params()
+
+    def like_span(
+        toward: np.ndarray, against: np.ndarray, start: int, extreme: int, back: int
+    ) -> str | None:
+        n = back - extreme
+        if n < p.speed_min_sessions:
+            return None
+        first = max(start, extreme - n)
+        gained = (toward[extreme] - against[first : extreme + 1].min()) / max(extreme - first, 1)
+        lost = (toward[extreme] - against[extreme + 1 : back + 1].min()) / n
+        return "impulsive" if lost > gained else "corrective"
+
+    return v2_false_statements(table, tick=tick, params=p, speed_rule=like_span)

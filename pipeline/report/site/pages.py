@@ -23,7 +23,7 @@ import polars as pl
 
 from pipeline.analysis.assemble import CONTENT_COLUMNS
 from pipeline.analysis.snapshot import MODEL_AUTHOR, SCENARIO_TITLES, SCENARIOS, Snapshot
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import FALLBACK_TICK, builtin_registry
 from pipeline.report import table as cells
 from pipeline.report.format import format_number, format_price, format_zone, whole_percents
 from pipeline.report.note import (
@@ -162,15 +162,22 @@ def _render(template: str, page: str, ctx: SiteContext, **values: Any) -> str:
 def _price_filter(value: float | None, root: str) -> str:
     if value is None or not math.isfinite(value):
         return ""
-    spec = ROOT_SPECS.get(root)
-    return format_price(value, tick=spec.tick) if spec else f"{value:,.2f}"
+    spec = builtin_registry().get(root)
+    return format_price(value, tick=spec.tick, notation=spec.notation) if spec else f"{value:,.2f}"
 
 
 def _zone_filter(low: float | None, high: float | None, root: str) -> str:
     if low is None or high is None:
         return ""
-    spec = ROOT_SPECS.get(root)
-    return format_zone(low, high, tick=spec.tick) if spec else f"{low:,.2f}–{high:,.2f}"
+    spec = builtin_registry().get(root)
+    if spec is None:
+        return f"{low:,.2f}–{high:,.2f}"
+    return format_zone(low, high, tick=spec.tick, notation=spec.notation)
+
+
+def _name(root: str) -> str:
+    spec = builtin_registry().get(root)
+    return spec.name if spec is not None else root
 
 
 def _utc(value: datetime | None) -> str:
@@ -428,7 +435,7 @@ def render_home(
         cards.append(
             {
                 "root": root,
-                "name": ROOT_SPECS[root].name if root in ROOT_SPECS else root,
+                "name": _name(root),
                 "call": call,
                 "takeaway": "" if s is None else note_takeaway(s, demo=ctx.demo),
                 "snapshot": s,
@@ -469,7 +476,7 @@ def render_root_page(
         page,
         ctx,
         root=root,
-        name=ROOT_SPECS[root].name if root in ROOT_SPECS else root,
+        name=_name(root),
         timelines=timelines,
         years=[
             {**y, "href": paths.relative(page, paths.year_path(root, y["year"]))} for y in years
@@ -535,7 +542,8 @@ def timeline_view(
             }
         )
     years = sorted({d.year for d in prices["session_date"].to_list()})
-    tick = ROOT_SPECS[root].tick if root in ROOT_SPECS else 0.01
+    spec = builtin_registry().get(root)
+    tick = spec.tick if spec is not None else FALLBACK_TICK
     return {
         "label": label,
         "methodology": methodology,

@@ -135,10 +135,11 @@ def call_chart(
     site's script shows on hover (one attribute instead of 120 tooltip elements keeps a call
     page near 25 kB).
     """
-    tick = root_spec(snapshot.root).tick
+    spec = root_spec(snapshot.root)
+    tick = spec.tick
 
     def price(v: float) -> str:
-        return format_price(float(v), tick=tick)
+        return format_price(float(v), tick=tick, notation=spec.notation)
 
     candidates = [snapshot.upper_barrier, snapshot.lower_barrier, snapshot.raw_close]
     for level in snapshot.levels:
@@ -181,7 +182,7 @@ def call_chart(
         out.append(
             f'<line class="grid" x1="{_n(PLOT_LEFT)}" x2="{_n(PLOT_RIGHT)}" y1="{yy}" y2="{yy}"/>'
             f'<text class="axis" x="{_n(PLOT_LEFT - 6)}" y="{yy}" text-anchor="end" '
-            f'dominant-baseline="middle">{_axis_price(value, tick)}</text>'
+            f'dominant-baseline="middle">{_axis_price(value, tick, spec.notation)}</text>'
         )
     # Levels as bands.
     labels: list[tuple[float, str, str]] = []
@@ -192,7 +193,7 @@ def call_chart(
         if level.projected:
             css += " projected"
         name = LEVEL_LABELS.get(level.kind, level.kind)
-        zone = format_zone(level.low, level.high, tick=tick)
+        zone = format_zone(level.low, level.high, tick=tick, notation=spec.notation)
         detail = f"{name} {zone}: {level.role}"
         if level.projected:
             detail += ", projected (no tested zone beyond)"
@@ -257,7 +258,9 @@ def _chart_label(snapshot: Snapshot, sessions: int, known_at: str) -> str:
     return text + (f"; bars as known at {known_at}" if known_at else "")
 
 
-def _axis_price(value: float, tick: float) -> str:
+def _axis_price(value: float, tick: float, notation: str = "decimal") -> str:
+    if notation != "decimal":
+        return format_price(value, tick=tick, notation=notation)
     return f"{value:,.0f}" if tick >= 0.1 and value >= 100 else format_price(value, tick=tick)
 
 

@@ -9,6 +9,7 @@ hash (tests/pipeline/analysis/look_ahead.py).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import numpy as np
@@ -19,7 +20,10 @@ from pipeline.analysis.assemble import RS_FIELDS
 from pipeline.analysis.engine import chart_frame, peers_of
 from pipeline.analysis.methodology import get as get_methodology
 from pipeline.analysis.params import AnalysisParams
+from pipeline.market.calendar import EQUITY
 from pipeline.market.continuous import continuous_series
+from pipeline.market.roots import builtin_registry
+from pipeline.sources.demo import demo_bars
 from tests.pipeline.analysis import look_ahead
 from tests.pipeline.analysis.builders import contract_bars, noisy_path, series_frame, sessions
 
@@ -44,6 +48,42 @@ def test_peers_of() -> None:
     assert peers_of("ES", ["RTY", "ES", "NQ"]) == ["NQ"]
     assert peers_of("NQ", ["NQ", "ES"]) == ["ES"]
     assert peers_of("RTY", ["RTY"]) == []
+
+
+#: 2007-01-02, President Ford's day of mourning: NYMEX energy traded, CME equity did not. Twenty
+#: sessions after 2006-12-29 (counted by hand, MLK day 2007-01-15 no trade date): 2007-01-30 on
+#: the energy calendar (2 Jan is its first), 2007-01-31 on the equity calendar.
+FORD_EVE = date(2006, 12, 29)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_the_horizon_ends_on_the_roots_own_calendar(version: str) -> None:
+    cl = builtin_registry().spec("CL")
+    series = {"CL": continuous_series(
+        demo_bars("CL").filter(pl.col("session_date") <= FORD_EVE), spec=cl
+    )}  # fmt: skip
+    rows = (
+        get_methodology(version)
+        .analyse(series, "CL", source="demo", sessions=[FORD_EVE], spec=cl)
+        .snapshots
+    )
+    assert rows.select("horizon_sessions", "horizon_end").rows() == [(20, date(2007, 1, 30))]
+
+
+def test_the_spec_given_decides_the_calendar_not_the_built_in_registry() -> None:
+    """A root's registry entry passed in (a user's roots file) wins over the built-in one: ES
+    described on the energy calendar ends the horizon of its 2006-12-29 call there."""
+    es = builtin_registry().spec("ES")
+    days = EQUITY.trade_dates(date(2005, 1, 3), FORD_EVE)[-ROWS:]
+    series = {"ES": series_frame(100.0 * 1.002 ** np.arange(ROWS), root="ES", days=days)}
+    ends = {
+        calendar: analyse(
+            series, "ES", source="demo", sessions=[FORD_EVE],
+            spec=dataclasses.replace(es, calendar=calendar),
+        ).snapshots["horizon_end"].to_list()
+        for calendar in ("cme_equity", "cme_energy")
+    }  # fmt: skip
+    assert ends == {"cme_equity": [date(2007, 1, 31)], "cme_energy": [date(2007, 1, 30)]}
 
 
 def rs_columns(peer: str) -> list[str]:

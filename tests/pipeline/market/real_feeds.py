@@ -21,6 +21,10 @@ FILES: dict[str, tuple[str, str | None]] = {
         "TF1_ICE_russell2000_mini_front_month_quandl_daily_2006-12-18_2018-06-15.csv",
         "RUT_index_daily_1987-09-10_2026-02-23.csv",
     ),
+    "CL": ("CL_F_yahoo_continuous_daily_2000-08-23_2026-02-23.csv", None),
+    "GC": ("GC_F_yahoo_continuous_daily_2000-08-30_2026-02-23.csv", None),
+    "ZN": ("ZN_F_yahoo_continuous_daily_2000-09-21_2026-02-23.csv", None),
+    "ZC": ("ZC_F_yahoo_continuous_daily_2000-07-17_2026-02-23.csv", None),
 }
 LAST_SESSION = date(2026, 2, 23)
 #: After the close of the files' last (provisional) row: every row is final.
@@ -40,3 +44,15 @@ def real_bars(shared_data: Path, root: str, *, with_index: bool) -> pl.DataFrame
     )
     batch = source.fetch(root, start=None, end=LAST_SESSION, fetched_at=FETCHED_AT)
     return validate_batch(batch).clean
+
+
+@cache
+def real_validation(shared_data: Path, root: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the file's canonical bars, validation findings) of ``root``'s futures file alone."""
+    from pipeline.quality.suite import validate_batch
+    from pipeline.sources.file import FileSource
+
+    batch = FileSource(shared_data / FILES[root][0]).fetch(
+        root, start=None, end=LAST_SESSION, fetched_at=FETCHED_AT
+    )
+    return batch.bars, validate_batch(batch).findings

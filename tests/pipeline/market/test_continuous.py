@@ -814,10 +814,21 @@ def test_generated_feed_truncation_never_changes_earlier_rows(
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize(
-    ("root", "with_index"), [("ES", False), ("YM", True), ("YM", False), ("RTY", True)]
+    ("root", "with_index", "every"),
+    [
+        ("ES", False, 1),
+        ("YM", True, 1),
+        ("YM", False, 1),
+        ("RTY", True, 1),
+        # Monthly feeds: every roll's place and bound, the no-look-ahead cuts at every 12th.
+        ("CL", False, 12),
+        ("GC", False, 12),
+        ("ZN", False, 4),
+        ("ZC", False, 5),
+    ],
 )
 def test_real_feed_rolls_once_per_expiry_within_the_carry_bound(
-    shared_data: Path, root: str, with_index: bool
+    shared_data: Path, root: str, with_index: bool, every: int
 ) -> None:
     bars = real_bars(shared_data, root, with_index=with_index)
     series, rolls = continuous_series_and_rolls(bars)
@@ -827,7 +838,7 @@ def test_real_feed_rolls_once_per_expiry_within_the_carry_bound(
     contract = first_expiring_on_or_after(root, first)
     while contract.expiry < last:
         expiries.append(contract.expiry)
-        contract = contract.next()
+        contract = contract.next_listed()
     assert rolls["old_expiry"].to_list() == expiries
     assert rolls["roll_session"].to_list() == [days[bisect.bisect_right(days, e)] for e in expiries]
     # No roll gap beyond what carry allows, whatever the method.
@@ -835,16 +846,34 @@ def test_real_feed_rolls_once_per_expiry_within_the_carry_bound(
     methods = dict(rolls.group_by("method").len().iter_rows())
     if not with_index:
         assert methods == {"carry_bounded": len(expiries)}
+        assert rolls["estimated"].all()  # no index, no spread: estimated and flagged so
     else:
         # The index is missing on a roll session only where the file lacks that day.
         assert methods.get("basis", 0) >= len(expiries) - 2
-    # Appending bars never rewrites history: cuts on and after every expiry session.
-    for expiry in expiries:
+    # Appending bars never rewrites history: cuts on and after every (sampled) expiry session.
+    for expiry in expiries[::every]:
         for cut in (expiry, days[bisect.bisect_right(days, expiry)]):
             upto = pl.col("session_date") <= cut
             truncated, truncated_rolls = continuous_series_and_rolls(bars.filter(upto))
             assert truncated.equals(series.filter(upto)), cut
             assert truncated_rolls.equals(rolls.filter(pl.col("roll_session") <= cut)), cut
+
+
+@pytest.mark.shared_data
+def test_real_cl_keeps_the_negative_settlement_and_rolls_after_clk20s_last_trade(
+    shared_data: Path,
+) -> None:
+    bars = real_bars(shared_data, "CL", with_index=False)
+    series, rolls = continuous_series_and_rolls(bars)
+    april = series.filter(pl.col("session_date").is_between(date(2020, 4, 17), date(2020, 4, 22)))
+    assert april["contract"].to_list() == ["CLK20", "CLK20", "CLK20", "CLM20"]
+    assert april["raw_close"].round(2).to_list() == [18.27, -37.63, 10.01, 13.78]
+    roll = rolls.filter(pl.col("old_contract") == "CLK20").row(0, named=True)
+    assert roll["roll_session"] == date(2020, 4, 22) and roll["estimated"]
+    # The carry is a fraction of CLM20's positive price, not of CLK20's -37.63.
+    assert roll["carry_bound"] == pytest.approx(roll["after_close"] * 3.0 * roll["carry_years"])
+    with pytest.raises(ContinuousSeriesError, match="ratio adjustment needs positive prices"):
+        continuous_series_and_rolls(bars, method="ratio")
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -873,7 +902,7 @@ def test_input_errors() -> None:
     )
     with pytest.raises(ContinuousSeriesError, match=r"one root.*'ES', 'RTY'"):
         continuous_series(mixed)
-    with pytest.raises(ContinuousSeriesError, match="'ESH26' is not a quarterly RTY contract"):
+    with pytest.raises(ContinuousSeriesError, match="'ESH26' is not a RTY contract code"):
         continuous_series(make_bars([("ESH26", d(3, 9), 6000.0)]))
     with pytest.raises(ContinuousSeriesError, match="several bars for RTYH26 on 2026-03-09"):
         continuous_series(make_bars([HAND_ROWS[0], HAND_ROWS[0]]))

@@ -160,6 +160,31 @@ def _narrow_range(rows: list[dict[str, str]]) -> None:
     row.update(Open=str(close), High=str(close + 1.0), Low=str(close - 1.0))
 
 
+def _inverted(rows: list[dict[str, str]]) -> None:
+    row = rows[17]  # high and low exchanged: high below low
+    row["High"], row["Low"] = row["Low"], row["High"]
+
+
+def _settlement_only(rows: list[dict[str, str]]) -> None:
+    row = rows[19]  # a quiet session recorded as its settlement alone
+    close = row["Close"]
+    row.update(Open=close, High=close, Low=close, Volume="0")
+
+
+def _off_tick(rows: list[dict[str, str]]) -> None:
+    row = rows[21]  # 0.1 off the 0.25 grid: not a float32 rounding of a tick multiple
+    row["Close"] = str(_num(row, "Close") + 0.1)
+
+
+def _thin_settlement_apart(rows: list[dict[str, str]]) -> None:
+    """A thin market (every session ~2,000 contracts, as ZC=F's electronic session before 2006)
+    whose row 23 settles 2 points above its few trades: the exchange's settlement, kept."""
+    for i, row in enumerate(rows):
+        row["Volume"] = str(2_000 + 13 * i)
+    row = rows[23]
+    row["Close"] = str(_num(row, "High") + 2.0)
+
+
 def _swap(i: int, j: int) -> Callable[[list[dict[str, str]]], None]:
     def edit(rows: list[dict[str, str]]) -> None:
         rows[i], rows[j] = rows[j], rows[i]
@@ -214,6 +239,38 @@ def corpus() -> list[CorpusCase]:
             "ohlc.high_bound",
             "error",
             (14,),
+        ),
+        CorpusCase(
+            "inverted_bar",
+            "row 17: high and low exchanged (high below low)",
+            make_batch(_planted(_inverted)),
+            "ohlc.inverted",
+            "error",
+            (17,),
+        ),
+        CorpusCase(
+            "settlement_only",
+            "row 19: open = high = low = close, volume 0 (a settlement-only record): kept",
+            make_batch(_planted(_settlement_only)),
+            "bar.settlement_only",
+            "warning",
+            (19,),
+        ),
+        CorpusCase(
+            "off_tick_close",
+            "row 21: close 0.1 off ES's 0.25 tick grid: kept, named",
+            make_batch(_planted(_off_tick)),
+            "price.tick_grid",
+            "warning",
+            (21,),
+        ),
+        CorpusCase(
+            "thin_settlement_apart",
+            "a thin market; row 23's settlement 2 points above its traded high: kept, named",
+            make_batch(_planted(_thin_settlement_apart)),
+            "ohlc.settlement_outside_range",
+            "warning",
+            (23,),
         ),
         CorpusCase(
             "negative_volume",

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.market.calendar import ET, trade_dates
+from pipeline.market.roots import builtin_spec
 from pipeline.quality.rules import (
     RULES,
     QualityParams,
@@ -21,8 +22,9 @@ from pipeline.quality.rules import (
     fails,
     key_checks,
     missing_required_columns,
-    near_quarterly_expiry,
+    near_expiry,
     order_checks,
+    product_checks,
     sequential_checks,
     session_checks,
     unparseable_price_columns,
@@ -114,16 +116,22 @@ def test_value_checks_golden_table() -> None:
         "ohlc.high_bound",
         "volume.non_negative",
         "volume.zero",
+        "ohlc.inverted",
     ]
     assert out.select(fails(n) for n in names).rows() == [
-        (False, False, False, False, False, False),
-        (False, False, False, True, False, True),
-        (False, False, True, False, False, False),
-        (False, False, True, False, False, False),
-        (True, False, False, False, True, False),
-        (True, False, False, False, False, False),
-        (False, True, False, False, False, False),
+        (False, False, False, False, False, False, False),
+        (False, False, False, True, False, True, False),
+        (False, False, True, False, False, False, False),
+        (False, False, True, False, False, False, True),
+        (True, False, False, False, True, False, False),
+        (True, False, False, False, False, False, False),
+        (False, True, False, False, False, False, False),
     ]
+    assert out[detail("ohlc.inverted")][3] == "high 12.0 < low 12.5"
+    # A root whose prices can fall below zero (CL) keeps the negative low.
+    negative = value_checks(frame, allows_negative=True)
+    assert negative[fails("price.positive")].to_list() == [False] * 7
+    assert negative["price_sign_ok"].to_list() == [True, True, True, True, True, None, True]
     assert out["body_low"].to_list() == [10.0, 9.8, 10.0, 12.0, None, None, 5.0]
     assert out["body_high"].to_list() == [10.5, 10.0, 11.0, 12.0, None, None, 5.5]
     assert out["lowest_price"].to_list() == [9.0, 9.0, 10.0, 12.0, 9.0, None, -1.0]
@@ -138,11 +146,48 @@ def test_value_checks_golden_table() -> None:
     assert out[detail("volume.non_negative")][4] == "volume -1 < 0"
 
 
-def test_low_above_high_alone_breaks_the_low_bound() -> None:
+def test_low_above_high_alone_is_an_inverted_bar() -> None:
     # open/close missing: the body is unknown, but low > high is still a violation
     out = value_checks(bars([("A", date(2026, 1, 5), None, 9.0, 10.0, None, 1)]))
-    assert out[fails("ohlc.low_bound")].to_list() == [True]
-    assert out[detail("ohlc.low_bound")].to_list() == ["low 10.0 > high 9.0"]
+    assert out[fails("ohlc.inverted")].to_list() == [True]
+    assert out[fails("ohlc.low_bound")].to_list() == [False]
+    assert out[detail("ohlc.inverted")].to_list() == ["high 9.0 < low 10.0"]
+
+
+def test_tick_grid_allows_vendor_float32_values_and_names_real_misses() -> None:
+    import numpy as np
+
+    zn = builtin_spec("ZN")  # tick 1/64
+    values = [112.9375, 112.953125, 112.94]  # 112'30, 112'305, off the grid by 0.0016
+    frame = pl.DataFrame(
+        {
+            "contract": "ZN=F",
+            "open": [float(np.float32(v)) for v in values],
+            "high": [float(np.float32(v + d)) for v, d in zip(values, (0.5, 0, 0.5), strict=True)],
+            "low": [float(np.float32(v - d)) for v, d in zip(values, (0.5, 0, 0.5), strict=True)],
+            "close": [float(np.float32(v)) for v in values],
+            "volume": [10, 0, 10],
+        }
+    )
+    out = product_checks(frame, spec=zn)
+    assert out["on_tick_grid"].to_list() == [True, True, False]
+    assert out["settlement_only"].to_list() == [False, True, False]
+    assert out[detail("price.tick_grid")][2].startswith(
+        "open 112.94000244140625 is not a multiple of the tick 0.015625 (nearest 112.9375 or"
+    )
+    # Yahoo's GC value 1408.699951171875 is 1408.70 in float32: on GC's 0.10 grid, off ES's 0.25.
+    gold = pl.DataFrame(
+        {
+            "contract": "X",
+            "open": 1408.699951171875,
+            "high": 1408.699951171875,
+            "low": 1408.699951171875,
+            "close": 1408.699951171875,
+            "volume": 1,
+        }
+    )
+    assert product_checks(gold, spec=builtin_spec("GC"))["on_tick_grid"].to_list() == [True]
+    assert product_checks(gold, spec=builtin_spec("ES"))["on_tick_grid"].to_list() == [False]
 
 
 def test_session_checks_golden_table() -> None:
@@ -437,12 +482,16 @@ def test_roll_sessions_of_a_continuous_symbol_are_exempt() -> None:
         walkable = pl.Series([True] * frame.height)
         return sequential_checks(frame, walkable, None, params=params)
 
-    continuous, contract = run("ES=F"), run("ESH26")
+    continuous, expiring, contract = run("ES=F"), run("ESH26"), run("ESM26")
     assert continuous[fails("price.jump")].sum() == 0
     assert continuous["jump_atr"][roll] is None  # not evaluated on 03-19, 03-20, 03-23
     assert continuous["jump_atr"][roll - 1 : roll + 2].null_count() == 3
-    # a quarterly contract has no roll: the +60 gap is a jump, and (the documented price of
-    # comparing with the last loaded close) every later bar of the new level is one too
+    # ESH26's own last sessions (its expiry 03-20 and the session either side) are exempt too:
+    # an expiring contract can squeeze (CLK20 settled at -37.63 the day before its expiry)
+    assert expiring[fails("price.jump")].sum() == 0
+    assert expiring["jump_atr"][roll - 1 : roll + 2].null_count() == 3
+    # a contract far from its expiry has no roll: the +60 gap is a jump, and (the documented
+    # price of comparing with the last loaded close) every later bar of the new level is one too
     assert contract[fails("price.jump")].to_list() == [i >= roll for i in range(len(days))]
     # every true range is 3 (the exempt bars count high - low only, not the 60-point gap), so
     # on 03-24 the ATR is still 3 and the 1-point move is 1/3 ATR (with the gap bridged the
@@ -492,11 +541,29 @@ def test_context_is_replaced_by_batch_rows_of_the_same_session() -> None:
 # Everything together
 
 
-def test_near_quarterly_expiry_follows_the_moved_june_2026_expiry() -> None:
+def test_near_expiry_follows_the_moved_june_2026_expiry() -> None:
     # Juneteenth (Friday 19 June 2026) moves the expiry to Thursday 18 June
-    got = {d: near_quarterly_expiry(date(2026, 6, d), sessions=1) for d in (16, 17, 18, 22, 23)}
+    es = builtin_spec("ES")
+    got = {d: near_expiry(es, "ES=F", date(2026, 6, d), sessions=1) for d in (16, 17, 18, 22, 23)}
     assert got == {16: False, 17: True, 18: True, 22: True, 23: False}
-    assert not near_quarterly_expiry(date(2026, 5, 15), sessions=1)
+    assert not near_expiry(es, "ES=F", date(2026, 5, 15), sessions=1)
+
+
+def test_near_expiry_knows_each_products_expiries_and_an_expiring_contracts_last_days() -> None:
+    cl, zn = builtin_spec("CL"), builtin_spec("ZN")
+    # CL=F walks through every month: CLK20 expired 21 Apr 2020 (20 Apr: -37.63).
+    feed = {
+        d: near_expiry(cl, "CL=F", date(2020, 4, d), sessions=1) for d in (16, 17, 20, 21, 22, 23)
+    }
+    assert feed == {16: False, 17: False, 20: True, 21: True, 22: True, 23: False}
+    assert near_expiry(cl, "CLK20", date(2020, 4, 20), sessions=1)
+    assert not near_expiry(cl, "CLM20", date(2020, 4, 20), sessions=1)  # expires 19 May
+    # ZNH26: last trade 7 business days before the last business day of March 2026 (Tuesday
+    # 31 Mar): 30, 27, 26, 25, 24, 23, 20 -> Friday 20 Mar.
+    assert [
+        near_expiry(zn, "ZN=F", date(2026, 3, d), sessions=1) for d in (18, 19, 20, 23, 24)
+    ] == [False, True, True, True, False]
+    assert not near_expiry(zn, "^TNX", date(2026, 3, 19), sessions=1)  # an index row
 
 
 def test_a_deferred_row_is_checked_by_session_final_only() -> None:

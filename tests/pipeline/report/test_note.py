@@ -479,9 +479,16 @@ def test_summary_line() -> None:
     assert render_summary_line(example_snapshot()).startswith("RTY 2026-02-04 by seed-note: ")
 
 
-def test_unknown_root_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="unknown root 'XX'"):
-        render_note(dataclasses.replace(model_snapshot(), root="XX"))
+def test_a_root_no_registry_describes_is_written_with_the_generic_spec() -> None:
+    # A user's root the built-in registry does not know: its name, a 0.01 tick, decimal points
+    # (pipeline.report.format.root_spec), never an error that would lose the note.
+    snapshot = dataclasses.replace(model_snapshot(), root="XX")
+    lines = render_note(snapshot).splitlines()
+    assert lines[0] == "# XX (XX) Technical Analysis, 4 Feb 2026"
+    assert lines[2].startswith("*Front contract RTYH26; prices in points (settlement 2,600.00).")
+    assert render_summary_line(snapshot).startswith(
+        "XX 2026-02-04 r1: Bullish, consolidation near highs; line 2,500.00–2,520.00; "
+    )
 
 
 # --- the formatting the note relies on -------------------------------------------------------

@@ -31,7 +31,7 @@ from pipeline.audit.quality import (
     published_calls,
 )
 from pipeline.market.continuous import continuous_series
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import builtin_spec
 from pipeline.sources.demo import demo_bars
 from tests.pipeline.analysis.v2.paths import TICK, PathSpec, ohlc_path, path_specs
 
@@ -104,13 +104,15 @@ def demo_tables() -> dict[str, pl.DataFrame]:
         root: continuous_series(demo_bars(root).filter(pl.col("session_date") <= DEMO_END))
         for root in ("RTY", "ES", "NQ", "YM")
     }
-    return {root: call_table(s, tick=ROOT_SPECS[root].tick, peers={}) for root, s in series.items()}
+    return {
+        root: call_table(s, tick=builtin_spec(root).tick, peers={}) for root, s in series.items()
+    }
 
 
 @pytest.mark.parametrize("root", ["RTY", "ES", "NQ", "YM"])
 def test_every_demo_call_keeps_the_hard_properties(demo_tables, root: str) -> None:
     table = demo_tables[root]
-    tick = ROOT_SPECS[root].tick
+    tick = builtin_spec(root).tick
     figures = assert_hard_properties(table, tick=tick)
     assert figures["calls"] > 5000
     assert figures["line_in_band"] >= QUALITY.band_share

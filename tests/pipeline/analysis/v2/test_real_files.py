@@ -13,7 +13,7 @@ import pytest
 from pipeline.analysis.methodology import get
 from pipeline.analysis.v2.statements import false_statements
 from pipeline.audit.quality import QualityParams, crash_labels, level_quality, published_calls
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import builtin_spec
 from tests.real_files import available, real_series
 
 pytestmark = pytest.mark.shared_data
@@ -30,7 +30,7 @@ def tables() -> dict[str, pl.DataFrame]:
 
 @pytest.mark.parametrize("root", ROOTS)
 def test_every_real_call_keeps_the_hard_properties_and_says_nothing_false(tables, root) -> None:
-    table, tick, params = tables[root], ROOT_SPECS[root].tick, QualityParams()
+    table, tick, params = tables[root], builtin_spec(root).tick, QualityParams()
     figures = level_quality(published_calls(table), tick=tick, params=params)
     assert figures["calls"] > 2500
     for name in ("zones_wider", "close_in_line", "close_in_bias", "wrong_side", "overlaps",

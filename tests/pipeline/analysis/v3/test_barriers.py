@@ -13,7 +13,7 @@ from pipeline.analysis.v2.calls import call_table as v2_call_table
 from pipeline.analysis.v3.calls import call_table
 from pipeline.analysis.v3.params import V3Params
 from pipeline.market.continuous import continuous_series
-from pipeline.market.contracts import ROOT_SPECS
+from pipeline.market.roots import builtin_spec
 from pipeline.sources.demo import demo_bars
 
 P = V3Params()
@@ -22,7 +22,7 @@ P = V3Params()
 @pytest.fixture(scope="module")
 def tables() -> tuple[pl.DataFrame, pl.DataFrame]:
     series = continuous_series(demo_bars("ES").filter(pl.col("session_date") <= date(2026, 11, 20)))
-    tick = ROOT_SPECS["ES"].tick
+    tick = builtin_spec("ES").tick
     return call_table(series, tick=tick, peers={}), v2_call_table(series, tick=tick, peers={})
 
 
@@ -31,7 +31,7 @@ def test_every_barrier_lies_within_the_limit_and_beyond_the_gap(tables) -> None:
     calls = v3.filter(pl.col("has_call"))
     close, atr = front_price(pl.col("close")), pl.col("atr14")
     limit = pl.min_horizontal(P.barrier_max_pct * close, P.barrier_max_atr * atr)
-    tick = ROOT_SPECS["ES"].tick
+    tick = builtin_spec("ES").tick
     checked = calls.select(
         ((pl.col("upper_barrier") - close) <= limit + tick).alias("upper_in"),
         ((close - pl.col("lower_barrier")) <= limit + tick).alias("lower_in"),
@@ -77,3 +77,13 @@ def test_a_moved_barrier_is_kept_while_it_stays_valid(tables) -> None:
     assert calls.filter(pl.col("upper_basis") != "structure")["upper_structure"].null_count() == (
         calls.filter(pl.col("upper_basis") != "structure").height
     )
+
+
+def test_every_statement_of_a_demo_call_holds_under_v3s_definitions(tables) -> None:
+    from pipeline.analysis.v2.statements import false_statements as v2_checker
+    from pipeline.analysis.v3.statements import false_statements
+
+    v3, _ = tables
+    assert false_statements(v3, tick=builtin_spec("ES").tick).height == 0
+    # v2's definition of speed is another one: it disagrees with v3's words on many calls.
+    assert v2_checker(v3, tick=builtin_spec("ES").tick).height > 100
