@@ -157,10 +157,11 @@ Data: `callbook nightly` + `callbook backfill`, four demo roots, every session f
   keyed by the call, the call before it and one hash of the code that renders and checks it)
   make a rerun and the nightly's call-quality page cheap: that nightly's site task took
   {night.site.seconds:.1f} s ({night.site.cpu_seconds:.1f} s CPU) with the page redrawn
-  ("Static site" measured 10.7 s before the coherence figures; the full build
-  here: {full.seconds:.0f} s, {full.cpu_seconds:.0f} s CPU, findings kept).
+  (not comparable with "Static site": that site had v1 and v2 only, 42,232 pages; the full
+  build here: {full.seconds:.0f} s, {full.cpu_seconds:.0f} s CPU, findings kept).
 - `callbook audit --quality` in its own process, findings kept: {cli_wall:.1f} s wall
-  ("{told.strip()}"). Peak memory of the benchmark {peak_rss_mib():,.0f} MiB.
+  ("{told.strip()}"). Peak memory of the
+  benchmark {peak_rss_mib():,.0f} MiB.
 - A change of the note templates, the number formats, a methodology or the checker
   (flows/coherence.py, `coherence_code_files`) checks every call again once.
 """

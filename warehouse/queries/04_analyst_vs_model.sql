@@ -12,7 +12,7 @@
 -- Returns: one row per analyst call; model_* and outcome columns are null while there is no
 --   model call of the published methodology that day, or no outcome yet (the horizon has not
 --   passed).
---   model_methodology                         the published methodology (v2, ...)
+--   model_methodology                         the published methodology (v3, v2, ...)
 --   source                                    the bars both calls are resolved on (demo, yahoo,
 --                                             file)
 --   as_of                                     CME trade date
