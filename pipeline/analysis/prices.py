@@ -31,15 +31,15 @@ def internal_price(front: pl.Expr) -> pl.Expr:
 
 
 def round_to_tick(price: pl.Expr, *, tick: float) -> pl.Expr:
-    """``price`` on the nearest multiple of ``tick`` (half away from zero), with as many decimals
-    as the tick has.
+    """``price`` on the nearest multiple of ``tick`` (an exact half to the even multiple, as
+    every stored digest was made), with as many decimals as the tick has.
 
     >>> frame = pl.DataFrame({"p": [2512.34, 2512.36, 6812.3]})
     >>> frame.select(round_to_tick(pl.col("p"), tick=0.1))["p"].to_list()
     [2512.3, 2512.4, 6812.3]
     """
     steps = price * (1.0 / tick)  # the reciprocal, as polars divides a long column (see above)
-    return (steps.round(0) * tick).round(tick_decimals(tick))
+    return (steps.round(0, mode="half_to_even") * tick).round(tick_decimals(tick))
 
 
 def published_price(internal: pl.Expr, *, tick: float) -> pl.Expr:

@@ -116,13 +116,13 @@ def test_backfill_shows_counts_and_an_estimate_as_plain_lines_in_a_log(book: Boo
     assert "\r" not in err
     assert progress[0] == "backfill: jobs 0/3: computing calls (0:00 elapsed)"
     step = re.compile(
-        r"backfill: jobs (\d)/2: RTY (v1|v2), (\d+) of \3 snapshots stored "
+        r"backfill: jobs (\d)/3: RTY (v1|v2|v3), ([\d,]+) of \3 snapshots stored "
         r"\((\d+:\d\d) elapsed(, about \d+:\d\d left)?\)$"
     )
     done = [step.match(line) for line in progress[1:]]
-    assert all(done) and [m.group(1) for m in done if m] == ["1", "2"]
-    assert done[0] and done[0].group(5)  # one job of two done: an estimate of the other
-    assert done[1] and done[1].group(5) is None  # all done: nothing left to estimate
+    assert all(done) and [m.group(1) for m in done if m] == ["1", "2", "3"]
+    assert done[0] and done[0].group(5)  # one job of three done: an estimate of the others
+    assert done[2] and done[2].group(5) is None  # all done: nothing left to estimate
     out = book.ran["backfill"].out
     assert re.search(r"^RTY v2: \d+ calls computed, \d+ written, 0 already stored$", out, re.M)
 

@@ -123,7 +123,7 @@ def test_dropped_files_are_loaded_once_archived_and_bad_ones_kept_with_a_reason(
         ).rows()
         lake = query(wh, "select source, root, row_count from ingest_batches").rows()
     # the call of the file's last session, by each default methodology
-    assert calls == [("RTY", FIRST_WEEK_END, "file", m) for m in ("v1", "v2")]
+    assert calls == [("RTY", FIRST_WEEK_END, "file", m) for m in ("v1", "v2", "v3")]
     assert lake == [("file", "RTY", history.height)]
 
     # The next week's file, a re-sent copy of the first one, and a bar that breaks a rule.

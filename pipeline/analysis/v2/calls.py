@@ -15,7 +15,9 @@ v2's own barriers, with v1's point-in-time base rates beside them as evidence, i
 
 from __future__ import annotations
 
-from collections import deque
+import dataclasses
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from datetime import date
 
@@ -62,7 +64,42 @@ def call_table(
 def levels_table(series: pl.DataFrame, *, tick: float, params: V2Params) -> pl.DataFrame:
     """v2's call table up to its levels (indicators, structure facts, trend and perspective,
     the kept zones and the pullback), before outcomes and probabilities: the step a later
-    methodology composes (v3 moves barriers that lie too far, then resolves and forecasts)."""
+    methodology composes (v3 moves barriers that lie too far, then resolves and forecasts).
+
+    A pure function of its inputs, remembered for the last few inputs of the process: v2 and
+    v3 of one root (a nightly or a backfill computes both, often at once on two threads) build
+    this table once. The key is the series' content, the tick and v2's own parameters (a
+    subclass's extra fields do not change this table); a second caller with the same key waits
+    for the first instead of building it again."""
+    v2_fields = tuple((f.name, getattr(params, f.name)) for f in dataclasses.fields(V2Params))
+    key = (int(series.hash_rows().sum()), series.height, tuple(series.columns), tick, v2_fields)
+    with _LEVELS_LOCK:
+        slot = _LEVELS_MEMO.get(key)
+        if slot is None:
+            slot = _LEVELS_MEMO[key] = _MemoSlot()
+            while len(_LEVELS_MEMO) > _LEVELS_MEMO_SIZE:
+                _LEVELS_MEMO.popitem(last=False)
+        else:
+            _LEVELS_MEMO.move_to_end(key)
+    with slot.lock:
+        if slot.table is None:
+            slot.table = _levels_table(series, tick=tick, params=params)
+        return slot.table
+
+
+class _MemoSlot:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.table: pl.DataFrame | None = None
+
+
+#: Tables remembered: a few roots' worth (one table is a few MB for 25 years of sessions).
+_LEVELS_MEMO_SIZE = 8
+_LEVELS_MEMO: OrderedDict[tuple[object, ...], _MemoSlot] = OrderedDict()
+_LEVELS_LOCK = threading.Lock()
+
+
+def _levels_table(series: pl.DataFrame, *, tick: float, params: V2Params) -> pl.DataFrame:
     p = params
     table = steps.with_indicators(steps.check_series(series), p)
     swings = swing_points(table, k=p.fractal_k)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import polars as pl
 import pytest
@@ -19,9 +19,9 @@ TICKS = (0.1, 0.25, 0.01, 1.0, 0.03125, 0.005)
 
 
 def by_hand(price: float, tick: float) -> float:
-    """Half away from zero on the grid of ``price * (1 / tick)`` (the product as a double)."""
+    """Half to even on the grid of ``price * (1 / tick)`` (the product as a double)."""
     steps = Decimal(repr(price * (1.0 / tick)))
-    whole = steps.to_integral_value(rounding=ROUND_HALF_UP)
+    whole = steps.to_integral_value(rounding=ROUND_HALF_EVEN)
     return round(float(whole) * tick, tick_decimals(tick))
 
 
