@@ -16,6 +16,7 @@ are not part of the batch.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -61,10 +62,53 @@ def read_raw(path: Path) -> pa.Table:
         if suffix == ".parquet":
             return pq.read_table(path)
         if suffix in {".csv", ".txt"}:
+            check_utf8(path)
             return _read_csv(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{path.name}: {_without_contents(exc)}") from exc
     raise SourceError(f"{path}: unsupported file type {suffix!r} (expected .csv or .parquet)")
+
+
+#: Bytes decoded at a time when a text file is checked for UTF-8.
+_UTF8_BLOCK = 1 << 20
+#: Byte-order marks of encodings a spreadsheet may save "Unicode text" in.
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def check_utf8(path: Path) -> None:
+    """Refuse a text file that is not UTF-8, naming the line of the first byte that is not
+    (a UTF-16 file by its byte-order mark), never its contents. Reads in blocks: a file of any
+    size is checked in constant memory. A NUL byte is refused too: no table's text holds one."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, offset = 1, 0
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_UTF8_BLOCK)
+            if offset == 0 and block.startswith(_UTF16_BOMS):
+                raise SourceError(
+                    f"{path.name}: not UTF-8 text (UTF-16, by its byte-order mark); "
+                    "save the file as UTF-8 CSV"
+                )
+            nul = block.find(b"\0")
+            if nul >= 0:  # valid UTF-8, but no text: a binary file, or UTF-16 without its mark
+                at = line + block.count(b"\n", 0, nul)
+                raise SourceError(
+                    f"{path.name}: not UTF-8 text (a NUL byte on line {at:,}: a binary or "
+                    "UTF-16 file); "
+                    "save the file as UTF-8 CSV"
+                )
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                at = line + block.count(b"\n", 0, exc.start)
+                raise SourceError(
+                    f"{path.name}: not UTF-8 text (line {at:,}, byte offset {offset + exc.start:,}: "
+                    "not valid UTF-8); save the file as UTF-8 CSV"
+                ) from None
+            if not block:
+                return
+            line += block.count(b"\n")
+            offset += len(block)
 
 
 def _read_csv(path: Path) -> pa.Table:
@@ -155,7 +199,8 @@ def canonical_from_raw(
     contract: str | None = None,
     registry: Registry | None = None,
 ) -> pl.DataFrame:
-    """Canonical bars aligned 1:1 with ``raw``; unparseable cells become null (validation names them).
+    """Canonical bars aligned 1:1 with ``raw``; unparseable cells become null (validation names
+    them), and so does a volume or open interest that is not a whole number of contracts.
 
     ``contract`` (a cash index symbol) overrides whatever the file says; such a file may lack a
     volume column."""
@@ -184,7 +229,10 @@ def canonical_from_raw(
     ]
     for c in ("volume", "open_interest"):
         if c in columns:
-            exprs.append(pl.col(columns[c]).cast(pl.Float64, strict=False).round(0).alias(c))
+            # A count is stored as written or not at all: 12.5 contracts become null here and
+            # validation's volume.plausible names the cell (never rounded to 12).
+            count = pl.col(columns[c]).cast(pl.Float64, strict=False)
+            exprs.append(pl.when(count == count.round(0)).then(count).alias(c))
     if contract is not None and "volume" not in columns:  # an index file needs no volume
         exprs.append(pl.lit(None, dtype=pl.Int64).alias("volume"))
     return conform_bars(frame.select(exprs))
@@ -218,14 +266,18 @@ def index_symbol(root: str, registry: Registry | None = None) -> str:
     return spec.cash_index
 
 
-def _in_window(start: date | None, end: date) -> pl.Expr:
-    """Rows of the window ``start..end``; unparseable dates stay in (validation quarantines them
-    by rule) so nothing the file holds is silently dropped."""
+def _from_start(start: date | None) -> pl.Expr:
+    """Rows from ``start`` on (``callbook ingest --start``: the first session asked for).
+
+    Nothing after the window's end is left out: a row dated after it (a future session, a
+    session not over yet) stays in the batch, in the landed raw table, and validation
+    quarantines it by rule ``session.not_future``; unparseable dates stay in too
+    (``session.parsed``), so nothing the file holds after ``start`` is silently dropped.
+    """
     day = pl.col("session_date")
-    in_window = day.is_null() | (day <= end)
-    if start is not None:
-        in_window = in_window & (day.is_null() | (day >= start))
-    return in_window
+    if start is None:  # every row (a column expression, so that it has the frame's length)
+        return day.is_null() | day.is_not_null()
+    return day.is_null() | (day >= start)
 
 
 def _tagged(raw: pa.Table, name: str) -> pa.Table:
@@ -262,8 +314,7 @@ class FileSource:
         columns = resolve_columns(raw.schema.names, self.columns)
         self._resolved = columns
         bars = canonical_from_raw(raw, root, columns, registry=self.registry)
-        in_window = _in_window(start, end)
-        keep = bars.select(in_window.alias("keep"))["keep"]
+        keep = bars.select(_from_start(start).alias("keep"))["keep"]
         if not keep.all():  # the usual case keeps every row: no copy of a large file
             raw, bars = raw.filter(keep.to_arrow()), bars.filter(keep)
         if self.index_path is None:
@@ -281,7 +332,7 @@ class FileSource:
         )
         first = bars["session_date"].min()
         bounds = [d for d in (start, first) if isinstance(d, date)]
-        index_window = _in_window(max(bounds) if bounds else None, end)
+        index_window = _from_start(max(bounds) if bounds else None)
         index_keep = index_bars.select(index_window.alias("keep"))["keep"].to_arrow()
         try:
             combined = pa.concat_tables(

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.schema import BAR_SCHEMA, SchemaError, table_sha256
 from pipeline.sources.base import SourceError
-from pipeline.sources.file import FileSource, resolve_columns
+from pipeline.sources.file import FileSource, read_raw, resolve_columns
 
 FETCHED_AT = datetime(2026, 2, 24, 23, 0, tzinfo=UTC)
 
@@ -51,12 +51,65 @@ def test_yahoo_layout_needs_no_options(tmp_path: Path) -> None:
     assert batch.source == "file" and batch.metadata["file_name"] == "bars.csv"
 
 
-def test_window_filters_raw_and_bars_alike(tmp_path: Path) -> None:
+def test_start_filters_raw_and_bars_alike_and_rows_after_the_end_stay(tmp_path: Path) -> None:
+    """--start leaves earlier rows out of raw and bars alike; a row after the window's end stays
+    in both (validation quarantines it by session.not_future): never silently dropped."""
     batch = FileSource(write(tmp_path, YAHOO_CSV)).fetch(
         "ES", start=date(2026, 2, 19), end=date(2026, 2, 20), fetched_at=FETCHED_AT
     )
-    assert batch.bars["session_date"].to_list() == [date(2026, 2, 19), date(2026, 2, 20)]
-    assert batch.raw.column("Date").to_pylist() == ["2026-02-19", "2026-02-20"]
+    assert batch.bars["session_date"].to_list() == [date(2026, 2, d) for d in (19, 20, 23)]
+    assert batch.raw.column("Date").to_pylist() == ["2026-02-19", "2026-02-20", "2026-02-23"]
+
+
+def test_a_file_is_read_whole_when_no_start_is_given(tmp_path: Path) -> None:
+    future = YAHOO_CSV + "2026-12-30,6890.5,6901.0,6850.25,6860.0,1200000\n"
+    batch = FileSource(write(tmp_path, future)).fetch(
+        "ES", start=None, end=date(2026, 2, 23), fetched_at=FETCHED_AT
+    )
+    assert batch.raw.num_rows == batch.bars.height == 5
+    assert batch.raw.column("Date").to_pylist()[-1] == "2026-12-30"
+
+
+def test_a_count_that_is_not_whole_is_not_rounded(tmp_path: Path) -> None:
+    """12.5 contracts: null in the canonical bar (validation's volume.plausible names the cell,
+    which the raw batch keeps as written); 12.0 is 12 as written."""
+    text = YAHOO_CSV.replace("1200000", "12.5").replace("1399664", "12.0")
+    batch = FileSource(write(tmp_path, text)).fetch(
+        "ES", start=None, end=date(2026, 2, 23), fetched_at=FETCHED_AT
+    )
+    assert batch.bars["volume"].to_list() == [None, 1286455, 1286455, 12]
+    assert batch.raw.column("Volume").to_pylist()[0] == "12.5"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            YAHOO_CSV.encode("utf-16"),
+            "bars.csv: not UTF-8 text (UTF-16, by its byte-order mark); save the file as UTF-8 CSV",
+        ),
+        (
+            YAHOO_CSV.encode("utf-16-le"),
+            "bars.csv: not UTF-8 text (a NUL byte on line 1: a binary or UTF-16 file); "
+            "save the file as UTF-8 CSV",
+        ),
+        (
+            (YAHOO_CSV + "2026-02-24,1,2,0.5,1.5,caf\xe9\n").encode("latin-1"),
+            "bars.csv: not UTF-8 text (line 6, byte offset 253: not valid UTF-8); "
+            "save the file as UTF-8 CSV",
+        ),
+    ],
+    ids=["utf16_bom", "utf16_no_bom", "latin1"],
+)
+def test_a_file_that_is_not_utf8_is_named_so(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "bars.csv"
+    path.write_bytes(content)
+    with pytest.raises(SourceError) as refused:
+        read_raw(path)
+    assert str(refused.value) == message
+    assert capfd.readouterr().err == ""  # no "Exception ignored" traceback from Arrow
 
 
 GSPC_CSV = """Date,Open,High,Low,Close,Volume
@@ -95,13 +148,16 @@ def test_index_file_joins_the_batch_under_the_index_symbol(tmp_path: Path) -> No
     assert batch.raw.column("Close").to_pylist()[4] == "6881.93"
     assert batch.metadata["index_symbol"] == "^GSPC"
     assert batch.metadata["index_file_name"] == "GSPC.csv"
-    # The window applies to both files.
+    # The window's start applies to both files; rows after its end stay (session.not_future).
     window = source.fetch(
         "ES", start=date(2026, 2, 19), end=date(2026, 2, 19), fetched_at=FETCHED_AT
     )
     assert window.bars.select("contract", "session_date").rows() == [
         ("ES=F", date(2026, 2, 19)),
+        ("ES=F", date(2026, 2, 20)),
+        ("ES=F", date(2026, 2, 23)),
         ("^GSPC", date(2026, 2, 19)),
+        ("^GSPC", date(2026, 2, 20)),
     ]
     # Without an index path nothing changes: same raw table, same hash as before.
     plain = FileSource(write(tmp_path, YAHOO_CSV, "ES_F.csv")).fetch(
