@@ -77,12 +77,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise CliError("--source file needs --path FILE")
     if args.index_path and args.source != "file":
         raise CliError("--index-path is for --source file (yahoo fetches the index itself)")
+    settings = _settings(args, roots=args.root, source=args.source)
+    if args.source == "file":
+        _check_files(args)
     _prepare_prefect()
     from flows import console
     from flows.runs import run_ingest
 
     options = {"path": args.path, "columns": dict(args.map), "index_path": args.index_path}
-    settings = _settings(args, roots=args.root, source=args.source)
     summary = run_ingest(
         settings,
         start=args.start,
@@ -93,6 +95,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if summary.status != "ok":
         console.warn(f"callbook: {summary.root} {summary.status}: {summary.message}")
     return EXIT_OK if summary.status == "ok" else EXIT_FAILED
+
+
+def _check_files(args: argparse.Namespace) -> None:
+    """A file the fetch would refuse whole (missing, a directory, not UTF-8, not a table, no
+    required columns) is refused here, in one line, before any Prefect server starts."""
+    from pathlib import Path
+
+    from pipeline.schema import SchemaError
+    from pipeline.sources.base import SourceError
+    from pipeline.sources.file import check_file
+
+    try:
+        check_file(Path(args.path), dict(args.map))
+        if args.index_path:
+            check_file(Path(args.index_path))
+    except (SourceError, SchemaError) as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:

@@ -53,20 +53,55 @@ def read_raw(path: Path) -> pa.Table:
     Errors name the file and what is wrong with it, never its contents: the path may lead
     (through a symlink) to any file on the machine.
     """
+    suffix = _table_file(path)
+    try:
+        if suffix == ".parquet":
+            return pq.read_table(path)
+        check_utf8(path)
+        return _read_csv(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(f"{path.name}: {_without_contents(exc)}") from exc
+
+
+def check_file(path: Path, columns: Mapping[str, str] | None = None) -> list[str]:
+    """Refuse, from its header alone, a file :meth:`FileSource.fetch` would refuse whole:
+    missing, not a regular file, of another type, not UTF-8 text, not a table, or without the
+    required columns (``columns``: the user's mapping). Its column names when it passes.
+
+    Cheap (the header and one pass over the bytes for UTF-8, no table built), so a command
+    refuses such a file before it starts any machinery; the fetch checks everything again.
+    """
+    suffix = _table_file(path)
+    try:
+        if suffix == ".parquet":
+            names = pq.read_schema(path).names
+        else:
+            check_utf8(path)
+            names = _csv_header(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(f"{path.name}: {_without_contents(exc)}") from exc
+    resolve_columns(names, columns)
+    return names
+
+
+def _table_file(path: Path) -> str:
+    """The suffix of a regular file of a table type, or the error naming what ``path`` is."""
     if not path.exists():
         raise SourceError(f"no such file: {path}")
     if not path.is_file():  # a directory, a device such as /dev/zero, a pipe
         raise SourceError(f"{path}: not a regular file")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pq.read_table(path)
-        if suffix in {".csv", ".txt"}:
-            check_utf8(path)
-            return _read_csv(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceError(f"{path.name}: {_without_contents(exc)}") from exc
-    raise SourceError(f"{path}: unsupported file type {suffix!r} (expected .csv or .parquet)")
+    if suffix not in {".parquet", ".csv", ".txt"}:
+        raise SourceError(f"{path}: unsupported file type {suffix!r} (expected .csv or .parquet)")
+    return suffix
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file (a streaming reader parses the first block only)."""
+    with pacsv.open_csv(
+        path, read_options=pacsv.ReadOptions(block_size=1 << 16, use_threads=False)
+    ) as reader:
+        return list(reader.schema.names)
 
 
 #: Bytes decoded at a time when a text file is checked for UTF-8.
