@@ -109,7 +109,7 @@ def _check_files(args: argparse.Namespace) -> None:
     try:
         check_file(Path(args.path), dict(args.map))
         if args.index_path:
-            check_file(Path(args.index_path))
+            check_file(Path(args.index_path), index=True)
     except (SourceError, SchemaError) as exc:
         raise CliError(str(exc)) from None
 

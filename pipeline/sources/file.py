@@ -17,6 +17,7 @@ are not part of the batch.
 from __future__ import annotations
 
 import codecs
+from collections import Counter
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -63,12 +64,15 @@ def read_raw(path: Path) -> pa.Table:
         raise SourceError(f"{path.name}: {_without_contents(exc)}") from exc
 
 
-def check_file(path: Path, columns: Mapping[str, str] | None = None) -> list[str]:
+def check_file(
+    path: Path, columns: Mapping[str, str] | None = None, *, index: bool = False
+) -> list[str]:
     """Refuse, from its header alone, a file :meth:`FileSource.fetch` would refuse whole:
     missing, not a regular file, of another type, not UTF-8 text, not a table, or without the
-    required columns (``columns``: the user's mapping). Its column names when it passes.
+    required columns (``columns``: the user's mapping; ``index``: a cash index file, which may
+    lack a volume). Its column names when it passes.
 
-    Cheap (the header and one pass over the bytes for UTF-8, no table built), so a command
+    Cheap (one pass over the bytes for UTF-8, one streamed parse, no table kept), so a command
     refuses such a file before it starts any machinery; the fetch checks everything again.
     """
     suffix = _table_file(path)
@@ -77,11 +81,24 @@ def check_file(path: Path, columns: Mapping[str, str] | None = None) -> list[str
             names = pq.read_schema(path).names
         else:
             check_utf8(path)
-            names = _csv_header(path)
+            names = _csv_names(path)
+            _parse_csv(path, keep=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{path.name}: {_without_contents(exc)}") from exc
-    resolve_columns(names, columns)
+    resolved = resolve_columns(names, columns)
+    if not index and "volume" not in resolved:  # conform_bars needs it; an index may lack it
+        raise SchemaError(f"missing required columns: volume (the file has {_shown(names)})")
     return names
+
+
+def _csv_names(path: Path) -> list[str]:
+    """The column names of a CSV file (its first block parsed, the rest not read)."""
+    with pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=1 << 16, use_threads=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+    ) as reader:
+        return list(reader.schema.names)
 
 
 def _table_file(path: Path) -> str:
@@ -94,14 +111,6 @@ def _table_file(path: Path) -> str:
     if suffix not in {".parquet", ".csv", ".txt"}:
         raise SourceError(f"{path}: unsupported file type {suffix!r} (expected .csv or .parquet)")
     return suffix
-
-
-def _csv_header(path: Path) -> list[str]:
-    """The column names of a CSV file (a streaming reader parses the first block only)."""
-    with pacsv.open_csv(
-        path, read_options=pacsv.ReadOptions(block_size=1 << 16, use_threads=False)
-    ) as reader:
-        return list(reader.schema.names)
 
 
 #: Bytes decoded at a time when a text file is checked for UTF-8.
@@ -148,6 +157,15 @@ def check_utf8(path: Path) -> None:
 
 def _read_csv(path: Path) -> pa.Table:
     """Every cell as text; a malformed row fails with its row number (and not its text)."""
+    table = _parse_csv(path, keep=True)
+    assert table is not None
+    return table
+
+
+def _parse_csv(path: Path, *, keep: bool) -> pa.Table | None:
+    """Parse every row, cells as text, and return the table (``keep``) or nothing: then the
+    file is streamed block by block, in constant memory. A malformed row fails with its row
+    number (and not its text)."""
     bad: list[int | None] = []
 
     def invalid_row(row: Any) -> str:
@@ -163,15 +181,26 @@ def _read_csv(path: Path) -> pa.Table:
             parse_options=parse,
         ) as reader:
             names = reader.schema.names
-        return pacsv.read_csv(
-            path,
-            # one thread: Arrow then knows the line number of a malformed row
-            read_options=pacsv.ReadOptions(use_threads=False),
-            parse_options=parse,
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True
-            ),
+        # one thread: Arrow then knows the line number of a malformed row
+        convert = pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=True
         )
+        if keep:
+            return pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(use_threads=False),
+                parse_options=parse,
+                convert_options=convert,
+            )
+        with pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=False),
+            parse_options=parse,
+            convert_options=convert,
+        ) as reader:
+            for _ in reader:  # parsed and let go: only whether every row parses counts
+                pass
+        return None
     except pa.ArrowInvalid as exc:
         if bad:
             where = f"line {bad[0]:,}" if bad[0] is not None else "a line"
@@ -195,6 +224,12 @@ def resolve_columns(names: list[str], mapping: Mapping[str, str] | None = None) 
     >>> resolve_columns(["Date", "Close", "High", "Low", "Open", "Volume"])["session_date"]
     'Date'
     """
+    twice = sorted(n for n, k in Counter(names).items() if k > 1)
+    if twice:
+        raise SchemaError(
+            f"column name(s) {', '.join(excerpt(n) for n in twice[:8])} appear more than once "
+            "in the header"
+        )
     by_lower = {n.lower(): n for n in names}
     out: dict[str, str] = {}
     for canonical, aliases in DEFAULT_ALIASES.items():
