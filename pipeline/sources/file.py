@@ -57,11 +57,22 @@ def read_raw(path: Path) -> pa.Table:
     suffix = _table_file(path)
     try:
         if suffix == ".parquet":
-            return pq.read_table(path)
+            return _read_parquet(path)
         check_utf8(path)
         return _read_csv(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{path.name}: {_without_contents(exc)}") from exc
+
+
+def _read_parquet(path: Path, *, schema_only: bool = False) -> Any:
+    """The table (or only its schema) of a Parquet file; one error for a file that is none."""
+    try:
+        file = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(
+            f"{path.name}: not a Parquet file ({type(exc).__name__}: no readable footer)"
+        ) from exc
+    return file.schema_arrow if schema_only else file.read()
 
 
 def check_file(
@@ -78,7 +89,7 @@ def check_file(
     suffix = _table_file(path)
     try:
         if suffix == ".parquet":
-            names = pq.read_schema(path).names
+            names = _read_parquet(path, schema_only=True).names
         else:
             check_utf8(path)
             names = _csv_names(path)
@@ -182,8 +193,12 @@ def _parse_csv(path: Path, *, keep: bool) -> pa.Table | None:
         ) as reader:
             names = reader.schema.names
         # one thread: Arrow then knows the line number of a malformed row
+        # Only an empty cell is null: 'n/a', 'NaN', 'null' stay the text the file holds (the
+        # raw batch is the file as received; validation reads such cells as no value).
         convert = pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names}, strings_can_be_null=True
+            column_types={n: pa.string() for n in names},
+            null_values=[""],
+            strings_can_be_null=True,
         )
         if keep:
             return pacsv.read_csv(
@@ -379,10 +394,10 @@ class FileSource:
 
     def fetch(self, root: str, *, start: date | None, end: date, fetched_at: datetime) -> Batch:
         raw = read_raw(self.path)
-        if raw.num_rows == 0:  # a header alone: validation rejects it (batch.not_empty)
-            return self._batch(root, raw, empty_bars(), start, end, fetched_at)
         columns = resolve_columns(raw.schema.names, self.columns)
         self._resolved = columns
+        if raw.num_rows == 0:  # a header alone: validation rejects it (batch.not_empty)
+            return self._batch(root, raw, empty_bars(), start, end, fetched_at)
         bars = canonical_from_raw(raw, root, columns, registry=self.registry)
         keep = bars.select(_from_start(start).alias("keep"))["keep"]
         if not keep.all():  # the usual case keeps every row: no copy of a large file

@@ -482,3 +482,445 @@ def corpus() -> list[CorpusCase]:
         ),
     ]
     return cases
+
+
+# -- bad input files ------------------------------------------------------------------------------
+#
+# The same defects as files a user points `callbook ingest --source file` at (or drops in the
+# inbox), and defects only a file can have: its encoding, its CSV framing, its header, its type.
+# A file either reaches validation, where every row it holds must end in exactly one place
+# (loaded, quarantined or deferred), or is refused whole in one line naming what is wrong.
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """One bad input file. ``refused``: a fragment of the one-line error that refuses it whole
+    (None: it reaches validation). ``rule``/``severity``/``rows``: a finding validation must
+    make (``severity == "batch"``: the batch is rejected whole by ``rule``); empty ``rule``: only
+    the row accounting is checked."""
+
+    name: str
+    description: str
+    content: bytes
+    refused: str | None = None
+    rule: str = ""
+    severity: Severity = "error"
+    rows: tuple[int, ...] = ()
+    fetched_at: datetime = FETCHED_AT
+    window_end: date = WINDOW_END
+
+
+def csv_bytes(
+    rows: list[dict[str, str]],
+    columns: tuple[str, ...] = RAW_COLUMNS,
+    *,
+    newline: str = "\n",
+    quote: bool = False,
+) -> bytes:
+    """Vendor rows as a UTF-8 CSV file (cells quoted when ``quote``, or when they need it)."""
+
+    def cell(text: str) -> str:
+        if quote or any(ch in text for ch in ',"\r\n'):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    lines = [",".join(columns)] + [",".join(cell(r.get(c, "")) for c in columns) for r in rows]
+    return (newline.join(lines) + newline).encode("utf-8")
+
+
+def _case_file(case: CorpusCase) -> BadFile:
+    """A validation corpus case as the CSV file it came from (its raw text cells). A file
+    without a required column is refused whole before validation."""
+    raw = case.batch.raw
+    refused = MISSING if case.rule == "schema.required_columns" else None
+    columns = tuple(raw.schema.names)
+    rows = [{c: ("" if v is None else str(v)) for c, v in r.items()} for r in raw.to_pylist()]
+    return BadFile(
+        f"{case.name}.csv",
+        case.description,
+        csv_bytes(rows, columns),
+        refused=refused,
+        rule=case.rule,
+        severity=case.severity,
+        rows=case.rows,
+        fetched_at=case.batch.fetched_at,
+        window_end=case.batch.window_end,
+    )
+
+
+def _rows_with(edit: Callable[[list[dict[str, str]]], None]) -> list[dict[str, str]]:
+    return _planted(edit)
+
+
+def _two_future_rows(rows: list[dict[str, str]]) -> None:
+    """The issue's case: two rows dated after the window end appended to good ones."""
+    del rows[30:]
+    rows.append({**rows[-1], "Date": "2026-01-05", "Volume": "1300001"})
+    rows.append({**rows[-1], "Date": "2026-01-06", "Volume": "1300002"})
+
+
+NOT_UTF8 = "not UTF-8 text"
+RAGGED = "has another number of cells than the header"
+MISSING = "missing required columns"
+
+
+def _text_variants() -> list[BadFile]:
+    """Files that reach validation: defects in cells, dates and framing."""
+    clean = clean_rows()
+    with_oi = [{**r, "Open Interest": str(2_000_000 + i)} for i, r in enumerate(clean)]
+    with_oi[7]["Open Interest"] = "3.5"
+    oi_columns = (*RAW_COLUMNS, "Open Interest")
+    extra = [{**r, "Note": "vendor remark, with a comma"} for r in clean]
+    header_again = [*clean[:20], {c: c for c in RAW_COLUMNS}, *clean[20:]]
+    shuffled = ("Volume", "Close", "Contract", "Low", "Date", "High", "Open")
+
+    def lower(rows: list[dict[str, str]]) -> bytes:
+        return csv_bytes(rows).replace(
+            ",".join(RAW_COLUMNS).encode(), b"date,contract,open,high,low,close,volume", 1
+        )
+
+    return [
+        BadFile(
+            "two_future_rows.csv",
+            "30 good rows and two dated after the window end (the issue's case): quarantined",
+            csv_bytes(_rows_with(_two_future_rows)),
+            rule="session.not_future",
+            rows=(30, 31),
+        ),
+        BadFile(
+            "half_contract_volume.csv",
+            "row 12: volume 12.5 (not a whole number of contracts): refused, never rounded",
+            csv_bytes(_rows_with(_set(12, Volume="12.5"))),
+            rule="volume.plausible",
+            rows=(12,),
+        ),
+        BadFile(
+            "half_contract_open_interest.csv",
+            "row 7: open interest 3.5",
+            csv_bytes(with_oi, oi_columns),
+            rule="volume.plausible",
+            rows=(7,),
+        ),
+        BadFile(
+            "thousands_separator.csv",
+            "row 9: volume '1,208,000' (quoted, with separators)",
+            csv_bytes(_rows_with(_set(9, Volume="1,208,000"))),
+            rule="volume.plausible",
+            rows=(9,),
+        ),
+        BadFile(
+            "decimal_comma.csv",
+            "row 4: close '6800,25' (a decimal comma)",
+            csv_bytes(_rows_with(_set(4, Close="6800,25"))),
+            rule="price.not_null",
+            rows=(4,),
+        ),
+        BadFile(
+            "padded_cells.csv",
+            "row 3: open ' 6800 ' padded with spaces",
+            csv_bytes(_rows_with(_set(3, Open=" 6800.0 "))),
+            rule="price.not_null",
+            rows=(3,),
+        ),
+        BadFile(
+            "us_date.csv",
+            "row 8: date '11/13/2025' (month first)",
+            csv_bytes(_rows_with(_set(8, Date="11/13/2025"))),
+            rule="session.parsed",
+            rows=(8,),
+        ),
+        BadFile(
+            "year_one.csv",
+            "row 2: date 0001-01-01 (outside the CME calendar)",
+            csv_bytes(_rows_with(_set(2, Date="0001-01-01"))),
+            rule="session.trade_date",
+            rows=(2,),
+        ),
+        BadFile(
+            "year_9999.csv",
+            "row 2: date 9999-12-31",
+            csv_bytes(_rows_with(_set(2, Date="9999-12-31"))),
+            rule="session.not_future",
+            rows=(2,),
+        ),
+        BadFile(
+            "empty_row.csv",
+            "row 5: every cell empty",
+            csv_bytes(_rows_with(_set(5, **dict.fromkeys(RAW_COLUMNS, "")))),
+            rule="session.parsed",
+            rows=(5,),
+        ),
+        BadFile(
+            "header_repeated.csv",
+            "the header line again as row 20 (two exports concatenated)",
+            csv_bytes(header_again),
+            rule="session.parsed",
+            rows=(20,),
+        ),
+        BadFile(
+            "every_row_twice.csv",
+            "the whole file sent twice in one file (rows 40..79 copy rows 0..39)",
+            csv_bytes(clean + clean),
+            rule="key.unique",
+            rows=tuple(range(40, 80)),
+        ),
+        BadFile(
+            "reversed.csv",
+            "newest row first",
+            csv_bytes(clean[::-1]),
+            rule="rows.out_of_order",
+            severity="warning",
+        ),
+        BadFile(
+            "negative_close.csv",
+            "row 18: close -6800",
+            csv_bytes(_rows_with(_set(18, Close="-6800.0"))),
+            rule="price.positive",
+            rows=(18,),
+        ),
+        BadFile(
+            "tiny_price.csv",
+            "row 22: every price 1e-300",
+            csv_bytes(
+                _rows_with(_set(22, Open="1e-300", High="1e-300", Low="1e-300", Close="1e-300"))
+            ),
+            rule="price.plausible",
+            rows=(22,),
+        ),
+        BadFile(
+            "long_contract.csv",
+            "row 24: a contract cell of 10,000 characters",
+            csv_bytes(_rows_with(_set(24, Contract="ESH26" * 2000))),
+            rule="contract.listed",
+            rows=(24,),
+        ),
+        BadFile(
+            "fullwidth_contract.csv",
+            "row 25: the contract in full-width letters (ＥＳＨ２６)",
+            csv_bytes(_rows_with(_set(25, Contract="ＥＳＨ２６"))),
+            rule="contract.listed",
+            rows=(25,),
+        ),
+        BadFile(
+            "empty_contract.csv",
+            "row 26: no contract",
+            csv_bytes(_rows_with(_set(26, Contract=""))),
+            rule="contract.listed",
+            rows=(26,),
+        ),
+        BadFile(
+            "crlf.csv",
+            "Windows line endings: every row loads",
+            csv_bytes(clean, newline="\r\n"),
+        ),
+        BadFile(
+            "utf8_bom.csv",
+            "a UTF-8 byte-order mark before the header: every row loads",
+            b"\xef\xbb\xbf" + csv_bytes(clean),
+        ),
+        BadFile("quoted.csv", "every cell quoted: every row loads", csv_bytes(clean, quote=True)),
+        BadFile(
+            "extra_column.csv",
+            "a column callbook does not know (with commas in its cells)",
+            csv_bytes(extra, (*RAW_COLUMNS, "Note")),
+        ),
+        BadFile("shuffled.csv", "columns in another order", csv_bytes(clean, shuffled)),
+        BadFile("lower_case.csv", "a lower-case header", lower(clean)),
+        BadFile(
+            "datetime_cells.csv",
+            "dates with a time of day ('2025-11-03 00:00:00')",
+            csv_bytes([{**r, "Date": r["Date"] + " 00:00:00"} for r in clean]),
+        ),
+        BadFile(
+            "blank_lines.csv",
+            "blank lines between rows (not rows: nothing to account for)",
+            csv_bytes(clean).replace(b"\n2025-11-1", b"\n\n2025-11-1"),
+        ),
+        BadFile(
+            "no_trailing_newline.csv",
+            "the last line without its newline",
+            csv_bytes(clean).rstrip(b"\n"),
+        ),
+    ]
+
+
+def _refused_files() -> list[BadFile]:
+    """Files refused whole, in one line, before validation."""
+    text = csv_bytes(clean_rows())
+    header = ",".join(RAW_COLUMNS)
+
+    def refused(name: str, description: str, content: bytes, message: str) -> BadFile:
+        return BadFile(name, description, content, refused=message)
+
+    big_then_latin1 = text * 400 + "2025-12-31,ESH26,1,2,0.5,1.5,caf\xe9\n".encode("latin-1")
+    return [
+        refused(
+            "utf16.csv", "UTF-16 with its byte-order mark", text.decode().encode("utf-16"), NOT_UTF8
+        ),
+        refused(
+            "utf16le.csv",
+            "UTF-16 without a byte-order mark",
+            text.decode().encode("utf-16-le"),
+            NOT_UTF8,
+        ),
+        refused("utf16be.csv", "UTF-16 big-endian", text.decode().encode("utf-16-be"), NOT_UTF8),
+        refused("utf32.csv", "UTF-32", text.decode().encode("utf-32"), NOT_UTF8),
+        refused(
+            "latin1.csv",
+            "a Latin-1 'é' in a cell",
+            text + "2025-12-31,ESH26,1,2,0.5,1.5,caf\xe9\n".encode("latin-1"),
+            NOT_UTF8,
+        ),
+        refused(
+            "cp1252.csv",
+            "a Windows-1252 euro sign",
+            text.replace(b"ESH26", "ESH26\u20ac".encode("cp1252"), 1),
+            NOT_UTF8,
+        ),
+        refused(
+            "late_latin1.csv",
+            "a Latin-1 byte after 1 MB of good text (past the first block)",
+            big_then_latin1,
+            NOT_UTF8,
+        ),
+        refused(
+            "nul_byte.csv",
+            "a NUL byte inside a cell",
+            text.replace(b"ESH26", b"ES\x00H26", 1),
+            NOT_UTF8,
+        ),
+        refused("binary.csv", "random binary bytes", bytes(range(256)) * 8, NOT_UTF8),
+        refused(
+            "gzip.csv", "a gzip file under a .csv name", b"\x1f\x8b\x08\x00" + bytes(64), NOT_UTF8
+        ),
+        refused(
+            "png.csv", "a PNG image under a .csv name", b"\x89PNG\r\n\x1a\n" + bytes(32), NOT_UTF8
+        ),
+        refused(
+            "zip.csv", "a zip (xlsx) file under a .csv name", b"PK\x03\x04" + bytes(40), NOT_UTF8
+        ),
+        refused(
+            "truncated_utf8.csv",
+            "a multi-byte character cut at the end of the file",
+            text + "é".encode()[:1],
+            NOT_UTF8,
+        ),
+        refused("overlong_utf8.csv", "an overlong UTF-8 encoding", text + b"\xc0\xaf\n", NOT_UTF8),
+        refused(
+            "surrogate_utf8.csv", "an encoded UTF-16 surrogate", text + b"\xed\xa0\x80\n", NOT_UTF8
+        ),
+        refused("zero_bytes.csv", "an empty file", b"", "Empty CSV file"),
+        refused("newline_only.csv", "a single newline", b"\n", "Empty CSV file"),
+        refused(
+            "extra_cell.csv",
+            "row 3 has one cell too many",
+            text.replace(b"ESH26", b"ESH26,x", 3),
+            RAGGED,
+        ),
+        refused(
+            "missing_cell.csv",
+            "row 5 has one cell too few",
+            text.replace(b",ESH26", b"", 5),
+            RAGGED,
+        ),
+        refused(
+            "unclosed_quote.csv",
+            "a quote opened and never closed",
+            text.replace(b",ESH26", b',"ESH26', 1),
+            RAGGED,
+        ),
+        refused(
+            "no_close.csv",
+            "no Close column",
+            csv_bytes(clean_rows(), tuple(c for c in RAW_COLUMNS if c != "Close")),
+            MISSING,
+        ),
+        refused(
+            "no_date.csv",
+            "no Date column",
+            csv_bytes(clean_rows(), tuple(c for c in RAW_COLUMNS if c != "Date")),
+            MISSING,
+        ),
+        refused(
+            "no_volume.csv",
+            "no Volume column",
+            csv_bytes(clean_rows(), tuple(c for c in RAW_COLUMNS if c != "Volume")),
+            MISSING,
+        ),
+        refused(
+            "no_header.csv", "rows without their header line", text.split(b"\n", 1)[1], MISSING
+        ),
+        refused(
+            "semicolons.csv", "a semicolon-separated export", text.replace(b",", b";"), MISSING
+        ),
+        refused("tabs.csv", "a tab-separated export", text.replace(b",", b"\t"), MISSING),
+        refused(
+            "json.csv",
+            "a JSON document under a .csv name",
+            b'{"Date": "2025-11-03", "Close": 6800}\n',
+            MISSING,
+        ),
+        refused(
+            "html.csv",
+            "an HTML error page saved as the file",
+            b"<html><body>502 Bad Gateway</body></html>\n",
+            MISSING,
+        ),
+        refused(
+            "passwd.csv",
+            "a passwd file (a symlink's target)",
+            b"root:x:0:0:root:/root:/bin/bash\n",
+            MISSING,
+        ),
+        refused(
+            "repeated_column.csv",
+            "two columns named Close",
+            (header + ",Close\n").encode() + text.split(b"\n", 1)[1].replace(b"\n", b",1\n"),
+            "appear more than once",
+        ),
+        refused("bars.json", "a .json file", b"[]", "unsupported file type"),
+        refused(
+            "bars.xlsx", "an Excel workbook", b"PK\x03\x04" + bytes(40), "unsupported file type"
+        ),
+        refused("bars", "a file without a suffix", text, "unsupported file type"),
+        refused(
+            "broken.parquet",
+            "a .parquet file that is text",
+            text,
+            "not a Parquet file",
+        ),
+        refused(
+            "truncated.parquet",
+            "a Parquet file cut in half",
+            b"PAR1" + bytes(100),
+            "not a Parquet file",
+        ),
+    ]
+
+
+#: The validation corpus cases that also come as files: those whose defect is in the cells'
+#: text, the dates or the keys, which decide where a row ends (a price rule's case is one more
+#: quarantined row through the same path; test_suite validates them all).
+AS_FILES = (
+    "text_in_price_cell",
+    "nan_price",
+    "unparseable_date",
+    "sunday_bar",
+    "holiday_bar",
+    "future_session",
+    "unfinished_session",
+    "exact_duplicate",
+    "conflicting_duplicate",
+    "price_infinite",
+    "volume_1e30",
+    "volume_text",
+    "empty_batch",
+    "missing_close_column",
+    "text_price_column",
+)
+
+
+def bad_files() -> list[BadFile]:
+    """Every bad input file: validation corpus cases as files, then the file-level defects."""
+    cases = [_case_file(c) for c in corpus() if c.name in AS_FILES]
+    return cases + _text_variants() + _refused_files()

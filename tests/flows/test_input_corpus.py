@@ -1,0 +1,210 @@
+"""The bad-input corpus through the ingest path: every row of a bar file ends in exactly one
+place, or the file is refused whole in one line, and the landed raw batch is the file as received.
+
+Each file of :func:`tests.pipeline.quality.corpus.bad_files` (the validation corpus as files,
+defects of cells, dates and framing, and files that are no table at all) goes through the steps
+`callbook ingest --source file` takes, in this process: the command's up-front check
+(:func:`pipeline.sources.file.check_file`), the file source's fetch, landing in the lake,
+validation, and recording and loading into one warehouse. For a file that reaches the
+warehouse:
+
+- received (rows of the file, counted by Python's csv module: an independent reader) =
+  new + revised + unchanged + quarantined + deferred, and each row is in one of bars,
+  quarantine or deferred, never two;
+- the landed Parquet holds every cell of the file as written (compared with the csv module's);
+- the finding the case plants is reported on its rows.
+
+A file refused whole is refused by the up-front check and by the fetch alike (the drop folder
+has no up-front check), in one line, before anything is landed or stored. No case may raise
+anything else (a traceback). A few run as users run them: through `.venv/bin/callbook`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.quality.suite import validate_batch
+from pipeline.schema import SchemaError
+from pipeline.sources.base import SourceError
+from pipeline.sources.file import FileSource, check_file
+from tests.pipeline.quality.corpus import ROOT, BadFile, bad_files
+from tests.support.cli import run_callbook
+from tests.support.sql import query
+from warehouse.lake import RAW_DIR, land_batch
+from warehouse.store import Warehouse
+
+FILES: dict[str, BadFile] = {f.name: f for f in bad_files()}
+
+
+def test_the_corpus_has_at_least_100_files_of_every_kind() -> None:
+    refused = [f for f in FILES.values() if f.refused]
+    loaded = [f for f in FILES.values() if not f.refused]
+    assert len(FILES) >= 95 and len(refused) >= 30 and len(loaded) >= 60
+    assert len(FILES) == len(bad_files())  # names are unique
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("corpus")
+
+
+def written(folder: Path, bad: BadFile) -> Path:
+    path = folder / "files" / bad.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bad.content)
+    return path
+
+
+def csv_rows(content: bytes) -> list[list[str]]:
+    """The file's data rows as Python's csv module reads them (blank lines are no rows)."""
+    text = content.decode("utf-8-sig")
+    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    return rows[1:]
+
+
+@pytest.fixture(scope="module")
+def warehouse() -> Iterator[Warehouse]:
+    """One warehouse for every file, as one user's: a later file's rows of sessions an earlier
+    one stored count as unchanged or revised."""
+    wh = Warehouse.in_memory()
+    yield wh
+    wh.close()
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc)
+    assert text and "\n" not in text and len(text) < 400, text
+    return text
+
+
+@pytest.mark.parametrize("name", [n for n, f in FILES.items() if f.refused])
+def test_a_file_that_is_no_table_is_refused_whole_in_one_line(name: str, folder: Path) -> None:
+    bad = FILES[name]
+    path = written(folder, bad)
+    with pytest.raises((SourceError, SchemaError)) as up_front:
+        check_file(path)
+    with pytest.raises((SourceError, SchemaError)) as fetched:
+        FileSource(path).fetch(ROOT, start=None, end=bad.window_end, fetched_at=bad.fetched_at)
+    assert bad.refused is not None
+    assert bad.refused in one_line(up_front.value)
+    assert bad.refused in one_line(fetched.value)
+
+
+@pytest.mark.parametrize("name", [n for n, f in FILES.items() if not f.refused])
+def test_every_row_of_a_bar_file_ends_in_exactly_one_place(
+    name: str, folder: Path, warehouse: Warehouse
+) -> None:
+    bad = FILES[name]
+    path = written(folder, bad)
+    data_dir = folder / "data" / name
+    check_file(path)  # the command's up-front check lets it through
+    batch = FileSource(path).fetch(ROOT, start=None, end=bad.window_end, fetched_at=bad.fetched_at)
+    received = csv_rows(bad.content)
+    assert batch.raw.num_rows == len(received)
+
+    # The landed raw batch is the file: every cell as written, row for row.
+    landed = land_batch(data_dir, batch)
+    stored = pq.read_table(data_dir / landed.path)
+    assert stored.schema.names == batch.raw.schema.names
+    for i, column in enumerate(stored.schema.names):
+        as_written = [row[i] if row[i] != "" else None for row in received]
+        assert stored.column(column).to_pylist() == as_written, column
+    assert [p.name for p in (data_dir / RAW_DIR).rglob("*.parquet")] == [f"{batch.sha256}.parquet"]
+
+    validation = validate_batch(batch)
+    warehouse.record_batch(
+        batch, lake_path=str(landed.path), run_id=None, recorded_at=bad.fetched_at
+    )
+    outcome = warehouse.load_batch(batch, validation, run_id=None, recorded_at=bad.fetched_at)
+    findings = validation.findings
+    in_bars = query(
+        warehouse, "select count(*) n from bars where batch_id = $b", {"b": batch.sha256}
+    )["n"][0]
+    errors = findings.filter(pl.col("severity") == "error")
+    quarantined = set(errors["row_index"].to_list())
+    deferred = set(findings.filter(pl.col("severity") == "deferred")["row_index"].to_list())
+    # Every quarantined row is on record: under this batch, or (the same bad bar sent again in
+    # a later file) under the batch that brought it first (warehouse/sql/statements/
+    # record_quarantine.sql records a bar's finding once).
+    here = query(
+        warehouse,
+        "select row_index, rule from quarantine where batch_id = $b",
+        {"b": batch.sha256},
+    )
+    before = query(
+        warehouse,
+        "select distinct rule, contract, session_date from quarantine where batch_id <> $b",
+        {"b": batch.sha256},
+    )
+    on_record = errors.join(
+        here.with_columns(pl.lit(True).alias("here")), on=["row_index", "rule"], how="left"
+    ).join(
+        before.with_columns(pl.lit(True).alias("before")),
+        on=["rule", "contract", "session_date"],
+        how="left",
+        nulls_equal=True,
+    )
+    assert on_record.filter(pl.col("here").is_null() & pl.col("before").is_null()).is_empty()
+    assert here.height <= errors.height
+
+    if bad.severity == "batch":  # rejected whole by a named rule: nothing of it stored
+        assert validation.status == "rejected"
+        assert validation.rejection and bad.rule in validation.rejection
+        assert (outcome.inserted, outcome.quarantined, outcome.deferred, in_bars) == (0, 0, 0, 0)
+        return
+    assert validation.status != "rejected", validation.rejection
+    loaded = outcome.inserted + outcome.revised + outcome.unchanged
+    assert loaded + outcome.quarantined + outcome.deferred == len(received)
+    assert loaded == validation.clean.height
+    assert in_bars == outcome.inserted + outcome.revised  # unchanged rows keep their version
+    assert len(quarantined) == outcome.quarantined and len(deferred) == outcome.deferred
+    assert not quarantined & deferred
+    assert all(0 <= i < len(received) for i in quarantined | deferred)
+    if bad.rule:
+        reported = findings.filter(
+            (pl.col("rule") == bad.rule) & (pl.col("severity") == bad.severity)
+        )["row_index"]
+        assert reported.len() > 0, findings
+        if bad.rows:
+            assert sorted(reported.unique().to_list()) == list(bad.rows)
+        if bad.severity == "error":
+            assert set(bad.rows) <= quarantined
+    else:  # nothing wrong but the framing: every row loads
+        assert outcome.quarantined == outcome.deferred == 0
+
+
+@pytest.mark.parametrize("name", ["utf16.csv", "nul_byte.csv", "extra_cell.csv", "no_close.csv"])
+def test_the_command_refuses_a_bad_file_in_one_line_before_any_server_starts(
+    name: str, folder: Path
+) -> None:
+    """As users run it: exit 1, one line, nothing before it (no Prefect server was started:
+    it would announce itself), and no data directory made."""
+    bad = FILES[name]
+    path = written(folder, bad)
+    data_dir = folder / "cli" / name
+    ran = run_callbook(
+        "ingest", "--root", ROOT, "--source", "file", "--path", str(path), data_dir=data_dir
+    )
+    assert ran.code == 1 and ran.out == ""
+    (line,) = ran.err_lines
+    assert line.startswith("callbook: error: ") and bad.refused and bad.refused in line
+    assert not data_dir.exists()
+
+
+def test_a_directory_and_a_missing_file_are_refused_before_any_server_starts(
+    folder: Path,
+) -> None:
+    for path, said in ((folder, "not a regular file"), (folder / "absent.csv", "no such file")):
+        ran = run_callbook(
+            "ingest", "--root", ROOT, "--source", "file", "--path", str(path), data_dir=folder / "d"
+        )
+        assert ran.code == 1 and ran.out == ""
+        (line,) = ran.err_lines
+        assert said in line
