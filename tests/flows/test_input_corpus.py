@@ -30,11 +30,19 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from flows.cli import EXIT_FAILED, main
 from pipeline.quality.suite import validate_batch
 from pipeline.schema import SchemaError
 from pipeline.sources.base import SourceError
 from pipeline.sources.file import FileSource, check_file
-from tests.pipeline.quality.corpus import ROOT, BadFile, bad_files
+from tests.pipeline.quality.corpus import (
+    ROOT,
+    WINDOW_END,
+    BadCall,
+    BadFile,
+    bad_call_files,
+    bad_files,
+)
 from tests.support.cli import run_callbook
 from tests.support.sql import query
 from warehouse.lake import RAW_DIR, land_batch
@@ -43,11 +51,12 @@ from warehouse.store import Warehouse
 FILES: dict[str, BadFile] = {f.name: f for f in bad_files()}
 
 
-def test_the_corpus_has_at_least_100_files_of_every_kind() -> None:
+def test_the_corpus_has_at_least_100_bad_inputs_of_every_kind() -> None:
     refused = [f for f in FILES.values() if f.refused]
-    loaded = [f for f in FILES.values() if not f.refused]
-    assert len(FILES) >= 95 and len(refused) >= 30 and len(loaded) >= 60
-    assert len(FILES) == len(bad_files())  # names are unique
+    validated = [f for f in FILES.values() if not f.refused]
+    assert len(refused) >= 30 and len(validated) >= 40 and len(CALLS) >= 25
+    assert len(FILES) + len(CALLS) + len(DROPPED) >= 100
+    assert len(FILES) == len(bad_files()) and len(CALLS) == len(bad_call_files())  # unique
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +217,111 @@ def test_a_directory_and_a_missing_file_are_refused_before_any_server_starts(
         assert ran.code == 1 and ran.out == ""
         (line,) = ran.err_lines
         assert said in line
+
+
+# -- analyst call files ---------------------------------------------------------------------------
+
+CALLS: dict[str, BadCall] = {c.name: c for c in bad_call_files()}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_a_bad_call_file_is_refused_in_one_line_with_nothing_stored(
+    name: str, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`callbook calls add` in this process: exit 1, one line naming the field or the file's
+    fault, and no data directory made (the file is checked before any writer opens)."""
+    bad = CALLS[name]
+    path = folder / "calls" / bad.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bad.content)
+    data_dir = folder / "calls-data" / name
+    assert main(["--data-dir", str(data_dir), "calls", "add", str(path)]) == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("callbook: error: ") and bad.refused in line, line
+    assert not data_dir.exists()
+
+
+# -- the drop folder ------------------------------------------------------------------------------
+
+#: Files dropped in the inbox (taken in name order) and files being written, which stay.
+DROPPED = {
+    "a_future.csv": FILES["two_future_rows.csv"].content,
+    "b_half_volume.csv": FILES["half_contract_volume.csv"].content,
+    "c_utf16.csv": FILES["utf16.csv"].content,
+    "d_ragged.csv": FILES["extra_cell.csv"].content,
+    "e_header_only.csv": FILES["empty_batch.csv"].content,
+    "f_same_as_a.csv": FILES["two_future_rows.csv"].content,
+    "g_no_close.csv": FILES["no_close.csv"].content,
+    "h_text.parquet": FILES["broken.parquet"].content,
+}
+BEING_WRITTEN = {
+    ".hidden.csv": FILES["two_future_rows.csv"].content,
+    "upload.csv.part": FILES["two_future_rows.csv"].content,
+    "upload.tmp": FILES["two_future_rows.csv"].content,
+    "readme.txt": b"vendor notes\n",
+}
+#: Where each dropped file must end: (archive folder, status in inbox_files).
+ENDS = {
+    "a_future.csv": ("done", "loaded"),
+    "b_half_volume.csv": ("done", "loaded"),
+    "c_utf16.csv": ("rejected", "failed"),
+    "d_ragged.csv": ("rejected", "failed"),
+    "e_header_only.csv": ("rejected", "rejected"),
+    "f_same_as_a.csv": ("done", "duplicate"),
+    "g_no_close.csv": ("rejected", "failed"),
+    "h_text.parquet": ("rejected", "failed"),
+}
+
+
+def test_every_dropped_file_ends_in_one_place_with_its_rows_accounted(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    """`nightly --source file`'s drop folder, through the real flow tasks: a loaded file's rows
+    add up, a refused one is archived with its reason, a copy is a duplicate, a file being
+    written stays where it is, and every archived file keeps its bytes."""
+    from prefect import flow
+
+    from flows import writer
+    from flows.inbox import ingest_inbox
+    from flows.settings import load_settings
+    from flows.tasks import RootSummary
+
+    data_dir = tmp_path / "data"
+    inbox = data_dir / "inbox" / ROOT
+    inbox.mkdir(parents=True)
+    for name, content in {**DROPPED, **BEING_WRITTEN}.items():
+        (inbox / name).write_bytes(content)
+    settings = load_settings(data_dir=data_dir, roots=[ROOT], source="file")
+
+    @flow(name="corpus-inbox")
+    def take() -> list[RootSummary]:
+        with writer.open_warehouse(settings) as wh:
+            return ingest_inbox(wh, settings, end=WINDOW_END, run_id=None)
+
+    summaries = take()
+    assert len(summaries) == len(DROPPED)
+    for name, content in BEING_WRITTEN.items():
+        assert (inbox / name).read_bytes() == content  # left alone
+    for name, content in DROPPED.items():
+        folder, _ = ENDS[name]
+        assert not (inbox / name).exists()
+        assert (inbox / folder / name).read_bytes() == content, name
+        assert (inbox / "rejected" / f"{name}.reason.txt").exists() == (folder == "rejected")
+    by_name = {s.message.split(":")[0]: s for s in summaries}
+    for name in ("a_future.csv", "b_half_volume.csv"):
+        s = by_name[name]
+        received = len(csv_rows(DROPPED[name]))
+        assert s.received == received
+        assert s.inserted + s.revised + s.unchanged + s.quarantined + s.deferred == received
+    assert by_name["a_future.csv"].quarantined == 2  # the two future-dated rows
+    assert by_name["b_half_volume.csv"].quarantined == 1  # 12.5 contracts
+    with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
+        taken = query(wh, "select file_name, status from inbox_files order by file_name")
+        future = query(
+            wh,
+            "select count(*) n from quarantine where rule = 'session.not_future'",
+        )["n"][0]
+    assert dict(taken.iter_rows()) == {name: status for name, (_, status) in ENDS.items()}
+    assert future == 2

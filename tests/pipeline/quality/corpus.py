@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -924,3 +925,180 @@ def bad_files() -> list[BadFile]:
     """Every bad input file: validation corpus cases as files, then the file-level defects."""
     cases = [_case_file(c) for c in corpus() if c.name in AS_FILES]
     return cases + _text_variants() + _refused_files()
+
+
+# -- analyst call files ---------------------------------------------------------------------------
+
+#: The seed call every bad call file is made from (a valid call of RTY on 2026-02-04).
+SEED_CALL_FILE = (
+    Path(__file__).resolve().parents[3]
+    / "pipeline"
+    / "audit"
+    / "examples"
+    / "rty-2026-02-04-seed.toml"
+)
+
+
+@dataclass(frozen=True)
+class BadCall:
+    """One bad analyst call file: ``refused`` is a fragment of its one-line error."""
+
+    name: str
+    description: str
+    content: bytes
+    refused: str
+
+
+def bad_call_files() -> list[BadCall]:
+    """Call files `callbook calls add` must refuse in one line, each with one defect."""
+    seed = SEED_CALL_FILE.read_text(encoding="utf-8")
+
+    def edited(old: str, new: str) -> bytes:
+        assert seed.count(old) == 1, old
+        return seed.replace(old, new).encode("utf-8")
+
+    def call(name: str, description: str, content: bytes, refused: str) -> BadCall:
+        return BadCall(name, description, content, refused)
+
+    return [
+        call(
+            "latin1.toml",
+            "a Latin-1 byte in the notes",
+            edited("Small caps", "Small caps caf").replace(b"caf", "caf\xe9".encode("latin-1"), 1),
+            "not UTF-8",
+        ),
+        call("utf16.toml", "the file saved as UTF-16", seed.encode("utf-16"), "not UTF-8"),
+        call("empty.toml", "an empty file", b"", "root"),
+        call("broken.toml", "a bracket never closed", edited("[levels]", "[levels"), "TOML"),
+        call(
+            "duplicate_key.toml",
+            "root given twice",
+            edited('root = "RTY"', 'root = "RTY"\nroot = "ES"'),
+            "TOML",
+        ),
+        call("no_root.toml", "no root", edited('root = "RTY"\n', ""), "root"),
+        call(
+            "unknown_root.toml",
+            "a root callbook does not know",
+            edited('root = "RTY"', 'root = "XYZ"'),
+            "XYZ",
+        ),
+        call(
+            "bad_date.toml",
+            "as_of 2026-02-30",
+            edited("as_of = 2026-02-04", 'as_of = "2026-02-30"'),
+            "as_of",
+        ),
+        call(
+            "text_date.toml",
+            "as_of 'yesterday'",
+            edited("as_of = 2026-02-04", 'as_of = "yesterday"'),
+            "as_of",
+        ),
+        call(
+            "empty_author.toml",
+            "an empty author",
+            edited('author = "seed-note"', 'author = ""'),
+            "author",
+        ),
+        call(
+            "path_author.toml",
+            "an author with a slash",
+            edited('author = "seed-note"', 'author = "../etc"'),
+            "author",
+        ),
+        call(
+            "probabilities_sum.toml",
+            "probabilities adding to 1.1",
+            edited("probability = 0.20", "probability = 0.30"),
+            "probabilit",
+        ),
+        call(
+            "negative_probability.toml",
+            "a negative probability",
+            edited("probability = 0.20", "probability = -0.20"),
+            "probabilit",
+        ),
+        call(
+            "text_probability.toml",
+            "probability 'high'",
+            edited("probability = 0.20", 'probability = "high"'),
+            "probability",
+        ),
+        call(
+            "zero_horizon.toml",
+            "horizon 0 sessions",
+            edited("horizon_sessions = 20", "horizon_sessions = 0"),
+            "horizon_sessions",
+        ),
+        call(
+            "huge_horizon.toml",
+            "horizon 10^9 sessions",
+            edited("horizon_sessions = 20", "horizon_sessions = 1000000000"),
+            "horizon_sessions",
+        ),
+        call(
+            "fraction_horizon.toml",
+            "horizon 20.5 sessions",
+            edited("horizon_sessions = 20", "horizon_sessions = 20.5"),
+            "horizon_sessions",
+        ),
+        call(
+            "reversed_zone.toml",
+            "a zone whose bottom is above its top",
+            edited("line_in_the_sand = [2500, 2520]", "line_in_the_sand = [2520, 2500]"),
+            "line_in_the_sand",
+        ),
+        call(
+            "nan_level.toml",
+            "a level of nan",
+            edited("deeper = [2400, 2420]", "deeper = [nan, 2420]"),
+            "deeper",
+        ),
+        call(
+            "text_level.toml",
+            "a level of text",
+            edited("deeper = [2400, 2420]", 'deeper = ["low", "lower"]'),
+            "deeper",
+        ),
+        call(
+            "three_bounds.toml",
+            "a zone of three numbers",
+            edited("deeper = [2400, 2420]", "deeper = [2400, 2410, 2420]"),
+            "deeper",
+        ),
+        call("no_levels.toml", "no [levels] table", edited("[levels]\n", "[levelz]\n"), "level"),
+        call(
+            "no_bear.toml",
+            "no bear scenario",
+            edited("[scenarios.bear]", "[scenarios.moon]"),
+            "scenarios",
+        ),
+        call(
+            "bad_trend.toml",
+            "primary_trend 'Up?'",
+            edited('primary_trend = "Bullish"', 'primary_trend = "Up?"'),
+            "primary_trend",
+        ),
+        call(
+            "table_notes.toml",
+            "notes as a table",
+            edited('perspective = "consolidation near highs"', "perspective = { a = 1 }"),
+            "perspective",
+        ),
+        call(
+            "too_big.toml",
+            "a file over 64 KB",
+            seed.encode("utf-8") + b"#" * 70_000,
+            "more than a call file holds",
+        ),
+        call("call.json", "a .json file", b"{}", "unknown call file format"),
+        call("broken.yaml", "YAML that does not parse", b"root: [RTY\n", "YAML"),
+        call(
+            "python_tag.yaml",
+            "a YAML Python object tag",
+            b"root: !!python/object/apply:os.system ['true']\n",
+            "YAML",
+        ),
+        call("list.yaml", "a YAML list, not a mapping", b"- RTY\n- 2026-02-04\n", "table of fields"),
+    ]
