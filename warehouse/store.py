@@ -76,6 +76,8 @@ CHECKPOINT_THRESHOLD = "256MB"
 REPLICA_INFIX = ".read"
 CALL_CHANGES_MIGRATION = 10  # call_change_rows: derived from the snapshots when it is added
 _LOCK_POLL_SECONDS = 0.25
+#: Rows per Arrow batch when the rows a statement wrote stream to the lake's record.
+_CAPTURE_BATCH_ROWS = 65_536
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 #: Tables no unit of work ever deletes from (bars and rolls are superseded, never removed):
@@ -749,20 +751,34 @@ class Warehouse:
         relation = self.con.sql(sql, params=dict(params) if params else None)
         if relation is None:
             return 0
+        # The rows written stream out in batches (a million quarantined rows are never held
+        # whole as Python tuples or as one Arrow table beside DuckDB's own result).
+        batches = relation.to_arrow_reader(_CAPTURE_BATCH_ROWS)
         if self._record_dir is None:
-            return len(relation.fetchall())
+            return sum(batch.num_rows for batch in batches)
+        import pyarrow as pa
+
         from warehouse import record
 
-        rows = relation.to_arrow_table()
-        if rows.num_rows:
-            try:
-                if self._unit is None:
-                    last = self._last_committed_unit()
-                    self._unit = record.PendingUnit(self._record_dir, (last[0] if last else 0) + 1)
-                self._unit.add(table, op, rows)
-            except OSError as exc:
-                raise self._lake_write_failed(exc) from exc
-        return int(rows.num_rows)
+        first = next((b for b in batches if b.num_rows), None)
+        if first is None:
+            return 0
+        counted = [first.num_rows]
+
+        def rest() -> Iterator[Any]:
+            yield first
+            for batch in batches:
+                counted.append(batch.num_rows)
+                yield batch
+
+        try:
+            if self._unit is None:
+                last = self._last_committed_unit()
+                self._unit = record.PendingUnit(self._record_dir, (last[0] if last else 0) + 1)
+            self._unit.add(table, op, pa.RecordBatchReader.from_batches(first.schema, rest()))
+        except OSError as exc:
+            raise self._lake_write_failed(exc) from exc
+        return sum(counted)
 
     def _seal_unit(
         self, label: str, kind: str, migrations: Mapping[int, str] | None
