@@ -1100,5 +1100,7 @@ def bad_call_files() -> list[BadCall]:
             b"root: !!python/object/apply:os.system ['true']\n",
             "YAML",
         ),
-        call("list.yaml", "a YAML list, not a mapping", b"- RTY\n- 2026-02-04\n", "table of fields"),
+        call(
+            "list.yaml", "a YAML list, not a mapping", b"- RTY\n- 2026-02-04\n", "table of fields"
+        ),
     ]
