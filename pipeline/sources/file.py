@@ -155,9 +155,9 @@ def check_utf8(path: Path) -> None:
             try:
                 decoder.decode(block, final=not block)
             except UnicodeDecodeError as exc:
-                at = line + block.count(b"\n", 0, exc.start)
+                at, byte = line + block.count(b"\n", 0, exc.start), offset + exc.start
                 raise SourceError(
-                    f"{path.name}: not UTF-8 text (line {at:,}, byte offset {offset + exc.start:,}: "
+                    f"{path.name}: not UTF-8 text (line {at:,}, byte offset {byte:,}: "
                     "not valid UTF-8); save the file as UTF-8 CSV"
                 ) from None
             if not block:
