@@ -153,3 +153,32 @@ def test_the_seed_call_is_still_recorded(book: Path, capsys: pytest.CaptureFixtu
     assert run(book, "calls", "add", str(SEED_CALL)) == EXIT_OK
     assert "already recorded (identical content)" in capsys.readouterr().out
     assert table_hashes(book)["snapshots"] == before["snapshots"]
+
+
+def test_rows_dated_after_the_window_are_quarantined_not_lost(
+    prefect_harness: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16's case as users run it: 30 good rows and two dated after the window end. The
+    two were in no table and not in the landed batch; now they are quarantined by rule."""
+    from tests.pipeline.quality.corpus import WINDOW_END, bad_files
+
+    (bad,) = [f for f in bad_files() if f.name == "two_future_rows.csv"]
+    path = tmp_path / bad.name
+    path.write_bytes(bad.content)
+    data_dir = tmp_path / "data"
+    argv = ["ingest", "--root", "ES", "--source", "file", "--path", str(path)]
+    assert run(data_dir, *argv, "--end", WINDOW_END.isoformat()) == EXIT_OK
+    said = " ".join(capsys.readouterr().out.split())
+    assert "ES: received 32, new 30, revised 0, unchanged 0, quarantined 2, deferred 0 — ok" in said
+    with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
+        rules = query(wh, "select rule, session_date::varchar d from quarantine order by d")
+        lake = query(
+            wh,
+            "select count(*) n from read_parquet($p)",
+            {"p": str(data_dir / "lake" / "raw" / "**" / "*.parquet")},
+        )
+    assert rules.rows() == [
+        ("session.not_future", "2026-01-05"),
+        ("session.not_future", "2026-01-06"),
+    ]
+    assert lake["n"][0] == 32  # the landed raw batch holds every row received
