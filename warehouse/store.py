@@ -748,6 +748,11 @@ class Warehouse:
     ) -> int:
         """Run a writing statement that returns the rows it wrote (``returning *``); a recording
         writer adds them to the open unit as a part (``op`` on ``table``). Returns their count."""
+        # The unit's number first: no other query may run while the rows stream out.
+        next_seq = None
+        if self._record_dir is not None and self._unit is None:
+            last = self._last_committed_unit()
+            next_seq = (last[0] if last else 0) + 1
         relation = self.con.sql(sql, params=dict(params) if params else None)
         if relation is None:
             return 0
@@ -762,6 +767,8 @@ class Warehouse:
 
         first = next((b for b in batches if b.num_rows), None)
         if first is None:
+            for _ in batches:  # drained: the connection takes the next query
+                pass
             return 0
         counted = [first.num_rows]
 
@@ -773,11 +780,14 @@ class Warehouse:
 
         try:
             if self._unit is None:
-                last = self._last_committed_unit()
-                self._unit = record.PendingUnit(self._record_dir, (last[0] if last else 0) + 1)
+                assert next_seq is not None
+                self._unit = record.PendingUnit(self._record_dir, next_seq)
             self._unit.add(table, op, pa.RecordBatchReader.from_batches(first.schema, rest()))
         except OSError as exc:
             raise self._lake_write_failed(exc) from exc
+        finally:
+            for _ in batches:  # drained even when the lake write failed: the rollback must run
+                pass
         return sum(counted)
 
     def _seal_unit(
