@@ -206,8 +206,9 @@ def levels_kept_apart(table: pl.DataFrame, *, tick: float) -> pl.DataFrame:
         else:
             up_limit, down_limit = col(f"{inner}_high") + tick, col(f"{inner}_low") - tick
         # An up call's line / deep near edge is its high, bounded above; a down call's is its low.
-        near_up, near_down = (f"{role}_high", f"{role}_low") if below else (
-            f"{role}_low", f"{role}_high")
+        near_up, near_down = (
+            (f"{role}_high", f"{role}_low") if below else (f"{role}_low", f"{role}_high")
+        )
         table = table.with_columns(
             pl.when(up)
             .then(at_most(near_up, up_limit) if below else at_least(near_up, up_limit))
