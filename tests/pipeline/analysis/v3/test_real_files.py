@@ -21,6 +21,7 @@ from pipeline.analysis.assemble import snapshots_from_frame
 from pipeline.analysis.methodology import get
 from pipeline.analysis.v3.params import V3Params
 from pipeline.audit.coherence import RULES, StoredCall, check_calls
+from pipeline.market.roots import builtin_spec
 from pipeline.report.note import render_note
 from tests.real_files import NEW_ROOTS, available, real_series
 
@@ -81,12 +82,13 @@ def test_v3_keeps_v2s_levels_and_its_barriers_within_the_limit(analyses, root: s
     levels = [f"{p}_{e}" for p in ("line", "bias", "ext", "deep") for e in ("low", "high")]
     assert v3.select(levels).equals(v2.select(levels))
     rows = analyses[root][0]
-    # Each barrier within min(5 % of the close, 4 ATR) of it; the ATR limit alone where the
-    # close is at or below zero (CL, April 2020).
-    p = V3Params()
-    positive = rows.filter(pl.col("close") > 0)
-    band = (positive["upper_barrier"] - positive["lower_barrier"]) / positive["close"]
-    assert band.max() <= 2 * p.barrier_max_pct
-    width_atr = (rows["upper_barrier"] - rows["lower_barrier"]) / rows["atr"]
-    assert width_atr.max() <= 2 * p.barrier_max_atr + 1e-9
+    # Each barrier within min(5 % of the close, 4 ATR) of it, up to its rounding to the tick;
+    # the ATR limit alone where the close is at or below zero (CL, April 2020).
+    p, tick = V3Params(), builtin_spec(root).tick
+    width = rows["upper_barrier"] - rows["lower_barrier"]
+    positive = rows["close"] > 0
+    assert (~positive | (width <= 2 * p.barrier_max_pct * rows["close"] + 2 * tick + 1e-9)).all()
+    assert (width <= 2 * p.barrier_max_atr * rows["atr14"] + 2 * tick + 1e-9).all()
+    if root in ("ES", "NQ", "YM", "RTY"):
+        assert (width / rows["close"]).max() <= 0.10  # as measured before (bench_coherence)
     assert rows.filter(pl.col("risk_level").is_not_null())["risk_rule"].str.contains("line").all()
