@@ -1001,7 +1001,9 @@ def new_roots(args: argparse.Namespace) -> None:
                 f"Real files (../shared/data), whole history, every call of v2 and v3 on CL, GC, "
                 f"ZN and ZC (each on its own: their registry peers have no file here), notes "
                 f"rendered with the previous call; checked by pipeline/audit/coherence "
-                f"({len(calls):,} calls; analysis, notes and check in {seconds:.0f} s). "
+                f"({len(calls):,} calls in {seconds:.0f} s"
+                + (", analyses and notes read from --cache" if args.cache else "")
+                + "). "
                 "Parameters chosen on the equity indexes, not re-tuned. Limits of the band "
                 "rules: 10 % of price, 8 ATR (a close at or below zero: the ATR limit alone).",
                 "",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from datetime import date
 from pathlib import Path
@@ -158,6 +159,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     roots = tuple(r for r in ROOTS if r in args.roots.split(","))
+    if not roots:
+        parser.error(f"--roots: none of {args.roots!r} is one of {', '.join(ROOTS)}")
     if roots != ROOTS:
         args.no_write = True  # the section holds every root or none
     if not available():
@@ -305,12 +308,16 @@ def main() -> None:
             "",
             *score_lines,
             "",
-            f"Published probabilities from {SCORED_FROM} (the probability model's parameters "
-            "were chosen on ES, NQ and YM calls resolved before 2015; CL, GC, ZN, ZC never "
-            "used): RPS skill against each methodology's own point-in-time barrier-geometry "
-            "base rates and its expanding climatology (positive: better than the reference), "
-            "90% interval by the audit's rule; reliability buckets (10 per scenario, those with "
-            "calls) whose 90% band misses the mean forecast. v1 stores no geometry rates.",
+            textwrap.fill(
+                f"Published probabilities from {SCORED_FROM} (the probability model's parameters "
+                "were chosen on ES, NQ and YM calls resolved before 2015; CL, GC, ZN, ZC never "
+                "used): RPS skill against each methodology's own point-in-time barrier-geometry "
+                "base rates and its expanding climatology (positive: better than the reference), "
+                "90% interval by the audit's rule; reliability buckets (10 per scenario, those with "
+                "calls) whose 90% band misses the mean forecast. v1 stores no geometry rates.",
+                width=100,
+                break_on_hyphens=False,
+            ),
             "",
             *probability_lines,
             "",
