@@ -63,7 +63,7 @@ from pipeline.audit.scores import (
     reliability_tables,
 )
 from pipeline.report.note import render_note
-from tests.real_files import available, real_series
+from tests.real_files import NEW_ROOTS, available, real_series
 
 ROOTS = ("ES", "NQ", "YM", "RTY")
 THREE = ("ES", "NQ", "YM")  # the issue's figures and the v3 targets: ES, NQ and YM
@@ -86,15 +86,19 @@ def cached(path: Path | None, build: Callable[[], pl.DataFrame]) -> pl.DataFrame
     return frame
 
 
-def load(cache: Path | None) -> tuple[dict, dict, dict]:
+def load(
+    cache: Path | None,
+    roots: tuple[str, ...] = ROOTS,
+    methodologies: tuple[str, ...] = METHODOLOGIES,
+) -> tuple[dict, dict, dict]:
     """Call tables, snapshot rows (sorted by as-of) and rendered notes per (root, methodology)."""
 
     def at(name: str) -> Path | None:
         return None if cache is None else cache / name
 
-    series = {r: cached(at(f"series_{r}.parquet"), lambda r=r: real_series(r)) for r in ROOTS}
+    series = {r: cached(at(f"series_{r}.parquet"), lambda r=r: real_series(r)) for r in roots}
     tables, rows, notes = {}, {}, {}
-    for root, m in itertools.product(ROOTS, METHODOLOGIES):
+    for root, m in itertools.product(roots, methodologies):
         table_path, rows_path = at(f"{m}_table_{root}.parquet"), at(f"{m}_snapshots_{root}.parquet")
         if table_path is not None and table_path.exists() and rows_path and rows_path.exists():
             tables[(root, m)], rows[(root, m)] = (
@@ -165,9 +169,13 @@ def md_table(header: list[str], body: list[list[Any]]) -> list[str]:
 # --- the baseline: violations per rule ------------------------------------------------------------
 
 
-def baseline_table(report: CoherenceReport) -> list[str]:
+def baseline_table(
+    report: CoherenceReport,
+    roots: tuple[str, ...] = ROOTS,
+    methodologies: tuple[str, ...] = METHODOLOGIES,
+) -> list[str]:
     table = report.table()
-    cols = [(r, m) for r in ROOTS for m in METHODOLOGIES]
+    cols = [(r, m) for r in roots for m in methodologies]
     get_row = {(x["root"], x["methodology"]): x for x in table.iter_rows(named=True)}
     header = ["rule (point)", *(f"{label(r)} {m}" for r, m in cols)]
     body = [["calls", *(f"{get_row[c]['calls']:,}" for c in cols)]]
@@ -325,7 +333,9 @@ def issue_figures(tables: dict, rows: dict, report: CoherenceReport) -> list[str
     return lines
 
 
-def v3_against_v2(tables: dict, report: CoherenceReport) -> list[str]:
+def v3_against_v2(
+    tables: dict, report: CoherenceReport, roots: tuple[str, ...] = ROOTS
+) -> list[str]:
     """Issue 18's "done when" on v3 beside v2: the checker's points 1, 2 and 5 (violations),
     stability (moves > 20 / > 10 points, every move > 10 with a printed cause), and the
     probabilities from 2015 (skill against each one's own barrier-geometry base rates, with a
@@ -339,7 +349,7 @@ def v3_against_v2(tables: dict, report: CoherenceReport) -> list[str]:
         "skill vs geometry from 2015 [90 %]", "buckets out",
     ]  # fmt: skip
     body = []
-    for r in ROOTS:
+    for r in roots:
         for m in ("v2", "v3"):
             mine = v.filter((pl.col("root") == r) & (pl.col("methodology") == m))
             calls = report.calls.filter((pl.col("root") == r) & (pl.col("methodology") == m))
@@ -970,6 +980,48 @@ def drawdown_study(tables: dict, report: CoherenceReport) -> list[str]:
     return lines
 
 
+# --- the roots beyond the equity indexes (issue 19 point 5) ----------------------------------------
+
+
+def new_roots(args: argparse.Namespace) -> None:
+    """CL, GC, ZN and ZC, each analysed on its own with the equity-tuned parameters: the
+    checker's rules per root for v2 and v3, and v3 against v2 (probabilities from 2015)."""
+    roots, methodologies = NEW_ROOTS, ("v2", "v3")
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    tables, rows, notes = load(args.cache, roots, methodologies)
+    calls = list(stored_calls(rows, notes))
+    report = check_calls(calls, params=CoherenceParams())
+    seconds = time.perf_counter() - t0
+    print(f"analysed, rendered and checked {len(calls):,} calls in {seconds:.0f} s")
+    text = wrapped(
+        "\n".join(
+            [
+                f"Real files (../shared/data), whole history, every call of v2 and v3 on CL, GC, "
+                f"ZN and ZC (each on its own: their registry peers have no file here), notes "
+                f"rendered with the previous call; checked by pipeline/audit/coherence "
+                f"({len(calls):,} calls in {seconds:.0f} s"
+                + (", analyses and notes read from --cache" if args.cache else "")
+                + "). "
+                "Parameters chosen on the equity indexes, not re-tuned. Limits of the band "
+                "rules: 10 % of price, 8 ATR (a close at or below zero: the ATR limit alone).",
+                "",
+                *baseline_table(report, roots, methodologies),
+                "",
+                *v3_against_v2(tables, report, roots),
+            ]
+        )
+    )
+    print(machine_summary())
+    print(text)
+    if not args.no_write:
+        update_section(
+            "Coherence (CL, GC, ZN, ZC)",
+            f"`bench/bench_coherence.py --new-roots`\n\n{machine_summary()}\n\n{text}",
+        )
+
+
 # --- main -------------------------------------------------------------------------------------------
 
 
@@ -980,9 +1032,17 @@ def main() -> None:
     parser.add_argument(
         "--reuse-check", action="store_true", help="reuse the checker's output kept in --cache"
     )
+    parser.add_argument(
+        "--new-roots",
+        action="store_true",
+        help="CL, GC, ZN, ZC (v2 and v3) only: section 'Coherence (CL, GC, ZN, ZC)'",
+    )
     args = parser.parse_args()
     if not available():
         print("bench_coherence: ../shared/data is not present, nothing to measure")
+        return
+    if args.new_roots:
+        new_roots(args)
         return
     if args.cache is not None:
         args.cache.mkdir(parents=True, exist_ok=True)

@@ -21,14 +21,24 @@ FILES: dict[str, str] = {
     "NQ": "NQ_F_yahoo_continuous_daily_2000-09-18_2026-02-23.csv",
     "YM": "YM_F_yahoo_continuous_daily_2002-04-05_2026-02-23.csv",
     "RTY": "TF1_ICE_russell2000_mini_front_month_quandl_daily_2006-12-18_2018-06-15.csv",
+    "CL": "CL_F_yahoo_continuous_daily_2000-08-23_2026-02-23.csv",
+    "GC": "GC_F_yahoo_continuous_daily_2000-08-30_2026-02-23.csv",
+    "ZN": "ZN_F_yahoo_continuous_daily_2000-09-21_2026-02-23.csv",
+    "ZC": "ZC_F_yahoo_continuous_daily_2000-07-17_2026-02-23.csv",
 }
+#: The equity-index roots (with their peers) and the roots beyond equity indexes (issue 19).
+EQUITY_ROOTS = ("ES", "NQ", "YM", "RTY")
+NEW_ROOTS = ("CL", "GC", "ZN", "ZC")
 #: The cash index paired with a front-month file (the rolls are measured from the basis).
 INDEX_FILES: dict[str, str] = {
     "YM": "DJI_index_daily_1992-01-02_2026-02-23.csv",
     "RTY": "RUT_index_daily_1987-09-10_2026-02-23.csv",
 }
 #: What each root's file really is (RTY here is TF1).
-LABELS: dict[str, str] = {"ES": "ES", "NQ": "NQ", "YM": "YM", "RTY": "TF1 (as RTY)"}
+LABELS: dict[str, str] = {
+    "ES": "ES", "NQ": "NQ", "YM": "YM", "RTY": "TF1 (as RTY)",
+    "CL": "CL", "GC": "GC", "ZN": "ZN", "ZC": "ZC",
+}  # fmt: skip
 LAST_DAY = date(2026, 2, 23)
 #: The files were captured during the 2026-02-23 session: its row is provisional.
 FETCHED_AT = datetime(2026, 2, 23, 15, 0, tzinfo=ZoneInfo("America/New_York"))

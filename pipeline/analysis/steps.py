@@ -25,7 +25,7 @@ import polars as pl
 from pipeline.analysis import barriers
 from pipeline.analysis import indicators as ind
 from pipeline.analysis.params import CoreParams
-from pipeline.analysis.prices import internal_price, published_price
+from pipeline.analysis.prices import internal_price, published_price, tick_decimals
 from pipeline.analysis.relative import relative_strength
 from pipeline.analysis.scenarios import (
     UNRESOLVED,
@@ -133,18 +133,26 @@ def with_indicators(series: pl.DataFrame, p: CoreParams) -> pl.DataFrame:
     )
 
 
-def with_published_levels(table: pl.DataFrame, *, tick: float) -> pl.DataFrame:
+def with_published_levels(
+    table: pl.DataFrame, *, tick: float, kept_apart: bool = False
+) -> pl.DataFrame:
     """``table`` with every level edge as a price of the session's front contract rounded to the
     tick, the barriers the orientation makes of the line and bias levels
     (:mod:`pipeline.analysis.barriers`), and those barriers back in the internal frame
     (``upper_internal``, ``lower_internal``): outcome resolution and the audit use exactly the
-    published numbers."""
+    published numbers.
+
+    ``kept_apart`` (v2's rule, see :func:`levels_kept_apart`): after rounding, no level edge
+    lands on the close or on its neighbour level."""
     price_columns = [
         f"{prefix}_{edge}" for prefix in LEVEL_PREFIXES.values() for edge in ("low", "high")
     ]
     table = table.with_columns(
         published_price(pl.col(c), tick=tick).alias(c) for c in price_columns
-    ).with_columns(
+    )
+    if kept_apart:
+        table = levels_kept_apart(table, tick=tick)
+    table = table.with_columns(
         barriers.upper_barrier().alias("upper_barrier"),
         barriers.lower_barrier().alias("lower_barrier"),
     )
@@ -152,6 +160,78 @@ def with_published_levels(table: pl.DataFrame, *, tick: float) -> pl.DataFrame:
         internal_price(pl.col("upper_barrier")).alias("upper_internal"),
         internal_price(pl.col("lower_barrier")).alias("lower_internal"),
     )
+
+
+def levels_kept_apart(table: pl.DataFrame, *, tick: float) -> pl.DataFrame:
+    """The published (tick-rounded) levels of ``table`` moved, where rounding made them touch,
+    one tick apart from the published close and from each other, from the close outward:
+    the line's and the bias's near edges at least a tick from the close, the deeper level's
+    near edge a tick beyond the line, the extension's a tick beyond the bias. Only an edge that
+    touches or crosses moves (toward its zone's far edge; a zone narrower than that becomes one
+    price). Null levels stay null.
+
+    Why: where a tick is a large part of the ATR (corn in 2004: a quarter cent of a 1.1-cent
+    ATR), rounding to the nearest tick moved a line kept 0.1 ATR above the close onto the close
+    (ZC 2004-12-03) and an extension onto its bias (ZC 2005-05-02). On the equity indexes the
+    tick is a few hundredths of an ATR and nothing moves.
+
+    >>> t = pl.DataFrame({"orientation": ["down"], "close": [196.25], "offset": [0.0],
+    ...     "factor": [1.0], "line_low": [196.25], "line_high": [196.75], "bias_low": [189.75],
+    ...     "bias_high": [190.5], "deep_low": [197.25], "deep_high": [197.5],
+    ...     "ext_low": [187.75], "ext_high": [188.25]})
+    >>> levels_kept_apart(t, tick=0.25).select("line_low", "line_high").row(0)
+    (196.5, 196.75)
+    """
+    close = published_price(pl.col("close"), tick=tick)
+    up = pl.col("orientation") == "up"
+
+    def at_most(edge: str, limit: pl.Expr) -> pl.Expr:
+        value = pl.col(edge)
+        return pl.when(value > limit).then(limit).otherwise(value).round(tick_decimals(tick))
+
+    def at_least(edge: str, limit: pl.Expr) -> pl.Expr:
+        value = pl.col(edge)
+        return pl.when(value < limit).then(limit).otherwise(value).round(tick_decimals(tick))
+
+    col = pl.col
+    # (near edge for an up call, the same for a down call), then the far edge of the same zone.
+    for role, inner in (("line", None), ("bias", None), ("deep", "line"), ("ext", "bias")):
+        below = role in ("line", "deep")  # below the close in an up call
+        if inner is None:
+            up_limit, down_limit = close - tick, close + tick
+            if not below:
+                up_limit, down_limit = close + tick, close - tick
+        elif below:
+            up_limit, down_limit = col(f"{inner}_low") - tick, col(f"{inner}_high") + tick
+        else:
+            up_limit, down_limit = col(f"{inner}_high") + tick, col(f"{inner}_low") - tick
+        # An up call's line / deep near edge is its high, bounded above; a down call's is its low.
+        near_up, near_down = (
+            (f"{role}_high", f"{role}_low") if below else (f"{role}_low", f"{role}_high")
+        )
+        table = table.with_columns(
+            pl.when(up)
+            .then(at_most(near_up, up_limit) if below else at_least(near_up, up_limit))
+            .otherwise(col(near_up))
+            .alias(near_up)
+        ).with_columns(
+            pl.when(~up)
+            .then(at_least(near_down, down_limit) if below else at_most(near_down, down_limit))
+            .otherwise(col(near_down))
+            .alias(near_down)
+        )
+        # The far edge follows a near edge that crossed it (a zone of one price).
+        table = table.with_columns(
+            pl.when(col(f"{role}_low") > col(f"{role}_high"))
+            .then(pl.when(up == below).then(col(f"{role}_high")).otherwise(col(f"{role}_low")))
+            .otherwise(col(f"{role}_low"))
+            .alias(f"{role}_low"),
+            pl.when(col(f"{role}_low") > col(f"{role}_high"))
+            .then(pl.when(up == below).then(col(f"{role}_high")).otherwise(col(f"{role}_low")))
+            .otherwise(col(f"{role}_high"))
+            .alias(f"{role}_high"),
+        )
+    return table
 
 
 def with_outcomes(table: pl.DataFrame, p: CoreParams) -> pl.DataFrame:

@@ -31,6 +31,7 @@ from pipeline.analysis.snapshot import (
     Scenario,
     Snapshot,
 )
+from pipeline.market.roots import Words
 from pipeline.report.format import (
     format_date_long,
     format_number,
@@ -225,6 +226,8 @@ def environment() -> Any:
         LEVEL_TITLES=LEVEL_TITLES,
         MODEL_AUTHOR=MODEL_AUTHOR,
         market_name=_market_name,
+        market_group=_market_group,
+        peer_words=_peer_words,
         peers_of=_peers,
         percents_of=scenario_percents,
         find_scenario=_find_scenario,
@@ -297,6 +300,16 @@ def _market_name(root: str) -> str:
         return root_spec(root).name
     except ValueError:
         return root
+
+
+def _market_group(root: str) -> str:
+    """The registry's product group of ``root`` ("equity_index", "energy" ...)."""
+    return root_spec(root).group
+
+
+def _peer_words(root: str) -> Words:
+    """How the note names ``root`` and its peers (roots.toml ``words``; empty if unknown)."""
+    return root_spec(root).words
 
 
 def _member_tokens(members: str | None) -> list[dict[str, Any]]:

@@ -298,7 +298,7 @@ def _with_levels(
 
     table = pl.concat([table, pl.DataFrame(out, schema=_LOOP_COLUMNS)], how="horizontal")
     return (
-        steps.with_published_levels(table, tick=tick)
+        steps.with_published_levels(table, tick=tick, kept_apart=True)
         .with_columns(
             ((pl.col("close") - pl.col("sma200")) / pl.col("atr14")).alias("dist_sma200_atr"),
             ((pl.col("close") - pl.col("sma50")) / pl.col("atr14")).alias("dist_sma50_atr"),

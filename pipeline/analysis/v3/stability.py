@@ -23,6 +23,7 @@ direction only (row D reads rows <= D), so the nightly equals the backfill.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +32,9 @@ import polars as pl
 from pipeline.analysis.v3.params import V3Params
 
 SCENARIOS: tuple[str, ...] = ("bear", "sideways", "bull")
+#: How far from one (probability units) the sum of a shifted triple must be for its side of
+#: one to be read from the pieces of the sum rather than computed (float error is ~1e-16).
+SUM_SLACK = 1e-12
 #: The causes, in the order a note names them.
 CAUSES: tuple[str, ...] = ("regime", "level", "barrier", "volatility", "price")
 
@@ -49,14 +53,37 @@ def limited_move(model: np.ndarray, previous: np.ndarray, cap: float) -> np.ndar
     def total(shift: float) -> float:
         return sum(min(max(x + shift, lo), hi) for x, lo, hi in zip(m, low, high, strict=True))
 
-    lo_shift, hi_shift = -1.0, 1.0
-    for _ in range(48):  # bisection on the common shift: the sum is monotone in it
-        mid = (lo_shift + hi_shift) / 2
-        if total(mid) < 1.0:
+    # The sum is piecewise linear and non-decreasing in the shift, bending where a scenario
+    # reaches an edge of its band. The published shift is the one the first version found by
+    # bisecting [-1, 1] 48 times (so every v3 digest stays as made: probabilities are rounded
+    # to 4 decimals, and model values on that grid often shift onto a rounding tie, where
+    # 1e-15 decides the digit). The same bisection is followed here, but the sum is computed
+    # only where it is within SUM_SLACK of one; elsewhere the side is known from the bends.
+    bends = sorted({edge - x for x, lo, hi in zip(m, low, high, strict=True) for edge in (lo, hi)})
+
+    def least_shift(target: float) -> float:
+        """The least shift whose sum (computed exactly on the pieces) reaches ``target``."""
+        below, below_total = -1.0, total(-1.0)
+        if below_total >= target:
+            return -1.0
+        for bend in bends:
+            if bend <= below:
+                continue
+            reached = total(bend)
+            if reached >= target:
+                return below + (bend - below) * (target - below_total) / (reached - below_total)
+            below, below_total = bend, reached
+        return math.inf
+
+    surely_below, surely_above = least_shift(1.0 - SUM_SLACK), least_shift(1.0 + SUM_SLACK)
+    lo_shift, shift = -1.0, 1.0
+    for _ in range(48):
+        mid = (lo_shift + shift) / 2
+        if mid < surely_below or (mid < surely_above and total(mid) < 1.0):
             lo_shift = mid
         else:
-            hi_shift = mid
-    out = [min(max(x + hi_shift, lo), hi) for x, lo, hi in zip(m, low, high, strict=True)]
+            shift = mid
+    out = [min(max(x + shift, lo), hi) for x, lo, hi in zip(m, low, high, strict=True)]
     scale = sum(out)
     return np.array([x / scale for x in out])
 

@@ -270,19 +270,36 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 #: Sentence ends: . ! ? followed by space and a capital, a digit, a quote or Markdown emphasis.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'*(])")
 _PERCENT_IN_HEADING = re.compile(r"\((\d+(?:\.\d+)?)\s*%\)")
-#: A price as printed: 2,907.75 or 44010 or 0.6 (thousands separators optional).
-PRICE = r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?"
+#: A price as printed: 2,907.75 or 44010 or 0.6 (thousands separators optional), or in the
+#: exchange's fractions: 112'30 (32nds), 112'305 (and a half / quarter 32nd), 427'4 (eighths).
+PRICE = r"-?\d+'\d{1,3}(?!\d)|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?"
 _ZONE = re.compile(rf"({PRICE})\s*[–-]\s*({PRICE})")
 _TRIGGER_PRICE = re.compile(rf"\b(?:above|below)\s+({PRICE})")
 
 
-def parse_price(text: str) -> float:
-    """``"2,907.75"`` -> 2907.75.
+#: The last digit of a three-digit 32nds fraction: quarters of a 32nd (CBOT's convention).
+_QUARTER_32NDS = {"0": 0.0, "2": 0.25, "5": 0.5, "7": 0.75}
 
-    >>> parse_price("2,907.75"), parse_price("44010")
-    (2907.75, 44010.0)
+
+def parse_price(text: str) -> float:
+    """``"2,907.75"`` -> 2907.75; the exchange's fractions read on their own rule (this reader
+    shares no code with the writer): one digit after the apostrophe is eighths (corn), two are
+    32nds, three are 32nds and a quarter-32nd digit (0, 2, 5, 7).
+
+    >>> parse_price("2,907.75"), parse_price("44010"), parse_price("-37.63")
+    (2907.75, 44010.0, -37.63)
+    >>> parse_price("112'30"), parse_price("108'075"), parse_price("427'4")
+    (112.9375, 108.234375, 427.5)
     """
-    return float(text.replace(",", ""))
+    if "'" not in text:
+        return float(text.replace(",", ""))
+    whole, fraction = text.split("'")
+    sign = -1.0 if whole.startswith("-") else 1.0
+    if len(fraction) == 1:
+        part = int(fraction) / 8
+    else:
+        part = (int(fraction[:2]) + _QUARTER_32NDS.get(fraction[2:], 0.0)) / 32
+    return sign * (abs(int(whole)) + part)
 
 
 def read_note(text: str, lexicon: Lexicon = DEFAULT_LEXICON) -> NoteReading:

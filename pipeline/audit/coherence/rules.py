@@ -264,7 +264,9 @@ def most_likely_sentences(
                     v.top - v.p[named],
                 )
             )
-        elif p1 - p2 < params.tie_points:
+        # Stored probabilities have 4 decimals: 0.3767 - 0.3567 is 2.00 points, not a float
+        # a hair under (CL 2018-10-10, ZC 2007-04-13).
+        elif round(p1 - p2, 9) < params.tie_points:
             out.append(
                 _violation(
                     "most_likely_near_tie",
@@ -389,10 +391,12 @@ def scenario_band(v: CallValues, reading: NoteReading, params: CoherenceParams) 
     ``band_max_atr`` ATR wide; each directional scenario's target zone starts at least
     ``target_min_atr`` ATR beyond its trigger (both read from the note)."""
     out = []
-    if v.upper is not None and v.lower is not None and v.close > 0:
+    if v.upper is not None and v.lower is not None:
         width = v.upper - v.lower
         subject = f"barriers {v.lower:g} and {v.upper:g} (close {v.close:g})"
-        pct, atrs = width / v.close, width / v.atr if v.atr > 0 else float("inf")
+        # No percentage of a close at or below zero (CL, April 2020): the ATR limit alone.
+        pct = width / v.close if v.close > 0 else 0.0
+        atrs = width / v.atr if v.atr > 0 else float("inf")
         if pct > params.band_max_pct:
             out.append(
                 _violation(

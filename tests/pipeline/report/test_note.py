@@ -515,3 +515,43 @@ def test_format_price_is_the_nearest_tick(value: float, tick: float) -> None:
     shown = parse_price(format_price(value, tick=tick))
     assert shown == pytest.approx(on_tick(value, tick), abs=1e-9)
     assert abs(shown - value) <= tick / 2 + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("root", "peers", "words"),
+    [
+        ("CL", ("HO", "RB"), "refined products"),
+        ("GC", ("SI",), "silver"),
+        ("ZN", ("ZT", "ZF", "ZB"), "the rest of the curve"),
+        ("ZC", ("ZS", "ZW"), "soybeans and wheat"),
+    ],
+)
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+@pytest.mark.parametrize("verdict", ["leading", "lagging", "mixed"])
+def test_beyond_equity_indexes_peers_are_read_in_the_registrys_words(
+    root: str, peers: tuple[str, ...], words: str, version: str, verdict: str
+) -> None:
+    """Issue 19 point 5: crude against refined products, gold against silver, the 10-year against
+    the curve, corn against soybeans and wheat; never small or large caps, participation or
+    leadership (equity-index ideas), whatever the verdict and trend."""
+    sign = {"leading": 1, "lagging": -1, "mixed": 0}[verdict]
+    spread = 0.02 * sign if sign else None
+    snapshot = dataclasses.replace(
+        model_snapshot(),
+        root=root,
+        methodology_version=version,
+        relative_strength=tuple(
+            RelativeStrength(peer, spread, spread, spread, spread, verdict) for peer in peers
+        ),
+    )
+    note = render_note(snapshot)
+    section = note[note.index(f"## {root} Against") :]
+    reading = section.split("\n\n")[2]
+    expected = {
+        "leading": f"{root} is outperforming {words}: ",
+        "lagging": f"{root} is trailing {words}: ",
+        "mixed": f"{root} is neither clearly leading nor clearly lagging {words}, ",
+    }[verdict]
+    assert expected in reading
+    for equity_word in ("small caps", "large caps", "participation", "leadership"):
+        assert equity_word not in note

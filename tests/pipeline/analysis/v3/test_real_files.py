@@ -5,7 +5,9 @@ call's values and its rendered note. Here, on blocks of consecutive sessions aro
 dates (crashes, a selloff, a breakout, a bear-market bottom), every v3 note is rendered with the
 call before it, as the site renders it, and checked; each block is checked on its own (its first
 call has no previous one). bench/bench_coherence.py checks every call of the whole history and
-writes the figures to bench/RESULTS.md ("Coherence").
+writes the figures to bench/RESULTS.md ("Coherence"). Issue 19 point 5 adds a date of each new
+root (crude's negative settlement, gold's 2013 selloff, the bond sell-off of 2022, corn's 2012
+drought rally), analysed on its own with the equity-tuned parameters.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import pytest
 
 from pipeline.analysis.assemble import snapshots_from_frame
 from pipeline.analysis.methodology import get
+from pipeline.analysis.v3.params import V3Params
 from pipeline.audit.coherence import RULES, StoredCall, check_calls
+from pipeline.market.roots import builtin_spec
 from pipeline.report.note import render_note
-from tests.real_files import available, real_series
+from tests.real_files import NEW_ROOTS, available, real_series
 
 pytestmark = pytest.mark.shared_data
 ROOTS = ("ES", "NQ", "YM", "RTY")
@@ -32,6 +36,10 @@ DATES = (
     ("NQ", date(2022, 6, 16)),
     ("RTY", date(2008, 10, 10)),
     ("YM", date(2024, 11, 11)),
+    ("CL", date(2020, 4, 21)),
+    ("GC", date(2013, 4, 15)),
+    ("ZN", date(2022, 6, 14)),
+    ("ZC", date(2012, 8, 10)),
 )
 POINTS = {rule.id: rule.point for rule in RULES}
 
@@ -40,7 +48,7 @@ POINTS = {rule.id: rule.point for rule in RULES}
 def analyses() -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
     if not available():
         pytest.skip("../shared/data is not present")
-    series = {root: real_series(root) for root in ROOTS}
+    series = {root: real_series(root) for root in (*ROOTS, *NEW_ROOTS)}
     out = {}
     for root in sorted({r for r, _ in DATES}):
         v3 = get("v3").analyse(series, root, source="file")
@@ -74,6 +82,13 @@ def test_v3_keeps_v2s_levels_and_its_barriers_within_the_limit(analyses, root: s
     levels = [f"{p}_{e}" for p in ("line", "bias", "ext", "deep") for e in ("low", "high")]
     assert v3.select(levels).equals(v2.select(levels))
     rows = analyses[root][0]
-    band = (rows["upper_barrier"] - rows["lower_barrier"]) / rows["close"]
-    assert band.max() <= 0.10
+    # Each barrier within min(5 % of the close, 4 ATR) of it, up to its rounding to the tick;
+    # the ATR limit alone where the close is at or below zero (CL, April 2020).
+    p, tick = V3Params(), builtin_spec(root).tick
+    width = rows["upper_barrier"] - rows["lower_barrier"]
+    positive = rows["close"] > 0
+    assert (~positive | (width <= 2 * p.barrier_max_pct * rows["close"] + 2 * tick + 1e-9)).all()
+    assert (width <= 2 * p.barrier_max_atr * rows["atr14"] + 2 * tick + 1e-9).all()
+    if root in ("ES", "NQ", "YM", "RTY"):
+        assert (width / rows["close"]).max() <= 0.10  # as measured before (bench_coherence)
     assert rows.filter(pl.col("risk_level").is_not_null())["risk_rule"].str.contains("line").all()

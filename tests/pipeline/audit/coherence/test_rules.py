@@ -97,6 +97,12 @@ def test_most_likely_on_a_near_tie_is_caught_and_a_printed_tie_is_clean() -> Non
     assert rules(call(note({"Final Takeaway": [winner]}), **near)) == ["most_likely_near_tie"]
     apart = {"p_bull": 0.39, "p_sideways": 0.36, "p_bear": 0.25}  # 3 points
     assert rules(call(note({"Final Takeaway": [winner]}), **apart)) == []
+    # Exactly 2 points at the stored 4 decimals (0.3767 - 0.3567 is 0.01999... in floats): not
+    # closer than 2 points, so not a tie (CL 2018-10-10); 1.99 points is.
+    edge = {"p_bull": 0.3767, "p_sideways": 0.3567, "p_bear": 0.2666}
+    assert rules(call(note({"Final Takeaway": [winner]}), **edge)) == []
+    under = {"p_bull": 0.3766, "p_sideways": 0.3567, "p_bear": 0.2667}
+    assert rules(call(note({"Final Takeaway": [winner]}), **under)) == ["most_likely_near_tie"]
     said_tie = (
         "The most likely outcome is a near tie between bullish continuation and sideways "
         "consolidation (38% each)."
