@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_summary, update_section
 
 from pipeline.analysis.methodology import get
-from pipeline.analysis.v2 import calls as v2_calls
+from pipeline.analysis.v2.calls import forget_levels_tables
 from pipeline.analysis.v3.stability import limited_move
 from pipeline.market.continuous import continuous_series
 from pipeline.sources.demo import demo_bars
@@ -57,11 +57,11 @@ def first_limited_move(model: np.ndarray, previous: np.ndarray, cap: float) -> n
 
 def nightly_path(series: dict, root: str, *, keep_levels: bool) -> float:
     last = series[root]["session_date"].max()
-    v2_calls._LEVELS_MEMO.clear()
+    forget_levels_tables()
     started = time.perf_counter()
     for version in ("v2", "v3"):
         if not keep_levels:
-            v2_calls._LEVELS_MEMO.clear()
+            forget_levels_tables()
         get(version).analyse(series, root, source="demo", sessions=[last])
     return time.perf_counter() - started
 

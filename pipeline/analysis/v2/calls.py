@@ -16,6 +16,7 @@ v2's own barriers, with v1's point-in-time base rates beside them as evidence, i
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
@@ -72,7 +73,9 @@ def levels_table(series: pl.DataFrame, *, tick: float, params: V2Params) -> pl.D
     subclass's extra fields do not change this table); a second caller with the same key waits
     for the first instead of building it again."""
     v2_fields = tuple((f.name, getattr(params, f.name)) for f in dataclasses.fields(V2Params))
-    key = (int(series.hash_rows().sum()), series.height, tuple(series.columns), tick, v2_fields)
+    # The rows' hashes in order, digested: a sum of them would not see two rows swapped.
+    rows = hashlib.sha256(series.hash_rows().to_numpy().tobytes()).hexdigest()
+    key = (rows, series.height, tuple(series.columns), tick, v2_fields)
     with _LEVELS_LOCK:
         slot = _LEVELS_MEMO.get(key)
         if slot is None:
@@ -97,6 +100,12 @@ class _MemoSlot:
 _LEVELS_MEMO_SIZE = 8
 _LEVELS_MEMO: OrderedDict[tuple[object, ...], _MemoSlot] = OrderedDict()
 _LEVELS_LOCK = threading.Lock()
+
+
+def forget_levels_tables() -> None:
+    """Forget the remembered levels tables (a benchmark measures building them)."""
+    with _LEVELS_LOCK:
+        _LEVELS_MEMO.clear()
 
 
 def _levels_table(series: pl.DataFrame, *, tick: float, params: V2Params) -> pl.DataFrame:
