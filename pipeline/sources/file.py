@@ -10,8 +10,8 @@ index file's rows join the same batch, under the root's ``RootSpec.cash_index`` 
 contract (``^DJI``), so they are landed, validated and stored like any bar; the continuous
 series measures the feed's roll gaps against them (:mod:`pipeline.market.rolls`). The batch's
 raw table is then both files, each row tagged with its file name (column ``file``), futures
-rows first; index rows before the futures' first session in the window pair with nothing and
-are not part of the batch.
+rows first; index rows before the futures' first session pair with nothing and are not part of
+the batch. Every futures row is (``--start`` included: validation names the rows before it).
 """
 
 from __future__ import annotations
