@@ -52,6 +52,8 @@ RECENT_CALLS = 40
 #: Bootstrap replicates for the scoreboard's intervals (as `callbook audit`).
 SCOREBOARD_BOOT = 2000
 MANIFEST_FORMAT = 1
+#: Pages drawn between two progress reports of a build.
+PROGRESS_EVERY = 500
 #: Bootstrap replicates of the call-quality report's paired scores, which its page does not show.
 QUALITY_PAGE_BOOT = 2
 #: The audit's bootstrap columns shown beside the scoreboard view's numbers.
@@ -137,18 +139,22 @@ def build_site(
     out_dir: str | Path | None = None,
     now: datetime | None = None,
     full: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SiteBuild:
     """Build (or bring up to date) the static site of a data directory's warehouse.
 
     ``out_dir`` defaults to ``<data dir>/site``; ``full`` redraws every page regardless of the
-    manifest. The warehouse is opened read-only.
+    manifest. The warehouse is opened read-only. ``progress(drawn, to_draw)`` is called every
+    :data:`PROGRESS_EVERY` pages drawn and at the end (``to_draw``: the pages this build draws).
+    Pages of an earlier build that the site no longer has are deleted.
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     settings = load_settings(data_dir=data_dir)
     out = Path(out_dir) if out_dir else settings.data_dir / "site"
     code = code_hash(site_code_files())
     manifest_path = out / paths.MANIFEST
-    built = {} if full else _read_manifest(manifest_path)
+    previous = _read_manifest(manifest_path)
+    built = {} if full else previous
 
     def fresh(path: str, inputs: str) -> bool:
         return built.get(path) == inputs and (out / path).exists()
@@ -170,6 +176,12 @@ def build_site(
             if not fresh(path, inputs):
                 write_atomic(out / path, render(), durable=False)
                 written += 1
+                if progress is not None and written % PROGRESS_EVERY == 0:
+                    progress(written, max(builder.to_draw, written))
+        if progress is not None:
+            progress(written, written)
+    for gone in sorted(set(previous) - set(manifest)):  # e.g. a methodology no longer published
+        (out / gone).unlink(missing_ok=True)
     for name, text in pages.asset_texts().items():
         target = out / paths.ASSETS / name
         if not target.exists() or target.read_text(encoding="utf-8") != text:
@@ -231,6 +243,7 @@ class _Builder:
         self._series: dict[tuple[str, str, Any], tuple[pl.DataFrame, ChartSeries] | None] = {}
         self.call_pages = 0
         self.call_pages_written = 0
+        self.to_draw = 0  # pages this build draws (call pages to draw and every other page)
 
     # -- series ----------------------------------------------------------------------------
 
@@ -265,16 +278,23 @@ class _Builder:
     def site(self) -> Iterator[Page]:
         index = self.reader.call_index()
         self.ctx = self._context(index)
-        calls = plan.call_pages(index, code=plan.digest(self.code, self.ctx.identity))
-        self.call_pages = calls.height
+        calls = plan.call_pages(
+            index, code=plan.digest(self.code, self.ctx.identity), published=self.published
+        )
+        # The published methodology's and analysts' calls have pages; the others are rows of
+        # their year page (paths.has_own_page).
+        own = calls.filter(pl.col("own_page"))
+        self.call_pages = own.height
         self.keys = plan.keys_by_path(calls)
-        todo = calls.filter(
+        todo = own.filter(
             pl.Series(
-                [not self.fresh(p, i) for p, i in calls.select("path", "inputs").iter_rows()],
+                [not self.fresh(p, i) for p, i in own.select("path", "inputs").iter_rows()],
                 dtype=pl.Boolean,
             )
         )
-        for path, inputs in calls.select("path", "inputs").iter_rows():
+        root_years = index.select("root", pl.col("as_of").dt.year()).unique().height
+        self.to_draw = todo.height + root_years + len(self.ctx.roots) + 4
+        for path, inputs in own.select("path", "inputs").iter_rows():
             if self.fresh(path, inputs):
                 yield path, inputs, _never
         yield from self._call_pages(todo, same_day=plan.same_day_map(calls))
@@ -463,6 +483,7 @@ class _Builder:
                 demo=self.demo,
                 year_links=year_links,
                 call_links=call_links,
+                published=self.published,
             )
             for methodology, source, part in plan.model_series(calls, self.ctx.methodologies)
         ]
