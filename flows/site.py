@@ -140,13 +140,17 @@ def build_site(
     now: datetime | None = None,
     full: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    quality_weekly: bool = False,
 ) -> SiteBuild:
     """Build (or bring up to date) the static site of a data directory's warehouse.
 
     ``out_dir`` defaults to ``<data dir>/site``; ``full`` redraws every page regardless of the
     manifest. The warehouse is opened read-only. ``progress(drawn, to_draw)`` is called every
     :data:`PROGRESS_EVERY` pages drawn and at the end (``to_draw``: the pages this build draws).
-    Pages of an earlier build that the site no longer has are deleted.
+    Pages of an earlier build that the site no longer has are deleted. ``quality_weekly`` (the
+    nightly run): the call-quality page (``audit --quality`` over every stored call, the build's
+    costliest page) is redrawn once a week, not whenever calls or bars changed; it says when its
+    figures were computed.
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     settings = load_settings(data_dir=data_dir)
@@ -170,6 +174,7 @@ def build_site(
             fresh=fresh,
             root_order=settings.roots,
             data_dir=settings.data_dir,
+            quality_weekly=quality_weekly,
         )
         for path, inputs, render in builder.site():
             manifest[path] = inputs
@@ -224,8 +229,10 @@ class _Builder:
         fresh: Callable[[str, str], bool],
         root_order: tuple[str, ...] = (),
         data_dir: Path | None = None,
+        quality_weekly: bool = False,
     ) -> None:
         self.reader = reader
+        self.quality_weekly = quality_weekly
         self.root_order = root_order
         self.data_dir = data_dir  # where the coherence checker's findings are kept (None: not)
         self.now = now
@@ -628,7 +635,12 @@ class _Builder:
                 },
             )
 
-        marks = reader.table_marks(("snapshots", "outcomes", "bars"))
+        marks = (
+            # The ISO week: a nightly run redraws it on the first night of a week.
+            "week {}-{}".format(*self.now.isocalendar()[:2])
+            if self.quality_weekly
+            else reader.table_marks(("snapshots", "outcomes", "bars"))
+        )
         yield (
             paths.CALL_QUALITY,
             # The report's own code too: a change of its definitions redraws this page only.

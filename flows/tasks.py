@@ -286,7 +286,7 @@ def build_site(data_dir: str) -> SiteBuild:
         if drawn < to_draw:
             logger.info(f"site: {drawn:,} of about {to_draw:,} pages drawn")
 
-    result = site.build_site(data_dir=data_dir, progress=progress)
+    result = site.build_site(data_dir=data_dir, progress=progress, quality_weekly=True)
     logger.info(result.summary())
     return result
 
