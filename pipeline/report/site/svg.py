@@ -632,8 +632,8 @@ def reliability_diagram(rows: Sequence[dict], *, title: str, demo: bool) -> str:
         f'<svg class="chart reliability" viewBox="0 0 {total} {total}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
     ]
-    if demo:
-        out.append(_watermark(px(0.5), py(0.45), rotate=-30, small=True))
+    if demo:  # in the top margin: a bin can sit anywhere in the square
+        out.append(_watermark(px(0.5), m / 2, small=True))
     for k in range(6):
         v = k / 5
         out.append(
