@@ -14,6 +14,7 @@ before they were written, and one continuous series is built per group.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import time
@@ -248,6 +249,7 @@ class _Builder:
         self.published = flagged[0] if flagged.len() else published
         self.demo = "demo" in reader.bar_sources()
         self._series: dict[tuple[str, str, Any], tuple[pl.DataFrame, ChartSeries] | None] = {}
+        self._changes: dict[tuple[str, str], list[datetime]] = {}  # sorted changed_at
         self.call_pages = 0
         self.call_pages_written = 0
         self.to_draw = 0  # pages this build draws (call pages to draw and every other page)
@@ -260,10 +262,12 @@ class _Builder:
         """The continuous series of (root, source) from the bars as known at ``at`` (None: as
         stored now), built the one way the analysis builds it (flows.series). Cached by the last
         moment those bars changed at or before ``at``: calls made between two changes share it."""
-        changes = self.events.filter((pl.col("root") == root) & (pl.col("source") == source))
-        if at is not None:
-            changes = changes.filter(pl.col("changed_at") <= at)
-        vintage = changes["changed_at"].max()
+        if (root, source) not in self._changes:  # once per series, not once per call
+            mine = self.events.filter((pl.col("root") == root) & (pl.col("source") == source))
+            self._changes[(root, source)] = sorted(mine["changed_at"].drop_nulls().to_list())
+        changes = self._changes[(root, source)]
+        known = bisect.bisect_right(changes, at) if at is not None else len(changes)
+        vintage = changes[known - 1] if known else None
         if not isinstance(vintage, datetime):  # no bar known yet
             return None
         key = (root, source, vintage)

@@ -555,8 +555,8 @@ def timeline_view(
     years = sorted({d.year for d in prices["session_date"].to_list()})
     spec = builtin_registry().get(root)
     tick = spec.tick if spec is not None else FALLBACK_TICK
-    days = prices["session_date"]
-    span = (days.max() - days.min()).days if prices.height else 0  # type: ignore[operator]
+    days: list[date] = prices["session_date"].to_list()
+    span = (max(days) - min(days)).days if days else 0
     return {
         "label": label,
         "methodology": methodology,
