@@ -552,7 +552,8 @@ def timeline_view(
                 "title": f"{r['as_of']} {r['primary_trend']}, {r['perspective']}; {odds}; {status}",
             }
         )
-    years = sorted({d.year for d in prices["session_date"].to_list()})
+    # Only years with calls have a page (the prices may start years before the first call).
+    years = sorted({d.year for d in calls["as_of"].to_list()}) if calls.height else []
     spec = builtin_registry().get(root)
     tick = spec.tick if spec is not None else FALLBACK_TICK
     days: list[date] = prices["session_date"].to_list()
