@@ -10,8 +10,8 @@ What each indicator does with a session without a bar, by definition
 (:func:`with_session_indicators`):
 
 - windows count sessions (trade dates) and take their statistic over the bars present in them,
-  with at least ``ceil(min_bars_fraction * N)`` bars (else null): SMA 20/50/200 and the recent,
-  consolidation and 252-session extremes;
+  with at least ``ceil(min_bars_fraction * N)`` bars (else null), from the N-th session on:
+  SMA 20/50/200 and the recent, consolidation and 252-session extremes;
 - the recursive indicators (EMA 21, Wilder ATR, RSI and ADX 14) update once per bar: they are
   computed on the bars present, so a close-to-close change (true range, RSI move, directional
   movement) spans the gap from the last close, and a session without a bar carries the last
@@ -84,9 +84,8 @@ def with_session_indicators(
 ) -> pl.DataFrame:
     """The indicators of :func:`pipeline.analysis.steps.with_indicators` on a series on its
     trade calendar (:func:`on_trade_calendar`), each defined for a session without a bar as the
-    module docstring says. On a series without a missing session the windows equal
-    ``with_indicators``' after the warm-up (before it they start once ``min_bars`` bars are in);
-    the recursive indicators equal it everywhere."""
+    module docstring says. On a series without a missing session every column equals
+    ``with_indicators``'."""
     bars = table.filter(pl.col("has_bar"))
     recursive = steps.recursive_indicators(p)
     names = [e.meta.output_name() for e in recursive]

@@ -112,9 +112,9 @@ def with_indicators(series: pl.DataFrame, p: CoreParams) -> pl.DataFrame:
     (``bias_high_window``), consolidation and 252-session extremes, the SMA slopes and ``warm``
     (``warmup_sessions`` sessions seen). One row is one session (every row a complete bar)."""
     windowed = windowed_indicators(p)
-    return series.with_columns(
-        *windowed[:3], *recursive_indicators(p), *windowed[3:]
-    ).with_columns(*slope_indicators(p))
+    return series.with_columns(*windowed[:3], *recursive_indicators(p), *windowed[3:]).with_columns(
+        *slope_indicators(p)
+    )
 
 
 def recursive_indicators(p: CoreParams) -> list[pl.Expr]:
@@ -134,17 +134,25 @@ def windowed_indicators(
 ) -> list[pl.Expr]:
     """SMA 20/50/200 of the close and the recent, consolidation and 252-session extremes: a
     statistic of the last N rows. ``min_bars(N)``: the fewest non-null bars a window needs (None:
-    all N, TA-Lib's rule); a window with fewer is null."""
+    all N, TA-Lib's rule); a window with fewer is null, and so is every window before the N-th
+    row (the warm-up is N rows either way)."""
 
     def need(window: int) -> int | None:
         return None if min_bars is None else min_bars(window)
 
+    def full(expr: pl.Expr, window: int) -> pl.Expr:
+        if min_bars is None:
+            return expr
+        return pl.when(pl.int_range(pl.len()) >= window - 1).then(expr)
+
     return [
-        ind.sma("close", p.sma_fast, min_samples=need(p.sma_fast)).alias("sma20"),
-        ind.sma("close", p.sma_mid, min_samples=need(p.sma_mid)).alias("sma50"),
-        ind.sma("close", p.sma_slow, min_samples=need(p.sma_slow)).alias("sma200"),
+        full(ind.sma("close", p.sma_fast, min_samples=need(p.sma_fast)), p.sma_fast).alias("sma20"),
+        full(ind.sma("close", p.sma_mid, min_samples=need(p.sma_mid)), p.sma_mid).alias("sma50"),
+        full(ind.sma("close", p.sma_slow, min_samples=need(p.sma_slow)), p.sma_slow).alias(
+            "sma200"
+        ),
         *(
-            extreme(column, window, min_samples=need(window)).alias(name)
+            full(extreme(column, window, min_samples=need(window)), window).alias(name)
             for name, extreme, column, window in (
                 ("recent_high", ind.rolling_high, "high", p.bias_high_window),
                 ("recent_low", ind.rolling_low, "low", p.bias_high_window),
