@@ -164,7 +164,7 @@ def test_a_breakout_clears_the_bars_of_n_trade_dates_set_ten_trade_dates_before(
 
 
 def test_outcomes_resolve_over_twenty_trade_dates(gapped) -> None:
-    series, table = gapped
+    _, table = gapped
     expected = oracle.outcomes(
         table, horizon=P.horizon_sessions, sessions=P.acceptance_sessions, atr=P.acceptance_atr
     )
@@ -197,8 +197,7 @@ PREFIX_CASES = [
 
 
 @pytest.mark.parametrize(("day", "k"), PREFIX_CASES, ids=[f"{d}-k{k}" for d, k in PREFIX_CASES])
-def test_the_call_for_d_is_the_call_from_the_bars_cut_at_d(gapped_history, gapped, day, k) -> None:
-    _, table = gapped
+def test_the_call_for_d_is_the_call_from_the_bars_cut_at_d(gapped_history, day, k) -> None:
     whole = {"RTY": V4.analyse(look_ahead.cut(gapped_history, "RTY", END), "RTY",
                                source="demo", sessions=[day]).snapshots}  # fmt: skip
     look_ahead.assert_no_look_ahead(V4, gapped_history, whole, ("RTY", day, k))
