@@ -18,6 +18,7 @@ import pytest
 from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES, get
 from pipeline.analysis.sessions import on_trade_calendar, with_session_indicators
 from pipeline.analysis.v4.params import V4Params
+from pipeline.audit.outcomes import CALL_COLUMNS, resolve_outcomes
 from pipeline.market.calendar import EQUITY
 from tests.pipeline.analysis import look_ahead
 from tests.pipeline.analysis.v4 import oracle
@@ -229,3 +230,27 @@ def test_ym_on_2024_11_11_is_a_breakout_to_new_highs_on_the_real_file(shared_dat
     close = series["YM"].filter(pl.col("session_date") == day)["close"][0]
     assert close > prior["high"].max()
     assert math.isfinite(close) and np.isfinite(row["p_bull"])
+
+
+def test_the_audit_resolves_v4_calls_over_trade_dates_as_the_call_table_does(
+    gapped_history, gapped
+) -> None:
+    series, table = gapped
+    calls = V4.analyse(look_ahead.cut(gapped_history, "RTY", END), "RTY", source="demo")
+    snapshots = calls.snapshots.with_columns(pl.format("RTY-{}", "as_of").alias("snapshot_id"))
+    days = EQUITY.trade_dates(series["session_date"][0], series["session_date"][-1])
+    resolved = resolve_outcomes(snapshots.select(CALL_COLUMNS), series, trade_dates=days)
+    expected = table.filter(pl.col("has_call") & (pl.col("outcome") >= 0)).select(
+        pl.format("RTY-{}", "session_date").alias("snapshot_id"), "outcome", "outcome_steps"
+    )
+    compared = expected.join(resolved, on="snapshot_id", how="full", coalesce=True)
+    assert compared.height == expected.height == resolved.height > 1000
+    assert (compared["outcome"] == compared["outcome_ordinal"]).all()
+    assert (compared["outcome_steps"] == compared["steps"]).all()
+    ends = resolved.join(snapshots.select("snapshot_id", "horizon_end"), on="snapshot_id")
+    assert (ends["horizon_end"] == ends["horizon_end_right"]).all()
+    # Counted in rows (v1-v3's resolution), a horizon over the four-session hole ends 4 trade
+    # dates late.
+    rows = resolve_outcomes(snapshots.select(CALL_COLUMNS), series)
+    spanning = rows.filter(pl.col("snapshot_id") == "RTY-2010-10-01")["horizon_end"][0]
+    assert spanning == EQUITY.add_sessions(date(2010, 10, 1), P.horizon_sessions + 4)
