@@ -369,7 +369,7 @@ _LOADERS: dict[str, Callable[[], Methodology]] = {
 }
 
 #: What a data directory computes unless configured otherwise; the first is published.
-DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v3", "v2", "v1")
+DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v4", "v3", "v2", "v1")
 
 
 def registered() -> tuple[str, ...]:

@@ -91,9 +91,16 @@ def with_session_indicators(
     names = [e.meta.output_name() for e in recursive]
     per_bar = bars.select("session_date", *recursive)
     windowed = steps.windowed_indicators(p, min_bars=min_bars(min_bars_fraction))
+    order = [  # with_indicators' column order
+        *table.columns,
+        *(e.meta.output_name() for e in windowed[:3]),
+        *names,
+        *(e.meta.output_name() for e in windowed[3:]),
+    ]
     return (
         table.with_columns(*windowed)
         .join(per_bar, on="session_date", how="left")
+        .select(order)
         .with_columns(pl.col(names).forward_fill())
         .with_columns(*steps.slope_indicators(p))
     )

@@ -24,7 +24,7 @@ import polars as pl
 from pipeline.analysis import steps
 from pipeline.analysis.sessions import carried_bars, on_trade_calendar, with_session_indicators
 from pipeline.analysis.steps import Peers
-from pipeline.analysis.v2.calls import levels_from_indicators
+from pipeline.analysis.v2.calls import levels_from_indicators, levels_table
 from pipeline.analysis.v3.calls import forecast, with_barriers
 from pipeline.analysis.v4.params import V4Params
 from pipeline.market.calendar import EQUITY, TradingCalendar
@@ -47,8 +47,13 @@ def call_table(
     the series has none (no call there)."""
     p = params or V4Params()
     table = calendar_series(steps.check_series(series), calendar)
-    table = with_session_indicators(table, p, min_bars_fraction=p.min_bars_fraction)
-    table = levels_from_indicators(carried_bars(table), tick=tick, params=p)
+    if table["has_bar"].all():
+        # No session without a bar: the calendar's indicators are with_indicators', so v2's
+        # levels table is the one v2 and v3 built (remembered, not built a third time).
+        table = levels_table(series, tick=tick, params=p).with_columns(has_bar=pl.lit(True))
+    else:
+        table = with_session_indicators(table, p, min_bars_fraction=p.min_bars_fraction)
+        table = levels_from_indicators(carried_bars(table), tick=tick, params=p)
     table = with_barriers(table, p, tick=tick)
     table = table.with_columns(
         pl.when(pl.col("has_bar")).then(pl.col(c)).alias(c) for c in _CALL_COLUMNS

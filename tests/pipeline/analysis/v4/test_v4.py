@@ -14,9 +14,12 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES, get
-from pipeline.analysis.sessions import on_trade_calendar, with_session_indicators
+from pipeline.analysis.sessions import carried_bars, on_trade_calendar, with_session_indicators
+from pipeline.analysis.v2.calls import levels_from_indicators, levels_table
+from pipeline.analysis.v4.calls import calendar_series
 from pipeline.analysis.v4.params import V4Params
 from pipeline.audit.outcomes import CALL_COLUMNS, resolve_outcomes
 from pipeline.market.calendar import EQUITY
@@ -75,6 +78,20 @@ def test_without_a_missing_session_v4_calls_are_v3s() -> None:
     assert v3.height > 900
     assert v4.select(columns).equals(v3.select(columns))
     assert set(v4["methodology_version"]) == {"v4"}
+
+
+def test_without_a_missing_session_the_calendar_path_is_v2s_levels_table() -> None:
+    """Why v4 may take v2's remembered levels table when no session lacks a bar."""
+    series = look_ahead.cut(look_ahead.demo_history(), "ES", END)["ES"].filter(
+        pl.col("session_date") <= date(2008, 6, 30)
+    )
+    sessions = with_session_indicators(
+        calendar_series(series, EQUITY), P, min_bars_fraction=P.min_bars_fraction
+    )
+    assert sessions["has_bar"].all()
+    on_calendar = levels_from_indicators(carried_bars(sessions), tick=0.25, params=P)
+    rows = levels_table(series, tick=0.25, params=P)
+    assert_frame_equal(on_calendar.drop("has_bar"), rows, check_exact=True)
 
 
 def test_every_trade_date_is_a_row_and_no_call_is_made_without_a_bar(
