@@ -13,6 +13,7 @@ import pytest
 from flows import clock, tasks
 from flows.history import backfill
 from flows.nightly import NightlyResult, incremental_start, nightly, summary_markdown
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
 from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.sources.demo import DemoSource
 from tests.fakes.clock import frozen_clock as clock_at
@@ -64,14 +65,15 @@ def test_first_run_loads_history_and_makes_the_days_calls(first_run) -> None:
         )
     assert set(sessions) == {"RTY", "ES"} and min(sessions.values()) >= 5000
     # 2026-11-20 is the last completed session at the clock's time: a live call, made by each
-    # default methodology (v3 published, v2 and v1 beside it).
+    # default methodology (v4 published, v3, v2 and v1 beside it).
     assert calls.rows() == [
         (root, AS_OF, 1, "live", "demo", "callbook", m)
         for root in ("ES", "RTY")
-        for m in ("v1", "v2", "v3")
+        for m in sorted(DEFAULT_METHODOLOGIES)
     ]
-    assert result.snapshots.written == 6
-    assert counts["snapshot_levels"] == 24 and counts["snapshot_scenarios"] == 18
+    made = 2 * len(DEFAULT_METHODOLOGIES)  # two roots
+    assert result.snapshots.written == made
+    assert counts["snapshot_levels"] == 4 * made and counts["snapshot_scenarios"] == 3 * made
     lake_files = sorted((data_dir / "lake" / "raw").rglob("*.parquet"))
     assert len(lake_files) == counts["ingest_batches"] == 2
 
