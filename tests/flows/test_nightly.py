@@ -21,6 +21,7 @@ from tests.support.sql import query
 from warehouse.store import Warehouse
 
 AS_OF = date(2026, 11, 20)
+PUBLISHED = DEFAULT_METHODOLOGIES[0]
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # after the 2026-11-20 session; a Saturday
 ROOTS = ["RTY", "ES"]
 
@@ -83,10 +84,11 @@ def test_first_run_writes_a_labelled_note_and_chart_per_root(first_run) -> None:
     assert [r.root for r in result.reports] == ROOTS
     for report in result.reports:
         assert (
-            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v3-r1.md"
+            report.note_path
+            == data_dir / "reports" / report.root / "2026-11-20" / f"note-{PUBLISHED}-r1.md"
         )
         note = report.note_path.read_text()
-        assert "Methodology: v3" in note  # the published methodology's note
+        assert f"Methodology: {PUBLISHED}" in note  # the published methodology's note
         assert "DEMO DATA" in note
         assert f"]({report.chart_path.name})" in note
         assert report.chart_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
