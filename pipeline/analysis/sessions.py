@@ -85,7 +85,21 @@ def with_session_indicators(
     """The indicators of :func:`pipeline.analysis.steps.with_indicators` on a series on its
     trade calendar (:func:`on_trade_calendar`), each defined for a session without a bar as the
     module docstring says. On a series without a missing session every column equals
-    ``with_indicators``'."""
+    ``with_indicators``'. Units: those of :mod:`pipeline.analysis.indicators`.
+
+    No bar on 6 Nov: the 3-session SMA of 6 Nov is the mean of the two bars in its window (10,
+    12); ATR(2) is seeded on 7 Nov with the true ranges 3 and 5, the second from the last close
+    (12, on 5 Nov) across the gap: (3 + 5) / 2 = 4, then (4 + 3) / 2 = 3.5.
+
+    >>> days = [date(2024, 11, d) for d in (4, 5, 6, 7, 8)]
+    >>> bars = pl.DataFrame({"session_date": [days[0], days[1], days[3], days[4]],
+    ...     "open": [10.0, 11, 13, 14], "high": [11.0, 13, 17, 15], "low": [9.0, 10, 12, 13],
+    ...     "close": [10.0, 12, 16, 14]})
+    >>> p = CoreParams(sma_fast=3, atr_window=2)
+    >>> table = with_session_indicators(on_trade_calendar(bars, days), p, min_bars_fraction=0.5)
+    >>> table.select("has_bar", "sma20", "atr14").rows()
+    [(True, None, None), (True, None, None), (False, 11.0, None), (True, 14.0, 4.0), (True, 15.0, 3.5)]
+    """
     bars = table.filter(pl.col("has_bar"))
     recursive = steps.recursive_indicators(p)
     names = [e.meta.output_name() for e in recursive]
