@@ -70,7 +70,7 @@ def main() -> None:
         real = {root: real_series(root) for root in ROOTS}
         rows += measure("real", real, ROOTS)
     table = "\n".join(
-        f"| {what} | {b:.2f} | {a:.2f} | +{a - b:.2f} | {a / b:.2f}x |" for what, b, a in rows
+        f"| {what} | {b:.2f} | {a:.2f} | {a - b:+.2f} | {a / b:.2f}x |" for what, b, a in rows
     )
     body = f"""`bench/bench_v4_cost.py`
 
