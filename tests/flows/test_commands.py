@@ -156,7 +156,7 @@ def test_backfill_on_a_terminal_rewrites_one_progress_line(book: Book) -> None:
     frames = [f for f in terminal.split("\r\x1b[K") if f.startswith("backfill: jobs")]
     assert len(frames) >= 3  # the line was drawn again at each step...
     assert sum(f.count("\n") for f in frames) == 1  # ...and ended once
-    assert frames[-1].startswith("backfill: jobs 3/3: ")
+    assert frames[-1].startswith("backfill: jobs 4/4: ")
     assert b"RTY v2: 85 calls computed, 0 written, 85 already stored" in out
 
 
