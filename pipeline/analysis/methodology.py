@@ -154,6 +154,9 @@ class Methodology:
     #: ``(("thesis_markers", ("our call:",)),)``. Empty: the checker's defaults.
     coherence_params: tuple[tuple[str, Any], ...] = ()
     coherence_lexicon: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: True: its call table takes the root's trade calendar (``calendar=``) and counts sessions
+    #: as trade dates (pipeline.analysis.sessions); False: a session is a row of the series.
+    on_trade_calendar: bool = False
 
     def __post_init__(self) -> None:
         if self.note_template is None:  # named after the version (a variant keeps its own)
@@ -190,11 +193,22 @@ class Methodology:
         series = series_by_root[root]
         peers = {peer: series_by_root[peer] for peer in peers_of(root, list(series_by_root), known)}
         tick = root_tick(root, known)
-        table = self.call_table(series, tick=tick, params=self.params, peers=peers)
+        calendar = known.trading_calendar if known is not None else EQUITY
+        on_calendar = {"calendar": calendar} if self.on_trade_calendar else {}
+        table = self.call_table(series, tick=tick, params=self.params, peers=peers, **on_calendar)
         fingerprints = input_fingerprints(
             series, peers=peers, methodology_version=self.version, params_hash=self.params_hash
         )
-        calendar = known.trading_calendar if known is not None else EQUITY
+        if table.height != series.height:  # on the trade calendar: a row per trade date
+            fingerprints = (
+                table.select("session_date")
+                .join_asof(
+                    series.select("session_date").with_columns(fingerprints),
+                    on="session_date",
+                    strategy="backward",
+                )
+                .get_column("input_fingerprint")
+            )
         publication = Publication(
             root, source, tick, fingerprints, self.version, sessions, calendar
         )
@@ -310,15 +324,52 @@ def _v3() -> Methodology:
     )
 
 
+#: v4 chooses no parameter on data: its one number (the bars a window needs) is a convention;
+#: every other one is v3's, tuned as v3's were. Its tuning periods are therefore v3's.
+V4_TUNING = Tuning(
+    periods=V3_TUNING.periods,
+    note=(
+        f"{V3_TUNING.note}; v4's own rule (a window of N sessions needs half its bars) is a "
+        "convention, not fitted"
+    ),
+)
+
+
+def _v4() -> Methodology:
+    from pipeline.analysis.canonical import DECISION_SCHEME
+    from pipeline.analysis.v3.assemble import V3_CONTENT_COLUMNS, snapshot_rows
+    from pipeline.analysis.v3.statements import false_statements
+    from pipeline.analysis.v4.calls import call_table
+    from pipeline.analysis.v4.params import METHODOLOGY_VERSION, V4Params
+
+    return Methodology(
+        version=METHODOLOGY_VERSION,
+        description=(
+            "v4: v3's rules on the trade calendar: a missing or quarantined bar keeps its "
+            "session, so every window and horizon of N sessions is N trade dates"
+        ),
+        params=V4Params(),
+        content_columns=V3_CONTENT_COLUMNS,
+        call_table=call_table,
+        snapshot_rows=snapshot_rows,  # v3's rows: its columns, v4's parameters and version
+        hash_scheme=DECISION_SCHEME,
+        tuning=V4_TUNING,
+        note_template="v3",  # v3's words: the calls mean the same things
+        statement_checker=false_statements,
+        on_trade_calendar=True,
+    )
+
+
 #: version -> a loader returning its Methodology (its code is imported on first use).
 _LOADERS: dict[str, Callable[[], Methodology]] = {
     "v1": _v1,
     "v2": _v2,
     "v3": _v3,
+    "v4": _v4,
 }
 
 #: What a data directory computes unless configured otherwise; the first is published.
-DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v3", "v2", "v1")
+DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v4", "v3", "v2", "v1")
 
 
 def registered() -> tuple[str, ...]:

@@ -110,27 +110,69 @@ def check_series(series: pl.DataFrame) -> pl.DataFrame:
 def with_indicators(series: pl.DataFrame, p: CoreParams) -> pl.DataFrame:
     """The indicators every call reads: SMA 20/50/200, EMA 21, Wilder ATR/RSI/ADX 14, the recent
     (``bias_high_window``), consolidation and 252-session extremes, the SMA slopes and ``warm``
-    (``warmup_sessions`` sessions seen)."""
+    (``warmup_sessions`` sessions seen). One row is one session (every row a complete bar)."""
+    windowed = windowed_indicators(p)
+    return series.with_columns(*windowed[:3], *recursive_indicators(p), *windowed[3:]).with_columns(
+        *slope_indicators(p)
+    )
+
+
+def recursive_indicators(p: CoreParams) -> list[pl.Expr]:
+    """EMA 21 and Wilder's ATR, RSI and ADX 14 (``ema21``, ``atr14``, ``rsi14``, ``adx14``):
+    the indicators that update a state bar by bar (units in :mod:`.indicators`)."""
     hl = ("high", "low", "close")
-    return series.with_columns(
-        ind.sma("close", p.sma_fast).alias("sma20"),
-        ind.sma("close", p.sma_mid).alias("sma50"),
-        ind.sma("close", p.sma_slow).alias("sma200"),
+    return [
         ind.ema("close", p.ema_window).alias("ema21"),
         ind.wilder_atr(*hl, window=p.atr_window).alias("atr14"),
         ind.wilder_rsi("close", window=p.rsi_window).alias("rsi14"),
         ind.adx(*hl, window=p.adx_window).alias("adx14"),
-        ind.rolling_high("high", p.bias_high_window).alias("recent_high"),
-        ind.rolling_low("low", p.bias_high_window).alias("recent_low"),
-        ind.rolling_high("high", p.consolidation_window).alias("range_high"),
-        ind.rolling_low("low", p.consolidation_window).alias("range_low"),
-        ind.rolling_high("high", p.extreme_window).alias("high_252"),
-        ind.rolling_low("low", p.extreme_window).alias("low_252"),
-    ).with_columns(
+    ]
+
+
+def windowed_indicators(
+    p: CoreParams, *, min_bars: Callable[[int], int] | None = None
+) -> list[pl.Expr]:
+    """SMA 20/50/200 of the close and the recent, consolidation and 252-session extremes: a
+    statistic of the last N rows. ``min_bars(N)``: the fewest non-null bars a window needs (None:
+    all N, TA-Lib's rule); a window with fewer is null, and so is every window before the N-th
+    row (the warm-up is N rows either way)."""
+
+    def need(window: int) -> int | None:
+        return None if min_bars is None else min_bars(window)
+
+    def full(expr: pl.Expr, window: int) -> pl.Expr:
+        if min_bars is None:
+            return expr
+        return pl.when(pl.int_range(pl.len()) >= window - 1).then(expr)
+
+    return [
+        full(ind.sma("close", p.sma_fast, min_samples=need(p.sma_fast)), p.sma_fast).alias("sma20"),
+        full(ind.sma("close", p.sma_mid, min_samples=need(p.sma_mid)), p.sma_mid).alias("sma50"),
+        full(ind.sma("close", p.sma_slow, min_samples=need(p.sma_slow)), p.sma_slow).alias(
+            "sma200"
+        ),
+        *(
+            full(extreme(column, window, min_samples=need(window)), window).alias(name)
+            for name, extreme, column, window in (
+                ("recent_high", ind.rolling_high, "high", p.bias_high_window),
+                ("recent_low", ind.rolling_low, "low", p.bias_high_window),
+                ("range_high", ind.rolling_high, "high", p.consolidation_window),
+                ("range_low", ind.rolling_low, "low", p.consolidation_window),
+                ("high_252", ind.rolling_high, "high", p.extreme_window),
+                ("low_252", ind.rolling_low, "low", p.extreme_window),
+            )
+        ),
+    ]
+
+
+def slope_indicators(p: CoreParams) -> list[pl.Expr]:
+    """The 50- and 200-day SMAs' change over ``trend_slope_lookback`` rows and ``warm``
+    (``warmup_sessions`` rows seen); they read the SMAs, so they come after them."""
+    return [
         ind.change("sma200", lookback=p.trend_slope_lookback).alias("sma200_change"),
         ind.change("sma50", lookback=p.trend_slope_lookback).alias("sma50_change"),
         (pl.int_range(pl.len()) >= p.warmup_sessions - 1).alias("warm"),
-    )
+    ]
 
 
 def with_published_levels(
@@ -237,8 +279,12 @@ def levels_kept_apart(table: pl.DataFrame, *, tick: float) -> pl.DataFrame:
 def with_outcomes(table: pl.DataFrame, p: CoreParams) -> pl.DataFrame:
     """``outcome`` (0 bear, 1 sideways, 2 bull, null unresolved) and ``outcome_steps`` of the
     call on every row, resolved on the rows after it (the realised label the base rates count
-    once its horizon has passed)."""
+    once its horizon has passed). A row whose ``has_bar`` is false (a session of the trade
+    calendar without a bar, :mod:`pipeline.analysis.sessions`) has no close: it neither touches
+    nor accepts a barrier, and still counts as one session of the horizon."""
     close = table["close"].to_numpy().astype(float)
+    if "has_bar" in table.columns:
+        close = np.where(table["has_bar"].to_numpy(), close, np.nan)
     upper = table["upper_internal"].fill_null(np.nan).to_numpy().astype(float)
     lower = table["lower_internal"].fill_null(np.nan).to_numpy().astype(float)
     threshold = (table["atr14"].fill_null(np.nan).to_numpy() * p.acceptance_atr).astype(float)

@@ -22,7 +22,9 @@ exists until the call is resolved.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,7 @@ from pipeline.analysis.scenarios import (
     scenario_outcome,
     sessions_ahead,
 )
+from pipeline.analysis.sessions import on_trade_calendar
 from pipeline.analysis.snapshot import SCENARIOS
 from pipeline.audit.scores import brier_score, log_score, ranked_probability_score
 
@@ -102,7 +105,7 @@ class _Assessment:
     horizon: int
     elapsed: np.ndarray  # sessions seen after as_of, at most the horizon
     close_d: np.ndarray
-    last_close: np.ndarray  # the last settlement seen (internal series)
+    last_close: np.ndarray  # the last settlement seen by the horizon's end (internal series)
     first_up: np.ndarray  # acceptance steps (horizon + 1: none so far)
     first_down: np.ndarray
     touch_up: np.ndarray  # intraday touch steps (horizon + 1: none so far)
@@ -118,11 +121,16 @@ class _Assessment:
 
 
 def _assess(
-    calls: pl.DataFrame, series: pl.DataFrame, params: AnalysisParams, *, complete: bool
+    calls: pl.DataFrame,
+    series: pl.DataFrame,
+    params: AnalysisParams,
+    *,
+    complete: bool,
+    trade_dates: Sequence[date] | None = None,
 ) -> _Assessment | None:
     """Apply the resolution rules to the calls of ONE root: those whose horizon is complete in
     ``series`` (``complete``) or those whose horizon is not over yet (the sessions seen so far).
-    None when no call qualifies."""
+    None when no call qualifies. ``trade_dates``: see :func:`resolve_outcomes`."""
     missing = [c for c in CALL_COLUMNS if c not in calls.columns]
     if missing:
         raise ResolutionError(f"calls lack column(s) {', '.join(missing)}")
@@ -134,7 +142,10 @@ def _assess(
     if len(horizons) != 1:
         raise ResolutionError(f"calls mix horizons {sorted(horizons)}: resolve them separately")
     horizon = int(horizons[0])
+    if trade_dates is not None:  # a session without a bar has no prices: NaN below
+        series = on_trade_calendar(series, trade_dates)
 
+    hlc = ("close", "high", "low")
     indexed = series.with_row_index("session_index").with_columns(
         ind.sma("close", params.sma_mid).alias("sma50")
     )
@@ -158,9 +169,8 @@ def _assess(
         return frame.to_series().to_numpy().astype(float)
 
     at = located["session_index"].to_numpy().astype(np.int64)
-    close = indexed["close"].to_numpy().astype(float)
-    high = indexed["high"].to_numpy().astype(float)
-    low = indexed["low"].to_numpy().astype(float)
+    close, high, low = (indexed[c].fill_null(np.nan).to_numpy().astype(float) for c in hlc)
+    last_settlement = indexed["close"].forward_fill().to_numpy().astype(float)
     sma50 = indexed["sma50"].fill_null(np.nan).to_numpy().astype(float)
     atr = located["atr14"].to_numpy().astype(float) * located["factor_d"].to_numpy()
     threshold = params.acceptance_atr * atr
@@ -234,7 +244,7 @@ def _assess(
         horizon=horizon,
         elapsed=elapsed,
         close_d=close_d,
-        last_close=close[at + elapsed],
+        last_close=last_settlement[at + elapsed],
         first_up=first_up,
         first_down=first_down,
         touch_up=touch_up,
@@ -255,7 +265,11 @@ def _step_or_null(step: np.ndarray, limit: np.ndarray | int) -> pl.Series:
 
 
 def resolve_outcomes(
-    calls: pl.DataFrame, series: pl.DataFrame, *, params: AnalysisParams | None = None
+    calls: pl.DataFrame,
+    series: pl.DataFrame,
+    *,
+    params: AnalysisParams | None = None,
+    trade_dates: Sequence[date] | None = None,
 ) -> pl.DataFrame:
     """Outcomes (OUTCOME_SCHEMA) of the ``calls`` of ONE root whose horizon has passed in ``series``.
 
@@ -263,9 +277,15 @@ def resolve_outcomes(
     sorted. Calls whose as-of session is not in the series, or whose horizon extends past its
     last session, are left out (not yet resolvable: see :func:`call_progress`). The acceptance
     threshold is ``acceptance_atr`` times the call's own ATR.
+
+    ``trade_dates`` (the root's trade calendar over the series; for the calls of a methodology
+    that counts sessions on it, ``Methodology.on_trade_calendar``, v4 on): the horizon counts
+    trade dates, a session without a bar counting as one and settling nothing (no close, no
+    touch); ``close_at_horizon`` is the last settlement by the horizon's end. None (v1-v3, as
+    they were stored and verified): the horizon counts the series' rows.
     """
     params = params or AnalysisParams()
-    a = _assess(calls, series, params, complete=True)
+    a = _assess(calls, series, params, complete=True, trade_dates=trade_dates)
     if a is None:
         return pl.DataFrame(schema=OUTCOME_SCHEMA)
     horizon, located = a.horizon, a.located
@@ -320,7 +340,11 @@ def resolve_outcomes(
 
 
 def call_progress(
-    calls: pl.DataFrame, series: pl.DataFrame, *, params: AnalysisParams | None = None
+    calls: pl.DataFrame,
+    series: pl.DataFrame,
+    *,
+    params: AnalysisParams | None = None,
+    trade_dates: Sequence[date] | None = None,
 ) -> pl.DataFrame:
     """The status so far (PROGRESS_SCHEMA) of the ``calls`` of ONE root whose horizon is not over
     in ``series``: the complement of :func:`resolve_outcomes`, by the same rules on the sessions
@@ -328,10 +352,11 @@ def call_progress(
 
     ``status`` is ``bull`` or ``bear`` once acceptance beyond that barrier came first (settled:
     later sessions cannot change it, the scores wait for the horizon's end), else ``open`` (if
-    the horizon ended now it would be sideways). No score is computed.
+    the horizon ended now it would be sideways). No score is computed. ``trade_dates``: as for
+    :func:`resolve_outcomes`.
     """
     params = params or AnalysisParams()
-    a = _assess(calls, series, params, complete=False)
+    a = _assess(calls, series, params, complete=False, trade_dates=trade_dates)
     if a is None:
         return pl.DataFrame(schema=PROGRESS_SCHEMA)
     located, elapsed = a.located, a.elapsed

@@ -114,15 +114,15 @@ def test_backfill_shows_counts_and_an_estimate_as_plain_lines_in_a_log(book: Boo
     err = book.ran["backfill"].err
     progress = [line for line in err.splitlines() if line.startswith("backfill: jobs ")]
     assert "\r" not in err
-    assert progress[0] == "backfill: jobs 0/3: computing calls (0:00 elapsed)"
+    assert progress[0] == "backfill: jobs 0/4: computing calls (0:00 elapsed)"
     step = re.compile(
-        r"backfill: jobs (\d)/3: RTY (v1|v2|v3), ([\d,]+) of \3 snapshots stored "
+        r"backfill: jobs (\d)/4: RTY (v1|v2|v3|v4), ([\d,]+) of \3 snapshots stored "
         r"\((\d+:\d\d) elapsed(, about \d+:\d\d left)?\)$"
     )
     done = [step.match(line) for line in progress[1:]]
-    assert all(done) and [m.group(1) for m in done if m] == ["1", "2", "3"]
-    assert done[0] and done[0].group(5)  # one job of three done: an estimate of the others
-    assert done[2] and done[2].group(5) is None  # all done: nothing left to estimate
+    assert all(done) and [m.group(1) for m in done if m] == ["1", "2", "3", "4"]
+    assert done[0] and done[0].group(5)  # one job of four done: an estimate of the others
+    assert done[3] and done[3].group(5) is None  # all done: nothing left to estimate
     out = book.ran["backfill"].out
     assert re.search(r"^RTY v2: \d+ calls computed, \d+ written, 0 already stored$", out, re.M)
 
@@ -156,7 +156,7 @@ def test_backfill_on_a_terminal_rewrites_one_progress_line(book: Book) -> None:
     frames = [f for f in terminal.split("\r\x1b[K") if f.startswith("backfill: jobs")]
     assert len(frames) >= 3  # the line was drawn again at each step...
     assert sum(f.count("\n") for f in frames) == 1  # ...and ended once
-    assert frames[-1].startswith("backfill: jobs 3/3: ")
+    assert frames[-1].startswith("backfill: jobs 4/4: ")
     assert b"RTY v2: 85 calls computed, 0 written, 85 already stored" in out
 
 
@@ -189,13 +189,13 @@ def test_a_command_that_matches_nothing_says_what_it_looked_for(book: Book) -> N
     nobody = book.run("calls", "list", "--author", "nobody")
     assert nobody.code == 1
     assert (
-        "no calls with author nobody; stored: RTY (callbook v3, callbook v1, callbook v2, seed-note)"
-        in (nobody.err)
+        "no calls with author nobody; stored: RTY (callbook v4, callbook v1, callbook v2, "
+        "callbook v3, seed-note)" in (nobody.err)
     )
 
     early = book.run("show", "RTY", "--as-of", "1999-01-04")
     assert early.code == 1
-    assert "no callbook v3 call of RTY on 1999-01-04; 1999-01-04 is a CME trade date" in early.err
+    assert "no callbook v4 call of RTY on 1999-01-04; 1999-01-04 is a CME trade date" in early.err
     assert "nearest calls: after 2025-05-30; its calls run from 2025-05-30 to 2025-09-30" in (
         early.err
     )
@@ -219,10 +219,10 @@ def test_a_command_that_matches_nothing_says_what_it_looked_for(book: Book) -> N
 def test_show_draws_the_chart_under_a_name_no_one_reads_as_two_methodologies(book: Book) -> None:
     shown = book.run("show", "RTY", "--as-of", "2025-09-30", "--chart")
     assert shown.code == 0, shown.err
-    chart = book.data / "reports" / "RTY" / "2025-09-30" / "chart-v3-r1.png"
+    chart = book.data / "reports" / "RTY" / "2025-09-30" / "chart-v4-r1.png"
     assert chart.read_bytes().startswith(b"\x89PNG")
     assert f"chart: {chart}" in shown.out
-    assert "Methodology: v3" in shown.out
+    assert "Methodology: v4" in shown.out
 
 
 def test_roots_lists_the_registry_with_the_users_roots_file(book: Book, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from flows.nightly import nightly
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
 from pipeline.market.roots import builtin_registry
 from tests.fakes.clock import frozen_clock
 from tests.support.sql import query
@@ -62,7 +63,7 @@ def test_every_registry_root_loads_its_demo_bars_and_gets_the_days_calls(every_r
         low, high = spec.price_range
         assert low <= of_root["close"].min() and of_root["close"].max() <= high, root
         made = calls.filter(pl.col("root") == root)
-        assert sorted(made["methodology_version"]) == ["v1", "v2", "v3"], root
+        assert sorted(made["methodology_version"]) == sorted(DEFAULT_METHODOLOGIES), root
         assert made["as_of"].unique().to_list() == [AS_OF], root
         for horizon, end in made.select("horizon_sessions", "horizon_end").iter_rows():
             assert end == cal.add_sessions(AS_OF, horizon), root  # on the root's own calendar

@@ -19,6 +19,7 @@ import pytest
 
 from flows.nightly import nightly
 from flows.settings import load_settings
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
 from tests.fakes.clock import frozen_clock
 from tests.support.sql import query
 from warehouse.lock import lock_path, read_holder
@@ -122,7 +123,7 @@ def test_the_thread_backfill_stores_every_call_of_the_window(
 ) -> None:
     out, rows = thread_backfill
     methodologies = load_settings().methodologies
-    assert methodologies == ("v3", "v2", "v1")  # the default: v3 published, v2 and v1 beside it
+    assert methodologies == DEFAULT_METHODOLOGIES == ("v4", "v3", "v2", "v1")  # v4 published
     lines = per_job_lines(out)
     # 2026-10-01..2026-11-20: 37 CME sessions (22 weekdays in October from Thursday the 1st,
     # 15 in November to Friday the 20th, no exchange holiday); the last was the nightly's

@@ -13,6 +13,7 @@ import pytest
 from flows import clock, tasks
 from flows.history import backfill
 from flows.nightly import NightlyResult, incremental_start, nightly, summary_markdown
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
 from pipeline.quality.result import ValidationResult, empty_findings
 from pipeline.sources.demo import DemoSource
 from tests.fakes.clock import frozen_clock as clock_at
@@ -20,6 +21,7 @@ from tests.support.sql import query
 from warehouse.store import Warehouse
 
 AS_OF = date(2026, 11, 20)
+PUBLISHED = DEFAULT_METHODOLOGIES[0]
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # after the 2026-11-20 session; a Saturday
 ROOTS = ["RTY", "ES"]
 
@@ -64,14 +66,15 @@ def test_first_run_loads_history_and_makes_the_days_calls(first_run) -> None:
         )
     assert set(sessions) == {"RTY", "ES"} and min(sessions.values()) >= 5000
     # 2026-11-20 is the last completed session at the clock's time: a live call, made by each
-    # default methodology (v3 published, v2 and v1 beside it).
+    # default methodology (v4 published, v3, v2 and v1 beside it).
     assert calls.rows() == [
         (root, AS_OF, 1, "live", "demo", "callbook", m)
         for root in ("ES", "RTY")
-        for m in ("v1", "v2", "v3")
+        for m in sorted(DEFAULT_METHODOLOGIES)
     ]
-    assert result.snapshots.written == 6
-    assert counts["snapshot_levels"] == 24 and counts["snapshot_scenarios"] == 18
+    made = 2 * len(DEFAULT_METHODOLOGIES)  # two roots
+    assert result.snapshots.written == made
+    assert counts["snapshot_levels"] == 4 * made and counts["snapshot_scenarios"] == 3 * made
     lake_files = sorted((data_dir / "lake" / "raw").rglob("*.parquet"))
     assert len(lake_files) == counts["ingest_batches"] == 2
 
@@ -81,10 +84,11 @@ def test_first_run_writes_a_labelled_note_and_chart_per_root(first_run) -> None:
     assert [r.root for r in result.reports] == ROOTS
     for report in result.reports:
         assert (
-            report.note_path == data_dir / "reports" / report.root / "2026-11-20" / "note-v3-r1.md"
+            report.note_path
+            == data_dir / "reports" / report.root / "2026-11-20" / f"note-{PUBLISHED}-r1.md"
         )
         note = report.note_path.read_text()
-        assert "Methodology: v3" in note  # the published methodology's note
+        assert f"Methodology: {PUBLISHED}" in note  # the published methodology's note
         assert "DEMO DATA" in note
         assert f"]({report.chart_path.name})" in note
         assert report.chart_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -95,7 +99,10 @@ def test_second_run_the_same_day_changes_nothing(first_run, frozen_clock: None) 
     data_dir, _, hashes, counts = first_run
     again = nightly(roots=ROOTS, source="demo", as_of=AS_OF, data_dir=str(data_dir))
     assert all(s.inserted == 0 and s.revised == 0 and s.unchanged > 0 for s in again.ingest)
-    assert (again.snapshots.written, again.snapshots.unchanged) == (0, 6)
+    assert (again.snapshots.written, again.snapshots.unchanged) == (
+        0,
+        2 * len(DEFAULT_METHODOLOGIES),
+    )
     with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
         assert {t: wh.content_hash(t) for t in hashes} == hashes
         after = wh.table_counts()

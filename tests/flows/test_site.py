@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import itertools
 import json
 import os
 import re
@@ -34,6 +35,7 @@ from warehouse.store import Warehouse
 # 2026-11-20, so only the calls after that date count in the honest scoreboard.
 NOW = datetime(2027, 1, 16, 12, 0, tzinfo=UTC)
 LAST = date(2027, 1, 15)
+PUBLISHED = DEFAULT_METHODOLOGIES[0]
 ROOTS = ("RTY", "ES")  # two demo roots keep it quick; every page kind still appears
 BACKFILL_START = "2026-01-20"
 SEED_CALL = Path(__file__).resolve().parents[2] / "pipeline/audit/examples/rty-2026-02-04-seed.toml"
@@ -87,7 +89,7 @@ def call_page(
     root: str,
     as_of: date,
     author: str = "callbook",
-    m: str = "v3",
+    m: str = PUBLISHED,
     source: str = "demo",
 ) -> Path:
     return site / "calls" / root / str(as_of.year) / f"{as_of}-{author}-{m}-{source}.html"
@@ -103,9 +105,10 @@ def test_every_call_is_reachable_on_its_page_or_its_year_page(data_dir: Path, si
     assert len(calls) > 400
     # The published methodology's and the analysts' calls have a page each; the comparison
     # methodologies' calls are rows (with their anchor) of their year page, no page.
-    own = [c for c in calls if c["author"] != "callbook" or c["methodology_version"] == "v3"]
+    own = [c for c in calls if c["author"] != "callbook" or c["methodology_version"] == PUBLISHED]
     others = [c for c in calls if c not in own]
-    assert len(others) == 2 * len([c for c in own if c["author"] == "callbook"])
+    comparisons = len(DEFAULT_METHODOLOGIES) - 1
+    assert len(others) == comparisons * len([c for c in own if c["author"] == "callbook"])
     page = lambda c: call_page(  # noqa: E731
         site, c["root"], c["as_of"], c["author"], c["methodology_version"], c["source"]
     )
@@ -206,8 +209,8 @@ def test_the_nightly_site_task_redraws_a_small_part(data_dir: Path, tmp_path: Pa
         result = nightly(roots=list(ROOTS), data_dir=str(copy))
     assert result.site is not None
     redrawn = result.site.call_pages_written
-    # Per series with pages (root x the published v3; v2's and v1's calls are rows of their
-    # year page): the new call, the call before it (its "next" link), the open calls (their
+    # Per series with pages (root x the published methodology; the others' calls are rows of
+    # their year page): the new call, the call before it (its "next" link), the open calls (their
     # status so far was read again: ~20 each) and the calls resolved that night.
     series = len(ROOTS)
     assert 2 * series <= redrawn <= series * 24 + 2 * series, redrawn
@@ -228,7 +231,7 @@ def test_a_revised_bar_does_not_change_a_past_calls_chart(data_dir: Path, tmp_pa
     page = call_page(copy / "site", "RTY", day)
     bars_before = re.search(r'data-bars="([^"]*)"', page.read_text()).group(1)
     drawn_at = page.stat().st_mtime_ns
-    png = copy / "reports" / "RTY" / str(day) / "chart-v3-r1.png"
+    png = copy / "reports" / "RTY" / str(day) / f"chart-{PUBLISHED}-r1.png"
     png_before = png.read_bytes()
     # The vendor revises the settlements of the call's day and the session before, after the
     # call was made.
@@ -326,13 +329,23 @@ def test_the_call_quality_page_shows_the_coherence_figures_audit_quality_prints(
         start = next(i for i, line in enumerate(lines) if line.strip() == f"{root} — coherence")
         heads = lines[start + 1].split()[1:]
         assert sorted(heads) == sorted(shown)
-        printed = {}
+        # With four methodologies a long figure name wraps onto the next line (no cells there;
+        # a word may break anywhere): names are compared without their spaces.
+        printed: dict[str, dict[str, str]] = {}
+        last = ""
         for line in lines[start + 3 :]:
             if not line.startswith(" "):
                 break
             figure, *cells = re.split(r"\s{2,}", line.strip())
-            printed[figure] = dict(zip(heads, cells, strict=True))
-        assert {figure: dict(zip(shown, cells, strict=True)) for figure, *cells in body} == printed
+            if not cells and last:
+                printed[last + figure.replace(" ", "")] = printed.pop(last)
+                last += figure.replace(" ", "")
+                continue
+            last = figure.replace(" ", "")
+            printed[last] = dict(zip(heads, cells, strict=True))
+        assert {
+            figure.replace(" ", ""): dict(zip(shown, cells, strict=True)) for figure, *cells in body
+        } == printed
         stored = index_rows(
             data_dir,
             "select methodology_version as m, count(*) as n, count(*) filter (where "
@@ -369,18 +382,19 @@ def test_status_and_calls_list_fit_the_terminal(
         calls = [r[:9] for r in rows if r[1:2] == ["callbook"]]
         # The published methodology's rows first within a root, and named in the title.
         assert calls.index(
-            ["RTY", "callbook", "v3", "live", "1", "1", str(LAST), "→", str(LAST)]
+            ["RTY", "callbook", PUBLISHED, "live", "1", "1", str(LAST), "→", str(LAST)]
         ) < (calls.index(["RTY", "callbook", "v2", "live", "1", "1", str(LAST), "→", str(LAST)]))
         assert any(
-            line.startswith("calls (") and "published: callbook v3)" in line for line in lines
+            line.startswith("calls (") and f"published: callbook {PUBLISHED})" in line
+            for line in lines
         )
     assert cli(data_dir, "calls", "list", "RTY", "--limit", "5") == EXIT_OK
     out = capsys.readouterr().out.splitlines()
     assert max(len(line) for line in out) <= width and "DEMO DATA" in out[0]
     if width == 100:  # a table, newest first; the open call has no score
         first, *others = (line for line in out if line.startswith(f" {LAST}"))
-        assert first.split()[:4] == [str(LAST), "callbook", "v3", "live"]  # published first
-        assert sorted(line.split()[2] for line in others) == ["v1", "v2"]
+        assert first.split()[:4] == [str(LAST), "callbook", PUBLISHED, "live"]  # published first
+        assert sorted(line.split()[2] for line in others) == sorted(DEFAULT_METHODOLOGIES[1:])
         end = index_rows(
             data_dir,
             f"select horizon_end from latest_snapshots where root = 'RTY' and as_of = '{LAST}'",
@@ -567,7 +581,7 @@ def test_a_call_page_shows_its_chart_outcome_and_hover_values(
     expected = index_rows(
         data_dir,
         f"select status_so_far from open_calls where root = 'RTY' and as_of = '{open_day}' "
-        "and author = 'callbook' and methodology_version = 'v3'",
+        f"and author = 'callbook' and methodology_version = '{PUBLISHED}'",
     )[0]["status_so_far"]
     assert status.startswith("Open — status so far, not a score")
     assert expected[:40].capitalize() in status and "not scored until the horizon ends" in status
@@ -633,7 +647,7 @@ def test_v2_is_published_and_v1_is_its_comparison(browser, served: str, data_dir
     visit = Visit(browser, served)
     page = visit.open("index.html", "home")
     card = page.locator("article.card").nth(0)
-    assert card.locator("p.when").inner_text().split(" · ")[1] == "callbook v3"
+    assert card.locator("p.when").inner_text().split(" · ")[1] == f"callbook {PUBLISHED}"
     # The note's own last paragraph, and v2's and v1's latest calls beside it.
     takeaway = card.locator("p.takeaway").inner_text()
     assert "most likely" in takeaway or "tie" in takeaway
@@ -646,14 +660,14 @@ def test_v2_is_published_and_v1_is_its_comparison(browser, served: str, data_dir
     stored = index_rows(
         data_dir,
         "select line_members, line_since, bias_members from latest_snapshots "
-        f"where root = 'RTY' and as_of = '{day}' and methodology_version = 'v3'",
+        f"where root = 'RTY' and as_of = '{day}' and methodology_version = '{PUBLISHED}'",
     )[0]
     visit = Visit(browser, served)
     page = visit.open(str(call_page(Path("."), "RTY", day)), "call-resolved")
     levels = page.locator("#levels tr")
     line = levels.nth(0).inner_text()
     assert line.startswith("Line in the sand") and f"since {stored['line_since']}" in line
-    # v3 stores why a level is there as codes; the page words them: each member's date is named.
+    # v3 and v4 store why a level is there as codes; the page words them: each member's date is named.
     for row, members in ((line, stored["line_members"]), (levels.nth(1).inner_text(),
                                                         stored["bias_members"])):  # fmt: skip
         days = [date.fromisoformat(t.split(":")[1]) for t in members.split(",") if ":" in t]
@@ -677,9 +691,9 @@ def test_v2_is_published_and_v1_is_its_comparison(browser, served: str, data_dir
     pairs = [(rows.nth(i).get_attribute("data-a"), rows.nth(i).get_attribute("data-b"))
              for i in range(rows.count())]  # fmt: skip
     assert {frozenset(pair) for pair in pairs} == {
-        frozenset(pair) for pair in (("v3", "v2"), ("v3", "v1"), ("v2", "v1"))
+        frozenset(pair) for pair in itertools.combinations(DEFAULT_METHODOLOGIES, 2)
     }
-    assert all(b != "v3" for _, b in pairs)  # the published one is always compared first
+    assert all(b != PUBLISHED for _, b in pairs)  # the published one is always compared first
     visit.close()
 
     visit = Visit(browser, served)
@@ -687,12 +701,12 @@ def test_v2_is_published_and_v1_is_its_comparison(browser, served: str, data_dir
     tables = page.locator("table.call-quality")
     assert [tables.nth(i).get_attribute("data-root") for i in range(tables.count())] == list(ROOTS)
     heads = tables.nth(0).locator("thead th").all_inner_texts()
-    assert heads == ["figure", "v3 (published)", "v1", "v2"]
+    assert heads == ["figure", f"{PUBLISHED} (published)", *sorted(DEFAULT_METHODOLOGIES[1:])]
     calls = tables.nth(0).locator("tbody tr").nth(0).locator("td").all_inner_texts()
     n = index_rows(
         data_dir,
         "select count(*) as n from latest_snapshots where root = 'RTY' and author = 'callbook' "
-        "and methodology_version = 'v3'",
+        f"and methodology_version = '{PUBLISHED}'",
     )[0]["n"]
-    assert calls == ["calls", f"{n:,}", f"{n:,}", f"{n:,}"]
+    assert calls == ["calls", *[f"{n:,}"] * len(DEFAULT_METHODOLOGIES)]
     visit.close()

@@ -109,8 +109,15 @@ def forget_levels_tables() -> None:
 
 
 def _levels_table(series: pl.DataFrame, *, tick: float, params: V2Params) -> pl.DataFrame:
+    table = steps.with_indicators(steps.check_series(series), params)
+    return levels_from_indicators(table, tick=tick, params=params)
+
+
+def levels_from_indicators(table: pl.DataFrame, *, tick: float, params: V2Params) -> pl.DataFrame:
+    """v2's structure facts, trend and perspective, kept zones and pullback on a table that
+    holds the series and its indicators (:func:`steps.with_indicators` or a later methodology's
+    own: v4 puts the series on the trade calendar first). Every row is a session with a bar."""
     p = params
-    table = steps.with_indicators(steps.check_series(series), p)
     swings = swing_points(table, k=p.fractal_k)
     table = _with_structure(table, swings, p)
     table = with_perspective(with_trend(table, p), p)

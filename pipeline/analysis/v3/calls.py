@@ -33,8 +33,20 @@ def call_table(
 ) -> pl.DataFrame:
     """Every session's v3 call on one root (see the module docstring)."""
     p = params or V3Params()
-    table = levels_table(series, tick=tick, params=p)
-    table = with_targets(with_near_barriers(table, p, tick=tick), p, tick=tick)
+    table = with_barriers(levels_table(series, tick=tick, params=p), p, tick=tick)
+    return forecast(table, series, p, peers=peers)
+
+
+def with_barriers(table: pl.DataFrame, p: V3Params, *, tick: float) -> pl.DataFrame:
+    """Step 2: the scenarios' barriers kept near and their targets, on v2's levels table."""
+    return with_targets(with_near_barriers(table, p, tick=tick), p, tick=tick)
+
+
+def forecast(
+    table: pl.DataFrame, series: pl.DataFrame, p: V3Params, *, peers: Peers | None = None
+) -> pl.DataFrame:
+    """Steps 3-5 on a table with barriers: outcomes, the limited probabilities, the thesis,
+    the statements' definitions and the peers' readings (``series``: the root's own bars)."""
     table = steps.with_outcomes(table, p)
     table = with_stable_probabilities(scenario_probabilities(table, p), p)
     table = table.with_columns(*thesis_codes(tie_points=p.tie_points), label_conflict())
