@@ -9,20 +9,60 @@ directory holding several sources never resolves one source's calls on another's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import polars as pl
 
 from flows import clock
 from flows.series import LOG, Log, root_series, series_by_root
+from flows.settings import load_registry_from_env
+from pipeline.analysis.methodology import get, registered
 from pipeline.audit.outcomes import call_progress, describe_progress, resolve_outcomes
-from pipeline.market.calendar import last_completed_session
+from pipeline.market.calendar import EQUITY, last_completed_session
+from pipeline.market.roots import Registry
 from warehouse.store import Warehouse
 
 
-def _by_horizon(calls: pl.DataFrame) -> list[pl.DataFrame]:
-    return [group for _, group in calls.group_by("horizon_sessions", maintain_order=True)]
+def _counts_trade_dates(version: str) -> bool:
+    """Whether calls of ``version`` count their horizon in trade dates (v4 on) rather than in
+    rows of the series (v1-v3 and analyst calls, as they were stored and verified)."""
+    return version in registered() and get(version).on_trade_calendar
+
+
+def by_resolution(
+    calls: pl.DataFrame, series: pl.DataFrame, *, registry: Registry | None = None
+) -> list[tuple[pl.DataFrame, list[date] | None]]:
+    """The calls of ONE root in the groups :func:`pipeline.audit.outcomes.resolve_outcomes`
+    takes: one horizon each, with the root's trade dates over ``series`` for the calls of a
+    methodology on the trade calendar and None (rows of the series) for the others."""
+    if calls.height == 0:
+        return []
+    versions = calls["methodology_version"].unique().to_list()
+    on_calendar = [v for v in versions if _counts_trade_dates(str(v))]
+    trade_dates: list[date] | None = None
+    if on_calendar:
+        known = registry if registry is not None else load_registry_from_env()
+        spec = known.get(str(calls["root"][0]))
+        calendar = spec.trading_calendar if spec is not None else EQUITY
+        first, last = series["session_date"].min(), series["session_date"].max()
+        assert isinstance(first, date) and isinstance(last, date)
+        trade_dates = calendar.trade_dates(first, last)
+    keyed = calls.with_columns(_on_calendar=pl.col("methodology_version").is_in(on_calendar))
+    return [
+        (group.drop("_on_calendar"), trade_dates if counted else None)
+        for (_, counted), group in keyed.group_by(
+            "horizon_sessions", "_on_calendar", maintain_order=True
+        )
+    ]
+
+
+def _each_group(
+    calls: pl.DataFrame, series: pl.DataFrame, step: Callable[..., pl.DataFrame]
+) -> pl.DataFrame:
+    """``step`` (resolve_outcomes or call_progress) over :func:`by_resolution`'s groups."""
+    groups = by_resolution(calls, series)
+    return pl.concat([step(group, series, trade_dates=dates) for group, dates in groups])
 
 
 def append_outcomes_of(warehouse: Warehouse, pending: pl.DataFrame, series: pl.DataFrame) -> int:
@@ -32,7 +72,7 @@ def append_outcomes_of(warehouse: Warehouse, pending: pl.DataFrame, series: pl.D
     assert isinstance(through, date)
     if pending.height == 0:
         return 0
-    outcomes = pl.concat([resolve_outcomes(group, series) for group in _by_horizon(pending)])
+    outcomes = _each_group(pending, series, resolve_outcomes)
     return warehouse.append_outcomes(outcomes, series_through=through, recorded_at=clock.utcnow())
 
 
@@ -41,7 +81,7 @@ def progress_of(calls: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
     ``summary`` (pipeline.audit.outcomes.call_progress; never a score)."""
     if calls.height == 0:
         return pl.DataFrame()
-    progress = pl.concat([call_progress(group, series) for group in _by_horizon(calls)])
+    progress = _each_group(calls, series, call_progress)
     return progress.with_columns(
         pl.Series("summary", [describe_progress(row) for row in progress.iter_rows(named=True)])
     )

@@ -42,6 +42,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from flows.outcomes import by_resolution
 from pipeline.analysis.assemble import PEERS
 from pipeline.analysis.canonical import ROW_SCHEME
 from pipeline.analysis.methodology import (
@@ -264,7 +265,7 @@ def reresolve(wh: Warehouse, outcomes: pl.DataFrame, snapshots: pl.DataFrame) ->
     """Resolve every outcome's call again on the bars of the source it is resolved on, as they
     were stored when the outcome was recorded, cut at the session it was resolved through."""
     out: list[Difference] = []
-    calls = snapshots.select(*CALL_COLUMNS, "resolved_on_source")
+    calls = snapshots.select(*CALL_COLUMNS, "resolved_on_source", "methodology_version")
     orphans = outcomes.join(calls, on="snapshot_id", how="anti")
     out += [Difference("outcome", sid, "no such snapshot") for sid in orphans["snapshot_id"]]
     due = outcomes.join(calls, on="snapshot_id", how="inner", suffix="_call")
@@ -308,13 +309,16 @@ def _resolve(calls: pl.DataFrame, bars: pl.DataFrame) -> tuple[pl.DataFrame, lis
     series = continuous_series_and_rolls(bars)[0]
     frames: list[pl.DataFrame] = []
     unresolvable: list[Difference] = []
-    for _, group in calls.group_by("horizon_sessions", maintain_order=True):
+    for group, trade_dates in by_resolution(calls, series):
         try:
-            frames.append(resolve_outcomes(group.select(CALL_COLUMNS), series))
+            frames.append(
+                resolve_outcomes(group.select(CALL_COLUMNS), series, trade_dates=trade_dates)
+            )
         except ValueError:
             for call in group.iter_slices(1):
                 try:
-                    frames.append(resolve_outcomes(call.select(CALL_COLUMNS), series))
+                    one = call.select(CALL_COLUMNS)
+                    frames.append(resolve_outcomes(one, series, trade_dates=trade_dates))
                 except ValueError as error:
                     detail = f"cannot be resolved again: {error}"
                     unresolvable.append(Difference("outcome", call["snapshot_id"][0], detail))

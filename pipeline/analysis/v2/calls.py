@@ -15,10 +15,7 @@ v2's own barriers, with v1's point-in-time base rates beside them as evidence, i
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
 from datetime import date
 
@@ -26,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.analysis import steps
+from pipeline.analysis.memo import Remembered, own_fields, series_key
 from pipeline.analysis.steps import Peers
 from pipeline.analysis.swings import swing_points
 from pipeline.analysis.v2.levels import LEVEL_ROLES, Level, LevelTracker, SessionInput
@@ -72,40 +70,17 @@ def levels_table(series: pl.DataFrame, *, tick: float, params: V2Params) -> pl.D
     this table once. The key is the series' content, the tick and v2's own parameters (a
     subclass's extra fields do not change this table); a second caller with the same key waits
     for the first instead of building it again."""
-    v2_fields = tuple((f.name, getattr(params, f.name)) for f in dataclasses.fields(V2Params))
-    # The rows' hashes in order, digested: a sum of them would not see two rows swapped.
-    rows = hashlib.sha256(series.hash_rows().to_numpy().tobytes()).hexdigest()
-    key = (rows, series.height, tuple(series.columns), tick, v2_fields)
-    with _LEVELS_LOCK:
-        slot = _LEVELS_MEMO.get(key)
-        if slot is None:
-            slot = _LEVELS_MEMO[key] = _MemoSlot()
-            while len(_LEVELS_MEMO) > _LEVELS_MEMO_SIZE:
-                _LEVELS_MEMO.popitem(last=False)
-        else:
-            _LEVELS_MEMO.move_to_end(key)
-    with slot.lock:
-        if slot.table is None:
-            slot.table = _levels_table(series, tick=tick, params=params)
-        return slot.table
-
-
-class _MemoSlot:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.table: pl.DataFrame | None = None
+    key = (series_key(series), tick, own_fields(params, V2Params))
+    return LEVELS_TABLES.get(key, lambda: _levels_table(series, tick=tick, params=params))
 
 
 #: Tables remembered: a few roots' worth (one table is a few MB for 25 years of sessions).
-_LEVELS_MEMO_SIZE = 8
-_LEVELS_MEMO: OrderedDict[tuple[object, ...], _MemoSlot] = OrderedDict()
-_LEVELS_LOCK = threading.Lock()
+LEVELS_TABLES = Remembered(8)
 
 
 def forget_levels_tables() -> None:
     """Forget the remembered levels tables (a benchmark measures building them)."""
-    with _LEVELS_LOCK:
-        _LEVELS_MEMO.clear()
+    LEVELS_TABLES.clear()
 
 
 def _levels_table(series: pl.DataFrame, *, tick: float, params: V2Params) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.analysis import steps
+from pipeline.analysis.memo import Remembered, own_fields, peers_key, series_key
 from pipeline.analysis.steps import Peers
 from pipeline.analysis.v2.calls import levels_table, scenario_probabilities, with_peer_readings
 from pipeline.analysis.v3.barriers import with_near_barriers, with_targets
@@ -31,10 +32,25 @@ from pipeline.analysis.v3.thesis import label_conflict, thesis_codes
 def call_table(
     series: pl.DataFrame, *, tick: float, params: V3Params | None = None, peers: Peers | None = None
 ) -> pl.DataFrame:
-    """Every session's v3 call on one root (see the module docstring)."""
+    """Every session's v3 call on one root (see the module docstring).
+
+    Remembered like v2's levels table (:mod:`pipeline.analysis.memo`): v4 on a series without a
+    missing session is v3's table, and a run computes both. The key is the series' and peers'
+    content, the tick and v3's own parameters."""
     p = params or V3Params()
-    table = with_barriers(levels_table(series, tick=tick, params=p), p, tick=tick)
-    return forecast(table, series, p, peers=peers)
+    key = (series_key(series), peers_key(peers), tick, own_fields(p, V3Params))
+    return CALL_TABLES.get(key, lambda: _call_table(series, tick=tick, params=p, peers=peers))
+
+
+#: v3 call tables remembered (a few roots' worth).
+CALL_TABLES = Remembered(8)
+
+
+def _call_table(
+    series: pl.DataFrame, *, tick: float, params: V3Params, peers: Peers | None
+) -> pl.DataFrame:
+    table = with_barriers(levels_table(series, tick=tick, params=params), params, tick=tick)
+    return forecast(table, series, params, peers=peers)
 
 
 def with_barriers(table: pl.DataFrame, p: V3Params, *, tick: float) -> pl.DataFrame:

@@ -24,7 +24,8 @@ import polars as pl
 from pipeline.analysis import steps
 from pipeline.analysis.sessions import carried_bars, on_trade_calendar, with_session_indicators
 from pipeline.analysis.steps import Peers
-from pipeline.analysis.v2.calls import levels_from_indicators, levels_table
+from pipeline.analysis.v2.calls import levels_from_indicators
+from pipeline.analysis.v3.calls import call_table as v3_call_table
 from pipeline.analysis.v3.calls import forecast, with_barriers
 from pipeline.analysis.v4.params import V4Params
 from pipeline.market.calendar import EQUITY, TradingCalendar
@@ -48,12 +49,12 @@ def call_table(
     p = params or V4Params()
     table = calendar_series(steps.check_series(series), calendar)
     if table["has_bar"].all():
-        # No session without a bar: the calendar's indicators are with_indicators', so v2's
-        # levels table is the one v2 and v3 built (remembered, not built a third time).
-        table = levels_table(series, tick=tick, params=p).with_columns(has_bar=pl.lit(True))
-    else:
-        table = with_session_indicators(table, p, min_bars_fraction=p.min_bars_fraction)
-        table = levels_from_indicators(carried_bars(table), tick=tick, params=p)
+        # No session without a bar: every window and horizon of v4 is v3's, so the table is
+        # v3's (remembered: a run that computes v3 too builds it once).
+        v3_table = v3_call_table(series, tick=tick, params=p, peers=peers)
+        return v3_table.with_columns(has_bar=pl.lit(True))
+    table = with_session_indicators(table, p, min_bars_fraction=p.min_bars_fraction)
+    table = levels_from_indicators(carried_bars(table), tick=tick, params=p)
     table = with_barriers(table, p, tick=tick)
     table = table.with_columns(
         pl.when(pl.col("has_bar")).then(pl.col(c)).alias(c) for c in _CALL_COLUMNS
