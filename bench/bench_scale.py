@@ -85,13 +85,16 @@ def load_bars(path: Path, roots: list[str]) -> float:
     """The demo bars of ``roots`` to AS_OF, loaded as validated batches (no GX: the backfill, not
     the ingest, is measured here). Returns seconds."""
     from pipeline.quality.result import ValidationResult, empty_findings
+    from flows.settings import load_registry_from_env
     from pipeline.sources.demo import DemoSource
     from warehouse.store import Warehouse
 
+    # The synthetic roots come from CALLBOOK_ROOTS_FILE (set by the caller), as for the command.
+    source = DemoSource(registry=load_registry_from_env())
     started = time.perf_counter()
     with Warehouse.open(path) as wh:
         for root in roots:
-            batch = DemoSource().fetch(root, start=None, end=AS_OF, fetched_at=FETCHED_AT)
+            batch = source.fetch(root, start=None, end=AS_OF, fetched_at=FETCHED_AT)
             wh.record_batch(batch, lake_path="bench", run_id=None, recorded_at=FETCHED_AT)
             clean = ValidationResult("passed", batch.bars, empty_findings(), "bench", "1")
             wh.load_batch(batch, clean, run_id=None, recorded_at=FETCHED_AT)
