@@ -39,9 +39,9 @@ def data_dir(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="module")
 def nightly_only(data_dir: Path) -> Path:
-    """The warehouse of `callbook nightly` alone: a nightly after the backfill would draw a site
-    page for each of its 2,000 calls (tests/flows/test_site.py tests that), minutes of CPU that
-    this module's output tests do not need."""
+    """The warehouse of `callbook nightly` alone: a nightly after the backfill draws a site page
+    for each of its ~2,200 calls (about 30 s of CPU; tests/flows/test_site.py tests that drawing),
+    which the nightly's printed output does not depend on."""
     return data_dir.parent / "nightly-only" / "data"
 
 
