@@ -84,8 +84,8 @@ def synthetic_roots(count: int) -> list[str]:
 def load_bars(path: Path, roots: list[str]) -> float:
     """The demo bars of ``roots`` to AS_OF, loaded as validated batches (no GX: the backfill, not
     the ingest, is measured here). Returns seconds."""
-    from pipeline.quality.result import ValidationResult, empty_findings
     from flows.settings import load_registry_from_env
+    from pipeline.quality.result import ValidationResult, empty_findings
     from pipeline.sources.demo import DemoSource
     from warehouse.store import Warehouse
 

@@ -269,7 +269,13 @@ def cmd_site(args: argparse.Namespace) -> int:
     from flows import console
     from flows.site import build_site
 
-    result = build_site(data_dir=args.data_dir, out_dir=args.out, full=args.full)
+    with console.ProgressLine("site: pages drawn", 0) as line:
+        result = build_site(
+            data_dir=args.data_dir,
+            out_dir=args.out,
+            full=args.full,
+            progress=lambda done, total: line.update(done, "pages", total=total),
+        )
     console.say(result.summary(), f"open: {result.index.resolve().as_uri()}")
     return EXIT_OK
 

@@ -14,6 +14,7 @@ before they were written, and one continuous series is built per group.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import time
@@ -52,6 +53,8 @@ RECENT_CALLS = 40
 #: Bootstrap replicates for the scoreboard's intervals (as `callbook audit`).
 SCOREBOARD_BOOT = 2000
 MANIFEST_FORMAT = 1
+#: Pages drawn between two progress reports of a build.
+PROGRESS_EVERY = 500
 #: Bootstrap replicates of the call-quality report's paired scores, which its page does not show.
 QUALITY_PAGE_BOOT = 2
 #: The audit's bootstrap columns shown beside the scoreboard view's numbers.
@@ -137,18 +140,26 @@ def build_site(
     out_dir: str | Path | None = None,
     now: datetime | None = None,
     full: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    quality_weekly: bool = False,
 ) -> SiteBuild:
     """Build (or bring up to date) the static site of a data directory's warehouse.
 
     ``out_dir`` defaults to ``<data dir>/site``; ``full`` redraws every page regardless of the
-    manifest. The warehouse is opened read-only.
+    manifest. The warehouse is opened read-only. ``progress(drawn, to_draw)`` is called every
+    :data:`PROGRESS_EVERY` pages drawn and at the end (``to_draw``: the pages this build draws).
+    Pages of an earlier build that the site no longer has are deleted. ``quality_weekly`` (the
+    nightly run): the call-quality page (``audit --quality`` over every stored call, the build's
+    costliest page) is redrawn once a week, not whenever calls or bars changed; it says when its
+    figures were computed.
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     settings = load_settings(data_dir=data_dir)
     out = Path(out_dir) if out_dir else settings.data_dir / "site"
     code = code_hash(site_code_files())
     manifest_path = out / paths.MANIFEST
-    built = {} if full else _read_manifest(manifest_path)
+    previous = _read_manifest(manifest_path)
+    built = {} if full else previous
 
     def fresh(path: str, inputs: str) -> bool:
         return built.get(path) == inputs and (out / path).exists()
@@ -164,12 +175,19 @@ def build_site(
             fresh=fresh,
             root_order=settings.roots,
             data_dir=settings.data_dir,
+            quality_weekly=quality_weekly,
         )
         for path, inputs, render in builder.site():
             manifest[path] = inputs
             if not fresh(path, inputs):
                 write_atomic(out / path, render(), durable=False)
                 written += 1
+                if progress is not None and written % PROGRESS_EVERY == 0:
+                    progress(written, max(builder.to_draw, written))
+        if progress is not None:
+            progress(written, written)
+    for gone in sorted(set(previous) - set(manifest)):  # e.g. a methodology no longer published
+        (out / gone).unlink(missing_ok=True)
     for name, text in pages.asset_texts().items():
         target = out / paths.ASSETS / name
         if not target.exists() or target.read_text(encoding="utf-8") != text:
@@ -212,8 +230,10 @@ class _Builder:
         fresh: Callable[[str, str], bool],
         root_order: tuple[str, ...] = (),
         data_dir: Path | None = None,
+        quality_weekly: bool = False,
     ) -> None:
         self.reader = reader
+        self.quality_weekly = quality_weekly
         self.root_order = root_order
         self.data_dir = data_dir  # where the coherence checker's findings are kept (None: not)
         self.now = now
@@ -229,8 +249,10 @@ class _Builder:
         self.published = flagged[0] if flagged.len() else published
         self.demo = "demo" in reader.bar_sources()
         self._series: dict[tuple[str, str, Any], tuple[pl.DataFrame, ChartSeries] | None] = {}
+        self._changes: dict[tuple[str, str], list[datetime]] = {}  # sorted changed_at
         self.call_pages = 0
         self.call_pages_written = 0
+        self.to_draw = 0  # pages this build draws (call pages to draw and every other page)
 
     # -- series ----------------------------------------------------------------------------
 
@@ -240,10 +262,12 @@ class _Builder:
         """The continuous series of (root, source) from the bars as known at ``at`` (None: as
         stored now), built the one way the analysis builds it (flows.series). Cached by the last
         moment those bars changed at or before ``at``: calls made between two changes share it."""
-        changes = self.events.filter((pl.col("root") == root) & (pl.col("source") == source))
-        if at is not None:
-            changes = changes.filter(pl.col("changed_at") <= at)
-        vintage = changes["changed_at"].max()
+        if (root, source) not in self._changes:  # once per series, not once per call
+            mine = self.events.filter((pl.col("root") == root) & (pl.col("source") == source))
+            self._changes[(root, source)] = sorted(mine["changed_at"].drop_nulls().to_list())
+        changes = self._changes[(root, source)]
+        known = bisect.bisect_right(changes, at) if at is not None else len(changes)
+        vintage = changes[known - 1] if known else None
         if not isinstance(vintage, datetime):  # no bar known yet
             return None
         key = (root, source, vintage)
@@ -265,16 +289,23 @@ class _Builder:
     def site(self) -> Iterator[Page]:
         index = self.reader.call_index()
         self.ctx = self._context(index)
-        calls = plan.call_pages(index, code=plan.digest(self.code, self.ctx.identity))
-        self.call_pages = calls.height
+        calls = plan.call_pages(
+            index, code=plan.digest(self.code, self.ctx.identity), published=self.published
+        )
+        # The published methodology's and analysts' calls have pages; the others are rows of
+        # their year page (paths.has_own_page).
+        own = calls.filter(pl.col("own_page"))
+        self.call_pages = own.height
         self.keys = plan.keys_by_path(calls)
-        todo = calls.filter(
+        todo = own.filter(
             pl.Series(
-                [not self.fresh(p, i) for p, i in calls.select("path", "inputs").iter_rows()],
+                [not self.fresh(p, i) for p, i in own.select("path", "inputs").iter_rows()],
                 dtype=pl.Boolean,
             )
         )
-        for path, inputs in calls.select("path", "inputs").iter_rows():
+        root_years = index.select("root", pl.col("as_of").dt.year()).unique().height
+        self.to_draw = todo.height + root_years + len(self.ctx.roots) + 4
+        for path, inputs in own.select("path", "inputs").iter_rows():
             if self.fresh(path, inputs):
                 yield path, inputs, _never
         yield from self._call_pages(todo, same_day=plan.same_day_map(calls))
@@ -463,6 +494,7 @@ class _Builder:
                 demo=self.demo,
                 year_links=year_links,
                 call_links=call_links,
+                published=self.published,
             )
             for methodology, source, part in plan.model_series(calls, self.ctx.methodologies)
         ]
@@ -607,7 +639,12 @@ class _Builder:
                 },
             )
 
-        marks = reader.table_marks(("snapshots", "outcomes", "bars"))
+        marks = (
+            # The ISO week: a nightly run redraws it on the first night of a week.
+            "week {}-{}".format(*self.now.isocalendar()[:2])
+            if self.quality_weekly
+            else reader.table_marks(("snapshots", "outcomes", "bars"))
+        )
         yield (
             paths.CALL_QUALITY,
             # The report's own code too: a change of its definitions redraws this page only.

@@ -279,8 +279,15 @@ def fetch_failed(
 def build_site(data_dir: str) -> SiteBuild:
     """The nightly flow's last step: bring the static site up to date (flows/site.py; it redraws
     only the pages whose inputs changed)."""
-    result = site.build_site(data_dir=data_dir)
-    get_run_logger().info(result.summary())
+    logger = get_run_logger()
+
+    def progress(drawn: int, to_draw: int) -> None:
+        # A first nightly after a backfill draws every page (minutes): say so as it goes.
+        if drawn < to_draw:
+            logger.info(f"site: {drawn:,} of about {to_draw:,} pages drawn")
+
+    result = site.build_site(data_dir=data_dir, progress=progress, quality_weekly=True)
+    logger.info(result.summary())
     return result
 
 

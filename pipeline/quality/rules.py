@@ -63,7 +63,7 @@ from pipeline.text import excerpt_expr
 
 SUITE_NAME = "callbook.bars"
 #: Bump when a rule, its scope or a default parameter changes: results record the version.
-SUITE_VERSION = "1.2.0"
+SUITE_VERSION = "1.3.0"  # 1.3.0: session.before_window
 
 #: A vendor continuous symbol ("ES=F") ends with this; its bars jump at every roll.
 CONTINUOUS_SUFFIX = "=F"
@@ -148,6 +148,7 @@ VOLUME_NON_NEGATIVE = "volume.non_negative"
 SESSION_PARSED = "session.parsed"
 SESSION_TRADE_DATE = "session.trade_date"
 SESSION_NOT_FUTURE = "session.not_future"
+SESSION_BEFORE_WINDOW = "session.before_window"
 KEY_UNIQUE = "key.unique"
 PRICE_JUMP = "price.jump"
 RANGE_PARTIAL = "range.partial"
@@ -166,6 +167,12 @@ RULES: tuple[Rule, ...] = (
     Rule(SESSION_PARSED, "error", "session_date is present and parses as a date"),
     Rule(SESSION_TRADE_DATE, "error", "session_date is a trade date of the root's calendar"),
     Rule(SESSION_NOT_FUTURE, "error", "session_date is not after window_end or the fetch date"),
+    Rule(
+        SESSION_BEFORE_WINDOW,
+        "error",
+        "session_date is not before window_start (`ingest --start`: the first session asked "
+        "for); the row stays in the landed batch, is named and is not loaded",
+    ),
     Rule(PRICE_NOT_NULL, "error", "open, high, low and close are numbers (not null, not NaN)"),
     Rule(
         PRICE_POSITIVE,
@@ -388,13 +395,15 @@ def session_checks(
     *,
     window_end: date,
     fetched_at: datetime,
+    window_start: date | None = None,
     calendar: TradingCalendar = EQUITY,
 ) -> pl.DataFrame:
     """Date rules and the deferral flag, one row per bar (aligned with ``bars``).
 
-    Adds ``is_trade_date`` and ``not_future`` (null when the date is null), ``session_final``
-    (null unless the date passed the three date rules), ``deferred`` (never null), the failure
-    masks and details of ``session.parsed/trade_date/not_future/final``.
+    Adds ``is_trade_date``, ``not_future`` and ``in_window`` (null when the date is null;
+    ``in_window`` is True on every dated row when ``window_start`` is None), ``session_final``
+    (null unless the date passed the four date rules), ``deferred`` (never null), the failure
+    masks and details of ``session.parsed/trade_date/not_future/before_window/final``.
     ``fetched_at`` must be timezone-aware; "the fetch date" is its calendar date in New York.
     ``calendar``: the root's trade-date calendar (a bar on one of its holidays fails
     ``session.trade_date``).
@@ -415,7 +424,7 @@ def session_checks(
         bars["session_date"], lambda d: fetched_at >= session_end(d), pl.Boolean(), "_final"
     )
     d = pl.col("session_date")
-    date_ok = pl.col("is_trade_date") & pl.col("not_future")
+    date_ok = pl.col("is_trade_date") & pl.col("not_future") & pl.col("in_window")
     end_text = f" {SESSION_END_ET:%H:%M} ET"
     return (
         bars.select("session_date")
@@ -424,6 +433,9 @@ def session_checks(
         .with_columns(
             is_trade_date=pl.col("_status") == "trade date",
             not_future=d <= latest_allowed,
+            in_window=pl.when(d.is_not_null()).then(True)
+            if window_start is None
+            else d >= window_start,
         )
         .with_columns(session_final=pl.when(date_ok).then(pl.col("_final")))
         .with_columns(deferred=pl.col("session_final").not_().fill_null(False))
@@ -431,6 +443,7 @@ def session_checks(
             pl.col("session_date").is_null().alias(fails(SESSION_PARSED)),
             (~pl.col("is_trade_date")).fill_null(False).alias(fails(SESSION_TRADE_DATE)),
             (~pl.col("not_future")).fill_null(False).alias(fails(SESSION_NOT_FUTURE)),
+            (~pl.col("in_window")).fill_null(False).alias(fails(SESSION_BEFORE_WINDOW)),
             pl.col("deferred").alias(fails(SESSION_FINAL)),
         )
         .with_columns(
@@ -456,6 +469,15 @@ def session_checks(
                 )
             )
             .alias(detail(SESSION_NOT_FUTURE)),
+            pl.when(pl.col(fails(SESSION_BEFORE_WINDOW)))
+            .then(
+                pl.format(
+                    "session {} is before the window start {} (not asked for: not loaded)",
+                    d,
+                    pl.lit(window_start),
+                )
+            )
+            .alias(detail(SESSION_BEFORE_WINDOW)),
             pl.when(pl.col(fails(SESSION_FINAL)))
             .then(
                 pl.format(
@@ -920,7 +942,13 @@ def _first_identical(bars: pl.DataFrame, rows: pl.Series) -> pl.Series:
     )["_candidate"]
 
 
-def exact_copies(bars: pl.DataFrame, *, window_end: date, fetched_at: datetime) -> pl.Series:
+def exact_copies(
+    bars: pl.DataFrame,
+    *,
+    window_end: date,
+    fetched_at: datetime,
+    window_start: date | None = None,
+) -> pl.Series:
     """``duplicate_of`` of every row of ``bars`` (aligned): the index of the earlier row it is an
     exact copy of, or null. The definition is :func:`key_checks`' (rows in scope: dated and not
     deferred), applied to the whole batch before the other rules, which then skip the copies.
@@ -933,7 +961,9 @@ def exact_copies(bars: pl.DataFrame, *, window_end: date, fetched_at: datetime) 
     # Deferral depends on the date alone: decided once per distinct date, then joined back.
     dates = bars.select("session_date").unique()
     deferred = dates.with_columns(
-        session_checks(dates, window_end=window_end, fetched_at=fetched_at)["deferred"]
+        session_checks(
+            dates, window_end=window_end, fetched_at=fetched_at, window_start=window_start
+        )["deferred"]
     )
     in_scope = bars.select("session_date").join(
         deferred, on="session_date", how="left", maintain_order="left", nulls_equal=True
@@ -1345,6 +1375,7 @@ def derive_checks(
     *,
     window_end: date,
     fetched_at: datetime,
+    window_start: date | None = None,
     context: pl.DataFrame | None = None,
     raw_cells: pl.DataFrame | None = None,
     params: QualityParams = QualityParams(),
@@ -1353,7 +1384,11 @@ def derive_checks(
     """Every row rule's inputs, failure mask and detail, one row per bar (aligned with ``bars``).
 
     ``raw_cells``: the vendor's text of the volume and open interest cells, aligned with
-    ``bars`` (see :func:`plausibility_checks`). ``spec``: the batch root's contract facts
+    ``bars`` (see :func:`plausibility_checks`). ``window_start``: the first session asked for
+    (None: every session); a row before it fails ``session.before_window``, is not walked by the
+    sequential rules and does not count in the thin-session volume history (so the rows from
+    ``window_start`` on are judged exactly as if the file began there, but for the batch-order
+    rule ``rows.out_of_order``). ``spec``: the batch root's contract facts
     (calendar, listed months, tick, whether prices can fall below zero); None: the built-in
     registry's entry of the bars' root.
 
@@ -1381,10 +1416,14 @@ def derive_checks(
     if spec is None:
         spec = builtin_spec(bars["root"][0])
     sessions = session_checks(
-        bars, window_end=window_end, fetched_at=fetched_at, calendar=spec.trading_calendar
+        bars,
+        window_end=window_end,
+        fetched_at=fetched_at,
+        window_start=window_start,
+        calendar=spec.trading_calendar,
     )
     deferred = sessions["deferred"]
-    thin = thin_sessions(bars, context, params=params)
+    thin = _thin_in_window(bars, ~sessions[fails(SESSION_BEFORE_WINDOW)], context, params=params)
     values = value_checks(bars, allows_negative=spec.allows_negative, thin=thin)
     plausible = plausibility_checks(bars, raw_cells=raw_cells, params=params, spec=spec)
     keys = key_checks(bars, in_scope=~deferred)
@@ -1428,6 +1467,18 @@ def derive_checks(
         ),
         *(pl.when(~pl.col("deferred")).then(pl.col(c)).alias(c) for c in masked_inputs),
     )
+
+
+def _thin_in_window(
+    bars: pl.DataFrame, in_window: pl.Series, context: pl.DataFrame | None, *, params: QualityParams
+) -> pl.Series:
+    """:func:`thin_sessions` of the rows in the window (aligned with ``bars``; False on the rows
+    before it, which are quarantined and must not stand in for the stored volume history)."""
+    if in_window.all():
+        return thin_sessions(bars, context, params=params)
+    thin = pl.Series("thin", [False] * bars.height, dtype=pl.Boolean)
+    inside = thin_sessions(bars.filter(in_window), context, params=params)
+    return thin.scatter(in_window.arg_true(), inside)
 
 
 def rule_failures(checks: pl.DataFrame, rules: Iterable[str]) -> dict[str, list[int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pipeline.market.notation import format_price as notation_price
@@ -59,6 +60,14 @@ def format_price(value: float, *, tick: float, notation: str = "decimal") -> str
     """
     if not math.isfinite(value):
         raise ValueError(f"cannot format a non-finite price: {value!r}")
+    if value == 0:  # 0.0 and -0.0 are one key of a cache
+        return notation_price(value, tick=tick, notation=notation)
+    return _cached_price(float(value), tick, notation)
+
+
+@lru_cache(maxsize=1 << 16)
+def _cached_price(value: float, tick: float, notation: str) -> str:
+    """The site formats the same levels on page after page (a level stands for weeks)."""
     return notation_price(value, tick=tick, notation=notation)
 
 

@@ -240,10 +240,21 @@ def _name(snapshot: Snapshot) -> str:
     return note_template(snapshot.methodology_version)
 
 
+#: The last snapshot's parts module: a call's page asks for its words several times (scenario
+#: titles, each level's reason and change); the snapshot is kept so its id cannot be reused.
+_last_parts: tuple[Snapshot, Any] | None = None
+
+
 def _parts(snapshot: Snapshot) -> Any:
     """The methodology's parts template as a module (its macros), for words the site shows."""
+    global _last_parts
+    last = _last_parts  # read once: another thread may replace it
+    if last is not None and last[0] is snapshot:
+        return last[1]
     template = environment().get_template(f"{_name(snapshot)}_parts.md.j2")
-    return template.make_module(_context(snapshot))
+    module = template.make_module(_context(snapshot))
+    _last_parts = (snapshot, module)
+    return module
 
 
 def _context(snapshot: Snapshot) -> dict[str, Any]:

@@ -10,8 +10,8 @@ index file's rows join the same batch, under the root's ``RootSpec.cash_index`` 
 contract (``^DJI``), so they are landed, validated and stored like any bar; the continuous
 series measures the feed's roll gaps against them (:mod:`pipeline.market.rolls`). The batch's
 raw table is then both files, each row tagged with its file name (column ``file``), futures
-rows first; index rows before the futures' first session in the window pair with nothing and
-are not part of the batch.
+rows first; index rows before the futures' first session pair with nothing and are not part of
+the batch. Every futures row is (``--start`` included: validation names the rows before it).
 """
 
 from __future__ import annotations
@@ -352,12 +352,13 @@ def index_symbol(root: str, registry: Registry | None = None) -> str:
 
 
 def _from_start(start: date | None) -> pl.Expr:
-    """Rows from ``start`` on (``callbook ingest --start``: the first session asked for).
+    """Index rows from ``start`` on (the futures file's first session: an index file's earlier
+    history is not the futures batch's; see the module docstring); unparseable dates stay in.
 
-    Nothing after the window's end is left out: a row dated after it (a future session, a
-    session not over yet) stays in the batch, in the landed raw table, and validation
-    quarantines it by rule ``session.not_future``; unparseable dates stay in too
-    (``session.parsed``), so nothing the file holds after ``start`` is silently dropped.
+    The futures file itself is kept whole: a row before ``callbook ingest --start`` stays in the
+    batch and in the landed raw table, and validation names it by rule
+    ``session.before_window`` (not loaded); a row after the window end likewise
+    (``session.not_future``).
     """
     day = pl.col("session_date")
     if start is None:  # every row (a column expression, so that it has the frame's length)
@@ -399,9 +400,6 @@ class FileSource:
         if raw.num_rows == 0:  # a header alone: validation rejects it (batch.not_empty)
             return self._batch(root, raw, empty_bars(), start, end, fetched_at)
         bars = canonical_from_raw(raw, root, columns, registry=self.registry)
-        keep = bars.select(_from_start(start).alias("keep"))["keep"]
-        if not keep.all():  # the usual case keeps every row: no copy of a large file
-            raw, bars = raw.filter(keep.to_arrow()), bars.filter(keep)
         if self.index_path is None:
             return self._batch(root, raw, bars, start, end, fetched_at)
         if any(is_index_symbol(c) for c in bars["contract"].drop_nulls().unique()):
@@ -416,8 +414,7 @@ class FileSource:
             index_raw, root, resolve_columns(index_raw.schema.names), contract=symbol
         )
         first = bars["session_date"].min()
-        bounds = [d for d in (start, first) if isinstance(d, date)]
-        index_window = _from_start(max(bounds) if bounds else None)
+        index_window = _from_start(first if isinstance(first, date) else None)
         index_keep = index_bars.select(index_window.alias("keep"))["keep"].to_arrow()
         try:
             combined = pa.concat_tables(

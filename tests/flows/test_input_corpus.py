@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -31,6 +32,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import EXIT_FAILED, main
+from pipeline.quality.result import ValidationResult
 from pipeline.quality.suite import validate_batch
 from pipeline.schema import SchemaError
 from pipeline.sources.base import SourceError
@@ -110,11 +112,60 @@ def test_a_file_that_is_no_table_is_refused_whole_in_one_line(name: str, folder:
 def test_every_row_of_a_bar_file_ends_in_exactly_one_place(
     name: str, folder: Path, warehouse: Warehouse
 ) -> None:
+    account_for_every_row(FILES[name], folder / "data" / name, folder, warehouse)
+
+
+#: Files ingested again with `--start` (the session of their row 15) into a warehouse of their
+#: own: planted defects before and after the start, copies, reversed rows, framing.
+WITH_START = (
+    "text_in_price_cell.csv",
+    "unparseable_date.csv",
+    "future_session.csv",
+    "unfinished_session.csv",
+    "exact_duplicate.csv",
+    "every_row_twice.csv",
+    "reversed.csv",
+    "negative_close.csv",
+    "crlf.csv",
+)
+
+
+@pytest.mark.parametrize("name", WITH_START)
+def test_with_a_start_every_row_still_ends_in_exactly_one_place(name: str, folder: Path) -> None:
+    """`ingest --start`: the landed batch is still the whole file, and each row before the
+    start is quarantined by session.before_window (with its other findings), not loaded."""
     bad = FILES[name]
+    day = pl.col("session_date")
+    all_rows = FileSource(written(folder, bad)).fetch(
+        ROOT, start=None, end=bad.window_end, fetched_at=bad.fetched_at
+    )
+    start = all_rows.bars["session_date"][15]
+    with Warehouse.in_memory() as own:
+        validation = account_for_every_row(
+            bad, folder / "data-start" / name, folder, own, start=start
+        )
+    before = set(
+        all_rows.bars.with_row_index("row_index").filter(day < start)["row_index"].to_list()
+    )
+    findings = validation.findings
+    named = set(findings.filter(pl.col("rule") == "session.before_window")["row_index"])
+    quarantined = set(findings.filter(pl.col("severity") == "error")["row_index"])
+    # Each row before the start is quarantined: by session.before_window, or, an exact copy of
+    # an earlier row, by key.unique alone (copies are set aside before every other rule).
+    assert named and named <= before <= quarantined
+    copies = set(findings.filter(pl.col("detail").str.starts_with("duplicate of row"))["row_index"])
+    assert before - named <= copies
+    assert validation.clean.filter(day < start).is_empty()
+
+
+def account_for_every_row(
+    bad: BadFile, data_dir: Path, folder: Path, warehouse: Warehouse, *, start: date | None = None
+) -> ValidationResult:
+    """check -> fetch -> land -> validate -> record and load ``bad``, asserting where each of
+    its rows ended (the module docstring); its validation."""
     path = written(folder, bad)
-    data_dir = folder / "data" / name
     check_file(path)  # the command's up-front check lets it through
-    batch = FileSource(path).fetch(ROOT, start=None, end=bad.window_end, fetched_at=bad.fetched_at)
+    batch = FileSource(path).fetch(ROOT, start=start, end=bad.window_end, fetched_at=bad.fetched_at)
     received = csv_rows(bad.content)
     assert batch.raw.num_rows == len(received)
 
@@ -167,7 +218,7 @@ def test_every_row_of_a_bar_file_ends_in_exactly_one_place(
         assert validation.status == "rejected"
         assert validation.rejection and bad.rule in validation.rejection
         assert (outcome.inserted, outcome.quarantined, outcome.deferred, in_bars) == (0, 0, 0, 0)
-        return
+        return validation
     assert validation.status != "rejected", validation.rejection
     loaded = outcome.inserted + outcome.revised + outcome.unchanged
     assert loaded + outcome.quarantined + outcome.deferred == len(received)
@@ -185,8 +236,9 @@ def test_every_row_of_a_bar_file_ends_in_exactly_one_place(
             assert sorted(reported.unique().to_list()) == list(bad.rows)
         if bad.severity == "error":
             assert set(bad.rows) <= quarantined
-    else:  # nothing wrong but the framing: every row loads
+    elif start is None:  # nothing wrong but the framing: every row loads
         assert outcome.quarantined == outcome.deferred == 0
+    return validation
 
 
 @pytest.mark.parametrize("name", ["utf16.csv", "nul_byte.csv", "extra_cell.csv", "no_close.csv"])

@@ -185,6 +185,58 @@ def test_quarantined_rows_are_kept_with_rule_and_raw_row_and_not_loaded(wh: Ware
     assert wh.table_counts()["quarantine"] == 2
 
 
+@pytest.mark.parametrize("per_insert", [1, 3, 7])
+def test_findings_inserted_in_slices_are_the_findings_inserted_at_once(
+    per_insert: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Warehouse.load_batch inserts findings in slices (memory): the rows stored are the same
+    as one statement's, including findings already on record from an earlier batch, which are
+    not stored twice, and loading the same batch again adds nothing."""
+    days = [date(2026, 1, 5) + timedelta(days=i) for i in range(12)]
+    batch = batch_of(bars({d: 2500.0 + i for i, d in enumerate(days)}), fetched_at=T1)
+    rules = ["ohlc.inverted", "volume.zero", "key.unique", "session.final"]
+    severity = {"ohlc.inverted": "error", "key.unique": "error"}
+    rows = [
+        (i, rule, severity.get(rule, "warning" if rule == "volume.zero" else "deferred"), d)
+        for i, d in enumerate(days)
+        for rule in rules[: 1 + i % 4]
+    ]
+    findings = pl.DataFrame(
+        {
+            "row_index": [r[0] for r in rows],
+            "rule": [r[1] for r in rows],
+            "severity": [r[2] for r in rows],
+            "detail": [f"{r[1]} on row {r[0]}" for r in rows],
+            "contract": ["RTYH26"] * len(rows),
+            "session_date": [r[3] for r in rows],
+            "raw_row": [f'{{"close": {2500 + r[0]}}}' for r in rows],
+        },
+        schema=FINDING_SCHEMA,
+    )
+    earlier = batch_of(bars({days[0]: 2500.0, days[5]: 2505.0}), fetched_at=T0)
+    on_record = findings.filter(pl.col("row_index").is_in([0, 5])).with_columns(
+        pl.when(pl.col("row_index") == 5).then(1).otherwise(0).alias("row_index")
+    )
+
+    def stored(slice_rows: int) -> dict[str, list[tuple[object, ...]]]:
+        monkeypatch.setattr(store, "_FINDINGS_PER_INSERT", slice_rows)
+        with Warehouse.in_memory() as wh:
+            load(wh, earlier, T0, on_record)
+            load(wh, batch, T1, findings)
+            load(wh, batch, T2, findings)  # the same batch again: nothing new
+            columns = "batch_id, row_index, rule, detail, contract, session_date, raw_row"
+            return {
+                table: query(wh, f"select {columns} from {table} order by all").rows()
+                for table in ("quarantine", "row_findings")
+            }
+
+    at_once = stored(10**6)
+    # errors: ohlc.inverted on the 12 rows, key.unique on 6; rows 0 and 5's ohlc.inverted were
+    # on record already (the earlier batch's 2): 2 + 18 - 2
+    assert len(at_once["quarantine"]) == 18 and len(at_once["row_findings"]) > 0
+    assert stored(per_insert) == at_once
+
+
 def test_a_failure_in_the_middle_of_a_load_leaves_the_warehouse_as_it_was(
     wh: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -248,14 +248,15 @@ def call_label(row: Mapping[str, Any]) -> str:
     return str(row["author"])
 
 
-def index_row_view(row: Mapping[str, Any], page: str) -> dict[str, Any]:
-    """An index row (call_index) as a list entry: labels, link, outcome or open."""
-    target = paths.call_path(
-        row["root"], row["as_of"], row["author"], row["methodology_version"], row["source"]
-    )
+def index_row_view(row: Mapping[str, Any], page: str, *, published: str | None) -> dict[str, Any]:
+    """An index row (call_index) as a list entry: labels, link (its page, or its row in its year
+    page: :func:`paths.call_target`), its row's anchor, outcome or open."""
+    key = (row["as_of"], row["author"], row["methodology_version"], row["source"])
+    target = paths.call_target(row["root"], *key, published=published)
     return {
         **row,
         "by": call_label(row),
+        "anchor": paths.call_anchor(*key),
         "href": paths.relative(page, target),
         "parts": probability_parts(row.get("p_bull"), row.get("p_sideways"), row.get("p_bear")),
         "resolved": row.get("outcome") is not None,
@@ -288,7 +289,7 @@ def render_call_page(call: CallPage, ctx: SiteContext) -> str:
         outcome=_outcome_view(s, call.outcome, call.ref_rps),
         progress=_progress_view(s, call.progress),
         versions=_versions_view(call.versions),
-        same_day=[index_row_view(r, call.path) for r in call.same_day],
+        same_day=[index_row_view(r, call.path, published=ctx.published) for r in call.same_day],
         note=note_html(s, demo=ctx.demo, previous=call.previous),
         extra=extra,
         neighbours={
@@ -426,7 +427,7 @@ def render_home(
             rows[0],
         )
         s = snapshots.get(featured["snapshot_id"])
-        call = index_row_view(featured, page)
+        call = index_row_view(featured, page, published=ctx.published)
         if s is not None:
             call["parts"] = probability_parts(
                 *(_probability(s, n) for n in ("bull", "sideways", "bear")),
@@ -440,7 +441,11 @@ def render_home(
                 "takeaway": "" if s is None else note_takeaway(s, demo=ctx.demo),
                 "snapshot": s,
                 "levels": [] if s is None else level_views(s),
-                "others": [index_row_view(r, page) for r in rows if r is not featured],
+                "others": [
+                    index_row_view(r, page, published=ctx.published)
+                    for r in rows
+                    if r is not featured
+                ],
                 "spark": sparklines.get(root, ""),
                 "root_href": paths.relative(page, paths.root_path(root)),
             }
@@ -481,7 +486,7 @@ def render_root_page(
         years=[
             {**y, "href": paths.relative(page, paths.year_path(root, y["year"]))} for y in years
         ],
-        recent=[index_row_view(r, page) for r in recent],
+        recent=[index_row_view(r, page, published=ctx.published) for r in recent],
         filters=_filters(recent),
     )
 
@@ -504,7 +509,7 @@ def render_year_page(
         root=root,
         year=year,
         timelines=timelines,
-        calls=[index_row_view(r, page) for r in calls],
+        calls=[index_row_view(r, page, published=ctx.published) for r in calls],
         filters=_filters(calls),
         years=[{"year": y, "href": paths.relative(page, paths.year_path(root, y))} for y in years],
         root_href=paths.relative(page, paths.root_path(root)),
@@ -523,13 +528,19 @@ def timeline_view(
     demo: bool,
     year_links: bool,
     call_links: bool,
+    published: str | None = None,
 ) -> dict[str, Any]:
     """One timeline SVG (see svg.timeline) with its filter attributes. ``calls``: index rows of
     one methodology/author with line_mid and bias_mid in the price frame of ``prices``."""
     rows = []
     for r in calls.iter_rows(named=True):
-        target = paths.call_path(
-            r["root"], r["as_of"], r["author"], r["methodology_version"], r["source"]
+        target = paths.call_target(
+            r["root"],
+            r["as_of"],
+            r["author"],
+            r["methodology_version"],
+            r["source"],
+            published=published,
         )
         parts = probability_parts(r.get("p_bull"), r.get("p_sideways"), r.get("p_bear"))
         odds = " / ".join(f"{p['name']} {p['percent']}%" for p in parts)
@@ -541,13 +552,17 @@ def timeline_view(
                 "title": f"{r['as_of']} {r['primary_trend']}, {r['perspective']}; {odds}; {status}",
             }
         )
-    years = sorted({d.year for d in prices["session_date"].to_list()})
+    # Only years with calls have a page (the prices may start years before the first call).
+    years = sorted({d.year for d in calls["as_of"].to_list()}) if calls.height else []
     spec = builtin_registry().get(root)
     tick = spec.tick if spec is not None else FALLBACK_TICK
+    days: list[date] = prices["session_date"].to_list()
+    span = (max(days) - min(days)).days if days else 0
     return {
         "label": label,
         "methodology": methodology,
         "author": author,
+        "unit": None if call_links else svg.timeline_unit(span),
         "svg": svg.timeline(
             prices["session_date"].to_list(),
             prices["close"].to_list(),

@@ -1,15 +1,18 @@
 """Where each page of the static site lives, and relative links between pages.
 
 Every link is relative, so the site works from any folder, from ``file://`` and behind any
-static web server. One page per call (root, as_of, author, methodology, source: all its versions
-on one page), one page per root and per root and year, and the home, scoreboard and data-quality
-pages.
+static web server. One page per call of the published methodology and per analyst's call (root,
+as_of, author, methodology, source: all its versions on one page; the other methodologies' calls
+are rows of their year page), one page per root and per root and year, and the home, scoreboard
+and data-quality pages.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
+
+from pipeline.analysis.snapshot import MODEL_AUTHOR
 
 HOME = "index.html"
 SCOREBOARD = "scoreboard.html"
@@ -38,8 +41,40 @@ def call_path(root: str, as_of: date, author: str, methodology: str, source: str
     >>> call_path("RTY", date(2026, 2, 4), "seed-note", "analyst", "analyst")
     'calls/RTY/2026/2026-02-04-seed-note-analyst-analyst.html'
     """
-    name = "-".join(_safe(p) for p in (as_of.isoformat(), author, methodology, source))
+    name = call_anchor(as_of, author, methodology, source)
     return f"calls/{_safe(root)}/{as_of.year}/{name}.html"
+
+
+def call_anchor(as_of: date, author: str, methodology: str, source: str) -> str:
+    """The id of a call's row in its year page's table (``2026-02-04-callbook-v1-demo``)."""
+    return "-".join(_safe(p) for p in (as_of.isoformat(), author, methodology, source))
+
+
+def has_own_page(author: str, methodology: str, *, published: str | None) -> bool:
+    """Whether a call gets a page of its own: the published methodology's calls and analysts'
+    calls do; the other methodologies' calls (comparisons, computed for the same sessions) are
+    rows of their year page (a site of 100 roots would otherwise draw a page per session for
+    each methodology).
+
+    >>> has_own_page("callbook", "v1", published="v3")
+    False
+    >>> has_own_page("seed-note", "analyst", published="v3")
+    True
+    """
+    return author != MODEL_AUTHOR or published is None or methodology == published
+
+
+def call_target(
+    root: str, as_of: date, author: str, methodology: str, source: str, *, published: str | None
+) -> str:
+    """Where a link to a call goes: its own page, else its row in its year page.
+
+    >>> call_target("RTY", date(2026, 2, 4), "callbook", "v1", "demo", published="v3")
+    'roots/RTY/2026.html#2026-02-04-callbook-v1-demo'
+    """
+    if has_own_page(author, methodology, published=published):
+        return call_path(root, as_of, author, methodology, source)
+    return f"{year_path(root, as_of.year)}#{call_anchor(as_of, author, methodology, source)}"
 
 
 def root_path(root: str) -> str:

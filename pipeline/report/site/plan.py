@@ -41,17 +41,19 @@ def digest(*parts: object) -> str:
     return h.hexdigest()
 
 
-def call_pages(index: pl.DataFrame, *, code: str) -> pl.DataFrame:
+def call_pages(index: pl.DataFrame, *, code: str, published: str | None = None) -> pl.DataFrame:
     """The call index with, per call: ``path``, ``previous_path`` / ``next_path`` (the same
-    series' calls of the neighbouring sessions), and ``inputs`` (the page's inputs hash: its
+    series' calls of the neighbouring sessions), ``inputs`` (the page's inputs hash: its
     stored facts, ``page_inputs``, its neighbours, the other calls of its day, and ``code``, the
-    hash of what draws it)."""
+    hash of what draws it) and ``own_page`` (:func:`paths.has_own_page`: a call of another
+    methodology than ``published`` is a row of its year page, not a page)."""
     if index.height == 0:
         return index.with_columns(
             *(
                 pl.lit(None, dtype=pl.String).alias(c)
                 for c in ("path", "previous_path", "next_path", "inputs")
-            )
+            ),
+            pl.lit(None, dtype=pl.Boolean).alias("own_page"),
         )
     ordered = index.sort([*SERIES_KEY, "as_of"])
     frame = ordered.with_columns(
@@ -75,7 +77,12 @@ def call_pages(index: pl.DataFrame, *, code: str) -> pl.DataFrame:
             "page_inputs", "previous_path", "next_path", "_day_inputs"
         ).iter_rows()
     ]
-    return frame.drop("_day_inputs").with_columns(pl.Series("inputs", inputs, dtype=pl.String))
+    own = (pl.col("author") != MODEL_AUTHOR) | (
+        pl.lit(True) if published is None else pl.col("methodology_version") == published
+    )
+    return frame.drop("_day_inputs").with_columns(
+        pl.Series("inputs", inputs, dtype=pl.String), own.alias("own_page")
+    )
 
 
 def stale(pages: pl.DataFrame, manifest: Mapping[str, str]) -> pl.DataFrame:

@@ -51,6 +51,13 @@ TL_AXIS_Y = 284.0
 TL_MAX_POINTS = 900
 #: Timelines spanning at most this many days are labelled by month instead of by year.
 MONTH_TICK_SPAN_DAYS = 400
+#: Longer timelines draw one column per ISO week instead of one per session, and beyond
+#: MONTHLY_SPAN_DAYS one per month: a column stays at least ~3 px wide on the 892 px plot
+#: (20 years of sessions would be 0.17 px columns: a barcode).
+WEEKLY_SPAN_DAYS = 800
+MONTHLY_SPAN_DAYS = 2200
+#: The trend band of an aggregated column stacks its calls' trends in this order, top down.
+TREND_ORDER: tuple[str, ...] = ("Bullish", "Neutral", "Bearish")
 
 # Reliability diagram geometry.
 REL_SIZE, REL_MARGIN = 340, 44
@@ -358,7 +365,11 @@ def timeline(
     line in the sand and bias-defining level over it, and two bands below: the primary trend
     and the perspective. ``calls``: dicts with as_of, primary_trend, perspective, line_mid,
     bias_mid, href, title (sorted by as_of). ``links``: year -> href for the year labels.
-    ``call_links``: make each call's column a link to its page (for a year, not a decade)."""
+    ``call_links``: make each call's column a link to its page (for a year, not a decade).
+    Beyond WEEKLY_SPAN_DAYS (and without ``call_links``) a column is a week or a month of calls
+    (:func:`timeline_unit`): its trend band stacks the trends of its calls, its perspective band
+    shows the most frequent one, its levels are where they stood at its last call; the year
+    labels link to the year pages, which draw every session."""
     if not prices_days:
         return '<p class="empty">No bars to draw.</p>'
     first, last = prices_days[0], prices_days[-1]
@@ -388,21 +399,29 @@ def timeline(
             f'<text class="axis" x="{_n(TL_LEFT - 6)}" y="{yy}" text-anchor="end" '
             f'dominant-baseline="middle">{_axis_price(value, tick)}</text>'
         )
-    # Bands: runs of one trend / one perspective.
+    # Bands: runs of one trend / one perspective; a long timeline's columns are weeks or
+    # months, each showing its calls' mix (aggregated: see _bucketed).
+    unit = timeline_unit(span_days) if not call_links else None
+    if unit is not None:
+        calls = _bucketed(calls, unit)
     call_x = [x(c["as_of"]) for c in calls]
     edges = _column_edges(call_x, TL_LEFT, TL_RIGHT)
-    for key, classes, top in (
-        ("primary_trend", TREND_CLASSES, TL_TREND_TOP),
-        ("perspective", PERSPECTIVE_CLASSES, TL_PERSPECTIVE_TOP),
-    ):
-        for start, end, state in _runs([c.get(key) for c in calls]):
-            x0, x1 = edges[start][0], edges[end][1]
-            title = f"{state}: {calls[start]['as_of']} to {calls[end]['as_of']}"
-            out.append(
-                f'<rect class="run {classes.get(state or "", "none")}" x="{_n(x0)}" y="{_n(top)}" '
-                f'width="{_n(max(x1 - x0, 0.6))}" height="{_n(TL_BAND_HEIGHT)}">'
-                f"<title>{escape(title)}</title></rect>"
-            )
+    if unit is not None:
+        out += _mix_columns(calls, edges)
+    else:
+        for key, classes, top in (
+            ("primary_trend", TREND_CLASSES, TL_TREND_TOP),
+            ("perspective", PERSPECTIVE_CLASSES, TL_PERSPECTIVE_TOP),
+        ):
+            for start, end, state in _runs([c.get(key) for c in calls]):
+                x0, x1 = edges[start][0], edges[end][1]
+                title = f"{state}: {calls[start]['as_of']} to {calls[end]['as_of']}"
+                css = classes.get(state or "", "none")
+                out.append(
+                    f'<rect class="run {css}" x="{_n(x0)}" y="{_n(top)}" '
+                    f'width="{_n(max(x1 - x0, 0.6))}" height="{_n(TL_BAND_HEIGHT)}">'
+                    f"<title>{escape(title)}</title></rect>"
+                )
     out.append(
         f'<text class="band-label" x="{_n(TL_LEFT - 6)}" y="{_n(TL_TREND_TOP + 9)}" '
         'text-anchor="end">trend</text>'
@@ -456,6 +475,85 @@ def timeline(
             )
     out.append("</svg>")
     return "".join(out)
+
+
+def timeline_unit(span_days: int) -> str | None:
+    """What one column of a timeline spanning ``span_days`` stands for: None (a session),
+    ``week`` or ``month``.
+
+    >>> timeline_unit(365), timeline_unit(4 * 365), timeline_unit(20 * 365)
+    (None, 'week', 'month')
+    """
+    if span_days > MONTHLY_SPAN_DAYS:
+        return "month"
+    return "week" if span_days > WEEKLY_SPAN_DAYS else None
+
+
+def _bucketed(calls: Sequence[dict], unit: str) -> list[dict]:
+    """One pseudo-call per ISO week (``unit`` "week") or calendar month ("month") of ``calls``
+    (sorted by as_of): placed at the middle session of its calls; its levels, orientation and
+    perspective those of its last call (where the levels stood at the bucket's end); ``trends``
+    and ``perspectives``: how many of its calls had each; ``first``/``last``: its calls' span.
+
+    >>> from datetime import date
+    >>> rows = [{"as_of": date(2020, 1, d), "primary_trend": t, "perspective": "range"}
+    ...         for d, t in ((2, "Bullish"), (3, "Bullish"), (31, "Bearish"))]
+    >>> [(b["calls"], b["trends"]) for b in _bucketed(rows, "month")]
+    [(3, {'Bullish': 2, 'Bearish': 1})]
+    """
+    from collections import Counter
+    from itertools import groupby
+
+    def key(c: dict) -> tuple[int, int]:
+        day = c["as_of"]
+        return (day.year, day.month) if unit == "month" else day.isocalendar()[:2]
+
+    out = []
+    for _, group in groupby(calls, key=key):
+        part = list(group)
+        last = part[-1]
+        out.append(
+            {
+                **last,
+                "as_of": part[len(part) // 2]["as_of"],
+                "first": part[0]["as_of"],
+                "last": last["as_of"],
+                "calls": len(part),
+                "trends": dict(Counter(c.get("primary_trend") for c in part)),
+                "perspectives": dict(Counter(c.get("perspective") for c in part)),
+            }
+        )
+    return out
+
+
+def _mix_columns(buckets: Sequence[dict], edges: Sequence[tuple[float, float]]) -> list[str]:
+    """Per bucket (:func:`_bucketed`): the trend band stacked by its calls' trends (Bullish on
+    top) and the perspective band in its most frequent perspective; the counts in the title."""
+    out = []
+    for b, (x0, x1) in zip(buckets, edges, strict=True):
+        width = _n(max(x1 - x0, 0.6))
+        rects, top = [], TL_TREND_TOP
+        known = [t for t in TREND_ORDER if b["trends"].get(t)]
+        others = [t for t in b["trends"] if t not in TREND_ORDER]
+        for trend in known + others:
+            height = TL_BAND_HEIGHT * b["trends"][trend] / b["calls"]
+            rects.append(
+                f'<rect class="run {TREND_CLASSES.get(trend or "", "none")}" x="{_n(x0)}" '
+                f'y="{_n(top)}" width="{width}" height="{_n(height)}"/>'
+            )
+            top += height
+        view = max(b["perspectives"].items(), key=lambda kv: (kv[1], str(kv[0])))[0]
+        rects.append(
+            f'<rect class="run {PERSPECTIVE_CLASSES.get(view or "", "none")}" x="{_n(x0)}" '
+            f'y="{_n(TL_PERSPECTIVE_TOP)}" width="{width}" height="{_n(TL_BAND_HEIGHT)}"/>'
+        )
+        mix = ", ".join(f"{t} {n}" for t, n in sorted(b["trends"].items(), key=lambda kv: -kv[1]))
+        views = ", ".join(
+            f"{v} {n}" for v, n in sorted(b["perspectives"].items(), key=lambda kv: -kv[1])
+        )
+        title = f"{b['first']} to {b['last']}: {b['calls']} calls; trend {mix}; view {views}"
+        out.append(f"<g><title>{escape(title)}</title>{''.join(rects)}</g>")
+    return out
 
 
 def _column_edges(xs: Sequence[float], left: float, right: float) -> list[tuple[float, float]]:
@@ -534,8 +632,8 @@ def reliability_diagram(rows: Sequence[dict], *, title: str, demo: bool) -> str:
         f'<svg class="chart reliability" viewBox="0 0 {total} {total}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
     ]
-    if demo:
-        out.append(_watermark(px(0.5), py(0.45), rotate=-30, small=True))
+    if demo:  # in the top margin: a bin can sit anywhere in the square
+        out.append(_watermark(px(0.5), m / 2, small=True))
     for k in range(6):
         v = k / 5
         out.append(

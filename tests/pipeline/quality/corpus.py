@@ -83,6 +83,7 @@ def make_batch(
     *,
     fetched_at: datetime = FETCHED_AT,
     window_end: date = WINDOW_END,
+    window_start: date = SESSIONS[0],
     without: str | None = None,
 ) -> Batch:
     """A file-source-like batch from vendor rows: the raw text table and the canonical bars the
@@ -100,7 +101,7 @@ def make_batch(
         raw=raw,
         bars=bars,
         fetched_at=fetched_at,
-        window_start=SESSIONS[0],
+        window_start=window_start,
         window_end=window_end,
         # as the file source records it: which vendor column became which canonical one
         metadata={"corpus": True, "columns": columns},
@@ -312,6 +313,14 @@ def corpus() -> list[CorpusCase]:
             "session.not_future",
             "error",
             (40,),
+        ),
+        CorpusCase(
+            "before_window",
+            "`ingest --start` at the fourth session: the three rows before it are not asked for",
+            make_batch(clean, window_start=SESSIONS[3]),
+            "session.before_window",
+            "error",
+            (0, 1, 2),
         ),
         CorpusCase(
             "unfinished_session",

@@ -595,3 +595,75 @@ def test_a_quarantined_row_is_not_walked() -> None:
     assert checks["jump_fraction"].to_list() == [None, None, 2 / 6800]
     # row 2's volume equals row 1's, but row 1 never loaded: compared with row 0 (1000)
     assert checks["volume_changed"].to_list() == [None, None, True]
+
+
+def test_a_row_before_the_window_start_is_named_by_session_before_window() -> None:
+    frame = pl.DataFrame(
+        {
+            "session_date": [
+                date(2026, 2, 17),  # before the start
+                date(2026, 2, 18),  # the start itself: in the window
+                date(2026, 2, 15),  # a Sunday before the start: both date rules
+                None,  # unparseable: session.parsed only
+            ]
+        },
+        schema={"session_date": pl.Date},
+    )
+    fetched_at = datetime(2026, 2, 21, tzinfo=UTC)
+    out = session_checks(
+        frame, window_end=date(2026, 2, 20), fetched_at=fetched_at, window_start=date(2026, 2, 18)
+    )
+    assert out.select(
+        "in_window", fails("session.before_window"), fails("session.trade_date"), "deferred"
+    ).rows() == [
+        (False, True, False, False),
+        (True, False, False, False),
+        (False, True, True, False),
+        (None, False, False, False),
+    ]
+    assert out[detail("session.before_window")].to_list() == [
+        "session 2026-02-17 is before the window start 2026-02-18 (not asked for: not loaded)",
+        None,
+        "session 2026-02-15 is before the window start 2026-02-18 (not asked for: not loaded)",
+        None,
+    ]
+    # No window start: every dated row is in the window, none fails.
+    whole = session_checks(frame, window_end=date(2026, 2, 20), fetched_at=fetched_at)
+    assert whole["in_window"].to_list() == [True, True, True, None]
+    assert not whole[fails("session.before_window")].any()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cut=st.integers(1, 58))
+def test_rows_in_the_window_are_judged_as_if_the_file_began_at_its_start(
+    seed: int, cut: int
+) -> None:
+    """A file ingested with --start keeps its earlier rows (session.before_window, nothing
+    else changes): every row from the start on fails exactly the rules, with exactly the
+    details, it fails when the file is cut at the start. Planted: price spikes (price.jump),
+    narrow ranges (range.partial), thin and repeated volumes, inverted bars."""
+    rng = np.random.default_rng(seed)
+    days = trade_dates(date(2025, 10, 1), date(2026, 2, 20))[-60:]
+    close = 6000.0 + np.cumsum(rng.normal(0.0, 30.0, len(days)))
+    close[rng.random(len(days)) < 0.08] *= 1.2  # spikes
+    spread = np.where(rng.random(len(days)) < 0.1, 0.25, rng.uniform(20.0, 60.0, len(days)))
+    volume = rng.choice([0, 10, 5_000, 900_000, 1_000_000], len(days))
+    rows: list[Row] = []
+    for d, c, s, v in zip(days, close, spread, volume, strict=True):
+        high, low = float(np.round(c + s)), float(np.round(c - s))
+        if rng.random() < 0.05:
+            high, low = low, high  # inverted
+        rows.append(("ES=F", d, float(np.round(c)), high, low, float(np.round(c)), int(v)))
+    frame, start = bars(rows), days[cut]
+    at = datetime(2026, 2, 21, tzinfo=UTC)
+    whole = derive_checks(frame, window_end=days[-1], fetched_at=at, window_start=start)
+    alone = derive_checks(frame.slice(cut), window_end=days[-1], fetched_at=at)
+    judged = [
+        c
+        for r in RULES
+        if r.severity != "batch" and r.name != "session.before_window"
+        for c in (fails(r.name), detail(r.name))
+        if c in alone.columns
+    ]
+    assert whole.slice(cut).select(judged).equals(alone.select(judged))
+    assert whole[fails("session.before_window")].to_list() == [True] * cut + [False] * (60 - cut)

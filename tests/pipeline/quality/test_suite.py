@@ -13,13 +13,16 @@ from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from pipeline.market.calendar import ET
 from pipeline.quality.result import FINDING_SCHEMA, ValidationResult
 from pipeline.quality.rules import RULES, SUITE_NAME, SUITE_VERSION
-from pipeline.quality.suite import validate_batch
+from pipeline.quality.suite import raw_rows_as_json, raw_rows_json, validate_batch
 from pipeline.schema import BAR_SCHEMA, Batch
 from tests.pipeline.quality.corpus import (
     SESSIONS,
@@ -232,3 +235,43 @@ def test_real_es_file(shared_data: Path) -> None:
     assert set(crashes) <= loaded
     assert result.status == "partial"
     assert result.clean.height + result.quarantined["row_index"].n_unique() + 1 == batch.bars.height
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.sampled_from(["6905.25", "n/a", "null", "", "6905.250"]) | st.none(),
+            st.sampled_from([0.0, -0.0, 1.5, float("nan"), float("inf")]) | st.none(),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    picks=st.lists(st.integers(0, 7), min_size=0, max_size=40),
+)
+def test_raw_rows_json_is_each_rows_own_json_copies_included(
+    cells: list[tuple[str | None, float | None]], picks: list[int]
+) -> None:
+    """raw_rows_json builds the text once per distinct raw row (and per slice): it must be, row
+    for row, what raw_rows_as_json writes for that row alone (the slow obvious way), whatever
+    the copies (-0.0 and 0.0, NaN, null and the text "null" are told apart)."""
+    rows = [cells[p % len(cells)] for p in picks] or cells
+    raw = pa.table(
+        {
+            "Close": pa.array([r[0] for r in rows], pa.string()),
+            "Volume": pa.array([r[1] for r in rows], pa.float64()),
+        }
+    )
+    indices = sorted({i for i in range(len(rows)) if i % 3 != 1})
+    got = raw_rows_json(raw, pl.Series(indices, dtype=pl.Int64))
+    assert got["row_index"].to_list() == indices
+    assert got["raw_row"].to_list() == [raw_rows_as_json(raw, [i])[0] for i in indices]
+
+
+def test_raw_rows_json_slices_a_large_set_of_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.quality.suite as suite
+
+    monkeypatch.setattr(suite, "RAW_JSON_SLICE", 4)
+    raw = pa.table({"Date": ["2026-02-20", "2026-02-19"] * 9, "Close": ["1", "2", "1"] * 6})
+    got = raw_rows_json(raw, pl.Series(range(18), dtype=pl.Int64))
+    assert got["raw_row"].to_list() == [raw_rows_as_json(raw, [i])[0] for i in range(18)]

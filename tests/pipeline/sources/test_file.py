@@ -51,14 +51,24 @@ def test_yahoo_layout_needs_no_options(tmp_path: Path) -> None:
     assert batch.source == "file" and batch.metadata["file_name"] == "bars.csv"
 
 
-def test_start_filters_raw_and_bars_alike_and_rows_after_the_end_stay(tmp_path: Path) -> None:
-    """--start leaves earlier rows out of raw and bars alike; a row after the window's end stays
-    in both (validation quarantines it by session.not_future): never silently dropped."""
-    batch = FileSource(write(tmp_path, YAHOO_CSV)).fetch(
+def test_the_batch_is_the_whole_file_whatever_the_window(tmp_path: Path) -> None:
+    """--start and --end leave no row out of raw or bars: a row before the window's start stays
+    (validation names it by session.before_window), a row after its end too
+    (session.not_future): never silently dropped. The batch is the one read without a window."""
+    path = write(tmp_path, YAHOO_CSV)
+    batch = FileSource(path).fetch(
         "ES", start=date(2026, 2, 19), end=date(2026, 2, 20), fetched_at=FETCHED_AT
     )
-    assert batch.bars["session_date"].to_list() == [date(2026, 2, d) for d in (19, 20, 23)]
-    assert batch.raw.column("Date").to_pylist() == ["2026-02-19", "2026-02-20", "2026-02-23"]
+    assert batch.bars["session_date"].to_list() == [date(2026, 2, d) for d in (18, 19, 20, 23)]
+    assert batch.raw.column("Date").to_pylist() == [
+        "2026-02-18",
+        "2026-02-19",
+        "2026-02-20",
+        "2026-02-23",
+    ]
+    whole = FileSource(path).fetch("ES", start=None, end=date(2026, 2, 23), fetched_at=FETCHED_AT)
+    assert batch.sha256 == whole.sha256
+    assert batch.window_start == date(2026, 2, 19)  # what validation judges the rows against
 
 
 def test_a_file_is_read_whole_when_no_start_is_given(tmp_path: Path) -> None:
@@ -148,14 +158,18 @@ def test_index_file_joins_the_batch_under_the_index_symbol(tmp_path: Path) -> No
     assert batch.raw.column("Close").to_pylist()[4] == "6881.93"
     assert batch.metadata["index_symbol"] == "^GSPC"
     assert batch.metadata["index_file_name"] == "GSPC.csv"
-    # The window's start applies to both files; rows after its end stay (session.not_future).
+    # The window leaves no row of either file out (index rows from the futures' first
+    # session on): rows before its start are session.before_window's, after its end
+    # session.not_future's.
     window = source.fetch(
         "ES", start=date(2026, 2, 19), end=date(2026, 2, 19), fetched_at=FETCHED_AT
     )
     assert window.bars.select("contract", "session_date").rows() == [
+        ("ES=F", date(2026, 2, 18)),
         ("ES=F", date(2026, 2, 19)),
         ("ES=F", date(2026, 2, 20)),
         ("ES=F", date(2026, 2, 23)),
+        ("^GSPC", date(2026, 2, 18)),
         ("^GSPC", date(2026, 2, 19)),
         ("^GSPC", date(2026, 2, 20)),
     ]

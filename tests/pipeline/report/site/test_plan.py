@@ -37,6 +37,32 @@ def test_call_pages_link_neighbours_and_hash_their_inputs() -> None:
     assert pages["inputs"].n_unique() == 4
 
 
+def test_only_the_published_methodology_and_analysts_have_call_pages() -> None:
+    frame = pl.concat(
+        [
+            index(),
+            index(methodology_version=pl.lit("v3")),
+            index(n=1, author=pl.lit("seed-note"), methodology_version=pl.lit("analyst")),
+        ]
+    )
+    pages = plan.call_pages(frame, code="c1", published="v3")
+    own = {
+        (m, a): set(part["own_page"].to_list())
+        for (m, a), part in pages.group_by("methodology_version", "author")
+    }
+    assert own == {("v3", "callbook"): {True}, ("v1", "callbook"): {False},
+                   ("analyst", "seed-note"): {True}}  # fmt: skip
+    assert plan.call_pages(frame, code="c1")["own_page"].all()  # no published one: every call
+    # A link to a call without a page lands on its row of its year page.
+    assert (
+        paths.call_target("RTY", date(2026, 2, 2), "callbook", "v1", "demo", published="v3")
+        == "roots/RTY/2026.html#2026-02-02-callbook-v1-demo"
+    )
+    assert paths.call_target(
+        "RTY", date(2026, 2, 2), "callbook", "v3", "demo", published="v3"
+    ) == paths.call_path("RTY", date(2026, 2, 2), "callbook", "v3", "demo")
+
+
 def test_only_the_pages_whose_inputs_changed_are_stale() -> None:
     before = plan.call_pages(index(), code="c1")
     manifest = dict(before.select("path", "inputs").iter_rows())

@@ -121,3 +121,38 @@ def test_every_perspective_of_every_methodology_has_a_band_colour() -> None:
     legend = (Path(svg.__file__).parent / "templates" / "root.html.j2").read_text()
     for name in set(svg.PERSPECTIVE_CLASSES.values()):
         assert f".run.{name}," in css and f'class="k {name}"' in legend, name
+
+
+def test_a_twenty_year_timeline_draws_one_column_per_month_with_its_calls_mix() -> None:
+    from collections import Counter
+    from datetime import timedelta
+
+    rng = np.random.default_rng(7)
+    days = [date(2005, 1, 3) + timedelta(days=k) for k in range(20 * 365)]
+    days = [d for d in days if d.weekday() < 5]
+    trends = rng.choice(["Bullish", "Neutral", "Bearish"], size=len(days), p=[0.5, 0.2, 0.3])
+    calls = [
+        {"as_of": d, "primary_trend": str(t), "perspective": "range", "line_mid": 100.0,
+         "bias_mid": 101.0, "orientation": "up", "href": "x", "title": "t"}
+        for d, t in zip(days, trends, strict=True)
+    ]  # fmt: skip
+    text = svg.timeline(days, [100.0] * len(days), calls, tick=0.25, demo=True)
+    columns = re.findall(r"<g><title>([^<]*)</title>(.*?)</g>", text)
+    months = Counter((d.year, d.month) for d in days)
+    assert len(columns) == len(months)  # 240 columns, not 5,200 one-session slivers
+    for (title, rects), ((year, month), n) in zip(columns, sorted(months.items()), strict=True):
+        assert title.startswith(f"{year}-{month:02d}-") and f": {n} calls;" in title
+        pieces = [(float(y), float(h)) for y, h in
+                  re.findall(r'y="([^"]*)" width="[^"]*" height="([^"]*)"', rects)]  # fmt: skip
+        band = [h for y, h in pieces if svg.TL_TREND_TOP <= y < svg.TL_PERSPECTIVE_TOP]
+        # The trend band's pieces fill it (coordinates are rounded to 0.1).
+        assert abs(sum(band) - svg.TL_BAND_HEIGHT) <= 0.05 * len(band) + 1e-9
+        mix = Counter(str(t) for d, t in zip(days, trends, strict=True) if (d.year, d.month)
+                      == (year, month))  # fmt: skip
+        for trend, count in mix.items():
+            assert f"{trend} {count}" in title
+    # A year is still drawn session by session.
+    year = [c for c in calls if c["as_of"].year == 2010]
+    one = svg.timeline([c["as_of"] for c in year], [1.0] * len(year), year, tick=0.25,
+                       demo=False, call_links=True)  # fmt: skip
+    assert "<g><title>" not in one and one.count('class="hit"') == len(year)
