@@ -27,6 +27,8 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipeline.analysis.methodology import DEFAULT_METHODOLOGIES
+
 if TYPE_CHECKING:
     from pipeline.audit.coherence import CoherenceReport
 
@@ -114,15 +116,16 @@ def test_backfill_shows_counts_and_an_estimate_as_plain_lines_in_a_log(book: Boo
     err = book.ran["backfill"].err
     progress = [line for line in err.splitlines() if line.startswith("backfill: jobs ")]
     assert "\r" not in err
-    assert progress[0] == "backfill: jobs 0/4: computing calls (0:00 elapsed)"
+    jobs = len(DEFAULT_METHODOLOGIES)  # one root: a job per methodology
+    assert progress[0] == f"backfill: jobs 0/{jobs}: computing calls (0:00 elapsed)"
     step = re.compile(
-        r"backfill: jobs (\d)/4: RTY (v1|v2|v3|v4), ([\d,]+) of \3 snapshots stored "
-        r"\((\d+:\d\d) elapsed(, about \d+:\d\d left)?\)$"
+        rf"backfill: jobs (\d)/{jobs}: RTY ({'|'.join(DEFAULT_METHODOLOGIES)}), ([\d,]+) of \3 "
+        r"snapshots stored \((\d+:\d\d) elapsed(, about \d+:\d\d left)?\)$"
     )
     done = [step.match(line) for line in progress[1:]]
-    assert all(done) and [m.group(1) for m in done if m] == ["1", "2", "3", "4"]
-    assert done[0] and done[0].group(5)  # one job of four done: an estimate of the others
-    assert done[3] and done[3].group(5) is None  # all done: nothing left to estimate
+    assert all(done) and [m.group(1) for m in done if m] == [str(n + 1) for n in range(jobs)]
+    assert done[0] and done[0].group(5)  # one job done: an estimate of the others
+    assert done[-1] and done[-1].group(5) is None  # all done: nothing left to estimate
     out = book.ran["backfill"].out
     assert re.search(r"^RTY v2: \d+ calls computed, \d+ written, 0 already stored$", out, re.M)
 
@@ -156,7 +159,8 @@ def test_backfill_on_a_terminal_rewrites_one_progress_line(book: Book) -> None:
     frames = [f for f in terminal.split("\r\x1b[K") if f.startswith("backfill: jobs")]
     assert len(frames) >= 3  # the line was drawn again at each step...
     assert sum(f.count("\n") for f in frames) == 1  # ...and ended once
-    assert frames[-1].startswith("backfill: jobs 4/4: ")
+    jobs = len(DEFAULT_METHODOLOGIES)
+    assert frames[-1].startswith(f"backfill: jobs {jobs}/{jobs}: ")
     assert b"RTY v2: 85 calls computed, 0 written, 85 already stored" in out
 
 
