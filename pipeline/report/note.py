@@ -16,7 +16,9 @@ templates' context (the snapshot, its formatters and lookups) and renders.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -110,14 +112,19 @@ def render_note(
             f"previous call is on {previous.root}, not {snapshot.root}: cannot compare calls "
             "on different roots"
         )
-    template = environment().get_template(f"{_name(snapshot)}.md.j2")
+    name = _name(snapshot)
+    _parts_module(name)  # made (once) before any note's values are in reach
     context = _context(snapshot)
     context.update(
         chart_file=chart_file,
         labelled=demo or snapshot.source == DEMO_SOURCE,
         previous=previous,
     )
-    return template.render(context)
+    token = _NOTE.set(context)
+    try:
+        return str(environment().get_template(f"{name}.md.j2").render(context))
+    finally:
+        _NOTE.reset(token)
 
 
 def scenario_headings(snapshot: Snapshot) -> dict[str, str]:
@@ -128,13 +135,16 @@ def scenario_headings(snapshot: Snapshot) -> dict[str, str]:
     >>> scenario_headings(example_snapshot())["bull"]
     'Bullish Continuation'
     """
-    parts = _parts(snapshot)
-    return {name: str(parts.scenario_heading(snapshot.orientation, name)) for name in SCENARIOS}
+    with _words_of(snapshot) as parts:
+        return {name: str(parts.scenario_heading(snapshot.orientation, name)) for name in SCENARIOS}
 
 
 def change_words(snapshot: Snapshot, code: str | None) -> str:
     """A level's change reason (``accepted_through`` ...) in the words of the call's note."""
-    return "" if code is None else str(_parts(snapshot).change_word(code))
+    if code is None:
+        return ""
+    with _words_of(snapshot) as parts:
+        return str(parts.change_word(code))
 
 
 def level_reason(snapshot: Snapshot, level: Level) -> str:
@@ -143,9 +153,9 @@ def level_reason(snapshot: Snapshot, level: Level) -> str:
     codes (a ``reason(s, kind, level)`` macro: v3), else nothing."""
     if level.reason:
         return level.reason
-    parts = _parts(snapshot)
-    render = getattr(parts, "reason", None)
-    return "" if render is None else str(render(snapshot, level.kind, level))
+    with _words_of(snapshot) as parts:
+        render = getattr(parts, "reason", None)
+        return "" if render is None else str(render(snapshot, level.kind, level))
 
 
 def render_summary_line(snapshot: Snapshot) -> str:
@@ -201,12 +211,14 @@ def environment() -> Any:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         undefined=StrictUndefined,
+        auto_reload=False,  # the templates are code: a process renders the ones it started with
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         extensions=["jinja2.ext.do"],
     )
+    env.context_class = _note_context_class()
     env.filters.update(
         date_long=format_date_long,
         iso=lambda day: day.isoformat(),
@@ -240,21 +252,66 @@ def _name(snapshot: Snapshot) -> str:
     return note_template(snapshot.methodology_version)
 
 
-#: The last snapshot's parts module: a call's page asks for its words several times (scenario
+#: The values of the note being rendered (:func:`_context`), for the parts modules' macros.
+_NOTE: ContextVar[dict[str, Any] | None] = ContextVar("note", default=None)
+
+
+def _note_context_class() -> type:
+    from jinja2.runtime import Context, missing
+
+    class NoteContext(Context):
+        """A template context that finds the note's values (``s``, ``prices``, ``percents``
+        ...: :func:`_context`) of the note being rendered when it has no such name itself.
+
+        The parts templates (and ``shared.md.j2``) are imported without context, so Jinja
+        makes each of them a module once per process (their constants and macros) instead of
+        once per note; their macros still read the note's values by name, from here. The
+        values are per thread (a ``ContextVar``), set only while a note or its words render.
+        """
+
+        def resolve_or_missing(self, key: str) -> Any:
+            if key in self.vars:
+                return self.vars[key]
+            if key in self.parent:
+                return self.parent[key]
+            note = _NOTE.get()
+            if note is not None and key in note:
+                return note[key]
+            return missing
+
+    return NoteContext
+
+
+def _parts_module(name: str) -> Any:
+    """The parts template ``<name>_parts.md.j2`` as a module (its macros), made once per
+    process and outside any note: a constant that read a note's value would fail here."""
+    if _NOTE.get() is not None:
+        raise RuntimeError("a parts module is made outside a note's rendering")
+    return environment().get_template(f"{name}_parts.md.j2").module
+
+
+#: The last snapshot's note values: a call's page asks for its words several times (scenario
 #: titles, each level's reason and change); the snapshot is kept so its id cannot be reused.
-_last_parts: tuple[Snapshot, Any] | None = None
+_last_context: tuple[Snapshot, dict[str, Any]] | None = None
 
 
-def _parts(snapshot: Snapshot) -> Any:
-    """The methodology's parts template as a module (its macros), for words the site shows."""
-    global _last_parts
-    last = _last_parts  # read once: another thread may replace it
+@contextmanager
+def _words_of(snapshot: Snapshot) -> Iterator[Any]:
+    """The methodology's parts module, its macros reading ``snapshot``'s note values while the
+    block runs: the words the site shows beside the note."""
+    global _last_context
+    module = _parts_module(_name(snapshot))
+    last = _last_context  # read once: another thread may replace it
     if last is not None and last[0] is snapshot:
-        return last[1]
-    template = environment().get_template(f"{_name(snapshot)}_parts.md.j2")
-    module = template.make_module(_context(snapshot))
-    _last_parts = (snapshot, module)
-    return module
+        context = last[1]
+    else:
+        context = _context(snapshot)
+        _last_context = (snapshot, context)
+    token = _NOTE.set(context)
+    try:
+        yield module
+    finally:
+        _NOTE.reset(token)
 
 
 def _context(snapshot: Snapshot) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -271,18 +272,30 @@ def _axis_price(value: float, tick: float, notation: str = "decimal") -> str:
     return f"{value:,.0f}" if tick >= 0.1 and value >= 100 else format_price(value, tick=tick)
 
 
+#: ``_bars_data``'s text of a session by (tick, day, o, h, l, c, sma50, sma200): consecutive
+#: calls' charts share all but one of their sessions (their values, in the as-of front
+#: contract's points, change only at a roll). Emptied when full.
+_BAR_TEXTS: dict[tuple[Any, ...], str] = {}
+_BAR_TEXTS_MAX = 1 << 15  # ~8 MB
+
+
 def _bars_data(window: ChartWindow, tick: float) -> str:
     """``date o h l c sma50 sma200`` per session, ``;``-separated, prices on the tick grid."""
-    columns = [
-        prices_on_grid(values, tick=tick)
-        for values in (
-            window.open, window.high, window.low, window.close, window.sma50, window.sma200
-        )
-    ]  # fmt: skip
-    return ";".join(
-        " ".join([day.isoformat(), *(v or "" for v in values)])
-        for day, *values in zip(window.days, *columns, strict=True)
-    )
+    arrays = (window.open, window.high, window.low, window.close, window.sma50, window.sma200)
+    keys = [
+        (tick, *row)
+        for row in zip(window.days, *(values.tolist() for values in arrays), strict=True)
+    ]
+    rows = [_BAR_TEXTS.get(key) for key in keys]
+    new = [i for i, row in enumerate(rows) if row is None]
+    if new:
+        columns = [prices_on_grid(values[new], tick=tick) for values in arrays]
+        for j, i in enumerate(new):
+            rows[i] = " ".join([window.days[i].isoformat(), *(c[j] or "" for c in columns)])
+        if len(_BAR_TEXTS) + len(new) > _BAR_TEXTS_MAX:
+            _BAR_TEXTS.clear()
+        _BAR_TEXTS.update({keys[i]: rows[i] for i in new})
+    return ";".join(rows)  # type: ignore[arg-type]  # every row is text now
 
 
 def _candles(window: ChartWindow, xs: np.ndarray, y: _YScale, step: float) -> list[str]:
