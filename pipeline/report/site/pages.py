@@ -272,6 +272,7 @@ def render_call_page(call: CallPage, ctx: SiteContext) -> str:
     chart = svg.call_chart(s, call.window, demo=ctx.demo, known_at=known_at)
     latest = call.versions[-1] if call.versions else {}
     extra = _extra_facts(latest)
+    titles = scenario_titles(s)
     return _render(
         "call.html.j2",
         call.path,
@@ -283,11 +284,11 @@ def render_call_page(call: CallPage, ctx: SiteContext) -> str:
         chart=chart,
         known_at=known_at,
         parts=probability_parts(
-            *(_probability(s, n) for n in ("bull", "sideways", "bear")), titles=scenario_titles(s)
+            *(_probability(s, n) for n in ("bull", "sideways", "bear")), titles=titles
         ),
         levels=level_views(s),
-        outcome=_outcome_view(s, call.outcome, call.ref_rps),
-        progress=_progress_view(s, call.progress),
+        outcome=_outcome_view(s, call.outcome, call.ref_rps, titles),
+        progress=_progress_view(call.progress, titles),
         versions=_versions_view(call.versions),
         same_day=[index_row_view(r, call.path, published=ctx.published) for r in call.same_day],
         note=note_html(s, demo=ctx.demo, previous=call.previous),
@@ -309,7 +310,10 @@ def _probability(s: Snapshot, name: str) -> float | None:
 
 
 def _outcome_view(
-    s: Snapshot, outcome: Mapping[str, Any] | None, ref_rps: float | None
+    s: Snapshot,
+    outcome: Mapping[str, Any] | None,
+    ref_rps: float | None,
+    titles: Mapping[str, str],
 ) -> dict[str, Any] | None:
     if outcome is None:
         return None
@@ -317,7 +321,7 @@ def _outcome_view(
     forecast = _probability(s, name)
     return {
         **outcome,
-        "title": scenario_titles(s).get(name, name),
+        "title": titles.get(name, name),
         "how": OUTCOME_WORDS.get(name, ""),
         "forecast": forecast,
         "ref_rps": ref_rps,
@@ -325,7 +329,9 @@ def _outcome_view(
     }
 
 
-def _progress_view(s: Snapshot, progress: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _progress_view(
+    progress: Mapping[str, Any] | None, titles: Mapping[str, str]
+) -> dict[str, Any] | None:
     """An open call's status so far (the ``open_calls`` view), with the settled scenario named
     when an acceptance already decided it (it is still scored only at the horizon's end)."""
     if progress is None:
@@ -335,7 +341,7 @@ def _progress_view(s: Snapshot, progress: Mapping[str, Any] | None) -> dict[str,
     return {
         **progress,
         "settled": settled,
-        "settled_title": scenario_titles(s).get(settled or "", ""),
+        "settled_title": titles.get(settled or "", ""),
         "status_so_far": progress.get("status_so_far") or progress.get("summary") or "",
     }
 
@@ -381,6 +387,9 @@ def level_views(s: Snapshot) -> list[dict[str, Any]]:
     ]
 
 
+_NOT_EXTRA = frozenset(CONTENT_COLUMNS) | PROVENANCE_COLUMNS
+_column_kind = cache(cells.column_kind)  # a page asks for the same few dozen names
+
 #: Stored per-level facts shown in the levels table rather than among the further facts.
 _LEVEL_FACT = re.compile(r"^(line|bias|ext|deep)_(reason|members|change|since)$")
 
@@ -388,11 +397,13 @@ _LEVEL_FACT = re.compile(r"^(line|bias|ext|deep)_(reason|members|change|since)$"
 def _extra_facts(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Facts a methodology stores beyond v1's columns (e.g. v2's regime measurements), when
     present; the level reasons are in the levels table."""
-    known = set(CONTENT_COLUMNS) | PROVENANCE_COLUMNS
     return [
-        (name, cells.format_cell(value, kind=cells.column_kind(name)))
+        (name, cells.format_cell(value, kind=_column_kind(name)))
         for name, value in row.items()
-        if name not in known and not _LEVEL_FACT.match(name) and value is not None and value != ""
+        if name not in _NOT_EXTRA
+        and not _LEVEL_FACT.match(name)
+        and value is not None
+        and value != ""
     ]
 
 

@@ -4,6 +4,7 @@ import dataclasses
 import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from pipeline.analysis.snapshot import (
     MODEL_AUTHOR,
+    SCENARIOS,
     Level,
     RelativeStrength,
     Scenario,
@@ -18,6 +20,7 @@ from pipeline.analysis.snapshot import (
     Structure,
     example_snapshot,
 )
+from pipeline.report import note as note_module
 from pipeline.report.format import format_price, whole_percents
 from pipeline.report.note import DEMO_LABEL, render_note, render_summary_line
 
@@ -555,3 +558,132 @@ def test_beyond_equity_indexes_peers_are_read_in_the_registrys_words(
     assert expected in reading
     for equity_word in ("small caps", "large caps", "participation", "leadership"):
         assert equity_word not in note
+
+
+# --- the templates as modules: made once a process, the same bytes as made once a note -------
+
+
+def _per_note_environment() -> Any:
+    """An oracle: the note environment as it was before the parts became shared modules (every
+    import "with context", Jinja's own Context), so each note builds its modules afresh from
+    its own values."""
+    from jinja2 import Environment, FunctionLoader, StrictUndefined
+
+    env = note_module.environment()
+
+    def source(name: str) -> str:
+        text = (note_module.TEMPLATES / name).read_text(encoding="utf-8")
+        return re.sub(r'(\{%- import "[\w.]+" as \w+) -%\}', r"\1 with context -%}", text)
+
+    oracle = Environment(
+        loader=FunctionLoader(source),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],
+    )
+    oracle.filters.update(env.filters)
+    oracle.globals.update(env.globals)
+    return oracle
+
+
+def _oracle_note(oracle: Any, s: Snapshot, *, previous: Snapshot | None, demo: bool) -> str:
+    context = note_module._context(s)
+    labelled = demo or s.source == note_module.DEMO_SOURCE
+    context.update(chart_file="c.png" if demo else None, labelled=labelled, previous=previous)
+    return str(oracle.get_template(f"{note_module._name(s)}.md.j2").render(context))
+
+
+def _oracle_words(oracle: Any, s: Snapshot) -> list[str]:
+    parts = oracle.get_template(f"{note_module._name(s)}_parts.md.j2").make_module(
+        note_module._context(s)
+    )
+    words = [str(parts.scenario_heading(s.orientation, n)) for n in SCENARIOS]
+    for level in s.levels:
+        reason = getattr(parts, "reason", None)
+        words.append(level.reason or ("" if reason is None else str(reason(s, level.kind, level))))
+        words.append("" if level.change is None else str(parts.change_word(level.change)))
+    return words
+
+
+def _words(s: Snapshot) -> list[str]:
+    words = list(note_module.scenario_headings(s).values())
+    for level in s.levels:
+        words += [note_module.level_reason(s, level), note_module.change_words(s, level.change)]
+    return words
+
+
+@pytest.fixture(scope="module")
+def calls_of_every_template() -> list[tuple[Snapshot, Snapshot | None]]:
+    """(call, the call before it) of each methodology on 18 months of demo bars (every 12th
+    call), and v1's relabelled as an analyst's, interleaved so consecutive notes change
+    template."""
+    import polars as pl
+
+    from pipeline.analysis.assemble import snapshot_from_row
+    from pipeline.analysis.methodology import get
+    from pipeline.market.continuous import continuous_series
+    from pipeline.sources.demo import demo_bars
+
+    window = (date(2023, 1, 1), date(2024, 6, 30))
+    series = {
+        r: continuous_series(demo_bars(r).filter(pl.col("session_date").is_between(*window)))
+        for r in ("RTY", "ES", "NQ")
+    }
+    per_methodology = []
+    for version in ("v1", "v2", "v3", "v4"):
+        rows = get(version).analyse(series, "RTY", source="demo").snapshots.sort("as_of")
+        calls = [snapshot_from_row(r) for r in rows.iter_rows(named=True)]
+        per_methodology.append(
+            [(calls[i], calls[i - 1] if i else None) for i in range(0, len(calls), 12)]
+        )
+    analyst = [
+        (dataclasses.replace(s, author="seed-note", methodology_version="analyst"), None)
+        for s, _ in per_methodology[0]
+    ]
+    per_methodology.append(analyst)
+    return [pair for group in zip(*per_methodology, strict=False) for pair in group]
+
+
+def test_every_note_is_the_bytes_of_modules_made_for_it_alone(calls_of_every_template) -> None:
+    """The parts templates are modules made once a process (imports without context), their
+    macros reading the note being rendered: every note, and every word the site takes from the
+    parts, is byte for byte what modules made afresh for that note alone write, in any order."""
+    oracle = _per_note_environment()
+    assert {note_module._name(s) for s, _ in calls_of_every_template} == {"v1", "v2", "v3"}
+    for i, (call, previous) in enumerate(calls_of_every_template):
+        demo = i % 3 == 0
+        s = call if i % 2 else dataclasses.replace(call, source="file")  # labelled or not
+        got = render_note(s, previous=previous, demo=demo, chart_file="c.png" if demo else None)
+        assert got == _oracle_note(oracle, s, previous=previous, demo=demo), (
+            s.as_of,
+            s.methodology_version,
+        )
+        assert _words(s) == _oracle_words(oracle, s), (s.as_of, s.methodology_version)
+
+
+def test_notes_rendered_in_threads_are_those_rendered_alone(calls_of_every_template) -> None:
+    """Each thread renders with its own note's values (a ContextVar), never another's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def both(pair: tuple[Snapshot, Snapshot | None]) -> tuple[str, list[str]]:
+        return render_note(pair[0], previous=pair[1]), _words(pair[0])
+
+    alone = [both(pair) for pair in calls_of_every_template]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(both, calls_of_every_template * 3))
+    assert together == alone * 3
+
+
+def test_outside_a_note_the_parts_have_no_note_values() -> None:
+    """A parts module is shared by every note: its macros see a note's values only while that
+    note (or its words) renders, never the last note's."""
+    from jinja2 import UndefinedError
+
+    s = model_snapshot()
+    render_note(s)
+    parts = note_module.environment().get_template("v1_parts.md.j2").module
+    with pytest.raises(UndefinedError, match="is undefined"):
+        str(parts.summary(s))
