@@ -257,7 +257,11 @@ _NOTE: ContextVar[dict[str, Any] | None] = ContextVar("note", default=None)
 
 
 def _note_context_class() -> type:
-    from jinja2.runtime import Context, missing
+    from types import BuiltinMethodType, FunctionType, MethodType
+
+    from jinja2.runtime import Context, Macro, missing
+
+    plain = frozenset({FunctionType, MethodType, BuiltinMethodType})  # list.append: builtin
 
     class NoteContext(Context):
         """A template context that finds the note's values (``s``, ``prices``, ``percents``
@@ -278,6 +282,25 @@ def _note_context_class() -> type:
             if note is not None and key in note:
                 return note[key]
             return missing
+
+        def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            """Jinja's ``Context.call``, faster for what notes call (~400 a note: macros,
+            functions, methods), none of which asks for a context or environment but a
+            macro for its evaluation context."""
+            kind = type(__obj)
+            if kind is Macro:
+                args = (__self.eval_ctx, *args)
+            elif kind not in plain or hasattr(__obj, "jinja_pass_arg"):
+                return Context.call(__self, __obj, *args, **kwargs)
+            if kwargs:
+                kwargs.pop("_block_vars", None)
+                kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:  # as Jinja's own
+                return __self.environment.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
 
     return NoteContext
 
