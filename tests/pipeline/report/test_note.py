@@ -438,6 +438,25 @@ def test_what_changed_lists_the_differences_from_the_previous_call() -> None:
     assert "Against the call of 3 Feb 2026:" in changed
 
 
+def test_a_roll_says_how_far_every_quoted_price_moved() -> None:
+    """At a roll the same internal price is quoted in the new contract: offset 0 -> 12.75 means a
+    price that read P in RTYH26 reads P - 12.75 in RTYM26 (front = internal - offset)."""
+    current = dataclasses.replace(model_snapshot(), contract="RTYM26", offset=12.75)
+    previous = dataclasses.replace(current, as_of=date(2026, 2, 3), contract="RTYH26", offset=0.0)
+    items = section(
+        render_note(current, previous=previous), "What Changed Since the Previous Call"
+    ).splitlines()
+    assert "- Front contract: RTYH26 → RTYM26" in items
+    assert (
+        "- Prices are now quoted in RTYM26: a level that did not move reads 12.8 index points"
+        " lower than in RTYH26"
+    ) in items
+    back = dataclasses.replace(previous, offset=20.0)
+    assert "reads 7.3 index points higher than in RTYH26" in render_note(current, previous=back)
+    same = dataclasses.replace(previous, contract="RTYM26", offset=12.75)
+    assert "Prices are now quoted" not in render_note(current, previous=same)
+
+
 def test_what_changed_only_with_a_previous_call_and_says_when_nothing_did() -> None:
     s = model_snapshot()
     assert "What Changed" not in render_note(s)
