@@ -117,3 +117,27 @@ def test_the_introduction_gives_the_distance_to_the_200_day_once(
         for row in frame.iter_rows(named=True):
             intro = note_of(row).split("## Introduction\n\n")[1].split("\n")[0]
             assert intro.count("200-day") == 1, (row["as_of"], row["trend_rule"], intro)
+
+
+def test_the_relative_strength_section_states_its_rule_and_reads_lagging_by_the_trend(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    """Each verdict printed is the rule the section states, applied to the stored ratio and
+    20-session spread; a lagging root's reading follows its trend."""
+    rule = (
+        "(Leading: the 20-session return spread and the ratio against its 200-session mean are "
+        "both above zero; lagging: both below; mixed: they disagree.)"
+    )
+    both_lagging = demo_rty_v4.filter(
+        (pl.col("rs_es_verdict") == "lagging") & (pl.col("rs_nq_verdict") == "lagging")
+    )
+    for trend, reading in (
+        ("Bearish", "RTY is trailing large caps, which fits its bearish primary trend."),
+        ("Bullish", "RTY is trailing large caps: its advance is weaker than theirs, a caution"),
+    ):
+        row = both_lagging.filter(pl.col("primary_trend") == trend).row(-1, named=True)
+        note = note_of(row)
+        assert reading in note and rule in note, (trend, row["as_of"])
+        for peer in ("es", "nq"):
+            ratio, spread = row[f"rs_{peer}_ratio_vs_mean"], row[f"rs_{peer}_spread_20"]
+            assert ratio < 0 and spread < 0  # the stated rule's "lagging"
