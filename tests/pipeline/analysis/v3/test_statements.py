@@ -117,6 +117,12 @@ def test_the_introduction_gives_the_distance_to_the_200_day_once(
         for row in frame.iter_rows(named=True):
             intro = note_of(row).split("## Introduction\n\n")[1].split("\n")[0]
             assert intro.count("200-day") == 1, (row["as_of"], row["trend_rule"], intro)
+    # ... and the figure the trend clause gives is the structure bullet's, in its rounding.
+    row = ruled.row(-1, named=True)
+    figure = f"{abs(row['dist_sma200_pct']) * 100:.1f}%"
+    note = note_of(row)
+    assert f"(the close is {figure} " in note
+    assert f"{row['dist_sma200_pct'] * 100:+.1f}%)" in note.split("A few things stand out")[1]
 
 
 def test_the_relative_strength_section_states_its_rule_and_reads_lagging_by_the_trend(
@@ -141,3 +147,15 @@ def test_the_relative_strength_section_states_its_rule_and_reads_lagging_by_the_
         for peer in ("es", "nq"):
             ratio, spread = row[f"rs_{peer}_ratio_vs_mean"], row[f"rs_{peer}_spread_20"]
             assert ratio < 0 and spread < 0  # the stated rule's "lagging"
+
+
+def test_a_level_replaced_without_acceptance_is_not_said_to_hold_the_close(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    """'price_inside' replaces a line the close came into or settled through once (fewer than
+    two settlements beyond it): the words cover both, and the close beyond the old zone is not
+    said to be inside it."""
+    through = demo_rty_v4.filter(pl.col("line_change") == "price_inside")
+    assert through.height
+    note = note_of(through.row(-1, named=True))
+    assert "price came into or through the previous zone without acceptance (fewer than two" in note
