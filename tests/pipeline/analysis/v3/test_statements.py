@@ -159,3 +159,29 @@ def test_a_level_replaced_without_acceptance_is_not_said_to_hold_the_close(
     assert through.height
     note = note_of(through.row(-1, named=True))
     assert "price came into or through the previous zone without acceptance (fewer than two" in note
+
+
+def test_a_large_move_names_the_event_that_allowed_it_not_a_driver(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    """A move over 9.5 points is allowed by a named event: the note says the method allowed it
+    because of that event (it does not claim the event drove the move)."""
+    from pipeline.analysis.assemble import snapshot_from_row
+    from pipeline.report.note import render_note
+
+    rows = demo_rty_v4.sort("as_of")
+    moved = rows.with_row_index("i").filter(
+        pl.max_horizontal(
+            (pl.col(p) - pl.col(p).shift(1)).abs() for p in ("p_bear", "p_sideways", "p_bull")
+        )
+        > 0.105
+    )
+    assert moved.height
+    i = moved["i"][-1]
+    row, previous = rows.row(i, named=True), rows.row(i - 1, named=True)
+    assert row["probability_cause"]
+    note = render_note(snapshot_from_row(row), previous=snapshot_from_row(previous))
+    assert (
+        "- The probabilities moved more than 9.5 percentage points, more than a session allows "
+        "unless a named event occurs; the method allowed it because "
+    ) in note
