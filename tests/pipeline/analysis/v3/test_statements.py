@@ -185,3 +185,14 @@ def test_a_large_move_names_the_event_that_allowed_it_not_a_driver(
         "- The probabilities moved more than 9.5 percentage points, more than a session allows "
         "unless a named event occurs; the method allowed it because "
     ) in note
+
+
+def test_each_scenario_labels_the_model_estimate_and_the_history_beside_it(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    row = demo_rty_v4.filter(pl.col("n_analogs") > 0).row(-1, named=True)
+    note = note_of(row)
+    total, bull = row["n_analogs"], row["n_bull"]
+    assert f"- Model estimate: {row['p_bull'] * 100:.1f}%" in note
+    assert f"; history: {bull} of {total} past sessions in the same state ended this way (" in note
+    assert "Evidence:" not in note
