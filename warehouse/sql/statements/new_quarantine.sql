@@ -1,7 +1,9 @@
--- Warnings and deferrals of a batch (registered as `incoming_findings`); idempotent.
-insert into row_findings
+-- The error-severity findings of a batch (registered as `incoming_findings`) that quarantine
+-- does not hold yet (Warehouse.load_batch inserts them): idempotent per (batch, row, rule) and
+-- per (bar, rule, raw content), so validating the same batch again, or the same bad bar in an
+-- overlapping batch, adds nothing.
 with findings as (
-    select * from incoming_findings where severity in ('warning', 'deferred')
+    select * from incoming_findings where severity = 'error'
 ),
 
 -- The same bar fetched again in a later (overlapping) batch breaks the same rule again: it is
@@ -10,12 +12,12 @@ with findings as (
 -- conflict check costs ~0.7 KB per inserted row, 300 MB for 400,000 quarantined copies.
 seen_elsewhere as (
     select rule, contract, session_date, raw_row::varchar as raw_text
-    from row_findings
+    from quarantine
     where source = $source and batch_id <> $batch_id
 ),
 
 seen_here as (
-    select row_index, rule from row_findings where batch_id = $batch_id
+    select row_index, rule from quarantine where batch_id = $batch_id
 ),
 
 new_findings as (
@@ -31,10 +33,9 @@ new_findings as (
 
 final as (
     select
-        $batch_id as batch_id, row_index, rule, severity, detail, $source as source, $root as root,
+        $batch_id as batch_id, row_index, rule, detail, $source as source, $root as root,
         contract, session_date, raw_row::json as raw_row, $recorded_at as recorded_at
     from new_findings
 )
 
 select * from final
-returning *

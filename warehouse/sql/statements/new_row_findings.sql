@@ -1,9 +1,7 @@
--- Error-severity findings of a batch (registered as `incoming_findings`); idempotent per
--- (batch, row, rule) and per (bar, rule, raw content), so validating the same batch again, or
--- the same bad bar in an overlapping batch, adds nothing.
-insert into quarantine
+-- The warnings and deferrals of a batch (registered as `incoming_findings`) that row_findings
+-- does not hold yet (Warehouse.load_batch inserts them); idempotent.
 with findings as (
-    select * from incoming_findings where severity = 'error'
+    select * from incoming_findings where severity in ('warning', 'deferred')
 ),
 
 -- The same bar fetched again in a later (overlapping) batch breaks the same rule again: it is
@@ -12,12 +10,12 @@ with findings as (
 -- conflict check costs ~0.7 KB per inserted row, 300 MB for 400,000 quarantined copies.
 seen_elsewhere as (
     select rule, contract, session_date, raw_row::varchar as raw_text
-    from quarantine
+    from row_findings
     where source = $source and batch_id <> $batch_id
 ),
 
 seen_here as (
-    select row_index, rule from quarantine where batch_id = $batch_id
+    select row_index, rule from row_findings where batch_id = $batch_id
 ),
 
 new_findings as (
@@ -33,10 +31,9 @@ new_findings as (
 
 final as (
     select
-        $batch_id as batch_id, row_index, rule, detail, $source as source, $root as root,
+        $batch_id as batch_id, row_index, rule, severity, detail, $source as source, $root as root,
         contract, session_date, raw_row::json as raw_row, $recorded_at as recorded_at
     from new_findings
 )
 
 select * from final
-returning *
