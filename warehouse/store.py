@@ -78,6 +78,11 @@ CALL_CHANGES_MIGRATION = 10  # call_change_rows: derived from the snapshots when
 _LOCK_POLL_SECONDS = 0.25
 #: Rows per Arrow batch when the rows a statement wrote stream to the lake's record.
 _CAPTURE_BATCH_ROWS = 65_536
+#: Findings inserted per statement: one DuckDB row group. A plain insert of a whole row group
+#: writes it to the file at once; smaller statements, and ``insert ... returning`` of any size,
+#: keep the transaction's rows in memory until the commit (10^6 findings: ~100 MiB, and the
+#: returned rows besides).
+_FINDINGS_PER_INSERT = 122_880
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 #: Tables no unit of work ever deletes from (bars and rolls are superseded, never removed):
@@ -797,10 +802,9 @@ class Warehouse:
 
         Why not :meth:`_capture`'s ``insert ... returning *``: DuckDB then holds the inserted rows
         in memory until the commit (and the returned rows whole per statement); a plain insert
-        of a row group or more (122,880 rows) writes them to the file as it goes. 10^6 findings:
-        +237 MiB in statements of 20,000 with ``returning``, +109 in one plain insert (the rest
-        is the primary key's index). The select runs twice in the same transaction with nothing
-        written in between, so the unit holds exactly the rows inserted."""
+        of a row group (122,880 rows) writes it to the file (see ``_FINDINGS_PER_INSERT``). The
+        select runs twice in the same transaction with nothing written in between, so the unit
+        holds exactly the rows inserted."""
         if self._record_dir is not None:
             self._capture(table, "append", sql, params)
         self.con.sql(sql, params=dict(params)).insert_into(table)
@@ -1344,9 +1348,10 @@ class Warehouse:
                 },
             )
             at = {**scope, "recorded_at": recorded_at}
-            with self._registered("incoming_findings", findings):
-                self._insert_captured("quarantine", statement("new_quarantine"), at)
-                self._insert_captured("row_findings", statement("new_row_findings"), at)
+            for part in findings.iter_slices(_FINDINGS_PER_INSERT):
+                with self._registered("incoming_findings", part):
+                    self._insert_captured("quarantine", statement("new_quarantine"), at)
+                    self._insert_captured("row_findings", statement("new_row_findings"), at)
             with self._registered("incoming_bars", clean):
                 self._run(statement("stage_bar_changes"), {"source": batch.source})
             changes = dict(self._rows(statement("bar_change_counts")))

@@ -186,13 +186,16 @@ def test_quarantined_rows_are_kept_with_rule_and_raw_row_and_not_loaded(wh: Ware
     assert wh.table_counts()["quarantine"] == 2
 
 
+@pytest.mark.parametrize("per_insert", [1, 5, 122_880])
 def test_findings_stored_once_and_the_lakes_record_holds_exactly_the_rows_inserted(
-    tmp_path: Path,
+    per_insert: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Warehouse.load_batch inserts the findings in one plain insert per table and, first,
-    streams the same select into the unit of the lake's record: the rows the record holds are
-    the rows the tables hold; findings already on record from an earlier batch are not stored
-    twice, and loading the same batch again adds nothing."""
+    """Warehouse.load_batch inserts the findings in plain inserts of ``_FINDINGS_PER_INSERT``
+    rows and, before each, streams the same select into the unit of the lake's record: the rows
+    the record holds are the rows the tables hold, whatever the slices; findings already on
+    record from an earlier batch are not stored twice, and loading the same batch again adds
+    nothing."""
+    monkeypatch.setattr(store, "_FINDINGS_PER_INSERT", per_insert)
     days = [date(2026, 1, 5) + timedelta(days=i) for i in range(12)]
     batch = batch_of(bars({d: 2500.0 + i for i, d in enumerate(days)}), fetched_at=T1)
     rules = ["ohlc.inverted", "volume.zero", "key.unique", "session.final"]
