@@ -60,7 +60,7 @@ import polars as pl
 
 from pipeline.analysis.params import REFERENCE_PARAMETERS
 from pipeline.quality.result import ValidationResult
-from pipeline.schema import BAR_SCHEMA, Batch
+from pipeline.schema import BAR_SCHEMA, Batch, ReceivedBatch
 from warehouse.lock import WriterLock, WriterLockTimeout
 from warehouse.results import WORK_DIR
 
@@ -1241,7 +1241,12 @@ class Warehouse:
     # -- writing -------------------------------------------------------------------------------
 
     def record_batch(
-        self, batch: Batch, *, lake_path: str, run_id: str | None, recorded_at: datetime
+        self,
+        batch: Batch | ReceivedBatch,
+        *,
+        lake_path: str,
+        run_id: str | None,
+        recorded_at: datetime,
     ) -> bool:
         """Record a landed batch before validation (one transaction). True if it was seen before."""
         params = {
@@ -1262,7 +1267,7 @@ class Warehouse:
                         **params,
                         "window_start": batch.window_start,
                         "window_end": batch.window_end,
-                        "row_count": batch.raw.num_rows,
+                        "row_count": batch.row_count,
                         "lake_path": str(lake_path),
                         "metadata": json.dumps(batch.metadata, default=str, sort_keys=True),
                         "recorded_at": recorded_at,
@@ -1302,7 +1307,7 @@ class Warehouse:
 
     def load_batch(
         self,
-        batch: Batch,
+        batch: Batch | ReceivedBatch,
         validation: ValidationResult,
         *,
         run_id: str | None,
@@ -1338,7 +1343,7 @@ class Warehouse:
                     "validated_at": recorded_at,
                     "status": validation.status,
                     "rejection": validation.rejection,
-                    "row_count": batch.raw.num_rows,
+                    "row_count": batch.row_count,
                     "clean_rows": clean.height,
                     "quarantined_rows": counts["error"],
                     "warning_count": warnings,
@@ -1349,9 +1354,11 @@ class Warehouse:
             )
             at = {**scope, "recorded_at": recorded_at}
             for part in findings.iter_slices(_FINDINGS_PER_INSERT):
+                rows = part["row_index"]
+                of_part = {**at, "first_row": rows.min(), "last_row": rows.max()}
                 with self._registered("incoming_findings", part):
-                    self._insert_captured("quarantine", statement("new_quarantine"), at)
-                    self._insert_captured("row_findings", statement("new_row_findings"), at)
+                    self._insert_captured("quarantine", statement("new_quarantine"), of_part)
+                    self._insert_captured("row_findings", statement("new_row_findings"), of_part)
             with self._registered("incoming_bars", clean):
                 self._run(statement("stage_bar_changes"), {"source": batch.source})
             changes = dict(self._rows(statement("bar_change_counts")))

@@ -16,8 +16,11 @@ seen_elsewhere as (
     where source = $source and batch_id <> $batch_id
 ),
 
+-- Only the rows of the findings' range ($first_row..$last_row: Warehouse.load_batch inserts a
+-- batch's findings in slices of rows): the rows a finding can match, not the whole batch's.
 seen_here as (
-    select row_index, rule from quarantine where batch_id = $batch_id
+    select row_index, rule from quarantine
+    where batch_id = $batch_id and row_index between $first_row and $last_row
 ),
 
 new_findings as (
