@@ -196,3 +196,12 @@ def test_each_scenario_labels_the_model_estimate_and_the_history_beside_it(
     assert f"- Model estimate: {row['p_bull'] * 100:.1f}%" in note
     assert f"; history: {bull} of {total} past sessions in the same state ended this way (" in note
     assert "Evidence:" not in note
+
+
+def test_the_first_sentence_joins_trend_and_perspective_without_repeating_is_in(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    row = demo_rty_v4.filter(
+        (pl.col("perspective") == "crash") & (pl.col("primary_trend") == "Bearish")
+    ).row(-1, named=True)
+    assert "RTY is in a bearish primary trend and in a crash: " in note_of(row)
