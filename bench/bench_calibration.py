@@ -26,6 +26,7 @@ and prints, per root:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from datetime import date
 from pathlib import Path
@@ -38,6 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from machine import machine_summary, update_section
 
+from pipeline.analysis import probability_model
+from pipeline.analysis.engine import known_spec, root_tick
+from pipeline.analysis.v3.stability import limited_move, session_causes, stable_probabilities
+from pipeline.analysis.v4.calls import call_table as v4_call_table
+from pipeline.analysis.v4.params import V4Params
 from pipeline.audit.scores import (
     block_bootstrap_skill,
     ranked_probability_score,
@@ -128,6 +134,152 @@ def bias(t: pl.DataFrame, prefix: str) -> str:
     return " / ".join(f"{100 * (q[:, k].mean() - o[k]):+.1f}" for k in range(3))
 
 
+# --- what a choice before 2015 would change -----------------------------------------------------
+
+CHOICE_ROOTS = ("ES", "NQ", "YM")  # the roots the parameters were chosen on (issue 18's targets)
+
+
+def carried_limit(model: np.ndarray, has_call: list, has_bar: list, causes: list, p: V4Params):
+    """v4's limited move, the last call kept as the reference across sessions without a bar
+    (v4 restarts the limit there); a session with a bar and no call (warm-up) restarts it."""
+    out = np.full_like(model, np.nan)
+    previous: np.ndarray | None = None
+    for i, call in enumerate(has_call):
+        if not call or np.isnan(model[i]).any():
+            if has_bar[i]:
+                previous = None
+            continue
+        cap = p.caused_move_points if causes[i] else p.uncaused_move_points
+        out[i] = model[i] if previous is None else limited_move(model[i], previous, cap)
+        previous = out[i]
+    return out
+
+
+def published(t: pl.DataFrame, q: np.ndarray) -> pl.DataFrame:
+    """``t`` with ``q_*``: ``q`` rounded as v3 publishes (4 decimals, sideways the rest)."""
+    bear, bull = np.round(q[:, 0], 4), np.round(q[:, 2], 4)
+    return t.with_columns(
+        pl.Series("q_bear", bear), pl.Series("q_sideways", np.round(1 - bear - bull, 4)),
+        pl.Series("q_bull", bull),
+    )  # fmt: skip
+
+
+def scores_of(t: pl.DataFrame) -> list[tuple[float, int, int]]:
+    """(skill vs geometry, buckets out, buckets) of ``q_*`` before 2015 and from 2015."""
+    result = []
+    for after in (False, True):
+        s = scored(t, after=after)
+        o = s["outcome"].to_numpy()
+        rel = reliability(s, probs(s, "q"))
+        rq = ranked_probability_score(probs(s, "q"), o).mean()
+        rg = ranked_probability_score(probs(s, "geo"), o).mean()
+        result.append((1 - rq / rg, int(rel["out"].sum()), rel.height))
+    return result
+
+
+def variant_row(name: str, tables: dict[str, pl.DataFrame]) -> list[str]:
+    per_root = {r: scores_of(t) for r, t in tables.items()}
+    pre = np.mean([per_root[r][0][0] for r in per_root])
+    return [name, f"{pre:+.4f}", *(
+        f"{per_root[r][0][0]:+.4f} {per_root[r][0][1]}/{per_root[r][0][2]}; "
+        f"{per_root[r][1][0]:+.4f} {per_root[r][1][1]}/{per_root[r][1][2]}" for r in per_root
+    )]  # fmt: skip
+
+
+def variants(cache: Path) -> list[str]:
+    """v4 with one rule or parameter changed, scored before 2015 (where a choice may look) and
+    from 2015: the probability model's parameters (v2's search, one coordinate at a time, on
+    v4's barriers), a rolling drift, the fitted layer, the limits on moves, the barriers' ATR
+    limit, and the limit carried across sessions without a bar."""
+    p = V4Params()
+    base = p.probability_model
+    tables = {r: pl.read_parquet(cache / f"v4_table_{r}.parquet") for r in CHOICE_ROOTS}
+    causes = {r: session_causes(t, p).to_list() for r, t in tables.items()}
+
+    def model(t: pl.DataFrame, params: object) -> np.ndarray:
+        m = probability_model.scenario_probabilities(
+            t.select(probability_model.REQUIRED_COLUMNS), params=params
+        )
+        return m.select(f"p_{k}" for k in SCENARIOS).to_numpy().astype(float)
+
+    def limited(r: str, q: np.ndarray, q_params: V4Params = p) -> np.ndarray:
+        c = causes[r] if q_params is p else session_causes(tables[r], q_params).to_list()
+        return stable_probabilities(q, tables[r]["has_call"].to_list(), c, q_params)
+
+    def with_model(params: object) -> dict[str, pl.DataFrame]:
+        return {r: published(t, limited(r, model(t, params))) for r, t in tables.items()}
+
+    rows = [variant_row("v4 as published", {r: published(t, probs(t, "p")) for r, t in
+                                            tables.items()})]  # fmt: skip
+    rows.append(variant_row("v4's model, no limit on moves",
+                            {r: published(t, probs(t, "model_p")) for r, t in tables.items()}))  # fmt: skip
+    grid = {
+        "daily_sd_atr": (0.5, 0.55, 0.65, 0.7),
+        "barrier_shift_sd": (0.2, 0.4, 0.8),
+        "vol_regime_elasticity": (0.0, 0.45, 0.6),
+        "drift_atr": (0.0, 0.01, 0.03, 0.04),
+        "drift_window": (1000, 2500),
+    }
+    for field, values in grid.items():
+        for v in values:
+            name = f"model {field} {v} (published {getattr(base, field)})"
+            rows.append(variant_row(name, with_model(dataclasses.replace(base, **{field: v}))))
+    for prior in (0.05, 0.2):
+        for half_life in (None, 500.0):
+            layer = dataclasses.replace(base, fit_layer=True, coefficient_prior_sd=prior,
+                                        training_half_life_sessions=half_life)  # fmt: skip
+            rows.append(variant_row(f"fitted layer, prior sd {prior}, half-life {half_life}",
+                                    with_model(layer)))  # fmt: skip
+    for uncaused, caused in ((0.07, 0.15), (0.05, 0.10), (0.07, 0.19), (0.03, 0.19)):
+        q_params = dataclasses.replace(p, uncaused_move_points=uncaused,
+                                       caused_move_points=caused)  # fmt: skip
+        rows.append(variant_row(
+            f"limits on moves {100 * uncaused:g} / {100 * caused:g} points (published 9.5 / 19)",
+            {r: published(t, limited(r, probs(t, "model_p"), q_params)) for r, t in
+             tables.items()},
+        ))  # fmt: skip
+    wide = dataclasses.replace(p, barrier_max_atr=5.0)
+    series = {r: pl.read_parquet(cache / f"series_{r}.parquet") for r in CHOICE_ROOTS}
+    wide_tables = {}
+    for r in CHOICE_ROOTS:
+        spec = known_spec(r, None)
+        assert spec is not None
+        t = v4_call_table(series[r], tick=root_tick(r, spec), params=wide,
+                          calendar=spec.trading_calendar)  # fmt: skip
+        wide_tables[r] = published(t, probs(t, "p"))
+    rows.append(variant_row("barriers within min(5 %, 5 ATR) (published 4 ATR)", wide_tables))
+    rows.append(variant_row(
+        "limit carried across sessions without a bar",
+        {r: published(t, carried_limit(probs(t, "model_p"), t["has_call"].to_list(),
+                                       t["has_bar"].to_list(), causes[r], p))
+         for r, t in tables.items()},
+    ))  # fmt: skip
+    moves = []
+    for r, t in tables.items():
+        calls = t.filter(pl.col("has_call"))
+        q = carried_limit(probs(t, "model_p"), t["has_call"].to_list(), t["has_bar"].to_list(),
+                          causes[r], p)[t["has_call"].to_numpy()]  # fmt: skip
+        step = np.abs(np.diff(probs(published(calls, q), "q"), axis=0)).max(axis=1)
+        was = np.abs(np.diff(probs(calls, "p"), axis=0)).max(axis=1)
+        cause = calls["probability_cause"].is_not_null().to_numpy()[1:]
+        moves.append(
+            f"{r}: moves > 20 points {int((was > 0.2 + 1e-9).sum())} -> "
+            f"{int((step > 0.2 + 1e-9).sum())}, moves > 10 points in a session without a "
+            f"cause code {int(((was > 0.1 + 1e-9) & ~cause).sum())} -> "
+            f"{int(((step > 0.1 + 1e-9) & ~cause).sum())}, calls changed "
+            f"{int((np.abs(probs(published(calls, q), 'q') - probs(calls, 'p')).max(axis=1) > 1e-9).sum())}"
+        )
+    header = ["variant of v4", "mean skill before 2015",
+              *(f"{r}: before 2015; from 2015" for r in CHOICE_ROOTS)]  # fmt: skip
+    return [
+        *md_table(header, rows),
+        "",
+        "The limit carried across sessions without a bar (v4 restarts it there):",
+        "",
+        *(f"- {line}" for line in moves),
+    ]
+
+
 def md_table(header: list[str], body: list[list[str]]) -> list[str]:
     right = ["---"] + ["---:"] * (len(header) - 1)
     return [
@@ -142,6 +294,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, required=True, help="bench_coherence's --cache")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--draws", type=int, default=200, help="calibrated draws per forecast")
+    parser.add_argument("--variants", action="store_true", help="also v4's variants (minutes)")
     args = parser.parse_args()
     tables = {
         (r, m): pl.read_parquet(args.cache / f"{m}_table_{r}.parquet")
@@ -230,6 +383,18 @@ def main() -> None:
                 summary,
             ),
             "",
+            *(
+                [
+                    "v4 with one rule or parameter changed (ES, NQ, YM; each cell: skill against "
+                    "the geometry base rates and buckets out, before 2015; from 2015). A choice "
+                    "may read only the columns before 2015 (v2's rule: the best mean skill).",
+                    "",
+                    *variants(args.cache),
+                    "",
+                ]
+                if args.variants
+                else []
+            ),
             "Every bucket out of band from 2015 (forecast vs observed [90 % band]; 'over': the "
             "forecast lies further from the scenario's base frequency than the outcomes; the "
             "bucket's observed frequency (calls) in 2015-2019 and from 2020; the same bucket on "
