@@ -41,6 +41,7 @@ from machine import machine_summary, update_section
 
 from pipeline.analysis import probability_model
 from pipeline.analysis.engine import known_spec, root_tick
+from pipeline.analysis.probability_params import ProbabilityParams
 from pipeline.analysis.v3.stability import limited_move, session_causes, stable_probabilities
 from pipeline.analysis.v4.calls import call_table as v4_call_table
 from pipeline.analysis.v4.params import V4Params
@@ -196,7 +197,7 @@ def variants(cache: Path) -> list[str]:
     tables = {r: pl.read_parquet(cache / f"v4_table_{r}.parquet") for r in CHOICE_ROOTS}
     causes = {r: session_causes(t, p).to_list() for r, t in tables.items()}
 
-    def model(t: pl.DataFrame, params: object) -> np.ndarray:
+    def model(t: pl.DataFrame, params: ProbabilityParams) -> np.ndarray:
         m = probability_model.scenario_probabilities(
             t.select(probability_model.REQUIRED_COLUMNS), params=params
         )
@@ -206,13 +207,13 @@ def variants(cache: Path) -> list[str]:
         c = causes[r] if q_params is p else session_causes(tables[r], q_params).to_list()
         return stable_probabilities(q, tables[r]["has_call"].to_list(), c, q_params)
 
-    def with_model(params: object) -> dict[str, pl.DataFrame]:
+    def with_model(params: ProbabilityParams) -> dict[str, pl.DataFrame]:
         return {r: published(t, limited(r, model(t, params))) for r, t in tables.items()}
 
     rows = [variant_row("v4 as published", {r: published(t, probs(t, "p")) for r, t in
                                             tables.items()})]  # fmt: skip
-    rows.append(variant_row("v4's model, no limit on moves",
-                            {r: published(t, probs(t, "model_p")) for r, t in tables.items()}))  # fmt: skip
+    unlimited = {r: published(t, probs(t, "model_p")) for r, t in tables.items()}
+    rows.append(variant_row("v4's model, no limit on moves", unlimited))
     grid = {
         "daily_sd_atr": (0.5, 0.55, 0.65, 0.7),
         "barrier_shift_sd": (0.2, 0.4, 0.8),
@@ -223,7 +224,11 @@ def variants(cache: Path) -> list[str]:
     for field, values in grid.items():
         for v in values:
             name = f"model {field} {v} (published {getattr(base, field)})"
-            rows.append(variant_row(name, with_model(dataclasses.replace(base, **{field: v}))))
+            changed: ProbabilityParams = dataclasses.replace(
+                base,
+                **{field: v},  # type: ignore[arg-type]
+            )
+            rows.append(variant_row(name, with_model(changed)))
     for prior in (0.05, 0.2):
         for half_life in (None, 500.0):
             layer = dataclasses.replace(base, fit_layer=True, coefficient_prior_sd=prior,
@@ -259,7 +264,8 @@ def variants(cache: Path) -> list[str]:
         calls = t.filter(pl.col("has_call"))
         q = carried_limit(probs(t, "model_p"), t["has_call"].to_list(), t["has_bar"].to_list(),
                           causes[r], p)[t["has_call"].to_numpy()]  # fmt: skip
-        step = np.abs(np.diff(probs(published(calls, q), "q"), axis=0)).max(axis=1)
+        new = probs(published(calls, q), "q")
+        step = np.abs(np.diff(new, axis=0)).max(axis=1)
         was = np.abs(np.diff(probs(calls, "p"), axis=0)).max(axis=1)
         cause = calls["probability_cause"].is_not_null().to_numpy()[1:]
         moves.append(
@@ -267,7 +273,7 @@ def variants(cache: Path) -> list[str]:
             f"{int((step > 0.2 + 1e-9).sum())}, moves > 10 points in a session without a "
             f"cause code {int(((was > 0.1 + 1e-9) & ~cause).sum())} -> "
             f"{int(((step > 0.1 + 1e-9) & ~cause).sum())}, calls changed "
-            f"{int((np.abs(probs(published(calls, q), 'q') - probs(calls, 'p')).max(axis=1) > 1e-9).sum())}"
+            f"{int((np.abs(new - probs(calls, 'p')).max(axis=1) > 1e-9).sum())}"
         )
     header = ["variant of v4", "mean skill before 2015",
               *(f"{r}: before 2015; from 2015" for r in CHOICE_ROOTS)]  # fmt: skip
@@ -278,6 +284,30 @@ def variants(cache: Path) -> list[str]:
         "",
         *(f"- {line}" for line in moves),
     ]
+
+
+def drift_and_barriers(tables: dict) -> list[str]:
+    """Per root: the mean close change a session in ATR (the model's drift is a constant 0.02)
+    before 2015 and from 2015, and the median distance of v2's and v4's barriers, in ATR."""
+    lines = []
+    for r in ROOTS:
+        t = tables[(r, "v4")].filter(pl.col("has_bar"))
+        change = (pl.col("close") - pl.col("close").shift(1)) / pl.col("atr14").shift(1)
+        d = t.select("session_date", change.alias("d")).drop_nulls()
+        early = d.filter(pl.col("session_date") < SPLIT)["d"].mean()
+        late = d.filter(pl.col("session_date") >= SPLIT)["d"].mean()
+        far = []
+        for m in ("v2", "v4"):
+            c = tables[(r, m)].filter(pl.col("has_call") & (pl.col("session_date") >= SPLIT))
+            up = ((c["upper_internal"] - c["close"]) / c["atr14"]).median()
+            down = ((c["close"] - c["lower_internal"]) / c["atr14"]).median()
+            far.append(f"{m} {up:.2f} above / {down:.2f} below")
+        lines.append(
+            f"- {label(r)}: mean close change {early:+.4f} ATR a session before 2015, "
+            f"{late:+.4f} from 2015; barriers from 2015 (median ATR from the close): "
+            + ", ".join(far)
+        )
+    return lines
 
 
 def md_table(header: list[str], body: list[list[str]]) -> list[str]:
@@ -301,7 +331,8 @@ def main() -> None:
         for r in ROOTS
         for m in ("v2", "v3", "v4")
     }
-    summary, detail = [], []
+    summary: list[list[str]] = []
+    detail: list[list[str]] = []
     for r in ROOTS:
         for name, m, prefix in FORECASTS:
             after, before = scored(tables[(r, m)], after=True), scored(tables[(r, m)], after=False)
@@ -341,7 +372,10 @@ def main() -> None:
                     mine.filter(pl.col("session_date").dt.year() >= 2020),
                 ]
                 span = " / ".join(
-                    f"{h['hit'].mean():.2f} ({h.height})" if h.height else "none" for h in halves
+                    f"{h['hit'].cast(pl.Float64).sum() / h.height:.2f} ({h.height})"
+                    if h.height
+                    else "none"
+                    for h in halves
                 )
                 detail.append(
                     [
@@ -382,6 +416,10 @@ def main() -> None:
                 ],
                 summary,
             ),
+            "",
+            "The market's drift (the model assumes 0.02 ATR a session) and the barriers' distance:",
+            "",
+            *drift_and_barriers(tables),
             "",
             *(
                 [

@@ -1035,8 +1035,14 @@ def with_v4(args: argparse.Namespace) -> None:
     tables, rows, notes = load(args.cache, ROOTS, methodologies)
     reports = []
     for m in methodologies:
-        kept = None if args.cache is None else (args.cache / f"coherence_{m}_violations.parquet",
-                                                 args.cache / f"coherence_{m}_calls.parquet")  # fmt: skip
+        kept = (
+            None
+            if args.cache is None
+            else (
+                args.cache / f"coherence_{m}_violations.parquet",
+                args.cache / f"coherence_{m}_calls.parquet",
+            )
+        )
         if kept is not None and kept[0].exists() and kept[1].exists():
             reports.append((pl.read_parquet(kept[0]), pl.read_parquet(kept[1])))
             continue
