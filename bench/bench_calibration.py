@@ -94,24 +94,27 @@ def reliability(t: pl.DataFrame, q: np.ndarray, o: np.ndarray | None = None) -> 
     )  # fmt: skip
 
 
-def calibrated_draw(q: np.ndarray, session: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def calibrated_draw(
+    q: np.ndarray, session: np.ndarray, rng: np.random.Generator, overlap: int = H
+) -> np.ndarray:
     """Outcomes drawn from the forecasts ``q``; the uniforms of calls whose horizons overlap
-    correlated as overlapping 20-session sums (corr (H - lag) / H)."""
-    n_sessions = int(session.max()) + H + 1
+    correlated as overlapping ``overlap``-session sums (corr (overlap - lag) / overlap; 1:
+    independent calls)."""
+    n_sessions = int(session.max()) + overlap + 1
     e = rng.standard_normal(n_sessions)
     c = np.concatenate([[0.0], np.cumsum(e)])
-    z = (c[session + H] - c[session]) / np.sqrt(H)
+    z = (c[session + overlap] - c[session]) / np.sqrt(overlap)
     u = norm.cdf(z)
     cum = np.cumsum(q, axis=1)
     return (u[:, None] >= cum[:, :2]).sum(axis=1)
 
 
-def noise(t: pl.DataFrame, q: np.ndarray, draws: int, seed: int) -> np.ndarray:
+def noise(t: pl.DataFrame, q: np.ndarray, draws: int, seed: int, overlap: int = H) -> np.ndarray:
     rng = np.random.default_rng(seed)
     session = t["session"].to_numpy()
     return np.array(
         [
-            int(reliability(t, q, calibrated_draw(q, session, rng))["out"].sum())
+            int(reliability(t, q, calibrated_draw(q, session, rng, overlap))["out"].sum())
             for _ in range(draws)
         ]
     )
@@ -342,11 +345,15 @@ def main() -> None:
             out = int(rel["out"].sum())
             sim = noise(after, q, args.draws, seed=len(summary))
             lo, hi = np.quantile(sim, [0.05, 0.95])
+            alone = noise(after, q, args.draws, seed=1000 + len(summary), overlap=1)
+            alone_lo, alone_hi = np.quantile(alone, [0.05, 0.95])
             summary.append(
                 [
                     label(r), name, f"{after.height:,}", f"{out}/{rel.height}",
                     f"{int(rel_before['out'].sum())}/{rel_before.height}",
                     f"{sim.mean():.1f} [{lo:.0f}, {hi:.0f}]", f"{(sim >= out).mean():.2f}",
+                    f"{alone.mean():.1f} [{alone_lo:.0f}, {alone_hi:.0f}]",
+                    f"{(alone >= out).mean():.2f}",
                     bias(before, prefix), bias(after, prefix), skill(after, prefix),
                 ]
             )  # fmt: skip
@@ -397,7 +404,8 @@ def main() -> None:
             f"'calibrated': buckets out for a perfectly calibrated forecaster with the same "
             f"forecasts ({args.draws} draws; outcomes drawn from the forecast, correlated like "
             "overlapping horizons): mean [90 % range], and the share of draws with at least as "
-            "many out as measured. Bias: mean forecast minus observed frequency, bear / sideways "
+            "many out as measured; 'independent': the same with independent outcomes (no "
+            "overlap: a lower bound on the noise). Bias: mean forecast minus observed frequency, bear / sideways "
             "/ bull, in points. Skill against each one's own barrier-geometry base rates (block "
             "bootstrap, 90 %).",
             "",
@@ -410,6 +418,8 @@ def main() -> None:
                     "before 2015",
                     "calibrated",
                     "P(>= out)",
+                    "calibrated, independent",
+                    "P(>= out), independent",
                     "bias before 2015",
                     "bias from 2015",
                     "skill vs geometry [90 %]",
