@@ -41,7 +41,7 @@ from flows.ingestion import default_as_of
 from flows.outcomes import resolve_root_outcomes, resolve_stored
 from flows.prefect_api import decoration, remembered
 from flows.series import series_by_root
-from flows.settings import code_version, load_settings
+from flows.settings import Settings, code_version, load_settings
 from pipeline.analysis.engine import peers_of
 from pipeline.analysis.methodology import Methodology, get
 from pipeline.market.as_known import bars_known_at, sessions_needing_own_bars
@@ -128,6 +128,23 @@ class BackfillResult:
             f"{r.unchanged:,} already stored"
             for r in self.roots
         ] + [f"{root}: {n:,} outcomes appended" for root, n in self.outcomes.items()]
+
+
+def series_for_outcomes(
+    warehouse: Warehouse,
+    settings: Settings,
+    series: dict[str, pl.DataFrame],
+    *,
+    calls_through: date,
+) -> dict[str, pl.DataFrame]:
+    """The series outcomes are resolved on: every stored bar through the last completed session.
+    Calls see the bars up to their date, but an outcome (and an open call's status so far) is a
+    fact of every stored bar, so a run whose calls end in the past (``calls_through``: the series
+    ``series`` is cut there) builds the series again through the last completed session."""
+    through = default_as_of()
+    if calls_through >= through:
+        return series
+    return analysis.build_series(warehouse, settings.roots, source=settings.source, as_of=through)
 
 
 @task(
@@ -302,7 +319,7 @@ def backfill(
     as_known: bool = False,
 ) -> BackfillResult:
     """Point-in-time snapshots (kind ``backfill``) of every configured methodology for every
-    session in [start, end], then outcomes.
+    session in [start, end], then the outcomes of every stored call on every stored bar.
 
     ``end`` defaults to the last completed CME session; ``start`` to the first session with a call.
     ``as_known``: each date from the bars as known then (BARS_MODES); default: as stored now.
@@ -318,6 +335,7 @@ def backfill(
             warehouse, settings.methodologies, settings.registry
         )
         series = analysis.build_series(warehouse, settings.roots, source=settings.source, as_of=end)
+        outcome_series = series_for_outcomes(warehouse, settings, series, calls_through=end)
         jobs = [
             fanout.Job(
                 root,
@@ -353,7 +371,7 @@ def backfill(
             remaining[computed.root] -= 1
             if remaining[computed.root] == 0:
                 outcomes[computed.root] = resolve_root(
-                    warehouse, computed.root, series[computed.root], source=settings.source
+                    warehouse, computed.root, outcome_series[computed.root], source=settings.source
                 )
             warehouse.publish_if_due(settings.publish_interval)
         results.discard(work)

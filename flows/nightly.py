@@ -185,10 +185,15 @@ def nightly(
             settings, series, methods, source=settings.source, as_of=as_of, run_id=run_id
         )
         written = analysis.store_calls(warehouse, computed, kind=kind, run_id=run_id)
+        outcome_series = history.series_for_outcomes(
+            warehouse, settings, series, calls_through=as_of
+        )
         outcomes = {
-            root: history.resolve_root(warehouse, root, series[root], source=settings.source)
+            root: history.resolve_root(
+                warehouse, root, outcome_series[root], source=settings.source
+            )
             for root in settings.roots
-            if root in series
+            if root in outcome_series
         }
         reports = [
             report

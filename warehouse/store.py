@@ -59,6 +59,7 @@ import duckdb
 import polars as pl
 
 from pipeline.analysis.params import REFERENCE_PARAMETERS
+from pipeline.analysis.snapshot import MODEL_AUTHOR
 from pipeline.quality.result import ValidationResult
 from pipeline.schema import BAR_SCHEMA, Batch
 from warehouse.lock import WriterLock, WriterLockTimeout
@@ -1180,11 +1181,13 @@ class Warehouse:
     def previous_call(
         self, root: str, *, author: str, methodology: str, source: str, as_of: date
     ) -> pl.DataFrame:
-        """The current version of the same call on the session before ``as_of`` that has one
-        (a wide row; no row when there is none): what a note's day-over-day changes compare."""
+        """The current version of the same call that a note's "what changed" compares (a wide
+        row; no row when there is none): the model's call of the previous session with bars (none
+        when the last stored call is older), an analyst's last call before ``as_of``."""
         return self._query(
             statement("previous_call"),
             {
+                "model_author": MODEL_AUTHOR,
                 "root": root,
                 "author": author,
                 "methodology": methodology,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -74,3 +75,30 @@ def test_outcomes_exist_exactly_for_calls_whose_horizon_has_passed(backfilled: P
     assert (not_due, due) == (False, True)
     assert resolved_not_due == 0
     assert resolved_due == n_due > 5000
+
+
+def test_a_window_ending_in_the_past_resolves_its_calls_on_every_stored_bar(
+    backfilled: Path, tmp_path: Path
+) -> None:
+    """Calls see the bars up to their date; their outcomes are resolved on every stored bar."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(backfilled, data_dir)
+    day = date(2026, 6, 2)  # a Tuesday session; its 20-session horizon ends in early July
+    with frozen_clock(NOW):
+        backfill(
+            roots=["ES"], source="demo", start=day, end=day, data_dir=str(data_dir),
+            methodologies=["v1"],
+        )  # fmt: skip
+    with Warehouse.open(data_dir / "warehouse.duckdb", read_only=True) as wh:
+        (call,) = query(
+            wh,
+            "select s.horizon_end, o.outcome,"
+            " (select count(*) from call_progress p where p.snapshot_id = s.snapshot_id)"
+            " from snapshots s left join outcomes o using (snapshot_id)"
+            " where s.root = 'ES' and s.as_of = $day",
+            {"day": day},
+        ).rows()
+    horizon_end, outcome, statuses = call
+    assert date(2026, 6, 29) <= horizon_end < AS_OF  # passed in the stored bars (to AS_OF)
+    assert outcome in ("bull", "sideways", "bear")  # resolved, not left open at the window's end
+    assert statuses == 0  # no "status so far" recorded as of the window's end

@@ -14,6 +14,8 @@ import pytest
 from flows.outcomes import append_outcomes_of
 from pipeline.analysis.methodology import get
 from pipeline.market.continuous import continuous_series
+from pipeline.quality.result import ValidationResult, empty_findings
+from pipeline.schema import Batch
 from pipeline.sources.demo import demo_bars
 from warehouse.store import (
     TABLES,
@@ -127,3 +129,38 @@ def test_statements_split_where_duckdb_splits_them() -> None:
         "select ';' as semicolon;",
         "select 2",
     ]
+
+
+def test_the_models_previous_call_is_the_previous_sessions_an_analysts_their_last() -> None:
+    """A note compares the model's call with its call of the previous session with bars, never
+    with one stored days earlier (the sessions between have bars but no call); an analyst's call
+    with their last one, however long ago."""
+    bars = demo_bars("RTY").filter(pl.col("session_date") <= date(2026, 3, 31))
+    days = bars["session_date"].unique().sort().tail(6).to_list()
+    stored_days = [days[0], days[1], days[5]]
+    rows = (
+        get("v2")
+        .analyse({"RTY": continuous_series(bars)}, "RTY", source="demo", sessions=stored_days)
+        .snapshots
+    )
+    analyst = rows.with_columns(pl.lit("jane").alias("author"), pl.col("content_hash") + "-jane")
+    batch = Batch("demo", "RTY", bars.to_arrow(), bars, AT, None, days[-1], {})
+    with Warehouse.in_memory() as wh:
+        wh.record_batch(batch, lake_path="lake/x.parquet", run_id="r", recorded_at=AT)
+        clean = ValidationResult("passed", bars, empty_findings(), "test", "1")
+        wh.load_batch(batch, clean, run_id="r", recorded_at=AT)
+        for frame in (rows, analyst):
+            wh.write_snapshots(
+                frame, kind="backfill", flow_run_id=None, code_version="t", created_at=AT
+            )
+
+        def previous(author: str, day: date) -> list[date]:
+            found = wh.previous_call(
+                "RTY", author=author, methodology="v2", source="demo", as_of=day
+            )
+            return found["as_of"].to_list()
+
+        assert previous("callbook", days[1]) == [days[0]]  # the session before: compared
+        assert previous("callbook", days[5]) == []  # days[2:5] have bars and no call
+        assert previous("callbook", days[0]) == []
+        assert previous("jane", days[5]) == [days[1]]  # an analyst's last call, 4 sessions back

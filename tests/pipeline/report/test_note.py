@@ -438,6 +438,46 @@ def test_what_changed_lists_the_differences_from_the_previous_call() -> None:
     assert "Against the call of 3 Feb 2026:" in changed
 
 
+def test_a_roll_says_how_far_every_quoted_price_moved() -> None:
+    """At a roll the same internal price is quoted in the new contract: offset 0 -> 12.75 means a
+    price that read P in RTYH26 reads P - 12.75 in RTYM26 (front = internal - offset)."""
+    current = dataclasses.replace(model_snapshot(), contract="RTYM26", offset=12.75)
+    unmoved = tuple(
+        dataclasses.replace(level, low=level.low + 12.75, high=level.high + 12.75)
+        for level in current.levels
+    )  # the same internal prices, quoted in RTYH26
+    previous = dataclasses.replace(
+        current, as_of=date(2026, 2, 3), contract="RTYH26", offset=0.0, levels=unmoved
+    )
+    items = section(
+        render_note(current, previous=previous), "What Changed Since the Previous Call"
+    ).splitlines()
+    assert "- Front contract: RTYH26 → RTYM26" in items
+    assert (
+        "- Prices are now quoted in RTYM26: a level that did not move reads 12.8 index points"
+        " lower than in RTYH26; the previous call's prices below are converted to RTYM26"
+    ) in items
+    # The levels are the same internal prices: the line moved by the roll alone is no change.
+    assert not [line for line in items if line.startswith("- Line in the sand")]
+    moved = dataclasses.replace(
+        previous,
+        levels=(
+            Level("line_in_the_sand", "support", 2480.0, 2495.5, 1.0, 1, ("swing_low",)),
+            *unmoved[1:],
+        ),
+    )
+    converted = section(
+        render_note(current, previous=moved), "What Changed Since the Previous Call"
+    ).splitlines()
+    # 2,480.0-2,495.5 in RTYH26 is 2,467.25-2,482.75 in RTYM26 (shown on RTY's 0.1 grid).
+    assert "- Line in the sand: 2,467.3–2,482.8 → 2,500.0–2,520.0" in converted
+    assert len([line for line in converted if line.startswith("- ")]) == 3  # + contract, roll
+    back = dataclasses.replace(previous, offset=20.0)
+    assert "reads 7.3 index points higher than in RTYH26" in render_note(current, previous=back)
+    same = dataclasses.replace(previous, contract="RTYM26", offset=12.75)
+    assert "Prices are now quoted" not in render_note(current, previous=same)
+
+
 def test_what_changed_only_with_a_previous_call_and_says_when_nothing_did() -> None:
     s = model_snapshot()
     assert "What Changed" not in render_note(s)

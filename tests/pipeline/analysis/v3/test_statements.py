@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -64,3 +66,78 @@ def test_no_percentage_of_a_price_at_or_below_zero() -> None:
     out = drawdown_and_recovery([20.0, 18.0, 11.0], [17.0, -40.0, 9.0], [18.27, -37.63, 10.01],
                                 days, window=252)  # fmt: skip
     assert out["drawdown_pct"] == [round(1 - 18.27 / 20.0, 6), None, round(1 - 10.01 / 20.0, 6)]
+
+
+@pytest.fixture(scope="module")
+def demo_rty_v4() -> pl.DataFrame:
+    """Every v4 call of the demo's RTY (v3's words, rendered for v4 too)."""
+    from pipeline.analysis.methodology import get
+    from pipeline.market.continuous import continuous_series
+    from pipeline.sources.demo import demo_bars
+
+    series = {root: continuous_series(demo_bars(root)) for root in ("RTY", "ES", "NQ")}
+    return get("v4").analyse(series, "RTY", source="demo").snapshots
+
+
+def note_of(row: dict) -> str:
+    from pipeline.analysis.assemble import snapshot_from_row
+    from pipeline.report.note import render_note
+
+    return render_note(snapshot_from_row(row))
+
+
+def test_the_speed_sentence_says_what_each_side_of_the_move_did(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    """Up: the advance gained and the pullback gave back; down: the decline lost and the rebound
+    won back."""
+    seen = set()
+    for orientation, speed in (("up", "corrective"), ("down", "corrective"), ("down", "impulsive")):
+        row = demo_rty_v4.filter(
+            (pl.col("orientation") == orientation) & (pl.col("pullback_speed") == speed)
+        ).row(-1, named=True)
+        said = "gave back" if orientation == "up" else "won back"
+        move = "the advance gained" if orientation == "up" else "the decline lost"
+        comparison = "less" if speed == "corrective" else "more"
+        sentence = f"{speed}: it {said} {comparison} per session than {move} over as many sessions"
+        assert sentence in note_of(row), (orientation, speed, row["as_of"])
+        seen.add(orientation)
+    assert seen == {"up", "down"}
+
+
+def test_the_introduction_gives_the_distance_to_the_200_day_once(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    """Where the trend clause names the close's distance to the 200-day (a breakdown or recovery
+    rule), the settlement sentence does not give it again, in another rounding."""
+    ruled = demo_rty_v4.filter(pl.col("trend_rule").is_in(["breakdown", "recovery"]))
+    plain = demo_rty_v4.filter(pl.col("trend_rule").is_in(["breakdown", "recovery"]).not_())
+    assert ruled.height and plain.height
+    for frame in (ruled.tail(3), plain.tail(3)):
+        for row in frame.iter_rows(named=True):
+            intro = note_of(row).split("## Introduction\n\n")[1].split("\n")[0]
+            assert intro.count("200-day") == 1, (row["as_of"], row["trend_rule"], intro)
+
+
+def test_the_relative_strength_section_states_its_rule_and_reads_lagging_by_the_trend(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    """Each verdict printed is the rule the section states, applied to the stored ratio and
+    20-session spread; a lagging root's reading follows its trend."""
+    rule = (
+        "(Leading: the 20-session return spread and the ratio against its 200-session mean are "
+        "both above zero; lagging: both below; mixed: they disagree.)"
+    )
+    both_lagging = demo_rty_v4.filter(
+        (pl.col("rs_es_verdict") == "lagging") & (pl.col("rs_nq_verdict") == "lagging")
+    )
+    for trend, reading in (
+        ("Bearish", "RTY is trailing large caps, which fits its bearish primary trend."),
+        ("Bullish", "RTY is trailing large caps: its advance is weaker than theirs, a caution"),
+    ):
+        row = both_lagging.filter(pl.col("primary_trend") == trend).row(-1, named=True)
+        note = note_of(row)
+        assert reading in note and rule in note, (trend, row["as_of"])
+        for peer in ("es", "nq"):
+            ratio, spread = row[f"rs_{peer}_ratio_vs_mean"], row[f"rs_{peer}_spread_20"]
+            assert ratio < 0 and spread < 0  # the stated rule's "lagging"
