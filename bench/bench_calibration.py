@@ -37,6 +37,7 @@ from scipy.stats import norm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_coherence import wrapped
 from machine import machine_summary, update_section
 
 from pipeline.analysis import probability_model
@@ -394,78 +395,80 @@ def main() -> None:
                     ]
                 )  # fmt: skip
             print(" | ".join(summary[-1]), flush=True)
-    text = "\n".join(
-        [
-            "From 2015-01-01, resolved calls (each methodology on its own barriers); a bucket "
-            "(10 per scenario, those with calls) is out when its 90 % band (Wilson, on effective "
-            "counts for overlapping 20-session horizons) misses its mean forecast. 'model': the "
-            "probability model on that methodology's barriers before the limited move. 'before "
-            "2015': the same count on the calls resolved before 2015 (the tuning period). "
-            f"'calibrated': buckets out for a perfectly calibrated forecaster with the same "
-            f"forecasts ({args.draws} draws; outcomes drawn from the forecast, correlated like "
-            "overlapping horizons): mean [90 % range], and the share of draws with at least as "
-            "many out as measured; 'independent': the same with independent outcomes (no "
-            "overlap: a lower bound on the noise). Bias: mean forecast minus observed frequency, bear / sideways "
-            "/ bull, in points. Skill against each one's own barrier-geometry base rates (block "
-            "bootstrap, 90 %).",
-            "",
-            *md_table(
-                [
-                    "root",
-                    "forecast",
-                    "calls",
-                    "buckets out",
-                    "before 2015",
-                    "calibrated",
-                    "P(>= out)",
-                    "calibrated, independent",
-                    "P(>= out), independent",
-                    "bias before 2015",
-                    "bias from 2015",
-                    "skill vs geometry [90 %]",
-                ],
-                summary,
-            ),
-            "",
-            "The market's drift (the model assumes 0.02 ATR a session) and the barriers' distance:",
-            "",
-            *drift_and_barriers(tables),
-            "",
-            *(
-                [
-                    "v4 with one rule or parameter changed (ES, NQ, YM; each cell: skill against "
-                    "the geometry base rates and buckets out, before 2015; from 2015). A choice "
-                    "may read only the columns before 2015 (v2's rule: the best mean skill).",
-                    "",
-                    *variants(args.cache),
-                    "",
-                ]
-                if args.variants
-                else []
-            ),
-            "Every bucket out of band from 2015 (forecast vs observed [90 % band]; 'over': the "
-            "forecast lies further from the scenario's base frequency than the outcomes; the "
-            "bucket's observed frequency (calls) in 2015-2019 and from 2020; the same bucket on "
-            "the calls resolved before 2015, forecast vs observed):",
-            "",
-            *md_table(
-                [
-                    "root",
-                    "forecast",
-                    "scenario",
-                    "bucket",
-                    "calls",
-                    "effective",
-                    "forecast",
-                    "observed [90 %]",
-                    "forecast is",
-                    "confident",
-                    "observed 2015-19 / 2020+",
-                    "before 2015",
-                ],
-                detail,
-            ),
-        ]
+    text = wrapped(
+        "\n".join(
+            [
+                "From 2015-01-01, resolved calls (each methodology on its own barriers); a bucket "
+                "(10 per scenario, those with calls) is out when its 90 % band (Wilson, on effective "
+                "counts for overlapping 20-session horizons) misses its mean forecast. 'model': the "
+                "probability model on that methodology's barriers before the limited move. 'before "
+                "2015': the same count on the calls resolved before 2015 (the tuning period). "
+                f"'calibrated': buckets out for a perfectly calibrated forecaster with the same "
+                f"forecasts ({args.draws} draws; outcomes drawn from the forecast, correlated like "
+                "overlapping horizons): mean [90 % range], and the share of draws with at least as "
+                "many out as measured; 'independent': the same with independent outcomes (no "
+                "overlap: a lower bound on the noise). Bias: mean forecast minus observed frequency, bear / sideways "
+                "/ bull, in points. Skill against each one's own barrier-geometry base rates (block "
+                "bootstrap, 90 %).",
+                "",
+                *md_table(
+                    [
+                        "root",
+                        "forecast",
+                        "calls",
+                        "buckets out",
+                        "before 2015",
+                        "calibrated",
+                        "P(>= out)",
+                        "calibrated, independent",
+                        "P(>= out), independent",
+                        "bias before 2015",
+                        "bias from 2015",
+                        "skill vs geometry [90 %]",
+                    ],
+                    summary,
+                ),
+                "",
+                "The market's drift (the model assumes 0.02 ATR a session) and the barriers' distance:",
+                "",
+                *drift_and_barriers(tables),
+                "",
+                *(
+                    [
+                        "v4 with one rule or parameter changed (ES, NQ, YM; each cell: skill against "
+                        "the geometry base rates and buckets out, before 2015; from 2015). A choice "
+                        "may read only the columns before 2015 (v2's rule: the best mean skill).",
+                        "",
+                        *variants(args.cache),
+                        "",
+                    ]
+                    if args.variants
+                    else []
+                ),
+                "Every bucket out of band from 2015 (forecast vs observed [90 % band]; 'over': the "
+                "forecast lies further from the scenario's base frequency than the outcomes; the "
+                "bucket's observed frequency (calls) in 2015-2019 and from 2020; the same bucket on "
+                "the calls resolved before 2015, forecast vs observed):",
+                "",
+                *md_table(
+                    [
+                        "root",
+                        "forecast",
+                        "scenario",
+                        "bucket",
+                        "calls",
+                        "effective",
+                        "forecast",
+                        "observed [90 %]",
+                        "forecast is",
+                        "confident",
+                        "observed 2015-19 / 2020+",
+                        "before 2015",
+                    ],
+                    detail,
+                ),
+            ]
+        )
     )
     print(machine_summary())
     print(text)
