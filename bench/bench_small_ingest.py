@@ -11,6 +11,12 @@ temporary server is the one the command starts without PREFECT_API_URL (a child 
 memory is not in the command's peak). Runs alternate between the two cases.
 
     .venv/bin/python bench/bench_small_ingest.py [--repeats 5] [--no-write]
+
+``--against DIR`` (a source tree of another version, e.g. ``git archive main | tar -x -C DIR``)
+runs the running-server case only, alternating between that tree and this one (same venv), and
+prints the side-by-side table (nothing written):
+
+    .venv/bin/python bench/bench_small_ingest.py --against /tmp/main-src [--repeats 5]
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(path: Path, data_dir: Path, env: dict[str, str]) -> Sample:
+def run_once(path: Path, data_dir: Path, env: dict[str, str], code: Path = ROOT) -> Sample:
     """(wall seconds, CPU seconds of the command's process tree, peak RSS MiB of the command's
     process, exit status). A temporary server is in the tree; a running server is not."""
     argv = ["--data-dir", str(data_dir), "ingest", "--root", "YM", "--source", "file"]
@@ -69,7 +75,7 @@ def run_once(path: Path, data_dir: Path, env: dict[str, str]) -> Sample:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", RUN, *argv],
-        cwd=ROOT,
+        cwd=code,
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -89,7 +95,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--against", type=Path, help="another version's source tree")
     args = parser.parse_args()
+    if args.against is not None:
+        compare(args.against.resolve(), args.repeats)
+        return
     summary = machine_summary()
     samples: dict[str, list[Sample]] = {"running": [], "temporary": []}
     with tempfile.TemporaryDirectory(prefix="bench-small-ingest-") as tmp:
@@ -123,6 +133,44 @@ def main() -> None:
     print(body)
     if not args.no_write:
         update_section(SECTION, body)
+
+
+def compare(other: Path, repeats: int) -> None:
+    """The running-server case, alternating between ``other``'s code and this tree's."""
+    summary = machine_summary()
+    samples: dict[str, list[Sample]] = {"other": [], "this": []}
+    with tempfile.TemporaryDirectory(prefix="bench-small-ingest-") as tmp:
+        work = Path(tmp)
+        path = small_file(work / "YM_F-30.csv")
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        base.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+        with local_prefect_server(work / "server-home") as server:
+            env = {**base, "PREFECT_HOME": str(work / "client"), "PREFECT_API_URL": server.api_url}
+            for i in range(repeats):
+                for case, code in (("other", other), ("this", ROOT)):
+                    got = run_once(path, work / f"data-{case}-{i}", env, code)
+                    samples[case].append(got)
+                    print(
+                        f"  {case:5} run {i + 1}: {got[0]:.1f} s wall, {got[1]:.1f} s CPU, "
+                        f"{got[2]:.0f} MiB, exit {got[3]}",
+                        flush=True,
+                    )
+    print(summary)
+    print(f"- Load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
+    print(f"A server already running; {repeats} runs per version, alternating.")
+    print(
+        "| code | wall s (median) | wall s (range) | CPU s (median) | CPU s (range) | "
+        "peak RSS MiB (median) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for case, label in (("other", str(other)), ("this", "this tree")):
+        got = samples[case]
+        walls, cpus = [s[0] for s in got], [s[1] for s in got]
+        print(
+            f"| {label} | {statistics.median(walls):.1f} | {min(walls):.1f}-{max(walls):.1f} | "
+            f"{statistics.median(cpus):.1f} | {min(cpus):.1f}-{max(cpus):.1f} | "
+            f"{statistics.median(s[2] for s in got):,.0f} |"
+        )
 
 
 def _report(

@@ -23,7 +23,7 @@ from flows.fanout import importable
 from flows.site import SiteBuild
 from pipeline.market.roots import RootSpec
 from pipeline.quality.result import ValidationResult
-from pipeline.schema import Batch
+from pipeline.schema import Batch, ReceivedBatch
 from pipeline.sources.base import Source, TransientSourceError
 from warehouse.store import Warehouse
 
@@ -156,7 +156,7 @@ class RootSummary:
         )
 
 
-def _forget_landing(warehouse: Warehouse, batch: Batch, lake_path: str) -> None:
+def _forget_landing(warehouse: Warehouse, batch: Batch | ReceivedBatch, lake_path: str) -> None:
     """The batch's record did not commit: its landed file goes too, unless a batch recorded
     before holds the same content (then it is that batch's file). Best effort: the failure being
     reported is the record's, not this."""
@@ -170,7 +170,7 @@ def _forget_landing(warehouse: Warehouse, batch: Batch, lake_path: str) -> None:
 @task(name="load", cache_policy=NO_CACHE, persist_result=False, task_run_name="load-{batch.root}")
 def load_batch(
     warehouse: Warehouse,
-    batch: Batch,
+    batch: Batch | ReceivedBatch,
     lake_path: str,
     validation: ValidationResult,
     run_id: str | None,
@@ -193,7 +193,7 @@ def load_batch(
         root=batch.root,
         source=batch.source,
         window=f"{batch.window_start or 'start'}..{batch.window_end}",
-        received=batch.raw.num_rows,
+        received=batch.row_count,
         landed=True,
         duplicate=outcome.duplicate,
         inserted=outcome.inserted,

@@ -79,6 +79,41 @@ class Batch:
         """The batch id: :func:`table_sha256` of ``raw`` (computed once per batch)."""
         return table_sha256(self.raw)
 
+    @property
+    def row_count(self) -> int:
+        """Rows received."""
+        return self.raw.num_rows
+
+    def received(self) -> ReceivedBatch:
+        """What the record keeps of this batch once it is landed and validated: no rows."""
+        return ReceivedBatch(
+            source=self.source,
+            root=self.root,
+            sha256=self.sha256,
+            row_count=self.row_count,
+            fetched_at=self.fetched_at,
+            window_start=self.window_start,
+            window_end=self.window_end,
+            metadata=self.metadata,
+        )
+
+
+@dataclass(frozen=True)
+class ReceivedBatch:
+    """A batch's identity and size without its rows (:meth:`Batch.received`): what recording and
+    loading a landed, validated batch need. The ingest's load step holds this, not the
+    :class:`Batch`, so that a large file's rows are not in memory beside the warehouse's work
+    (10^6 rows: ~200 MiB of raw table and canonical bars)."""
+
+    source: str
+    root: str
+    sha256: str
+    row_count: int
+    fetched_at: datetime
+    window_start: date | None
+    window_end: date
+    metadata: dict[str, Any] = field(default_factory=dict)
+
 
 def table_sha256(table: pa.Table) -> str:
     """Content hash of an Arrow table (schema + values, via the IPC stream format).

@@ -61,7 +61,7 @@ import polars as pl
 from pipeline.analysis.params import REFERENCE_PARAMETERS
 from pipeline.analysis.snapshot import MODEL_AUTHOR
 from pipeline.quality.result import ValidationResult
-from pipeline.schema import BAR_SCHEMA, Batch
+from pipeline.schema import BAR_SCHEMA, Batch, ReceivedBatch
 from warehouse.lock import WriterLock, WriterLockTimeout
 from warehouse.results import WORK_DIR
 
@@ -79,12 +79,11 @@ CALL_CHANGES_MIGRATION = 10  # call_change_rows: derived from the snapshots when
 _LOCK_POLL_SECONDS = 0.25
 #: Rows per Arrow batch when the rows a statement wrote stream to the lake's record.
 _CAPTURE_BATCH_ROWS = 65_536
-#: Findings inserted per statement (each a part of the unit in the lake's record): DuckDB holds
-#: a statement's ``returning`` rows whole, so 10^6 quarantined rows in one insert took +830 MiB,
-#: in statements of 100,000 rows +300-410, of 20,000 +215 (in-process, 2026-12-07; the rest is
-#: the transaction's uncommitted rows). The same rows go in either way (record_quarantine.sql's
-#: anti joins look at other batches' rows and at this batch's (row, rule) pairs only).
-_FINDINGS_PER_INSERT = 20_000
+#: Findings inserted per statement: one DuckDB row group. A plain insert of a whole row group
+#: writes it to the file at once; smaller statements, and ``insert ... returning`` of any size,
+#: keep the transaction's rows in memory until the commit (10^6 findings: ~100 MiB, and the
+#: returned rows besides).
+_FINDINGS_PER_INSERT = 122_880
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 #: Tables no unit of work ever deletes from (bars and rolls are superseded, never removed):
@@ -797,6 +796,20 @@ class Warehouse:
                 pass
         return sum(counted)
 
+    def _insert_captured(self, table: str, sql: str, params: Mapping[str, Any]) -> None:
+        """Insert into ``table`` the rows the select ``sql`` returns, in one statement without
+        ``returning``; a recording writer first streams the same rows into the open unit (an
+        ``append`` part of ``table``).
+
+        Why not :meth:`_capture`'s ``insert ... returning *``: DuckDB then holds the inserted rows
+        in memory until the commit (and the returned rows whole per statement); a plain insert
+        of a row group (122,880 rows) writes it to the file (see ``_FINDINGS_PER_INSERT``). The
+        select runs twice in the same transaction with nothing written in between, so the unit
+        holds exactly the rows inserted."""
+        if self._record_dir is not None:
+            self._capture(table, "append", sql, params)
+        self.con.sql(sql, params=dict(params)).insert_into(table)
+
     def _seal_unit(
         self, label: str, kind: str, migrations: Mapping[int, str] | None
     ) -> tuple[int, str] | None:
@@ -1231,7 +1244,12 @@ class Warehouse:
     # -- writing -------------------------------------------------------------------------------
 
     def record_batch(
-        self, batch: Batch, *, lake_path: str, run_id: str | None, recorded_at: datetime
+        self,
+        batch: Batch | ReceivedBatch,
+        *,
+        lake_path: str,
+        run_id: str | None,
+        recorded_at: datetime,
     ) -> bool:
         """Record a landed batch before validation (one transaction). True if it was seen before."""
         params = {
@@ -1252,7 +1270,7 @@ class Warehouse:
                         **params,
                         "window_start": batch.window_start,
                         "window_end": batch.window_end,
-                        "row_count": batch.raw.num_rows,
+                        "row_count": batch.row_count,
                         "lake_path": str(lake_path),
                         "metadata": json.dumps(batch.metadata, default=str, sort_keys=True),
                         "recorded_at": recorded_at,
@@ -1292,7 +1310,7 @@ class Warehouse:
 
     def load_batch(
         self,
-        batch: Batch,
+        batch: Batch | ReceivedBatch,
         validation: ValidationResult,
         *,
         run_id: str | None,
@@ -1328,7 +1346,7 @@ class Warehouse:
                     "validated_at": recorded_at,
                     "status": validation.status,
                     "rejection": validation.rejection,
-                    "row_count": batch.raw.num_rows,
+                    "row_count": batch.row_count,
                     "clean_rows": clean.height,
                     "quarantined_rows": counts["error"],
                     "warning_count": warnings,
@@ -1339,9 +1357,11 @@ class Warehouse:
             )
             at = {**scope, "recorded_at": recorded_at}
             for part in findings.iter_slices(_FINDINGS_PER_INSERT):
+                rows = part["row_index"]
+                of_part = {**at, "first_row": rows.min(), "last_row": rows.max()}
                 with self._registered("incoming_findings", part):
-                    self._capture("quarantine", "append", statement("record_quarantine"), at)
-                    self._capture("row_findings", "append", statement("record_row_findings"), at)
+                    self._insert_captured("quarantine", statement("new_quarantine"), of_part)
+                    self._insert_captured("row_findings", statement("new_row_findings"), of_part)
             with self._registered("incoming_bars", clean):
                 self._run(statement("stage_bar_changes"), {"source": batch.source})
             changes = dict(self._rows(statement("bar_change_counts")))

@@ -192,7 +192,7 @@ def account_for_every_row(
     deferred = set(findings.filter(pl.col("severity") == "deferred")["row_index"].to_list())
     # Every quarantined row is on record: under this batch, or (the same bad bar sent again in
     # a later file) under the batch that brought it first (warehouse/sql/statements/
-    # record_quarantine.sql records a bar's finding once).
+    # new_quarantine.sql records a bar's finding once).
     here = query(
         warehouse,
         "select row_index, rule from quarantine where batch_id = $b",

@@ -8,6 +8,7 @@ import textwrap
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from pipeline.quality.result import FINDING_SCHEMA, ValidationResult, empty_findings
 from pipeline.schema import BAR_SCHEMA, Batch
 from tests.support.sql import query
-from warehouse import store
+from warehouse import record, store
 from warehouse.store import Warehouse, WarehouseError, WarehouseLockedError
 
 T0 = datetime(2026, 2, 5, 1, 0, tzinfo=UTC)
@@ -185,13 +186,16 @@ def test_quarantined_rows_are_kept_with_rule_and_raw_row_and_not_loaded(wh: Ware
     assert wh.table_counts()["quarantine"] == 2
 
 
-@pytest.mark.parametrize("per_insert", [1, 3, 7])
-def test_findings_inserted_in_slices_are_the_findings_inserted_at_once(
-    per_insert: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("per_insert", [1, 5, 122_880])
+def test_findings_stored_once_and_the_lakes_record_holds_exactly_the_rows_inserted(
+    per_insert: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Warehouse.load_batch inserts findings in slices (memory): the rows stored are the same
-    as one statement's, including findings already on record from an earlier batch, which are
-    not stored twice, and loading the same batch again adds nothing."""
+    """Warehouse.load_batch inserts the findings in plain inserts of ``_FINDINGS_PER_INSERT``
+    rows and, before each, streams the same select into the unit of the lake's record: the rows
+    the record holds are the rows the tables hold, whatever the slices; findings already on
+    record from an earlier batch are not stored twice, and loading the same batch again adds
+    nothing."""
+    monkeypatch.setattr(store, "_FINDINGS_PER_INSERT", per_insert)
     days = [date(2026, 1, 5) + timedelta(days=i) for i in range(12)]
     batch = batch_of(bars({d: 2500.0 + i for i, d in enumerate(days)}), fetched_at=T1)
     rules = ["ohlc.inverted", "volume.zero", "key.unique", "session.final"]
@@ -218,23 +222,34 @@ def test_findings_inserted_in_slices_are_the_findings_inserted_at_once(
         pl.when(pl.col("row_index") == 5).then(1).otherwise(0).alias("row_index")
     )
 
-    def stored(slice_rows: int) -> dict[str, list[tuple[object, ...]]]:
-        monkeypatch.setattr(store, "_FINDINGS_PER_INSERT", slice_rows)
-        with Warehouse.in_memory() as wh:
-            load(wh, earlier, T0, on_record)
-            load(wh, batch, T1, findings)
-            load(wh, batch, T2, findings)  # the same batch again: nothing new
-            columns = "batch_id, row_index, rule, detail, contract, session_date, raw_row"
-            return {
-                table: query(wh, f"select {columns} from {table} order by all").rows()
-                for table in ("quarantine", "row_findings")
-            }
-
-    at_once = stored(10**6)
+    columns = "batch_id, row_index, rule, detail, contract, session_date, raw_row::varchar"
+    stored: dict[str, list[tuple[object, ...]]] = {}
+    with Warehouse.open(tmp_path / "warehouse.duckdb") as wh:
+        load(wh, earlier, T0, on_record)
+        load(wh, batch, T1, findings)
+        load(wh, batch, T2, findings)  # the same batch again: nothing new
+        for table in ("quarantine", "row_findings"):
+            stored[table] = query(wh, f"select {columns} from {table} order by all").rows()
     # errors: ohlc.inverted on the 12 rows, key.unique on 6; rows 0 and 5's ohlc.inverted were
     # on record already (the earlier batch's 2): 2 + 18 - 2
-    assert len(at_once["quarantine"]) == 18 and len(at_once["row_findings"]) > 0
-    assert stored(per_insert) == at_once
+    assert len(stored["quarantine"]) == 18
+    # warnings and deferrals: of rules[:1 + i % 4] of row i, 0, 1, 1, 2 per 4 rows: 12, of
+    # which row 5's volume.zero was on record already (the earlier batch's row 1): 1 + 12 - 1
+    assert len(stored["row_findings"]) == 12
+    scanned = record.scan(record.record_dir(tmp_path / "warehouse.duckdb"))
+    for table in ("quarantine", "row_findings"):
+        parts = [
+            str(unit.check_part(part))
+            for unit in scanned.units
+            for part in unit.manifest.parts
+            if part.table == table
+        ]
+        with duckdb.connect() as con:
+            rows = con.sql(
+                f"select {columns} from read_parquet($parts, union_by_name = true) order by all",
+                params={"parts": parts},
+            ).fetchall()
+        assert rows == stored[table]
 
 
 def test_a_failure_in_the_middle_of_a_load_leaves_the_warehouse_as_it_was(

@@ -8,6 +8,9 @@ once per module (``results``) and the parametrized tests read the shared results
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -275,3 +278,44 @@ def test_raw_rows_json_slices_a_large_set_of_copies(monkeypatch: pytest.MonkeyPa
     raw = pa.table({"Date": ["2026-02-20", "2026-02-19"] * 9, "Close": ["1", "2", "1"] * 6})
     got = raw_rows_json(raw, pl.Series(range(18), dtype=pl.Int64))
     assert got["raw_row"].to_list() == [raw_rows_as_json(raw, [i])[0] for i in range(18)]
+
+
+def test_great_expectations_is_imported_without_the_deferred_modules_which_load_on_use() -> None:
+    """altair and scipy.stats (GX imports them for expectations callbook does not use) are not
+    loaded by the import nor by a validation, and are the real modules on first use. In a fresh
+    interpreter: this one may have imported GX already."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from datetime import date, datetime, timezone
+        import polars as pl, pyarrow as pa
+        from pipeline.quality.suite import DEFERRED_MODULES, DeferredModule, validate_batch
+        from pipeline.schema import Batch
+        from pipeline.sources.file import canonical_from_raw, resolve_columns
+        raw = pa.table({"Date": ["2026-02-19", "2026-02-20"], "Open": ["6900", "6905"],
+                        "High": ["6910", "6915"], "Low": ["6890", "6895"],
+                        "Close": ["6905", "6910"], "Volume": ["1000", "1100"]})
+        bars = canonical_from_raw(raw, "ES", resolve_columns(raw.column_names))
+        batch = Batch("file", "ES", raw, bars, datetime(2026, 2, 21, tzinfo=timezone.utc),
+                      None, date(2026, 2, 20))
+        result = validate_batch(batch)
+        assert "great_expectations" in sys.modules
+        print(result.status, [type(sys.modules[m]).__name__ for m in DEFERRED_MODULES])
+        from scipy import stats
+        import altair
+        print(round(stats.norm.cdf(0.0), 3), altair.Chart.__name__,
+              [type(sys.modules[m]).__name__ for m in DEFERRED_MODULES])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == [
+        "passed ['DeferredModule', 'DeferredModule']",
+        "0.5 Chart ['module', 'module']",
+    ]

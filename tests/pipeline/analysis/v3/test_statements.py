@@ -117,6 +117,12 @@ def test_the_introduction_gives_the_distance_to_the_200_day_once(
         for row in frame.iter_rows(named=True):
             intro = note_of(row).split("## Introduction\n\n")[1].split("\n")[0]
             assert intro.count("200-day") == 1, (row["as_of"], row["trend_rule"], intro)
+    # ... and the figure the trend clause gives is the structure bullet's, in its rounding.
+    row = ruled.row(-1, named=True)
+    figure = f"{abs(row['dist_sma200_pct']) * 100:.1f}%"
+    note = note_of(row)
+    assert f"(the close is {figure} " in note
+    assert f"{row['dist_sma200_pct'] * 100:+.1f}%)" in note.split("A few things stand out")[1]
 
 
 def test_the_relative_strength_section_states_its_rule_and_reads_lagging_by_the_trend(
@@ -141,3 +147,61 @@ def test_the_relative_strength_section_states_its_rule_and_reads_lagging_by_the_
         for peer in ("es", "nq"):
             ratio, spread = row[f"rs_{peer}_ratio_vs_mean"], row[f"rs_{peer}_spread_20"]
             assert ratio < 0 and spread < 0  # the stated rule's "lagging"
+
+
+def test_a_level_replaced_without_acceptance_is_not_said_to_hold_the_close(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    """'price_inside' replaces a line the close came into or settled through once (fewer than
+    two settlements beyond it): the words cover both, and the close beyond the old zone is not
+    said to be inside it."""
+    through = demo_rty_v4.filter(pl.col("line_change") == "price_inside")
+    assert through.height
+    note = note_of(through.row(-1, named=True))
+    assert "price came into or through the previous zone without acceptance (fewer than two" in note
+
+
+def test_a_large_move_names_the_event_that_allowed_it_not_a_driver(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    """A move over 9.5 points is allowed by a named event: the note says the method allowed it
+    because of that event (it does not claim the event drove the move)."""
+    from pipeline.analysis.assemble import snapshot_from_row
+    from pipeline.report.note import render_note
+
+    rows = demo_rty_v4.sort("as_of")
+    moved = rows.with_row_index("i").filter(
+        pl.max_horizontal(
+            (pl.col(p) - pl.col(p).shift(1)).abs() for p in ("p_bear", "p_sideways", "p_bull")
+        )
+        > 0.105
+    )
+    assert moved.height
+    i = moved["i"][-1]
+    row, previous = rows.row(i, named=True), rows.row(i - 1, named=True)
+    assert row["probability_cause"]
+    note = render_note(snapshot_from_row(row), previous=snapshot_from_row(previous))
+    assert (
+        "- The probabilities moved more than 9.5 percentage points, more than a session allows "
+        "unless a named event occurs; the method allowed it because "
+    ) in note
+
+
+def test_each_scenario_labels_the_model_estimate_and_the_history_beside_it(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    row = demo_rty_v4.filter(pl.col("n_analogs") > 0).row(-1, named=True)
+    note = note_of(row)
+    total, bull = row["n_analogs"], row["n_bull"]
+    assert f"- Model estimate: {row['p_bull'] * 100:.1f}%" in note
+    assert f"; history: {bull} of {total} past sessions in the same state ended this way (" in note
+    assert "Evidence:" not in note
+
+
+def test_the_first_sentence_joins_trend_and_perspective_without_repeating_is_in(
+    demo_rty_v4: pl.DataFrame,
+) -> None:
+    row = demo_rty_v4.filter(
+        (pl.col("perspective") == "crash") & (pl.col("primary_trend") == "Bearish")
+    ).row(-1, named=True)
+    assert "RTY is in a bearish primary trend and in a crash: " in note_of(row)

@@ -1,5 +1,5 @@
--- Warnings and deferrals of a batch (registered as `incoming_findings`); idempotent.
-insert into row_findings
+-- The warnings and deferrals of a batch (registered as `incoming_findings`) that row_findings
+-- does not hold yet (Warehouse.load_batch inserts them); idempotent.
 with findings as (
     select * from incoming_findings where severity in ('warning', 'deferred')
 ),
@@ -14,8 +14,11 @@ seen_elsewhere as (
     where source = $source and batch_id <> $batch_id
 ),
 
+-- Only the rows of the findings' range ($first_row..$last_row: Warehouse.load_batch inserts a
+-- batch's findings in slices of rows): the rows a finding can match, not the whole batch's.
 seen_here as (
-    select row_index, rule from row_findings where batch_id = $batch_id
+    select row_index, rule from row_findings
+    where batch_id = $batch_id and row_index between $first_row and $last_row
 ),
 
 new_findings as (
@@ -37,4 +40,3 @@ final as (
 )
 
 select * from final
-returning *

@@ -1,7 +1,7 @@
--- Error-severity findings of a batch (registered as `incoming_findings`); idempotent per
--- (batch, row, rule) and per (bar, rule, raw content), so validating the same batch again, or
--- the same bad bar in an overlapping batch, adds nothing.
-insert into quarantine
+-- The error-severity findings of a batch (registered as `incoming_findings`) that quarantine
+-- does not hold yet (Warehouse.load_batch inserts them): idempotent per (batch, row, rule) and
+-- per (bar, rule, raw content), so validating the same batch again, or the same bad bar in an
+-- overlapping batch, adds nothing.
 with findings as (
     select * from incoming_findings where severity = 'error'
 ),
@@ -16,8 +16,11 @@ seen_elsewhere as (
     where source = $source and batch_id <> $batch_id
 ),
 
+-- Only the rows of the findings' range ($first_row..$last_row: Warehouse.load_batch inserts a
+-- batch's findings in slices of rows): the rows a finding can match, not the whole batch's.
 seen_here as (
-    select row_index, rule from quarantine where batch_id = $batch_id
+    select row_index, rule from quarantine
+    where batch_id = $batch_id and row_index between $first_row and $last_row
 ),
 
 new_findings as (
@@ -39,4 +42,3 @@ final as (
 )
 
 select * from final
-returning *
