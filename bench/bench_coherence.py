@@ -334,7 +334,10 @@ def issue_figures(tables: dict, rows: dict, report: CoherenceReport) -> list[str
 
 
 def v3_against_v2(
-    tables: dict, report: CoherenceReport, roots: tuple[str, ...] = ROOTS
+    tables: dict,
+    report: CoherenceReport,
+    roots: tuple[str, ...] = ROOTS,
+    methodologies: tuple[str, ...] = ("v2", "v3"),
 ) -> list[str]:
     """Issue 18's "done when" on v3 beside v2: the checker's points 1, 2 and 5 (violations),
     stability (moves > 20 / > 10 points, every move > 10 with a printed cause), and the
@@ -350,7 +353,7 @@ def v3_against_v2(
     ]  # fmt: skip
     body = []
     for r in roots:
-        for m in ("v2", "v3"):
+        for m in methodologies:
             mine = v.filter((pl.col("root") == r) & (pl.col("methodology") == m))
             calls = report.calls.filter((pl.col("root") == r) & (pl.col("methodology") == m))
             moves = calls["move"].drop_nulls().abs()
@@ -1022,6 +1025,76 @@ def new_roots(args: argparse.Namespace) -> None:
         )
 
 
+def with_v4(args: argparse.Namespace) -> None:
+    """v4 (v3's rules on the trade calendar, published) beside v2 and v3 on ES, NQ, YM and TF1:
+    the checker's rules, and issue 18's targets (stability, skill, buckets out)."""
+    methodologies = ("v2", "v3", "v4")
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    tables, rows, notes = load(args.cache, ROOTS, methodologies)
+    reports = []
+    for m in methodologies:
+        kept = (
+            None
+            if args.cache is None
+            else (
+                args.cache / f"coherence_{m}_violations.parquet",
+                args.cache / f"coherence_{m}_calls.parquet",
+            )
+        )
+        if kept is not None and kept[0].exists() and kept[1].exists():
+            reports.append((pl.read_parquet(kept[0]), pl.read_parquet(kept[1])))
+            continue
+        mine = {key: frame for key, frame in rows.items() if key[1] == m}
+        report = check_calls(list(stored_calls(mine, notes)), params=CoherenceParams())
+        reports.append((report.violations, report.calls))
+        if kept is not None:
+            report.violations.write_parquet(kept[0])
+            report.calls.write_parquet(kept[1])
+    report = CoherenceReport(
+        pl.concat([v for v, _ in reports]), pl.concat([c for _, c in reports]), CoherenceParams()
+    )
+    seconds = time.perf_counter() - t0
+    calls = sum(frame.height for frame in rows.values())
+    unexplained = report.violations.filter(
+        (pl.col("methodology") == "v4") & (pl.col("rule") == "unexplained_move")
+    ).sort("root", "as_of")
+    text = wrapped(
+        "\n".join(
+            [
+                f"Real files (../shared/data), whole history, every call of v2, v3 and v4 (ES, NQ, "
+                f"YM; TF1 as RTY), notes rendered with the previous call; checked by "
+                f"pipeline/audit/coherence ({calls:,} calls; {seconds:.0f} s"
+                + (", analyses, notes and checks read from --cache" if args.cache else "")
+                + "). Limits of the band rules: 10 % of price, 8 ATR. v4's calls are on the trade "
+                "calendar: a session without a bar has no call, and the note's previous call is "
+                "the last call before it.",
+                "",
+                *baseline_table(report, ROOTS, methodologies),
+                "",
+                *v3_against_v2(tables, report, ROOTS, methodologies),
+                "",
+                "v4's moves over 10 points with no cause printed (each one right after a session "
+                "without a bar: v4's limit on moves restarts there, so the model's value is "
+                "published unlimited):",
+                "",
+                *(
+                    f"- {label(x['root'])} {x['as_of']}: {x['detail']}"
+                    for x in unexplained.iter_rows(named=True)
+                ),
+            ]
+        )
+    )
+    print(machine_summary())
+    print(text)
+    if not args.no_write:
+        update_section(
+            "Coherence: v4 beside v2 and v3",
+            f"`bench/bench_coherence.py --v4 --cache DIR`\n\n{machine_summary()}\n\n{text}",
+        )
+
+
 # --- main -------------------------------------------------------------------------------------------
 
 
@@ -1037,12 +1110,20 @@ def main() -> None:
         action="store_true",
         help="CL, GC, ZN, ZC (v2 and v3) only: section 'Coherence (CL, GC, ZN, ZC)'",
     )
+    parser.add_argument(
+        "--v4",
+        action="store_true",
+        help="v2, v3 and v4 on ES, NQ, YM, TF1: section 'Coherence: v4 beside v2 and v3'",
+    )
     args = parser.parse_args()
     if not available():
         print("bench_coherence: ../shared/data is not present, nothing to measure")
         return
     if args.new_roots:
         new_roots(args)
+        return
+    if args.v4:
+        with_v4(args)
         return
     if args.cache is not None:
         args.cache.mkdir(parents=True, exist_ok=True)
