@@ -12,8 +12,10 @@ Every methodology offers one interface (:class:`Methodology`): its call table an
 snapshots (:mod:`pipeline.analysis.canonical`), its tuning declaration (:class:`Tuning`), the
 name of its note templates (``pipeline/report/notes/<name>.md.j2``), its statement checker and
 what the coherence checker needs to know of it (:func:`coherence_settings`).
-How to add one: /work/notes/method.md, "How to add a methodology" (and the module docstring of
-:mod:`pipeline.analysis.steps`).
+How to add one: compose the shared steps (the module docstring of :mod:`pipeline.analysis.steps`)
+in a package of its own and register a loader below; ``pipeline/analysis/v5/`` is the smallest
+example (one rule flag on v4), ``pipeline/analysis/v3/`` the fullest (its own rules, templates and
+checker).
 
 Each methodology is registered here under its version with a loader, so that naming one costs
 no import of its code (``callbook --help`` stays fast).
@@ -360,20 +362,57 @@ def _v4() -> Methodology:
     )
 
 
+#: v5 chooses no parameter on data either: v4's numbers and tuning periods.
+V5_TUNING = Tuning(
+    periods=V4_TUNING.periods,
+    note=(
+        f"{V4_TUNING.note}; v5's own rule (the limited move's reference carried across a session "
+        "without a bar) is the limit's own statement, not fitted"
+    ),
+)
+
+
+def _v5() -> Methodology:
+    from pipeline.analysis.canonical import DECISION_SCHEME
+    from pipeline.analysis.v3.assemble import V3_CONTENT_COLUMNS, snapshot_rows
+    from pipeline.analysis.v3.statements import false_statements
+    from pipeline.analysis.v5.calls import call_table
+    from pipeline.analysis.v5.params import METHODOLOGY_VERSION, V5Params
+
+    return Methodology(
+        version=METHODOLOGY_VERSION,
+        description=(
+            "v5: v4 (v3's rules on the trade calendar) with each call's probabilities limited "
+            "against the last call even across sessions without a bar"
+        ),
+        params=V5Params(),
+        content_columns=V3_CONTENT_COLUMNS,
+        call_table=call_table,
+        snapshot_rows=snapshot_rows,  # v3's rows: its columns, v5's parameters and version
+        hash_scheme=DECISION_SCHEME,
+        tuning=V5_TUNING,
+        note_template="v3",  # v3's words: the calls mean the same things
+        statement_checker=false_statements,
+        on_trade_calendar=True,
+    )
+
+
 #: version -> a loader returning its Methodology (its code is imported on first use).
 _LOADERS: dict[str, Callable[[], Methodology]] = {
     "v1": _v1,
     "v2": _v2,
     "v3": _v3,
     "v4": _v4,
+    "v5": _v5,
 }
 
-#: What a data directory computes unless configured otherwise; the first is published. v3 is not
-#: among them: v4 is v3's rules with sessions counted on the trade calendar, and its calls are
-#: v3's wherever no session lacks a bar, so computing both every night would store the same call
-#: twice on almost every session. v3 stays registered: its stored snapshots verify, and
-#: ``CALLBOOK_METHODOLOGIES=v4,v3,v2,v1`` computes it beside v4.
-DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v4", "v2", "v1")
+#: What a data directory computes unless configured otherwise; the first is published. v3 and
+#: v4 are not among them: v5 is v4 with the limited move kept across sessions without a bar, v4
+#: is v3's rules with sessions counted on the trade calendar, and their calls are equal wherever
+#: no session lacks a bar, so computing them all every night would store the same call two or
+#: three times on almost every session. v3 and v4 stay registered: their stored snapshots
+#: verify, and ``CALLBOOK_METHODOLOGIES=v5,v4,v3,v2,v1`` computes them beside v5.
+DEFAULT_METHODOLOGIES: tuple[str, ...] = ("v5", "v2", "v1")
 
 
 def registered() -> tuple[str, ...]:

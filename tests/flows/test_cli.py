@@ -58,7 +58,7 @@ def test_nightly_prints_the_summary_and_the_rty_note(nightly_only: Path, capsys)
     assert captured.err.startswith("callbook: using Prefect API at http://127.0.0.1:")
     assert "callbook nightly — 2026-11-20 (DEMO DATA" in out
     assert "E-mini Russell 2000 (RTY)" in out
-    # v4 is published by default (v2 and v1 are computed beside it): its note and chart.
+    # v5 is published by default (v2 and v1 are computed beside it): its note and chart.
     assert out.rstrip().endswith(f"chart-{DEFAULT_METHODOLOGIES[0]}-r1.png")
     assert f"Methodology: {DEFAULT_METHODOLOGIES[0]}" in out
     assert "Summary" in out and "Looking Forward" in out

@@ -198,7 +198,7 @@ def test_a_command_that_matches_nothing_says_what_it_looked_for(book: Book) -> N
 
     early = book.run("show", "RTY", "--as-of", "1999-01-04")
     assert early.code == 1
-    assert "no callbook v4 call of RTY on 1999-01-04; 1999-01-04 is a CME trade date" in early.err
+    assert "no callbook v5 call of RTY on 1999-01-04; 1999-01-04 is a CME trade date" in early.err
     assert "nearest calls: after 2025-05-30; its calls run from 2025-05-30 to 2025-09-30" in (
         early.err
     )
@@ -222,10 +222,10 @@ def test_a_command_that_matches_nothing_says_what_it_looked_for(book: Book) -> N
 def test_show_draws_the_chart_under_a_name_no_one_reads_as_two_methodologies(book: Book) -> None:
     shown = book.run("show", "RTY", "--as-of", "2025-09-30", "--chart")
     assert shown.code == 0, shown.err
-    chart = book.data / "reports" / "RTY" / "2025-09-30" / "chart-v4-r1.png"
+    chart = book.data / "reports" / "RTY" / "2025-09-30" / "chart-v5-r1.png"
     assert chart.read_bytes().startswith(b"\x89PNG")
     assert f"chart: {chart}" in shown.out
-    assert "Methodology: v4" in shown.out
+    assert "Methodology: v5" in shown.out
 
 
 def test_roots_lists_the_registry_with_the_users_roots_file(book: Book, tmp_path: Path) -> None:

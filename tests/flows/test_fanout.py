@@ -123,7 +123,7 @@ def test_the_thread_backfill_stores_every_call_of_the_window(
 ) -> None:
     out, rows = thread_backfill
     methodologies = load_settings().methodologies
-    assert methodologies == DEFAULT_METHODOLOGIES == ("v4", "v2", "v1")  # v4 published
+    assert methodologies == DEFAULT_METHODOLOGIES == ("v5", "v2", "v1")  # v5 published
     lines = per_job_lines(out)
     # 2026-10-01..2026-11-20: 37 CME sessions (22 weekdays in October from Thursday the 1st,
     # 15 in November to Friday the 20th, no exchange holiday); the last was the nightly's

@@ -66,7 +66,7 @@ def test_first_run_loads_history_and_makes_the_days_calls(first_run) -> None:
         )
     assert set(sessions) == {"RTY", "ES"} and min(sessions.values()) >= 5000
     # 2026-11-20 is the last completed session at the clock's time: a live call, made by each
-    # default methodology (v4 published, v2 and v1 beside it).
+    # default methodology (v5 published, v2 and v1 beside it).
     assert calls.rows() == [
         (root, AS_OF, 1, "live", "demo", "callbook", m)
         for root in ("ES", "RTY")

@@ -59,12 +59,21 @@ def with_barriers(table: pl.DataFrame, p: V3Params, *, tick: float) -> pl.DataFr
 
 
 def forecast(
-    table: pl.DataFrame, series: pl.DataFrame, p: V3Params, *, peers: Peers | None = None
+    table: pl.DataFrame,
+    series: pl.DataFrame,
+    p: V3Params,
+    *,
+    peers: Peers | None = None,
+    limit_across_missing_bars: bool = False,
 ) -> pl.DataFrame:
     """Steps 3-5 on a table with barriers: outcomes, the limited probabilities, the thesis,
-    the statements' definitions and the peers' readings (``series``: the root's own bars)."""
+    the statements' definitions and the peers' readings (``series``: the root's own bars).
+    ``limit_across_missing_bars``: v5's reference call across sessions without a bar
+    (:func:`pipeline.analysis.v3.stability.stable_probabilities`)."""
     table = steps.with_outcomes(table, p)
-    table = with_stable_probabilities(scenario_probabilities(table, p), p)
+    table = with_stable_probabilities(
+        scenario_probabilities(table, p), p, limit_across_missing_bars=limit_across_missing_bars
+    )
     table = table.with_columns(*thesis_codes(tie_points=p.tie_points), label_conflict())
     table = with_drawdown(with_pullback_speed(table, p), p)
     return with_peer_readings(table, series, peers, p)

@@ -124,15 +124,25 @@ def session_causes(table: pl.DataFrame, p: V3Params) -> pl.Series:
 
 
 def stable_probabilities(
-    model: np.ndarray, has_call: Sequence[bool], causes: Sequence[str | None], p: V3Params
+    model: np.ndarray,
+    has_call: Sequence[bool],
+    causes: Sequence[str | None],
+    p: V3Params,
+    *,
+    has_bar: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """The published probabilities (rows x (bear, sideways, bull)) from the model's, each row
-    limited against the row before it when both are calls (module docstring)."""
+    limited against the row before it when both are calls (module docstring).
+
+    ``has_bar`` (v5): a row without a bar makes no call and keeps the last call as the
+    reference, so the first call after it is limited too; without it (v3, v4) any row without
+    a call restarts the limit."""
     out = np.full_like(model, np.nan)
     previous: np.ndarray | None = None
     for i, call in enumerate(has_call):
         if not call or np.isnan(model[i]).any():
-            previous = None
+            if has_bar is None or has_bar[i]:
+                previous = None
             continue
         if previous is None:
             out[i] = model[i]
@@ -143,13 +153,19 @@ def stable_probabilities(
     return out
 
 
-def with_stable_probabilities(table: pl.DataFrame, p: V3Params) -> pl.DataFrame:
+def with_stable_probabilities(
+    table: pl.DataFrame, p: V3Params, *, limit_across_missing_bars: bool = False
+) -> pl.DataFrame:
     """``table`` with the model's probabilities kept as ``model_p_*`` and ``p_*`` published
     through the limit, rounded like every probability (``probability_decimals``, summing to
-    one), and ``probability_cause``."""
+    one), and ``probability_cause``. ``limit_across_missing_bars`` (v5): a session without a
+    bar (``has_bar`` false) keeps the last call as the reference (:func:`stable_probabilities`)."""
     causes = session_causes(table, p)
     model = table.select(f"p_{k}" for k in SCENARIOS).to_numpy().astype(float)
-    stable = stable_probabilities(model, table["has_call"].to_list(), causes.to_list(), p)
+    has_bar = table["has_bar"].to_list() if limit_across_missing_bars else None
+    stable = stable_probabilities(
+        model, table["has_call"].to_list(), causes.to_list(), p, has_bar=has_bar
+    )
     decimals = p.probability_decimals
     bear = np.round(stable[:, 0], decimals)
     bull = np.round(stable[:, 2], decimals)

@@ -42,10 +42,12 @@ def call_table(
     params: V4Params | None = None,
     peers: Peers | None = None,
     calendar: TradingCalendar = EQUITY,
+    limit_across_missing_bars: bool = False,
 ) -> pl.DataFrame:
     """Every trade date's v4 row on one root (see the module docstring): one row per trade date
     of ``calendar`` from the first bar of ``series`` to its last, ``has_bar`` false where
-    the series has none (no call there)."""
+    the series has none (no call there). ``limit_across_missing_bars``: v5's rule (the limited
+    move keeps the last call as its reference across a session without a bar)."""
     p = params or V4Params()
     table = calendar_series(steps.check_series(series), calendar)
     if table["has_bar"].all():
@@ -59,7 +61,9 @@ def call_table(
     table = table.with_columns(
         pl.when(pl.col("has_bar")).then(pl.col(c)).alias(c) for c in _CALL_COLUMNS
     )
-    return forecast(table, series, p, peers=peers)
+    return forecast(
+        table, series, p, peers=peers, limit_across_missing_bars=limit_across_missing_bars
+    )
 
 
 def calendar_series(series: pl.DataFrame, calendar: TradingCalendar) -> pl.DataFrame:

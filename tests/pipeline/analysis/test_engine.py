@@ -56,7 +56,7 @@ def test_peers_of() -> None:
 FORD_EVE = date(2006, 12, 29)
 
 
-@pytest.mark.parametrize("version", ["v1", "v2", "v3", "v4"])
+@pytest.mark.parametrize("version", ["v1", "v2", "v3", "v4", "v5"])
 def test_the_horizon_ends_on_the_roots_own_calendar(version: str) -> None:
     cl = builtin_registry().spec("CL")
     series = {"CL": continuous_series(

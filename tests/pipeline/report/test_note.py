@@ -569,7 +569,7 @@ def test_format_price_is_the_nearest_tick(value: float, tick: float) -> None:
         ("ZC", ("ZS", "ZW"), "soybeans and wheat"),
     ],
 )
-@pytest.mark.parametrize("version", ["v1", "v2", "v3", "v4"])
+@pytest.mark.parametrize("version", ["v1", "v2", "v3", "v4", "v5"])
 @pytest.mark.parametrize("verdict", ["leading", "lagging", "mixed"])
 def test_beyond_equity_indexes_peers_are_read_in_the_registrys_words(
     root: str, peers: tuple[str, ...], words: str, version: str, verdict: str

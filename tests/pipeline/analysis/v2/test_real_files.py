@@ -139,7 +139,8 @@ def test_every_real_call_of_crude_gold_notes_and_corn_keeps_the_hard_properties(
         # holds the thin spot month most of the month: its high-low is 1.4 times the mean
         # |close change| against 1.9-2.0 on ES, CL, ZN (0.8 with 44 % flat bars in 2000-04),
         # so ATR is too small and price runs out of the 4.25-ATR keep band; ZC 2002-2006 changes
-        # its line 47-90 times a year (20-27 from 2007). See /work/notes/quality4.md.
+        # its line 47-90 times a year (20-27 from 2007). See bench/RESULTS.md, "Call quality
+        # (real files)".
         pytest.param("CL", marks=pytest.mark.xfail(strict=True, reason="median line run 9")),
         pytest.param("GC", marks=pytest.mark.xfail(strict=True, reason="median line run 6")),
         pytest.param("ZC", marks=pytest.mark.xfail(strict=True, reason="median line run 4")),

@@ -1,0 +1,1 @@
+"""Methodology v5: v4 with the limited move kept across sessions without a bar."""
