@@ -1026,9 +1026,21 @@ def new_roots(args: argparse.Namespace) -> None:
 
 
 def with_v4(args: argparse.Namespace) -> None:
-    """v4 (v3's rules on the trade calendar, published) beside v2 and v3 on ES, NQ, YM and TF1:
-    the checker's rules, and issue 18's targets (stability, skill, buckets out)."""
-    methodologies = ("v2", "v3", "v4")
+    """v4 (v3's rules on the trade calendar) beside v2 and v3 on ES, NQ, YM and TF1: the
+    checker's rules, and issue 18's targets (stability, skill, buckets out)."""
+    beside_v2_and_v3(args, ("v2", "v3", "v4"), "Coherence: v4 beside v2 and v3", "--v4")
+
+
+def with_v5(args: argparse.Namespace) -> None:
+    """v5 (published: v4 with the limited move kept across sessions without a bar) beside v2, v3
+    and v4 on ES, NQ, YM and TF1."""
+    beside_v2_and_v3(args, ("v2", "v3", "v4", "v5"), "Coherence: v5 beside v2, v3 and v4", "--v5")
+
+
+def beside_v2_and_v3(
+    args: argparse.Namespace, methodologies: tuple[str, ...], section: str, flag: str
+) -> None:
+    newest, rest = methodologies[-1], methodologies[:-1]
     if args.cache is not None:
         args.cache.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -1058,31 +1070,33 @@ def with_v4(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - t0
     calls = sum(frame.height for frame in rows.values())
     unexplained = report.violations.filter(
-        (pl.col("methodology") == "v4") & (pl.col("rule") == "unexplained_move")
-    ).sort("root", "as_of")
+        pl.col("methodology").is_in(["v4", "v5"]) & (pl.col("rule") == "unexplained_move")
+    ).sort("methodology", "root", "as_of")
     text = wrapped(
         "\n".join(
             [
-                f"Real files (../shared/data), whole history, every call of v2, v3 and v4 (ES, NQ, "
-                f"YM; TF1 as RTY), notes rendered with the previous call; checked by "
-                f"pipeline/audit/coherence ({calls:,} calls; {seconds:.0f} s"
+                f"Real files (../shared/data), whole history, every call of "
+                f"{', '.join(rest)} and {newest} (ES, NQ, YM; TF1 as RTY), notes rendered with "
+                f"the previous call; checked by pipeline/audit/coherence ({calls:,} calls; "
+                f"{seconds:.0f} s"
                 + (", analyses, notes and checks read from --cache" if args.cache else "")
-                + "). Limits of the band rules: 10 % of price, 8 ATR. v4's calls are on the trade "
-                "calendar: a session without a bar has no call, and the note's previous call is "
-                "the last call before it.",
+                + "). Limits of the band rules: 10 % of price, 8 ATR. v4's and v5's calls are "
+                "on the trade calendar: a session without a bar has no call, and the note's "
+                "previous call is the last call before it.",
                 "",
                 *baseline_table(report, ROOTS, methodologies),
                 "",
                 *v3_against_v2(tables, report, ROOTS, methodologies),
                 "",
-                "v4's moves over 10 points with no cause printed (each one right after a session "
-                "without a bar: v4's limit on moves restarts there, so the model's value is "
-                "published unlimited):",
+                "Moves over 10 points with no cause printed (v4: each one right after a session "
+                "without a bar, where v4's limit on moves restarts, so the model's value is "
+                "published unlimited; v5 keeps the last call as the reference there):",
                 "",
                 *(
-                    f"- {label(x['root'])} {x['as_of']}: {x['detail']}"
+                    f"- {x['methodology']} {label(x['root'])} {x['as_of']}: {x['detail']}"
                     for x in unexplained.iter_rows(named=True)
                 ),
+                *(["- none"] if unexplained.height == 0 else []),
             ]
         )
     )
@@ -1090,8 +1104,8 @@ def with_v4(args: argparse.Namespace) -> None:
     print(text)
     if not args.no_write:
         update_section(
-            "Coherence: v4 beside v2 and v3",
-            f"`bench/bench_coherence.py --v4 --cache DIR`\n\n{machine_summary()}\n\n{text}",
+            section,
+            f"`bench/bench_coherence.py {flag} --cache DIR`\n\n{machine_summary()}\n\n{text}",
         )
 
 
@@ -1115,6 +1129,11 @@ def main() -> None:
         action="store_true",
         help="v2, v3 and v4 on ES, NQ, YM, TF1: section 'Coherence: v4 beside v2 and v3'",
     )
+    parser.add_argument(
+        "--v5",
+        action="store_true",
+        help="v2, v3, v4 and v5 on ES, NQ, YM, TF1: section 'Coherence: v5 beside v2, v3 and v4'",
+    )
     args = parser.parse_args()
     if not available():
         print("bench_coherence: ../shared/data is not present, nothing to measure")
@@ -1124,6 +1143,9 @@ def main() -> None:
         return
     if args.v4:
         with_v4(args)
+        return
+    if args.v5:
+        with_v5(args)
         return
     if args.cache is not None:
         args.cache.mkdir(parents=True, exist_ok=True)
