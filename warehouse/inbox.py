@@ -17,11 +17,31 @@ from pipeline.sources.inbox import DONE, REJECTED, DroppedFile
 
 
 def archive_path(dropped: DroppedFile, inbox: Path, *, rejected: bool) -> Path:
-    """Where ``dropped`` will be archived (absolute): its name, or name-<hash> if taken."""
+    """Where ``dropped`` will be archived (absolute): its name, or name-<hash> if taken, or
+    name-<hash>-<n> (n = 2, 3, ...) when the same bytes were dropped and archived before.
+
+    >>> import tempfile
+    >>> from pipeline.sources.inbox import DroppedFile
+    >>> inbox = Path(tempfile.mkdtemp())
+    >>> dropped = DroppedFile("ES", inbox / "ES" / "es.csv", "ab" * 32, 10)
+    >>> names = []
+    >>> for _ in range(3):
+    ...     target = archive_path(dropped, inbox, rejected=False)
+    ...     target.parent.mkdir(parents=True, exist_ok=True)
+    ...     _ = target.write_text("x")
+    ...     names.append(target.name)
+    >>> names
+    ['es.csv', 'es-abababababab.csv', 'es-abababababab-2.csv']
+    """
     folder = inbox / dropped.root / (REJECTED if rejected else DONE)
     target = folder / dropped.path.name
-    if target.exists():
-        target = folder / f"{dropped.path.stem}-{dropped.sha256[:12]}{dropped.path.suffix}"
+    if not target.exists():
+        return target
+    stem, suffix = f"{dropped.path.stem}-{dropped.sha256[:12]}", dropped.path.suffix
+    target, copy = folder / f"{stem}{suffix}", 1
+    while target.exists():  # the same bytes dropped again: nothing is replaced or deleted
+        copy += 1
+        target = folder / f"{stem}-{copy}{suffix}"
     return target
 
 
