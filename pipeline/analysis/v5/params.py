@@ -3,7 +3,8 @@ without a bar.
 
 v4 limits a scenario's move from one call to the next (v3's rule) but restarts the limit after
 any row without a call, a session without a bar included: on the real files the first call
-after such a session moved up to 40 points with no cause named (10 calls on ES, NQ, YM, TF1;
+after such a session moved up to 49 points, 10 such moves over 10 points with no cause named
+(ES, NQ, YM, TF1;
 bench/RESULTS.md "Coherence: v4 beside v2 and v3"). v5 keeps the last call as the reference
 across a session without a bar (a session with a bar and no call, the warm-up, still restarts
 it). Every number is v4's; the rule is a flag here so that it is hashed into each snapshot.
