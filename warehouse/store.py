@@ -59,7 +59,6 @@ import duckdb
 import polars as pl
 
 from pipeline.analysis.params import REFERENCE_PARAMETERS
-from pipeline.analysis.snapshot import MODEL_AUTHOR
 from pipeline.quality.result import ValidationResult
 from pipeline.schema import BAR_SCHEMA, Batch, ReceivedBatch
 from warehouse.lock import WriterLock, WriterLockTimeout
@@ -1197,6 +1196,9 @@ class Warehouse:
         """The current version of the same call that a note's "what changed" compares (a wide
         row; no row when there is none): the model's call of the previous session with bars (none
         when the last stored call is older), an analyst's last call before ``as_of``."""
+        # Imported here: every read command imports this module and most never ask (~12 ms).
+        from pipeline.analysis.snapshot import MODEL_AUTHOR
+
         return self._query(
             statement("previous_call"),
             {
